@@ -1,0 +1,6 @@
+export {
+  loadServiceModule,
+  collectServices,
+  ServiceModuleError,
+  type LoadServiceModuleOptions,
+} from './load-service-module';

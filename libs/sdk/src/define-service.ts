@@ -1,0 +1,93 @@
+import type { ServiceLane } from './lane';
+import type { ServiceContext } from './service-context';
+
+/** What a service author writes: passed to {@link defineService}. */
+export interface ServiceSpec<TInput = unknown, TOutput = unknown> {
+  /**
+   * Unique name within a cluster: 1-128 characters, letters, digits, `.`, `-`, `_`, starting with a
+   * letter. Dots group services by domain, e.g. `crm.get-customer`.
+   */
+  name: string;
+  /** The lane to run in; defaults to `'network'`. */
+  lane?: ServiceLane;
+  /** Optional short description shown by listings. */
+  description?: string;
+  /**
+   * Validates and converts the raw input before `handle` sees it; throw to reject it. Any object with
+   * a `parse(value)` method fits, such as a zod schema.
+   */
+  input?: { parse(value: unknown): TInput };
+  /** Runs one invocation. Its return value (JSON-serialisable) is the invocation's output. */
+  handle(input: TInput, ctx: ServiceContext): TOutput | Promise<TOutput>;
+}
+
+/** A validated, frozen service definition, as returned by {@link defineService}. */
+export interface ServiceDefinition<TInput = unknown, TOutput = unknown> extends ServiceSpec<TInput, TOutput> {
+  readonly lane: ServiceLane;
+  readonly [SERVICE_MARK]: true;
+}
+
+/**
+ * Marks service definitions. Registered globally (`Symbol.for`) so that definitions are recognised
+ * across `vm` contexts and worker threads.
+ */
+export const SERVICE_MARK: unique symbol = Symbol.for('laneway.service') as never;
+
+/** The pattern a service name must match. */
+export const SERVICE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Declares a service. Export the result from a module (as the default export or a named export; a
+ * module may export several) and deploy the file.
+ *
+ * @throws TypeError naming the field and value when the definition is invalid.
+ * @example
+ * import { defineService } from '@laneway/sdk';
+ *
+ * export default defineService({
+ *   name: 'hello.greet',
+ *   lane: 'network',
+ *   async handle(input: { name: string }, ctx) {
+ *     ctx.log.info({ name: input.name }, 'greeting');
+ *     return { greeting: `Hello, ${input.name}!` };
+ *   },
+ * });
+ */
+export function defineService<TInput = unknown, TOutput = unknown>(
+  spec: ServiceSpec<TInput, TOutput>,
+): ServiceDefinition<TInput, TOutput> {
+  if (spec === null || typeof spec !== 'object') {
+    throw new TypeError(`defineService: expected an object, got ${describe(spec)}`);
+  }
+  if (typeof spec.name !== 'string' || !SERVICE_NAME_PATTERN.test(spec.name)) {
+    throw new TypeError(
+      `defineService: name ${describe(spec.name)} is invalid: use 1-128 letters, digits, '.', '-' or '_', starting with a letter`,
+    );
+  }
+  const lane = spec.lane ?? 'network';
+  if (lane !== 'network' && lane !== 'cpu') {
+    throw new TypeError(`defineService: service '${spec.name}' has lane ${describe(spec.lane)}; use 'network' or 'cpu'`);
+  }
+  if (typeof spec.handle !== 'function') {
+    throw new TypeError(`defineService: service '${spec.name}' has no handle(input, ctx) function`);
+  }
+  if (spec.input !== undefined && typeof spec.input?.parse !== 'function') {
+    throw new TypeError(`defineService: service '${spec.name}' has an input without a parse(value) method`);
+  }
+  return Object.freeze({ ...spec, lane, [SERVICE_MARK]: true as const });
+}
+
+/** True when `value` was made by {@link defineService} (in any realm). */
+export function isServiceDefinition(value: unknown): value is ServiceDefinition {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SERVICE_MARK] === true;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (value === undefined) return 'undefined';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

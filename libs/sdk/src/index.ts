@@ -1,0 +1,17 @@
+/**
+ * `@laneway/sdk`: what a Laneway service author imports.
+ *
+ * @packageDocumentation
+ */
+export {
+  defineService,
+  isServiceDefinition,
+  SERVICE_MARK,
+  SERVICE_NAME_PATTERN,
+  type ServiceSpec,
+  type ServiceDefinition,
+} from './define-service';
+export { SERVICE_LANES, type ServiceLane } from './lane';
+export type { ServiceContext, InvokeOptions } from './service-context';
+export type { ServiceLogger } from './service-logger';
+export { ServiceInvocationError, type InvocationErrorCode } from './service-invocation-error';

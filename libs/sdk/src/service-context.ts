@@ -1,0 +1,37 @@
+import type { ServiceLogger } from './service-logger';
+
+/** Options of {@link ServiceContext.invoke}. */
+export interface InvokeOptions {
+  /** How long to wait for the other service's output, in milliseconds. Defaults to the caller's remaining time, or 30 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * What a running service can see and do besides its input. One context per invocation.
+ */
+export interface ServiceContext {
+  /** The invoked service's name. */
+  readonly service: string;
+  /** The version (content hash) of the code that is running. */
+  readonly version: string;
+  /** The name of the server replica running this invocation. */
+  readonly server: string;
+  /** The cluster the service is deployed to. */
+  readonly cluster: string;
+  /** An id unique to this invocation, for logs and tracing. */
+  readonly invocationId: string;
+  /** Aborted when the invocation's deadline passes or the server shuts down: pass it to I/O calls. */
+  readonly signal: AbortSignal;
+  /** Logger carrying `{ cluster, server, service, invocationId }`. */
+  readonly log: ServiceLogger;
+  /**
+   * Invokes another service of the same cluster and waits for its output. The server picks the
+   * cheapest path: a direct call when the target is a network-lane service loaded on this server,
+   * otherwise the target's lane queue.
+   *
+   * @throws {@link ServiceInvocationError} when the target is unknown, fails or times out.
+   * @example
+   * const rates = await ctx.invoke<{ usd: number }>('fx.rates', { base: 'EUR' });
+   */
+  invoke<TOutput = unknown>(service: string, input?: unknown, options?: InvokeOptions): Promise<TOutput>;
+}
