@@ -1,0 +1,181 @@
+import { connectivityState, credentials, Metadata } from '@grpc/grpc-js';
+import type { CallOptions, Client, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import {
+  ClusterServiceClient,
+  DeployServiceClient,
+  InvokeServiceClient,
+  ServerServiceClient,
+} from '@laneway/proto';
+import type {
+  Cluster,
+  DeleteClusterResponse,
+  DeployRequest,
+  DeployResponse,
+  InvokeAsyncResponse,
+  InvokeRequest,
+  InvokeResponse,
+  ListClustersResponse,
+  ListServersResponse,
+  ListServicesResponse,
+  UndeployRequest,
+  UndeployResponse,
+} from '@laneway/proto';
+import { rethrowGrpcError } from './rethrow-grpc-error';
+
+/** Per-call deadlines: Deploy compiles and waits for the servers, so it gets longer. */
+export const DEFAULT_DEPLOY_DEADLINE_MS = 60_000;
+export const DEFAULT_DEADLINE_MS = 35_000;
+/** Slack on top of a server-side timeout the caller asked for (`--timeout`). */
+const DEADLINE_SLACK_MS = 5_000;
+
+export interface ApiClientOptions {
+  /** host:port of the control plane. */
+  readonly controlPlane: string;
+  /** Sent as `authorization: Bearer <token>` on every call when set. */
+  readonly token?: string | undefined;
+  /** Overrides every per-call deadline (ms). */
+  readonly deadlineMs?: number | undefined;
+}
+
+type Callback<Res> = (error: ServiceError | null, response: Res) => void;
+
+/**
+ * The control plane's gRPC API as promises. Every call has a deadline; a failed call rejects with the
+ * CliError made by rethrowGrpcError. Clients are created on first use; call `close()` when done.
+ */
+export class ApiClient {
+  private readonly clients: Client[] = [];
+  private deployClient?: DeployServiceClient;
+  private invokeClient?: InvokeServiceClient;
+  private clusterClient?: ClusterServiceClient;
+  private serverClient?: ServerServiceClient;
+
+  constructor(private readonly options: ApiClientOptions) {}
+
+  get controlPlane(): string {
+    return this.options.controlPlane;
+  }
+
+  deploy(request: DeployRequest): Promise<DeployResponse> {
+    const client = (this.deployClient ??= this.track(new DeployServiceClient(...this.target())));
+    return this.unary<DeployResponse>(
+      client,
+      this.deadline(DEFAULT_DEPLOY_DEADLINE_MS, request.timeoutMs),
+      (md, opts, cb) => client.deploy(request, md, opts, cb),
+    );
+  }
+
+  listServices(cluster: string): Promise<ListServicesResponse> {
+    const client = (this.deployClient ??= this.track(new DeployServiceClient(...this.target())));
+    return this.unary<ListServicesResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.listServices({ cluster }, md, opts, cb),
+    );
+  }
+
+  undeploy(request: UndeployRequest): Promise<UndeployResponse> {
+    const client = (this.deployClient ??= this.track(new DeployServiceClient(...this.target())));
+    return this.unary<UndeployResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
+      (md, opts, cb) => client.undeploy(request, md, opts, cb),
+    );
+  }
+
+  invoke(request: InvokeRequest): Promise<InvokeResponse> {
+    const client = (this.invokeClient ??= this.track(new InvokeServiceClient(...this.target())));
+    return this.unary<InvokeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
+      (md, opts, cb) => client.invoke(request, md, opts, cb),
+    );
+  }
+
+  invokeAsync(request: InvokeRequest): Promise<InvokeAsyncResponse> {
+    const client = (this.invokeClient ??= this.track(new InvokeServiceClient(...this.target())));
+    return this.unary<InvokeAsyncResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.invokeAsync(request, md, opts, cb),
+    );
+  }
+
+  listServers(cluster: string): Promise<ListServersResponse> {
+    const client = (this.serverClient ??= this.track(new ServerServiceClient(...this.target())));
+    return this.unary<ListServersResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.listServers({ cluster }, md, opts, cb),
+    );
+  }
+
+  listClusters(): Promise<ListClustersResponse> {
+    const client = this.clusters();
+    return this.unary<ListClustersResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.listClusters({}, md, opts, cb),
+    );
+  }
+
+  createCluster(name: string): Promise<Cluster> {
+    const client = this.clusters();
+    return this.unary<Cluster>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.createCluster({ name }, md, opts, cb),
+    );
+  }
+
+  deleteCluster(name: string): Promise<DeleteClusterResponse> {
+    const client = this.clusters();
+    return this.unary<DeleteClusterResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.deleteCluster({ name }, md, opts, cb),
+    );
+  }
+
+  /** Closes every channel this client opened. Safe to call more than once. */
+  close(): void {
+    for (const client of this.clients.splice(0)) client.close();
+  }
+
+  private clusters(): ClusterServiceClient {
+    return (this.clusterClient ??= this.track(new ClusterServiceClient(...this.target())));
+  }
+
+  private target(): [string, ReturnType<typeof credentials.createInsecure>] {
+    return [this.options.controlPlane, credentials.createInsecure()];
+  }
+
+  private track<C extends Client>(client: C): C {
+    this.clients.push(client);
+    return client;
+  }
+
+  /** The deadline in ms: the override, else enough for the server-side timeout, else the default. */
+  private deadline(defaultMs: number, serverTimeoutMs = 0): number {
+    if (this.options.deadlineMs !== undefined) return this.options.deadlineMs;
+    return serverTimeoutMs > 0 ? Math.max(defaultMs, serverTimeoutMs + DEADLINE_SLACK_MS) : defaultMs;
+  }
+
+  private metadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.options.token) metadata.set('authorization', `Bearer ${this.options.token}`);
+    return metadata;
+  }
+
+  private unary<Res>(
+    client: Client,
+    deadlineMs: number,
+    start: (metadata: Metadata, options: Partial<CallOptions>, callback: Callback<Res>) => ClientUnaryCall,
+  ): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      start(this.metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
+        if (error === null) {
+          resolve(response);
+          return;
+        }
+        try {
+          const state = client.getChannel().getConnectivityState(false);
+          rethrowGrpcError(error, {
+            controlPlane: this.options.controlPlane,
+            connected: state === connectivityState.READY,
+          });
+        } catch (cliError) {
+          reject(cliError);
+        }
+      });
+    });
+  }
+}

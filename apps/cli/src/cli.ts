@@ -1,0 +1,68 @@
+import { ApiClient } from './api-client';
+import type { CommandContext } from './commands/command';
+import { CliError, UsageError } from './errors';
+import { applyOverrides, loadConfig } from './load-config';
+import { parseCommandLine } from './parse-args';
+import { usageFor } from './usage';
+
+/** Anything with `write(text)`: process.stdout, or a test's string collector. */
+export interface Output {
+  write(chunk: string): unknown;
+}
+
+export interface RunOptions {
+  /** Defaults to process.env (read only by loadConfig). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly stdout: Output;
+  readonly stderr: Output;
+  /** Relative PATH arguments are resolved against this; defaults to process.cwd(). */
+  readonly cwd?: string;
+}
+
+/**
+ * Runs one `laneway` command line (argv without the node and script paths) and resolves to the
+ * exit code: 0 success, 1 error (`error: <message>` on stderr), 2 bad command line (plus the usage).
+ * Never rejects.
+ */
+export async function run(argv: readonly string[], options: RunOptions): Promise<number> {
+  const out = (text: string): void => void options.stdout.write(`${text}\n`);
+  const err = (text: string): void => void options.stderr.write(`${text}\n`);
+
+  let commandName: string | undefined;
+  let api: ApiClient | undefined;
+  try {
+    const commandLine = parseCommandLine(argv);
+    if (commandLine.kind === 'help') {
+      out(commandLine.text);
+      return 0;
+    }
+    const { globals, command } = commandLine;
+    commandName = command.name;
+    const config = applyOverrides(loadConfig(options.env), globals);
+    api = new ApiClient({ controlPlane: config.controlPlane, token: config.token, deadlineMs: globals.deadlineMs });
+    const context: CommandContext = {
+      api,
+      config,
+      json: globals.json,
+      cwd: options.cwd ?? process.cwd(),
+      out,
+      err,
+    };
+    return await command.run(context);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`error: ${error.message}`);
+      err('');
+      err(usageFor(error.command ?? commandName));
+      return error.exitCode;
+    }
+    if (error instanceof CliError) {
+      err(`error: ${error.message}`);
+      return error.exitCode;
+    }
+    err(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    api?.close();
+  }
+}

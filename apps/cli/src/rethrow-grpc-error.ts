@@ -1,0 +1,58 @@
+import { status } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import { CliError } from './errors';
+
+export interface GrpcErrorContext {
+  /** The address the call went to, for the "cannot reach" hint. */
+  readonly controlPlane: string;
+  /**
+   * Whether the channel had a connection when the call failed. False means the error came from the
+   * client side (refused, unresolvable, timed out connecting), not from the control plane.
+   */
+  readonly connected?: boolean;
+}
+
+// Details grpc-js itself produces when it never got a connection to the server.
+const CONNECTION_FAILURE =
+  /no connection established|name resolution failed|dns resolution failed|failed to connect|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT/i;
+
+export function isServiceError(error: unknown): error is ServiceError {
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<ServiceError>).code === 'number' &&
+    typeof (error as Partial<ServiceError>).details === 'string'
+  );
+}
+
+/** `NOT_FOUND` for 5, `UNKNOWN_STATUS_42` for a code grpc does not define. */
+export function statusName(code: number): string {
+  const name: unknown = (status as unknown as Record<number, unknown>)[code];
+  return typeof name === 'string' ? name : `UNKNOWN_STATUS_${code}`;
+}
+
+/**
+ * The one place a gRPC failure becomes a user-facing error: `<STATUS_NAME>: <details>`, with a hint
+ * when the control plane could not be reached at all. Anything that is not a ServiceError is returned
+ * unchanged.
+ */
+export function grpcErrorToCliError(error: unknown, context: GrpcErrorContext): unknown {
+  if (!isServiceError(error)) return error;
+  const name = statusName(error.code);
+  const unreachable =
+    context.connected === false
+      ? error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED
+      : context.connected === undefined && error.code === status.UNAVAILABLE && CONNECTION_FAILURE.test(error.details);
+  if (unreachable) {
+    return new CliError(
+      `${name}: cannot reach the control plane at ${context.controlPlane}: is it running? (set LANEWAY_CONTROL_PLANE)`,
+      { cause: error },
+    );
+  }
+  const details = error.details.trim() || 'no details';
+  return new CliError(`${name}: ${details}`, { cause: error });
+}
+
+/** Throws what `grpcErrorToCliError` makes of `error`. */
+export function rethrowGrpcError(error: unknown, context: GrpcErrorContext): never {
+  throw grpcErrorToCliError(error, context);
+}

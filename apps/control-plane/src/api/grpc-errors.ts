@@ -1,0 +1,58 @@
+import { Metadata, status, type ServerErrorResponse, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { ServiceInvocationError, type InvocationErrorCode } from '@laneway/sdk';
+import type { Logger } from 'pino';
+import { LanewayError, type ErrorCode } from '../errors';
+
+/** The one table from our error codes to gRPC statuses. */
+const GRPC_STATUS = {
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  NOT_FOUND: status.NOT_FOUND,
+  ALREADY_EXISTS: status.ALREADY_EXISTS,
+  FAILED_PRECONDITION: status.FAILED_PRECONDITION,
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  UNAVAILABLE: status.UNAVAILABLE,
+  UNAUTHENTICATED: status.UNAUTHENTICATED,
+  PERMISSION_DENIED: status.PERMISSION_DENIED,
+} as const satisfies Record<ErrorCode, status>;
+
+/** How a failed invocation surfaces through Invoke. A service that threw is the caller's "unknown". */
+const INVOCATION_STATUS = {
+  NOT_FOUND: status.NOT_FOUND,
+  INVALID_ARGUMENT: status.INVALID_ARGUMENT,
+  DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
+  SERVICE_FAILED: status.UNKNOWN,
+  UNAVAILABLE: status.UNAVAILABLE,
+} as const satisfies Record<InvocationErrorCode, status>;
+
+/**
+ * Turns anything thrown by a handler into a gRPC error. Known errors keep their message; anything
+ * else is logged with its stack and reaches the client as INTERNAL with no detail.
+ */
+export function toGrpcError(err: unknown, log: Logger, method: string): Partial<ServerErrorResponse> {
+  if (err instanceof LanewayError) {
+    const metadata = new Metadata();
+    metadata.set('laneway-error-code', err.code);
+    return { code: GRPC_STATUS[err.code], details: err.message, metadata };
+  }
+  if (err instanceof ServiceInvocationError) {
+    const metadata = new Metadata();
+    metadata.set('laneway-error-code', err.code);
+    return { code: INVOCATION_STATUS[err.code], details: err.message, metadata };
+  }
+  log.error({ err, method }, 'unexpected error in an API call');
+  return { code: status.INTERNAL, details: `internal error in ${method}; see the control-plane log` };
+}
+
+/** Adapts an async function to a grpc-js unary handler with the error mapping above. */
+export function unary<TReq, TRes>(
+  method: string,
+  log: Logger,
+  fn: (request: TReq, call: ServerUnaryCall<TReq, TRes>) => Promise<TRes>,
+): (call: ServerUnaryCall<TReq, TRes>, callback: sendUnaryData<TRes>) => void {
+  return (call, callback) => {
+    fn(call.request, call).then(
+      (response) => callback(null, response),
+      (err: unknown) => callback(toGrpcError(err, log, method)),
+    );
+  };
+}

@@ -1,0 +1,53 @@
+import { LaneClient } from '@laneway/lanes';
+import type { Logger } from 'pino';
+import { createGrpcApi } from './api/grpc-api';
+import type { ControlPlaneConfig } from './config/load-config';
+import { DeployPipeline } from './deploy/deploy-pipeline';
+import { InvokeGateway } from './invoke/invoke-gateway';
+import { ClusterStore } from './store';
+import { SyncHub } from './sync/sync-hub';
+
+export interface RunningControlPlane {
+  /** The bound port (useful with port 0). */
+  port: number;
+  store: ClusterStore;
+  close(): Promise<void>;
+}
+
+/** Wires store, sync hub, deploy pipeline, invoke gateway and the gRPC API, and starts listening. */
+export async function startControlPlane(config: ControlPlaneConfig, logger: Logger): Promise<RunningControlPlane> {
+  const store = await ClusterStore.open({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
+  const hub = new SyncHub({ store, logger });
+  const api = createGrpcApi({
+    store,
+    hub,
+    deploys: new DeployPipeline(store, hub, logger.child({ component: 'deploy' })),
+    invokes: new InvokeGateway(store, lanes),
+    logger,
+  });
+  const port = await api.listen(config.grpcAddress);
+  logger.info(
+    { address: config.grpcAddress, port, store: config.databaseUrl ? 'postgresql' : `sqlite:${config.dataDir}` },
+    'control plane listening',
+  );
+  return {
+    port,
+    store,
+    async close() {
+      hub.shutdown();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          api.server.forceShutdown();
+          resolve();
+        }, 5000);
+        api.server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await lanes.close();
+      await store.close();
+    },
+  };
+}

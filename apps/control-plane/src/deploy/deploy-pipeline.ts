@@ -1,0 +1,98 @@
+import { Lane, WaitFor, type ServerApplyResult } from '@laneway/proto';
+import type { Logger } from 'pino';
+import { InvalidArgumentError } from '../errors';
+import type { ClusterStore, DeployedServiceRecord } from '../store';
+import type { SyncHub } from '../sync/sync-hub';
+import { compileServiceFile, type SourceFileInput } from './compile-service-file';
+import { inspectServices } from './inspect-services';
+
+export interface DeployOptions {
+  waitFor: WaitFor;
+  /** 0 = default. */
+  timeoutMs: number;
+}
+
+export interface DeployOutcome {
+  revision: number;
+  services: DeployedServiceRecord[];
+  servers: ServerApplyResult[];
+}
+
+const MAX_FILE_BYTES = 2 * 1024 * 1024;
+const DEFAULT_WAIT_MS = 10_000;
+
+/**
+ * validate (compile + load in a sandbox) -> store (one transaction, revision bump) -> push -> wait.
+ * Any failure before the store step leaves the cluster exactly as it was.
+ */
+export class DeployPipeline {
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly hub: SyncHub,
+    private readonly log: Logger,
+  ) {}
+
+  async deploy(cluster: string, files: readonly SourceFileInput[], options: DeployOptions): Promise<DeployOutcome> {
+    validateFiles(files);
+    // Unknown cluster fails before any compile work.
+    await this.store.getCluster(cluster);
+    const started = performance.now();
+    const compiled = files.map(compileServiceFile);
+    const services = inspectServices(compiled);
+    const validatedMs = performance.now() - started;
+    const stored = await this.store.deployServices(cluster, services);
+    const changed = stored.services.some((s) => s.changed);
+    if (changed) this.hub.notify(cluster);
+    const servers = await this.waitIfAsked(cluster, stored.revision, options);
+    this.log.info(
+      {
+        cluster,
+        revision: stored.revision,
+        files: files.length,
+        services: services.length,
+        changed: stored.services.filter((s) => s.changed).length,
+        validatedMs: Math.round(validatedMs),
+        totalMs: Math.round(performance.now() - started),
+      },
+      'deployed',
+    );
+    return { revision: stored.revision, services: stored.services, servers };
+  }
+
+  async undeploy(cluster: string, name: string, options: DeployOptions): Promise<{ revision: number; servers: ServerApplyResult[] }> {
+    if (!name) throw new InvalidArgumentError('name', 'name is empty: give the name of the service to undeploy');
+    const { revision } = await this.store.undeployService(cluster, name);
+    this.hub.notify(cluster);
+    const servers = await this.waitIfAsked(cluster, revision, options);
+    this.log.info({ cluster, revision, service: name }, 'undeployed');
+    return { revision, servers };
+  }
+
+  private async waitIfAsked(cluster: string, revision: number, options: DeployOptions): Promise<ServerApplyResult[]> {
+    if (options.waitFor === WaitFor.WAIT_FOR_NONE) return [];
+    return this.hub.waitForServers(cluster, revision, options.timeoutMs || DEFAULT_WAIT_MS);
+  }
+}
+
+function validateFiles(files: readonly SourceFileInput[]): void {
+  if (files.length === 0) throw new InvalidArgumentError('files', 'files is empty: send at least one service file');
+  const paths = new Set<string>();
+  files.forEach((file, n) => {
+    if (!file.path) throw new InvalidArgumentError(`files[${n}].path`, `files[${n}].path is empty: give each file a path`);
+    if (paths.has(file.path)) {
+      throw new InvalidArgumentError(`files[${n}].path`, `files[${n}].path '${file.path}' appears twice in one deploy`);
+    }
+    paths.add(file.path);
+    const bytes = Buffer.byteLength(file.content, 'utf8');
+    if (bytes > MAX_FILE_BYTES) {
+      throw new InvalidArgumentError(
+        `files[${n}].content`,
+        `files[${n}] '${file.path}' is ${bytes} bytes; the limit is ${MAX_FILE_BYTES}`,
+      );
+    }
+  });
+}
+
+export function laneToProto(lane: 'network' | 'cpu'): Lane {
+  return lane === 'cpu' ? Lane.LANE_CPU : Lane.LANE_NETWORK;
+}

@@ -1,0 +1,29 @@
+import pino from 'pino';
+import { loadConfig } from './config/load-config';
+import { startControlPlane } from './control-plane';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = pino({ name: 'control-plane', level: config.logLevel });
+  const running = await startControlPlane(config, logger);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`control plane failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,561 @@
+import { Migrator, PostgresIntrospector, sql } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
+import { createDatabase } from './create-database';
+import type { DatabaseOptions } from './create-database';
+import { migrationProvider } from './migrations';
+import type { Database } from './schema';
+
+export type Lane = 'network' | 'cpu';
+
+export interface ClusterRecord {
+  name: string;
+  revision: number;
+  createdAt: string;
+  serviceCount: number;
+}
+
+export interface NewServiceVersion {
+  name: string;
+  version: string;
+  lane: Lane;
+  path: string;
+  source: string;
+  code: string;
+}
+
+export interface DeployedServiceRecord {
+  name: string;
+  version: string;
+  lane: Lane;
+  path: string;
+  changed: boolean;
+}
+
+export interface ServiceRecord {
+  name: string;
+  version: string;
+  lane: Lane;
+  path: string;
+  revision: number;
+  updatedAt: string;
+}
+
+export interface ServiceWithCode extends ServiceRecord {
+  code: string;
+}
+
+export interface ChangeSet {
+  revision: number;
+  full: boolean;
+  services: ServiceWithCode[];
+  removed: string[];
+}
+
+export interface ServerHello {
+  name: string;
+  host: string;
+  pid: number;
+  lanes: Lane[];
+  appliedRevision: number;
+}
+
+export interface ServiceErrorRecord {
+  service: string;
+  message: string;
+}
+
+export interface ServerRecord {
+  name: string;
+  host: string;
+  pid: number;
+  lanes: Lane[];
+  appliedRevision: number;
+  lastSeen: string;
+  lastNack: ServiceErrorRecord[];
+}
+
+export const DEFAULT_CLUSTER = 'default';
+
+const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+// Keeps multi-row inserts well under SQLite's and PostgreSQL's bound-parameter limits.
+const INSERT_CHUNK = 500;
+
+type Db = Kysely<Database>;
+
+interface ClusterRow {
+  id: number;
+  revision: number;
+}
+
+/**
+ * Cluster state in SQL: clusters, the services each one runs (with every deployed version kept for
+ * rollback), and the data-plane servers that follow it. Each cluster has a revision that grows by one
+ * per change, and every services row remembers the revision that last touched it, so a server can ask
+ * for just what changed since the revision it last applied.
+ */
+export class ClusterStore {
+  private readonly postgres: boolean;
+
+  private constructor(readonly db: Db) {
+    this.postgres = db.introspection instanceof PostgresIntrospector;
+  }
+
+  static async open(opts: DatabaseOptions): Promise<ClusterStore> {
+    const db = createDatabase(opts);
+    try {
+      return await ClusterStore.fromDatabase(db);
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+  }
+
+  /** Migrates the database and makes sure the default cluster exists. The store owns `db` from here on: close() destroys it. */
+  static async fromDatabase(db: Db): Promise<ClusterStore> {
+    const store = new ClusterStore(db);
+    if (!store.postgres) {
+      // Cascading deletes depend on this, and a caller-built SQLite Kysely may not have set it. Kysely's
+      // SQLite dialect keeps one connection, so setting it once holds for the store's lifetime.
+      await sql`pragma foreign_keys = ON`.execute(db);
+    }
+    await migrateToLatest(db);
+    // ON CONFLICT makes this safe when two control planes start against one database at once.
+    await db
+      .insertInto('clusters')
+      .values({ name: DEFAULT_CLUSTER, revision: 0, created_at: now() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    return store;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  async createCluster(name: string): Promise<ClusterRecord> {
+    if (!CLUSTER_NAME.test(name)) {
+      throw new InvalidArgumentError(
+        'name',
+        `cluster name '${name}' is invalid: use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit`,
+      );
+    }
+    // DO NOTHING instead of catching the unique violation: a concurrent creator waits for the winner to
+    // commit and then inserts nothing, which reads the same on both databases and leaves no aborted
+    // statement behind.
+    const row = await this.db
+      .insertInto('clusters')
+      .values({ name, revision: 0, created_at: now() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .returning(['name', 'revision', 'created_at'])
+      .executeTakeFirst();
+    if (!row) {
+      throw new AlreadyExistsError('cluster', name, `cluster '${name}' already exists`);
+    }
+    return { name: row.name, revision: toNumber(row.revision), createdAt: row.created_at, serviceCount: 0 };
+  }
+
+  async getCluster(name: string): Promise<ClusterRecord> {
+    const row = await this.clusterRecords().where('clusters.name', '=', name).executeTakeFirst();
+    if (!row) throw clusterNotFound(name);
+    return toClusterRecord(row);
+  }
+
+  async listClusters(): Promise<ClusterRecord[]> {
+    const rows = await this.clusterRecords().orderBy('clusters.name').execute();
+    return rows.map(toClusterRecord);
+  }
+
+  async deleteCluster(name: string): Promise<void> {
+    const result = await this.db.deleteFrom('clusters').where('name', '=', name).executeTakeFirst();
+    if (result.numDeletedRows === 0n) throw clusterNotFound(name);
+  }
+
+  async deployServices(
+    cluster: string,
+    services: NewServiceVersion[],
+  ): Promise<{ revision: number; services: DeployedServiceRecord[] }> {
+    const paths = new Map<string, string>();
+    for (const service of services) {
+      const earlier = paths.get(service.name);
+      if (earlier !== undefined) {
+        throw new InvalidArgumentError(
+          'files',
+          `service '${service.name}' is defined twice (in '${earlier}' and '${service.path}'): give each service a unique name`,
+          { service: service.name, paths: [earlier, service.path] },
+        );
+      }
+      paths.set(service.name, service.path);
+    }
+
+    return this.db.transaction().execute(async (trx) => {
+      const c = await this.lockCluster(trx, cluster);
+      if (services.length === 0) return { revision: c.revision, services: [] };
+
+      const at = now();
+      for (const chunk of chunks(services)) {
+        await trx
+          .insertInto('service_versions')
+          .values(
+            chunk.map((s) => ({
+              cluster_id: c.id,
+              name: s.name,
+              version: s.version,
+              lane: s.lane,
+              path: s.path,
+              source: s.source,
+              code: s.code,
+              created_at: at,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['cluster_id', 'name', 'version']).doNothing())
+          .execute();
+      }
+
+      const current = new Map<string, { version: string; lane: string; deleted: number }>();
+      for (const chunk of chunks(services)) {
+        const rows = await trx
+          .selectFrom('services')
+          .select(['name', 'version', 'lane', 'deleted'])
+          .where('cluster_id', '=', c.id)
+          .where(
+            'name',
+            'in',
+            chunk.map((s) => s.name),
+          )
+          .execute();
+        for (const row of rows) current.set(row.name, row);
+      }
+
+      const deployed = services.map((s): DeployedServiceRecord => {
+        const row = current.get(s.name);
+        const changed = !row || row.deleted !== 0 || row.version !== s.version || row.lane !== s.lane;
+        return { name: s.name, version: s.version, lane: s.lane, path: s.path, changed };
+      });
+      const changed = deployed.filter((d) => d.changed);
+      if (changed.length === 0) return { revision: c.revision, services: deployed };
+
+      const revision = await this.bump(trx, c);
+      for (const chunk of chunks(changed)) {
+        await trx
+          .insertInto('services')
+          .values(
+            chunk.map((d) => ({
+              cluster_id: c.id,
+              name: d.name,
+              version: d.version,
+              lane: d.lane,
+              path: d.path,
+              revision,
+              deleted: 0,
+              updated_at: at,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['cluster_id', 'name']).doUpdateSet({
+              version: (eb) => eb.ref('excluded.version'),
+              lane: (eb) => eb.ref('excluded.lane'),
+              path: (eb) => eb.ref('excluded.path'),
+              revision,
+              deleted: 0,
+              updated_at: at,
+            }),
+          )
+          .execute();
+      }
+      return { revision, services: deployed };
+    });
+  }
+
+  async undeployService(cluster: string, name: string): Promise<{ revision: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      const c = await this.lockCluster(trx, cluster);
+      const row = await trx
+        .selectFrom('services')
+        .select('name')
+        .where('cluster_id', '=', c.id)
+        .where('name', '=', name)
+        .where('deleted', '=', 0)
+        .executeTakeFirst();
+      if (!row) {
+        throw new NotFoundError('service', name, `service '${name}' is not deployed in cluster '${cluster}'`);
+      }
+      const revision = await this.bump(trx, c);
+      await trx
+        .updateTable('services')
+        .set({ deleted: 1, revision, updated_at: now() })
+        .where('cluster_id', '=', c.id)
+        .where('name', '=', name)
+        .execute();
+      return { revision };
+    });
+  }
+
+  async listServices(cluster: string): Promise<{ revision: number; services: ServiceRecord[] }> {
+    return this.snapshot(async (trx) => {
+      const c = await this.findCluster(trx, cluster);
+      const rows = await trx
+        .selectFrom('services')
+        .select(['name', 'version', 'lane', 'path', 'revision', 'updated_at'])
+        .where('cluster_id', '=', c.id)
+        .where('deleted', '=', 0)
+        .orderBy('name')
+        .execute();
+      return { revision: c.revision, services: rows.map(toServiceRecord) };
+    });
+  }
+
+  async getService(cluster: string, name: string): Promise<ServiceRecord | undefined> {
+    const c = await this.findCluster(this.db, cluster);
+    const row = await this.db
+      .selectFrom('services')
+      .select(['name', 'version', 'lane', 'path', 'revision', 'updated_at'])
+      .where('cluster_id', '=', c.id)
+      .where('name', '=', name)
+      .where('deleted', '=', 0)
+      .executeTakeFirst();
+    return row && toServiceRecord(row);
+  }
+
+  async changesSince(cluster: string, sinceRevision: number): Promise<ChangeSet> {
+    return this.snapshot(async (trx) => {
+      const c = await this.findCluster(trx, cluster);
+      // A revision ahead of ours means the server followed another database (or this one was reset):
+      // a delta against it would be meaningless, so start it over from a full snapshot.
+      const full = sinceRevision <= 0 || sinceRevision > c.revision;
+      let query = trx
+        .selectFrom('services as s')
+        .leftJoin('service_versions as v', (join) =>
+          join.onRef('v.cluster_id', '=', 's.cluster_id').onRef('v.name', '=', 's.name').onRef('v.version', '=', 's.version'),
+        )
+        .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 's.deleted', 'v.code'])
+        .where('s.cluster_id', '=', c.id)
+        .orderBy('s.name');
+      query = full ? query.where('s.deleted', '=', 0) : query.where('s.revision', '>', sinceRevision);
+      const rows = await query.execute();
+
+      const services: ServiceWithCode[] = [];
+      const removed: string[] = [];
+      for (const row of rows) {
+        if (row.deleted !== 0) {
+          removed.push(row.name);
+        } else if (row.code === null) {
+          // Versions are never deleted while their cluster exists, so this is a damaged database.
+          throw new Error(`service '${row.name}' version '${row.version}' has no stored code in cluster '${cluster}'`);
+        } else {
+          services.push({ ...toServiceRecord(row), code: row.code });
+        }
+      }
+      return { revision: c.revision, full, services, removed };
+    });
+  }
+
+  async recordServerHello(cluster: string, hello: ServerHello): Promise<void> {
+    const c = await this.findCluster(this.db, cluster);
+    await this.db
+      .insertInto('servers')
+      .values({
+        cluster_id: c.id,
+        name: hello.name,
+        host: hello.host,
+        pid: hello.pid,
+        lanes: hello.lanes.join(','),
+        applied_revision: hello.appliedRevision,
+        last_seen: now(),
+        last_nack: null,
+      })
+      .onConflict((oc) =>
+        oc.columns(['cluster_id', 'name']).doUpdateSet({
+          host: hello.host,
+          pid: hello.pid,
+          lanes: hello.lanes.join(','),
+          applied_revision: hello.appliedRevision,
+          last_seen: now(),
+        }),
+      )
+      .execute();
+  }
+
+  async recordServerApplied(
+    cluster: string,
+    server: string,
+    appliedRevision: number,
+    nack: ServiceErrorRecord[] | null,
+  ): Promise<void> {
+    const c = await this.findCluster(this.db, cluster);
+    // A nack leaves the applied revision alone: the server still runs what it last applied.
+    const set =
+      nack === null
+        ? { applied_revision: appliedRevision, last_nack: null, last_seen: now() }
+        : { last_nack: JSON.stringify(nack), last_seen: now() };
+    await this.updateServer(c, cluster, server, set);
+  }
+
+  async touchServer(cluster: string, server: string): Promise<void> {
+    const c = await this.findCluster(this.db, cluster);
+    await this.updateServer(c, cluster, server, { last_seen: now() });
+  }
+
+  async listServers(cluster: string): Promise<ServerRecord[]> {
+    const c = await this.findCluster(this.db, cluster);
+    const rows = await this.db
+      .selectFrom('servers')
+      .select(['name', 'host', 'pid', 'lanes', 'applied_revision', 'last_seen', 'last_nack'])
+      .where('cluster_id', '=', c.id)
+      .orderBy('name')
+      .execute();
+    return rows.map((row) => ({
+      name: row.name,
+      host: row.host,
+      pid: row.pid,
+      lanes: row.lanes === '' ? [] : (row.lanes.split(',') as Lane[]),
+      appliedRevision: toNumber(row.applied_revision),
+      lastSeen: row.last_seen,
+      lastNack: row.last_nack === null ? [] : (JSON.parse(row.last_nack) as ServiceErrorRecord[]),
+    }));
+  }
+
+  private clusterRecords() {
+    return this.db
+      .selectFrom('clusters')
+      .select((eb) => [
+        'clusters.name',
+        'clusters.revision',
+        'clusters.created_at',
+        eb
+          .selectFrom('services')
+          .select((sub) => sub.fn.countAll().as('n'))
+          .whereRef('services.cluster_id', '=', 'clusters.id')
+          .where('services.deleted', '=', 0)
+          .as('service_count'),
+      ]);
+  }
+
+  private async findCluster(db: Db, name: string): Promise<ClusterRow> {
+    const row = await db.selectFrom('clusters').select(['id', 'revision']).where('name', '=', name).executeTakeFirst();
+    if (!row) throw clusterNotFound(name);
+    return { id: row.id, revision: toNumber(row.revision) };
+  }
+
+  /**
+   * Reads the cluster row and holds it until the transaction ends, so writers to one cluster take turns
+   * and each sees the revision the previous one committed.
+   */
+  private async lockCluster(trx: Transaction<Database>, name: string): Promise<ClusterRow> {
+    if (this.postgres) {
+      // NO KEY UPDATE is the lock the later revision update takes anyway; unlike FOR UPDATE it does not
+      // block foreign-key checks, so server hellos for this cluster are not held up by a deploy.
+      const row = await trx
+        .selectFrom('clusters')
+        .select(['id', 'revision'])
+        .where('name', '=', name)
+        .forNoKeyUpdate()
+        .executeTakeFirst();
+      if (!row) throw clusterNotFound(name);
+      return { id: row.id, revision: toNumber(row.revision) };
+    }
+    // SQLite has no row locks. Within a process Kysely's single connection already serialises
+    // transactions; writing first takes the database write lock up front (waiting out busy_timeout),
+    // where a read-then-write transaction would fail with SQLITE_BUSY if another process wrote between.
+    const row = await trx
+      .updateTable('clusters')
+      .set({ revision: sql<number>`revision` })
+      .where('name', '=', name)
+      .returning(['id', 'revision'])
+      .executeTakeFirst();
+    if (!row) throw clusterNotFound(name);
+    return { id: row.id, revision: toNumber(row.revision) };
+  }
+
+  private async bump(trx: Transaction<Database>, c: ClusterRow): Promise<number> {
+    const revision = c.revision + 1;
+    await trx.updateTable('clusters').set({ revision }).where('id', '=', c.id).execute();
+    return revision;
+  }
+
+  /** Runs reads that must agree with each other (the revision and the rows it describes) on one snapshot. */
+  private snapshot<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const builder = this.db.transaction();
+    // PostgreSQL's default READ COMMITTED gives each statement its own snapshot; a SQLite transaction
+    // reads one snapshot already.
+    return (this.postgres ? builder.setIsolationLevel('repeatable read').setAccessMode('read only') : builder).execute(fn);
+  }
+
+  private async updateServer(
+    c: ClusterRow,
+    cluster: string,
+    server: string,
+    set: { applied_revision?: number; last_nack?: string | null; last_seen: string },
+  ): Promise<void> {
+    const result = await this.db
+      .updateTable('servers')
+      .set(set)
+      .where('cluster_id', '=', c.id)
+      .where('name', '=', server)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) {
+      throw new NotFoundError('server', server, `server '${server}' has not said hello to cluster '${cluster}'`);
+    }
+  }
+}
+
+async function migrateToLatest(db: Db): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`database migration '${failed}' failed: ${reason}`, { cause: error });
+  }
+}
+
+function clusterNotFound(name: string): NotFoundError {
+  return new NotFoundError('cluster', name, `cluster '${name}' does not exist: create it with CreateCluster`);
+}
+
+function toClusterRecord(row: {
+  name: string;
+  revision: number | string;
+  created_at: string;
+  service_count: number | string | bigint | null;
+}): ClusterRecord {
+  return {
+    name: row.name,
+    revision: toNumber(row.revision),
+    createdAt: row.created_at,
+    serviceCount: toNumber(row.service_count),
+  };
+}
+
+function toServiceRecord(row: {
+  name: string;
+  version: string;
+  lane: string;
+  path: string;
+  revision: number | string;
+  updated_at: string;
+}): ServiceRecord {
+  return {
+    name: row.name,
+    version: row.version,
+    lane: row.lane as Lane,
+    path: row.path,
+    revision: toNumber(row.revision),
+    updatedAt: row.updated_at,
+  };
+}
+
+/** PostgreSQL returns int8 and count(*) as strings; revisions stay far below 2^53. */
+function toNumber(value: number | string | bigint | null): number {
+  return value === null ? 0 : Number(value);
+}
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += INSERT_CHUNK) out.push(items.slice(i, i + INSERT_CHUNK));
+  return out;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,17 @@
+export { ClusterStore, DEFAULT_CLUSTER } from './cluster-store';
+export type {
+  ChangeSet,
+  ClusterRecord,
+  DeployedServiceRecord,
+  Lane,
+  NewServiceVersion,
+  ServerHello,
+  ServerRecord,
+  ServiceErrorRecord,
+  ServiceRecord,
+  ServiceWithCode,
+} from './cluster-store';
+export { createDatabase } from './create-database';
+export type { DatabaseOptions } from './create-database';
+export { migrationProvider, migrations } from './migrations';
+export type { Database } from './schema';

@@ -1,0 +1,65 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * PostgreSQL hands int8 columns back as strings (they can exceed 2^53); SQLite hands back numbers. The
+ * store converts on read, so the select type admits both.
+ */
+type BigIntColumn = ColumnType<number | string, number | undefined, number>;
+
+/** 'network' | 'cpu', kept as text so adding a lane needs no migration. */
+type LaneColumn = string;
+
+export interface ClustersTable {
+  id: Generated<number>;
+  name: string;
+  revision: BigIntColumn;
+  /** ISO-8601 UTC. */
+  created_at: string;
+}
+
+/** Every version ever deployed, so a rollback can reuse compiled code without the source tree. */
+export interface ServiceVersionsTable {
+  cluster_id: number;
+  name: string;
+  /** Content hash. */
+  version: string;
+  lane: LaneColumn;
+  path: string;
+  source: string;
+  code: string;
+  created_at: string;
+}
+
+/** What each cluster currently runs. Undeployed services stay as tombstones so deltas can report them. */
+export interface ServicesTable {
+  cluster_id: number;
+  name: string;
+  version: string;
+  lane: LaneColumn;
+  path: string;
+  /** Cluster revision at which this row last changed. */
+  revision: BigIntColumn;
+  /** 0 or 1; integers rather than booleans so both databases agree. */
+  deleted: number;
+  updated_at: string;
+}
+
+export interface ServersTable {
+  cluster_id: number;
+  name: string;
+  host: string;
+  pid: number;
+  /** Comma-separated lanes. */
+  lanes: string;
+  applied_revision: BigIntColumn;
+  last_seen: string;
+  /** JSON array of { service, message } from the last rejected apply, or null after an ack. */
+  last_nack: string | null;
+}
+
+export interface Database {
+  clusters: ClustersTable;
+  service_versions: ServiceVersionsTable;
+  services: ServicesTable;
+  servers: ServersTable;
+}

@@ -1,0 +1,313 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import {
+  ApplyOutcome,
+  Lane,
+  type ServerApplyResult,
+  type ServiceSpec,
+  type SyncRequest,
+  type SyncResponse,
+} from '@laneway/proto';
+import type { Logger } from 'pino';
+import type { ChangeSet, ClusterStore, Lane as StoreLane } from '../store';
+import { LanewayError } from '../errors';
+
+interface Inflight {
+  nonce: string;
+  revision: number;
+}
+
+/** One connected server's stream, and where its state stands. */
+class Session {
+  ackedRevision: number;
+  nackedRevision = -1;
+  inflight: Inflight | undefined;
+  /** Something changed while a push was in flight: push again after the ACK/NACK. */
+  dirty = false;
+  closed = false;
+  lastNack: { revision: number; errors: { service: string; message: string }[] } | undefined;
+  readonly listeners = new Set<() => void>();
+
+  constructor(
+    readonly cluster: string,
+    readonly server: string,
+    readonly call: ServerDuplexStream<SyncRequest, SyncResponse>,
+    appliedRevision: number,
+    readonly log: Logger,
+  ) {
+    this.ackedRevision = appliedRevision;
+  }
+
+  notifyListeners(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+export interface SyncHubOptions {
+  store: ClusterStore;
+  logger: Logger;
+}
+
+/**
+ * The control plane's side of the sync streams (xDS semantics): one session per connected server,
+ * one push in flight per session, deltas computed from the server's last ACKed revision, nothing sent
+ * when nothing changed, stale nonces ignored.
+ */
+export class SyncHub {
+  private readonly sessions = new Map<string, Map<string, Session>>();
+  private nonceSequence = 0;
+  private readonly store: ClusterStore;
+  private readonly log: Logger;
+
+  constructor(options: SyncHubOptions) {
+    this.store = options.store;
+    this.log = options.logger.child({ component: 'sync-hub' });
+  }
+
+  /** grpc-js handler for SyncService.Sync. */
+  readonly handleStream = (call: ServerDuplexStream<SyncRequest, SyncResponse>): void => {
+    let session: Session | undefined;
+    call.on('data', (request: SyncRequest) => {
+      if (request.hello) {
+        if (session) return this.endWithError(call, status.INVALID_ARGUMENT, 'hello was already sent on this stream');
+        const hello = request.hello;
+        if (!hello.cluster) return this.endWithError(call, status.INVALID_ARGUMENT, 'hello.cluster is empty');
+        if (!hello.server) return this.endWithError(call, status.INVALID_ARGUMENT, 'hello.server is empty');
+        const opened = new Session(
+          hello.cluster,
+          hello.server,
+          call,
+          hello.appliedRevision,
+          this.log.child({ cluster: hello.cluster, server: hello.server }),
+        );
+        session = opened;
+        this.open(opened, {
+          host: hello.host,
+          pid: hello.pid,
+          lanes: hello.lanes.map(laneName),
+        }).catch((err: unknown) => this.fail(opened, err));
+      } else if (!session) {
+        this.endWithError(call, status.FAILED_PRECONDITION, 'the first message on the sync stream must be hello');
+      } else if (request.ack) {
+        this.onAck(session, request.ack.nonce, request.ack.revision).catch((err: unknown) => this.fail(session!, err));
+      } else if (request.nack) {
+        this.onNack(session, request.nack.nonce, request.nack.revision, request.nack.errors).catch((err: unknown) =>
+          this.fail(session!, err),
+        );
+      }
+    });
+    const close = (): void => {
+      if (session) this.close(session);
+    };
+    call.on('end', () => {
+      close();
+      call.end();
+    });
+    call.on('error', close);
+    call.on('cancelled', close);
+    call.on('close', close);
+  };
+
+  /** Called after every change to a cluster: pushes it to each connected server. */
+  notify(cluster: string): void {
+    for (const session of this.sessions.get(cluster)?.values() ?? []) {
+      this.push(session).catch((err: unknown) => this.fail(session, err));
+    }
+  }
+
+  /** Names of the servers with a live stream to this control plane. */
+  connectedServers(cluster: string): Set<string> {
+    return new Set(this.sessions.get(cluster)?.keys() ?? []);
+  }
+
+  /**
+   * Waits until every server connected now has ACKed `revision` (or later), NACKed it, gone away, or
+   * `timeoutMs` passed; returns one result per server.
+   */
+  async waitForServers(cluster: string, revision: number, timeoutMs: number): Promise<ServerApplyResult[]> {
+    const sessions = [...(this.sessions.get(cluster)?.values() ?? [])];
+    return Promise.all(sessions.map((session) => this.waitForSession(session, revision, timeoutMs)));
+  }
+
+  /** Closes every stream (control-plane shutdown); servers reconnect to whoever serves next. */
+  shutdown(): void {
+    for (const byName of this.sessions.values()) {
+      for (const session of byName.values()) {
+        this.close(session);
+        session.call.end();
+      }
+    }
+  }
+
+  private waitForSession(session: Session, revision: number, timeoutMs: number): Promise<ServerApplyResult> {
+    return new Promise((resolve) => {
+      const result = (outcome: ApplyOutcome, errors: ServerApplyResult['errors'] = []): ServerApplyResult => ({
+        server: session.server,
+        outcome,
+        appliedRevision: session.ackedRevision,
+        errors,
+      });
+      const check = (): boolean => {
+        if (session.ackedRevision >= revision) return finish(result(ApplyOutcome.APPLY_OUTCOME_ACKED));
+        if (session.lastNack && session.lastNack.revision >= revision) {
+          return finish(result(ApplyOutcome.APPLY_OUTCOME_NACKED, session.lastNack.errors));
+        }
+        if (session.closed) {
+          return finish(
+            result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
+              { service: '', message: `server '${session.server}' disconnected before applying revision ${revision}` },
+            ]),
+          );
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        finish(
+          result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
+            { service: '', message: `server '${session.server}' did not apply revision ${revision} within ${timeoutMs} ms` },
+          ]),
+        );
+      }, timeoutMs);
+      const listener = (): void => void check();
+      const finish = (value: ServerApplyResult): true => {
+        clearTimeout(timer);
+        session.listeners.delete(listener);
+        resolve(value);
+        return true;
+      };
+      if (!check()) session.listeners.add(listener);
+    });
+  }
+
+  private async open(session: Session, info: { host: string; pid: number; lanes: StoreLane[] }): Promise<void> {
+    // Throws NotFoundError for an unknown cluster, which ends the stream with NOT_FOUND.
+    await this.store.recordServerHello(session.cluster, {
+      name: session.server,
+      host: info.host,
+      pid: info.pid,
+      lanes: info.lanes,
+      appliedRevision: session.ackedRevision,
+    });
+    if (session.closed) return;
+    let byName = this.sessions.get(session.cluster);
+    if (!byName) this.sessions.set(session.cluster, (byName = new Map()));
+    const previous = byName.get(session.server);
+    if (previous) {
+      // Same server name reconnected (e.g. the old TCP connection is not yet known dead): the newest wins.
+      previous.log.warn({}, 'replaced by a newer stream from the same server');
+      this.close(previous);
+      previous.call.end();
+    }
+    byName.set(session.server, session);
+    session.log.info({ appliedRevision: session.ackedRevision }, 'server connected');
+    await this.push(session);
+  }
+
+  private async push(session: Session): Promise<void> {
+    if (session.closed) return;
+    if (session.inflight) {
+      session.dirty = true;
+      return;
+    }
+    // Reserve the slot before the async read so that concurrent notifies do not double-send.
+    const nonce = `${++this.nonceSequence}`;
+    session.inflight = { nonce, revision: -1 };
+    session.dirty = false;
+    let changes: ChangeSet;
+    try {
+      changes = await this.store.changesSince(session.cluster, session.ackedRevision);
+    } catch (err) {
+      session.inflight = undefined;
+      throw err;
+    }
+    const upToDate = changes.revision === session.ackedRevision && session.ackedRevision > 0;
+    const alreadyRejected = changes.revision <= session.nackedRevision;
+    if (session.closed || upToDate || alreadyRejected) {
+      session.inflight = undefined;
+      if (session.dirty) await this.push(session);
+      return;
+    }
+    session.inflight = { nonce, revision: changes.revision };
+    const response: SyncResponse = {
+      revision: changes.revision,
+      nonce,
+      full: changes.full,
+      services: changes.services.map(
+        (s): ServiceSpec => ({ name: s.name, version: s.version, lane: laneEnum(s.lane), path: s.path, code: s.code }),
+      ),
+      removed: changes.removed,
+    };
+    session.log.debug(
+      { revision: changes.revision, full: changes.full, services: response.services.length, removed: changes.removed.length },
+      'pushing',
+    );
+    session.call.write(response);
+  }
+
+  private async onAck(session: Session, nonce: string, revision: number): Promise<void> {
+    if (!session.inflight || session.inflight.nonce !== nonce) {
+      session.log.debug({ nonce }, 'ignoring ACK with a stale nonce');
+      return;
+    }
+    session.inflight = undefined;
+    session.ackedRevision = revision;
+    session.lastNack = undefined;
+    await this.store.recordServerApplied(session.cluster, session.server, revision, null);
+    session.log.info({ revision }, 'server applied revision');
+    session.notifyListeners();
+    if (session.dirty) await this.push(session);
+  }
+
+  private async onNack(
+    session: Session,
+    nonce: string,
+    revision: number,
+    errors: { service: string; message: string }[],
+  ): Promise<void> {
+    if (!session.inflight || session.inflight.nonce !== nonce) {
+      session.log.debug({ nonce }, 'ignoring NACK with a stale nonce');
+      return;
+    }
+    session.inflight = undefined;
+    session.nackedRevision = revision;
+    session.lastNack = { revision, errors };
+    await this.store.recordServerApplied(session.cluster, session.server, session.ackedRevision, errors);
+    session.log.warn({ revision, errors }, 'server rejected revision; it keeps its last good state');
+    session.notifyListeners();
+    if (session.dirty) await this.push(session);
+  }
+
+  private close(session: Session): void {
+    if (session.closed) return;
+    session.closed = true;
+    const byName = this.sessions.get(session.cluster);
+    if (byName?.get(session.server) === session) {
+      byName.delete(session.server);
+      session.log.info({}, 'server disconnected');
+      this.store.touchServer(session.cluster, session.server).catch(() => undefined);
+    }
+    session.notifyListeners();
+  }
+
+  private fail(session: Session, err: unknown): void {
+    if (err instanceof LanewayError && err.code === 'NOT_FOUND') {
+      this.endWithError(session.call, status.NOT_FOUND, err.message);
+    } else {
+      session.log.error({ err }, 'sync stream failed');
+      this.endWithError(session.call, status.INTERNAL, 'the control plane failed to process the sync stream; reconnect');
+    }
+    this.close(session);
+  }
+
+  private endWithError(call: ServerDuplexStream<SyncRequest, SyncResponse>, code: status, details: string): void {
+    call.emit('error', { code, details, message: details });
+  }
+}
+
+function laneEnum(lane: StoreLane): Lane {
+  return lane === 'cpu' ? Lane.LANE_CPU : Lane.LANE_NETWORK;
+}
+
+function laneName(lane: Lane): StoreLane {
+  return lane === Lane.LANE_CPU ? 'cpu' : 'network';
+}

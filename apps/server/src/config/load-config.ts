@@ -1,0 +1,64 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { DEFAULT_QUEUE_PREFIX } from '@laneway/lanes';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const schema = z.object({
+  LANEWAY_CONTROL_PLANE: z.string().min(1).default('127.0.0.1:50051'),
+  LANEWAY_CLUSTER: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a valid cluster name').default('default'),
+  LANEWAY_SERVER_NAME: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ., -, _ only').optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+  LANEWAY_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default(DEFAULT_QUEUE_PREFIX),
+  LANEWAY_HTTP_ADDR: z
+    .string()
+    .regex(/^[^:]*:\d+$/, 'must be HOST:PORT')
+    .optional(),
+  LANEWAY_NETWORK_CONCURRENCY: int(1, 10_000).default(200),
+  LANEWAY_CPU_THREADS: int(1, 256).optional(),
+  LANEWAY_CPU_JOB_TIMEOUT_MS: int(10, 24 * 3600_000).default(60_000),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export interface ServerConfig {
+  controlPlane: string;
+  cluster: string;
+  serverName: string;
+  redisUrl: string;
+  queuePrefix: string;
+  httpAddress: { host: string; port: number } | undefined;
+  networkConcurrency: number;
+  cpuThreads: number;
+  cpuJobTimeoutMs: number;
+  logLevel: string;
+}
+
+/** The only reader of the environment in the server. Throws naming each bad variable and value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ServerConfig> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]);
+      return `${key}=${JSON.stringify(env[key])}: ${issue.message}`;
+    });
+    throw new Error(`invalid server configuration: ${problems.join('; ')}`);
+  }
+  const c = parsed.data;
+  let httpAddress: ServerConfig['httpAddress'];
+  if (c.LANEWAY_HTTP_ADDR) {
+    const at = c.LANEWAY_HTTP_ADDR.lastIndexOf(':');
+    httpAddress = { host: c.LANEWAY_HTTP_ADDR.slice(0, at) || '0.0.0.0', port: Number(c.LANEWAY_HTTP_ADDR.slice(at + 1)) };
+  }
+  return Object.freeze({
+    controlPlane: c.LANEWAY_CONTROL_PLANE,
+    cluster: c.LANEWAY_CLUSTER,
+    serverName: c.LANEWAY_SERVER_NAME ?? `${os.hostname()}-${process.pid}`,
+    redisUrl: c.REDIS_URL,
+    queuePrefix: c.LANEWAY_QUEUE_PREFIX,
+    httpAddress,
+    networkConcurrency: c.LANEWAY_NETWORK_CONCURRENCY,
+    cpuThreads: c.LANEWAY_CPU_THREADS ?? Math.max(1, os.availableParallelism()),
+    cpuJobTimeoutMs: c.LANEWAY_CPU_JOB_TIMEOUT_MS,
+    logLevel: c.LOG_LEVEL,
+  });
+}

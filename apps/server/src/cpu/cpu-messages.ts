@@ -1,0 +1,26 @@
+import type { InvocationErrorCode } from '@laneway/sdk';
+import type { ServiceCode } from '../registry/service-registry';
+
+/** Messages from the main thread to a CPU-lane thread. */
+export type ToCpuThread =
+  | { t: 'stage'; specs: ServiceCode[] }
+  | { t: 'commit' }
+  | { t: 'abort' }
+  | { t: 'run'; id: number; service: string; input: unknown; invocationId: string; deadline: number }
+  | { t: 'invoke-result'; id: number; ok: true; output: unknown }
+  | { t: 'invoke-result'; id: number; ok: false; code: InvocationErrorCode; message: string };
+
+/** Messages from a CPU-lane thread to the main thread. */
+export type FromCpuThread =
+  | { t: 'ready'; niced: boolean }
+  | { t: 'staged'; errors: { service: string; message: string }[] }
+  | { t: 'done'; id: number; ok: true; output: unknown; version: string }
+  | { t: 'done'; id: number; ok: false; code: InvocationErrorCode; message: string; version?: string }
+  | { t: 'invoke'; id: number; service: string; input: unknown; timeoutMs: number | undefined }
+  | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; message: string };
+
+/** Static data every CPU thread gets at start. */
+export interface CpuThreadData {
+  cluster: string;
+  server: string;
+}

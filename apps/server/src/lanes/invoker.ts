@@ -1,0 +1,128 @@
+import type { InvocationJob, InvocationReply, LaneClient } from '@laneway/lanes';
+import { ServiceInvocationError, type ServiceContext, type ServiceLogger } from '@laneway/sdk';
+import type { Logger } from 'pino';
+import type { CpuPool } from '../cpu/cpu-pool';
+import type { RegisteredService, ServiceRegistry } from '../registry/service-registry';
+
+export interface InvokerOptions {
+  cluster: string;
+  server: string;
+  registry: ServiceRegistry;
+  pool: CpuPool;
+  /** For ctx.invoke of services that cannot run in-process here. */
+  lanes: LaneClient;
+  logger: Logger;
+  /** Deadline of CPU-lane jobs that carry none (async jobs). */
+  cpuJobTimeoutMs: number;
+}
+
+const DEFAULT_NESTED_TIMEOUT_MS = 30_000;
+
+/** Runs one invocation on this server, whichever lane its service is in, and shapes the reply. */
+export class Invoker {
+  private sequence = 0;
+
+  constructor(private readonly options: InvokerOptions) {}
+
+  async run(job: InvocationJob): Promise<InvocationReply> {
+    const { registry, server } = this.options;
+    const c = job.c ?? '';
+    const service = registry.get(job.s);
+    if (!service) {
+      return {
+        c,
+        ok: false,
+        e: {
+          code: 'NOT_FOUND',
+          message: `service '${job.s}' is not deployed on server '${server}' (revision ${registry.revision})`,
+        },
+        srv: server,
+      };
+    }
+    if (service.lane === 'cpu') {
+      const deadline = job.d ?? Date.now() + this.options.cpuJobTimeoutMs;
+      const result = await this.options.pool.run(service.name, job.i, job.id, deadline);
+      return result.ok
+        ? { c, ok: true, o: result.output, srv: server, v: result.version }
+        : { c, ok: false, e: { code: result.code, message: result.message }, srv: server, v: result.version };
+    }
+    try {
+      const output = await this.runNetwork(service, job.i, job.id, job.d);
+      return { c, ok: true, o: output ?? null, srv: server, v: service.version };
+    } catch (err) {
+      const e =
+        err instanceof ServiceInvocationError
+          ? { code: err.code, message: err.message }
+          : { code: 'SERVICE_FAILED' as const, message: `service '${service.name}' failed: ${errorMessage(err)}` };
+      return { c, ok: false, e, srv: server, v: service.version };
+    }
+  }
+
+  /**
+   * `ctx.invoke`: a network-lane service loaded here is called directly (no Redis round trip, no
+   * serialisation); anything else goes through its lane queue and may run on any server.
+   */
+  async invokeFromService(target: string, input: unknown, timeoutMs: number | undefined, parentDeadline?: number): Promise<unknown> {
+    const local = this.options.registry.get(target);
+    const budget = timeoutMs ?? (parentDeadline ? parentDeadline - Date.now() : DEFAULT_NESTED_TIMEOUT_MS);
+    if (local && local.lane === 'network') {
+      return this.runNetwork(local, input, `${this.options.server}-l${++this.sequence}`, Date.now() + budget);
+    }
+    const result = await this.options.lanes.invoke({
+      cluster: this.options.cluster,
+      lane: local?.lane ?? 'network',
+      service: target,
+      input,
+      timeoutMs: Math.max(1, budget),
+    });
+    return result.output;
+  }
+
+  private async runNetwork(service: RegisteredService, rawInput: unknown, invocationId: string, deadline: number | undefined): Promise<unknown> {
+    const definition = service.definition!;
+    let input = rawInput;
+    if (definition.input) {
+      try {
+        input = definition.input.parse(rawInput);
+      } catch (err) {
+        throw new ServiceInvocationError(
+          'INVALID_ARGUMENT',
+          `service '${service.name}' rejected its input: ${errorMessage(err)}`,
+          service.name,
+        );
+      }
+    }
+    const controller = new AbortController();
+    const timer = deadline ? setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now())) : undefined;
+    try {
+      return await definition.handle(input, this.context(service, invocationId, controller.signal, deadline));
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private context(service: RegisteredService, invocationId: string, signal: AbortSignal, deadline: number | undefined): ServiceContext {
+    const { cluster, server, logger } = this.options;
+    let log: ServiceLogger | undefined;
+    return {
+      service: service.name,
+      version: service.version,
+      server,
+      cluster,
+      invocationId,
+      signal,
+      // Created on first use: most invocations never log, and a child logger is not free.
+      get log(): ServiceLogger {
+        return (log ??= logger.child({ service: service.name, invocationId }));
+      },
+      invoke: <T>(target: string, input?: unknown, options?: { timeoutMs?: number }): Promise<T> =>
+        this.invokeFromService(target, input ?? null, options?.timeoutMs, deadline) as Promise<T>,
+    };
+  }
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (err !== null && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}

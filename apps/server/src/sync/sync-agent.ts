@@ -1,0 +1,138 @@
+import { credentials, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { Lane, SyncServiceClient, type SyncRequest, type SyncResponse } from '@laneway/proto';
+import type { Logger } from 'pino';
+import type { Update } from '../registry/service-registry';
+
+export interface SyncAgentOptions {
+  address: string;
+  cluster: string;
+  server: string;
+  host: string;
+  pid: number;
+  /** The revision to announce on (re)connect: the last one applied. */
+  appliedRevision: () => number;
+  /** Applies a push atomically; returns per-service errors (non-empty = NACK, last good state kept). */
+  apply: (update: Update) => Promise<{ service: string; message: string }[]>;
+  logger: Logger;
+}
+
+const MIN_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 5000;
+
+/**
+ * Holds the server's sync stream to the control plane. Reconnects with jittered exponential backoff
+ * and announces its applied revision, so catching up after any outage is the same as starting.
+ * While disconnected the server keeps serving what it has.
+ */
+export class SyncAgent {
+  private readonly client: SyncServiceClient;
+  private stream: ClientDuplexStream<SyncRequest, SyncResponse> | undefined;
+  private backoffMs = MIN_BACKOFF_MS;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  // Pushes are applied one at a time, in order.
+  private applying: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+  private firstApply: { promise: Promise<void>; resolve: () => void };
+
+  constructor(private readonly options: SyncAgentOptions) {
+    this.log = options.logger.child({ component: 'sync-agent' });
+    this.client = new SyncServiceClient(options.address, credentials.createInsecure(), {
+      'grpc.keepalive_time_ms': 5000,
+      'grpc.keepalive_timeout_ms': 5000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      'grpc.initial_reconnect_backoff_ms': MIN_BACKOFF_MS,
+      'grpc.max_reconnect_backoff_ms': MAX_BACKOFF_MS,
+    });
+    let resolve!: () => void;
+    this.firstApply = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+    this.firstApply.resolve = resolve;
+  }
+
+  /** Resolves once the first push has been applied (the server then has its services). */
+  get synced(): Promise<void> {
+    return this.firstApply.promise;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.stream?.cancel();
+    this.client.close();
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const stream = this.client.sync();
+    this.stream = stream;
+    let ended = false;
+    const onEnd = (reason: string, err?: ServiceError): void => {
+      if (ended) return;
+      ended = true;
+      if (this.stream === stream) this.stream = undefined;
+      if (this.stopped) return;
+      const delay = this.backoffMs * (0.5 + Math.random() * 0.5);
+      this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
+      const level = err?.code === status.NOT_FOUND || err?.code === status.INVALID_ARGUMENT ? 'error' : 'warn';
+      this.log[level]({ reason, code: err?.code, details: err?.details, retryInMs: Math.round(delay) }, 'sync stream lost; reconnecting');
+      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    };
+    stream.on('data', (response: SyncResponse) => {
+      this.backoffMs = MIN_BACKOFF_MS;
+      this.applying = this.applying.then(() => this.onPush(stream, response));
+    });
+    stream.on('error', (err: ServiceError) => onEnd('error', err));
+    stream.on('end', () => onEnd('end'));
+    stream.on('close', () => onEnd('close'));
+    const { cluster, server, host, pid } = this.options;
+    stream.write({
+      hello: {
+        cluster,
+        server,
+        host,
+        pid,
+        lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
+        appliedRevision: this.options.appliedRevision(),
+      },
+    });
+  }
+
+  private async onPush(stream: ClientDuplexStream<SyncRequest, SyncResponse>, response: SyncResponse): Promise<void> {
+    const update: Update = {
+      revision: response.revision,
+      full: response.full,
+      removed: response.removed,
+      services: response.services.map((s) => ({
+        name: s.name,
+        version: s.version,
+        lane: s.lane === Lane.LANE_CPU ? 'cpu' : 'network',
+        path: s.path,
+        code: s.code,
+      })),
+    };
+    const started = performance.now();
+    let errors: { service: string; message: string }[];
+    try {
+      errors = await this.options.apply(update);
+    } catch (err) {
+      errors = [{ service: '', message: `apply failed: ${(err as Error).message}` }];
+    }
+    const ms = Math.round(performance.now() - started);
+    if (errors.length) {
+      this.log.warn({ revision: response.revision, errors, ms }, 'rejected push; keeping the last good state');
+      if (!stream.destroyed) stream.write({ nack: { nonce: response.nonce, revision: response.revision, errors } });
+    } else {
+      this.log.info(
+        { revision: response.revision, full: response.full, services: update.services.length, removed: update.removed.length, ms },
+        'applied push',
+      );
+      if (!stream.destroyed) stream.write({ ack: { nonce: response.nonce, revision: response.revision } });
+      this.firstApply.resolve();
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import type { InvocationErrorCode } from '@laneway/sdk';
+
+/** The data of every job on a lane queue. Short keys: this is serialised once per invocation. */
+export interface InvocationJob {
+  /** Service name. */
+  s: string;
+  /** Input value (JSON). */
+  i: unknown;
+  /** Reply channel; absent for async invocations. */
+  r?: string;
+  /** Correlation id, unique per caller process; present with `r`. */
+  c?: string;
+  /** Epoch ms after which nobody waits for the output: the server skips the job. */
+  d?: number;
+  /** Id of the invocation, for logs and `ctx.invocationId`. */
+  id: string;
+}
+
+/** What a server publishes on a job's reply channel. */
+export type InvocationReply =
+  | { c: string; ok: true; o: unknown; srv: string; v: string }
+  | { c: string; ok: false; e: { code: InvocationErrorCode; message: string }; srv: string; v?: string };
+
+/** The outcome of a sync invocation, as the caller sees it. */
+export interface InvocationResult<TOutput = unknown> {
+  output: TOutput;
+  /** The server replica that ran the service. */
+  server: string;
+  /** The version of the service that ran. */
+  version: string;
+}

@@ -1,0 +1,87 @@
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceInvocationError } from '@laneway/sdk';
+import type { InvocationJob } from './invocation-job';
+import { LaneClient } from './lane-client';
+import { laneQueueName } from './queue-keys';
+import { publishReply } from './reply-publisher';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+describe('LaneClient against real Redis and a real BullMQ worker', () => {
+  const prefix = `lwtest-${randomBytes(4).toString('hex')}`;
+  const cluster = 'lanes-spec';
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const client = new LaneClient({ redis: REDIS_URL, prefix });
+  let worker: Worker<InvocationJob>;
+
+  beforeAll(async () => {
+    worker = new Worker<InvocationJob>(
+      laneQueueName(cluster, 'network'),
+      async (job) => {
+        const data = job.data;
+        if (data.s === 'echo') {
+          // Random delay so replies come back out of order.
+          await new Promise((r) => setTimeout(r, Math.random() * 20));
+          await publishReply(redis, data, { c: data.c!, ok: true, o: data.i, srv: 'w1', v: 'v1' });
+        } else if (data.s === 'fail') {
+          await publishReply(redis, data, {
+            c: data.c!,
+            ok: false,
+            e: { code: 'SERVICE_FAILED', message: "service 'fail' threw: nope" },
+            srv: 'w1',
+          });
+        }
+        // 'silent' never replies.
+      },
+      { connection: redis.duplicate(), prefix, concurrency: 100 },
+    );
+    await worker.waitUntilReady();
+  });
+
+  afterAll(async () => {
+    await worker.close();
+    await client.close();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('routes 500 concurrent replies to their own callers', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, n) =>
+        client.invoke({ cluster, lane: 'network', service: 'echo', input: { n } }),
+      ),
+    );
+    results.forEach((result, n) => {
+      expect(result.output).toEqual({ n });
+      expect(result.server).toBe('w1');
+    });
+    expect(client.inFlight).toBe(0);
+  });
+
+  it('turns an error reply into a ServiceInvocationError', async () => {
+    await expect(client.invoke({ cluster, lane: 'network', service: 'fail', input: null })).rejects.toMatchObject({
+      code: 'SERVICE_FAILED',
+      message: "service 'fail' threw: nope",
+    });
+  });
+
+  it('times out naming the service and the time waited', async () => {
+    const err = await client
+      .invoke({ cluster, lane: 'network', service: 'silent', input: null, timeoutMs: 200 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceInvocationError);
+    expect(err).toMatchObject({ code: 'DEADLINE_EXCEEDED', message: "service 'silent' did not answer within 200 ms" });
+    expect(client.inFlight).toBe(0);
+  });
+
+  it('queues async invocations as durable jobs with retries', async () => {
+    const id = await client.invokeAsync({ cluster, lane: 'cpu', service: 'later', input: { a: 1 } });
+    const raw = await redis.hgetall(`${prefix}:${laneQueueName(cluster, 'cpu')}:${id}`);
+    expect(JSON.parse(raw['data']!)).toMatchObject({ s: 'later', i: { a: 1 } });
+    expect(JSON.parse(raw['opts']!)).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 1000 } });
+  });
+});

@@ -1,0 +1,190 @@
+import { Queue } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { ServiceInvocationError, type ServiceLane } from '@laneway/sdk';
+import type { InvocationJob, InvocationReply, InvocationResult } from './invocation-job';
+import { DEFAULT_QUEUE_PREFIX, laneQueueName, replyChannel } from './queue-keys';
+
+export interface LaneClientOptions {
+  /** Redis URL (`redis://host:port/db`) or ioredis options. */
+  redis: string | RedisOptions;
+  /** BullMQ prefix shared with the servers. */
+  prefix?: string;
+  /** Names this process's reply channel; random by default. */
+  callerId?: string;
+}
+
+export interface InvokeRequest {
+  cluster: string;
+  lane: ServiceLane;
+  service: string;
+  input: unknown;
+  /** How long to wait for the reply; default 30 s. */
+  timeoutMs?: number;
+  invocationId?: string;
+}
+
+export interface InvokeAsyncRequest {
+  cluster: string;
+  lane: ServiceLane;
+  service: string;
+  input: unknown;
+  /** Attempts before the job is kept as failed; default 3. */
+  attempts?: number;
+  /** First retry delay, doubled each attempt; default 1000 ms. */
+  backoffMs?: number;
+  invocationId?: string;
+}
+
+interface Pending {
+  resolve: (result: InvocationResult) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  service: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * Puts invocations on a cluster's lane queues. Sync invocations do not use BullMQ's QueueEvents:
+ * each job carries this process's reply channel and a correlation id, and one subscriber
+ * connection demultiplexes the replies (QueueEvents is slower and drops events under load).
+ */
+export class LaneClient {
+  readonly prefix: string;
+  readonly callerId: string;
+  private readonly channel: string;
+  private readonly connection: Redis;
+  private readonly subscriber: Redis;
+  private readonly queues = new Map<string, Queue>();
+  private readonly pending = new Map<string, Pending>();
+  private sequence = 0;
+  private ready: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: LaneClientOptions) {
+    this.prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
+    this.callerId = options.callerId ?? randomBytes(8).toString('hex');
+    this.channel = replyChannel(this.prefix, this.callerId);
+    const redisOptions: RedisOptions = { maxRetriesPerRequest: null, lazyConnect: false };
+    this.connection =
+      typeof options.redis === 'string'
+        ? new Redis(options.redis, redisOptions)
+        : new Redis({ ...options.redis, ...redisOptions });
+    this.subscriber = this.connection.duplicate();
+    this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onReply(message));
+  }
+
+  /** Subscribes to the reply channel; called by the first invoke, or up front to fail fast. */
+  start(): Promise<void> {
+    this.ready ??= this.subscriber.subscribe(this.channel).then(() => undefined);
+    return this.ready;
+  }
+
+  /** Runs a service on some server of the cluster and waits for its output. */
+  async invoke<TOutput = unknown>(request: InvokeRequest): Promise<InvocationResult<TOutput>> {
+    if (this.closed) throw new ServiceInvocationError('UNAVAILABLE', 'the lane client is closed', request.service);
+    await this.start();
+    const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const correlationId = `${++this.sequence}`;
+    const job: InvocationJob = {
+      s: request.service,
+      i: request.input ?? null,
+      r: this.channel,
+      c: correlationId,
+      d: Date.now() + timeoutMs,
+      id: request.invocationId ?? `${this.callerId}-${correlationId}`,
+    };
+    const result = new Promise<InvocationResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(correlationId);
+        reject(
+          new ServiceInvocationError(
+            'DEADLINE_EXCEEDED',
+            `service '${request.service}' did not answer within ${timeoutMs} ms`,
+            request.service,
+          ),
+        );
+      }, timeoutMs);
+      this.pending.set(correlationId, { resolve, reject, timer, service: request.service });
+    });
+    try {
+      await this.queue(request.cluster, request.lane).add(request.service, job, {
+        // Nobody reads a sync job after its reply: drop it at once, and never retry (the caller has
+        // a deadline and retries itself if it wants to).
+        removeOnComplete: true,
+        removeOnFail: true,
+        attempts: 1,
+      });
+    } catch (err) {
+      const pending = this.pending.get(correlationId);
+      if (pending) {
+        clearTimeout(pending.timer);
+        this.pending.delete(correlationId);
+      }
+      throw new ServiceInvocationError('UNAVAILABLE', `cannot queue service '${request.service}': ${String(err)}`, request.service, {
+        cause: err,
+      });
+    }
+    return result as Promise<InvocationResult<TOutput>>;
+  }
+
+  /** Queues a durable invocation (retried with exponential backoff) and returns its job id. */
+  async invokeAsync(request: InvokeAsyncRequest): Promise<string> {
+    const id = request.invocationId ?? `${this.callerId}-a${++this.sequence}`;
+    const job: InvocationJob = { s: request.service, i: request.input ?? null, id };
+    const added = await this.queue(request.cluster, request.lane).add(request.service, job, {
+      jobId: id,
+      attempts: request.attempts ?? 3,
+      backoff: { type: 'exponential', delay: request.backoffMs ?? 1000 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      // Failed jobs stay: they are the dead-letter record.
+      removeOnFail: false,
+    });
+    return added.id ?? id;
+  }
+
+  /** Number of sync invocations waiting for a reply. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new ServiceInvocationError('UNAVAILABLE', 'the lane client closed before the reply came', pending.service));
+      this.pending.delete(id);
+    }
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.subscriber.disconnect();
+    await this.connection.quit().catch(() => undefined);
+  }
+
+  private queue(cluster: string, lane: ServiceLane): Queue {
+    const name = laneQueueName(cluster, lane);
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  private onReply(message: Buffer): void {
+    let reply: InvocationReply;
+    try {
+      reply = JSON.parse(message.toString('utf8')) as InvocationReply;
+    } catch {
+      return;
+    }
+    const pending = this.pending.get(reply.c);
+    // A reply for a call that already timed out: nobody is waiting any more.
+    if (!pending) return;
+    this.pending.delete(reply.c);
+    clearTimeout(pending.timer);
+    if (reply.ok) pending.resolve({ output: reply.o, server: reply.srv, version: reply.v });
+    else pending.reject(new ServiceInvocationError(reply.e.code, reply.e.message, pending.service));
+  }
+}

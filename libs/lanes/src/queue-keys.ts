@@ -1,0 +1,18 @@
+import type { ServiceLane } from '@laneway/sdk';
+
+// Every Redis key and queue name Laneway uses is built here, so that a prefix isolates a whole
+// deployment (or a test run) and the control plane and the servers can never disagree.
+
+/** The BullMQ prefix used when `LANEWAY_QUEUE_PREFIX` is not set. */
+export const DEFAULT_QUEUE_PREFIX = 'laneway';
+
+/** The BullMQ queue of one lane of one cluster; every server of the cluster consumes it. */
+export function laneQueueName(cluster: string, lane: ServiceLane): string {
+  // BullMQ forbids ':' in queue names; cluster names cannot contain one either.
+  return `${cluster}.${lane}`;
+}
+
+/** The pub/sub channel on which one caller process receives its sync-invoke replies. */
+export function replyChannel(prefix: string, callerId: string): string {
+  return `${prefix}:reply:${callerId}`;
+}
