@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '../../..');
+export const DIST = path.join(ROOT, 'dist/apps');
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+export interface LogLine {
+  msg?: string;
+  level?: number;
+  [key: string]: unknown;
+}
+
+/** A real child process running one of the built apps, with its JSON log lines collected. */
+export class AppProcess {
+  readonly lines: LogLine[] = [];
+  readonly output: string[] = [];
+  private exited: Promise<number | null>;
+  private waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    let buffer = '';
+    const onData = (chunk: Buffer): void => {
+      buffer += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const text = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        this.output.push(text);
+        let line: LogLine;
+        try {
+          line = JSON.parse(text) as LogLine;
+        } catch {
+          continue;
+        }
+        this.lines.push(line);
+        this.waiters = this.waiters.filter((w) => {
+          if (!w.match(line)) return true;
+          w.resolve(line);
+          return false;
+        });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLog(match: (l: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+    const seen = this.lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms; output:\n${this.output.slice(-30).join('\n')}`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGTERM (graceful) and wait; SIGKILL if it takes longer than `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  async kill9(): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+function start(name: string, script: string, env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, [path.join(DIST, script)], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new AppProcess(name, child);
+}
+
+export interface ControlPlaneHandle {
+  process: AppProcess;
+  address: string;
+}
+
+export async function startControlPlane(env: Record<string, string>): Promise<ControlPlaneHandle> {
+  const proc = start('control-plane', 'control-plane/main.js', { LANEWAY_GRPC_ADDR: '127.0.0.1:0', REDIS_URL, ...env });
+  const line = await proc.waitForLog((l) => l.msg === 'control plane listening');
+  return { process: proc, address: `127.0.0.1:${String(line['port'])}` };
+}
+
+export async function startServer(env: Record<string, string>, waitUntilServing = true): Promise<AppProcess> {
+  const proc = start(`server ${env['LANEWAY_SERVER_NAME'] ?? ''}`, 'server/main.js', {
+    REDIS_URL,
+    LANEWAY_CPU_THREADS: '1',
+    ...env,
+  });
+  if (waitUntilServing) await proc.waitForLog((l) => l.msg === 'server serving');
+  return proc;
+}
+
+export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(DIST, 'cli/main.js'), ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
