@@ -43,6 +43,13 @@ const received = {
   calls: [] as string[],
 };
 
+/** The one Deploy call the test made. */
+function onlyDeploy(): Received<DeployRequest> {
+  const [first, ...rest] = received.deploy;
+  if (!first || rest.length > 0) throw new Error(`expected one Deploy call, got ${received.deploy.length}`);
+  return first;
+}
+
 function notFound(callback: sendUnaryData<never>, details: string): void {
   callback({ code: status.NOT_FOUND, details });
 }
@@ -64,14 +71,25 @@ function deployResponse(request: DeployRequest): DeployResponse {
               appliedRevision: 6,
               errors: [{ service: 'hello', message: 'cannot load: boom' }],
             },
-            { server: 'srv-c', outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, appliedRevision: 5, errors: [] },
+            {
+              server: 'srv-c',
+              outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT,
+              appliedRevision: 5,
+              errors: [],
+            },
           ]
         : [{ server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] }];
   return {
     revision: 7,
     services: [
       { name: 'hello', version: VERSION, lane: Lane.LANE_NETWORK, path: 'services/hello.ts', changed: true },
-      { name: 'resize', version: `fedcba9876543210${VERSION}`, lane: Lane.LANE_CPU, path: 'services/img/resize.ts', changed: false },
+      {
+        name: 'resize',
+        version: `fedcba9876543210${VERSION}`,
+        lane: Lane.LANE_CPU,
+        path: 'services/img/resize.ts',
+        changed: false,
+      },
     ],
     servers,
   };
@@ -80,7 +98,10 @@ function deployResponse(request: DeployRequest): DeployResponse {
 const deployService: DeployServiceServer = {
   deploy(call, callback) {
     received.calls.push('deploy');
-    received.deploy.push({ request: call.request, authorization: call.metadata.get('authorization').map(String) });
+    received.deploy.push({
+      request: call.request,
+      authorization: call.metadata.get('authorization').map(String),
+    });
     if (call.request.cluster === 'missing') return notFound(callback, missingCluster('missing'));
     callback(null, deployResponse(call.request));
   },
@@ -102,10 +123,13 @@ const deployService: DeployServiceServer = {
   },
   undeploy(call, callback) {
     received.calls.push('undeploy');
-    if (call.request.name !== 'hello') return notFound(callback, `service '${call.request.name}' is not deployed`);
+    if (call.request.name !== 'hello')
+      return notFound(callback, `service '${call.request.name}' is not deployed`);
     callback(null, {
       revision: 8,
-      servers: [{ server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 8, errors: [] }],
+      servers: [
+        { server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 8, errors: [] },
+      ],
     });
   },
 };
@@ -113,10 +137,16 @@ const deployService: DeployServiceServer = {
 const invokeService: InvokeServiceServer = {
   invoke(call, callback) {
     received.calls.push('invoke');
-    received.invoke.push({ request: call.request, authorization: call.metadata.get('authorization').map(String) });
+    received.invoke.push({
+      request: call.request,
+      authorization: call.metadata.get('authorization').map(String),
+    });
     if (call.request.service === 'slow') return; // never answers: the client's deadline must end it
     if (call.request.service !== 'hello') {
-      return notFound(callback, `service '${call.request.service}' is not deployed in cluster '${call.request.cluster}'`);
+      return notFound(
+        callback,
+        `service '${call.request.service}' is not deployed in cluster '${call.request.cluster}'`,
+      );
     }
     callback(null, { outputJson: '{"greeting":"hello, ada","n":[1,2]}', server: 'srv-a', version: VERSION });
   },
@@ -130,7 +160,12 @@ const invokeService: InvokeServiceServer = {
 const clusterService: ClusterServiceServer = {
   createCluster(call, callback) {
     received.calls.push('createCluster');
-    callback(null, { name: call.request.name, revision: 0, createdAt: '2025-01-02T03:04:05.000Z', serviceCount: 0 });
+    callback(null, {
+      name: call.request.name,
+      revision: 0,
+      createdAt: '2025-01-02T03:04:05.000Z',
+      serviceCount: 0,
+    });
   },
   getCluster(call, callback) {
     notFound(callback, missingCluster(call.request.name));
@@ -240,12 +275,14 @@ describe('laneway CLI against a real gRPC server', () => {
 
   describe('deploy', () => {
     it('sends every file in one call, with paths relative to the working directory', async () => {
-      const result = await cli(['deploy', 'services', 'extra.mjs', '--timeout', '2500'], { LANEWAY_TOKEN: 's3cret' });
+      const result = await cli(['deploy', 'services', 'extra.mjs', '--timeout', '2500'], {
+        LANEWAY_TOKEN: 's3cret',
+      });
 
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       expect(received.deploy).toHaveLength(1);
-      const { request, authorization } = received.deploy[0]!;
+      const { request, authorization } = onlyDeploy();
       expect(authorization).toEqual(['Bearer s3cret']);
       expect(request.cluster).toBe('default');
       expect(request.waitFor).toBe(WaitFor.WAIT_FOR_ALL_SERVERS);
@@ -274,7 +311,7 @@ describe('laneway CLI against a real gRPC server', () => {
       });
 
       expect(result.code).toBe(0);
-      const { request, authorization } = received.deploy[0]!;
+      const { request, authorization } = onlyDeploy();
       expect(authorization).toEqual([]);
       expect(request.cluster).toBe('prod');
       expect(request.waitFor).toBe(WaitFor.WAIT_FOR_NONE);
@@ -296,14 +333,16 @@ describe('laneway CLI against a real gRPC server', () => {
           '  srv-c  TIMED_OUT  applied revision 5',
         ].join('\n'),
       );
-      expect(result.stderr).toBe('error: revision 7 was not applied by 2 of 3 servers (srv-b NACKED, srv-c TIMED_OUT)\n');
+      expect(result.stderr).toBe(
+        'error: revision 7 was not applied by 2 of 3 servers (srv-b NACKED, srv-c TIMED_OUT)\n',
+      );
     });
 
     it('--json prints the raw response', async () => {
       const result = await cli(['deploy', 'services', '--json']);
 
       expect(result.code).toBe(0);
-      expect(JSON.parse(result.stdout)).toEqual(deployResponse(received.deploy[0]!.request));
+      expect(JSON.parse(result.stdout)).toEqual(deployResponse(onlyDeploy().request));
     });
 
     it('reports the control plane error as STATUS: details with exit 1', async () => {
@@ -445,7 +484,9 @@ describe('laneway CLI against a real gRPC server', () => {
       const result = await cli(['undeploy', 'hello']);
 
       expect(result.code).toBe(0);
-      expect(result.stdout).toBe('undeployed hello: revision 8\nservers:\n  srv-a  ACKED  applied revision 8\n');
+      expect(result.stdout).toBe(
+        'undeployed hello: revision 8\nservers:\n  srv-a  ACKED  applied revision 8\n',
+      );
     });
   });
 
@@ -474,7 +515,9 @@ describe('laneway CLI against a real gRPC server', () => {
       probe.once('error', reject);
       probe.listen(0, '127.0.0.1', () => {
         const bound = probe.address();
-        probe.close(() => (typeof bound === 'object' && bound ? resolve(bound.port) : reject(new Error('no port'))));
+        probe.close(() =>
+          typeof bound === 'object' && bound ? resolve(bound.port) : reject(new Error('no port')),
+        );
       });
     });
     const target = `127.0.0.1:${unusedPort}`;

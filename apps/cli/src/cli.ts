@@ -39,7 +39,11 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     const { globals, command } = commandLine;
     commandName = command.name;
     const config = applyOverrides(loadConfig(options.env), globals);
-    api = new ApiClient({ controlPlane: config.controlPlane, token: config.token, deadlineMs: globals.deadlineMs });
+    api = new ApiClient({
+      controlPlane: config.controlPlane,
+      token: config.token,
+      deadlineMs: globals.deadlineMs,
+    });
     const context: CommandContext = {
       api,
       config,

@@ -55,7 +55,9 @@ describe('collectFiles on a real directory tree', () => {
       'services/nested/deep/resize.ts',
       'services/nested/linked.ts',
     ]);
-    expect(files.find((f) => f.path === 'services/hello.ts')?.content).toBe('export const hello = "héllo";\n');
+    expect(files.find((f) => f.path === 'services/hello.ts')?.content).toBe(
+      'export const hello = "héllo";\n',
+    );
   });
 
   it('makes paths relative to the working directory', async () => {
@@ -66,7 +68,10 @@ describe('collectFiles on a real directory tree', () => {
   });
 
   it('takes a named file as is, and each file once however often it is reached', async () => {
-    const files = await collectFiles(['notes.txt', 'services/hello.ts', 'services', './services/hello.ts'], root);
+    const files = await collectFiles(
+      ['notes.txt', 'services/hello.ts', 'services', './services/hello.ts'],
+      root,
+    );
     const paths = files.map((f) => f.path);
     expect(paths).toContain('notes.txt');
     expect(paths.filter((p) => p === 'services/hello.ts')).toHaveLength(1);
@@ -75,11 +80,15 @@ describe('collectFiles on a real directory tree', () => {
 
   it('fails on a path that does not exist', async () => {
     await expect(collectFiles(['missing'], root)).rejects.toThrow(CliError);
-    await expect(collectFiles(['missing'], root)).rejects.toThrow("cannot read 'missing': no such file or directory");
+    await expect(collectFiles(['missing'], root)).rejects.toThrow(
+      "cannot read 'missing': no such file or directory",
+    );
   });
 
   it('fails on a directory without source files', async () => {
-    await expect(collectFiles(['services/empty'], root)).rejects.toThrow("no files to deploy in 'services/empty'");
+    await expect(collectFiles(['services/empty'], root)).rejects.toThrow(
+      "no files to deploy in 'services/empty'",
+    );
   });
 });
 

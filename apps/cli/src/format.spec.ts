@@ -12,14 +12,21 @@ import {
 
 describe('format', () => {
   it('pads table columns without trailing spaces', () => {
-    expect(formatTable([['a', 'bb', ''], ['ccc', 'd', 'e']])).toBe('a    bb\nccc  d   e');
+    expect(
+      formatTable([
+        ['a', 'bb', ''],
+        ['ccc', 'd', 'e'],
+      ]),
+    ).toBe('a    bb\nccc  d   e');
   });
 
   it('formats a deploy: revision, services, servers with errors', () => {
     const text = formatDeploy(
       {
         revision: 3,
-        services: [{ name: 'svc', version: 'abcdefabcdefabcdef', lane: Lane.LANE_CPU, path: 'svc.ts', changed: false }],
+        services: [
+          { name: 'svc', version: 'abcdefabcdefabcdef', lane: Lane.LANE_CPU, path: 'svc.ts', changed: false },
+        ],
         servers: [
           {
             server: 's1',
@@ -43,13 +50,15 @@ describe('format', () => {
     const ok = { server: 'a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 1, errors: [] };
     expect(formatApplyFailure(1, [ok])).toBeUndefined();
     expect(formatApplyFailure(1, [])).toBeUndefined();
-    expect(formatApplyFailure(1, [{ ...ok, server: 'b', outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT }])).toBe(
-      'revision 1 was not applied by 1 of 1 server (b TIMED_OUT)',
-    );
+    expect(
+      formatApplyFailure(1, [{ ...ok, server: 'b', outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT }]),
+    ).toBe('revision 1 was not applied by 1 of 1 server (b TIMED_OUT)');
   });
 
   it('says so when a list is empty', () => {
-    expect(formatServices({ revision: 0, services: [] }, 'c')).toBe("no services in cluster 'c' (revision 0)");
+    expect(formatServices({ revision: 0, services: [] }, 'c')).toBe(
+      "no services in cluster 'c' (revision 0)",
+    );
     expect(formatServers({ revision: 0, servers: [] }, 'c')).toBe("no servers in cluster 'c'");
     expect(formatClusters({ clusters: [] })).toBe('no clusters');
   });

@@ -52,7 +52,14 @@ export function formatTable(rows: readonly (readonly string[])[], indent = ''): 
     });
   }
   return rows
-    .map((row) => indent + row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd())
+    .map(
+      (row) =>
+        indent +
+        row
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -64,7 +71,11 @@ export function failedServers(servers: readonly ServerApplyResult[]): ServerAppl
 /** `servers:` and one line per server (name, outcome, applied revision) with its errors under it. */
 export function formatServerResults(servers: readonly ServerApplyResult[], waited: boolean): string {
   if (servers.length === 0) return waited ? 'servers: none connected' : 'servers: not waited for (--no-wait)';
-  const rows = servers.map((s) => [s.server, outcomeName(s.outcome), `applied revision ${s.appliedRevision}`]);
+  const rows = servers.map((s) => [
+    s.server,
+    outcomeName(s.outcome),
+    `applied revision ${s.appliedRevision}`,
+  ]);
   const lines = formatTable(rows, '  ').split('\n');
   const out = ['servers:'];
   servers.forEach((s, i) => {
@@ -101,14 +112,22 @@ export function formatDeploy(response: DeployResponse, options: { waited: boolea
   return out.join('\n');
 }
 
-export function formatUndeploy(name: string, response: UndeployResponse, options: { waited: boolean }): string {
-  return [`undeployed ${name}: revision ${response.revision}`, formatServerResults(response.servers, options.waited)].join(
-    '\n',
-  );
+export function formatUndeploy(
+  name: string,
+  response: UndeployResponse,
+  options: { waited: boolean },
+): string {
+  return [
+    `undeployed ${name}: revision ${response.revision}`,
+    formatServerResults(response.servers, options.waited),
+  ].join('\n');
 }
 
 /** The summary of a change some servers did not apply, for the error line. */
-export function formatApplyFailure(revision: number, servers: readonly ServerApplyResult[]): string | undefined {
+export function formatApplyFailure(
+  revision: number,
+  servers: readonly ServerApplyResult[],
+): string | undefined {
   const failed = failedServers(servers);
   if (failed.length === 0) return undefined;
   const which = failed.map((s) => `${s.server} ${outcomeName(s.outcome)}`).join(', ');
@@ -116,7 +135,8 @@ export function formatApplyFailure(revision: number, servers: readonly ServerApp
 }
 
 export function formatServices(response: ListServicesResponse, cluster: string): string {
-  if (response.services.length === 0) return `no services in cluster '${cluster}' (revision ${response.revision})`;
+  if (response.services.length === 0)
+    return `no services in cluster '${cluster}' (revision ${response.revision})`;
   return formatTable([
     ['NAME', 'VERSION', 'LANE', 'REVISION', 'UPDATED', 'PATH'],
     ...response.services.map((s) => [

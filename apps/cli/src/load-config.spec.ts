@@ -8,9 +8,15 @@ describe('loadConfig', () => {
 
   it('reads LANEWAY_CONTROL_PLANE, LANEWAY_CLUSTER and LANEWAY_TOKEN; empty counts as unset', () => {
     expect(
-      loadConfig({ LANEWAY_CONTROL_PLANE: 'cp.internal:9000', LANEWAY_CLUSTER: 'prod', LANEWAY_TOKEN: 't0k' }),
+      loadConfig({
+        LANEWAY_CONTROL_PLANE: 'cp.internal:9000',
+        LANEWAY_CLUSTER: 'prod',
+        LANEWAY_TOKEN: 't0k',
+      }),
     ).toEqual({ controlPlane: 'cp.internal:9000', cluster: 'prod', token: 't0k' });
-    expect(loadConfig({ LANEWAY_CONTROL_PLANE: '', LANEWAY_CLUSTER: ' ', LANEWAY_TOKEN: '' })).toEqual(loadConfig({}));
+    expect(loadConfig({ LANEWAY_CONTROL_PLANE: '', LANEWAY_CLUSTER: ' ', LANEWAY_TOKEN: '' })).toEqual(
+      loadConfig({}),
+    );
   });
 
   it('is frozen, and flags override it into a new frozen config', () => {

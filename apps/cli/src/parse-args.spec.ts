@@ -60,8 +60,14 @@ describe('parseCommandLine', () => {
   });
 
   it('reads the cluster subcommands', () => {
-    expect(command(['cluster', 'create', 'prod'])).toMatchObject({ name: 'cluster create', args: { name: 'prod' } });
-    expect(command(['cluster', 'delete', 'prod'])).toMatchObject({ name: 'cluster delete', args: { name: 'prod' } });
+    expect(command(['cluster', 'create', 'prod'])).toMatchObject({
+      name: 'cluster create',
+      args: { name: 'prod' },
+    });
+    expect(command(['cluster', 'delete', 'prod'])).toMatchObject({
+      name: 'cluster delete',
+      args: { name: 'prod' },
+    });
     expect(usageError(['cluster']).message).toBe('cluster: missing subcommand (one of: create, delete)');
     expect(usageError(['cluster', 'rename', 'x']).message).toBe(
       "cluster: unknown subcommand 'rename' (one of: create, delete)",
@@ -90,7 +96,10 @@ describe('parseCommandLine', () => {
     [['deploy', 'dir', '--bogus'], "deploy: unknown option '--bogus'"],
     [['services', '--async'], "services: unknown option '--async'"],
     [['deploy', 'dir', '--timeout'], "deploy: option '--timeout' needs a value"],
-    [['deploy', 'dir', '--timeout', 'soon'], "invalid --timeout 'soon': expected a whole number of milliseconds"],
+    [
+      ['deploy', 'dir', '--timeout', 'soon'],
+      "invalid --timeout 'soon': expected a whole number of milliseconds",
+    ],
     [['invoke', 'a', '--timeout', '-5'], "invoke: option '--timeout' argument is ambiguous"],
     [['invoke', 'a', '--timeout', '1.5'], "invalid --timeout '1.5'"],
     [['services', '--json=yes'], "services: option '--json' does not take a value"],
@@ -109,10 +118,15 @@ describe('parseCommandLine', () => {
       expect(line.kind).toBe('help');
       if (line.kind === 'help') expect(line.text).toMatch(/^Usage: laneway \[options\] COMMAND/);
     }
-    for (const argv of [['help', 'deploy'], ['deploy', '--help'], ['--cluster', 'x', 'deploy', '-h']]) {
+    for (const argv of [
+      ['help', 'deploy'],
+      ['deploy', '--help'],
+      ['--cluster', 'x', 'deploy', '-h'],
+    ]) {
       const line = parseCommandLine(argv);
       expect(line.kind).toBe('help');
-      if (line.kind === 'help') expect(line.text).toMatch(/^Usage: laneway deploy PATH\.\.\. \[--no-wait\] \[--timeout MS\]/);
+      if (line.kind === 'help')
+        expect(line.text).toMatch(/^Usage: laneway deploy PATH\.\.\. \[--no-wait\] \[--timeout MS\]/);
     }
     const cluster = parseCommandLine(['help', 'cluster', 'create']);
     expect(cluster.kind === 'help' && cluster.text).toMatch(/^Usage: laneway cluster create NAME/);

@@ -27,8 +27,12 @@ describe('rethrowGrpcError', () => {
   });
 
   it('adds the hint when the control plane cannot be reached', () => {
-    const hint = 'UNAVAILABLE: cannot reach the control plane at cp:50051: is it running? (set LANEWAY_CONTROL_PLANE)';
-    const refused = serviceError(status.UNAVAILABLE, 'No connection established. Last error: connect ECONNREFUSED');
+    const hint =
+      'UNAVAILABLE: cannot reach the control plane at cp:50051: is it running? (set LANEWAY_CONTROL_PLANE)';
+    const refused = serviceError(
+      status.UNAVAILABLE,
+      'No connection established. Last error: connect ECONNREFUSED',
+    );
     expect((grpcErrorToCliError(refused, context) as Error).message).toBe(hint);
     expect((grpcErrorToCliError(refused, { ...context, connected: false }) as Error).message).toBe(hint);
     const timedOut = serviceError(status.DEADLINE_EXCEEDED, 'Deadline exceeded after 1.001s');

@@ -41,7 +41,9 @@ export function grpcErrorToCliError(error: unknown, context: GrpcErrorContext): 
   const unreachable =
     context.connected === false
       ? error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED
-      : context.connected === undefined && error.code === status.UNAVAILABLE && CONNECTION_FAILURE.test(error.details);
+      : context.connected === undefined &&
+        error.code === status.UNAVAILABLE &&
+        CONNECTION_FAILURE.test(error.details);
   if (unreachable) {
     return new CliError(
       `${name}: cannot reach the control plane at ${context.controlPlane}: is it running? (set LANEWAY_CONTROL_PLANE)`,

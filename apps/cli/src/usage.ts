@@ -72,5 +72,7 @@ export function commandHelp(command: Command): string {
 /** The usage shown after a usage error: the command's when it is known, else the overview. */
 export function usageFor(commandName: string | undefined): string {
   const command = COMMANDS.find((c) => c.name === commandName);
-  return command ? `Usage: ${usageLine(command)}\nRun 'laneway help ${command.name}' for more.` : globalHelp();
+  return command
+    ? `Usage: ${usageLine(command)}\nRun 'laneway help ${command.name}' for more.`
+    : globalHelp();
 }

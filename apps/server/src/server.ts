@@ -32,16 +32,17 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const publisher = new Redis(config.redisUrl, redisOptions);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
 
-  let invoker: Invoker | undefined;
+  // The pool needs the invoker (for ctx.invoke from CPU-lane services) and the invoker needs the pool.
+  const invokerRef: { current?: Invoker } = {};
   const pool = new CpuPool({
     size: config.cpuThreads,
     workerPath: options.cpuWorkerPath ?? path.join(__dirname, 'cpu-worker.js'),
     threadData: { cluster: config.cluster, server: config.serverName },
     logger: log,
-    onInvoke: (service, input, timeoutMs) => invoker!.invokeFromService(service, input, timeoutMs),
+    onInvoke: (service, input, timeoutMs) => invokerRef.current!.invokeFromService(service, input, timeoutMs),
   });
   await pool.start();
-  invoker = new Invoker({
+  const invoker = (invokerRef.current = new Invoker({
     cluster: config.cluster,
     server: config.serverName,
     registry,
@@ -49,7 +50,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     lanes,
     logger: log,
     cpuJobTimeoutMs: config.cpuJobTimeoutMs,
-  });
+  }));
 
   const apply = async (update: Update): Promise<{ service: string; message: string }[]> => {
     const prepared = registry.prepare(update);

@@ -7,7 +7,7 @@ describe('defineService', () => {
     expect(def.lane).toBe('network');
     expect(Object.isFrozen(def)).toBe(true);
     expect(isServiceDefinition(def)).toBe(true);
-    expect(isServiceDefinition({ name: 'x', handle() {} })).toBe(false);
+    expect(isServiceDefinition({ name: 'x', handle: () => 1 })).toBe(false);
   });
 
   it('names the bad field and value', () => {

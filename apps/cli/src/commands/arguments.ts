@@ -12,7 +12,10 @@ export function expectPositionals(
   }
   if (positionals.length > names.length) {
     const extra = positionals.slice(names.length).map((p) => `'${p}'`);
-    throw new UsageError(`${command}: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.join(' ')}`, command);
+    throw new UsageError(
+      `${command}: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.join(' ')}`,
+      command,
+    );
   }
   return [...positionals];
 }

@@ -17,8 +17,15 @@ export const deployCommand = defineCommand<DeployArgs>({
   arguments: 'PATH...',
   summary: 'Deploy the services in the given files and directories, in one revision',
   options: {
-    'no-wait': { type: 'boolean', description: 'return once the change is stored; do not wait for the servers' },
-    timeout: { type: 'string', valueName: 'MS', description: 'how long to wait for the servers (default 10000)' },
+    'no-wait': {
+      type: 'boolean',
+      description: 'return once the change is stored; do not wait for the servers',
+    },
+    timeout: {
+      type: 'string',
+      valueName: 'MS',
+      description: 'how long to wait for the servers (default 10000)',
+    },
   },
   parse(positionals, values) {
     if (positionals.length === 0) throw new UsageError('deploy: missing PATH', 'deploy');

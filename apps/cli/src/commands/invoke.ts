@@ -19,7 +19,11 @@ export const invokeCommand = defineCommand<InvokeArgs>({
   options: {
     data: { type: 'string', valueName: 'JSON', description: "the service's input as JSON (default null)" },
     async: { type: 'boolean', description: 'queue a durable invocation and return at once' },
-    timeout: { type: 'string', valueName: 'MS', description: 'how long to wait for the output (default 30000)' },
+    timeout: {
+      type: 'string',
+      valueName: 'MS',
+      description: 'how long to wait for the output (default 30000)',
+    },
   },
   parse(positionals, values) {
     const [service = ''] = expectPositionals('invoke', positionals, ['NAME']);

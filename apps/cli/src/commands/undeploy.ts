@@ -15,14 +15,25 @@ export const undeployCommand = defineCommand<UndeployArgs>({
   arguments: 'NAME',
   summary: 'Remove a service from the cluster',
   options: {
-    'no-wait': { type: 'boolean', description: 'return once the change is stored; do not wait for the servers' },
-    timeout: { type: 'string', valueName: 'MS', description: 'how long to wait for the servers (default 10000)' },
+    'no-wait': {
+      type: 'boolean',
+      description: 'return once the change is stored; do not wait for the servers',
+    },
+    timeout: {
+      type: 'string',
+      valueName: 'MS',
+      description: 'how long to wait for the servers (default 10000)',
+    },
   },
   parse(positionals, values) {
     const [name = ''] = expectPositionals('undeploy', positionals, ['NAME']);
     const noWait = booleanOption(values, 'no-wait');
     const timeoutMs = millisecondsOption(values, 'timeout', 'undeploy');
-    return { name, waitFor: noWait ? WaitFor.WAIT_FOR_NONE : WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: timeoutMs ?? 0 };
+    return {
+      name,
+      waitFor: noWait ? WaitFor.WAIT_FOR_NONE : WaitFor.WAIT_FOR_ALL_SERVERS,
+      timeoutMs: timeoutMs ?? 0,
+    };
   },
   async run(args, context) {
     const response = await context.api.undeploy({

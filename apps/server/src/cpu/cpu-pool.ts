@@ -212,6 +212,8 @@ export class CpuPool {
   private kill(slot: Slot, task: Task, ranMs: number): void {
     if (slot.task !== task) return;
     slot.task = undefined;
+    // Terminating is asynchronous: the slot must take no job until 'exit' replaces it.
+    slot.ready = false;
     this.log.warn({ service: task.service, deadlineMs: ranMs }, 'CPU-lane job ran past its deadline; terminating its thread');
     task.resolve({
       ok: false,

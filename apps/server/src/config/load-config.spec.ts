@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './load-config';
+
+describe('server loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      controlPlane: '127.0.0.1:50051',
+      cluster: 'default',
+      redisUrl: 'redis://127.0.0.1:6379',
+      queuePrefix: 'laneway',
+      httpAddress: undefined,
+      networkConcurrency: 200,
+    });
+    expect(config.serverName).toMatch(new RegExp(`-${process.pid}$`));
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('names every bad variable with its value', () => {
+    expect(() => loadConfig({ LANEWAY_CLUSTER: 'Bad Name', REDIS_URL: 'localhost:6379' })).toThrow(
+      /LANEWAY_CLUSTER="Bad Name": not a valid cluster name; REDIS_URL="localhost:6379": must be a redis:\/\/ URL/,
+    );
+  });
+
+  it('parses the health address', () => {
+    expect(loadConfig({ LANEWAY_HTTP_ADDR: '127.0.0.1:8080' }).httpAddress).toEqual({ host: '127.0.0.1', port: 8080 });
+  });
+});

@@ -1,0 +1,109 @@
+import { build } from 'esbuild';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceCode } from '../registry/service-registry';
+import { CpuPool } from './cpu-pool';
+
+const services: ServiceCode[] = [
+  {
+    name: 'cpu.sum',
+    version: 'v1',
+    lane: 'cpu',
+    path: 'sum.js',
+    code: `
+const { defineService } = require('@laneway/sdk');
+exports.sum = defineService({ name: 'cpu.sum', lane: 'cpu', handle: (i) => ({ sum: i.a + i.b }) });
+exports.spin = defineService({ name: 'cpu.spin', lane: 'cpu', handle: () => { for (;;) {} } });
+exports.nested = defineService({ name: 'cpu.nested', lane: 'cpu', handle: async (i, ctx) => ({ inner: await ctx.invoke('net.x', i) }) });
+`,
+  },
+];
+services.push({ ...services[0]!, name: 'cpu.spin' }, { ...services[0]!, name: 'cpu.nested' });
+
+describe('CpuPool with real worker threads', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'laneway-cpu-pool-'));
+  const workerPath = path.join(dir, 'cpu-worker.js');
+  let pool: CpuPool;
+  const invoked: unknown[] = [];
+
+  beforeAll(async () => {
+    // The thread entry must be plain JavaScript (Node 20 cannot load .ts in worker threads).
+    await build({
+      entryPoints: [path.join(__dirname, 'cpu-worker.ts')],
+      outfile: workerPath,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      tsconfig: path.join(__dirname, '../../tsconfig.json'),
+      packages: 'external',
+      alias: {
+        '@laneway/sdk': path.join(__dirname, '../../../../libs/sdk/src/index.ts'),
+        '@laneway/runtime': path.join(__dirname, '../../../../libs/runtime/src/index.ts'),
+      },
+      logLevel: 'silent',
+    });
+    pool = new CpuPool({
+      size: 2,
+      workerPath,
+      threadData: { cluster: 'c', server: 's' },
+      logger: pino({ level: 'silent' }),
+      onInvoke: async (service, input) => {
+        invoked.push([service, input]);
+        return { from: service };
+      },
+    });
+    await pool.start();
+    expect(await pool.apply(services)).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await pool?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a service in a thread and returns its output', async () => {
+    expect(await pool.run('cpu.sum', { a: 2, b: 3 }, 'i1', Date.now() + 5000)).toEqual({
+      ok: true,
+      output: { sum: 5 },
+      version: 'v1',
+    });
+  });
+
+  it('runs its threads at nice 19 while the main thread stays at normal priority', () => {
+    const nices = readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // Field 19 (nice), counted after the ')' that closes the command name.
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+    expect(nices.filter((n) => n === 19).length).toBeGreaterThanOrEqual(2);
+    expect(os.getPriority(process.pid)).toBe(0);
+  });
+
+  it('terminates a runaway job at its deadline and keeps serving', async () => {
+    const started = Date.now();
+    const result = await pool.run('cpu.spin', null, 'i2', Date.now() + 300);
+    expect(result).toMatchObject({ ok: false, code: 'DEADLINE_EXCEEDED' });
+    expect(result.ok ? '' : result.message).toMatch(/service 'cpu\.spin' ran past its deadline of \d+ ms/);
+    expect(Date.now() - started).toBeLessThan(2000);
+    // Both threads (including the replacement) answer again.
+    const after = await Promise.all([1, 2, 3, 4].map((n) => pool.run('cpu.sum', { a: n, b: n }, `i${n}`, Date.now() + 5000)));
+    expect(after.map((r) => (r.ok ? r.output : r))).toEqual([{ sum: 2 }, { sum: 4 }, { sum: 6 }, { sum: 8 }]);
+  });
+
+  it('routes ctx.invoke from a thread to the main thread', async () => {
+    const result = await pool.run('cpu.nested', { q: 1 }, 'i5', Date.now() + 5000);
+    expect(result).toMatchObject({ ok: true, output: { inner: { from: 'net.x' } } });
+    expect(invoked).toContainEqual(['net.x', { q: 1 }]);
+  });
+
+  it('keeps the previous services when a new set fails to load in the threads', async () => {
+    const broken: ServiceCode = { name: 'cpu.bad', version: 'v9', lane: 'cpu', path: 'bad.js', code: 'throw new Error("no model file")' };
+    const errors = await pool.apply([...services, broken]);
+    expect(errors).toEqual([{ service: 'cpu.bad', message: 'bad.js: loading failed: no model file' }]);
+    expect(await pool.run('cpu.sum', { a: 1, b: 1 }, 'i6', Date.now() + 5000)).toMatchObject({ ok: true, output: { sum: 2 } });
+    expect(await pool.run('cpu.bad', null, 'i7', Date.now() + 5000)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+  });
+});
