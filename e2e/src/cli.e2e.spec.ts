@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanRedisPrefix, uniqueName } from './support/fixtures';
+import { runCli, startControlPlane, startServer, type AppProcess, type ControlPlaneHandle } from './support/processes';
+
+// The README's copy-paste example, run through the built CLI against real processes.
+describe('the laneway CLI against a running cluster', () => {
+  const prefix = uniqueName('lwcli');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-cli-e2e-'));
+  let cp: ControlPlaneHandle;
+  let server: AppProcess;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix });
+    env = { LANEWAY_CONTROL_PLANE: cp.address };
+    server = await startServer({ LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_SERVER_NAME: 'replica-1', LANEWAY_QUEUE_PREFIX: prefix });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await cp?.process.stop();
+    await cleanRedisPrefix(prefix);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('deploys examples/hello.ts to the default cluster and invokes both of its services', async () => {
+    const deployed = await runCli(['deploy', 'examples/hello.ts'], env);
+    expect(deployed.stderr).toBe('');
+    expect(deployed.code).toBe(0);
+    expect(deployed.stdout).toMatch(/hello\.greet/);
+    expect(deployed.stdout).toMatch(/hello\.crunch/);
+    expect(deployed.stdout).toMatch(/replica-1/);
+
+    const greeted = await runCli(['invoke', 'hello.greet', '--data', '{"name":"Ada"}'], env);
+    expect(greeted.code).toBe(0);
+    expect(JSON.parse(greeted.stdout)).toEqual({ greeting: 'Hello, Ada!', server: 'replica-1' });
+    expect(greeted.stderr).toContain('replica-1');
+
+    const crunched = await runCli(['invoke', 'hello.crunch', '--data', '{"n":1000}'], env);
+    expect(crunched.code).toBe(0);
+    expect(JSON.parse(crunched.stdout)).toEqual({ n: 1000, sum: 21066 });
+
+    const servers = await runCli(['servers'], env);
+    expect(servers.code).toBe(0);
+    expect(servers.stdout).toMatch(/replica-1/);
+  });
+
+  it('reports a broken file with its line and column and exits 1', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'laneway-cli-bad-'));
+    try {
+      const file = path.join(dir, 'broken.ts');
+      writeFileSync(file, "import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'x', handle() { return ( } });\n");
+      const result = await runCli(['deploy', file], env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/INVALID_ARGUMENT: .*broken\.ts:2:\d+: /);
+      // The previous version still serves.
+      const again = await runCli(['invoke', 'hello.greet', '--data', '{"name":"Bob"}'], env);
+      expect(JSON.parse(again.stdout)).toMatchObject({ greeting: 'Hello, Bob!' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
