@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanRedisPrefix, uniqueName } from './support/fixtures';
+import { Api } from './support/api';
 import { runCli, startControlPlane, startServer, type AppProcess, type ControlPlaneHandle } from './support/processes';
 
 // The README's copy-paste example, run through the built CLI against real processes.
@@ -15,8 +16,16 @@ describe('the laneway CLI against a running cluster', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix });
-    env = { LANEWAY_CONTROL_PLANE: cp.address };
-    server = await startServer({ LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_SERVER_NAME: 'replica-1', LANEWAY_QUEUE_PREFIX: prefix });
+    env = { LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_TOKEN: cp.adminToken };
+    const api = new Api(cp.address, cp.adminToken);
+    const joinToken = await api.joinToken('default');
+    api.close();
+    server = await startServer({
+      LANEWAY_CONTROL_PLANE: cp.address,
+      LANEWAY_SERVER_NAME: 'replica-1',
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_JOIN_TOKEN: joinToken,
+    });
   });
 
   afterAll(async () => {

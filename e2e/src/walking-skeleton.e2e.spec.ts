@@ -84,13 +84,15 @@ describe.each([
       env['DATABASE_URL'] = db.url;
     }
     cp = await startControlPlane(env);
-    api = new Api(cp.address);
+    api = new Api(cp.address, cp.adminToken);
     await api.createCluster(cluster);
+    const joinToken = await api.joinToken(cluster);
     const serverEnv = (name: string): Record<string, string> => ({
       LANEWAY_CONTROL_PLANE: cp.address,
       LANEWAY_CLUSTER: cluster,
       LANEWAY_SERVER_NAME: name,
       LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_JOIN_TOKEN: joinToken,
     });
     servers = await Promise.all([startServer(serverEnv('s1')), startServer(serverEnv('s2'))]);
   });

@@ -1,6 +1,8 @@
 import { LaneClient } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import { createGrpcApi } from './api/grpc-api';
+import { resolveAdminToken } from './auth/admin-token';
+import { Authenticator } from './auth/authenticator';
 import type { ControlPlaneConfig } from './config/load-config';
 import { DeployPipeline } from './deploy/deploy-pipeline';
 import { InvokeGateway } from './invoke/invoke-gateway';
@@ -11,17 +13,21 @@ export interface RunningControlPlane {
   /** The bound port (useful with port 0). */
   port: number;
   store: ClusterStore;
+  adminToken: string;
   close(): Promise<void>;
 }
 
 /** Wires store, sync hub, deploy pipeline, invoke gateway and the gRPC API, and starts listening. */
 export async function startControlPlane(config: ControlPlaneConfig, logger: Logger): Promise<RunningControlPlane> {
   const store = await ClusterStore.open({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const admin = resolveAdminToken(config.adminToken, config.dataDir);
+  const auth = new Authenticator(admin.token, store);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
-  const hub = new SyncHub({ store, logger });
+  const hub = new SyncHub({ store, auth, logger });
   const api = createGrpcApi({
     store,
     hub,
+    auth,
     deploys: new DeployPipeline(store, hub, logger.child({ component: 'deploy' })),
     invokes: new InvokeGateway(store, lanes),
     logger,
@@ -31,9 +37,16 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
     { address: config.grpcAddress, port, store: config.databaseUrl ? 'postgresql' : `sqlite:${config.dataDir}` },
     'control plane listening',
   );
+  if (admin.source === 'generated') {
+    // Printed once, when created, so the operator can copy it; it stays in the file for later.
+    logger.info({ adminToken: admin.token, file: admin.file }, 'generated the admin token');
+  } else {
+    logger.info({ source: admin.source, file: admin.file }, 'admin token loaded');
+  }
   return {
     port,
     store,
+    adminToken: admin.token,
     async close() {
       hub.shutdown();
       await new Promise<void>((resolve) => {

@@ -36,7 +36,7 @@ export class InvalidArgumentError extends LanewayError {
 
 export class NotFoundError extends LanewayError {
   constructor(
-    readonly kind: 'cluster' | 'service' | 'server',
+    readonly kind: 'cluster' | 'service' | 'server' | 'job',
     readonly key: string,
     message: string,
   ) {
@@ -63,5 +63,23 @@ export class DeadlineExceededError extends LanewayError {
 export class UnavailableError extends LanewayError {
   constructor(message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
     super('UNAVAILABLE', message, details, options);
+  }
+}
+
+export class UnauthenticatedError extends LanewayError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class PermissionDeniedError extends LanewayError {
+  constructor(message: string) {
+    super('PERMISSION_DENIED', message);
+  }
+}
+
+export class FailedPreconditionError extends LanewayError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('FAILED_PRECONDITION', message, details);
   }
 }

@@ -52,25 +52,6 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     cpuJobTimeoutMs: config.cpuJobTimeoutMs,
   }));
 
-  const apply = async (update: Update): Promise<{ service: string; message: string }[]> => {
-    const prepared = registry.prepare(update);
-    if (prepared.errors.length) return prepared.errors;
-    const cpuErrors = await pool.apply(registry.ofLane('cpu', prepared.next));
-    if (cpuErrors.length) return cpuErrors;
-    registry.commit(prepared);
-    return [];
-  };
-
-  const agent = new SyncAgent({
-    address: config.controlPlane,
-    cluster: config.cluster,
-    server: config.serverName,
-    host: os.hostname(),
-    pid: process.pid,
-    appliedRevision: () => registry.revision,
-    apply,
-    logger: log,
-  });
   const workers = new LaneWorkers({
     cluster: config.cluster,
     prefix: config.queuePrefix,
@@ -81,34 +62,64 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     cpuConcurrency: config.cpuThreads,
     logger: log,
   });
-  let serving = false;
+
   let closing = false;
+  let synced = false;
+  const apply = async (update: Update): Promise<{ service: string; message: string }[]> => {
+    // Drain is control, not content: it takes effect even if the services in this push are rejected.
+    if (update.drained !== !workers.serving || !synced) {
+      await workers.setDrained(update.drained);
+      if (synced) log.info({ drained: update.drained, inFlight: workers.inFlight }, update.drained ? 'drained' : 'resumed');
+    }
+    const prepared = registry.prepare(update);
+    if (prepared.errors.length) return prepared.errors;
+    const cpuErrors = await pool.apply(registry.ofLane('cpu', prepared.next));
+    if (cpuErrors.length) return cpuErrors;
+    registry.commit(prepared);
+    // Take jobs only once this server holds the cluster's services: a fresh replica must not answer
+    // "not found" for jobs that an up-to-date replica could run.
+    if (!synced && !closing) {
+      synced = true;
+      await workers.start();
+      log.info({ revision: registry.revision, services: registry.size, cpuThreads: pool.size, drained: update.drained }, 'server serving');
+    }
+    return [];
+  };
+
+  const agent = new SyncAgent({
+    address: config.controlPlane,
+    cluster: config.cluster,
+    server: config.serverName,
+    host: os.hostname(),
+    pid: process.pid,
+    joinToken: config.joinToken,
+    appliedRevision: () => registry.revision,
+    apply,
+    logger: log,
+  });
   let health: http.Server | undefined;
   if (config.httpAddress) {
     health = await startHealthServer(
-      { serving: () => serving, details: () => ({ server: config.serverName, cluster: config.cluster, revision: registry.revision }) },
+      {
+        serving: () => workers.serving,
+        details: () => ({
+          server: config.serverName,
+          cluster: config.cluster,
+          revision: registry.revision,
+          inFlight: workers.inFlight,
+        }),
+      },
       config.httpAddress.host,
       config.httpAddress.port,
     );
   }
-
   agent.start();
-  // Take jobs only once this server holds the cluster's services: a fresh replica must not answer
-  // "not found" for jobs that an up-to-date replica could run.
-  void agent.synced.then(async () => {
-    if (closing) return;
-    workers.start();
-    await workers.waitUntilReady();
-    serving = true;
-    log.info({ revision: registry.revision, services: registry.size, cpuThreads: pool.size }, 'server serving');
-  });
 
   return {
     registry,
     async close() {
       if (closing) return;
       closing = true;
-      serving = false;
       await workers.close();
       agent.stop();
       await pool.close();

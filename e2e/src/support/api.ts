@@ -1,15 +1,21 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import {
   ClusterServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
   ServerServiceClient,
   WaitFor,
+  type Cluster,
   type DeployResponse,
+  type DeploymentStatus,
   type InvokeResponse,
+  type JobInfo,
   type ListServersResponse,
   type ListServicesResponse,
-  type Cluster,
+  type ListServiceVersionsResponse,
+  type RollbackResponse,
+  type ServerInfo,
+  type UndeployResponse,
 } from '@laneway/proto';
 
 type Callback<T> = (err: ServiceError | null, value: T) => void;
@@ -23,7 +29,10 @@ export class Api {
   private readonly invokes: InvokeServiceClient;
   private readonly servers: ServerServiceClient;
 
-  constructor(address: string) {
+  constructor(
+    address: string,
+    private readonly token: string | undefined,
+  ) {
     const creds = credentials.createInsecure();
     this.clusters = new ClusterServiceClient(address, creds);
     this.deploys = new DeployServiceClient(address, creds);
@@ -31,38 +40,118 @@ export class Api {
     this.servers = new ServerServiceClient(address, creds);
   }
 
+  /** The same API with another bearer token (or none). */
+  withToken(token: string | undefined, address: string): Api {
+    return new Api(address, token);
+  }
+
+  private meta(): Metadata {
+    const metadata = new Metadata();
+    if (this.token) metadata.set('authorization', `Bearer ${this.token}`);
+    return metadata;
+  }
+
+  private opts(ms = 30_000): CallOptions {
+    return { deadline: Date.now() + ms };
+  }
+
   createCluster(name: string): Promise<Cluster> {
-    return call((cb) => this.clusters.createCluster({ name }, cb));
+    return call((cb) => this.clusters.createCluster({ name }, this.meta(), this.opts(), cb));
   }
 
   getCluster(name: string): Promise<Cluster> {
-    return call((cb) => this.clusters.getCluster({ name }, cb));
+    return call((cb) => this.clusters.getCluster({ name }, this.meta(), this.opts(), cb));
   }
 
   deleteCluster(name: string): Promise<unknown> {
-    return call((cb) => this.clusters.deleteCluster({ name }, cb));
+    return call((cb) => this.clusters.deleteCluster({ name }, this.meta(), this.opts(), cb));
   }
 
-  deploy(cluster: string, files: { path: string; content: string }[], waitFor = WaitFor.WAIT_FOR_ALL_SERVERS): Promise<DeployResponse> {
-    return call((cb) => this.deploys.deploy({ cluster, files, waitFor, timeoutMs: 20_000 }, new Metadata(), { deadline: Date.now() + 60_000 }, cb));
+  async joinToken(name: string): Promise<string> {
+    return (await call<{ token: string }>((cb) => this.clusters.getJoinToken({ name }, this.meta(), this.opts(), cb))).token;
+  }
+
+  async rotateJoinToken(name: string): Promise<string> {
+    return (await call<{ token: string }>((cb) => this.clusters.rotateJoinToken({ name }, this.meta(), this.opts(), cb))).token;
+  }
+
+  deploy(
+    cluster: string,
+    files: { path: string; content: string }[],
+    waitFor = WaitFor.WAIT_FOR_ALL_SERVERS,
+    timeoutMs = 20_000,
+  ): Promise<DeployResponse> {
+    return call((cb) => this.deploys.deploy({ cluster, files, waitFor, timeoutMs }, this.meta(), this.opts(timeoutMs + 30_000), cb));
+  }
+
+  undeploy(cluster: string, name: string): Promise<UndeployResponse> {
+    return call((cb) =>
+      this.deploys.undeploy({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 20_000 }, this.meta(), this.opts(), cb),
+    );
+  }
+
+  rollback(cluster: string, service: string, version: string): Promise<RollbackResponse> {
+    return call((cb) =>
+      this.deploys.rollback(
+        { cluster, service, version, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 20_000 },
+        this.meta(),
+        this.opts(),
+        cb,
+      ),
+    );
+  }
+
+  listServiceVersions(cluster: string, service: string): Promise<ListServiceVersionsResponse> {
+    return call((cb) => this.deploys.listServiceVersions({ cluster, service }, this.meta(), this.opts(), cb));
+  }
+
+  deploymentStatus(cluster: string): Promise<DeploymentStatus> {
+    return call((cb) => this.deploys.getDeploymentStatus({ cluster }, this.meta(), this.opts(), cb));
   }
 
   listServices(cluster: string): Promise<ListServicesResponse> {
-    return call((cb) => this.deploys.listServices({ cluster }, cb));
+    return call((cb) => this.deploys.listServices({ cluster }, this.meta(), this.opts(), cb));
   }
 
   invoke(cluster: string, service: string, input: unknown, timeoutMs = 20_000): Promise<InvokeResponse> {
     return call((cb) =>
-      this.invokes.invoke({ cluster, service, inputJson: JSON.stringify(input), timeoutMs }, new Metadata(), { deadline: Date.now() + timeoutMs + 5000 }, cb),
+      this.invokes.invoke(
+        { cluster, service, inputJson: JSON.stringify(input), timeoutMs },
+        this.meta(),
+        this.opts(timeoutMs + 5000),
+        cb,
+      ),
     );
   }
 
   invokeAsync(cluster: string, service: string, input: unknown): Promise<{ jobId: string }> {
-    return call((cb) => this.invokes.invokeAsync({ cluster, service, inputJson: JSON.stringify(input), timeoutMs: 0 }, cb));
+    return call((cb) =>
+      this.invokes.invokeAsync({ cluster, service, inputJson: JSON.stringify(input), timeoutMs: 0 }, this.meta(), this.opts(), cb),
+    );
+  }
+
+  getJob(cluster: string, jobId: string): Promise<JobInfo> {
+    return call((cb) => this.invokes.getJob({ cluster, jobId }, this.meta(), this.opts(), cb));
+  }
+
+  listFailedJobs(cluster: string, service = '', limit = 0): Promise<{ jobs: JobInfo[] }> {
+    return call((cb) => this.invokes.listFailedJobs({ cluster, service, limit }, this.meta(), this.opts(), cb));
+  }
+
+  retryJob(cluster: string, jobId: string): Promise<JobInfo> {
+    return call((cb) => this.invokes.retryJob({ cluster, jobId }, this.meta(), this.opts(), cb));
   }
 
   listServers(cluster: string): Promise<ListServersResponse> {
-    return call((cb) => this.servers.listServers({ cluster }, cb));
+    return call((cb) => this.servers.listServers({ cluster }, this.meta(), this.opts(), cb));
+  }
+
+  drain(cluster: string, server: string): Promise<ServerInfo> {
+    return call((cb) => this.servers.drainServer({ cluster, server }, this.meta(), this.opts(), cb));
+  }
+
+  resume(cluster: string, server: string): Promise<ServerInfo> {
+    return call((cb) => this.servers.resumeServer({ cluster, server }, this.meta(), this.opts(), cb));
   }
 
   close(): void {

@@ -100,12 +100,21 @@ function start(name: string, script: string, env: Record<string, string>): AppPr
 export interface ControlPlaneHandle {
   process: AppProcess;
   address: string;
+  adminToken: string;
 }
 
+/** The admin token the e2e control planes use (set through LANEWAY_ADMIN_TOKEN). */
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
+
 export async function startControlPlane(env: Record<string, string>): Promise<ControlPlaneHandle> {
-  const proc = start('control-plane', 'control-plane/main.js', { LANEWAY_GRPC_ADDR: '127.0.0.1:0', REDIS_URL, ...env });
+  const proc = start('control-plane', 'control-plane/main.js', {
+    LANEWAY_GRPC_ADDR: '127.0.0.1:0',
+    LANEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
+    REDIS_URL,
+    ...env,
+  });
   const line = await proc.waitForLog((l) => l.msg === 'control plane listening');
-  return { process: proc, address: `127.0.0.1:${String(line['port'])}` };
+  return { process: proc, address: `127.0.0.1:${String(line['port'])}`, adminToken: env['LANEWAY_ADMIN_TOKEN'] ?? ADMIN_TOKEN };
 }
 
 export async function startServer(env: Record<string, string>, waitUntilServing = true): Promise<AppProcess> {

@@ -1,4 +1,10 @@
 export { DEFAULT_QUEUE_PREFIX, laneQueueName, replyChannel } from './queue-keys';
 export type { InvocationJob, InvocationReply, InvocationResult } from './invocation-job';
-export { LaneClient, type LaneClientOptions, type InvokeRequest, type InvokeAsyncRequest } from './lane-client';
+export {
+  LaneClient,
+  type LaneClientOptions,
+  type InvokeRequest,
+  type InvokeAsyncRequest,
+  type AsyncJobInfo,
+} from './lane-client';
 export { publishReply } from './reply-publisher';

@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { ServiceInvocationError, type ServiceLane } from '@laneway/sdk';
@@ -36,6 +36,20 @@ export interface InvokeAsyncRequest {
   invocationId?: string;
 }
 
+/** An async invocation as stored in its lane queue. */
+export interface AsyncJobInfo {
+  id: string;
+  lane: ServiceLane;
+  service: string;
+  state: 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'unknown';
+  attemptsMade: number;
+  input: unknown;
+  output: unknown;
+  failedReason: string;
+  createdAt: number;
+  finishedAt: number | undefined;
+}
+
 interface Pending {
   resolve: (result: InvocationResult) => void;
   reject: (err: Error) => void;
@@ -44,6 +58,7 @@ interface Pending {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const LANES: readonly ServiceLane[] = ['network', 'cpu'];
 
 /**
  * Puts invocations on a cluster's lane queues. Sync invocations do not use BullMQ's QueueEvents:
@@ -142,6 +157,60 @@ export class LaneClient {
       removeOnFail: false,
     });
     return added.id ?? id;
+  }
+
+  /** Finds an async invocation in either lane of the cluster. */
+  async getJob(cluster: string, id: string): Promise<AsyncJobInfo | undefined> {
+    for (const lane of LANES) {
+      const job = (await this.queue(cluster, lane).getJob(id)) as Job<InvocationJob> | undefined;
+      if (job) return this.describe(job, lane);
+    }
+    return undefined;
+  }
+
+  /** Async invocations that used up their attempts, newest first, from both lanes. */
+  async listFailed(cluster: string, options: { service?: string; limit: number }): Promise<AsyncJobInfo[]> {
+    const found: AsyncJobInfo[] = [];
+    for (const lane of LANES) {
+      // Scan in pages so a service filter still finds `limit` jobs among many failures.
+      const queue = this.queue(cluster, lane);
+      for (let start = 0; ; start += 500) {
+        const page = (await queue.getFailed(start, start + 499)) as Job<InvocationJob>[];
+        for (const job of page) {
+          if (job && (!options.service || job.data.s === options.service)) found.push(await this.describe(job, lane, 'failed'));
+        }
+        if (page.length < 500 || found.length >= options.limit) break;
+      }
+    }
+    return found.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, options.limit);
+  }
+
+  /** Queues a failed async invocation again with its attempts reset; returns false if it is not failed. */
+  async retryFailed(cluster: string, id: string): Promise<AsyncJobInfo | undefined> {
+    for (const lane of LANES) {
+      const job = (await this.queue(cluster, lane).getJob(id)) as Job<InvocationJob> | undefined;
+      if (!job) continue;
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      const again = (await this.queue(cluster, lane).getJob(id)) as Job<InvocationJob>;
+      return this.describe(again, lane);
+    }
+    return undefined;
+  }
+
+  private async describe(job: Job<InvocationJob>, lane: ServiceLane, known?: AsyncJobInfo['state']): Promise<AsyncJobInfo> {
+    const state = known ?? (await job.getState());
+    return {
+      id: job.id ?? '',
+      lane,
+      service: job.data.s,
+      state: (['waiting', 'active', 'delayed', 'completed', 'failed'].includes(state) ? state : state === 'prioritized' ? 'waiting' : 'unknown') as AsyncJobInfo['state'],
+      attemptsMade: job.attemptsMade,
+      input: job.data.i,
+      output: job.returnvalue,
+      failedReason: job.failedReason ?? '',
+      createdAt: job.timestamp,
+      finishedAt: job.finishedOn,
+    };
   }
 
   /** Number of sync invocations waiting for a reply. */

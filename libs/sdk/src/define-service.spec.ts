@@ -16,5 +16,7 @@ describe('defineService', () => {
       /service 'a' has lane 'gpu'/,
     );
     expect(() => defineService({ name: 'a' } as never)).toThrow(/service 'a' has no handle/);
+    expect(() => defineService({ name: 'a', timeoutMs: 0, handle: () => 1 })).toThrow(/service 'a' has timeoutMs 0/);
+    expect(() => defineService({ name: 'a', concurrency: 1.5, handle: () => 1 })).toThrow(/concurrency 1.5/);
   });
 });

@@ -17,6 +17,16 @@ export interface ServiceSpec<TInput = unknown, TOutput = unknown> {
    * a `parse(value)` method fits, such as a zod schema.
    */
   input?: { parse(value: unknown): TInput };
+  /**
+   * Deadline of one invocation when the caller gives none, in milliseconds (default 30 s for sync
+   * calls; 60 s for async ones). Past it, a network-lane invocation fails with `DEADLINE_EXCEEDED`
+   * and its `ctx.signal` aborts; a CPU-lane one also has its worker thread terminated.
+   */
+  timeoutMs?: number;
+  /** Attempts of an async invocation, with exponential backoff, before it is kept as failed (default 3). */
+  attempts?: number;
+  /** At most this many invocations of this service at once on one server (bulkhead; default unlimited). */
+  concurrency?: number;
   /** Runs one invocation. Its return value (JSON-serialisable) is the invocation's output. */
   handle(input: TInput, ctx: ServiceContext): TOutput | Promise<TOutput>;
 }
@@ -70,6 +80,16 @@ export function defineService<TInput = unknown, TOutput = unknown>(
   }
   if (typeof spec.handle !== 'function') {
     throw new TypeError(`defineService: service '${spec.name}' has no handle(input, ctx) function`);
+  }
+  for (const [field, max] of [
+    ['timeoutMs', 24 * 3600_000],
+    ['attempts', 100],
+    ['concurrency', 100_000],
+  ] as const) {
+    const value = spec[field];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {
+      throw new TypeError(`defineService: service '${spec.name}' has ${field} ${describe(value)}; use a whole number from 1 to ${max}`);
+    }
   }
   if (spec.input !== undefined && typeof spec.input?.parse !== 'function') {
     throw new TypeError(`defineService: service '${spec.name}' has an input without a parse(value) method`);

@@ -1,21 +1,28 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type Metadata } from '@grpc/grpc-js';
 import {
   ClusterServiceService,
   DeployServiceService,
   InvokeServiceService,
+  JobState,
   Lane,
   ServerServiceService,
   SyncServiceService,
   type Cluster,
   type ClusterServiceServer,
   type DeployServiceServer,
+  type DeployedService,
   type InvokeServiceServer,
+  type JobInfo,
+  type ServerInfo,
   type ServerServiceServer,
 } from '@laneway/proto';
+import type { AsyncJobInfo } from '@laneway/lanes';
 import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator';
 import { laneToProto, type DeployPipeline } from '../deploy/deploy-pipeline';
+import { NotFoundError } from '../errors';
 import type { InvokeGateway } from '../invoke/invoke-gateway';
-import type { ClusterRecord, ClusterStore } from '../store';
+import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import { unary } from './grpc-errors';
 import { requireField } from './validate';
@@ -25,6 +32,7 @@ export interface GrpcApiDeps {
   hub: SyncHub;
   deploys: DeployPipeline;
   invokes: InvokeGateway;
+  auth: Authenticator;
   logger: Logger;
 }
 
@@ -39,35 +47,75 @@ const SERVER_OPTIONS = {
   'grpc.max_send_message_length': 256 * 1024 * 1024,
 };
 
+const JOB_STATES: Record<AsyncJobInfo['state'], JobState> = {
+  waiting: JobState.JOB_STATE_WAITING,
+  active: JobState.JOB_STATE_ACTIVE,
+  delayed: JobState.JOB_STATE_DELAYED,
+  completed: JobState.JOB_STATE_COMPLETED,
+  failed: JobState.JOB_STATE_FAILED,
+  unknown: JobState.JOB_STATE_UNSPECIFIED,
+};
+
 /** Builds the gRPC server with every laneway.v1 service; `listen` binds it. */
 export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(address: string): Promise<number> } {
-  const { store, hub, deploys, invokes } = deps;
+  const { store, hub, deploys, invokes, auth } = deps;
   const log = deps.logger.child({ component: 'api' });
   const server = new Server(SERVER_OPTIONS);
+  // Every RPC but Sync is for operators and automation: admin token only.
+  const admin = (metadata: Metadata, method: string): Promise<void> => auth.requireAdmin(metadata, method);
+
+  const serverInfo = (row: ServerRecord, connected: Set<string>): ServerInfo => ({
+    name: row.name,
+    host: row.host,
+    pid: row.pid,
+    lanes: row.lanes.map((l) => (l === 'cpu' ? Lane.LANE_CPU : Lane.LANE_NETWORK)),
+    connected: connected.has(row.name),
+    appliedRevision: row.appliedRevision,
+    lastSeen: connected.has(row.name) ? new Date().toISOString() : row.lastSeen,
+    lastNack: row.lastNack,
+    drained: row.drained,
+  });
+
+  const findServer = async (cluster: string, name: string): Promise<ServerInfo> => {
+    const row = (await store.listServers(cluster)).find((s) => s.name === name);
+    if (!row) throw new NotFoundError('server', name, `server '${name}' has never joined cluster '${cluster}'`);
+    return serverInfo(row, hub.connectedServers(cluster));
+  };
+
+  const setDrained = async (req: { cluster: string; server: string }, drained: boolean): Promise<ServerInfo> => {
+    const cluster = requireField('cluster', req.cluster);
+    const name = requireField('server', req.server);
+    await hub.setDrained(cluster, name, drained);
+    return findServer(cluster, name);
+  };
 
   const clusters: ClusterServiceServer = {
-    createCluster: unary('CreateCluster', log, async (req) => toCluster(await store.createCluster(req.name))),
-    getCluster: unary('GetCluster', log, async (req) => toCluster(await store.getCluster(requireField('name', req.name)))),
-    listClusters: unary('ListClusters', log, async () => ({ clusters: (await store.listClusters()).map(toCluster) })),
-    deleteCluster: unary('DeleteCluster', log, async (req) => {
+    createCluster: unary('CreateCluster', log, admin, async (req) => toCluster(await store.createCluster(req.name))),
+    getCluster: unary('GetCluster', log, admin, async (req) => toCluster(await store.getCluster(requireField('name', req.name)))),
+    listClusters: unary('ListClusters', log, admin, async () => ({ clusters: (await store.listClusters()).map(toCluster) })),
+    deleteCluster: unary('DeleteCluster', log, admin, async (req) => {
       await store.deleteCluster(requireField('name', req.name));
       return {};
+    }),
+    getJoinToken: unary('GetJoinToken', log, admin, async (req) => {
+      const cluster = requireField('name', req.name);
+      return { cluster, token: await store.getJoinToken(cluster) };
+    }),
+    rotateJoinToken: unary('RotateJoinToken', log, admin, async (req) => {
+      const cluster = requireField('name', req.name);
+      return { cluster, token: await store.rotateJoinToken(cluster) };
     }),
   };
 
   const deploy: DeployServiceServer = {
-    deploy: unary('Deploy', log, async (req) => {
+    deploy: unary('Deploy', log, admin, async (req) => {
       const outcome = await deploys.deploy(requireField('cluster', req.cluster), req.files, {
         waitFor: req.waitFor,
         timeoutMs: req.timeoutMs,
       });
-      return {
-        revision: outcome.revision,
-        services: outcome.services.map((s) => ({ ...s, lane: laneToProto(s.lane) })),
-        servers: outcome.servers,
-      };
+      return { revision: outcome.revision, services: outcome.services.map(toDeployedService), servers: outcome.servers };
     }),
-    listServices: unary('ListServices', log, async (req) => {
+    listServices: unary('ListServices', log, admin, async (req) => {
       const listed = await store.listServices(requireField('cluster', req.cluster));
       return {
         revision: listed.revision,
@@ -78,42 +126,67 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
           path: s.path,
           revision: s.revision,
           updatedAt: s.updatedAt,
+          policy: s.policy,
         })),
       };
     }),
-    undeploy: unary('Undeploy', log, async (req) =>
+    undeploy: unary('Undeploy', log, admin, async (req) =>
       deploys.undeploy(requireField('cluster', req.cluster), req.name, { waitFor: req.waitFor, timeoutMs: req.timeoutMs }),
     ),
-  };
-
-  const invoke: InvokeServiceServer = {
-    invoke: unary('Invoke', log, async (req) =>
-      invokes.invoke(requireField('cluster', req.cluster), req.service, req.inputJson, req.timeoutMs),
-    ),
-    invokeAsync: unary('InvokeAsync', log, async (req) => ({
-      jobId: await invokes.invokeAsync(requireField('cluster', req.cluster), req.service, req.inputJson),
-    })),
-  };
-
-  const servers: ServerServiceServer = {
-    listServers: unary('ListServers', log, async (req) => {
+    rollback: unary('Rollback', log, admin, async (req) => {
+      const result = await deploys.rollback(requireField('cluster', req.cluster), req.service, req.version, {
+        waitFor: req.waitFor,
+        timeoutMs: req.timeoutMs,
+      });
+      return { revision: result.revision, service: toDeployedService(result.service), servers: result.servers };
+    }),
+    listServiceVersions: unary('ListServiceVersions', log, admin, async (req) => {
+      const versions = await store.listServiceVersions(requireField('cluster', req.cluster), requireField('service', req.service));
+      return { versions: versions.map((v) => ({ ...v, lane: laneToProto(v.lane) })) };
+    }),
+    getDeploymentStatus: unary('GetDeploymentStatus', log, admin, async (req) => {
       const cluster = requireField('cluster', req.cluster);
       const [{ revision }, rows] = await Promise.all([store.getCluster(cluster), store.listServers(cluster)]);
       const connected = hub.connectedServers(cluster);
       return {
-        revision,
+        cluster,
+        desiredRevision: revision,
         servers: rows.map((row) => ({
-          name: row.name,
-          host: row.host,
-          pid: row.pid,
-          lanes: row.lanes.map((l) => (l === 'cpu' ? Lane.LANE_CPU : Lane.LANE_NETWORK)),
+          server: row.name,
           connected: connected.has(row.name),
+          drained: row.drained,
           appliedRevision: row.appliedRevision,
+          converged: row.appliedRevision === revision,
           lastSeen: connected.has(row.name) ? new Date().toISOString() : row.lastSeen,
           lastNack: row.lastNack,
         })),
       };
     }),
+  };
+
+  const invoke: InvokeServiceServer = {
+    invoke: unary('Invoke', log, admin, async (req) =>
+      invokes.invoke(requireField('cluster', req.cluster), req.service, req.inputJson, req.timeoutMs),
+    ),
+    invokeAsync: unary('InvokeAsync', log, admin, async (req) => ({
+      jobId: await invokes.invokeAsync(requireField('cluster', req.cluster), req.service, req.inputJson),
+    })),
+    getJob: unary('GetJob', log, admin, async (req) => toJobInfo(await invokes.getJob(requireField('cluster', req.cluster), req.jobId))),
+    listFailedJobs: unary('ListFailedJobs', log, admin, async (req) => ({
+      jobs: (await invokes.listFailedJobs(requireField('cluster', req.cluster), req.service, req.limit)).map(toJobInfo),
+    })),
+    retryJob: unary('RetryJob', log, admin, async (req) => toJobInfo(await invokes.retryJob(requireField('cluster', req.cluster), req.jobId))),
+  };
+
+  const servers: ServerServiceServer = {
+    listServers: unary('ListServers', log, admin, async (req) => {
+      const cluster = requireField('cluster', req.cluster);
+      const [{ revision }, rows] = await Promise.all([store.getCluster(cluster), store.listServers(cluster)]);
+      const connected = hub.connectedServers(cluster);
+      return { revision, servers: rows.map((row) => serverInfo(row, connected)) };
+    }),
+    drainServer: unary('DrainServer', log, admin, async (req) => setDrained(req, true)),
+    resumeServer: unary('ResumeServer', log, admin, async (req) => setDrained(req, false)),
   };
 
   server.addService(ClusterServiceService, clusters);
@@ -137,5 +210,23 @@ function toCluster(record: ClusterRecord): Cluster {
     revision: record.revision,
     createdAt: record.createdAt,
     serviceCount: record.serviceCount,
+  };
+}
+
+function toDeployedService(s: DeployedServiceRecord): DeployedService {
+  return { name: s.name, version: s.version, lane: laneToProto(s.lane), path: s.path, changed: s.changed, policy: s.policy };
+}
+
+function toJobInfo(job: AsyncJobInfo): JobInfo {
+  return {
+    jobId: job.id,
+    service: job.service,
+    state: JOB_STATES[job.state],
+    attemptsMade: job.attemptsMade,
+    inputJson: JSON.stringify(job.input ?? null),
+    outputJson: job.state === 'completed' ? JSON.stringify(job.output ?? null) : '',
+    failedReason: job.failedReason,
+    createdAt: new Date(job.createdAt).toISOString(),
+    finishedAt: job.finishedAt ? new Date(job.finishedAt).toISOString() : '',
   };
 }

@@ -24,6 +24,10 @@ const INVOCATION_STATUS = {
   UNAVAILABLE: status.UNAVAILABLE,
 } as const satisfies Record<InvocationErrorCode, status>;
 
+export function grpcStatusOf(err: LanewayError): status {
+  return GRPC_STATUS[err.code];
+}
+
 /**
  * Turns anything thrown by a handler into a gRPC error. Known errors keep their message; anything
  * else is logged with its stack and reaches the client as INTERNAL with no detail.
@@ -43,14 +47,18 @@ export function toGrpcError(err: unknown, log: Logger, method: string): Partial<
   return { code: status.INTERNAL, details: `internal error in ${method}; see the control-plane log` };
 }
 
-/** Adapts an async function to a grpc-js unary handler with the error mapping above. */
+/**
+ * Adapts an async function to a grpc-js unary handler: checks the caller's token first (`authorize`),
+ * then maps errors as above.
+ */
 export function unary<TReq, TRes>(
   method: string,
   log: Logger,
+  authorize: (metadata: Metadata, method: string) => Promise<void>,
   fn: (request: TReq, call: ServerUnaryCall<TReq, TRes>) => Promise<TRes>,
 ): (call: ServerUnaryCall<TReq, TRes>, callback: sendUnaryData<TRes>) => void {
   return (call, callback) => {
-    fn(call.request, call).then(
+    authorize(call.metadata, method).then(() => fn(call.request, call)).then(
       (response) => callback(null, response),
       (err: unknown) => callback(toGrpcError(err, log, method)),
     );

@@ -12,6 +12,7 @@ const schema = z.object({
   LANEWAY_DATA_DIR: z.string().min(1).default('./.laneway'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
   LANEWAY_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default(DEFAULT_QUEUE_PREFIX),
+  LANEWAY_ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -21,6 +22,8 @@ export interface ControlPlaneConfig {
   dataDir: string;
   redisUrl: string;
   queuePrefix: string;
+  /** Unset: generated and kept in dataDir/admin-token. */
+  adminToken: string | undefined;
   logLevel: string;
 }
 
@@ -41,6 +44,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     dataDir: path.resolve(c.LANEWAY_DATA_DIR),
     redisUrl: c.REDIS_URL,
     queuePrefix: c.LANEWAY_QUEUE_PREFIX,
+    adminToken: c.LANEWAY_ADMIN_TOKEN,
     logLevel: c.LOG_LEVEL,
   });
 }

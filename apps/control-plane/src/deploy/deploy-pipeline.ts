@@ -68,6 +68,21 @@ export class DeployPipeline {
     return { revision, servers };
   }
 
+  async rollback(
+    cluster: string,
+    service: string,
+    version: string,
+    options: DeployOptions,
+  ): Promise<{ revision: number; service: DeployedServiceRecord; servers: ServerApplyResult[] }> {
+    if (!service) throw new InvalidArgumentError('service', 'service is empty: give the name of the service to roll back');
+    if (!version) throw new InvalidArgumentError('version', 'version is empty: pick one from ListServiceVersions');
+    const result = await this.store.rollbackService(cluster, service, version);
+    if (result.service.changed) this.hub.notify(cluster);
+    const servers = await this.waitIfAsked(cluster, result.revision, options);
+    this.log.info({ cluster, revision: result.revision, service, version: result.service.version }, 'rolled back');
+    return { ...result, servers };
+  }
+
   private async waitIfAsked(cluster: string, revision: number, options: DeployOptions): Promise<ServerApplyResult[]> {
     if (options.waitFor === WaitFor.WAIT_FOR_NONE) return [];
     return this.hub.waitForServers(cluster, revision, options.timeoutMs || DEFAULT_WAIT_MS);

@@ -37,6 +37,7 @@ export function inspectServices(files: readonly CompiledServiceFile[], timeoutMs
         path: file.path,
         source: file.source,
         code: file.code,
+        policy: { timeoutMs: def.timeoutMs ?? 0, attempts: def.attempts ?? 0, concurrency: def.concurrency ?? 0 },
       });
     }
   }

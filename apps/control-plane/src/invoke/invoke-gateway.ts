@@ -1,6 +1,6 @@
-import type { LaneClient } from '@laneway/lanes';
-import { InvalidArgumentError, NotFoundError } from '../errors';
-import type { ClusterStore } from '../store';
+import type { AsyncJobInfo, LaneClient } from '@laneway/lanes';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import type { ClusterStore, ServiceRecord } from '../store';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_TIMEOUT_MS = 15 * 60_000;
@@ -19,27 +19,50 @@ export class InvokeGateway {
     timeoutMs: number,
   ): Promise<{ outputJson: string; server: string; version: string }> {
     const input = parseInput(inputJson);
-    const lane = await this.laneOf(cluster, service);
     if (timeoutMs > MAX_TIMEOUT_MS) {
       throw new InvalidArgumentError('timeout_ms', `timeout_ms ${timeoutMs} is above the limit of ${MAX_TIMEOUT_MS}`);
     }
-    const result = await this.lanes.invoke({ cluster, lane, service, input, timeoutMs: timeoutMs || DEFAULT_TIMEOUT_MS });
+    const record = await this.find(cluster, service);
+    const timeout = timeoutMs || record.policy.timeoutMs || DEFAULT_TIMEOUT_MS;
+    const result = await this.lanes.invoke({ cluster, lane: record.lane, service, input, timeoutMs: timeout });
     return { outputJson: JSON.stringify(result.output ?? null), server: result.server, version: result.version };
   }
 
   async invokeAsync(cluster: string, service: string, inputJson: string): Promise<string> {
     const input = parseInput(inputJson);
-    const lane = await this.laneOf(cluster, service);
-    return this.lanes.invokeAsync({ cluster, lane, service, input });
+    const record = await this.find(cluster, service);
+    return this.lanes.invokeAsync({ cluster, lane: record.lane, service, input, attempts: record.policy.attempts || undefined });
   }
 
-  private async laneOf(cluster: string, service: string): Promise<'network' | 'cpu'> {
+  async getJob(cluster: string, jobId: string): Promise<AsyncJobInfo> {
+    if (!jobId) throw new InvalidArgumentError('job_id', 'job_id is empty');
+    await this.store.getCluster(cluster);
+    const job = await this.lanes.getJob(cluster, jobId);
+    if (!job) throw new NotFoundError('job', jobId, `job '${jobId}' does not exist in cluster '${cluster}' (completed jobs are kept for an hour)`);
+    return job;
+  }
+
+  async listFailedJobs(cluster: string, service: string, limit: number): Promise<AsyncJobInfo[]> {
+    await this.store.getCluster(cluster);
+    if (limit > 10_000) throw new InvalidArgumentError('limit', `limit ${limit} is above 10000`);
+    return this.lanes.listFailed(cluster, { service: service || undefined, limit: limit || 100 });
+  }
+
+  async retryJob(cluster: string, jobId: string): Promise<AsyncJobInfo> {
+    const job = await this.getJob(cluster, jobId);
+    if (job.state !== 'failed') {
+      throw new FailedPreconditionError(`job '${jobId}' is ${job.state}, not failed: only failed jobs can be retried`);
+    }
+    return (await this.lanes.retryFailed(cluster, jobId))!;
+  }
+
+  private async find(cluster: string, service: string): Promise<ServiceRecord> {
     if (!service) throw new InvalidArgumentError('service', 'service is empty: give the name of the service to invoke');
     const record = await this.store.getService(cluster, service);
     if (!record) {
       throw new NotFoundError('service', service, `service '${service}' is not deployed in cluster '${cluster}'`);
     }
-    return record.lane;
+    return record;
   }
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { Migrator, PostgresIntrospector, sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
@@ -15,6 +16,15 @@ export interface ClusterRecord {
   serviceCount: number;
 }
 
+/** Limits a service declares; 0 = the platform default. */
+export interface ServicePolicyRecord {
+  timeoutMs: number;
+  attempts: number;
+  concurrency: number;
+}
+
+export const DEFAULT_POLICY: Readonly<ServicePolicyRecord> = Object.freeze({ timeoutMs: 0, attempts: 0, concurrency: 0 });
+
 export interface NewServiceVersion {
   name: string;
   version: string;
@@ -22,6 +32,7 @@ export interface NewServiceVersion {
   path: string;
   source: string;
   code: string;
+  policy: ServicePolicyRecord;
 }
 
 export interface DeployedServiceRecord {
@@ -30,6 +41,7 @@ export interface DeployedServiceRecord {
   lane: Lane;
   path: string;
   changed: boolean;
+  policy: ServicePolicyRecord;
 }
 
 export interface ServiceRecord {
@@ -39,6 +51,15 @@ export interface ServiceRecord {
   path: string;
   revision: number;
   updatedAt: string;
+  policy: ServicePolicyRecord;
+}
+
+export interface ServiceVersionRecord {
+  version: string;
+  lane: Lane;
+  path: string;
+  createdAt: string;
+  current: boolean;
 }
 
 export interface ServiceWithCode extends ServiceRecord {
@@ -73,6 +94,7 @@ export interface ServerRecord {
   appliedRevision: number;
   lastSeen: string;
   lastNack: ServiceErrorRecord[];
+  drained: boolean;
 }
 
 export const DEFAULT_CLUSTER = 'default';
@@ -207,6 +229,7 @@ export class ClusterStore {
               source: s.source,
               code: s.code,
               created_at: at,
+              policy: JSON.stringify(s.policy),
             })),
           )
           .onConflict((oc) => oc.columns(['cluster_id', 'name', 'version']).doNothing())
@@ -231,7 +254,7 @@ export class ClusterStore {
       const deployed = services.map((s): DeployedServiceRecord => {
         const row = current.get(s.name);
         const changed = !row || row.deleted !== 0 || row.version !== s.version || row.lane !== s.lane;
-        return { name: s.name, version: s.version, lane: s.lane, path: s.path, changed };
+        return { name: s.name, version: s.version, lane: s.lane, path: s.path, changed, policy: s.policy };
       });
       const changed = deployed.filter((d) => d.changed);
       if (changed.length === 0) return { revision: c.revision, services: deployed };
@@ -295,26 +318,14 @@ export class ClusterStore {
   async listServices(cluster: string): Promise<{ revision: number; services: ServiceRecord[] }> {
     return this.snapshot(async (trx) => {
       const c = await this.findCluster(trx, cluster);
-      const rows = await trx
-        .selectFrom('services')
-        .select(['name', 'version', 'lane', 'path', 'revision', 'updated_at'])
-        .where('cluster_id', '=', c.id)
-        .where('deleted', '=', 0)
-        .orderBy('name')
-        .execute();
+      const rows = await this.currentServices(trx, c.id).orderBy('s.name').execute();
       return { revision: c.revision, services: rows.map(toServiceRecord) };
     });
   }
 
   async getService(cluster: string, name: string): Promise<ServiceRecord | undefined> {
     const c = await this.findCluster(this.db, cluster);
-    const row = await this.db
-      .selectFrom('services')
-      .select(['name', 'version', 'lane', 'path', 'revision', 'updated_at'])
-      .where('cluster_id', '=', c.id)
-      .where('name', '=', name)
-      .where('deleted', '=', 0)
-      .executeTakeFirst();
+    const row = await this.currentServices(this.db, c.id).where('s.name', '=', name).executeTakeFirst();
     return row && toServiceRecord(row);
   }
 
@@ -329,7 +340,7 @@ export class ClusterStore {
         .leftJoin('service_versions as v', (join) =>
           join.onRef('v.cluster_id', '=', 's.cluster_id').onRef('v.name', '=', 's.name').onRef('v.version', '=', 's.version'),
         )
-        .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 's.deleted', 'v.code'])
+        .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 's.deleted', 'v.code', 'v.policy'])
         .where('s.cluster_id', '=', c.id)
         .orderBy('s.name');
       query = full ? query.where('s.deleted', '=', 0) : query.where('s.revision', '>', sinceRevision);
@@ -401,7 +412,7 @@ export class ClusterStore {
     const c = await this.findCluster(this.db, cluster);
     const rows = await this.db
       .selectFrom('servers')
-      .select(['name', 'host', 'pid', 'lanes', 'applied_revision', 'last_seen', 'last_nack'])
+      .select(['name', 'host', 'pid', 'lanes', 'applied_revision', 'last_seen', 'last_nack', 'drained'])
       .where('cluster_id', '=', c.id)
       .orderBy('name')
       .execute();
@@ -413,7 +424,161 @@ export class ClusterStore {
       appliedRevision: toNumber(row.applied_revision),
       lastSeen: row.last_seen,
       lastNack: row.last_nack === null ? [] : (JSON.parse(row.last_nack) as ServiceErrorRecord[]),
+      drained: row.drained !== 0,
     }));
+  }
+
+  /** Marks a server drained (or not). Returns false when the server never said hello to the cluster. */
+  async setServerDrained(cluster: string, server: string, drained: boolean): Promise<void> {
+    const c = await this.findCluster(this.db, cluster);
+    const result = await this.db
+      .updateTable('servers')
+      .set({ drained: drained ? 1 : 0 })
+      .where('cluster_id', '=', c.id)
+      .where('name', '=', server)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) {
+      throw new NotFoundError('server', server, `server '${server}' has never joined cluster '${cluster}'`);
+    }
+  }
+
+  async isServerDrained(cluster: string, server: string): Promise<boolean> {
+    const c = await this.findCluster(this.db, cluster);
+    const row = await this.db
+      .selectFrom('servers')
+      .select('drained')
+      .where('cluster_id', '=', c.id)
+      .where('name', '=', server)
+      .executeTakeFirst();
+    return row !== undefined && row.drained !== 0;
+  }
+
+  /**
+   * Makes an earlier version current again. `versionPrefix` may be any unique prefix of at least 6
+   * characters. Returns the cluster revision and whether anything changed.
+   */
+  async rollbackService(
+    cluster: string,
+    name: string,
+    versionPrefix: string,
+  ): Promise<{ revision: number; service: DeployedServiceRecord }> {
+    if (versionPrefix.length < 6) {
+      throw new InvalidArgumentError('version', `version '${versionPrefix}' is too short: give at least 6 characters`);
+    }
+    return this.db.transaction().execute(async (trx) => {
+      const c = await this.lockCluster(trx, cluster);
+      const candidates = await trx
+        .selectFrom('service_versions')
+        .select(['version', 'lane', 'path', 'policy'])
+        .where('cluster_id', '=', c.id)
+        .where('name', '=', name)
+        .where('version', 'like', `${versionPrefix.replace(/[%_\\]/g, '')}%`)
+        .execute();
+      if (candidates.length === 0) {
+        throw new NotFoundError(
+          'service',
+          name,
+          `service '${name}' has no version '${versionPrefix}' in cluster '${cluster}': see ListServiceVersions`,
+        );
+      }
+      if (candidates.length > 1) {
+        throw new InvalidArgumentError('version', `version '${versionPrefix}' matches ${candidates.length} versions of '${name}': give more characters`);
+      }
+      const target = candidates[0]!;
+      const current = await trx
+        .selectFrom('services')
+        .select(['version', 'deleted'])
+        .where('cluster_id', '=', c.id)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      const record: DeployedServiceRecord = {
+        name,
+        version: target.version,
+        lane: target.lane as Lane,
+        path: target.path,
+        changed: !current || current.deleted !== 0 || current.version !== target.version,
+        policy: parsePolicy(target.policy),
+      };
+      if (!record.changed) return { revision: c.revision, service: record };
+      const revision = await this.bump(trx, c);
+      const at = now();
+      await trx
+        .insertInto('services')
+        .values({ cluster_id: c.id, name, version: target.version, lane: target.lane, path: target.path, revision, deleted: 0, updated_at: at })
+        .onConflict((oc) =>
+          oc.columns(['cluster_id', 'name']).doUpdateSet({ version: target.version, lane: target.lane, path: target.path, revision, deleted: 0, updated_at: at }),
+        )
+        .execute();
+      return { revision, service: record };
+    });
+  }
+
+  /** Every version a service has had in a cluster, newest first. */
+  async listServiceVersions(cluster: string, name: string): Promise<ServiceVersionRecord[]> {
+    return this.snapshot(async (trx) => {
+      const c = await this.findCluster(trx, cluster);
+      const current = await trx
+        .selectFrom('services')
+        .select(['version'])
+        .where('cluster_id', '=', c.id)
+        .where('name', '=', name)
+        .where('deleted', '=', 0)
+        .executeTakeFirst();
+      const rows = await trx
+        .selectFrom('service_versions')
+        .select(['version', 'lane', 'path', 'created_at'])
+        .where('cluster_id', '=', c.id)
+        .where('name', '=', name)
+        .orderBy('created_at', 'desc')
+        .orderBy('version')
+        .execute();
+      if (rows.length === 0) {
+        throw new NotFoundError('service', name, `service '${name}' was never deployed in cluster '${cluster}'`);
+      }
+      return rows.map((r) => ({
+        version: r.version,
+        lane: r.lane as Lane,
+        path: r.path,
+        createdAt: r.created_at,
+        current: r.version === current?.version,
+      }));
+    });
+  }
+
+  /** The cluster's join token, created on first use. */
+  async getJoinToken(cluster: string): Promise<string> {
+    const c = await this.findCluster(this.db, cluster);
+    // Only fills an empty token, so two control planes asking at once agree on one.
+    await this.db.updateTable('clusters').set({ join_token: newToken() }).where('id', '=', c.id).where('join_token', 'is', null).execute();
+    const row = await this.db.selectFrom('clusters').select('join_token').where('id', '=', c.id).executeTakeFirstOrThrow();
+    return row.join_token!;
+  }
+
+  async rotateJoinToken(cluster: string): Promise<string> {
+    const c = await this.findCluster(this.db, cluster);
+    const token = newToken();
+    await this.db.updateTable('clusters').set({ join_token: token }).where('id', '=', c.id).execute();
+    return token;
+  }
+
+  /** The cluster a join token belongs to, if any. */
+  async clusterOfJoinToken(token: string): Promise<string | undefined> {
+    if (!token.startsWith('lwj_')) return undefined;
+    const rows = await this.db.selectFrom('clusters').select(['name', 'join_token']).where('join_token', '=', token).execute();
+    // The equality above is not constant-time; confirm with one that is.
+    return rows.find((r) => r.join_token !== null && sameSecret(r.join_token, token))?.name;
+  }
+
+  /** Non-deleted services of a cluster with their version's policy. */
+  private currentServices(db: Db | Transaction<Database>, clusterId: number) {
+    return db
+      .selectFrom('services as s')
+      .leftJoin('service_versions as v', (join) =>
+        join.onRef('v.cluster_id', '=', 's.cluster_id').onRef('v.name', '=', 's.name').onRef('v.version', '=', 's.version'),
+      )
+      .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 'v.policy'])
+      .where('s.cluster_id', '=', clusterId)
+      .where('s.deleted', '=', 0);
   }
 
   private clusterRecords() {
@@ -534,6 +699,7 @@ function toServiceRecord(row: {
   path: string;
   revision: number | string;
   updated_at: string;
+  policy: string | null;
 }): ServiceRecord {
   return {
     name: row.name,
@@ -542,7 +708,23 @@ function toServiceRecord(row: {
     path: row.path,
     revision: toNumber(row.revision),
     updatedAt: row.updated_at,
+    policy: parsePolicy(row.policy),
   };
+}
+
+function parsePolicy(json: string | null): ServicePolicyRecord {
+  return json ? { ...DEFAULT_POLICY, ...(JSON.parse(json) as Partial<ServicePolicyRecord>) } : { ...DEFAULT_POLICY };
+}
+
+/** Constant-time comparison of two secrets. */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function newToken(): string {
+  return `lwj_${randomBytes(24).toString('base64url')}`;
 }
 
 /** PostgreSQL returns int8 and count(*) as strings; revisions stay far below 2^53. */

@@ -1,4 +1,4 @@
-export { ClusterStore, DEFAULT_CLUSTER } from './cluster-store';
+export { ClusterStore, DEFAULT_CLUSTER, DEFAULT_POLICY, sameSecret } from './cluster-store';
 export type {
   ChangeSet,
   ClusterRecord,
@@ -10,6 +10,8 @@ export type {
   ServiceErrorRecord,
   ServiceRecord,
   ServiceWithCode,
+  ServicePolicyRecord,
+  ServiceVersionRecord,
 } from './cluster-store';
 export { createDatabase } from './create-database';
 export type { DatabaseOptions } from './create-database';

@@ -15,6 +15,8 @@ export interface ClustersTable {
   revision: BigIntColumn;
   /** ISO-8601 UTC. */
   created_at: string;
+  /** Token servers present to join this cluster; null until first asked for. */
+  join_token: string | null;
 }
 
 /** Every version ever deployed, so a rollback can reuse compiled code without the source tree. */
@@ -28,6 +30,8 @@ export interface ServiceVersionsTable {
   source: string;
   code: string;
   created_at: string;
+  /** JSON of ServicePolicyRecord. */
+  policy: ColumnType<string, string | undefined, string>;
 }
 
 /** What each cluster currently runs. Undeployed services stay as tombstones so deltas can report them. */
@@ -55,6 +59,7 @@ export interface ServersTable {
   last_seen: string;
   /** JSON array of { service, message } from the last rejected apply, or null after an ack. */
   last_nack: string | null;
+  drained: ColumnType<number, number | undefined, number>;
 }
 
 export interface Database {

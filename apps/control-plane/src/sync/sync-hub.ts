@@ -9,12 +9,15 @@ import {
   type SyncResponse,
 } from '@laneway/proto';
 import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator';
 import type { ChangeSet, ClusterStore, Lane as StoreLane } from '../store';
 import { LanewayError } from '../errors';
+import { grpcStatusOf } from '../api/grpc-errors';
 
 interface Inflight {
   nonce: string;
   revision: number;
+  drained: boolean;
 }
 
 /** One connected server's stream, and where its state stands. */
@@ -26,6 +29,10 @@ class Session {
   dirty = false;
   closed = false;
   lastNack: { revision: number; errors: { service: string; message: string }[] } | undefined;
+  /** Operator intent, from the store. */
+  drained = false;
+  /** What the server confirmed; unknown after a (re)connect, so the first push always carries it. */
+  ackedDrained: boolean | undefined;
   readonly listeners = new Set<() => void>();
 
   constructor(
@@ -45,6 +52,7 @@ class Session {
 
 export interface SyncHubOptions {
   store: ClusterStore;
+  auth: Authenticator;
   logger: Logger;
 }
 
@@ -57,10 +65,12 @@ export class SyncHub {
   private readonly sessions = new Map<string, Map<string, Session>>();
   private nonceSequence = 0;
   private readonly store: ClusterStore;
+  private readonly auth: Authenticator;
   private readonly log: Logger;
 
   constructor(options: SyncHubOptions) {
     this.store = options.store;
+    this.auth = options.auth;
     this.log = options.logger.child({ component: 'sync-hub' });
   }
 
@@ -113,6 +123,22 @@ export class SyncHub {
     for (const session of this.sessions.get(cluster)?.values() ?? []) {
       this.push(session).catch((err: unknown) => this.fail(session, err));
     }
+  }
+
+  /** Drains or resumes a server: stored, then pushed on its stream (now, or when it reconnects). */
+  async setDrained(cluster: string, server: string, drained: boolean): Promise<void> {
+    await this.store.setServerDrained(cluster, server, drained);
+    const session = this.sessions.get(cluster)?.get(server);
+    if (session) {
+      session.drained = drained;
+      await this.push(session);
+    }
+  }
+
+  /** Whether the server has confirmed the drained state it was last asked for. */
+  drainConfirmed(cluster: string, server: string): boolean | undefined {
+    const session = this.sessions.get(cluster)?.get(server);
+    return session ? session.ackedDrained === session.drained : undefined;
   }
 
   /** Names of the servers with a live stream to this control plane. */
@@ -180,6 +206,7 @@ export class SyncHub {
   }
 
   private async open(session: Session, info: { host: string; pid: number; lanes: StoreLane[] }): Promise<void> {
+    await this.auth.requireCluster(session.call.metadata, session.cluster);
     // Throws NotFoundError for an unknown cluster, which ends the stream with NOT_FOUND.
     await this.store.recordServerHello(session.cluster, {
       name: session.server,
@@ -188,6 +215,7 @@ export class SyncHub {
       lanes: info.lanes,
       appliedRevision: session.ackedRevision,
     });
+    session.drained = await this.store.isServerDrained(session.cluster, session.server);
     if (session.closed) return;
     let byName = this.sessions.get(session.cluster);
     if (!byName) this.sessions.set(session.cluster, (byName = new Map()));
@@ -211,7 +239,8 @@ export class SyncHub {
     }
     // Reserve the slot before the async read so that concurrent notifies do not double-send.
     const nonce = `${++this.nonceSequence}`;
-    session.inflight = { nonce, revision: -1 };
+    const drained = session.drained;
+    session.inflight = { nonce, revision: -1, drained };
     session.dirty = false;
     let changes: ChangeSet;
     try {
@@ -222,20 +251,34 @@ export class SyncHub {
     }
     const upToDate = changes.revision === session.ackedRevision && session.ackedRevision > 0;
     const alreadyRejected = changes.revision <= session.nackedRevision;
-    if (session.closed || upToDate || alreadyRejected) {
+    const sendServices = !upToDate && !alreadyRejected;
+    const sendDrain = session.ackedDrained !== drained;
+    if (session.closed || (!sendServices && !sendDrain)) {
       session.inflight = undefined;
       if (session.dirty) await this.push(session);
       return;
     }
-    session.inflight = { nonce, revision: changes.revision };
+    // Only the drain flag changed: an empty delta at the revision the server already has.
+    const revision = sendServices ? changes.revision : session.ackedRevision;
+    session.inflight = { nonce, revision, drained };
     const response: SyncResponse = {
-      revision: changes.revision,
+      revision,
       nonce,
-      full: changes.full,
-      services: changes.services.map(
-        (s): ServiceSpec => ({ name: s.name, version: s.version, lane: laneEnum(s.lane), path: s.path, code: s.code }),
-      ),
-      removed: changes.removed,
+      full: sendServices && changes.full,
+      services: sendServices
+        ? changes.services.map(
+            (s): ServiceSpec => ({
+              name: s.name,
+              version: s.version,
+              lane: laneEnum(s.lane),
+              path: s.path,
+              code: s.code,
+              policy: s.policy,
+            }),
+          )
+        : [],
+      removed: sendServices ? changes.removed : [],
+      drained,
     };
     session.log.debug(
       { revision: changes.revision, full: changes.full, services: response.services.length, removed: changes.removed.length },
@@ -249,6 +292,7 @@ export class SyncHub {
       session.log.debug({ nonce }, 'ignoring ACK with a stale nonce');
       return;
     }
+    session.ackedDrained = session.inflight.drained;
     session.inflight = undefined;
     session.ackedRevision = revision;
     session.lastNack = undefined;
@@ -268,6 +312,8 @@ export class SyncHub {
       session.log.debug({ nonce }, 'ignoring NACK with a stale nonce');
       return;
     }
+    // The drain flag applies even when the services in the same push were rejected.
+    session.ackedDrained = session.inflight.drained;
     session.inflight = undefined;
     session.nackedRevision = revision;
     session.lastNack = { revision, errors };
@@ -290,8 +336,9 @@ export class SyncHub {
   }
 
   private fail(session: Session, err: unknown): void {
-    if (err instanceof LanewayError && err.code === 'NOT_FOUND') {
-      this.endWithError(session.call, status.NOT_FOUND, err.message);
+    if (err instanceof LanewayError) {
+      session.log.warn({ code: err.code, reason: err.message }, 'sync stream refused');
+      this.endWithError(session.call, grpcStatusOf(err), err.message);
     } else {
       session.log.error({ err }, 'sync stream failed');
       this.endWithError(session.call, status.INTERNAL, 'the control plane failed to process the sync stream; reconnect');

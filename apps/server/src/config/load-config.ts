@@ -17,6 +17,7 @@ const schema = z.object({
   LANEWAY_NETWORK_CONCURRENCY: int(1, 10_000).default(200),
   LANEWAY_CPU_THREADS: int(1, 256).optional(),
   LANEWAY_CPU_JOB_TIMEOUT_MS: int(10, 24 * 3600_000).default(60_000),
+  LANEWAY_JOIN_TOKEN: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -30,6 +31,8 @@ export interface ServerConfig {
   networkConcurrency: number;
   cpuThreads: number;
   cpuJobTimeoutMs: number;
+  /** The cluster's join token (ClusterService.GetJoinToken). */
+  joinToken: string | undefined;
   logLevel: string;
 }
 
@@ -59,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     networkConcurrency: c.LANEWAY_NETWORK_CONCURRENCY,
     cpuThreads: c.LANEWAY_CPU_THREADS ?? Math.max(1, os.availableParallelism()),
     cpuJobTimeoutMs: c.LANEWAY_CPU_JOB_TIMEOUT_MS,
+    joinToken: c.LANEWAY_JOIN_TOKEN,
     logLevel: c.LOG_LEVEL,
   });
 }

@@ -18,9 +18,13 @@ export interface InvokerOptions {
 
 const DEFAULT_NESTED_TIMEOUT_MS = 30_000;
 
-/** Runs one invocation on this server, whichever lane its service is in, and shapes the reply. */
+/**
+ * Runs one invocation on this server, whichever lane its service is in, and shapes the reply.
+ * Applies the service's policy: its timeout caps the deadline, its concurrency cap queues the excess.
+ */
 export class Invoker {
   private sequence = 0;
+  private readonly bulkheads = new Map<string, { active: number; waiting: (() => void)[] }>();
 
   constructor(private readonly options: InvokerOptions) {}
 
@@ -39,15 +43,19 @@ export class Invoker {
         srv: server,
       };
     }
-    if (service.lane === 'cpu') {
-      const deadline = job.d ?? Date.now() + this.options.cpuJobTimeoutMs;
-      const result = await this.options.pool.run(service.name, job.i, job.id, deadline);
-      return result.ok
-        ? { c, ok: true, o: result.output, srv: server, v: result.version }
-        : { c, ok: false, e: { code: result.code, message: result.message }, srv: server, v: result.version };
-    }
+    const policyTimeout = service.policy?.timeoutMs || 0;
+    // A sync job carries its caller's deadline; an async one gets the service's timeout or the default.
+    let deadline = job.d ?? Date.now() + (policyTimeout || this.options.cpuJobTimeoutMs);
+    if (policyTimeout) deadline = Math.min(deadline, Date.now() + policyTimeout);
+    const release = await this.acquire(service);
     try {
-      const output = await this.runNetwork(service, job.i, job.id, job.d);
+      if (service.lane === 'cpu') {
+        const result = await this.options.pool.run(service.name, job.i, job.id, deadline);
+        return result.ok
+          ? { c, ok: true, o: result.output, srv: server, v: result.version }
+          : { c, ok: false, e: { code: result.code, message: result.message }, srv: server, v: result.version };
+      }
+      const output = await this.runNetwork(service, job.i, job.id, deadline);
       return { c, ok: true, o: output ?? null, srv: server, v: service.version };
     } catch (err) {
       const e =
@@ -55,7 +63,26 @@ export class Invoker {
           ? { code: err.code, message: err.message }
           : { code: 'SERVICE_FAILED' as const, message: `service '${service.name}' failed: ${errorMessage(err)}` };
       return { c, ok: false, e, srv: server, v: service.version };
+    } finally {
+      release();
     }
+  }
+
+  /** Waits for a slot under the service's concurrency cap; returns the function that frees it. */
+  private async acquire(service: RegisteredService): Promise<() => void> {
+    const cap = service.policy?.concurrency || 0;
+    if (!cap) return noop;
+    let bulkhead = this.bulkheads.get(service.name);
+    if (!bulkhead) this.bulkheads.set(service.name, (bulkhead = { active: 0, waiting: [] }));
+    const b = bulkhead;
+    if (b.active >= cap) await new Promise<void>((resolve) => b.waiting.push(resolve));
+    else b.active++;
+    return () => {
+      const next = b.waiting.shift();
+      // The slot passes straight to the next waiter; otherwise it is freed.
+      if (next) next();
+      else b.active--;
+    };
   }
 
   /**
@@ -93,11 +120,25 @@ export class Invoker {
       }
     }
     const controller = new AbortController();
-    const timer = deadline ? setTimeout(() => controller.abort(), Math.max(0, deadline - Date.now())) : undefined;
+    if (!deadline) return definition.handle(input, this.context(service, invocationId, controller.signal, deadline));
+    const budget = Math.max(0, deadline - Date.now());
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // The handler cannot be stopped from outside; its signal tells it to give up.
+        controller.abort();
+        reject(
+          new ServiceInvocationError('DEADLINE_EXCEEDED', `service '${service.name}' did not finish within ${budget} ms`, service.name),
+        );
+      }, budget);
+    });
     try {
-      return await definition.handle(input, this.context(service, invocationId, controller.signal, deadline));
+      return await Promise.race([
+        Promise.resolve(definition.handle(input, this.context(service, invocationId, controller.signal, deadline))),
+        expired,
+      ]);
     } finally {
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
     }
   }
 
@@ -126,3 +167,5 @@ function errorMessage(err: unknown): string {
   if (err !== null && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
   return String(err);
 }
+
+const noop = (): void => undefined;

@@ -17,26 +17,63 @@ export interface LaneWorkersOptions {
   logger: Logger;
 }
 
-/** The BullMQ consumers of the cluster's two lane queues (competing consumers across servers). */
+/**
+ * The BullMQ consumers of the cluster's two lane queues (competing consumers across servers). Created
+ * on first use; drain pauses them (no new jobs, in-flight ones finish), resume restarts them.
+ */
 export class LaneWorkers {
   private readonly workers: Worker<InvocationJob>[] = [];
+  private running = false;
+  private drained = false;
+  private active = 0;
 
   constructor(private readonly options: LaneWorkersOptions) {}
 
-  start(): void {
+  /** True while the workers take jobs. */
+  get serving(): boolean {
+    return this.running && !this.drained;
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  /** Creates the workers; they take jobs at once unless the server is drained. */
+  async start(): Promise<void> {
+    if (this.workers.length) return;
     this.workers.push(this.worker('network', this.options.networkConcurrency));
     // The CPU-lane worker runs on the main thread too, so its lock renewals never wait behind CPU
     // work; it only hands jobs to the thread pool. Its concurrency matches the pool size.
     this.workers.push(this.worker('cpu', this.options.cpuConcurrency));
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    if (!this.drained) this.run();
   }
 
-  async waitUntilReady(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  async setDrained(drained: boolean): Promise<void> {
+    if (drained === this.drained) return;
+    this.drained = drained;
+    if (!this.workers.length) return;
+    if (drained) {
+      // pause(true): stop fetching now and return; jobs already running finish on their own.
+      await Promise.all(this.workers.map((w) => w.pause(true)));
+    } else if (!this.running) {
+      this.run();
+    } else {
+      for (const w of this.workers) w.resume();
+    }
   }
 
   /** Stops taking jobs and waits for the in-flight ones. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
+    this.running = false;
+  }
+
+  private run(): void {
+    this.running = true;
+    for (const w of this.workers) {
+      w.run().catch((err: unknown) => this.options.logger.error({ err }, 'lane worker stopped with an error'));
+    }
   }
 
   private worker(lane: ServiceLane, concurrency: number): Worker<InvocationJob> {
@@ -48,21 +85,28 @@ export class LaneWorkers {
         const data = job.data;
         // The caller gave up already: running the job would only waste the lane.
         if (data.d !== undefined && data.d < Date.now()) return undefined;
-        const reply = await invoker.run(data);
-        if (data.r) {
-          await publishReply(publisher, data, reply);
-          return undefined;
+        this.active++;
+        try {
+          const reply = await invoker.run(data);
+          if (data.r) {
+            await publishReply(publisher, data, reply);
+            return undefined;
+          }
+          // Async invocation: a failure is thrown so that BullMQ retries it with backoff and, after
+          // the last attempt, keeps it as a failed job.
+          if (!reply.ok) throw new Error(reply.e.message);
+          return reply.o;
+        } finally {
+          this.active--;
         }
-        // Async invocation: a failure is thrown so that BullMQ retries it with backoff and, after the
-        // last attempt, keeps it as a failed job.
-        if (!reply.ok) throw new Error(reply.e.message);
-        return reply.o;
       },
-      { connection: this.options.connection, prefix: this.options.prefix, concurrency },
+      { connection: this.options.connection, prefix: this.options.prefix, concurrency, autorun: false },
     );
     worker.on('error', (err) => log.error({ err }, 'lane worker error'));
     worker.on('failed', (job, err) => {
-      if (job && !job.data.r) log.warn({ service: job.data.s, jobId: job.id, attempt: job.attemptsMade, err: err.message }, 'async job failed');
+      if (job && !job.data.r) {
+        log.warn({ service: job.data.s, jobId: job.id, attempt: job.attemptsMade, err: err.message }, 'async job failed');
+      }
     });
     return worker;
   }

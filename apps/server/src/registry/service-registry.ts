@@ -8,6 +8,8 @@ export interface ServiceCode {
   lane: ServiceLane;
   path: string;
   code: string;
+  /** 0 = platform default. */
+  policy?: { timeoutMs: number; attempts: number; concurrency: number };
 }
 
 export interface RegisteredService extends ServiceCode {
@@ -20,11 +22,18 @@ export interface ServiceLoadError {
   message: string;
 }
 
-export interface Update {
+/** The services part of a push. */
+export interface ServicesUpdate {
   revision: number;
   full: boolean;
   services: ServiceCode[];
   removed: string[];
+}
+
+/** One push from the control plane. */
+export interface Update extends ServicesUpdate {
+  /** Whether the control plane wants this server drained. */
+  drained: boolean;
 }
 
 /** The outcome of {@link ServiceRegistry.prepare}: the next state, not yet visible. */
@@ -63,7 +72,7 @@ export class ServiceRegistry {
     return [...state.values()].filter((s) => s.lane === lane);
   }
 
-  prepare(update: Update): PreparedUpdate {
+  prepare(update: ServicesUpdate): PreparedUpdate {
     const next = update.full ? new Map<string, RegisteredService>() : new Map(this.current);
     for (const name of update.removed) next.delete(name);
     const errors: ServiceLoadError[] = [];

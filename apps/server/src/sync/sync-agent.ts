@@ -1,4 +1,4 @@
-import { credentials, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { Lane, SyncServiceClient, type SyncRequest, type SyncResponse } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Update } from '../registry/service-registry';
@@ -9,6 +9,7 @@ export interface SyncAgentOptions {
   server: string;
   host: string;
   pid: number;
+  joinToken: string | undefined;
   /** The revision to announce on (re)connect: the last one applied. */
   appliedRevision: () => number;
   /** Applies a push atomically; returns per-service errors (non-empty = NACK, last good state kept). */
@@ -68,7 +69,9 @@ export class SyncAgent {
 
   private connect(): void {
     if (this.stopped) return;
-    const stream = this.client.sync();
+    const metadata = new Metadata();
+    if (this.options.joinToken) metadata.set('authorization', `Bearer ${this.options.joinToken}`);
+    const stream = this.client.sync(metadata);
     this.stream = stream;
     let ended = false;
     const onEnd = (reason: string, err?: ServiceError): void => {
@@ -78,7 +81,13 @@ export class SyncAgent {
       if (this.stopped) return;
       const delay = this.backoffMs * (0.5 + Math.random() * 0.5);
       this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
-      const level = err?.code === status.NOT_FOUND || err?.code === status.INVALID_ARGUMENT ? 'error' : 'warn';
+      const level =
+        err?.code === status.NOT_FOUND ||
+        err?.code === status.INVALID_ARGUMENT ||
+        err?.code === status.UNAUTHENTICATED ||
+        err?.code === status.PERMISSION_DENIED
+          ? 'error'
+          : 'warn';
       this.log[level]({ reason, code: err?.code, details: err?.details, retryInMs: Math.round(delay) }, 'sync stream lost; reconnecting');
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     };
@@ -107,12 +116,14 @@ export class SyncAgent {
       revision: response.revision,
       full: response.full,
       removed: response.removed,
+      drained: response.drained,
       services: response.services.map((s) => ({
         name: s.name,
         version: s.version,
         lane: s.lane === Lane.LANE_CPU ? 'cpu' : 'network',
         path: s.path,
         code: s.code,
+        policy: s.policy,
       })),
     };
     const started = performance.now();

@@ -55,6 +55,19 @@ export interface DeleteClusterRequest {
 export interface DeleteClusterResponse {
 }
 
+export interface GetJoinTokenRequest {
+  name: string;
+}
+
+export interface RotateJoinTokenRequest {
+  name: string;
+}
+
+export interface JoinToken {
+  cluster: string;
+  token: string;
+}
+
 function createBaseCluster(): Cluster {
   return { name: "", revision: 0, createdAt: "", serviceCount: 0 };
 }
@@ -554,6 +567,225 @@ export const DeleteClusterResponse: MessageFns<DeleteClusterResponse> = {
   },
 };
 
+function createBaseGetJoinTokenRequest(): GetJoinTokenRequest {
+  return { name: "" };
+}
+
+export const GetJoinTokenRequest: MessageFns<GetJoinTokenRequest> = {
+  encode(message: GetJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJoinTokenRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: GetJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetJoinTokenRequest>, I>>(base?: I): GetJoinTokenRequest {
+    return GetJoinTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetJoinTokenRequest>, I>>(object: I): GetJoinTokenRequest {
+    const message = createBaseGetJoinTokenRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateJoinTokenRequest(): RotateJoinTokenRequest {
+  return { name: "" };
+}
+
+export const RotateJoinTokenRequest: MessageFns<RotateJoinTokenRequest> = {
+  encode(message: RotateJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateJoinTokenRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: RotateJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateJoinTokenRequest>, I>>(base?: I): RotateJoinTokenRequest {
+    return RotateJoinTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateJoinTokenRequest>, I>>(object: I): RotateJoinTokenRequest {
+    const message = createBaseRotateJoinTokenRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinToken(): JoinToken {
+  return { cluster: "", token: "" };
+}
+
+export const JoinToken: MessageFns<JoinToken> = {
+  encode(message: JoinToken, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinToken {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinToken {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: JoinToken): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinToken>, I>>(base?: I): JoinToken {
+    return JoinToken.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinToken>, I>>(object: I): JoinToken {
+    const message = createBaseJoinToken();
+    message.cluster = object.cluster ?? "";
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
 /** Clusters: independent sets of servers and services. Many clusters share one database. */
 export type ClusterServiceService = typeof ClusterServiceService;
 export const ClusterServiceService = {
@@ -595,6 +827,27 @@ export const ClusterServiceService = {
       Buffer.from(DeleteClusterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteClusterResponse => DeleteClusterResponse.decode(value),
   },
+  /** The token servers of this cluster present (`authorization: Bearer <token>`) to join it. */
+  getJoinToken: {
+    path: "/laneway.v1.ClusterService/GetJoinToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetJoinTokenRequest): Buffer => Buffer.from(GetJoinTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetJoinTokenRequest => GetJoinTokenRequest.decode(value),
+    responseSerialize: (value: JoinToken): Buffer => Buffer.from(JoinToken.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinToken => JoinToken.decode(value),
+  },
+  /** Replaces the join token; servers already connected stay connected, new connections need the new one. */
+  rotateJoinToken: {
+    path: "/laneway.v1.ClusterService/RotateJoinToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateJoinTokenRequest): Buffer =>
+      Buffer.from(RotateJoinTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateJoinTokenRequest => RotateJoinTokenRequest.decode(value),
+    responseSerialize: (value: JoinToken): Buffer => Buffer.from(JoinToken.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinToken => JoinToken.decode(value),
+  },
 } as const;
 
 export interface ClusterServiceServer extends UntypedServiceImplementation {
@@ -602,6 +855,10 @@ export interface ClusterServiceServer extends UntypedServiceImplementation {
   getCluster: handleUnaryCall<GetClusterRequest, Cluster>;
   listClusters: handleUnaryCall<ListClustersRequest, ListClustersResponse>;
   deleteCluster: handleUnaryCall<DeleteClusterRequest, DeleteClusterResponse>;
+  /** The token servers of this cluster present (`authorization: Bearer <token>`) to join it. */
+  getJoinToken: handleUnaryCall<GetJoinTokenRequest, JoinToken>;
+  /** Replaces the join token; servers already connected stay connected, new connections need the new one. */
+  rotateJoinToken: handleUnaryCall<RotateJoinTokenRequest, JoinToken>;
 }
 
 export interface ClusterServiceClient extends Client {
@@ -664,6 +921,38 @@ export interface ClusterServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteClusterResponse) => void,
+  ): ClientUnaryCall;
+  /** The token servers of this cluster present (`authorization: Bearer <token>`) to join it. */
+  getJoinToken(
+    request: GetJoinTokenRequest,
+    callback: (error: ServiceError | null, response: JoinToken) => void,
+  ): ClientUnaryCall;
+  getJoinToken(
+    request: GetJoinTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinToken) => void,
+  ): ClientUnaryCall;
+  getJoinToken(
+    request: GetJoinTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinToken) => void,
+  ): ClientUnaryCall;
+  /** Replaces the join token; servers already connected stay connected, new connections need the new one. */
+  rotateJoinToken(
+    request: RotateJoinTokenRequest,
+    callback: (error: ServiceError | null, response: JoinToken) => void,
+  ): ClientUnaryCall;
+  rotateJoinToken(
+    request: RotateJoinTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinToken) => void,
+  ): ClientUnaryCall;
+  rotateJoinToken(
+    request: RotateJoinTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinToken) => void,
   ): ClientUnaryCall;
 }
 

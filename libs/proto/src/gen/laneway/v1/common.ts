@@ -155,6 +155,16 @@ export interface ServiceError {
   message: string;
 }
 
+/** Per-service limits, declared in the service's definition; 0 means the platform default. */
+export interface ServicePolicy {
+  /** Deadline of one invocation when the caller gives none. */
+  timeoutMs: number;
+  /** Attempts of an async invocation before it is kept as failed. */
+  attempts: number;
+  /** Invocations of this service at once on one server (bulkhead). */
+  concurrency: number;
+}
+
 function createBaseServerApplyResult(): ServerApplyResult {
   return { server: "", outcome: 0, appliedRevision: 0, errors: [] };
 }
@@ -357,6 +367,111 @@ export const ServiceError: MessageFns<ServiceError> = {
     const message = createBaseServiceError();
     message.service = object.service ?? "";
     message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseServicePolicy(): ServicePolicy {
+  return { timeoutMs: 0, attempts: 0, concurrency: 0 };
+}
+
+export const ServicePolicy: MessageFns<ServicePolicy> = {
+  encode(message: ServicePolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.timeoutMs !== 0) {
+      writer.uint32(8).uint32(message.timeoutMs);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(16).uint32(message.attempts);
+    }
+    if (message.concurrency !== 0) {
+      writer.uint32(24).uint32(message.concurrency);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServicePolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServicePolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.concurrency = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServicePolicy {
+    return {
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      concurrency: isSet(object.concurrency) ? globalThis.Number(object.concurrency) : 0,
+    };
+  },
+
+  toJSON(message: ServicePolicy): unknown {
+    const obj: any = {};
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.concurrency !== 0) {
+      obj.concurrency = Math.round(message.concurrency);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServicePolicy>, I>>(base?: I): ServicePolicy {
+    return ServicePolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServicePolicy>, I>>(object: I): ServicePolicy {
+    const message = createBaseServicePolicy();
+    message.timeoutMs = object.timeoutMs ?? 0;
+    message.attempts = object.attempts ?? 0;
+    message.concurrency = object.concurrency ?? 0;
     return message;
   },
 };

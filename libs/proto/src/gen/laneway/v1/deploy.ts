@@ -15,10 +15,20 @@ import {
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
-  type ServiceError,
+  type ServiceError as ServiceError1,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Lane, laneFromJSON, laneToJSON, ServerApplyResult, WaitFor, waitForFromJSON, waitForToJSON } from "./common";
+import {
+  Lane,
+  laneFromJSON,
+  laneToJSON,
+  ServerApplyResult,
+  ServiceError,
+  ServicePolicy,
+  WaitFor,
+  waitForFromJSON,
+  waitForToJSON,
+} from "./common";
 
 export const protobufPackage = "laneway.v1";
 
@@ -46,6 +56,7 @@ export interface DeployedService {
   path: string;
   /** False when this exact version was already current (nothing was pushed for it). */
   changed: boolean;
+  policy: ServicePolicy | undefined;
 }
 
 export interface DeployResponse {
@@ -68,6 +79,7 @@ export interface ServiceInfo {
   revision: number;
   /** ISO-8601 UTC. */
   updatedAt: string;
+  policy: ServicePolicy | undefined;
 }
 
 export interface ListServicesResponse {
@@ -85,6 +97,60 @@ export interface UndeployRequest {
 export interface UndeployResponse {
   revision: number;
   servers: ServerApplyResult[];
+}
+
+export interface RollbackRequest {
+  cluster: string;
+  service: string;
+  /** A version from ListServiceVersions (a unique prefix of at least 6 characters is enough). */
+  version: string;
+  waitFor: WaitFor;
+  timeoutMs: number;
+}
+
+export interface RollbackResponse {
+  revision: number;
+  service: DeployedService | undefined;
+  servers: ServerApplyResult[];
+}
+
+export interface ListServiceVersionsRequest {
+  cluster: string;
+  service: string;
+}
+
+export interface ServiceVersion {
+  version: string;
+  lane: Lane;
+  path: string;
+  /** ISO-8601 UTC of the first deploy of this version. */
+  createdAt: string;
+  current: boolean;
+}
+
+export interface ListServiceVersionsResponse {
+  versions: ServiceVersion[];
+}
+
+export interface GetDeploymentStatusRequest {
+  cluster: string;
+}
+
+export interface ServerDeploymentStatus {
+  server: string;
+  connected: boolean;
+  drained: boolean;
+  appliedRevision: number;
+  /** True when applied_revision equals the desired revision. */
+  converged: boolean;
+  lastSeen: string;
+  lastNack: ServiceError[];
+}
+
+export interface DeploymentStatus {
+  cluster: string;
+  desiredRevision: number;
+  servers: ServerDeploymentStatus[];
 }
 
 function createBaseSourceFile(): SourceFile {
@@ -298,7 +364,7 @@ export const DeployRequest: MessageFns<DeployRequest> = {
 };
 
 function createBaseDeployedService(): DeployedService {
-  return { name: "", version: "", lane: 0, path: "", changed: false };
+  return { name: "", version: "", lane: 0, path: "", changed: false, policy: undefined };
 }
 
 export const DeployedService: MessageFns<DeployedService> = {
@@ -317,6 +383,9 @@ export const DeployedService: MessageFns<DeployedService> = {
     }
     if (message.changed !== false) {
       writer.uint32(40).bool(message.changed);
+    }
+    if (message.policy !== undefined) {
+      ServicePolicy.encode(message.policy, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -374,6 +443,14 @@ export const DeployedService: MessageFns<DeployedService> = {
             message.changed = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.policy = ServicePolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -393,6 +470,7 @@ export const DeployedService: MessageFns<DeployedService> = {
       lane: isSet(object.lane) ? laneFromJSON(object.lane) : 0,
       path: isSet(object.path) ? globalThis.String(object.path) : "",
       changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
+      policy: isSet(object.policy) ? ServicePolicy.fromJSON(object.policy) : undefined,
     };
   },
 
@@ -413,6 +491,9 @@ export const DeployedService: MessageFns<DeployedService> = {
     if (message.changed !== false) {
       obj.changed = message.changed;
     }
+    if (message.policy !== undefined) {
+      obj.policy = ServicePolicy.toJSON(message.policy);
+    }
     return obj;
   },
 
@@ -426,6 +507,9 @@ export const DeployedService: MessageFns<DeployedService> = {
     message.lane = object.lane ?? 0;
     message.path = object.path ?? "";
     message.changed = object.changed ?? false;
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? ServicePolicy.fromPartial(object.policy)
+      : undefined;
     return message;
   },
 };
@@ -603,7 +687,7 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
 };
 
 function createBaseServiceInfo(): ServiceInfo {
-  return { name: "", version: "", lane: 0, path: "", revision: 0, updatedAt: "" };
+  return { name: "", version: "", lane: 0, path: "", revision: 0, updatedAt: "", policy: undefined };
 }
 
 export const ServiceInfo: MessageFns<ServiceInfo> = {
@@ -625,6 +709,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     if (message.updatedAt !== "") {
       writer.uint32(50).string(message.updatedAt);
+    }
+    if (message.policy !== undefined) {
+      ServicePolicy.encode(message.policy, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -690,6 +777,14 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.updatedAt = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.policy = ServicePolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -714,6 +809,7 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
         : isSet(object.updated_at)
         ? globalThis.String(object.updated_at)
         : "",
+      policy: isSet(object.policy) ? ServicePolicy.fromJSON(object.policy) : undefined,
     };
   },
 
@@ -737,6 +833,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.updatedAt !== "") {
       obj.updatedAt = message.updatedAt;
     }
+    if (message.policy !== undefined) {
+      obj.policy = ServicePolicy.toJSON(message.policy);
+    }
     return obj;
   },
 
@@ -751,6 +850,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.path = object.path ?? "";
     message.revision = object.revision ?? 0;
     message.updatedAt = object.updatedAt ?? "";
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? ServicePolicy.fromPartial(object.policy)
+      : undefined;
     return message;
   },
 };
@@ -1054,6 +1156,904 @@ export const UndeployResponse: MessageFns<UndeployResponse> = {
   },
 };
 
+function createBaseRollbackRequest(): RollbackRequest {
+  return { cluster: "", service: "", version: "", waitFor: 0, timeoutMs: 0 };
+}
+
+export const RollbackRequest: MessageFns<RollbackRequest> = {
+  encode(message: RollbackRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.service !== "") {
+      writer.uint32(18).string(message.service);
+    }
+    if (message.version !== "") {
+      writer.uint32(26).string(message.version);
+    }
+    if (message.waitFor !== 0) {
+      writer.uint32(32).int32(message.waitFor);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(40).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RollbackRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRollbackRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.waitFor = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RollbackRequest {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      waitFor: isSet(object.waitFor)
+        ? waitForFromJSON(object.waitFor)
+        : isSet(object.wait_for)
+        ? waitForFromJSON(object.wait_for)
+        : 0,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: RollbackRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.waitFor !== 0) {
+      obj.waitFor = waitForToJSON(message.waitFor);
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RollbackRequest>, I>>(base?: I): RollbackRequest {
+    return RollbackRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RollbackRequest>, I>>(object: I): RollbackRequest {
+    const message = createBaseRollbackRequest();
+    message.cluster = object.cluster ?? "";
+    message.service = object.service ?? "";
+    message.version = object.version ?? "";
+    message.waitFor = object.waitFor ?? 0;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseRollbackResponse(): RollbackResponse {
+  return { revision: 0, service: undefined, servers: [] };
+}
+
+export const RollbackResponse: MessageFns<RollbackResponse> = {
+  encode(message: RollbackResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revision !== 0) {
+      writer.uint32(8).int64(message.revision);
+    }
+    if (message.service !== undefined) {
+      DeployedService.encode(message.service, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.servers) {
+      ServerApplyResult.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RollbackResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRollbackResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.service = DeployedService.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.servers.push(ServerApplyResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RollbackResponse {
+    return {
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      service: isSet(object.service) ? DeployedService.fromJSON(object.service) : undefined,
+      servers: globalThis.Array.isArray(object?.servers)
+        ? object.servers.map((e: any) => ServerApplyResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RollbackResponse): unknown {
+    const obj: any = {};
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.service !== undefined) {
+      obj.service = DeployedService.toJSON(message.service);
+    }
+    if (message.servers?.length) {
+      obj.servers = message.servers.map((e) => ServerApplyResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RollbackResponse>, I>>(base?: I): RollbackResponse {
+    return RollbackResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RollbackResponse>, I>>(object: I): RollbackResponse {
+    const message = createBaseRollbackResponse();
+    message.revision = object.revision ?? 0;
+    message.service = (object.service !== undefined && object.service !== null)
+      ? DeployedService.fromPartial(object.service)
+      : undefined;
+    message.servers = object.servers?.map((e) => ServerApplyResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListServiceVersionsRequest(): ListServiceVersionsRequest {
+  return { cluster: "", service: "" };
+}
+
+export const ListServiceVersionsRequest: MessageFns<ListServiceVersionsRequest> = {
+  encode(message: ListServiceVersionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.service !== "") {
+      writer.uint32(18).string(message.service);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServiceVersionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServiceVersionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServiceVersionsRequest {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+    };
+  },
+
+  toJSON(message: ListServiceVersionsRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListServiceVersionsRequest>, I>>(base?: I): ListServiceVersionsRequest {
+    return ListServiceVersionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListServiceVersionsRequest>, I>>(object: I): ListServiceVersionsRequest {
+    const message = createBaseListServiceVersionsRequest();
+    message.cluster = object.cluster ?? "";
+    message.service = object.service ?? "";
+    return message;
+  },
+};
+
+function createBaseServiceVersion(): ServiceVersion {
+  return { version: "", lane: 0, path: "", createdAt: "", current: false };
+}
+
+export const ServiceVersion: MessageFns<ServiceVersion> = {
+  encode(message: ServiceVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== "") {
+      writer.uint32(10).string(message.version);
+    }
+    if (message.lane !== 0) {
+      writer.uint32(16).int32(message.lane);
+    }
+    if (message.path !== "") {
+      writer.uint32(26).string(message.path);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(34).string(message.createdAt);
+    }
+    if (message.current !== false) {
+      writer.uint32(40).bool(message.current);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lane = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.current = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceVersion {
+    return {
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      lane: isSet(object.lane) ? laneFromJSON(object.lane) : 0,
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      current: isSet(object.current) ? globalThis.Boolean(object.current) : false,
+    };
+  },
+
+  toJSON(message: ServiceVersion): unknown {
+    const obj: any = {};
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.lane !== 0) {
+      obj.lane = laneToJSON(message.lane);
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.current !== false) {
+      obj.current = message.current;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServiceVersion>, I>>(base?: I): ServiceVersion {
+    return ServiceVersion.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServiceVersion>, I>>(object: I): ServiceVersion {
+    const message = createBaseServiceVersion();
+    message.version = object.version ?? "";
+    message.lane = object.lane ?? 0;
+    message.path = object.path ?? "";
+    message.createdAt = object.createdAt ?? "";
+    message.current = object.current ?? false;
+    return message;
+  },
+};
+
+function createBaseListServiceVersionsResponse(): ListServiceVersionsResponse {
+  return { versions: [] };
+}
+
+export const ListServiceVersionsResponse: MessageFns<ListServiceVersionsResponse> = {
+  encode(message: ListServiceVersionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.versions) {
+      ServiceVersion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServiceVersionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServiceVersionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.versions.push(ServiceVersion.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServiceVersionsResponse {
+    return {
+      versions: globalThis.Array.isArray(object?.versions)
+        ? object.versions.map((e: any) => ServiceVersion.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListServiceVersionsResponse): unknown {
+    const obj: any = {};
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => ServiceVersion.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListServiceVersionsResponse>, I>>(base?: I): ListServiceVersionsResponse {
+    return ListServiceVersionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListServiceVersionsResponse>, I>>(object: I): ListServiceVersionsResponse {
+    const message = createBaseListServiceVersionsResponse();
+    message.versions = object.versions?.map((e) => ServiceVersion.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetDeploymentStatusRequest(): GetDeploymentStatusRequest {
+  return { cluster: "" };
+}
+
+export const GetDeploymentStatusRequest: MessageFns<GetDeploymentStatusRequest> = {
+  encode(message: GetDeploymentStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDeploymentStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDeploymentStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDeploymentStatusRequest {
+    return { cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "" };
+  },
+
+  toJSON(message: GetDeploymentStatusRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetDeploymentStatusRequest>, I>>(base?: I): GetDeploymentStatusRequest {
+    return GetDeploymentStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetDeploymentStatusRequest>, I>>(object: I): GetDeploymentStatusRequest {
+    const message = createBaseGetDeploymentStatusRequest();
+    message.cluster = object.cluster ?? "";
+    return message;
+  },
+};
+
+function createBaseServerDeploymentStatus(): ServerDeploymentStatus {
+  return {
+    server: "",
+    connected: false,
+    drained: false,
+    appliedRevision: 0,
+    converged: false,
+    lastSeen: "",
+    lastNack: [],
+  };
+}
+
+export const ServerDeploymentStatus: MessageFns<ServerDeploymentStatus> = {
+  encode(message: ServerDeploymentStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.server !== "") {
+      writer.uint32(10).string(message.server);
+    }
+    if (message.connected !== false) {
+      writer.uint32(16).bool(message.connected);
+    }
+    if (message.drained !== false) {
+      writer.uint32(24).bool(message.drained);
+    }
+    if (message.appliedRevision !== 0) {
+      writer.uint32(32).int64(message.appliedRevision);
+    }
+    if (message.converged !== false) {
+      writer.uint32(40).bool(message.converged);
+    }
+    if (message.lastSeen !== "") {
+      writer.uint32(50).string(message.lastSeen);
+    }
+    for (const v of message.lastNack) {
+      ServiceError.encode(v!, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServerDeploymentStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServerDeploymentStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.connected = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.drained = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.appliedRevision = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.converged = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lastSeen = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastNack.push(ServiceError.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServerDeploymentStatus {
+    return {
+      server: isSet(object.server) ? globalThis.String(object.server) : "",
+      connected: isSet(object.connected) ? globalThis.Boolean(object.connected) : false,
+      drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
+      appliedRevision: isSet(object.appliedRevision)
+        ? globalThis.Number(object.appliedRevision)
+        : isSet(object.applied_revision)
+        ? globalThis.Number(object.applied_revision)
+        : 0,
+      converged: isSet(object.converged) ? globalThis.Boolean(object.converged) : false,
+      lastSeen: isSet(object.lastSeen)
+        ? globalThis.String(object.lastSeen)
+        : isSet(object.last_seen)
+        ? globalThis.String(object.last_seen)
+        : "",
+      lastNack: globalThis.Array.isArray(object?.lastNack)
+        ? object.lastNack.map((e: any) => ServiceError.fromJSON(e))
+        : globalThis.Array.isArray(object?.last_nack)
+        ? object.last_nack.map((e: any) => ServiceError.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ServerDeploymentStatus): unknown {
+    const obj: any = {};
+    if (message.server !== "") {
+      obj.server = message.server;
+    }
+    if (message.connected !== false) {
+      obj.connected = message.connected;
+    }
+    if (message.drained !== false) {
+      obj.drained = message.drained;
+    }
+    if (message.appliedRevision !== 0) {
+      obj.appliedRevision = Math.round(message.appliedRevision);
+    }
+    if (message.converged !== false) {
+      obj.converged = message.converged;
+    }
+    if (message.lastSeen !== "") {
+      obj.lastSeen = message.lastSeen;
+    }
+    if (message.lastNack?.length) {
+      obj.lastNack = message.lastNack.map((e) => ServiceError.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ServerDeploymentStatus>, I>>(base?: I): ServerDeploymentStatus {
+    return ServerDeploymentStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ServerDeploymentStatus>, I>>(object: I): ServerDeploymentStatus {
+    const message = createBaseServerDeploymentStatus();
+    message.server = object.server ?? "";
+    message.connected = object.connected ?? false;
+    message.drained = object.drained ?? false;
+    message.appliedRevision = object.appliedRevision ?? 0;
+    message.converged = object.converged ?? false;
+    message.lastSeen = object.lastSeen ?? "";
+    message.lastNack = object.lastNack?.map((e) => ServiceError.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeploymentStatus(): DeploymentStatus {
+  return { cluster: "", desiredRevision: 0, servers: [] };
+}
+
+export const DeploymentStatus: MessageFns<DeploymentStatus> = {
+  encode(message: DeploymentStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.desiredRevision !== 0) {
+      writer.uint32(16).int64(message.desiredRevision);
+    }
+    for (const v of message.servers) {
+      ServerDeploymentStatus.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeploymentStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeploymentStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.desiredRevision = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.servers.push(ServerDeploymentStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeploymentStatus {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      desiredRevision: isSet(object.desiredRevision)
+        ? globalThis.Number(object.desiredRevision)
+        : isSet(object.desired_revision)
+        ? globalThis.Number(object.desired_revision)
+        : 0,
+      servers: globalThis.Array.isArray(object?.servers)
+        ? object.servers.map((e: any) => ServerDeploymentStatus.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DeploymentStatus): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.desiredRevision !== 0) {
+      obj.desiredRevision = Math.round(message.desiredRevision);
+    }
+    if (message.servers?.length) {
+      obj.servers = message.servers.map((e) => ServerDeploymentStatus.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeploymentStatus>, I>>(base?: I): DeploymentStatus {
+    return DeploymentStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeploymentStatus>, I>>(object: I): DeploymentStatus {
+    const message = createBaseDeploymentStatus();
+    message.cluster = object.cluster ?? "";
+    message.desiredRevision = object.desiredRevision ?? 0;
+    message.servers = object.servers?.map((e) => ServerDeploymentStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Deploying service code to every server of a cluster. */
 export type DeployServiceService = typeof DeployServiceService;
 export const DeployServiceService = {
@@ -1090,6 +2090,39 @@ export const DeployServiceService = {
     responseSerialize: (value: UndeployResponse): Buffer => Buffer.from(UndeployResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UndeployResponse => UndeployResponse.decode(value),
   },
+  /** Makes an earlier version of a service current again, on every server. */
+  rollback: {
+    path: "/laneway.v1.DeployService/Rollback" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RollbackRequest): Buffer => Buffer.from(RollbackRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RollbackRequest => RollbackRequest.decode(value),
+    responseSerialize: (value: RollbackResponse): Buffer => Buffer.from(RollbackResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RollbackResponse => RollbackResponse.decode(value),
+  },
+  /** Every version a service has had, newest first. */
+  listServiceVersions: {
+    path: "/laneway.v1.DeployService/ListServiceVersions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListServiceVersionsRequest): Buffer =>
+      Buffer.from(ListServiceVersionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListServiceVersionsRequest => ListServiceVersionsRequest.decode(value),
+    responseSerialize: (value: ListServiceVersionsResponse): Buffer =>
+      Buffer.from(ListServiceVersionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListServiceVersionsResponse => ListServiceVersionsResponse.decode(value),
+  },
+  /** The desired revision and where each server stands. */
+  getDeploymentStatus: {
+    path: "/laneway.v1.DeployService/GetDeploymentStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDeploymentStatusRequest): Buffer =>
+      Buffer.from(GetDeploymentStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDeploymentStatusRequest => GetDeploymentStatusRequest.decode(value),
+    responseSerialize: (value: DeploymentStatus): Buffer => Buffer.from(DeploymentStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeploymentStatus => DeploymentStatus.decode(value),
+  },
 } as const;
 
 export interface DeployServiceServer extends UntypedServiceImplementation {
@@ -1101,6 +2134,12 @@ export interface DeployServiceServer extends UntypedServiceImplementation {
   deploy: handleUnaryCall<DeployRequest, DeployResponse>;
   listServices: handleUnaryCall<ListServicesRequest, ListServicesResponse>;
   undeploy: handleUnaryCall<UndeployRequest, UndeployResponse>;
+  /** Makes an earlier version of a service current again, on every server. */
+  rollback: handleUnaryCall<RollbackRequest, RollbackResponse>;
+  /** Every version a service has had, newest first. */
+  listServiceVersions: handleUnaryCall<ListServiceVersionsRequest, ListServiceVersionsResponse>;
+  /** The desired revision and where each server stands. */
+  getDeploymentStatus: handleUnaryCall<GetDeploymentStatusRequest, DeploymentStatus>;
 }
 
 export interface DeployServiceClient extends Client {
@@ -1111,48 +2150,96 @@ export interface DeployServiceClient extends Client {
    */
   deploy(
     request: DeployRequest,
-    callback: (error: ServiceError | null, response: DeployResponse) => void,
+    callback: (error: ServiceError1 | null, response: DeployResponse) => void,
   ): ClientUnaryCall;
   deploy(
     request: DeployRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: DeployResponse) => void,
+    callback: (error: ServiceError1 | null, response: DeployResponse) => void,
   ): ClientUnaryCall;
   deploy(
     request: DeployRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: DeployResponse) => void,
+    callback: (error: ServiceError1 | null, response: DeployResponse) => void,
   ): ClientUnaryCall;
   listServices(
     request: ListServicesRequest,
-    callback: (error: ServiceError | null, response: ListServicesResponse) => void,
+    callback: (error: ServiceError1 | null, response: ListServicesResponse) => void,
   ): ClientUnaryCall;
   listServices(
     request: ListServicesRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: ListServicesResponse) => void,
+    callback: (error: ServiceError1 | null, response: ListServicesResponse) => void,
   ): ClientUnaryCall;
   listServices(
     request: ListServicesRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ListServicesResponse) => void,
+    callback: (error: ServiceError1 | null, response: ListServicesResponse) => void,
   ): ClientUnaryCall;
   undeploy(
     request: UndeployRequest,
-    callback: (error: ServiceError | null, response: UndeployResponse) => void,
+    callback: (error: ServiceError1 | null, response: UndeployResponse) => void,
   ): ClientUnaryCall;
   undeploy(
     request: UndeployRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: UndeployResponse) => void,
+    callback: (error: ServiceError1 | null, response: UndeployResponse) => void,
   ): ClientUnaryCall;
   undeploy(
     request: UndeployRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: UndeployResponse) => void,
+    callback: (error: ServiceError1 | null, response: UndeployResponse) => void,
+  ): ClientUnaryCall;
+  /** Makes an earlier version of a service current again, on every server. */
+  rollback(
+    request: RollbackRequest,
+    callback: (error: ServiceError1 | null, response: RollbackResponse) => void,
+  ): ClientUnaryCall;
+  rollback(
+    request: RollbackRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: RollbackResponse) => void,
+  ): ClientUnaryCall;
+  rollback(
+    request: RollbackRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: RollbackResponse) => void,
+  ): ClientUnaryCall;
+  /** Every version a service has had, newest first. */
+  listServiceVersions(
+    request: ListServiceVersionsRequest,
+    callback: (error: ServiceError1 | null, response: ListServiceVersionsResponse) => void,
+  ): ClientUnaryCall;
+  listServiceVersions(
+    request: ListServiceVersionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: ListServiceVersionsResponse) => void,
+  ): ClientUnaryCall;
+  listServiceVersions(
+    request: ListServiceVersionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: ListServiceVersionsResponse) => void,
+  ): ClientUnaryCall;
+  /** The desired revision and where each server stands. */
+  getDeploymentStatus(
+    request: GetDeploymentStatusRequest,
+    callback: (error: ServiceError1 | null, response: DeploymentStatus) => void,
+  ): ClientUnaryCall;
+  getDeploymentStatus(
+    request: GetDeploymentStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: DeploymentStatus) => void,
+  ): ClientUnaryCall;
+  getDeploymentStatus(
+    request: GetDeploymentStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: DeploymentStatus) => void,
   ): ClientUnaryCall;
 }
 

@@ -15,13 +15,70 @@ import {
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
-  type ServiceError,
+  type ServiceError as ServiceError1,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
 export const protobufPackage = "laneway.v1";
 
 export const protobufFileName = "laneway/v1/invoke.proto";
+
+export enum JobState {
+  JOB_STATE_UNSPECIFIED = 0,
+  JOB_STATE_WAITING = 1,
+  JOB_STATE_ACTIVE = 2,
+  JOB_STATE_DELAYED = 3,
+  JOB_STATE_COMPLETED = 4,
+  JOB_STATE_FAILED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function jobStateFromJSON(object: any): JobState {
+  switch (object) {
+    case 0:
+    case "JOB_STATE_UNSPECIFIED":
+      return JobState.JOB_STATE_UNSPECIFIED;
+    case 1:
+    case "JOB_STATE_WAITING":
+      return JobState.JOB_STATE_WAITING;
+    case 2:
+    case "JOB_STATE_ACTIVE":
+      return JobState.JOB_STATE_ACTIVE;
+    case 3:
+    case "JOB_STATE_DELAYED":
+      return JobState.JOB_STATE_DELAYED;
+    case 4:
+    case "JOB_STATE_COMPLETED":
+      return JobState.JOB_STATE_COMPLETED;
+    case 5:
+    case "JOB_STATE_FAILED":
+      return JobState.JOB_STATE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return JobState.UNRECOGNIZED;
+  }
+}
+
+export function jobStateToJSON(object: JobState): string {
+  switch (object) {
+    case JobState.JOB_STATE_UNSPECIFIED:
+      return "JOB_STATE_UNSPECIFIED";
+    case JobState.JOB_STATE_WAITING:
+      return "JOB_STATE_WAITING";
+    case JobState.JOB_STATE_ACTIVE:
+      return "JOB_STATE_ACTIVE";
+    case JobState.JOB_STATE_DELAYED:
+      return "JOB_STATE_DELAYED";
+    case JobState.JOB_STATE_COMPLETED:
+      return "JOB_STATE_COMPLETED";
+    case JobState.JOB_STATE_FAILED:
+      return "JOB_STATE_FAILED";
+    case JobState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export interface InvokeRequest {
   cluster: string;
@@ -41,6 +98,43 @@ export interface InvokeResponse {
 }
 
 export interface InvokeAsyncResponse {
+  jobId: string;
+}
+
+export interface GetJobRequest {
+  cluster: string;
+  jobId: string;
+}
+
+export interface JobInfo {
+  jobId: string;
+  service: string;
+  state: JobState;
+  attemptsMade: number;
+  inputJson: string;
+  /** Set when state is COMPLETED. */
+  outputJson: string;
+  /** The last error, when an attempt failed. */
+  failedReason: string;
+  /** ISO-8601 UTC. */
+  createdAt: string;
+  finishedAt: string;
+}
+
+export interface ListFailedJobsRequest {
+  cluster: string;
+  /** Only this service's jobs; empty for all. */
+  service: string;
+  /** At most this many; 0 means 100. */
+  limit: number;
+}
+
+export interface ListFailedJobsResponse {
+  jobs: JobInfo[];
+}
+
+export interface RetryJobRequest {
+  cluster: string;
   jobId: string;
 }
 
@@ -347,6 +441,587 @@ export const InvokeAsyncResponse: MessageFns<InvokeAsyncResponse> = {
   },
 };
 
+function createBaseGetJobRequest(): GetJobRequest {
+  return { cluster: "", jobId: "" };
+}
+
+export const GetJobRequest: MessageFns<GetJobRequest> = {
+  encode(message: GetJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJobRequest {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetJobRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetJobRequest>, I>>(base?: I): GetJobRequest {
+    return GetJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetJobRequest>, I>>(object: I): GetJobRequest {
+    const message = createBaseGetJobRequest();
+    message.cluster = object.cluster ?? "";
+    message.jobId = object.jobId ?? "";
+    return message;
+  },
+};
+
+function createBaseJobInfo(): JobInfo {
+  return {
+    jobId: "",
+    service: "",
+    state: 0,
+    attemptsMade: 0,
+    inputJson: "",
+    outputJson: "",
+    failedReason: "",
+    createdAt: "",
+    finishedAt: "",
+  };
+}
+
+export const JobInfo: MessageFns<JobInfo> = {
+  encode(message: JobInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.service !== "") {
+      writer.uint32(18).string(message.service);
+    }
+    if (message.state !== 0) {
+      writer.uint32(24).int32(message.state);
+    }
+    if (message.attemptsMade !== 0) {
+      writer.uint32(32).uint32(message.attemptsMade);
+    }
+    if (message.inputJson !== "") {
+      writer.uint32(42).string(message.inputJson);
+    }
+    if (message.outputJson !== "") {
+      writer.uint32(50).string(message.outputJson);
+    }
+    if (message.failedReason !== "") {
+      writer.uint32(58).string(message.failedReason);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(66).string(message.createdAt);
+    }
+    if (message.finishedAt !== "") {
+      writer.uint32(74).string(message.finishedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.attemptsMade = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.inputJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.outputJson = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.failedReason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobInfo {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      state: isSet(object.state) ? jobStateFromJSON(object.state) : 0,
+      attemptsMade: isSet(object.attemptsMade)
+        ? globalThis.Number(object.attemptsMade)
+        : isSet(object.attempts_made)
+        ? globalThis.Number(object.attempts_made)
+        : 0,
+      inputJson: isSet(object.inputJson)
+        ? globalThis.String(object.inputJson)
+        : isSet(object.input_json)
+        ? globalThis.String(object.input_json)
+        : "",
+      outputJson: isSet(object.outputJson)
+        ? globalThis.String(object.outputJson)
+        : isSet(object.output_json)
+        ? globalThis.String(object.output_json)
+        : "",
+      failedReason: isSet(object.failedReason)
+        ? globalThis.String(object.failedReason)
+        : isSet(object.failed_reason)
+        ? globalThis.String(object.failed_reason)
+        : "",
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      finishedAt: isSet(object.finishedAt)
+        ? globalThis.String(object.finishedAt)
+        : isSet(object.finished_at)
+        ? globalThis.String(object.finished_at)
+        : "",
+    };
+  },
+
+  toJSON(message: JobInfo): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.state !== 0) {
+      obj.state = jobStateToJSON(message.state);
+    }
+    if (message.attemptsMade !== 0) {
+      obj.attemptsMade = Math.round(message.attemptsMade);
+    }
+    if (message.inputJson !== "") {
+      obj.inputJson = message.inputJson;
+    }
+    if (message.outputJson !== "") {
+      obj.outputJson = message.outputJson;
+    }
+    if (message.failedReason !== "") {
+      obj.failedReason = message.failedReason;
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.finishedAt !== "") {
+      obj.finishedAt = message.finishedAt;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JobInfo>, I>>(base?: I): JobInfo {
+    return JobInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JobInfo>, I>>(object: I): JobInfo {
+    const message = createBaseJobInfo();
+    message.jobId = object.jobId ?? "";
+    message.service = object.service ?? "";
+    message.state = object.state ?? 0;
+    message.attemptsMade = object.attemptsMade ?? 0;
+    message.inputJson = object.inputJson ?? "";
+    message.outputJson = object.outputJson ?? "";
+    message.failedReason = object.failedReason ?? "";
+    message.createdAt = object.createdAt ?? "";
+    message.finishedAt = object.finishedAt ?? "";
+    return message;
+  },
+};
+
+function createBaseListFailedJobsRequest(): ListFailedJobsRequest {
+  return { cluster: "", service: "", limit: 0 };
+}
+
+export const ListFailedJobsRequest: MessageFns<ListFailedJobsRequest> = {
+  encode(message: ListFailedJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.service !== "") {
+      writer.uint32(18).string(message.service);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFailedJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFailedJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFailedJobsRequest {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListFailedJobsRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFailedJobsRequest>, I>>(base?: I): ListFailedJobsRequest {
+    return ListFailedJobsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFailedJobsRequest>, I>>(object: I): ListFailedJobsRequest {
+    const message = createBaseListFailedJobsRequest();
+    message.cluster = object.cluster ?? "";
+    message.service = object.service ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseListFailedJobsResponse(): ListFailedJobsResponse {
+  return { jobs: [] };
+}
+
+export const ListFailedJobsResponse: MessageFns<ListFailedJobsResponse> = {
+  encode(message: ListFailedJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.jobs) {
+      JobInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListFailedJobsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListFailedJobsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobs.push(JobInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListFailedJobsResponse {
+    return { jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => JobInfo.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListFailedJobsResponse): unknown {
+    const obj: any = {};
+    if (message.jobs?.length) {
+      obj.jobs = message.jobs.map((e) => JobInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListFailedJobsResponse>, I>>(base?: I): ListFailedJobsResponse {
+    return ListFailedJobsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListFailedJobsResponse>, I>>(object: I): ListFailedJobsResponse {
+    const message = createBaseListFailedJobsResponse();
+    message.jobs = object.jobs?.map((e) => JobInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRetryJobRequest(): RetryJobRequest {
+  return { cluster: "", jobId: "" };
+}
+
+export const RetryJobRequest: MessageFns<RetryJobRequest> = {
+  encode(message: RetryJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetryJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetryJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetryJobRequest {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RetryJobRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RetryJobRequest>, I>>(base?: I): RetryJobRequest {
+    return RetryJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RetryJobRequest>, I>>(object: I): RetryJobRequest {
+    const message = createBaseRetryJobRequest();
+    message.cluster = object.cluster ?? "";
+    message.jobId = object.jobId ?? "";
+    return message;
+  },
+};
+
 /** Invoking services through the control plane, which queues the call on the cluster's lane. */
 export type InvokeServiceService = typeof InvokeServiceService;
 export const InvokeServiceService = {
@@ -370,6 +1045,38 @@ export const InvokeServiceService = {
     responseSerialize: (value: InvokeAsyncResponse): Buffer => Buffer.from(InvokeAsyncResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InvokeAsyncResponse => InvokeAsyncResponse.decode(value),
   },
+  /** Where an async invocation stands, and its output once it completed. */
+  getJob: {
+    path: "/laneway.v1.InvokeService/GetJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetJobRequest): Buffer => Buffer.from(GetJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetJobRequest => GetJobRequest.decode(value),
+    responseSerialize: (value: JobInfo): Buffer => Buffer.from(JobInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobInfo => JobInfo.decode(value),
+  },
+  /** Async invocations that used up their attempts (the dead-letter view), newest first. */
+  listFailedJobs: {
+    path: "/laneway.v1.InvokeService/ListFailedJobs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListFailedJobsRequest): Buffer =>
+      Buffer.from(ListFailedJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListFailedJobsRequest => ListFailedJobsRequest.decode(value),
+    responseSerialize: (value: ListFailedJobsResponse): Buffer =>
+      Buffer.from(ListFailedJobsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListFailedJobsResponse => ListFailedJobsResponse.decode(value),
+  },
+  /** Queues a failed async invocation again, with fresh attempts. */
+  retryJob: {
+    path: "/laneway.v1.InvokeService/RetryJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RetryJobRequest): Buffer => Buffer.from(RetryJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RetryJobRequest => RetryJobRequest.decode(value),
+    responseSerialize: (value: JobInfo): Buffer => Buffer.from(JobInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JobInfo => JobInfo.decode(value),
+  },
 } as const;
 
 export interface InvokeServiceServer extends UntypedServiceImplementation {
@@ -377,40 +1084,91 @@ export interface InvokeServiceServer extends UntypedServiceImplementation {
   invoke: handleUnaryCall<InvokeRequest, InvokeResponse>;
   /** Queues a durable invocation and returns at once. */
   invokeAsync: handleUnaryCall<InvokeRequest, InvokeAsyncResponse>;
+  /** Where an async invocation stands, and its output once it completed. */
+  getJob: handleUnaryCall<GetJobRequest, JobInfo>;
+  /** Async invocations that used up their attempts (the dead-letter view), newest first. */
+  listFailedJobs: handleUnaryCall<ListFailedJobsRequest, ListFailedJobsResponse>;
+  /** Queues a failed async invocation again, with fresh attempts. */
+  retryJob: handleUnaryCall<RetryJobRequest, JobInfo>;
 }
 
 export interface InvokeServiceClient extends Client {
   /** Runs the service on some server of the cluster and waits for its output. */
   invoke(
     request: InvokeRequest,
-    callback: (error: ServiceError | null, response: InvokeResponse) => void,
+    callback: (error: ServiceError1 | null, response: InvokeResponse) => void,
   ): ClientUnaryCall;
   invoke(
     request: InvokeRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: InvokeResponse) => void,
+    callback: (error: ServiceError1 | null, response: InvokeResponse) => void,
   ): ClientUnaryCall;
   invoke(
     request: InvokeRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: InvokeResponse) => void,
+    callback: (error: ServiceError1 | null, response: InvokeResponse) => void,
   ): ClientUnaryCall;
   /** Queues a durable invocation and returns at once. */
   invokeAsync(
     request: InvokeRequest,
-    callback: (error: ServiceError | null, response: InvokeAsyncResponse) => void,
+    callback: (error: ServiceError1 | null, response: InvokeAsyncResponse) => void,
   ): ClientUnaryCall;
   invokeAsync(
     request: InvokeRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: InvokeAsyncResponse) => void,
+    callback: (error: ServiceError1 | null, response: InvokeAsyncResponse) => void,
   ): ClientUnaryCall;
   invokeAsync(
     request: InvokeRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: InvokeAsyncResponse) => void,
+    callback: (error: ServiceError1 | null, response: InvokeAsyncResponse) => void,
+  ): ClientUnaryCall;
+  /** Where an async invocation stands, and its output once it completed. */
+  getJob(request: GetJobRequest, callback: (error: ServiceError1 | null, response: JobInfo) => void): ClientUnaryCall;
+  getJob(
+    request: GetJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: JobInfo) => void,
+  ): ClientUnaryCall;
+  getJob(
+    request: GetJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: JobInfo) => void,
+  ): ClientUnaryCall;
+  /** Async invocations that used up their attempts (the dead-letter view), newest first. */
+  listFailedJobs(
+    request: ListFailedJobsRequest,
+    callback: (error: ServiceError1 | null, response: ListFailedJobsResponse) => void,
+  ): ClientUnaryCall;
+  listFailedJobs(
+    request: ListFailedJobsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: ListFailedJobsResponse) => void,
+  ): ClientUnaryCall;
+  listFailedJobs(
+    request: ListFailedJobsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: ListFailedJobsResponse) => void,
+  ): ClientUnaryCall;
+  /** Queues a failed async invocation again, with fresh attempts. */
+  retryJob(
+    request: RetryJobRequest,
+    callback: (error: ServiceError1 | null, response: JobInfo) => void,
+  ): ClientUnaryCall;
+  retryJob(
+    request: RetryJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: JobInfo) => void,
+  ): ClientUnaryCall;
+  retryJob(
+    request: RetryJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: JobInfo) => void,
   ): ClientUnaryCall;
 }
 

@@ -39,11 +39,22 @@ export interface ServerInfo {
   lastSeen: string;
   /** The last NACK's errors, empty once a later revision was ACKed. */
   lastNack: ServiceError[];
+  drained: boolean;
 }
 
 export interface ListServersResponse {
   revision: number;
   servers: ServerInfo[];
+}
+
+export interface DrainServerRequest {
+  cluster: string;
+  server: string;
+}
+
+export interface ResumeServerRequest {
+  cluster: string;
+  server: string;
 }
 
 function createBaseListServersRequest(): ListServersRequest {
@@ -114,7 +125,17 @@ export const ListServersRequest: MessageFns<ListServersRequest> = {
 };
 
 function createBaseServerInfo(): ServerInfo {
-  return { name: "", host: "", pid: 0, lanes: [], connected: false, appliedRevision: 0, lastSeen: "", lastNack: [] };
+  return {
+    name: "",
+    host: "",
+    pid: 0,
+    lanes: [],
+    connected: false,
+    appliedRevision: 0,
+    lastSeen: "",
+    lastNack: [],
+    drained: false,
+  };
 }
 
 export const ServerInfo: MessageFns<ServerInfo> = {
@@ -146,6 +167,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     }
     for (const v of message.lastNack) {
       ServiceError.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.drained !== false) {
+      writer.uint32(72).bool(message.drained);
     }
     return writer;
   },
@@ -237,6 +261,14 @@ export const ServerInfo: MessageFns<ServerInfo> = {
             message.lastNack.push(ServiceError.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.drained = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -271,6 +303,7 @@ export const ServerInfo: MessageFns<ServerInfo> = {
         : globalThis.Array.isArray(object?.last_nack)
         ? object.last_nack.map((e: any) => ServiceError.fromJSON(e))
         : [],
+      drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
     };
   },
 
@@ -300,6 +333,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     if (message.lastNack?.length) {
       obj.lastNack = message.lastNack.map((e) => ServiceError.toJSON(e));
     }
+    if (message.drained !== false) {
+      obj.drained = message.drained;
+    }
     return obj;
   },
 
@@ -316,6 +352,7 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     message.appliedRevision = object.appliedRevision ?? 0;
     message.lastSeen = object.lastSeen ?? "";
     message.lastNack = object.lastNack?.map((e) => ServiceError.fromPartial(e)) || [];
+    message.drained = object.drained ?? false;
     return message;
   },
 };
@@ -405,6 +442,176 @@ export const ListServersResponse: MessageFns<ListServersResponse> = {
   },
 };
 
+function createBaseDrainServerRequest(): DrainServerRequest {
+  return { cluster: "", server: "" };
+}
+
+export const DrainServerRequest: MessageFns<DrainServerRequest> = {
+  encode(message: DrainServerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.server !== "") {
+      writer.uint32(18).string(message.server);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrainServerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrainServerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrainServerRequest {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      server: isSet(object.server) ? globalThis.String(object.server) : "",
+    };
+  },
+
+  toJSON(message: DrainServerRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.server !== "") {
+      obj.server = message.server;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DrainServerRequest>, I>>(base?: I): DrainServerRequest {
+    return DrainServerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DrainServerRequest>, I>>(object: I): DrainServerRequest {
+    const message = createBaseDrainServerRequest();
+    message.cluster = object.cluster ?? "";
+    message.server = object.server ?? "";
+    return message;
+  },
+};
+
+function createBaseResumeServerRequest(): ResumeServerRequest {
+  return { cluster: "", server: "" };
+}
+
+export const ResumeServerRequest: MessageFns<ResumeServerRequest> = {
+  encode(message: ResumeServerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.server !== "") {
+      writer.uint32(18).string(message.server);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeServerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeServerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeServerRequest {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      server: isSet(object.server) ? globalThis.String(object.server) : "",
+    };
+  },
+
+  toJSON(message: ResumeServerRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.server !== "") {
+      obj.server = message.server;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeServerRequest>, I>>(base?: I): ResumeServerRequest {
+    return ResumeServerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeServerRequest>, I>>(object: I): ResumeServerRequest {
+    const message = createBaseResumeServerRequest();
+    message.cluster = object.cluster ?? "";
+    message.server = object.server ?? "";
+    return message;
+  },
+};
+
 /** The data-plane servers of a cluster, as the control plane sees them. */
 export type ServerServiceService = typeof ServerServiceService;
 export const ServerServiceService = {
@@ -417,10 +624,34 @@ export const ServerServiceService = {
     responseSerialize: (value: ListServersResponse): Buffer => Buffer.from(ListServersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListServersResponse => ListServersResponse.decode(value),
   },
+  /** The server stops taking jobs, finishes in-flight ones, fails its health check and keeps syncing. */
+  drainServer: {
+    path: "/laneway.v1.ServerService/DrainServer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DrainServerRequest): Buffer => Buffer.from(DrainServerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DrainServerRequest => DrainServerRequest.decode(value),
+    responseSerialize: (value: ServerInfo): Buffer => Buffer.from(ServerInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ServerInfo => ServerInfo.decode(value),
+  },
+  /** Undoes DrainServer. */
+  resumeServer: {
+    path: "/laneway.v1.ServerService/ResumeServer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeServerRequest): Buffer => Buffer.from(ResumeServerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeServerRequest => ResumeServerRequest.decode(value),
+    responseSerialize: (value: ServerInfo): Buffer => Buffer.from(ServerInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ServerInfo => ServerInfo.decode(value),
+  },
 } as const;
 
 export interface ServerServiceServer extends UntypedServiceImplementation {
   listServers: handleUnaryCall<ListServersRequest, ListServersResponse>;
+  /** The server stops taking jobs, finishes in-flight ones, fails its health check and keeps syncing. */
+  drainServer: handleUnaryCall<DrainServerRequest, ServerInfo>;
+  /** Undoes DrainServer. */
+  resumeServer: handleUnaryCall<ResumeServerRequest, ServerInfo>;
 }
 
 export interface ServerServiceClient extends Client {
@@ -438,6 +669,38 @@ export interface ServerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError1 | null, response: ListServersResponse) => void,
+  ): ClientUnaryCall;
+  /** The server stops taking jobs, finishes in-flight ones, fails its health check and keeps syncing. */
+  drainServer(
+    request: DrainServerRequest,
+    callback: (error: ServiceError1 | null, response: ServerInfo) => void,
+  ): ClientUnaryCall;
+  drainServer(
+    request: DrainServerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: ServerInfo) => void,
+  ): ClientUnaryCall;
+  drainServer(
+    request: DrainServerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: ServerInfo) => void,
+  ): ClientUnaryCall;
+  /** Undoes DrainServer. */
+  resumeServer(
+    request: ResumeServerRequest,
+    callback: (error: ServiceError1 | null, response: ServerInfo) => void,
+  ): ClientUnaryCall;
+  resumeServer(
+    request: ResumeServerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: ServerInfo) => void,
+  ): ClientUnaryCall;
+  resumeServer(
+    request: ResumeServerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: ServerInfo) => void,
   ): ClientUnaryCall;
 }
 

@@ -17,7 +17,7 @@ import {
   type Metadata,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Lane, laneFromJSON, laneToJSON, ServiceError } from "./common";
+import { Lane, laneFromJSON, laneToJSON, ServiceError, ServicePolicy } from "./common";
 
 export const protobufPackage = "laneway.v1";
 
@@ -58,6 +58,7 @@ export interface ServiceSpec {
   path: string;
   /** CommonJS JavaScript, already compiled and validated by the control plane. */
   code: string;
+  policy: ServicePolicy | undefined;
 }
 
 export interface SyncResponse {
@@ -68,6 +69,8 @@ export interface SyncResponse {
   services: ServiceSpec[];
   /** Names of services undeployed since the server's revision (deltas only). */
   removed: string[];
+  /** Whether this server is drained: it takes no jobs but keeps syncing. */
+  drained: boolean;
 }
 
 function createBaseSyncRequest(): SyncRequest {
@@ -525,7 +528,7 @@ export const Nack: MessageFns<Nack> = {
 };
 
 function createBaseServiceSpec(): ServiceSpec {
-  return { name: "", version: "", lane: 0, path: "", code: "" };
+  return { name: "", version: "", lane: 0, path: "", code: "", policy: undefined };
 }
 
 export const ServiceSpec: MessageFns<ServiceSpec> = {
@@ -544,6 +547,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     }
     if (message.code !== "") {
       writer.uint32(42).string(message.code);
+    }
+    if (message.policy !== undefined) {
+      ServicePolicy.encode(message.policy, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -601,6 +607,14 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
             message.code = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.policy = ServicePolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -620,6 +634,7 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
       lane: isSet(object.lane) ? laneFromJSON(object.lane) : 0,
       path: isSet(object.path) ? globalThis.String(object.path) : "",
       code: isSet(object.code) ? globalThis.String(object.code) : "",
+      policy: isSet(object.policy) ? ServicePolicy.fromJSON(object.policy) : undefined,
     };
   },
 
@@ -640,6 +655,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     if (message.code !== "") {
       obj.code = message.code;
     }
+    if (message.policy !== undefined) {
+      obj.policy = ServicePolicy.toJSON(message.policy);
+    }
     return obj;
   },
 
@@ -653,12 +671,15 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     message.lane = object.lane ?? 0;
     message.path = object.path ?? "";
     message.code = object.code ?? "";
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? ServicePolicy.fromPartial(object.policy)
+      : undefined;
     return message;
   },
 };
 
 function createBaseSyncResponse(): SyncResponse {
-  return { revision: 0, nonce: "", full: false, services: [], removed: [] };
+  return { revision: 0, nonce: "", full: false, services: [], removed: [], drained: false };
 }
 
 export const SyncResponse: MessageFns<SyncResponse> = {
@@ -677,6 +698,9 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     }
     for (const v of message.removed) {
       writer.uint32(42).string(v!);
+    }
+    if (message.drained !== false) {
+      writer.uint32(48).bool(message.drained);
     }
     return writer;
   },
@@ -734,6 +758,14 @@ export const SyncResponse: MessageFns<SyncResponse> = {
             message.removed.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.drained = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -755,6 +787,7 @@ export const SyncResponse: MessageFns<SyncResponse> = {
         ? object.services.map((e: any) => ServiceSpec.fromJSON(e))
         : [],
       removed: globalThis.Array.isArray(object?.removed) ? object.removed.map((e: any) => globalThis.String(e)) : [],
+      drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
     };
   },
 
@@ -775,6 +808,9 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     if (message.removed?.length) {
       obj.removed = message.removed;
     }
+    if (message.drained !== false) {
+      obj.drained = message.drained;
+    }
     return obj;
   },
 
@@ -788,6 +824,7 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     message.full = object.full ?? false;
     message.services = object.services?.map((e) => ServiceSpec.fromPartial(e)) || [];
     message.removed = object.removed?.map((e) => e) || [];
+    message.drained = object.drained ?? false;
     return message;
   },
 };
