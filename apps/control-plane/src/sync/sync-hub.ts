@@ -125,14 +125,32 @@ export class SyncHub {
     }
   }
 
-  /** Drains or resumes a server: stored, then pushed on its stream (now, or when it reconnects). */
-  async setDrained(cluster: string, server: string, drained: boolean): Promise<void> {
+  /**
+   * Drains or resumes a server: stored, then pushed on its stream (now, or when it reconnects).
+   * Resolves once a connected server has confirmed it (true), or when it did not within `timeoutMs`
+   * or is not connected (false): the state still applies as soon as the server hears it.
+   */
+  async setDrained(cluster: string, server: string, drained: boolean, timeoutMs = 5000): Promise<boolean> {
     await this.store.setServerDrained(cluster, server, drained);
     const session = this.sessions.get(cluster)?.get(server);
-    if (session) {
-      session.drained = drained;
-      await this.push(session);
-    }
+    if (!session) return false;
+    session.drained = drained;
+    await this.push(session);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (session.ackedDrained === drained || session.closed || session.drained !== drained) {
+          clearTimeout(timer);
+          session.listeners.delete(check);
+          resolve(session.ackedDrained === drained);
+        }
+      };
+      const timer = setTimeout(() => {
+        session.listeners.delete(check);
+        resolve(false);
+      }, timeoutMs);
+      session.listeners.add(check);
+      check();
+    });
   }
 
   /** Whether the server has confirmed the drained state it was last asked for. */

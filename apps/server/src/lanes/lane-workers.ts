@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { laneQueueName, publishReply, type InvocationJob } from '@laneway/lanes';
 import type { ServiceLane } from '@laneway/sdk';
@@ -81,8 +81,14 @@ export class LaneWorkers {
     const log = logger.child({ lane });
     const worker = new Worker<InvocationJob>(
       laneQueueName(this.options.cluster, lane),
-      async (job) => {
+      async (job, token) => {
         const data = job.data;
+        if (this.drained) {
+          // A worker blocked waiting for a job can still take one right after pause(); hand it back
+          // untouched so another server runs it.
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
         // The caller gave up already: running the job would only waste the lane.
         if (data.d !== undefined && data.d < Date.now()) return undefined;
         this.active++;
