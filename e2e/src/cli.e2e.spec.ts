@@ -2,9 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanRedisPrefix, uniqueName } from './support/fixtures';
-import { Api } from './support/api';
-import { runCli, startControlPlane, startServer, type AppProcess, type ControlPlaneHandle } from './support/processes';
+import {
+  Api,
+  cleanRedisPrefix,
+  runCli,
+  startControlPlane,
+  startServer,
+  uniqueName,
+  type AppProcess,
+  type ControlPlaneHandle,
+} from '@laneway/testkit';
 
 // The README's copy-paste example, run through the built CLI against real processes.
 describe('the laneway CLI against a running cluster', () => {

@@ -1,13 +1,20 @@
 import { status } from '@grpc/grpc-js';
 import { ApplyOutcome } from '@laneway/proto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api } from './support/api';
-import { cleanRedisPrefix, uniqueName } from './support/fixtures';
-import { startControlPlane, startServer, type AppProcess, type ControlPlaneHandle } from './support/processes';
+import {
+  Api,
+  cleanRedisPrefix,
+  eventually,
+  freePort,
+  startControlPlane,
+  startServer,
+  uniqueName,
+  type AppProcess,
+  type ControlPlaneHandle,
+} from '@laneway/testkit';
 
 const service = (name: string, value: string, extra = ''): string => `
 const { defineService } = require('@laneway/sdk');
@@ -27,26 +34,6 @@ const throwsOnS2 = service(
   'v1',
   "if (typeof process !== 'undefined' && process.env.LANEWAY_SERVER_NAME === 's2') throw new Error('no GPU on this host');",
 );
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function eventually<T>(fn: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (accept(value)) return value;
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('deployments converge on every server (issue 3)', () => {
   const prefix = uniqueName('lwconv');

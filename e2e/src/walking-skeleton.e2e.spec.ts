@@ -4,9 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api } from './support/api';
-import { cleanRedisPrefix, createTestDatabase, uniqueName } from './support/fixtures';
-import { startControlPlane, startServer, type AppProcess, type ControlPlaneHandle } from './support/processes';
+import {
+  Api,
+  cleanRedisPrefix,
+  createTestDatabase,
+  startControlPlane,
+  startServer,
+  uniqueName,
+  type AppProcess,
+  type ControlPlaneHandle,
+} from '@laneway/testkit';
 
 const echo = (version: number): string => `
 import { defineService } from '@laneway/sdk';

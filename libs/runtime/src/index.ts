@@ -1,5 +1,7 @@
 export {
   loadServiceModule,
+  loadServiceModules,
+  type ServiceModuleSource,
   collectServices,
   ServiceModuleError,
   type LoadServiceModuleOptions,

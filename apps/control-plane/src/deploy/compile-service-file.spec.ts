@@ -130,6 +130,29 @@ describe('compileServiceFile', () => {
   });
 });
 
+describe('compileServiceFile positions that swc renders differently', () => {
+  const where = (content: string): string => {
+    try {
+      compileServiceFile({ path: 'p.js', content });
+    } catch (err) {
+      return (err as Error).message.split(': ')[0]!;
+    }
+    throw new Error('expected a syntax error');
+  };
+
+  it('uses the header position for an error at end of file', () => {
+    expect(where('function f() {\n  return 1;\n')).toBe('p.js:2:13');
+  });
+
+  it('counts a tab as one character', () => {
+    expect(where('function f() {\n\tconst y = ;\n}\n')).toBe('p.js:2:12');
+  });
+
+  it('counts wide characters as one character', () => {
+    expect(where('const s = "ünïcödé 日本語"; const y = ;')).toBe('p.js:1:36');
+  });
+});
+
 describe('locateSwcError', () => {
   it('returns just the message when the text has no source snippet', () => {
     expect(locateSwcError('  x Unexpected eof')).toEqual({ message: 'Unexpected eof' });

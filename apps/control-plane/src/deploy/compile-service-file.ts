@@ -40,7 +40,7 @@ export function compileServiceFile(file: SourceFileInput): CompiledServiceFile {
       module: { type: 'commonjs' },
     }).code;
   } catch (err) {
-    const { line, column, message } = locateSwcError(String((err as Error)?.message ?? err));
+    const { line, column, message } = locateSwcError(String((err as Error)?.message ?? err), file.content);
     const where = line ? `${file.path}:${line}:${column}` : file.path;
     throw new InvalidArgumentError('files', `${where}: ${message}`, { path: file.path, line, column });
   }
@@ -49,10 +49,13 @@ export function compileServiceFile(file: SourceFileInput): CompiledServiceFile {
 }
 
 /**
- * swc reports errors as a rendered snippet: a header line, numbered source lines (` 3 | code`) and a
- * marker line (`   :    ^`) under the faulty column. Read the position off that rendering.
+ * swc reports errors as a rendered snippet: a header (`,-[file:line:col]`), numbered source lines
+ * (` 3 | code`) and a marker line (`   :    ^`) under the faulty column. Read the position off the
+ * marker; with no marker (an error at end of file) the header holds the position. The rendering
+ * expands tabs and draws wide characters two cells wide, so the marker's screen column is mapped back
+ * to a character column with the source line.
  */
-export function locateSwcError(text: string): { line?: number; column?: number; message: string } {
+export function locateSwcError(text: string, source?: string): { line?: number; column?: number; message: string } {
   const lines = text.split('\n');
   const message = (lines.find((l) => /^\s*x /.test(l)) ?? lines[0] ?? 'syntax error').replace(/^\s*x\s+/, '').trim();
   for (let n = 1; n < lines.length; n++) {
@@ -60,12 +63,30 @@ export function locateSwcError(text: string): { line?: number; column?: number; 
     const caret = marker.indexOf('^');
     if (caret < 0 || !/^\s*:/.test(marker)) continue;
     for (let k = n - 1; k >= 0; k--) {
-      const source = /^\s*(\d+) \| /.exec(lines[k]!);
-      if (source) {
-        const codeStart = source[0].length;
-        return { line: Number(source[1]), column: Math.max(1, caret - codeStart + 1), message };
+      const numbered = /^\s*(\d+) \| /.exec(lines[k]!);
+      if (numbered) {
+        const line = Number(numbered[1]);
+        const screenColumn = Math.max(1, caret - numbered[0].length + 1);
+        const sourceLine = source?.split(/\r?\n/)[line - 1];
+        return { line, column: sourceLine === undefined ? screenColumn : characterColumn(sourceLine, screenColumn), message };
       }
     }
   }
+  const header = /,-\[.*:(\d+):(\d+)\]/.exec(text);
+  if (header) return { line: Number(header[1]), column: Number(header[2]), message };
   return { message };
+}
+
+const WIDE = /[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{1F300}-\u{1FAFF}\u{20000}-\u{3FFFD}]/u;
+
+/** The 1-based character column whose rendering starts at screen column `screenColumn`. */
+function characterColumn(line: string, screenColumn: number): number {
+  let screen = 1;
+  let column = 1;
+  for (const ch of line) {
+    if (screen >= screenColumn) break;
+    screen += ch === '\t' ? 4 : WIDE.test(ch) ? 2 : 1;
+    column += ch.length;
+  }
+  return column;
 }

@@ -38,9 +38,11 @@ export class DeployPipeline {
     await this.store.getCluster(cluster);
     const started = performance.now();
     const compiled = files.map(compileServiceFile);
+    const compiledMs = performance.now() - started;
     const services = inspectServices(compiled);
     const validatedMs = performance.now() - started;
     const stored = await this.store.deployServices(cluster, services);
+    const storedMs = performance.now() - started;
     const changed = stored.services.some((s) => s.changed);
     if (changed) this.hub.notify(cluster);
     const servers = await this.waitIfAsked(cluster, stored.revision, options);
@@ -51,7 +53,9 @@ export class DeployPipeline {
         files: files.length,
         services: services.length,
         changed: stored.services.filter((s) => s.changed).length,
+        compiledMs: Math.round(compiledMs),
         validatedMs: Math.round(validatedMs),
+        storedMs: Math.round(storedMs),
         totalMs: Math.round(performance.now() - started),
       },
       'deployed',

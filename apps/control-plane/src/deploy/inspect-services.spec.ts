@@ -163,4 +163,24 @@ export default defineService({ name: 'globals.svc', handle: () => 1 });
     // ...and the next call starts clean.
     expect(inspectServices([reader('read-next.js')]).map((s) => s.name)).toEqual(['ctx.fresh']);
   });
+
+  it('gives uploads no host objects, no live timers and no real modules', async () => {
+    const sneaky = compile(
+      'services/sneaky.js',
+      `const { defineService } = require('@laneway/sdk');
+const fs = require('node:fs');
+fs.writeFileSync('/tmp/laneway-sandbox-escape', 'x');
+setTimeout(() => { throw new Error('fired in the control plane'); }, 1);
+if (typeof URL !== 'undefined') URL.prototype.polluted = 1;
+Object.getPrototypeOf(console).polluted = 2;
+exports.default = defineService({ name: 'sneaky', handle: () => 1 });`,
+    );
+    const [service] = inspectServices([sneaky]);
+    expect(service?.name).toBe('sneaky');
+    await new Promise((r) => setTimeout(r, 20));
+    expect((URL.prototype as unknown as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect((Object.prototype as Record<string, unknown>)['polluted']).toBeUndefined();
+    const { existsSync } = await import('node:fs');
+    expect(existsSync('/tmp/laneway-sandbox-escape')).toBe(false);
+  });
 });

@@ -1,26 +1,32 @@
 import vm from 'node:vm';
-import { loadServiceModule } from '@laneway/runtime';
+import { loadServiceModules } from '@laneway/runtime';
 import { InvalidArgumentError } from '../errors';
 import type { NewServiceVersion } from '../store';
 import type { CompiledServiceFile } from './compile-service-file';
 
 /**
  * Evaluates the compiled files in a throwaway `vm` context (one per deploy, not per file: a context
- * costs about 0.8 ms and 180 KB) to learn the name and lane of every exported service. Top-level code
- * is bounded by a timeout. Nothing from the uploads touches the control plane's own globals.
+ * costs about 0.8 ms and 180 KB) to learn the name and lane of every exported service. The top-level
+ * code of the whole batch is bounded by one timeout. Nothing from the uploads touches the control plane's own globals.
  */
-export function inspectServices(files: readonly CompiledServiceFile[], timeoutMs = 2000): NewServiceVersion[] {
-  const context = vm.createContext({ console: silentConsole, setTimeout, clearTimeout, URL, TextEncoder, TextDecoder });
+export function inspectServices(files: readonly CompiledServiceFile[], timeoutMs = 2000 + files.length): NewServiceVersion[] {
+  const context = vm.createContext({});
+  // Everything the uploads can reach is made inside their own realm: no host object to pollute, no
+  // timer that would fire later in the control plane, no module with the control plane's rights.
+  const inert = vm.runInContext(INERT_GLOBALS, context) as (id: string) => unknown;
   const seen = new Map<string, string>();
   const services: NewServiceVersion[] = [];
-  for (const file of files) {
-    let definitions;
-    try {
-      definitions = loadServiceModule(file.code, { filename: file.path, context, timeoutMs });
-    } catch (err) {
-      throw new InvalidArgumentError('files', (err as Error).message, { path: file.path });
-    }
-    for (const def of definitions) {
+  let loaded;
+  try {
+    loaded = loadServiceModules(
+      files.map((f) => ({ code: f.code, filename: f.path })),
+      { context, timeoutMs, requireModule: inert },
+    );
+  } catch (err) {
+    throw new InvalidArgumentError('files', (err as Error).message, { path: (err as { filename?: string }).filename });
+  }
+  files.forEach((file, n) => {
+    for (const def of loaded[n]!) {
       const other = seen.get(def.name);
       if (other !== undefined) {
         throw new InvalidArgumentError(
@@ -40,9 +46,32 @@ export function inspectServices(files: readonly CompiledServiceFile[], timeoutMs
         policy: { timeoutMs: def.timeoutMs ?? 0, attempts: def.attempts ?? 0, concurrency: def.concurrency ?? 0 },
       });
     }
-  }
+  });
   return services;
 }
 
-const noop = (): void => undefined;
-const silentConsole = { log: noop, info: noop, warn: noop, error: noop, debug: noop };
+/**
+ * Runs inside the sandbox: silent console, timers that never fire, and a `require` that answers every
+ * module but `@laneway/sdk` with an inert stand-in (any property, any call, any `new` gives another
+ * stand-in), so a service's top-level `require('pg')` or `import { z } from 'zod'` evaluates without
+ * doing anything. The servers load the real modules; a missing one there is a NACK.
+ * This is containment of accidents, not a security boundary: deploying needs the admin token, and
+ * admins run code on every server anyway.
+ */
+const INERT_GLOBALS = `
+(() => {
+  const noop = () => {};
+  globalThis.console = { log: noop, info: noop, warn: noop, error: noop, debug: noop, trace: noop };
+  let timer = 0;
+  for (const name of ['setTimeout', 'setInterval', 'setImmediate']) globalThis[name] = () => ++timer;
+  for (const name of ['clearTimeout', 'clearInterval', 'clearImmediate']) globalThis[name] = noop;
+  globalThis.queueMicrotask = noop;
+  const handler = {
+    get: (target, key) => (key === Symbol.toPrimitive ? () => '' : key === 'then' ? undefined : stub()),
+    apply: () => stub(),
+    construct: () => stub(),
+  };
+  const stub = () => new Proxy(function inert() {}, handler);
+  return (id) => stub();
+})()
+`;

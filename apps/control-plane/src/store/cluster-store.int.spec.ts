@@ -61,7 +61,15 @@ function uniqueName(prefix: string): string {
 }
 
 function svc(name: string, version: string, lane: Lane = 'network'): NewServiceVersion {
-  return { name, version, lane, path: `services/${name}.ts`, source: `// ${name}@${version}`, code: `module.exports = '${version}';` };
+  return {
+    name,
+    version,
+    lane,
+    path: `services/${name}.ts`,
+    source: `// ${name}@${version}`,
+    code: `module.exports = '${version}';`,
+    policy: { timeoutMs: 0, attempts: 0, concurrency: 0 },
+  };
 }
 
 describe.each(backends)('ClusterStore on $name', (backend) => {
@@ -214,8 +222,8 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     const same = await store.deployServices(c, [svc('api', 'v1'), svc('worker', 'w1', 'cpu')]);
     expect(same.revision).toBe(1);
     expect(same.services).toEqual([
-      { name: 'api', version: 'v1', lane: 'network', path: 'services/api.ts', changed: false },
-      { name: 'worker', version: 'w1', lane: 'cpu', path: 'services/worker.ts', changed: false },
+      { name: 'api', version: 'v1', lane: 'network', path: 'services/api.ts', changed: false, policy: { timeoutMs: 0, attempts: 0, concurrency: 0 } },
+      { name: 'worker', version: 'w1', lane: 'cpu', path: 'services/worker.ts', changed: false, policy: { timeoutMs: 0, attempts: 0, concurrency: 0 } },
     ]);
 
     const newVersion = await store.deployServices(c, [svc('api', 'v2'), svc('worker', 'w1', 'cpu')]);

@@ -176,7 +176,7 @@ describe('SyncHub over a real gRPC stream', () => {
     hub?.shutdown();
     await new Promise<void>((resolve) => (server ? server.tryShutdown(() => resolve()) : resolve()));
     await store?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('sends a full snapshot of an empty cluster to a server at revision 0', async () => {
@@ -194,6 +194,19 @@ describe('SyncHub over a real gRPC stream', () => {
     );
     expect(row).toMatchObject({ name: 'empty-1', host: 'test-host', pid: 4242, lanes: ['network', 'cpu'], appliedRevision: 0 });
     expect(hub.connectedServers(cluster)).toEqual(new Set(['empty-1']));
+  });
+
+  it('does not trust a server that claims a revision ahead of the cluster: full snapshot, real ACK needed', async () => {
+    const cluster = await newCluster();
+    await pipeline.deploy(cluster, [serviceFile('ahead.a', 'a1')], NO_WAIT);
+    const dp = (await joinCluster(cluster)).hello(cluster, 'ahead-1', 50);
+    const first = await dp.next();
+    expect(first).toMatchObject({ revision: 1, full: true });
+    expect(first.services.map((s) => s.name)).toEqual(['ahead.a']);
+    // Until it ACKs, a deploy that waits for all servers does not count it as up to date.
+    const deployed = pipeline.deploy(cluster, [serviceFile('ahead.a', 'a2')], { waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 400 });
+    const outcome = await deployed;
+    expect(outcome.servers).toMatchObject([{ server: 'ahead-1', outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT }]);
   });
 
   it('sends every deployed service, with its compiled code, in the first snapshot', async () => {
@@ -347,15 +360,13 @@ describe('SyncHub over a real gRPC stream', () => {
       (rows) => rows[0]?.appliedRevision === deployed.revision,
     );
 
-    await hub.setDrained(cluster, 'drain-1', true);
+    // setDrained resolves once the server confirms.
+    const draining = hub.setDrained(cluster, 'drain-1', true, 3000);
     const drain = await dp.next();
     expect(drain).toMatchObject({ revision: deployed.revision, full: false, services: [], removed: [], drained: true });
     expect(hub.drainConfirmed(cluster, 'drain-1')).toBe(false);
     dp.ack(drain);
-    await until(
-      async () => hub.drainConfirmed(cluster, 'drain-1'),
-      (confirmed) => confirmed === true,
-    );
+    expect(await draining).toBe(true);
     expect(hub.drainConfirmed(cluster, 'drain-1')).toBe(true);
     expect((await store.listServers(cluster))[0]).toMatchObject({ drained: true, appliedRevision: deployed.revision });
   });

@@ -233,6 +233,13 @@ export class SyncHub {
       lanes: info.lanes,
       appliedRevision: session.ackedRevision,
     });
+    // A server ahead of the cluster followed another database (or this one was restored): nothing it
+    // holds can be trusted as a base for deltas, so it starts over from a full snapshot.
+    const { revision } = await this.store.getCluster(session.cluster);
+    if (session.ackedRevision > revision) {
+      session.log.warn({ claimed: session.ackedRevision, revision }, 'server claims a revision ahead of the cluster; sending a full snapshot');
+      session.ackedRevision = 0;
+    }
     session.drained = await this.store.isServerDrained(session.cluster, session.server);
     if (session.closed) return;
     let byName = this.sessions.get(session.cluster);

@@ -6,9 +6,21 @@ export interface HealthState {
   details(): Record<string, unknown>;
 }
 
-/** `GET /healthz`: 200 while serving, 503 otherwise, for load balancers. */
+/**
+ * `GET /healthz`: 200 while serving, 503 otherwise, for load balancers.
+ * `GET /debug/memory`: process memory; `?gc=1` collects garbage first when node runs with --expose-gc.
+ */
 export function startHealthServer(state: HealthState, host: string, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.startsWith('/debug/memory')) {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (req.url.includes('gc=1') && gc) {
+        gc();
+        gc();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...process.memoryUsage(), gc: Boolean(gc) }));
+      return;
+    }
     if (req.method !== 'GET' || req.url !== '/healthz') {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       return;

@@ -59,7 +59,7 @@ export class LaneWorkers {
     } else if (!this.running) {
       this.run();
     } else {
-      for (const w of this.workers) w.resume();
+      for (const w of this.workers) void w.resume();
     }
   }
 

@@ -1,0 +1,17 @@
+// Test and benchmark harness: runs the built apps (dist/) as real child processes and talks to them
+// over their real APIs. Used by e2e/ and tools/bench; never by the apps.
+export { Api } from './api';
+export { cleanRedisPrefix, createTestDatabase, uniqueName, eventually } from './fixtures';
+export {
+  ADMIN_TOKEN,
+  AppProcess,
+  DIST,
+  REDIS_URL,
+  ROOT,
+  runCli,
+  startControlPlane,
+  startServer,
+  freePort,
+  type ControlPlaneHandle,
+  type LogLine,
+} from './processes';

@@ -1,0 +1,208 @@
+// Deploy benchmark (issue 3): a control plane and 3 server replicas as real processes.
+//   npm run bench -- deploy [--smoke]
+// Prints each figure beside its target and, last, one JSON line.
+import { transformSync } from '@swc/core';
+import { loadServiceModule } from '@laneway/runtime';
+import { Api, cleanRedisPrefix, eventually, freePort, startControlPlane, startServer, uniqueName, type AppProcess } from '@laneway/testkit';
+import { ApplyOutcome } from '@laneway/proto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import vm from 'node:vm';
+import { median, report, round } from '../lib/stats';
+
+const smoke = process.argv.includes('--smoke');
+const SERVICES = smoke ? 100 : 1000;
+const RUNS = smoke ? 1 : 5;
+const SERVERS = 3;
+
+/** A small, distinct network-lane service, typical of integration code. */
+function serviceFile(i: number, generation: number): { path: string; content: string } {
+  return {
+    path: `bench/svc-${i}.ts`,
+    content: `import { defineService } from '@laneway/sdk';
+
+interface Input { id?: string; amount?: number }
+
+export default defineService({
+  name: 'bench.svc-${i}',
+  lane: 'network',
+  async handle(input: Input, ctx) {
+    const amount = (input?.amount ?? 0) * ${(i % 7) + 1};
+    return { id: input?.id ?? 'n/a', amount, generation: ${generation}, server: ctx.server };
+  },
+});
+`,
+  };
+}
+
+const files = (count: number, generation: number, offset = 0) =>
+  Array.from({ length: count }, (_, i) => serviceFile(i + offset, generation));
+
+/** In-process floor: compile every file with swc and load it with vm.compileFunction, no network, no store. */
+function baselineCompileAndLoad(count: number): number {
+  const input = files(count, 999);
+  const started = performance.now();
+  for (const f of input) {
+    const { code } = transformSync(f.content, {
+      filename: f.path,
+      swcrc: false,
+      configFile: false,
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+      module: { type: 'commonjs' },
+    });
+    loadServiceModule(code, { filename: f.path });
+  }
+  return performance.now() - started;
+}
+
+/** RSS cost of the alternative design (a vm context per service), measured here for comparison. */
+function contextPerServiceKb(count: number): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage().rss;
+  const keep: unknown[] = [];
+  for (const f of files(count, 998)) {
+    const { code } = transformSync(f.content, { filename: f.path, swcrc: false, configFile: false, jsc: { parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } });
+    keep.push(loadServiceModule(code, { filename: f.path, context: vm.createContext({}) }));
+  }
+  gc?.();
+  const kb = (process.memoryUsage().rss - before) / count / 1024;
+  keep.length = 0;
+  return kb;
+}
+
+async function memory(port: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/debug/memory?gc=1`);
+  return ((await res.json()) as { rss: number }).rss;
+}
+
+async function main(): Promise<void> {
+  const prefix = uniqueName('lwbench');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-'));
+  const cpPort = await freePort();
+  const cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LANEWAY_GRPC_ADDR: `127.0.0.1:${cpPort}`, LOG_LEVEL: 'info' });
+  const api = new Api(cp.address, cp.adminToken);
+  const cluster = uniqueName('bench');
+  await api.createCluster(cluster);
+  const joinToken = await api.joinToken(cluster);
+  const httpPorts: number[] = [];
+  const serverEnv = async (n: number): Promise<Record<string, string>> => {
+    httpPorts[n] ??= await freePort();
+    return {
+      LANEWAY_CONTROL_PLANE: cp.address,
+      LANEWAY_CLUSTER: cluster,
+      LANEWAY_SERVER_NAME: `s${n + 1}`,
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_JOIN_TOKEN: joinToken,
+      LANEWAY_HTTP_ADDR: `127.0.0.1:${httpPorts[n]}`,
+      LANEWAY_CPU_THREADS: '1',
+      NODE_OPTIONS: '--expose-gc',
+    };
+  };
+  const servers: AppProcess[] = [];
+  try {
+    for (let n = 0; n < SERVERS; n++) servers.push(await startServer(await serverEnv(n)));
+
+    const baselineMs = median(Array.from({ length: 3 }, () => baselineCompileAndLoad(SERVICES)));
+    const rssBefore = await memory(httpPorts[0]!);
+
+    // 1. Deploy SERVICES services in one call, ACKed by every server; each run changes every service.
+    const deployMs: number[] = [];
+    let idleKb = 0;
+    for (let run = 0; run < RUNS; run++) {
+      const batch = files(SERVICES, run);
+      const started = performance.now();
+      const result = await api.deploy(cluster, batch, undefined, 60_000);
+      deployMs.push(performance.now() - started);
+      const acked = result.servers.filter((s) => s.outcome === ApplyOutcome.APPLY_OUTCOME_ACKED).length;
+      if (acked !== SERVERS) throw new Error(`run ${run}: only ${acked} of ${SERVERS} servers ACKed: ${JSON.stringify(result.servers)}`);
+      if (run === 0) {
+        // 2. Idle memory per service on s1: every service invoked once there (others drained), then GC.
+        await api.drain(cluster, 's2');
+        await api.drain(cluster, 's3');
+        for (let i = 0; i < SERVICES; i += 100) {
+          await Promise.all(
+            Array.from({ length: Math.min(100, SERVICES - i) }, (_, k) => api.invoke(cluster, `bench.svc-${i + k}`, { id: 'x', amount: 1 })),
+          );
+        }
+        await api.resume(cluster, 's2');
+        await api.resume(cluster, 's3');
+        idleKb = (await memory(httpPorts[0]!)) - rssBefore;
+        idleKb = idleKb / SERVICES / 1024;
+      }
+    }
+
+    // 3. Catch-up: s3 is killed, SERVICES services change, s3 restarts and converges.
+    const catchupMs: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      await servers[2]!.kill9();
+      await eventually(
+        () => api.listServers(cluster),
+        (r) => r.servers.find((s) => s.name === 's3')?.connected === false,
+      );
+      const changed = await api.deploy(cluster, files(SERVICES, 100 + run), undefined, 60_000);
+      const linesBefore = cp.process.lines.length;
+      servers[2] = await startServer(await serverEnv(2));
+      const applied = await cp.process.waitForLog(
+        (l) => l.msg === 'server applied revision' && l['server'] === 's3' && l['revision'] === changed.revision,
+      );
+      const connected = cp.process.lines.slice(linesBefore).find((l) => l.msg === 'server connected' && l['server'] === 's3');
+      if (!connected) throw new Error('no "server connected" log line for s3');
+      catchupMs.push(Number(applied['time']) - Number(connected['time']));
+    }
+
+    // 4. Ten times as many services in one call.
+    let deploy10kMs: number | null = null;
+    if (!smoke) {
+      const started = performance.now();
+      const result = await api.deploy(cluster, files(10 * SERVICES, 0, SERVICES), undefined, 120_000);
+      deploy10kMs = performance.now() - started;
+      if (result.servers.some((s) => s.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED)) throw new Error('10k deploy not ACKed by all');
+    }
+    const ctxKb = contextPerServiceKb(smoke ? 100 : 500);
+
+    // Where the time goes, from the processes' own logs (medians over the 1,000-service deploys).
+    const deployed = cp.process.lines.filter((l) => l.msg === 'deployed' && l['services'] === SERVICES);
+    const phase = (key: string): number => median(deployed.map((l) => Number(l[key])));
+    const applied = servers[0]!.lines.filter((l) => l.msg === 'applied push' && l['services'] === SERVICES);
+    console.log(
+      `breakdown (control plane): compile ${phase('compiledMs')} ms, +sandbox load -> ${phase('validatedMs')} ms, +store -> ${phase('storedMs')} ms, +push/ACK -> ${phase('totalMs')} ms; ` +
+        `server s1 apply ${median(applied.map((l) => Number(l['ms'])))} ms`,
+    );
+    const deployMedian = median(deployMs);
+    const catchupMedian = median(catchupMs);
+    console.log(`\nDeploy benchmark: ${SERVICES} services, ${SERVERS} servers, ${RUNS} run(s) each, medians${smoke ? ' (SMOKE: small, not comparable)' : ''}`);
+    report(`baseline: swc + vm load of ${SERVICES} files in-process`, baselineMs, 'ms', undefined);
+    report(`deploy ${SERVICES} services, ACKed by ${SERVERS} servers`, deployMedian, 'ms', { op: '<', value: 300 * (SERVICES / 1000) }, `(${round(deployMedian / baselineMs)}x baseline; runs ${deployMs.map((v) => Math.round(v)).join(', ')})`);
+    if (deploy10kMs !== null) report(`deploy ${10 * SERVICES} services, ACKed by ${SERVERS}`, deploy10kMs, 'ms', { op: '<', value: 3000 });
+    report('idle RSS per network-lane service (s1)', idleKb, 'KB', { op: '<', value: 20 }, `(a vm context per service, measured here: ${round(ctxKb)} KB)`);
+    report(`catch-up of a restarted server (${SERVICES} services)`, catchupMedian, 'ms', { op: '<', value: 300 * (SERVICES / 1000) }, `(runs ${catchupMs.join(', ')})`);
+    console.log(
+      JSON.stringify({
+        bench: 'deploy',
+        services: SERVICES,
+        servers: SERVERS,
+        runs: RUNS,
+        smoke,
+        deploy_ms: round(deployMedian, 1),
+        deploy_10k_ms: deploy10kMs === null ? null : round(deploy10kMs, 1),
+        idle_kb_per_service: round(idleKb, 2),
+        catchup_ms: round(catchupMedian, 1),
+        baseline_compile_load_ms: round(baselineMs, 1),
+        vm_context_kb_per_service: round(ctxKb, 1),
+      }),
+    );
+  } finally {
+    api.close();
+    await Promise.all(servers.map((s) => s.stop()));
+    await cp.process.stop();
+    await cleanRedisPrefix(prefix);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
