@@ -24,9 +24,9 @@ export const double = defineService({ name: 'compile.double', handle: (n) => n *
 `;
 
 /** Compiles and expects an InvalidArgumentError; returns it for further checks. */
-function compileError(path: string, content: string): InvalidArgumentError {
+async function compileError(path: string, content: string): Promise<InvalidArgumentError> {
   try {
-    compileServiceFile({ path, content });
+    await compileServiceFile({ path, content });
   } catch (err) {
     expect(err).toBeInstanceOf(InvalidArgumentError);
     return err as InvalidArgumentError;
@@ -36,7 +36,7 @@ function compileError(path: string, content: string): InvalidArgumentError {
 
 describe('compileServiceFile', () => {
   it('compiles TypeScript to CommonJS with the types stripped', async () => {
-    const compiled = compileServiceFile({ path: 'services/greet.ts', content: TS_SERVICE });
+    const compiled = await compileServiceFile({ path: 'services/greet.ts', content: TS_SERVICE });
 
     expect(compiled.path).toBe('services/greet.ts');
     expect(compiled.source).toBe(TS_SERVICE);
@@ -54,7 +54,7 @@ describe('compileServiceFile', () => {
   });
 
   it('compiles JavaScript with ES module syntax to CommonJS', async () => {
-    const compiled = compileServiceFile({ path: 'services/double.js', content: JS_SERVICE });
+    const compiled = await compileServiceFile({ path: 'services/double.js', content: JS_SERVICE });
 
     expect(compiled.code).toContain('require("@laneway/sdk")');
     expect(compiled.code).not.toMatch(/^\s*(import|export) /m);
@@ -63,18 +63,18 @@ describe('compileServiceFile', () => {
     expect(await services[0]!.handle(21, {} as never)).toBe(42);
   });
 
-  it('parses .js files as JavaScript, so TypeScript syntax there is an error', () => {
+  it('parses .js files as JavaScript, so TypeScript syntax there is an error', async () => {
     const content = 'const n: number = 1;\n';
-    expect(compileServiceFile({ path: 'typed.ts', content }).code).toContain('const n = 1');
-    const err = compileError('typed.js', content);
+    expect((await compileServiceFile({ path: 'typed.ts', content })).code).toContain('const n = 1');
+    const err = await compileError('typed.js', content);
     expect(err.message).toMatch(/^typed\.js:1:\d+: /);
   });
 
-  it('gives the same input the same version, and different input a different one', () => {
-    const first = compileServiceFile({ path: 'a.ts', content: TS_SERVICE });
-    const again = compileServiceFile({ path: 'a.ts', content: TS_SERVICE });
-    const changed = compileServiceFile({ path: 'a.ts', content: TS_SERVICE.replace("'hello'", "'hi'") });
-    const other = compileServiceFile({ path: 'b.js', content: JS_SERVICE });
+  it('gives the same input the same version, and different input a different one', async () => {
+    const first = await compileServiceFile({ path: 'a.ts', content: TS_SERVICE });
+    const again = await compileServiceFile({ path: 'a.ts', content: TS_SERVICE });
+    const changed = await compileServiceFile({ path: 'a.ts', content: TS_SERVICE.replace("'hello'", "'hi'") });
+    const other = await compileServiceFile({ path: 'b.js', content: JS_SERVICE });
 
     expect(first.version).toMatch(/^[0-9a-f]{20}$/);
     expect(again.version).toBe(first.version);
@@ -83,20 +83,20 @@ describe('compileServiceFile', () => {
     expect(other.version).not.toBe(first.version);
   });
 
-  it('versions the compiled code, so only a change that survives compilation makes a new version', () => {
-    const base = compileServiceFile({ path: 'v.ts', content: 'export const x: number = 1;\n' });
+  it('versions the compiled code, so only a change that survives compilation makes a new version', async () => {
+    const base = await compileServiceFile({ path: 'v.ts', content: 'export const x: number = 1;\n' });
     // Only a type annotation differs: the compiled code, hence the version, is the same.
-    const retyped = compileServiceFile({ path: 'v.ts', content: 'export const x: 1 = 1;\n' });
+    const retyped = await compileServiceFile({ path: 'v.ts', content: 'export const x: 1 = 1;\n' });
     // The same content under another path is the same code.
-    const moved = compileServiceFile({ path: 'elsewhere/v.ts', content: 'export const x: number = 1;\n' });
+    const moved = await compileServiceFile({ path: 'elsewhere/v.ts', content: 'export const x: number = 1;\n' });
 
     expect(retyped.code).toBe(base.code);
     expect(retyped.version).toBe(base.version);
     expect(moved.version).toBe(base.version);
   });
 
-  it('reports a syntax error on line 1 as path:line:col: message', () => {
-    const err = compileError('services/broken.ts', 'const x = ;\n');
+  it('reports a syntax error on line 1 as path:line:col: message', async () => {
+    const err = await compileError('services/broken.ts', 'const x = ;\n');
 
     expect(err.message).toBe('services/broken.ts:1:11: Expression expected');
     expect(err.code).toBe('INVALID_ARGUMENT');
@@ -104,25 +104,25 @@ describe('compileServiceFile', () => {
     expect(err.details).toEqual({ field: 'files', path: 'services/broken.ts', line: 1, column: 11 });
   });
 
-  it('reports the line and column of an error on an indented line 3', () => {
+  it('reports the line and column of an error on an indented line 3', async () => {
     const content = ['export const a = 1;', 'function f() {', '    return 1 +;', '}', ''].join('\n');
-    const err = compileError('nested/indented.ts', content);
+    const err = await compileError('nested/indented.ts', content);
 
     // `;` is the 15th character of line 3.
     expect(err.message).toBe('nested/indented.ts:3:15: Expression expected');
     expect(err.details).toMatchObject({ line: 3, column: 15 });
   });
 
-  it('reports the position of an error further down a JavaScript file', () => {
+  it('reports the position of an error further down a JavaScript file', async () => {
     const content = 'const a = 1;\n\n\nconst b = (1 + 2;\n';
-    const err = compileError('later.js', content);
+    const err = await compileError('later.js', content);
 
     expect(err.message).toBe("later.js:4:17: Expected ',', got ';'");
     expect(err.details).toMatchObject({ path: 'later.js', line: 4, column: 17 });
   });
 
-  it("keeps swc's rendering and Rust backtrace out of the message", () => {
-    const err = compileError('clean.ts', 'let x: number = "a" as;\n');
+  it("keeps swc's rendering and Rust backtrace out of the message", async () => {
+    const err = await compileError('clean.ts', 'let x: number = "a" as;\n');
 
     expect(err.message).toMatch(/^clean\.ts:1:23: Unexpected token `;`/);
     expect(err.message).not.toContain('\n');
@@ -131,35 +131,35 @@ describe('compileServiceFile', () => {
 });
 
 describe('compileServiceFile positions that swc renders differently', () => {
-  const where = (content: string): string => {
+  const where = async (content: string): Promise<string> => {
     try {
-      compileServiceFile({ path: 'p.js', content });
+      await compileServiceFile({ path: 'p.js', content });
     } catch (err) {
       return (err as Error).message.split(': ')[0]!;
     }
     throw new Error('expected a syntax error');
   };
 
-  it('uses the header position for an error at end of file', () => {
-    expect(where('function f() {\n  return 1;\n')).toBe('p.js:2:13');
+  it('uses the header position for an error at end of file', async () => {
+    expect(await where('function f() {\n  return 1;\n')).toBe('p.js:2:13');
   });
 
-  it('counts a tab as one character', () => {
-    expect(where('function f() {\n\tconst y = ;\n}\n')).toBe('p.js:2:12');
+  it('counts a tab as one character', async () => {
+    expect(await where('function f() {\n\tconst y = ;\n}\n')).toBe('p.js:2:12');
   });
 
-  it('counts wide characters as one character', () => {
-    expect(where('const s = "ünïcödé 日本語"; const y = ;')).toBe('p.js:1:36');
+  it('counts wide characters as one character', async () => {
+    expect(await where('const s = "ünïcödé 日本語"; const y = ;')).toBe('p.js:1:36');
   });
 });
 
 describe('locateSwcError', () => {
-  it('returns just the message when the text has no source snippet', () => {
+  it('returns just the message when the text has no source snippet', async () => {
     expect(locateSwcError('  x Unexpected eof')).toEqual({ message: 'Unexpected eof' });
     expect(locateSwcError('failed to load the parser')).toEqual({ message: 'failed to load the parser' });
   });
 
-  it('reads the line from the numbered source line and the column from the marker under it', () => {
+  it('reads the line from the numbered source line and the column from the marker under it', async () => {
     const rendered = [
       '  x Expected a semicolon',
       '    ,-[m.ts:12:1]',

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../errors';
 import type { ClusterStore, DeployedServiceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
-import { compileServiceFile, type SourceFileInput } from './compile-service-file';
+import { compileServiceFiles, type SourceFileInput } from './compile-service-file';
 import { inspectServices } from './inspect-services';
 
 export interface DeployOptions {
@@ -37,7 +37,7 @@ export class DeployPipeline {
     // Unknown cluster fails before any compile work.
     await this.store.getCluster(cluster);
     const started = performance.now();
-    const compiled = files.map(compileServiceFile);
+    const compiled = await compileServiceFiles(files);
     const compiledMs = performance.now() - started;
     const services = inspectServices(compiled);
     const validatedMs = performance.now() - started;

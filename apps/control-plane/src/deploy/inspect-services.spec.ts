@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../errors';
 import { compileServiceFile, type CompiledServiceFile } from './compile-service-file';
 import { inspectServices } from './inspect-services';
 
-function compile(path: string, content: string): CompiledServiceFile {
+function compile(path: string, content: string): Promise<CompiledServiceFile> {
   return compileServiceFile({ path, content });
 }
 
@@ -23,8 +23,8 @@ function inspectError(files: CompiledServiceFile[], timeoutMs?: number): Invalid
 const SDK = "import { defineService } from '@laneway/sdk';\n";
 
 describe('inspectServices', () => {
-  it('reads the name and lane of every service across files, default export first', () => {
-    const orders = compile(
+  it('reads the name and lane of every service across files, default export first', async () => {
+    const orders = await compile(
       'services/orders.ts',
       `${SDK}
 export const list = defineService({ name: 'orders.list', handle: () => [] });
@@ -32,7 +32,7 @@ export default defineService({ name: 'orders.get', lane: 'cpu', handle: (id: str
 export const create = defineService({ name: 'orders.create', lane: 'network', handle: () => 1 });
 `,
     );
-    const billing = compile(
+    const billing = await compile(
       'services/billing.js',
       `${SDK}
 export const charge = defineService({ name: 'billing.charge', lane: 'cpu', handle: () => true });
@@ -60,8 +60,8 @@ export const charge = defineService({ name: 'billing.charge', lane: 'cpu', handl
     expect(orders.version).not.toBe(billing.version);
   });
 
-  it('counts a definition exported under two names once', () => {
-    const file = compile(
+  it('counts a definition exported under two names once', async () => {
+    const file = await compile(
       'twice.ts',
       `${SDK}
 const svc = defineService({ name: 'alias.one', handle: () => 1 });
@@ -72,9 +72,9 @@ export const alsoSvc = svc;
     expect(inspectServices([file]).map((s) => s.name)).toEqual(['alias.one']);
   });
 
-  it('rejects a service name defined in two files, naming both paths', () => {
-    const first = compile('team-a/users.ts', `${SDK}export default defineService({ name: 'users.get', handle: () => 1 });\n`);
-    const second = compile('team-b/users.ts', `${SDK}export const u = defineService({ name: 'users.get', handle: () => 2 });\n`);
+  it('rejects a service name defined in two files, naming both paths', async () => {
+    const first = await compile('team-a/users.ts', `${SDK}export default defineService({ name: 'users.get', handle: () => 1 });\n`);
+    const second = await compile('team-b/users.ts', `${SDK}export const u = defineService({ name: 'users.get', handle: () => 2 });\n`);
 
     const err = inspectError([first, second]);
 
@@ -84,9 +84,9 @@ export const alsoSvc = svc;
     expect(err.details).toMatchObject({ field: 'files', service: 'users.get' });
   });
 
-  it('names the file whose top-level code throws', () => {
-    const good = compile('fine.ts', `${SDK}export default defineService({ name: 'fine.svc', handle: () => 1 });\n`);
-    const bad = compile('services/explodes.ts', `${SDK}throw new Error('config missing: API_KEY');\n`);
+  it('names the file whose top-level code throws', async () => {
+    const good = await compile('fine.ts', `${SDK}export default defineService({ name: 'fine.svc', handle: () => 1 });\n`);
+    const bad = await compile('services/explodes.ts', `${SDK}throw new Error('config missing: API_KEY');\n`);
 
     const err = inspectError([good, bad]);
 
@@ -94,16 +94,16 @@ export const alsoSvc = svc;
     expect(err.details).toEqual({ field: 'files', path: 'services/explodes.ts' });
   });
 
-  it('names the file when defineService rejects a definition', () => {
-    const bad = compile('bad-lane.ts', `${SDK}export default defineService({ name: 'x.y', lane: 'gpu' as never, handle: () => 1 });\n`);
+  it('names the file when defineService rejects a definition', async () => {
+    const bad = await compile('bad-lane.ts', `${SDK}export default defineService({ name: 'x.y', lane: 'gpu' as never, handle: () => 1 });\n`);
 
     const err = inspectError([bad]);
 
     expect(err.message).toMatch(/^bad-lane\.ts: loading failed: .*'x\.y'.*lane.*gpu/);
   });
 
-  it('stops an infinite loop at the top level after timeoutMs', () => {
-    const loop = compile('spin.js', `${SDK}while (true) {}\nexport default defineService({ name: 'never', handle: () => 1 });\n`);
+  it('stops an infinite loop at the top level after timeoutMs', async () => {
+    const loop = await compile('spin.js', `${SDK}while (true) {}\nexport default defineService({ name: 'never', handle: () => 1 });\n`);
 
     const started = performance.now();
     const err = inspectError([loop], 100);
@@ -115,8 +115,8 @@ export const alsoSvc = svc;
     expect(elapsed).toBeLessThan(2000);
   });
 
-  it('rejects a file that exports no service', () => {
-    const helper = compile('lib/helpers.ts', 'export const add = (a: number, b: number): number => a + b;\n');
+  it('rejects a file that exports no service', async () => {
+    const helper = await compile('lib/helpers.ts', 'export const add = (a: number, b: number): number => a + b;\n');
 
     const err = inspectError([helper]);
 
@@ -124,9 +124,9 @@ export const alsoSvc = svc;
     expect(err.details).toMatchObject({ path: 'lib/helpers.ts' });
   });
 
-  it("keeps the uploads' global changes out of the control plane", () => {
+  it("keeps the uploads' global changes out of the control plane", async () => {
     const key = `lanewayLeak_${randomBytes(4).toString('hex')}`;
-    const file = compile(
+    const file = await compile(
       'globals.js',
       `${SDK}
 globalThis.${key} = 1;
@@ -148,9 +148,9 @@ export default defineService({ name: 'globals.svc', handle: () => 1 });
     expect(Math.random()).toBeLessThan(1);
   });
 
-  it('gives every call a fresh context: globals set by one deploy are gone in the next', () => {
+  it('gives every call a fresh context: globals set by one deploy are gone in the next', async () => {
     const key = `lanewayMarker_${randomBytes(4).toString('hex')}`;
-    const setter = compile('set.js', `${SDK}globalThis.${key} = 'set';\nexport default defineService({ name: 'ctx.set', handle: () => 1 });\n`);
+    const setter = await compile('set.js', `${SDK}globalThis.${key} = 'set';\nexport default defineService({ name: 'ctx.set', handle: () => 1 });\n`);
     // Names its service after what it sees, so the result shows whether the global survived.
     const reader = (path: string) =>
       compile(
@@ -159,13 +159,13 @@ export default defineService({ name: 'globals.svc', handle: () => 1 });
       );
 
     // Within one call the files share a context...
-    expect(inspectServices([setter, reader('read-same.js')]).map((s) => s.name)).toEqual(['ctx.set', 'ctx.shared']);
+    expect(inspectServices([setter, await reader('read-same.js')]).map((s) => s.name)).toEqual(['ctx.set', 'ctx.shared']);
     // ...and the next call starts clean.
-    expect(inspectServices([reader('read-next.js')]).map((s) => s.name)).toEqual(['ctx.fresh']);
+    expect(inspectServices([await reader('read-next.js')]).map((s) => s.name)).toEqual(['ctx.fresh']);
   });
 
   it('gives uploads no host objects, no live timers and no real modules', async () => {
-    const sneaky = compile(
+    const sneaky = await compile(
       'services/sneaky.js',
       `const { defineService } = require('@laneway/sdk');
 const fs = require('node:fs');

@@ -64,6 +64,9 @@ export interface SyncHubOptions {
 export class SyncHub {
   private readonly sessions = new Map<string, Map<string, Session>>();
   private nonceSequence = 0;
+  // Servers of a cluster usually stand at the same revision, so one read of "changes since R" serves
+  // them all; dropped on every change to the cluster and after a second.
+  private readonly changeSets = new Map<string, { at: number; changes: Promise<ChangeSet> }>();
   private readonly store: ClusterStore;
   private readonly auth: Authenticator;
   private readonly log: Logger;
@@ -120,6 +123,7 @@ export class SyncHub {
 
   /** Called after every change to a cluster: pushes it to each connected server. */
   notify(cluster: string): void {
+    for (const key of this.changeSets.keys()) if (key.startsWith(`${cluster}\u0000`)) this.changeSets.delete(key);
     for (const session of this.sessions.get(cluster)?.values() ?? []) {
       this.push(session).catch((err: unknown) => this.fail(session, err));
     }
@@ -269,7 +273,7 @@ export class SyncHub {
     session.dirty = false;
     let changes: ChangeSet;
     try {
-      changes = await this.store.changesSince(session.cluster, session.ackedRevision);
+      changes = await this.changesSince(session.cluster, session.ackedRevision);
     } catch (err) {
       session.inflight = undefined;
       throw err;
@@ -310,6 +314,18 @@ export class SyncHub {
       'pushing',
     );
     session.call.write(response);
+  }
+
+  private changesSince(cluster: string, since: number): Promise<ChangeSet> {
+    const key = `${cluster}\u0000${since}`;
+    const now = Date.now();
+    const cached = this.changeSets.get(key);
+    if (cached && now - cached.at < 1000) return cached.changes;
+    for (const [k, v] of this.changeSets) if (now - v.at >= 1000) this.changeSets.delete(k);
+    const changes = this.store.changesSince(cluster, since);
+    this.changeSets.set(key, { at: now, changes });
+    changes.catch(() => this.changeSets.delete(key));
+    return changes;
   }
 
   private async onAck(session: Session, nonce: string, revision: number): Promise<void> {
