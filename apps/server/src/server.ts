@@ -40,6 +40,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     threadData: { cluster: config.cluster, server: config.serverName },
     logger: log,
     onInvoke: (service, input, timeoutMs) => invokerRef.current!.invokeFromService(service, input, timeoutMs),
+    recycleAboveHeapMb: config.cpuThreadMaxHeapMb,
   });
   await pool.start();
   const invoker = (invokerRef.current = new Invoker({
@@ -60,6 +61,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     invoker,
     networkConcurrency: config.networkConcurrency,
     cpuConcurrency: config.cpuThreads,
+    lockMs: config.jobLockMs,
     logger: log,
   });
 
@@ -120,7 +122,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     async close() {
       if (closing) return;
       closing = true;
-      await workers.close();
+      const { finished } = await workers.close(config.shutdownTimeoutMs);
+      if (!finished) log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight jobs did not finish in time; other servers take them over');
       agent.stop();
       await pool.close();
       await lanes.close();

@@ -18,6 +18,9 @@ const schema = z.object({
   LANEWAY_CPU_THREADS: int(1, 256).optional(),
   LANEWAY_CPU_JOB_TIMEOUT_MS: int(10, 24 * 3600_000).default(60_000),
   LANEWAY_JOIN_TOKEN: z.string().min(1).optional(),
+  LANEWAY_JOB_LOCK_MS: int(1000, 3600_000).default(30_000),
+  LANEWAY_SHUTDOWN_TIMEOUT_MS: int(0, 3600_000).default(30_000),
+  LANEWAY_CPU_THREAD_MAX_HEAP_MB: int(16, 64 * 1024).default(512),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -33,6 +36,12 @@ export interface ServerConfig {
   cpuJobTimeoutMs: number;
   /** The cluster's join token (ClusterService.GetJoinToken). */
   joinToken: string | undefined;
+  /** BullMQ job lock: a crashed server's jobs are taken over after about this long. */
+  jobLockMs: number;
+  /** SIGTERM: how long in-flight jobs get to finish before the server exits anyway. */
+  shutdownTimeoutMs: number;
+  /** A CPU thread whose heap grows past this is replaced after its current job. */
+  cpuThreadMaxHeapMb: number;
   logLevel: string;
 }
 
@@ -63,6 +72,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     cpuThreads: c.LANEWAY_CPU_THREADS ?? Math.max(1, os.availableParallelism()),
     cpuJobTimeoutMs: c.LANEWAY_CPU_JOB_TIMEOUT_MS,
     joinToken: c.LANEWAY_JOIN_TOKEN,
+    jobLockMs: c.LANEWAY_JOB_LOCK_MS,
+    shutdownTimeoutMs: c.LANEWAY_SHUTDOWN_TIMEOUT_MS,
+    cpuThreadMaxHeapMb: c.LANEWAY_CPU_THREAD_MAX_HEAP_MB,
     logLevel: c.LOG_LEVEL,
   });
 }

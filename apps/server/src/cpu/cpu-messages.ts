@@ -14,8 +14,8 @@ export type ToCpuThread =
 export type FromCpuThread =
   | { t: 'ready'; niced: boolean }
   | { t: 'staged'; errors: { service: string; message: string }[] }
-  | { t: 'done'; id: number; ok: true; output: unknown; version: string }
-  | { t: 'done'; id: number; ok: false; code: InvocationErrorCode; message: string; version?: string }
+  | { t: 'done'; id: number; ok: true; output: unknown; version: string; heapMb: number }
+  | { t: 'done'; id: number; ok: false; code: InvocationErrorCode; message: string; version?: string; heapMb: number }
   | { t: 'invoke'; id: number; service: string; input: unknown; timeoutMs: number | undefined }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; message: string };
 

@@ -106,4 +106,40 @@ describe('CpuPool with real worker threads', () => {
     expect(await pool.run('cpu.sum', { a: 1, b: 1 }, 'i6', Date.now() + 5000)).toMatchObject({ ok: true, output: { sum: 2 } });
     expect(await pool.run('cpu.bad', null, 'i7', Date.now() + 5000)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
   });
+
+  it('replaces a thread whose heap grew past the limit, between jobs', async () => {
+    const hoarder: ServiceCode = {
+      name: 'cpu.hoard',
+      version: 'h1',
+      lane: 'cpu',
+      path: 'hoard.js',
+      code: `
+const { defineService } = require('@laneway/sdk');
+const kept = [];
+exports.default = defineService({ name: 'cpu.hoard', lane: 'cpu', handle: (i) => {
+  for (let n = 0; n < i.mb; n++) kept.push(new Array(128 * 1024).fill(n));
+  return { held: kept.length };
+} });`,
+    };
+    const small = new CpuPool({
+      size: 1,
+      workerPath,
+      threadData: { cluster: 'c', server: 's' },
+      logger: pino({ level: 'silent' }),
+      onInvoke: async () => null,
+      recycleAboveHeapMb: 24,
+    });
+    await small.start();
+    try {
+      expect(await small.apply([hoarder])).toEqual([]);
+      // ~1 MB per step on a 64-bit heap: 8 steps stay under the limit, the state is kept.
+      expect(await small.run('cpu.hoard', { mb: 8 }, 'h1', Date.now() + 5000)).toMatchObject({ ok: true, output: { held: 8 } });
+      expect(await small.run('cpu.hoard', { mb: 8 }, 'h2', Date.now() + 5000)).toMatchObject({ ok: true, output: { held: 16 } });
+      // Past the limit: the job still completes, then its thread is replaced, so the heap starts over.
+      expect(await small.run('cpu.hoard', { mb: 12 }, 'h3', Date.now() + 5000)).toMatchObject({ ok: true, output: { held: 28 } });
+      expect(await small.run('cpu.hoard', { mb: 1 }, 'h4', Date.now() + 5000)).toMatchObject({ ok: true, output: { held: 1 } });
+    } finally {
+      await small.close();
+    }
+  });
 });

@@ -16,8 +16,11 @@ export interface CpuPoolOptions {
   logger: Logger;
   /** Serves `ctx.invoke` calls made by CPU-lane services. */
   onInvoke: (service: string, input: unknown, timeoutMs: number | undefined) => Promise<unknown>;
-  /** Heap limit per thread; a thread that exceeds it dies and is replaced. */
-  maxOldGenerationSizeMb?: number;
+  /**
+   * A thread whose heap exceeds this after a job is replaced (gracefully: between jobs). Twice this is
+   * the hard limit at which V8 stops the thread mid-job.
+   */
+  recycleAboveHeapMb?: number;
 }
 
 interface Task {
@@ -98,8 +101,8 @@ export class CpuPool {
   private spawn(): Promise<void> {
     const worker = new Worker(this.options.workerPath, {
       workerData: this.options.threadData,
-      resourceLimits: this.options.maxOldGenerationSizeMb
-        ? { maxOldGenerationSizeMb: this.options.maxOldGenerationSizeMb }
+      resourceLimits: this.options.recycleAboveHeapMb
+        ? { maxOldGenerationSizeMb: 2 * this.options.recycleAboveHeapMb }
         : undefined,
     });
     const slot: Slot = { worker, ready: false, task: undefined, timer: undefined, stageWaiter: undefined };
@@ -171,6 +174,13 @@ export class CpuPool {
             ? { ok: true, output: message.output, version: message.version }
             : { ok: false, code: message.code, message: message.message, version: message.version },
         );
+        const limit = this.options.recycleAboveHeapMb;
+        if (limit && message.heapMb > limit) {
+          this.log.info({ heapMb: Math.round(message.heapMb), limitMb: limit }, 'recycling a CPU thread whose heap grew past its limit');
+          slot.ready = false;
+          // 'exit' spawns the replacement.
+          void slot.worker.terminate();
+        }
         this.dispatch();
         return;
       }

@@ -2,6 +2,7 @@
 // One long-lived dispatcher per thread: it loads every CPU-lane service once and runs one job at a
 // time. The main thread enforces deadlines by terminating the thread.
 import { readlinkSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ServiceInvocationError, type ServiceContext, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
@@ -17,6 +18,7 @@ const port = parentPort;
 if (!port) throw new Error('cpu-worker must run in a worker thread');
 const data = workerData as CpuThreadData;
 const send = (message: FromCpuThread): void => port.postMessage(message);
+const heapMb = (): number => getHeapStatistics().used_heap_size / 1048576;
 
 let services = new Map<string, Loaded>();
 let staged: Map<string, Loaded> | undefined;
@@ -81,7 +83,7 @@ function pruneModules(): void {
 async function run(id: number, name: string, input: unknown, invocationId: string, deadline: number): Promise<void> {
   const loaded = services.get(name);
   if (!loaded) {
-    send({ t: 'done', id, ok: false, code: 'NOT_FOUND', message: `service '${name}' is not loaded in the CPU lane of server '${data.server}'` });
+    send({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'NOT_FOUND', message: `service '${name}' is not loaded in the CPU lane of server '${data.server}'` });
     return;
   }
   const { definition, version } = loaded;
@@ -93,16 +95,16 @@ async function run(id: number, name: string, input: unknown, invocationId: strin
       try {
         value = definition.input.parse(input);
       } catch (err) {
-        send({ t: 'done', id, ok: false, code: 'INVALID_ARGUMENT', message: `service '${name}' rejected its input: ${(err as Error).message}`, version });
+        send({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'INVALID_ARGUMENT', message: `service '${name}' rejected its input: ${(err as Error).message}`, version });
         return;
       }
     }
     const output = await definition.handle(value, makeContext(name, version, invocationId, controller.signal));
-    send({ t: 'done', id, ok: true, output: output ?? null, version });
+    send({ t: 'done', id, heapMb: heapMb(), ok: true, output: output ?? null, version });
   } catch (err) {
     const code = err instanceof ServiceInvocationError ? err.code : 'SERVICE_FAILED';
     const message = err instanceof ServiceInvocationError ? err.message : `service '${name}' failed: ${(err as Error)?.message ?? String(err)}`;
-    send({ t: 'done', id, ok: false, code, message, version });
+    send({ t: 'done', id, heapMb: heapMb(), ok: false, code, message, version });
   } finally {
     clearTimeout(timer);
   }

@@ -14,6 +14,8 @@ export interface LaneWorkersOptions {
   invoker: Invoker;
   networkConcurrency: number;
   cpuConcurrency: number;
+  /** BullMQ lock duration; stalled jobs of a dead server are recovered after about this long. */
+  lockMs: number;
   logger: Logger;
 }
 
@@ -63,10 +65,21 @@ export class LaneWorkers {
     }
   }
 
-  /** Stops taking jobs and waits for the in-flight ones. */
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+  /**
+   * Stops taking jobs and waits up to `timeoutMs` for the in-flight ones; then closes anyway. Jobs cut
+   * off that way keep their lock until it expires and are then taken over by another server.
+   */
+  async close(timeoutMs = Infinity): Promise<{ finished: boolean }> {
+    const graceful = Promise.all(this.workers.map((w) => w.close())).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<boolean>((resolve) => {
+      if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const finished = await Promise.race([graceful, deadline]);
+    clearTimeout(timer);
+    if (!finished) await Promise.all(this.workers.map((w) => w.close(true)));
     this.running = false;
+    return { finished };
   }
 
   private run(): void {
@@ -106,7 +119,15 @@ export class LaneWorkers {
           this.active--;
         }
       },
-      { connection: this.options.connection, prefix: this.options.prefix, concurrency, autorun: false },
+      {
+        connection: this.options.connection,
+        prefix: this.options.prefix,
+        concurrency,
+        autorun: false,
+        lockDuration: this.options.lockMs,
+        // Check for stalled jobs (a dead server's) as often as locks expire.
+        stalledInterval: this.options.lockMs,
+      },
     );
     worker.on('error', (err) => log.error({ err }, 'lane worker error'));
     worker.on('failed', (job, err) => {
