@@ -62,6 +62,18 @@ describe('LaneClient against real Redis and a real BullMQ worker', () => {
     expect(client.inFlight).toBe(0);
   });
 
+  it('routes replies the same way when invocations are batched with addBulk', async () => {
+    const batched = new LaneClient({ redis: REDIS_URL, prefix, batch: true });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 300 }, (_, n) => batched.invoke({ cluster, lane: 'network', service: 'echo', input: { n } })),
+      );
+      results.forEach((result, n) => expect(result.output).toEqual({ n }));
+    } finally {
+      await batched.close();
+    }
+  });
+
   it('turns an error reply into a ServiceInvocationError', async () => {
     await expect(client.invoke({ cluster, lane: 'network', service: 'fail', input: null })).rejects.toMatchObject({
       code: 'SERVICE_FAILED',

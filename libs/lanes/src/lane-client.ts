@@ -12,6 +12,11 @@ export interface LaneClientOptions {
   prefix?: string;
   /** Names this process's reply channel; random by default. */
   callerId?: string;
+  /**
+   * Queue the sync invocations made in one event-loop turn with one `addBulk` per lane queue instead
+   * of one `add` each (fewer Redis round trips under concurrency). Off by default.
+   */
+  batch?: boolean;
 }
 
 export interface InvokeRequest {
@@ -58,6 +63,9 @@ interface Pending {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+// Nobody reads a sync job after its reply: drop it at once, and never retry (the caller has a
+// deadline and retries itself if it wants to).
+const SYNC_JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true, attempts: 1 } as const;
 const LANES: readonly ServiceLane[] = ['network', 'cpu'];
 
 /**
@@ -74,12 +82,16 @@ export class LaneClient {
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Map<string, Pending>();
   private sequence = 0;
+  private readonly batch: boolean;
+  private readonly batches = new Map<Queue, { name: string; data: InvocationJob; opts: typeof SYNC_JOB_OPTIONS; fail: (err: unknown) => void }[]>();
+  private flushScheduled = false;
   private ready: Promise<void> | undefined;
   private closed = false;
 
   constructor(options: LaneClientOptions) {
     this.prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
     this.callerId = options.callerId ?? randomBytes(8).toString('hex');
+    this.batch = options.batch ?? false;
     this.channel = replyChannel(this.prefix, this.callerId);
     const redisOptions: RedisOptions = { maxRetriesPerRequest: null, lazyConnect: false };
     this.connection =
@@ -123,25 +135,40 @@ export class LaneClient {
       }, timeoutMs);
       this.pending.set(correlationId, { resolve, reject, timer, service: request.service });
     });
-    try {
-      await this.queue(request.cluster, request.lane).add(request.service, job, {
-        // Nobody reads a sync job after its reply: drop it at once, and never retry (the caller has
-        // a deadline and retries itself if it wants to).
-        removeOnComplete: true,
-        removeOnFail: true,
-        attempts: 1,
-      });
-    } catch (err) {
+    const fail = (err: unknown): void => {
       const pending = this.pending.get(correlationId);
-      if (pending) {
-        clearTimeout(pending.timer);
-        this.pending.delete(correlationId);
+      if (!pending) return;
+      clearTimeout(pending.timer);
+      this.pending.delete(correlationId);
+      pending.reject(
+        new ServiceInvocationError('UNAVAILABLE', `cannot queue service '${request.service}': ${String(err)}`, request.service, {
+          cause: err,
+        }),
+      );
+    };
+    const queue = this.queue(request.cluster, request.lane);
+    if (this.batch) {
+      let list = this.batches.get(queue);
+      if (!list) this.batches.set(queue, (list = []));
+      list.push({ name: request.service, data: job, opts: SYNC_JOB_OPTIONS, fail });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
       }
-      throw new ServiceInvocationError('UNAVAILABLE', `cannot queue service '${request.service}': ${String(err)}`, request.service, {
-        cause: err,
-      });
+    } else {
+      queue.add(request.service, job, SYNC_JOB_OPTIONS).catch(fail);
     }
     return result as Promise<InvocationResult<TOutput>>;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [queue, list] of this.batches) {
+      this.batches.delete(queue);
+      queue.addBulk(list.map(({ name, data, opts }) => ({ name, data, opts }))).catch((err: unknown) => {
+        for (const item of list) item.fail(err);
+      });
+    }
   }
 
   /** Queues a durable invocation (retried with exponential backoff) and returns its job id. */

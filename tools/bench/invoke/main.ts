@@ -1,0 +1,185 @@
+// Invoke benchmark (issue 4): caller and server replica in separate processes, local Redis.
+//   npm run bench -- invoke [--smoke]
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { LaneClient } from '@laneway/lanes';
+import { REDIS_URL, uniqueName } from '@laneway/testkit';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { median, percentile, report, round } from '../lib/stats';
+import { closedLoop, startBenchCluster } from '../lib/replica';
+
+const smoke = process.argv.includes('--smoke');
+const RUNS = smoke ? 1 : 3;
+const SERIAL_CALLS = smoke ? 200 : 2000;
+const LOOP_MS = smoke ? 1000 : 4000;
+const RAW_JOBS = smoke ? 2000 : 20_000;
+const LOCAL_CALLS = smoke ? 20_000 : 200_000;
+
+function startBaselineWorker(prefix: string, queue: string, mode: 'echo' | 'count', count = 0): Promise<{ child: ChildProcess; done: Promise<void> }> {
+  const child = spawn(process.execPath, [path.join(__dirname, '../../../node_modules/.bin/tsx'), path.join(__dirname, 'baseline-worker.ts'), prefix, queue, mode, String(count)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  return new Promise((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      if (text.includes('ready')) resolve({ child, done });
+      if (text.includes('done')) resolveDone();
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+/** Baseline: queue.add + job.waitUntilFinished(queueEvents) against a plain Worker in another process. */
+async function baseline(): Promise<{ p50: number; p99: number; rps: number }> {
+  const prefix = uniqueName('lwbase');
+  const name = 'baseline';
+  const { child } = await startBaselineWorker(prefix, name, 'echo');
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(name, { connection, prefix });
+  const events = new QueueEvents(name, { connection: { url: REDIS_URL }, prefix });
+  await events.waitUntilReady();
+  // No removeOnComplete: with it, waitUntilFinished can fail with "Missing key ... isFinished".
+  const call = async (): Promise<unknown> => (await queue.add('echo', { x: 1 })).waitUntilFinished(events, 10_000);
+  try {
+    for (let i = 0; i < 200; i++) await call();
+    const serial: number[] = [];
+    for (let i = 0; i < SERIAL_CALLS; i++) {
+      const t = performance.now();
+      await call();
+      serial.push(performance.now() - t);
+    }
+    const loop = await closedLoop(100, LOOP_MS, call);
+    return { p50: percentile(serial, 50), p99: percentile(serial, 99), rps: loop.perSecond };
+  } finally {
+    await stopChild(child);
+    await events.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+/** Raw job rate: Queue.add with 100 adds in flight while a plain Worker (concurrency 100) drains them, no replies. */
+async function rawJobRate(): Promise<number> {
+  const prefix = uniqueName('lwraw');
+  const { child, done } = await startBaselineWorker(prefix, 'raw', 'count', RAW_JOBS);
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue('raw', { connection, prefix });
+  try {
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        while (next < RAW_JOBS) {
+          next++;
+          await queue.add('raw', { x: 1 }, { removeOnComplete: true });
+        }
+      }),
+    );
+    await done;
+    return (RAW_JOBS / (performance.now() - started)) * 1000;
+  } finally {
+    await stopChild(child);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+async function main(): Promise<void> {
+  const bench = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '100', LANEWAY_CPU_THREADS: '1' } });
+  const { api, cluster, prefix } = bench;
+  try {
+    await api.deploy(cluster, [
+      {
+        path: 'bench/echo.ts',
+        content: `import { defineService } from '@laneway/sdk';
+export const echo = defineService({ name: 'bench.echo', handle: (input: unknown) => input });
+export const loop = defineService({
+  name: 'bench.local-loop',
+  async handle(input: { n: number }, ctx) {
+    const started = performance.now();
+    for (let i = 0; i < input.n; i++) await ctx.invoke('bench.echo', i);
+    return { ms: performance.now() - started };
+  },
+});
+`,
+      },
+    ]);
+    const clients = { plain: new LaneClient({ redis: REDIS_URL, prefix }), batched: new LaneClient({ redis: REDIS_URL, prefix, batch: true }) };
+    const call = (client: LaneClient) => () => client.invoke({ cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
+
+    const rows: Record<string, number[]> = {};
+    const add = (key: string, value: number): void => void (rows[key] ??= []).push(value);
+    for (let run = 0; run < RUNS; run++) {
+      const b = await baseline();
+      add('baseline_p50', b.p50);
+      add('baseline_p99', b.p99);
+      add('baseline_rps', b.rps);
+      add('raw', await rawJobRate());
+
+      for (let i = 0; i < 200; i++) await call(clients.plain)();
+      const serial: number[] = [];
+      for (let i = 0; i < SERIAL_CALLS; i++) {
+        const t = performance.now();
+        await call(clients.plain)();
+        serial.push(performance.now() - t);
+      }
+      add('p50', percentile(serial, 50));
+      add('p99', percentile(serial, 99));
+      add('rps', (await closedLoop(100, LOOP_MS, call(clients.plain))).perSecond);
+      add('rps_batched', (await closedLoop(100, LOOP_MS, call(clients.batched))).perSecond);
+      const local = await clients.plain.invoke<{ ms: number }>({ cluster, lane: 'network', service: 'bench.local-loop', input: { n: LOCAL_CALLS }, timeoutMs: 60_000 });
+      add('local', (LOCAL_CALLS / local.output.ms) * 1000);
+    }
+    await clients.plain.close();
+    await clients.batched.close();
+
+    // A plain async function call in this process, for scale.
+    const fn = async (x: unknown): Promise<unknown> => x;
+    const t = performance.now();
+    for (let i = 0; i < LOCAL_CALLS; i++) await fn(i);
+    const plainCallsPerS = (LOCAL_CALLS / (performance.now() - t)) * 1000;
+
+    const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)])) as Record<string, number>;
+    console.log(`\nInvoke benchmark: caller and server replica in separate processes, ${RUNS} run(s), medians${smoke ? ' (SMOKE)' : ''}`);
+    report('baseline: add + waitUntilFinished, p50', m['baseline_p50']!, 'ms', undefined);
+    report('baseline: add + waitUntilFinished, 100 in flight', m['baseline_rps']!, 'calls/s', undefined);
+    report('raw BullMQ job rate, no replies', m['raw']!, 'jobs/s', undefined);
+    report('sync invoke, one in flight, p50', m['p50']!, 'ms', { op: '<', value: round(0.8 * m['baseline_p50']!, 3) }, `(${round(m['p50']! / m['baseline_p50']!)}x baseline; p99 ${round(m['p99']!)} ms)`);
+    report('sync invoke, 100 in flight', m['rps']!, 'calls/s', { op: '>', value: Math.round(Math.max(1.5 * m['baseline_rps']!, 0.7 * m['raw']!)) }, `(${round(m['rps']! / m['baseline_rps']!)}x baseline, ${round(m['rps']! / m['raw']!)}x raw)`);
+    report('sync invoke, 100 in flight, addBulk batching', m['rps_batched']!, 'calls/s', undefined, `(${round(m['rps_batched']! / m['baseline_rps']!)}x baseline, ${round(m['rps_batched']! / m['raw']!)}x raw)`);
+    report('ctx.invoke of a local network-lane service', m['local']!, 'calls/s', { op: '>', value: 50_000 }, `(a plain async call here: ${Math.round(plainCallsPerS)}/s)`);
+    console.log(
+      JSON.stringify({
+        bench: 'invoke',
+        runs: RUNS,
+        smoke,
+        p50_ms: round(m['p50']!, 3),
+        p99_ms: round(m['p99']!, 3),
+        rps_100: Math.round(m['rps']!),
+        rps_100_batched: Math.round(m['rps_batched']!),
+        baseline_p50_ms: round(m['baseline_p50']!, 3),
+        baseline_rps_100: Math.round(m['baseline_rps']!),
+        raw_jobs_per_s: Math.round(m['raw']!),
+        local_invoke_per_s: Math.round(m['local']!),
+        plain_call_per_s: Math.round(plainCallsPerS),
+      }),
+    );
+  } finally {
+    await bench.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
