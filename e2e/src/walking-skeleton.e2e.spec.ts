@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { ApplyOutcome, Lane } from '@laneway/proto';
+import { ApplyOutcome, JobState, Lane } from '@laneway/proto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import {
   Api,
   cleanRedisPrefix,
   createTestDatabase,
+  eventually,
   startControlPlane,
   startServer,
   uniqueName,
@@ -59,6 +60,14 @@ export const chain = defineService({
       ctx.invoke<{ version: number }>('e2e.echo', { value: 'nested' }),
     ]);
     return { fib: cpu.fib, echoVersion: local.version };
+  },
+});
+
+export const enqueue = defineService({
+  name: 'e2e.enqueue',
+  lane: 'cpu',
+  async handle(input: { value: string }, ctx) {
+    return { jobId: await ctx.invokeAsync('e2e.echo', { value: input.value }) };
   },
 });
 `;
@@ -129,6 +138,7 @@ describe.each([
     expect(response.services.map((s) => [s.name, s.lane]).sort()).toEqual([
       ['e2e.chain', Lane.LANE_NETWORK],
       ['e2e.echo', Lane.LANE_NETWORK],
+      ['e2e.enqueue', Lane.LANE_CPU],
       ['e2e.fail', Lane.LANE_NETWORK],
       ['e2e.fib', Lane.LANE_CPU],
     ]);
@@ -160,6 +170,22 @@ describe.each([
   it('lets a service invoke others, in-process and across lanes', async () => {
     const r = await api.invoke(cluster, 'e2e.chain', { n: 20 });
     expect(JSON.parse(r.outputJson)).toEqual({ fib: 6765, echoVersion: 1 });
+  });
+
+  it('queues durable async invocations, also from inside a service', async () => {
+    const direct = await api.invokeAsync(cluster, 'e2e.echo', { value: 'direct' });
+    const nested = JSON.parse((await api.invoke(cluster, 'e2e.enqueue', { value: 'nested' })).outputJson) as { jobId: string };
+    for (const [jobId, value] of [
+      [direct.jobId, 'direct'],
+      [nested.jobId, 'nested'],
+    ] as const) {
+      const job = await eventually(
+        () => api.getJob(cluster, jobId),
+        (j) => j.state === JobState.JOB_STATE_COMPLETED,
+      );
+      expect(job.service).toBe('e2e.echo');
+      expect(JSON.parse(job.outputJson)).toMatchObject({ version: 1, value });
+    }
   });
 
   it('reports bad calls with the status and the offending value', async () => {

@@ -1,7 +1,7 @@
 import { ApiClient } from './api-client';
 import type { CommandContext } from './commands/command';
 import { CliError, UsageError } from './errors';
-import { applyOverrides, loadConfig } from './load-config';
+import { applyOverrides, loadConfig, readAdminTokenFile } from './load-config';
 import { parseCommandLine } from './parse-args';
 import { usageFor } from './usage';
 
@@ -11,11 +11,11 @@ export interface Output {
 }
 
 export interface RunOptions {
-  /** Defaults to process.env (read only by loadConfig). */
+  /** Defaults to process.env (read only by loadConfig and readAdminTokenFile). */
   readonly env?: NodeJS.ProcessEnv;
   readonly stdout: Output;
   readonly stderr: Output;
-  /** Relative PATH arguments are resolved against this; defaults to process.cwd(). */
+  /** Relative PATH arguments and LANEWAY_DATA_DIR are resolved against this; defaults to process.cwd(). */
   readonly cwd?: string;
 }
 
@@ -38,7 +38,12 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     }
     const { globals, command } = commandLine;
     commandName = command.name;
-    const config = applyOverrides(loadConfig(options.env), globals);
+    const env = options.env ?? process.env;
+    const cwd = options.cwd ?? process.cwd();
+    const loaded = loadConfig(env);
+    // No LANEWAY_TOKEN: on the control plane's host, the admin token it generated will do.
+    const token = loaded.token ?? (await readAdminTokenFile(env, cwd));
+    const config = applyOverrides(loaded, { ...globals, token });
     api = new ApiClient({
       controlPlane: config.controlPlane,
       token: config.token,
@@ -48,7 +53,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
       api,
       config,
       json: globals.json,
-      cwd: options.cwd ?? process.cwd(),
+      cwd,
       out,
       err,
     };

@@ -1,3 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CliError } from './errors';
+
 /** Where the CLI talks to and as whom. The only place that reads the environment. */
 export interface CliConfig {
   /** host:port of the control plane's gRPC API. */
@@ -10,6 +14,8 @@ export interface CliConfig {
 
 export const DEFAULT_CONTROL_PLANE = '127.0.0.1:50051';
 export const DEFAULT_CLUSTER = 'default';
+/** The control plane's default LANEWAY_DATA_DIR, relative to the directory it was started in. */
+export const DEFAULT_DATA_DIR = './.laneway';
 
 /** Reads LANEWAY_CONTROL_PLANE, LANEWAY_CLUSTER and LANEWAY_TOKEN; empty values count as unset. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
@@ -20,16 +26,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   });
 }
 
-/** The config with the command line's `--control-plane` / `--cluster` applied on top. */
+/**
+ * The config with the command line's `--control-plane` / `--cluster` applied on top, and `token`
+ * (found outside the environment: see readAdminTokenFile) used when the config has none.
+ */
 export function applyOverrides(
   config: CliConfig,
-  overrides: { controlPlane?: string | undefined; cluster?: string | undefined },
+  overrides: {
+    controlPlane?: string | undefined;
+    cluster?: string | undefined;
+    token?: string | undefined;
+  },
 ): CliConfig {
   return Object.freeze({
     controlPlane: overrides.controlPlane ?? config.controlPlane,
     cluster: overrides.cluster ?? config.cluster,
-    token: config.token,
+    token: config.token ?? overrides.token,
   });
+}
+
+/** `<LANEWAY_DATA_DIR, default ./.laneway>/admin-token`, resolved against `cwd`. */
+export function adminTokenPath(env: NodeJS.ProcessEnv, cwd: string): string {
+  return path.resolve(cwd, nonEmpty(env['LANEWAY_DATA_DIR']) ?? DEFAULT_DATA_DIR, 'admin-token');
+}
+
+/**
+ * The admin token a control plane started in `cwd` generated and keeps in its data directory, so that
+ * on its host the CLI works without LANEWAY_TOKEN. Undefined when the file does not exist or is empty;
+ * throws CliError when it exists but cannot be read.
+ */
+export async function readAdminTokenFile(env: NodeJS.ProcessEnv, cwd: string): Promise<string | undefined> {
+  const file = adminTokenPath(env, cwd);
+  let content: string;
+  try {
+    content = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new CliError(`cannot read the admin token in '${file}' (${code ?? String(error)}): set LANEWAY_TOKEN`, {
+      cause: error,
+    });
+  }
+  // One line; trimmed as the control plane does when it reads the file back.
+  return nonEmpty(content);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

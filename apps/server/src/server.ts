@@ -39,7 +39,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     workerPath: options.cpuWorkerPath ?? path.join(__dirname, 'cpu-worker.js'),
     threadData: { cluster: config.cluster, server: config.serverName },
     logger: log,
-    onInvoke: (service, input, timeoutMs) => invokerRef.current!.invokeFromService(service, input, timeoutMs),
+    onInvoke: (service, input, timeoutMs, async) =>
+      async ? invokerRef.current!.invokeAsyncFromService(service, input) : invokerRef.current!.invokeFromService(service, input, timeoutMs),
     recycleAboveHeapMb: config.cpuThreadMaxHeapMb,
   });
   await pool.start();

@@ -34,4 +34,14 @@ export interface ServiceContext {
    * const rates = await ctx.invoke<{ usd: number }>('fx.rates', { base: 'EUR' });
    */
   invoke<TOutput = unknown>(service: string, input?: unknown, options?: InvokeOptions): Promise<TOutput>;
+  /**
+   * Queues a durable invocation of another service of the same cluster and returns its job id at
+   * once. The job survives server crashes, is retried with exponential backoff up to the target's
+   * `attempts` (default 3), and is kept as failed after that (see the `ListFailedJobs` RPC).
+   * Execution is at least once: make side effects idempotent, e.g. keyed by `ctx.invocationId`.
+   *
+   * @example
+   * const jobId = await ctx.invokeAsync('mail.send', { to: input.email });
+   */
+  invokeAsync(service: string, input?: unknown): Promise<string>;
 }

@@ -31,14 +31,31 @@ export function booleanOption(values: OptionValues, name: string): boolean {
 
 const MAX_UINT32 = 0xffff_ffff;
 
+/** A whole number that fits a uint32 field, else undefined. */
+function parseUint32(raw: string): number | undefined {
+  const trimmed = raw.trim();
+  const value = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  return Number.isSafeInteger(value) && value <= MAX_UINT32 ? value : undefined;
+}
+
 /** A `--name MS` option: a whole number of milliseconds that fits the uint32 field. */
 export function millisecondsOption(values: OptionValues, name: string, command: string): number | undefined {
   const raw = stringOption(values, name);
   if (raw === undefined) return undefined;
-  const trimmed = raw.trim();
-  const ms = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-  if (!Number.isSafeInteger(ms) || ms > MAX_UINT32) {
+  const ms = parseUint32(raw);
+  if (ms === undefined) {
     throw new UsageError(`invalid --${name} '${raw}': expected a whole number of milliseconds`, command);
   }
   return ms;
+}
+
+/** A `--name N` option: a whole number of at least 1 that fits the uint32 field. */
+export function countOption(values: OptionValues, name: string, command: string): number | undefined {
+  const raw = stringOption(values, name);
+  if (raw === undefined) return undefined;
+  const count = parseUint32(raw);
+  if (count === undefined || count === 0) {
+    throw new UsageError(`invalid --${name} '${raw}': expected a whole number of at least 1`, command);
+  }
+  return count;
 }

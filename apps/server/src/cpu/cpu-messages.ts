@@ -16,7 +16,7 @@ export type FromCpuThread =
   | { t: 'staged'; errors: { service: string; message: string }[] }
   | { t: 'done'; id: number; ok: true; output: unknown; version: string; heapMb: number }
   | { t: 'done'; id: number; ok: false; code: InvocationErrorCode; message: string; version?: string; heapMb: number }
-  | { t: 'invoke'; id: number; service: string; input: unknown; timeoutMs: number | undefined }
+  | { t: 'invoke'; id: number; service: string; input: unknown; timeoutMs: number | undefined; async: boolean }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; message: string };
 
 /** Static data every CPU thread gets at start. */

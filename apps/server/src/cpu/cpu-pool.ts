@@ -14,8 +14,8 @@ export interface CpuPoolOptions {
   workerPath: string;
   threadData: CpuThreadData;
   logger: Logger;
-  /** Serves `ctx.invoke` calls made by CPU-lane services. */
-  onInvoke: (service: string, input: unknown, timeoutMs: number | undefined) => Promise<unknown>;
+  /** Serves `ctx.invoke` (and, with `async`, `ctx.invokeAsync`) calls made by CPU-lane services. */
+  onInvoke: (service: string, input: unknown, timeoutMs: number | undefined, async: boolean) => Promise<unknown>;
   /**
    * A thread whose heap exceeds this after a job is replaced (gracefully: between jobs). Twice this is
    * the hard limit at which V8 stops the thread mid-job.
@@ -185,7 +185,7 @@ export class CpuPool {
         return;
       }
       case 'invoke':
-        this.options.onInvoke(message.service, message.input, message.timeoutMs).then(
+        this.options.onInvoke(message.service, message.input, message.timeoutMs, message.async).then(
           (output) => this.post(slot, { t: 'invoke-result', id: message.id, ok: true, output }),
           (err: { code?: InvocationErrorCode; message?: string }) =>
             this.post(slot, {

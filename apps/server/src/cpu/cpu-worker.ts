@@ -123,13 +123,21 @@ function makeContext(service: string, version: string, invocationId: string, sig
     signal,
     log,
     invoke<T>(target: string, targetInput?: unknown, options?: { timeoutMs?: number }): Promise<T> {
-      const id = ++invokeSequence;
-      return new Promise<T>((resolve, reject) => {
-        pendingInvokes.set(id, { resolve: resolve as (v: unknown) => void, reject, service: target });
-        send({ t: 'invoke', id, service: target, input: targetInput ?? null, timeoutMs: options?.timeoutMs });
-      });
+      return callMain<T>(target, targetInput, options?.timeoutMs, false);
+    },
+    invokeAsync(target: string, targetInput?: unknown): Promise<string> {
+      return callMain<string>(target, targetInput, undefined, true);
     },
   };
+}
+
+/** Asks the main thread to invoke a service (it owns the Redis connections and the registry). */
+function callMain<T>(service: string, input: unknown, timeoutMs: number | undefined, async: boolean): Promise<T> {
+  const id = ++invokeSequence;
+  return new Promise<T>((resolve, reject) => {
+    pendingInvokes.set(id, { resolve: resolve as (v: unknown) => void, reject, service });
+    send({ t: 'invoke', id, service, input: input ?? null, timeoutMs, async });
+  });
 }
 
 /**

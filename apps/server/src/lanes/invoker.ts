@@ -105,6 +105,18 @@ export class Invoker {
     return result.output;
   }
 
+  /** `ctx.invokeAsync`: a durable job on the target's lane queue, with the target's attempts policy. */
+  async invokeAsyncFromService(target: string, input: unknown): Promise<string> {
+    const known = this.options.registry.get(target);
+    return this.options.lanes.invokeAsync({
+      cluster: this.options.cluster,
+      lane: known?.lane ?? 'network',
+      service: target,
+      input,
+      attempts: known?.policy?.attempts || undefined,
+    });
+  }
+
   private async runNetwork(service: RegisteredService, rawInput: unknown, invocationId: string, deadline: number | undefined): Promise<unknown> {
     const definition = service.definition!;
     let input = rawInput;
@@ -158,6 +170,7 @@ export class Invoker {
       },
       invoke: <T>(target: string, input?: unknown, options?: { timeoutMs?: number }): Promise<T> =>
         this.invokeFromService(target, input ?? null, options?.timeoutMs, deadline) as Promise<T>,
+      invokeAsync: (target: string, input?: unknown): Promise<string> => this.invokeAsyncFromService(target, input ?? null),
     };
   }
 }
