@@ -9,14 +9,23 @@ import {
 import type {
   Cluster,
   DeleteClusterResponse,
+  DeploymentStatus,
   DeployRequest,
   DeployResponse,
   InvokeAsyncResponse,
   InvokeRequest,
   InvokeResponse,
+  JobInfo,
+  JoinToken,
   ListClustersResponse,
+  ListFailedJobsRequest,
+  ListFailedJobsResponse,
   ListServersResponse,
   ListServicesResponse,
+  ListServiceVersionsResponse,
+  RollbackRequest,
+  RollbackResponse,
+  ServerInfo,
   UndeployRequest,
   UndeployResponse,
 } from '@laneway/proto';
@@ -57,7 +66,7 @@ export class ApiClient {
   }
 
   deploy(request: DeployRequest): Promise<DeployResponse> {
-    const client = (this.deployClient ??= this.track(new DeployServiceClient(...this.target())));
+    const client = this.deploys();
     return this.unary<DeployResponse>(
       client,
       this.deadline(DEFAULT_DEPLOY_DEADLINE_MS, request.timeoutMs),
@@ -66,14 +75,14 @@ export class ApiClient {
   }
 
   listServices(cluster: string): Promise<ListServicesResponse> {
-    const client = (this.deployClient ??= this.track(new DeployServiceClient(...this.target())));
+    const client = this.deploys();
     return this.unary<ListServicesResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
       client.listServices({ cluster }, md, opts, cb),
     );
   }
 
   undeploy(request: UndeployRequest): Promise<UndeployResponse> {
-    const client = (this.deployClient ??= this.track(new DeployServiceClient(...this.target())));
+    const client = this.deploys();
     return this.unary<UndeployResponse>(
       client,
       this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
@@ -81,8 +90,33 @@ export class ApiClient {
     );
   }
 
+  rollback(request: RollbackRequest): Promise<RollbackResponse> {
+    const client = this.deploys();
+    return this.unary<RollbackResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
+      (md, opts, cb) => client.rollback(request, md, opts, cb),
+    );
+  }
+
+  listServiceVersions(cluster: string, service: string): Promise<ListServiceVersionsResponse> {
+    const client = this.deploys();
+    return this.unary<ListServiceVersionsResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS),
+      (md, opts, cb) => client.listServiceVersions({ cluster, service }, md, opts, cb),
+    );
+  }
+
+  getDeploymentStatus(cluster: string): Promise<DeploymentStatus> {
+    const client = this.deploys();
+    return this.unary<DeploymentStatus>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.getDeploymentStatus({ cluster }, md, opts, cb),
+    );
+  }
+
   invoke(request: InvokeRequest): Promise<InvokeResponse> {
-    const client = (this.invokeClient ??= this.track(new InvokeServiceClient(...this.target())));
+    const client = this.invokes();
     return this.unary<InvokeResponse>(
       client,
       this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
@@ -91,16 +125,51 @@ export class ApiClient {
   }
 
   invokeAsync(request: InvokeRequest): Promise<InvokeAsyncResponse> {
-    const client = (this.invokeClient ??= this.track(new InvokeServiceClient(...this.target())));
+    const client = this.invokes();
     return this.unary<InvokeAsyncResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
       client.invokeAsync(request, md, opts, cb),
     );
   }
 
+  getJob(cluster: string, jobId: string): Promise<JobInfo> {
+    const client = this.invokes();
+    return this.unary<JobInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.getJob({ cluster, jobId }, md, opts, cb),
+    );
+  }
+
+  listFailedJobs(request: ListFailedJobsRequest): Promise<ListFailedJobsResponse> {
+    const client = this.invokes();
+    return this.unary<ListFailedJobsResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.listFailedJobs(request, md, opts, cb),
+    );
+  }
+
+  retryJob(cluster: string, jobId: string): Promise<JobInfo> {
+    const client = this.invokes();
+    return this.unary<JobInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.retryJob({ cluster, jobId }, md, opts, cb),
+    );
+  }
+
   listServers(cluster: string): Promise<ListServersResponse> {
-    const client = (this.serverClient ??= this.track(new ServerServiceClient(...this.target())));
+    const client = this.servers();
     return this.unary<ListServersResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
       client.listServers({ cluster }, md, opts, cb),
+    );
+  }
+
+  drainServer(cluster: string, server: string): Promise<ServerInfo> {
+    const client = this.servers();
+    return this.unary<ServerInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.drainServer({ cluster, server }, md, opts, cb),
+    );
+  }
+
+  resumeServer(cluster: string, server: string): Promise<ServerInfo> {
+    const client = this.servers();
+    return this.unary<ServerInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.resumeServer({ cluster, server }, md, opts, cb),
     );
   }
 
@@ -125,9 +194,35 @@ export class ApiClient {
     );
   }
 
+  getJoinToken(name: string): Promise<JoinToken> {
+    const client = this.clusters();
+    return this.unary<JoinToken>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.getJoinToken({ name }, md, opts, cb),
+    );
+  }
+
+  rotateJoinToken(name: string): Promise<JoinToken> {
+    const client = this.clusters();
+    return this.unary<JoinToken>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.rotateJoinToken({ name }, md, opts, cb),
+    );
+  }
+
   /** Closes every channel this client opened. Safe to call more than once. */
   close(): void {
     for (const client of this.clients.splice(0)) client.close();
+  }
+
+  private deploys(): DeployServiceClient {
+    return (this.deployClient ??= this.track(new DeployServiceClient(...this.target())));
+  }
+
+  private invokes(): InvokeServiceClient {
+    return (this.invokeClient ??= this.track(new InvokeServiceClient(...this.target())));
+  }
+
+  private servers(): ServerServiceClient {
+    return (this.serverClient ??= this.track(new ServerServiceClient(...this.target())));
   }
 
   private clusters(): ClusterServiceClient {

@@ -3,12 +3,13 @@
  * they receive and answer with fixed responses or gRPC errors; `run` executes in-process.
  */
 import { Server, ServerCredentials, status } from '@grpc/grpc-js';
-import type { sendUnaryData } from '@grpc/grpc-js';
+import type { Metadata, sendUnaryData } from '@grpc/grpc-js';
 import {
   ApplyOutcome,
   ClusterServiceService,
   DeployServiceService,
   InvokeServiceService,
+  JobState,
   Lane,
   ServerServiceService,
   WaitFor,
@@ -20,7 +21,12 @@ import type {
   DeployServiceServer,
   InvokeRequest,
   InvokeServiceServer,
+  JobInfo,
+  RollbackRequest,
+  RollbackResponse,
+  ServerInfo,
   ServerServiceServer,
+  ServicePolicy,
 } from '@laneway/proto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -30,6 +36,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from './cli';
 
 const VERSION = '0123456789abcdef0123456789abcdef';
+const OLD_VERSION = 'abcdef0123456789abcdef0123456789';
+const POLICY: ServicePolicy = { timeoutMs: 5000, attempts: 3, concurrency: 0 };
+const NO_POLICY: ServicePolicy = { timeoutMs: 0, attempts: 0, concurrency: 0 };
 
 interface Received<T> {
   readonly request: T;
@@ -41,7 +50,25 @@ const received = {
   invoke: [] as Received<InvokeRequest>[],
   invokeAsync: [] as Received<InvokeRequest>[],
   calls: [] as string[],
+  /** Every call to the RPCs that record through `record`, in order. */
+  requests: [] as (Received<unknown> & { readonly method: string })[],
 };
+
+/** Notes the call (method, request, authorization) and returns its request. */
+function record<T>(method: string, call: { readonly request: T; readonly metadata: Metadata }): T {
+  received.calls.push(method);
+  received.requests.push({
+    method,
+    request: call.request,
+    authorization: call.metadata.get('authorization').map(String),
+  });
+  return call.request;
+}
+
+/** The requests `method` received, in order. */
+function requestsTo(method: string): unknown[] {
+  return received.requests.filter((r) => r.method === method).map((r) => r.request);
+}
 
 /** The one Deploy call the test made. */
 function onlyDeploy(): Received<DeployRequest> {
@@ -82,13 +109,21 @@ function deployResponse(request: DeployRequest): DeployResponse {
   return {
     revision: 7,
     services: [
-      { name: 'hello', version: VERSION, lane: Lane.LANE_NETWORK, path: 'services/hello.ts', changed: true },
+      {
+        name: 'hello',
+        version: VERSION,
+        lane: Lane.LANE_NETWORK,
+        path: 'services/hello.ts',
+        changed: true,
+        policy: POLICY,
+      },
       {
         name: 'resize',
         version: `fedcba9876543210${VERSION}`,
         lane: Lane.LANE_CPU,
         path: 'services/img/resize.ts',
         changed: false,
+        policy: NO_POLICY,
       },
     ],
     servers,
@@ -117,6 +152,7 @@ const deployService: DeployServiceServer = {
           path: 'services/hello.ts',
           revision: 7,
           updatedAt: '2025-01-02T03:04:05.000Z',
+          policy: POLICY,
         },
       ],
     });
@@ -132,6 +168,128 @@ const deployService: DeployServiceServer = {
       ],
     });
   },
+  rollback(call, callback) {
+    const request = record('rollback', call);
+    if (request.service !== 'hello') {
+      return notFound(
+        callback,
+        `service '${request.service}' is not deployed in cluster '${request.cluster}'`,
+      );
+    }
+    callback(null, rollbackResponse(request));
+  },
+  listServiceVersions(call, callback) {
+    const { cluster, service } = record('listServiceVersions', call);
+    if (service !== 'hello') {
+      return notFound(callback, `service '${service}' is not deployed in cluster '${cluster}'`);
+    }
+    callback(null, {
+      versions: [
+        {
+          version: VERSION,
+          lane: Lane.LANE_NETWORK,
+          path: 'services/hello.ts',
+          createdAt: '2025-01-02T03:04:05.000Z',
+          current: false,
+        },
+        {
+          version: OLD_VERSION,
+          lane: Lane.LANE_CPU,
+          path: 'services/hello-old.ts',
+          createdAt: '2025-01-01T00:00:00.000Z',
+          current: true,
+        },
+      ],
+    });
+  },
+  getDeploymentStatus(call, callback) {
+    const { cluster } = record('getDeploymentStatus', call);
+    if (cluster === 'missing') return notFound(callback, missingCluster('missing'));
+    const behind = cluster === 'behind';
+    callback(null, {
+      cluster,
+      desiredRevision: 7,
+      servers: [
+        {
+          server: 'srv-a',
+          connected: true,
+          drained: false,
+          appliedRevision: behind ? 6 : 7,
+          converged: !behind,
+          lastSeen: '2025-01-02T03:04:05.000Z',
+          lastNack: behind ? [{ service: 'hello', message: 'cannot load: boom' }] : [],
+        },
+        {
+          // Disconnected and behind: never a reason to fail.
+          server: 'srv-b',
+          connected: false,
+          drained: true,
+          appliedRevision: 5,
+          converged: false,
+          lastSeen: '2025-01-02T03:00:00.000Z',
+          lastNack: [],
+        },
+      ],
+    });
+  },
+};
+
+function rollbackResponse(request: RollbackRequest): RollbackResponse {
+  const acked = {
+    server: 'srv-a',
+    outcome: ApplyOutcome.APPLY_OUTCOME_ACKED,
+    appliedRevision: 9,
+    errors: [],
+  };
+  return {
+    revision: 9,
+    service: {
+      name: 'hello',
+      version: OLD_VERSION,
+      lane: Lane.LANE_CPU,
+      path: 'services/hello-old.ts',
+      changed: true,
+      policy: POLICY,
+    },
+    servers:
+      request.waitFor === WaitFor.WAIT_FOR_NONE
+        ? []
+        : request.cluster === 'flaky'
+          ? [
+              acked,
+              {
+                server: 'srv-b',
+                outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
+                appliedRevision: 8,
+                errors: [{ service: 'hello', message: 'cannot load: boom' }],
+              },
+            ]
+          : [acked],
+  };
+}
+
+const COMPLETED_JOB: JobInfo = {
+  jobId: 'job-42',
+  service: 'hello',
+  state: JobState.JOB_STATE_COMPLETED,
+  attemptsMade: 1,
+  inputJson: '{"name":"ada"}',
+  outputJson: '{"greeting":"hello, ada"}',
+  failedReason: '',
+  createdAt: '2025-01-02T03:04:05.000Z',
+  finishedAt: '2025-01-02T03:04:06.000Z',
+};
+
+const FAILED_JOB: JobInfo = {
+  jobId: 'job-7',
+  service: 'resize',
+  state: JobState.JOB_STATE_FAILED,
+  attemptsMade: 3,
+  inputJson: '{"width":-1}',
+  outputJson: '',
+  failedReason: 'Error: negative width\n    at resize (services/img/resize.ts:3:9)',
+  createdAt: '2025-01-01T00:00:00.000Z',
+  finishedAt: '2025-01-01T00:00:09.000Z',
 };
 
 const invokeService: InvokeServiceServer = {
@@ -154,6 +312,29 @@ const invokeService: InvokeServiceServer = {
     received.calls.push('invokeAsync');
     received.invokeAsync.push({ request: call.request, authorization: [] });
     callback(null, { jobId: 'job-42' });
+  },
+  getJob(call, callback) {
+    const { cluster, jobId } = record('getJob', call);
+    const job = [COMPLETED_JOB, FAILED_JOB].find((j) => j.jobId === jobId);
+    if (!job) return notFound(callback, `job '${jobId}' not found in cluster '${cluster}'`);
+    callback(null, job);
+  },
+  listFailedJobs(call, callback) {
+    const { service } = record('listFailedJobs', call);
+    callback(null, { jobs: service === '' || service === FAILED_JOB.service ? [FAILED_JOB] : [] });
+  },
+  retryJob(call, callback) {
+    const { jobId } = record('retryJob', call);
+    if (jobId !== FAILED_JOB.jobId) {
+      return callback({ code: status.FAILED_PRECONDITION, details: `job '${jobId}' has not failed` });
+    }
+    callback(null, {
+      ...FAILED_JOB,
+      state: JobState.JOB_STATE_WAITING,
+      attemptsMade: 0,
+      failedReason: '',
+      finishedAt: '',
+    });
   },
 };
 
@@ -184,36 +365,66 @@ const clusterService: ClusterServiceServer = {
     if (call.request.name !== 'staging') return notFound(callback, missingCluster(call.request.name));
     callback(null, {});
   },
+  getJoinToken(call, callback) {
+    const { name } = record('getJoinToken', call);
+    if (name !== 'default') return notFound(callback, missingCluster(name));
+    callback(null, { cluster: name, token: 'lwj_current-join-token' });
+  },
+  rotateJoinToken(call, callback) {
+    const { name } = record('rotateJoinToken', call);
+    if (name !== 'default') return notFound(callback, missingCluster(name));
+    callback(null, { cluster: name, token: 'lwj_rotated-join-token' });
+  },
 };
+
+const SERVERS: readonly ServerInfo[] = [
+  {
+    name: 'srv-a',
+    host: 'host-a',
+    pid: 100,
+    lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
+    connected: true,
+    appliedRevision: 7,
+    lastSeen: '2025-01-02T03:04:05.000Z',
+    lastNack: [],
+    drained: false,
+  },
+  {
+    name: 'srv-b',
+    host: 'host-b',
+    pid: 200,
+    lanes: [Lane.LANE_NETWORK],
+    connected: false,
+    appliedRevision: 6,
+    lastSeen: '2025-01-02T03:00:00.000Z',
+    lastNack: [{ service: 'hello', message: 'cannot load: boom' }],
+    drained: true,
+  },
+];
+
+/** DrainServer / ResumeServer: the server with its new drained state. */
+function setDrained(
+  request: { cluster: string; server: string },
+  drained: boolean,
+  callback: sendUnaryData<ServerInfo>,
+): void {
+  const server = SERVERS.find((s) => s.name === request.server);
+  if (!server) {
+    return notFound(callback, `server '${request.server}' has never joined cluster '${request.cluster}'`);
+  }
+  callback(null, { ...server, drained });
+}
 
 const serverService: ServerServiceServer = {
   listServers(_call, callback) {
     received.calls.push('listServers');
-    callback(null, {
-      revision: 7,
-      servers: [
-        {
-          name: 'srv-a',
-          host: 'host-a',
-          pid: 100,
-          lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
-          connected: true,
-          appliedRevision: 7,
-          lastSeen: '2025-01-02T03:04:05.000Z',
-          lastNack: [],
-        },
-        {
-          name: 'srv-b',
-          host: 'host-b',
-          pid: 200,
-          lanes: [Lane.LANE_NETWORK],
-          connected: false,
-          appliedRevision: 6,
-          lastSeen: '2025-01-02T03:00:00.000Z',
-          lastNack: [{ service: 'hello', message: 'cannot load: boom' }],
-        },
-      ],
-    });
+    callback(null, { revision: 7, servers: [...SERVERS] });
+  },
+  drainServer(call, callback) {
+    setDrained(record('drainServer', call), true, callback);
+  },
+  resumeServer(call, callback) {
+    setDrained(record('resumeServer', call), false, callback);
   },
 };
 
@@ -242,6 +453,10 @@ describe('laneway CLI against a real gRPC server', () => {
       'services/node_modules/dep/index.js': 'dependency, never sent\n',
       'services/types.d.ts': 'declare const x: number;\n',
       'extra.mjs': 'export const extra = true;\n',
+      // Admin tokens as a control plane started in `host/` (default data dir) or with
+      // LANEWAY_DATA_DIR=state would have written them.
+      'host/.laneway/admin-token': 'lwa_token-in-default-data-dir\n',
+      'state/admin-token': 'lwa_token-in-state\n',
     };
     for (const [file, content] of Object.entries(files)) {
       await mkdir(path.dirname(path.join(root, file)), { recursive: true });
@@ -259,16 +474,17 @@ describe('laneway CLI against a real gRPC server', () => {
     received.invoke.length = 0;
     received.invokeAsync.length = 0;
     received.calls.length = 0;
+    received.requests.length = 0;
   });
 
-  async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  async function cli(argv: string[], env: NodeJS.ProcessEnv = {}, cwd = root) {
     let stdout = '';
     let stderr = '';
     const code = await run(argv, {
       env: { LANEWAY_CONTROL_PLANE: address, ...env },
       stdout: { write: (chunk: string) => (stdout += chunk) },
       stderr: { write: (chunk: string) => (stderr += chunk) },
-      cwd: root,
+      cwd,
     });
     return { code, stdout, stderr };
   }
@@ -440,15 +656,15 @@ describe('laneway CLI against a real gRPC server', () => {
       );
     });
 
-    it('servers prints connection, revision, lanes, last seen and last nack', async () => {
+    it('servers prints connection, drained, revision, lanes, last seen and last nack', async () => {
       const result = await cli(['servers']);
 
       expect(result.code).toBe(0);
       expect(result.stdout).toBe(
         [
-          'NAME   CONNECTED  APPLIED REVISION  LANES        LAST SEEN                 LAST NACK',
-          'srv-a  yes        7                 network,cpu  2025-01-02T03:04:05.000Z  -',
-          'srv-b  no         6                 network      2025-01-02T03:00:00.000Z  hello: cannot load: boom',
+          'NAME   CONNECTED  DRAINED  APPLIED REVISION  LANES        LAST SEEN                 LAST NACK',
+          'srv-a  yes        no       7                 network,cpu  2025-01-02T03:04:05.000Z  -',
+          'srv-b  no         yes      6                 network      2025-01-02T03:00:00.000Z  hello: cannot load: boom',
           '',
         ].join('\n'),
       );
@@ -490,13 +706,359 @@ describe('laneway CLI against a real gRPC server', () => {
     });
   });
 
+  describe('status', () => {
+    it('prints the desired revision and where each server stands; a disconnected server behind is fine', async () => {
+      const result = await cli(['status']);
+
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(requestsTo('getDeploymentStatus')).toEqual([{ cluster: 'default' }]);
+      expect(result.stdout).toBe(
+        [
+          'cluster default: desired revision 7',
+          'SERVER  CONNECTED  DRAINED  APPLIED REVISION  CONVERGED  LAST NACK',
+          'srv-a   yes        no       7                 yes        -',
+          'srv-b   no         yes      5                 no         -',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('exits 1 when a connected server is not converged, after printing the status', async () => {
+      const result = await cli(['status', '--cluster', 'behind']);
+
+      expect(result.code).toBe(1);
+      expect(requestsTo('getDeploymentStatus')).toEqual([{ cluster: 'behind' }]);
+      expect(result.stdout).toContain(
+        'srv-a   yes        no       6                 no         hello: cannot load: boom',
+      );
+      expect(result.stderr).toBe('error: 1 of 1 connected server not converged on revision 7 (srv-a at 6)\n');
+    });
+
+    it('--json prints the raw status (and still exits 1 when behind)', async () => {
+      const result = await cli(['status', '--json'], { LANEWAY_CLUSTER: 'behind' });
+
+      expect(result.code).toBe(1);
+      expect(JSON.parse(result.stdout)).toMatchObject({
+        cluster: 'behind',
+        desiredRevision: 7,
+        servers: [
+          { server: 'srv-a', converged: false },
+          { server: 'srv-b', drained: true },
+        ],
+      });
+    });
+
+    it('reports a missing cluster', async () => {
+      const result = await cli(['status', '--cluster', 'missing']);
+
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^error: NOT_FOUND: cluster 'missing' does not exist/);
+    });
+  });
+
+  describe('drain and resume', () => {
+    it('drain sends the cluster and server and prints the server as servers does', async () => {
+      const result = await cli(['drain', 'srv-a']);
+
+      expect(result).toEqual({
+        code: 0,
+        stdout: [
+          'NAME   CONNECTED  DRAINED  APPLIED REVISION  LANES        LAST SEEN                 LAST NACK',
+          'srv-a  yes        yes      7                 network,cpu  2025-01-02T03:04:05.000Z  -',
+          '',
+        ].join('\n'),
+        stderr: '',
+      });
+      expect(requestsTo('drainServer')).toEqual([{ cluster: 'default', server: 'srv-a' }]);
+    });
+
+    it('resume of a disconnected server says it applies when the server reconnects', async () => {
+      const result = await cli(['--cluster', 'prod', 'resume', 'srv-b']);
+
+      expect(result.code).toBe(0);
+      expect(requestsTo('resumeServer')).toEqual([{ cluster: 'prod', server: 'srv-b' }]);
+      expect(result.stdout).toContain('\nsrv-b  no         no       6 ');
+      expect(result.stderr).toBe('srv-b is not connected: it will be resumed when it reconnects\n');
+    });
+
+    it('--json prints the raw ServerInfo; an unknown server is NOT_FOUND', async () => {
+      const json = await cli(['drain', 'srv-b', '--json']);
+      expect(json.code).toBe(0);
+      expect(json.stderr).toBe('');
+      expect(JSON.parse(json.stdout)).toEqual({ ...SERVERS[1], drained: true });
+
+      const missing = await cli(['resume', 'nope']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe("error: NOT_FOUND: server 'nope' has never joined cluster 'default'\n");
+    });
+  });
+
+  describe('versions and rollback', () => {
+    it('versions lists every version, newest first, marking the current one', async () => {
+      const result = await cli(['versions', 'hello']);
+
+      expect(result.code).toBe(0);
+      expect(requestsTo('listServiceVersions')).toEqual([{ cluster: 'default', service: 'hello' }]);
+      expect(result.stdout).toBe(
+        [
+          'VERSION       LANE     PATH                   CREATED                   CURRENT',
+          '0123456789ab  network  services/hello.ts      2025-01-02T03:04:05.000Z',
+          'abcdef012345  cpu      services/hello-old.ts  2025-01-01T00:00:00.000Z  *',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('versions --json prints the raw response; an unknown service is NOT_FOUND', async () => {
+      const json = await cli(['versions', 'hello', '--json']);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        versions: [
+          { version: VERSION, current: false },
+          { version: OLD_VERSION, current: true },
+        ],
+      });
+
+      const missing = await cli(['versions', 'nope']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe("error: NOT_FOUND: service 'nope' is not deployed in cluster 'default'\n");
+    });
+
+    it('rollback sends the version and waits; prints the revision, the service and the servers', async () => {
+      const result = await cli(['rollback', 'hello', 'abcdef01', '--timeout', '2500'], {
+        LANEWAY_TOKEN: 's3cret',
+      });
+
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(received.requests).toEqual([
+        {
+          method: 'rollback',
+          request: {
+            cluster: 'default',
+            service: 'hello',
+            version: 'abcdef01',
+            waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
+            timeoutMs: 2500,
+          },
+          authorization: ['Bearer s3cret'],
+        },
+      ]);
+      expect(result.stdout).toBe(
+        [
+          'revision 9',
+          'service:',
+          '  hello  abcdef012345  cpu  changed',
+          'servers:',
+          '  srv-a  ACKED  applied revision 9',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('rollback --no-wait sets wait_for NONE', async () => {
+      const result = await cli(['rollback', '--no-wait', 'hello', 'abcdef01']);
+
+      expect(result.code).toBe(0);
+      expect(requestsTo('rollback')).toMatchObject([{ waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 }]);
+      expect(result.stdout).toContain('servers: not waited for (--no-wait)');
+    });
+
+    it('rollback exits 1 when a server NACKs', async () => {
+      const result = await cli(['rollback', 'hello', 'abcdef01'], { LANEWAY_CLUSTER: 'flaky' });
+
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain(
+        [
+          'servers:',
+          '  srv-a  ACKED   applied revision 9',
+          '  srv-b  NACKED  applied revision 8',
+          '    hello: cannot load: boom',
+        ].join('\n'),
+      );
+      expect(result.stderr).toBe('error: revision 9 was not applied by 1 of 2 servers (srv-b NACKED)\n');
+    });
+
+    it('rollback --json prints the raw response', async () => {
+      const result = await cli(['rollback', 'hello', 'abcdef01', '--json']);
+
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual(
+        rollbackResponse(requestsTo('rollback')[0] as RollbackRequest),
+      );
+    });
+  });
+
+  describe('jobs', () => {
+    it('jobs failed sends the filter and prints one line per job', async () => {
+      const result = await cli(['jobs', 'failed', '--service', 'resize', '--limit', '5']);
+
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(requestsTo('listFailedJobs')).toEqual([{ cluster: 'default', service: 'resize', limit: 5 }]);
+      expect(result.stdout).toBe(
+        [
+          'ID     SERVICE  ATTEMPTS  FAILED REASON          FINISHED',
+          'job-7  resize   3         Error: negative width  2025-01-01T00:00:09.000Z',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('jobs failed without flags asks for every service at the default limit; says when none', async () => {
+      const all = await cli(['jobs', 'failed', '--json']);
+      expect(all.code).toBe(0);
+      expect(JSON.parse(all.stdout)).toEqual({ jobs: [FAILED_JOB] });
+
+      const none = await cli(['jobs', 'failed', '--service', 'hello']);
+      expect(none).toEqual({
+        code: 0,
+        stdout: "no failed jobs of service 'hello' in cluster 'default'\n",
+        stderr: '',
+      });
+      expect(requestsTo('listFailedJobs')).toEqual([
+        { cluster: 'default', service: '', limit: 0 },
+        { cluster: 'default', service: 'hello', limit: 0 },
+      ]);
+    });
+
+    it('jobs retry queues the job again; a job that has not failed is an error', async () => {
+      const retried = await cli(['jobs', 'retry', 'job-7', '--cluster', 'prod']);
+      expect(retried).toEqual({ code: 0, stdout: 'job job-7 (resize) queued again: waiting\n', stderr: '' });
+
+      const json = await cli(['jobs', 'retry', 'job-7', '--json']);
+      expect(JSON.parse(json.stdout)).toMatchObject({ jobId: 'job-7', state: JobState.JOB_STATE_WAITING });
+
+      const notFailed = await cli(['jobs', 'retry', 'job-42']);
+      expect(notFailed.code).toBe(1);
+      expect(notFailed.stderr).toBe("error: FAILED_PRECONDITION: job 'job-42' has not failed\n");
+      expect(requestsTo('retryJob')).toEqual([
+        { cluster: 'prod', jobId: 'job-7' },
+        { cluster: 'default', jobId: 'job-7' },
+        { cluster: 'default', jobId: 'job-42' },
+      ]);
+    });
+
+    it('job prints a completed job with its input and output', async () => {
+      const result = await cli(['job', 'job-42']);
+
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(requestsTo('getJob')).toEqual([{ cluster: 'default', jobId: 'job-42' }]);
+      expect(result.stdout).toBe(
+        [
+          'job       job-42',
+          'service   hello',
+          'state     completed',
+          'attempts  1',
+          'created   2025-01-02T03:04:05.000Z',
+          'finished  2025-01-02T03:04:06.000Z',
+          'input:',
+          '  {',
+          '    "name": "ada"',
+          '  }',
+          'output:',
+          '  {',
+          '    "greeting": "hello, ada"',
+          '  }',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('job prints why a failed job failed; --json the raw JobInfo; an unknown job is NOT_FOUND', async () => {
+      const failed = await cli(['job', 'job-7']);
+      expect(failed.code).toBe(0);
+      expect(failed.stdout).toContain('state     failed\nattempts  3\n');
+      expect(failed.stdout).not.toContain('output:');
+      expect(failed.stdout).toContain(
+        'failed reason:\n  Error: negative width\n      at resize (services/img/resize.ts:3:9)\n',
+      );
+
+      const json = await cli(['job', 'job-7', '--json']);
+      expect(JSON.parse(json.stdout)).toEqual(FAILED_JOB);
+
+      const missing = await cli(['job', 'nope']);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe("error: NOT_FOUND: job 'nope' not found in cluster 'default'\n");
+    });
+  });
+
+  describe('cluster token and the admin token', () => {
+    it('prints just the join token, so $(laneway cluster token NAME) works', async () => {
+      const result = await cli(['cluster', 'token', 'default']);
+
+      expect(result).toEqual({ code: 0, stdout: 'lwj_current-join-token\n', stderr: '' });
+      expect(received.calls).toEqual(['getJoinToken']);
+      expect(requestsTo('getJoinToken')).toEqual([{ name: 'default' }]);
+    });
+
+    it('--rotate replaces it first; --json prints the raw JoinToken; a missing cluster is NOT_FOUND', async () => {
+      const rotated = await cli(['cluster', 'token', 'default', '--rotate']);
+      expect(rotated).toEqual({ code: 0, stdout: 'lwj_rotated-join-token\n', stderr: '' });
+
+      const json = await cli(['cluster', 'token', 'default', '--json']);
+      expect(JSON.parse(json.stdout)).toEqual({ cluster: 'default', token: 'lwj_current-join-token' });
+
+      const missing = await cli(['cluster', 'token', 'nope', '--rotate']);
+      expect(missing.code).toBe(1);
+      expect(missing.stdout).toBe('');
+      expect(missing.stderr).toMatch(/^error: NOT_FOUND: cluster 'nope' does not exist/);
+      expect(received.calls).toEqual(['rotateJoinToken', 'getJoinToken', 'rotateJoinToken']);
+    });
+
+    it('without LANEWAY_TOKEN, sends the admin token found in ./.laneway/admin-token', async () => {
+      const result = await cli(['cluster', 'token', 'default'], {}, path.join(root, 'host'));
+
+      expect(result.code).toBe(0);
+      expect(received.requests.map((r) => r.authorization)).toEqual([
+        ['Bearer lwa_token-in-default-data-dir'],
+      ]);
+    });
+
+    it('follows LANEWAY_DATA_DIR (relative to the working directory); LANEWAY_TOKEN wins over the file', async () => {
+      await cli(['status'], { LANEWAY_DATA_DIR: 'state' });
+      await cli(['status'], { LANEWAY_DATA_DIR: 'state', LANEWAY_TOKEN: 's3cret' }, root);
+      await cli(['status'], { LANEWAY_TOKEN: 's3cret' }, path.join(root, 'host'));
+
+      expect(received.requests.map((r) => r.authorization)).toEqual([
+        ['Bearer lwa_token-in-state'],
+        ['Bearer s3cret'],
+        ['Bearer s3cret'],
+      ]);
+    });
+  });
+
   describe('usage', () => {
     it('--help prints the usage on stdout with exit 0', async () => {
       const result = await cli(['--help']);
 
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^Usage: laneway/);
-      expect(result.stdout).toContain('cluster create NAME');
+      for (const command of [
+        'deploy PATH...',
+        'invoke NAME',
+        'services ',
+        'versions SERVICE',
+        'rollback SERVICE VERSION',
+        'undeploy NAME',
+        'status ',
+        'job ID',
+        'jobs failed ',
+        'jobs retry ID',
+        'servers ',
+        'drain SERVER',
+        'resume SERVER',
+        'clusters ',
+        'cluster create NAME',
+        'cluster delete NAME',
+        'cluster token NAME',
+      ]) {
+        expect(result.stdout).toContain(`\n  ${command}`);
+      }
+      expect(result.stdout).toContain('LANEWAY_DATA_DIR');
       expect(result.stderr).toBe('');
     });
 

@@ -2,14 +2,21 @@
  * Everything the CLI prints, as pure functions of the responses (no I/O, no gRPC), so the output can
  * be unit tested. Each returns text without a trailing newline.
  */
-import { ApplyOutcome, Lane } from '@laneway/proto';
+import { ApplyOutcome, JobState, Lane } from '@laneway/proto';
 import type {
   Cluster,
+  DeployedService,
+  DeploymentStatus,
   DeployResponse,
+  JobInfo,
   ListClustersResponse,
+  ListFailedJobsResponse,
   ListServersResponse,
   ListServicesResponse,
+  ListServiceVersionsResponse,
+  RollbackResponse,
   ServerApplyResult,
+  ServerInfo,
   ServiceError,
   UndeployResponse,
 } from '@laneway/proto';
@@ -41,6 +48,27 @@ export function outcomeName(outcome: ApplyOutcome): string {
     default:
       return 'UNSPECIFIED';
   }
+}
+
+export function jobStateName(state: JobState): string {
+  switch (state) {
+    case JobState.JOB_STATE_WAITING:
+      return 'waiting';
+    case JobState.JOB_STATE_ACTIVE:
+      return 'active';
+    case JobState.JOB_STATE_DELAYED:
+      return 'delayed';
+    case JobState.JOB_STATE_COMPLETED:
+      return 'completed';
+    case JobState.JOB_STATE_FAILED:
+      return 'failed';
+    default:
+      return 'unspecified';
+  }
+}
+
+function yesNo(value: boolean): string {
+  return value ? 'yes' : 'no';
 }
 
 /** Rows as columns padded to the widest cell, two spaces apart, without trailing spaces. */
@@ -89,6 +117,10 @@ export function formatServiceError(error: ServiceError): string {
   return error.service ? `${error.service}: ${error.message}` : error.message;
 }
 
+function deployedServiceRow(s: DeployedService): string[] {
+  return [s.name, shortVersion(s.version), laneName(s.lane), s.changed ? 'changed' : 'unchanged'];
+}
+
 /** The revision, one line per service, then what each server did. */
 export function formatDeploy(response: DeployResponse, options: { waited: boolean }): string {
   const out = [`revision ${response.revision}`];
@@ -96,20 +128,20 @@ export function formatDeploy(response: DeployResponse, options: { waited: boolea
     out.push('services: none');
   } else {
     out.push('services:');
-    out.push(
-      formatTable(
-        response.services.map((s) => [
-          s.name,
-          shortVersion(s.version),
-          laneName(s.lane),
-          s.changed ? 'changed' : 'unchanged',
-        ]),
-        '  ',
-      ),
-    );
+    out.push(formatTable(response.services.map(deployedServiceRow), '  '));
   }
   out.push(formatServerResults(response.servers, options.waited));
   return out.join('\n');
+}
+
+/** Like a deploy: the revision, the service's line, then what each server did. */
+export function formatRollback(response: RollbackResponse, options: { waited: boolean }): string {
+  const service = response.service;
+  return [
+    `revision ${response.revision}`,
+    service ? `service:\n${formatTable([deployedServiceRow(service)], '  ')}` : 'service: none',
+    formatServerResults(response.servers, options.waited),
+  ].join('\n');
 }
 
 export function formatUndeploy(
@@ -150,19 +182,127 @@ export function formatServices(response: ListServicesResponse, cluster: string):
   ]);
 }
 
+const SERVER_HEADER = ['NAME', 'CONNECTED', 'DRAINED', 'APPLIED REVISION', 'LANES', 'LAST SEEN', 'LAST NACK'];
+
+function serverRow(s: ServerInfo): string[] {
+  return [
+    s.name,
+    yesNo(s.connected),
+    yesNo(s.drained),
+    String(s.appliedRevision),
+    s.lanes.map(laneName).join(',') || '-',
+    s.lastSeen || '-',
+    s.lastNack.map(formatServiceError).join('; ') || '-',
+  ];
+}
+
 export function formatServers(response: ListServersResponse, cluster: string): string {
   if (response.servers.length === 0) return `no servers in cluster '${cluster}'`;
-  return formatTable([
-    ['NAME', 'CONNECTED', 'APPLIED REVISION', 'LANES', 'LAST SEEN', 'LAST NACK'],
-    ...response.servers.map((s) => [
-      s.name,
-      s.connected ? 'yes' : 'no',
+  return formatTable([SERVER_HEADER, ...response.servers.map(serverRow)]);
+}
+
+/** One server as `servers` shows it: the header and its line. */
+export function formatServer(server: ServerInfo): string {
+  return formatTable([SERVER_HEADER, serverRow(server)]);
+}
+
+/** The desired revision, then where each server stands. */
+export function formatDeploymentStatus(status: DeploymentStatus): string {
+  const head = `cluster ${status.cluster}: desired revision ${status.desiredRevision}`;
+  if (status.servers.length === 0) return `${head}\nno servers in cluster '${status.cluster}'`;
+  const table = formatTable([
+    ['SERVER', 'CONNECTED', 'DRAINED', 'APPLIED REVISION', 'CONVERGED', 'LAST NACK'],
+    ...status.servers.map((s) => [
+      s.server,
+      yesNo(s.connected),
+      yesNo(s.drained),
       String(s.appliedRevision),
-      s.lanes.map(laneName).join(',') || '-',
-      s.lastSeen || '-',
+      yesNo(s.converged),
       s.lastNack.map(formatServiceError).join('; ') || '-',
     ]),
   ]);
+  return `${head}\n${table}`;
+}
+
+/** The summary of the connected servers that are not at the desired revision, for the error line. */
+export function formatNotConverged(status: DeploymentStatus): string | undefined {
+  const connected = status.servers.filter((s) => s.connected);
+  const behind = connected.filter((s) => !s.converged);
+  if (behind.length === 0) return undefined;
+  const which = behind.map((s) => `${s.server} at ${s.appliedRevision}`).join(', ');
+  return `${behind.length} of ${connected.length} connected server${connected.length === 1 ? '' : 's'} not converged on revision ${status.desiredRevision} (${which})`;
+}
+
+/** Newest first, as the control plane lists them; `*` marks the current version. */
+export function formatServiceVersions(response: ListServiceVersionsResponse, service: string): string {
+  if (response.versions.length === 0) return `no versions of service '${service}'`;
+  return formatTable([
+    ['VERSION', 'LANE', 'PATH', 'CREATED', 'CURRENT'],
+    ...response.versions.map((v) => [
+      shortVersion(v.version),
+      laneName(v.lane),
+      v.path || '-',
+      v.createdAt || '-',
+      v.current ? '*' : '',
+    ]),
+  ]);
+}
+
+/** The first line of a failure, so a stack trace does not break a table. */
+function firstLine(text: string): string {
+  return text.trim().split(/\r?\n/, 1)[0] ?? '';
+}
+
+export function formatFailedJobs(
+  response: ListFailedJobsResponse,
+  filter: { cluster: string; service?: string | undefined },
+): string {
+  if (response.jobs.length === 0) {
+    const of = filter.service ? ` of service '${filter.service}'` : '';
+    return `no failed jobs${of} in cluster '${filter.cluster}'`;
+  }
+  return formatTable([
+    ['ID', 'SERVICE', 'ATTEMPTS', 'FAILED REASON', 'FINISHED'],
+    ...response.jobs.map((j) => [
+      j.jobId,
+      j.service,
+      String(j.attemptsMade),
+      firstLine(j.failedReason) || '-',
+      j.finishedAt || '-',
+    ]),
+  ]);
+}
+
+function indent(text: string, prefix = '  '): string {
+  return text
+    .split('\n')
+    .map((line) => (line === '' ? line : prefix + line))
+    .join('\n');
+}
+
+/** A job's fields, then its input, its output once it completed, and why it failed. */
+export function formatJob(job: JobInfo): string {
+  const out = [
+    formatTable([
+      ['job', job.jobId],
+      ['service', job.service],
+      ['state', jobStateName(job.state)],
+      ['attempts', String(job.attemptsMade)],
+      ['created', job.createdAt || '-'],
+      ['finished', job.finishedAt || '-'],
+    ]),
+    'input:',
+    indent(formatInvokeOutput(job.inputJson)),
+  ];
+  if (job.state === JobState.JOB_STATE_COMPLETED || job.outputJson !== '') {
+    out.push('output:', indent(formatInvokeOutput(job.outputJson)));
+  }
+  if (job.failedReason.trim() !== '') out.push('failed reason:', indent(job.failedReason.trimEnd()));
+  return out.join('\n');
+}
+
+export function formatJobRetried(job: JobInfo): string {
+  return `job ${job.jobId} (${job.service}) queued again: ${jobStateName(job.state)}`;
 }
 
 export function formatClusters(response: ListClustersResponse): string {

@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { applyOverrides, loadConfig } from './load-config';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CliError } from './errors';
+import { adminTokenPath, applyOverrides, loadConfig, readAdminTokenFile } from './load-config';
 
 describe('loadConfig', () => {
   it('defaults to the local control plane and the default cluster, without a token', () => {
@@ -26,5 +30,68 @@ describe('loadConfig', () => {
     expect(overridden).toEqual({ controlPlane: '127.0.0.1:50051', cluster: 'staging', token: 't0k' });
     expect(Object.isFrozen(overridden)).toBe(true);
     expect(config.cluster).toBe('prod');
+  });
+
+  it('takes a token found elsewhere only when the environment has none', () => {
+    expect(applyOverrides(loadConfig({}), { token: 'from-file' }).token).toBe('from-file');
+    expect(applyOverrides(loadConfig({ LANEWAY_TOKEN: 't0k' }), { token: 'from-file' }).token).toBe('t0k');
+  });
+});
+
+describe('readAdminTokenFile', () => {
+  let cwd = '';
+
+  beforeEach(async () => {
+    cwd = await mkdtemp(path.join(tmpdir(), 'laneway-cli-token-'));
+  });
+
+  afterEach(async () => {
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  async function writeToken(dir: string, content: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'admin-token'), content, { mode: 0o600 });
+  }
+
+  it('reads ./.laneway/admin-token relative to cwd by default, trimmed', async () => {
+    expect(adminTokenPath({}, cwd)).toBe(path.join(cwd, '.laneway', 'admin-token'));
+    expect(await readAdminTokenFile({}, cwd)).toBeUndefined();
+
+    await writeToken(path.join(cwd, '.laneway'), 'lwa_generated\n');
+    expect(await readAdminTokenFile({}, cwd)).toBe('lwa_generated');
+    expect(await readAdminTokenFile({ LANEWAY_DATA_DIR: ' ' }, cwd)).toBe('lwa_generated');
+  });
+
+  it('follows LANEWAY_DATA_DIR, relative to cwd or absolute', async () => {
+    await writeToken(path.join(cwd, 'state'), 'lwa_relative\n');
+    const absolute = path.join(cwd, 'elsewhere', 'data');
+    await writeToken(absolute, '  lwa_absolute  \r\n');
+
+    expect(await readAdminTokenFile({ LANEWAY_DATA_DIR: 'state' }, cwd)).toBe('lwa_relative');
+    expect(await readAdminTokenFile({ LANEWAY_DATA_DIR: absolute }, path.join(cwd, 'state'))).toBe(
+      'lwa_absolute',
+    );
+    expect(await readAdminTokenFile({ LANEWAY_DATA_DIR: 'nope' }, cwd)).toBeUndefined();
+  });
+
+  it('ignores an empty file and a data dir that is not a directory', async () => {
+    await writeToken(path.join(cwd, '.laneway'), '\n');
+    expect(await readAdminTokenFile({}, cwd)).toBeUndefined();
+
+    await writeFile(path.join(cwd, 'plain-file'), 'x');
+    expect(await readAdminTokenFile({ LANEWAY_DATA_DIR: 'plain-file' }, cwd)).toBeUndefined();
+  });
+
+  it('fails with a CliError when the file exists but cannot be read', async () => {
+    await mkdir(path.join(cwd, 'broken', 'admin-token'), { recursive: true });
+
+    const error: unknown = await readAdminTokenFile({ LANEWAY_DATA_DIR: 'broken' }, cwd).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toBe(
+      `cannot read the admin token in '${path.join(cwd, 'broken', 'admin-token')}' (EISDIR): set LANEWAY_TOKEN`,
+    );
   });
 });

@@ -63,9 +63,12 @@ export async function readAdminTokenFile(env: NodeJS.ProcessEnv, cwd: string): P
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new CliError(`cannot read the admin token in '${file}' (${code ?? String(error)}): set LANEWAY_TOKEN`, {
-      cause: error,
-    });
+    throw new CliError(
+      `cannot read the admin token in '${file}' (${code ?? String(error)}): set LANEWAY_TOKEN`,
+      {
+        cause: error,
+      },
+    );
   }
   // One line; trimmed as the control plane does when it reads the file back.
   return nonEmpty(content);

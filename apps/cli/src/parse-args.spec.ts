@@ -68,9 +68,16 @@ describe('parseCommandLine', () => {
       name: 'cluster delete',
       args: { name: 'prod' },
     });
-    expect(usageError(['cluster']).message).toBe('cluster: missing subcommand (one of: create, delete)');
+    expect(command(['cluster', 'token', 'prod'])).toMatchObject({
+      name: 'cluster token',
+      args: { name: 'prod', rotate: false },
+    });
+    expect(command(['cluster', 'token', '--rotate', 'prod']).args).toEqual({ name: 'prod', rotate: true });
+    expect(usageError(['cluster']).message).toBe(
+      'cluster: missing subcommand (one of: create, delete, token)',
+    );
     expect(usageError(['cluster', 'rename', 'x']).message).toBe(
-      "cluster: unknown subcommand 'rename' (one of: create, delete)",
+      "cluster: unknown subcommand 'rename' (one of: create, delete, token)",
     );
     expect(usageError(['cluster', 'create']).message).toBe('cluster create: missing NAME');
   });
@@ -86,8 +93,53 @@ describe('parseCommandLine', () => {
     expect(command(['clusters']).name).toBe('clusters');
   });
 
+  it('reads versions, rollback, status, drain and resume', () => {
+    expect(command(['versions', 'hello'])).toMatchObject({ name: 'versions', args: { service: 'hello' } });
+    expect(command(['rollback', 'hello', '0123456'])).toMatchObject({
+      name: 'rollback',
+      args: { service: 'hello', version: '0123456', waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 0 },
+    });
+    expect(command(['rollback', '--no-wait', 'hello', 'abcdef', '--timeout', '900']).args).toEqual({
+      service: 'hello',
+      version: 'abcdef',
+      waitFor: WaitFor.WAIT_FOR_NONE,
+      timeoutMs: 900,
+    });
+    expect(command(['status']).name).toBe('status');
+    expect(command(['drain', 'srv-a'])).toMatchObject({ name: 'drain', args: { server: 'srv-a' } });
+    expect(command(['resume', 'srv-a'])).toMatchObject({ name: 'resume', args: { server: 'srv-a' } });
+  });
+
+  it('reads job and the jobs subcommands', () => {
+    expect(command(['job', 'job-1'])).toMatchObject({ name: 'job', args: { jobId: 'job-1' } });
+    expect(command(['jobs', 'failed'])).toMatchObject({
+      name: 'jobs failed',
+      args: { service: '', limit: 0 },
+    });
+    expect(command(['jobs', 'failed', '--service', 'hello', '--limit', '20']).args).toEqual({
+      service: 'hello',
+      limit: 20,
+    });
+    expect(command(['jobs', 'retry', 'job-1'])).toMatchObject({
+      name: 'jobs retry',
+      args: { jobId: 'job-1' },
+    });
+    expect(usageError(['jobs']).message).toBe('jobs: missing subcommand (one of: failed, retry)');
+  });
+
   it.each([
     [[], 'missing command'],
+    [['rollback', 'hello'], 'rollback: missing VERSION'],
+    [['versions'], 'versions: missing SERVICE'],
+    [['drain'], 'drain: missing SERVER'],
+    [['status', 'x'], "status: unexpected argument 'x'"],
+    [['job'], 'job: missing ID'],
+    [['jobs', 'retry'], 'jobs retry: missing ID'],
+    [['jobs', 'failed', '--limit', '0'], "invalid --limit '0': expected a whole number of at least 1"],
+    [['jobs', 'failed', '--limit', 'all'], "invalid --limit 'all'"],
+    [['cluster', 'token'], 'cluster token: missing NAME'],
+    [['cluster', 'token', 'x', '--rotate=yes'], "cluster token: option '--rotate' does not take a value"],
+    [['status', '--rotate'], "status: unknown option '--rotate'"],
     [['frobnicate'], "unknown command 'frobnicate'"],
     [['deploy'], 'deploy: missing PATH'],
     [['invoke'], 'invoke: missing NAME'],

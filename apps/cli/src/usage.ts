@@ -56,9 +56,9 @@ export function globalHelp(): string {
     'Environment:',
     '  LANEWAY_CONTROL_PLANE  control plane address (host:port)',
     '  LANEWAY_CLUSTER        the cluster to act on',
-    '  LANEWAY_TOKEN          sent as "authorization: Bearer <token>" (default: the admin token below)',
-    '  LANEWAY_DATA_DIR       the control plane\'s data directory (default ./.laneway): when LANEWAY_TOKEN',
-    '                         is unset, the token is read from its admin-token file, if there is one',
+    '  LANEWAY_TOKEN          sent as "authorization: Bearer <token>" (default: the contents of',
+    '                         $LANEWAY_DATA_DIR/admin-token, relative to the current directory, if it exists)',
+    "  LANEWAY_DATA_DIR       the control plane's data directory (default ./.laneway)",
     '',
     'Exit status: 0 success, 1 error, 2 bad command line.',
   ].join('\n');
