@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Api,
   cleanRedisPrefix,
   runCli,
   startControlPlane,
@@ -22,11 +21,14 @@ describe('the laneway CLI against a running cluster', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix });
-    env = { LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_TOKEN: cp.adminToken };
-    const api = new Api(cp.address, cp.adminToken);
-    const joinToken = await api.joinToken('default');
-    api.close();
+    // As in the README: the control plane generates its admin token into its data directory, the CLI
+    // finds it there, and prints the join token the server needs.
+    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LANEWAY_ADMIN_TOKEN: '' });
+    env = { LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_DATA_DIR: dataDir };
+    const token = await runCli(['cluster', 'token', 'default'], env);
+    expect(token.code).toBe(0);
+    const joinToken = token.stdout.trim();
+    expect(joinToken).toMatch(/^lwj_/);
     server = await startServer({
       LANEWAY_CONTROL_PLANE: cp.address,
       LANEWAY_SERVER_NAME: 'replica-1',
@@ -62,6 +64,10 @@ describe('the laneway CLI against a running cluster', () => {
     const servers = await runCli(['servers'], env);
     expect(servers.code).toBe(0);
     expect(servers.stdout).toMatch(/replica-1/);
+
+    const status = await runCli(['status'], env);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/replica-1/);
   });
 
   it('reports a broken file with its line and column and exits 1', async () => {

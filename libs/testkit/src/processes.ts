@@ -115,7 +115,12 @@ export async function startControlPlane(env: Record<string, string>): Promise<Co
     ...env,
   });
   const line = await proc.waitForLog((l) => l.msg === 'control plane listening');
-  return { process: proc, address: `127.0.0.1:${String(line['port'])}`, adminToken: env['LANEWAY_ADMIN_TOKEN'] ?? ADMIN_TOKEN };
+  // With LANEWAY_ADMIN_TOKEN set to '', the control plane generates its token and logs it once.
+  const adminToken =
+    env['LANEWAY_ADMIN_TOKEN'] === ''
+      ? String((await proc.waitForLog((l) => l.msg === 'generated the admin token' || l.msg === 'admin token loaded'))['adminToken'] ?? '')
+      : (env['LANEWAY_ADMIN_TOKEN'] ?? ADMIN_TOKEN);
+  return { process: proc, address: `127.0.0.1:${String(line['port'])}`, adminToken };
 }
 
 export async function startServer(env: Record<string, string>, waitUntilServing = true): Promise<AppProcess> {

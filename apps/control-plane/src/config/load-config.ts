@@ -12,7 +12,11 @@ const schema = z.object({
   LANEWAY_DATA_DIR: z.string().min(1).default('./.laneway'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
   LANEWAY_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default(DEFAULT_QUEUE_PREFIX),
-  LANEWAY_ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  LANEWAY_ADMIN_TOKEN: z
+    .string()
+    .min(16, 'use at least 16 characters')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
