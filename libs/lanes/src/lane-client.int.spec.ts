@@ -96,4 +96,32 @@ describe('LaneClient against real Redis and a real BullMQ worker', () => {
     expect(JSON.parse(raw['data']!)).toMatchObject({ s: 'later', i: { a: 1 } });
     expect(JSON.parse(raw['opts']!)).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 1000 } });
   });
+
+  it('never reports a completed async job without its output', async () => {
+    const asyncWorker = new Worker<InvocationJob>(
+      laneQueueName(cluster, 'cpu'),
+      async (job) => {
+        await new Promise((r) => setTimeout(r, Math.random() * 5));
+        return { doubled: (job.data.i as { n: number }).n * 2 };
+      },
+      { connection: redis.duplicate(), prefix, concurrency: 50 },
+    );
+    try {
+      const ids = await Promise.all(Array.from({ length: 100 }, (_, n) => client.invokeAsync({ cluster, lane: 'cpu', service: 'double', input: { n } })));
+      await Promise.all(
+        ids.map(async (id, n) => {
+          for (;;) {
+            const job = await client.getJob(cluster, id);
+            if (job?.state === 'completed') {
+              expect(job.output).toEqual({ doubled: 2 * n });
+              expect(job.finishedAt).toBeGreaterThan(0);
+              return;
+            }
+          }
+        }),
+      );
+    } finally {
+      await asyncWorker.close();
+    }
+  });
 });

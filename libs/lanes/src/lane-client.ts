@@ -189,8 +189,13 @@ export class LaneClient {
   /** Finds an async invocation in either lane of the cluster. */
   async getJob(cluster: string, id: string): Promise<AsyncJobInfo | undefined> {
     for (const lane of LANES) {
-      const job = (await this.queue(cluster, lane).getJob(id)) as Job<InvocationJob> | undefined;
-      if (job) return this.describe(job, lane);
+      const queue = this.queue(cluster, lane);
+      // State first, then data: a job that completes in between then shows its output with the
+      // state it had (never "completed" without its output).
+      const state = await queue.getJobState(id);
+      if (state === 'unknown') continue;
+      const job = (await queue.getJob(id)) as Job<InvocationJob> | undefined;
+      if (job) return this.describe(job, lane, normaliseState(state));
     }
     return undefined;
   }
@@ -225,12 +230,12 @@ export class LaneClient {
   }
 
   private async describe(job: Job<InvocationJob>, lane: ServiceLane, known?: AsyncJobInfo['state']): Promise<AsyncJobInfo> {
-    const state = known ?? (await job.getState());
+    const state = known ?? normaliseState(await job.getState());
     return {
       id: job.id ?? '',
       lane,
       service: job.data.s,
-      state: (['waiting', 'active', 'delayed', 'completed', 'failed'].includes(state) ? state : state === 'prioritized' ? 'waiting' : 'unknown') as AsyncJobInfo['state'],
+      state,
       attemptsMade: job.attemptsMade,
       input: job.data.i,
       output: job.returnvalue,
@@ -283,4 +288,9 @@ export class LaneClient {
     if (reply.ok) pending.resolve({ output: reply.o, server: reply.srv, version: reply.v });
     else pending.reject(new ServiceInvocationError(reply.e.code, reply.e.message, pending.service));
   }
+}
+
+function normaliseState(state: string): AsyncJobInfo['state'] {
+  if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'completed' || state === 'failed') return state;
+  return state === 'prioritized' || state === 'waiting-children' ? 'waiting' : 'unknown';
 }

@@ -114,7 +114,10 @@ export async function startControlPlane(env: Record<string, string>): Promise<Co
     REDIS_URL,
     ...env,
   });
-  const line = await proc.waitForLog((l) => l.msg === 'control plane listening');
+  const line = await proc.waitForLog((l) => l.msg === 'control plane listening').catch(async (err: unknown) => {
+    await proc.kill9();
+    throw err;
+  });
   // With LANEWAY_ADMIN_TOKEN set to '', the control plane generates its token and logs it once.
   const adminToken =
     env['LANEWAY_ADMIN_TOKEN'] === ''
@@ -129,7 +132,12 @@ export async function startServer(env: Record<string, string>, waitUntilServing 
     LANEWAY_CPU_THREADS: '1',
     ...env,
   });
-  if (waitUntilServing) await proc.waitForLog((l) => l.msg === 'server serving');
+  if (waitUntilServing) {
+    await proc.waitForLog((l) => l.msg === 'server serving').catch(async (err: unknown) => {
+      await proc.kill9();
+      throw err;
+    });
+  }
   return proc;
 }
 

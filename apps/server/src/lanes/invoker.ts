@@ -93,7 +93,14 @@ export class Invoker {
     const local = this.options.registry.get(target);
     const budget = timeoutMs ?? (parentDeadline ? parentDeadline - Date.now() : DEFAULT_NESTED_TIMEOUT_MS);
     if (local && local.lane === 'network') {
-      return this.runNetwork(local, input, `${this.options.server}-l${++this.sequence}`, Date.now() + budget);
+      const policyTimeout = local.policy?.timeoutMs || 0;
+      const deadline = Date.now() + (policyTimeout ? Math.min(budget, policyTimeout) : budget);
+      const release = await this.acquire(local);
+      try {
+        return await this.runNetwork(local, input, `${this.options.server}-l${++this.sequence}`, deadline);
+      } finally {
+        release();
+      }
     }
     const result = await this.options.lanes.invoke({
       cluster: this.options.cluster,
