@@ -48,7 +48,10 @@ interface Phase {
 }
 
 async function main(): Promise<void> {
-  const bench = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_CPU_JOB_TIMEOUT_MS: '60000' } });
+  const bench = await startBenchCluster({
+    servers: 1,
+    serverEnv: { LANEWAY_CPU_JOB_TIMEOUT_MS: '60000', LANEWAY_CPU_THREADS: String(os.availableParallelism()) },
+  });
   const { api, cluster, prefix } = bench;
   const client = new LaneClient({ redis: REDIS_URL, prefix });
   try {
