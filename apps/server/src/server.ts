@@ -61,6 +61,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     publisher,
     invoker,
     networkConcurrency: config.networkConcurrency,
+    networkFetchers: config.networkFetchers,
     cpuConcurrency: config.cpuThreads,
     lockMs: config.jobLockMs,
     logger: log,

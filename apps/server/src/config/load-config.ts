@@ -15,6 +15,7 @@ const schema = z.object({
     .regex(/^[^:]*:\d+$/, 'must be HOST:PORT')
     .optional(),
   LANEWAY_NETWORK_CONCURRENCY: int(1, 10_000).default(200),
+  LANEWAY_NETWORK_FETCHERS: int(1, 16).default(2),
   LANEWAY_CPU_THREADS: int(1, 256).optional(),
   LANEWAY_CPU_JOB_TIMEOUT_MS: int(10, 24 * 3600_000).default(60_000),
   LANEWAY_JOIN_TOKEN: z.string().min(1).optional(),
@@ -32,6 +33,7 @@ export interface ServerConfig {
   queuePrefix: string;
   httpAddress: { host: string; port: number } | undefined;
   networkConcurrency: number;
+  networkFetchers: number;
   cpuThreads: number;
   cpuJobTimeoutMs: number;
   /** The cluster's join token (ClusterService.GetJoinToken). */
@@ -69,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     queuePrefix: c.LANEWAY_QUEUE_PREFIX,
     httpAddress,
     networkConcurrency: c.LANEWAY_NETWORK_CONCURRENCY,
+    networkFetchers: c.LANEWAY_NETWORK_FETCHERS,
     cpuThreads: c.LANEWAY_CPU_THREADS ?? Math.max(1, os.availableParallelism()),
     cpuJobTimeoutMs: c.LANEWAY_CPU_JOB_TIMEOUT_MS,
     joinToken: c.LANEWAY_JOIN_TOKEN,

@@ -13,6 +13,8 @@ export interface LaneWorkersOptions {
   publisher: Redis;
   invoker: Invoker;
   networkConcurrency: number;
+  /** BullMQ Workers sharing the network lane's concurrency. */
+  networkFetchers: number;
   cpuConcurrency: number;
   /** BullMQ lock duration; stalled jobs of a dead server are recovered after about this long. */
   lockMs: number;
@@ -43,7 +45,13 @@ export class LaneWorkers {
   /** Creates the workers; they take jobs at once unless the server is drained. */
   async start(): Promise<void> {
     if (this.workers.length) return;
-    this.workers.push(this.worker('network', this.options.networkConcurrency));
+    // One BullMQ Worker fetches one job per Redis round trip; two of them, splitting the concurrency,
+    // keep the network lane fed when jobs arrive one by one (measured: +21% sync calls/s at 100 in
+    // flight; four was worse than two).
+    const fetchers = this.options.networkFetchers;
+    for (let i = 0; i < fetchers; i++) {
+      this.workers.push(this.worker('network', Math.max(1, Math.ceil(this.options.networkConcurrency / fetchers))));
+    }
     // The CPU-lane worker runs on the main thread too, so its lock renewals never wait behind CPU
     // work; it only hands jobs to the thread pool. Its concurrency matches the pool size.
     this.workers.push(this.worker('cpu', this.options.cpuConcurrency));
