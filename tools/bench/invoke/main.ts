@@ -145,6 +145,33 @@ export const loop = defineService({
     await clients.plain.close();
     await clients.batched.close();
 
+    // The same server with two BullMQ fetchers on the network lane (LANEWAY_NETWORK_FETCHERS=2).
+    const two = await startBenchCluster({
+      servers: 1,
+      serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '100', LANEWAY_CPU_THREADS: '1', LANEWAY_NETWORK_FETCHERS: '2' },
+    });
+    try {
+      await two.api.deploy(two.cluster, [
+        { path: 'bench/echo.ts', content: "import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'bench.echo', handle: (i: unknown) => i });\n" },
+      ]);
+      const client = new LaneClient({ redis: REDIS_URL, prefix: two.prefix });
+      const call2 = () => client.invoke({ cluster: two.cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
+      for (let i = 0; i < 200; i++) await call2();
+      for (let run = 0; run < RUNS; run++) {
+        const serial: number[] = [];
+        for (let i = 0; i < SERIAL_CALLS; i++) {
+          const t = performance.now();
+          await call2();
+          serial.push(performance.now() - t);
+        }
+        add('p50_2f', percentile(serial, 50));
+        add('rps_2f', (await closedLoop(100, LOOP_MS, call2)).perSecond);
+      }
+      await client.close();
+    } finally {
+      await two.stop();
+    }
+
     // A plain async function call in this process, for scale.
     const fn = async (x: unknown): Promise<unknown> => x;
     const t = performance.now();
@@ -159,6 +186,7 @@ export const loop = defineService({
     report('sync invoke, one in flight, p50', m['p50']!, 'ms', { op: '<', value: round(0.8 * m['baseline_p50']!, 3) }, `(${round(m['p50']! / m['baseline_p50']!)}x baseline; p99 ${round(m['p99']!)} ms)`);
     report('sync invoke, 100 in flight', m['rps']!, 'calls/s', { op: '>', value: Math.round(Math.max(1.5 * m['baseline_rps']!, 0.7 * m['raw']!)) }, `(${round(m['rps']! / m['baseline_rps']!)}x baseline, ${round(m['rps']! / m['raw']!)}x raw)`);
     report('sync invoke, 100 in flight, addBulk batching', m['rps_batched']!, 'calls/s', undefined, `(${round(m['rps_batched']! / m['baseline_rps']!)}x baseline, ${round(m['rps_batched']! / m['raw']!)}x raw)`);
+    report('same, two fetchers: 100 in flight', m['rps_2f']!, 'calls/s', undefined, `(${round(m['rps_2f']! / m['baseline_rps']!)}x baseline, ${round(m['rps_2f']! / m['raw']!)}x raw; p50 ${round(m['p50_2f']!, 3)} ms)`);
     report('ctx.invoke of a local network-lane service', m['local']!, 'calls/s', { op: '>', value: 50_000 }, `(a plain async call here: ${Math.round(plainCallsPerS)}/s)`);
     console.log(
       JSON.stringify({
@@ -169,6 +197,8 @@ export const loop = defineService({
         p99_ms: round(m['p99']!, 3),
         rps_100: Math.round(m['rps']!),
         rps_100_batched: Math.round(m['rps_batched']!),
+        rps_100_two_fetchers: Math.round(m['rps_2f']!),
+        p50_ms_two_fetchers: round(m['p50_2f']!, 3),
         baseline_p50_ms: round(m['baseline_p50']!, 3),
         baseline_rps_100: Math.round(m['baseline_rps']!),
         raw_jobs_per_s: Math.round(m['raw']!),
