@@ -15,7 +15,7 @@ const schema = z.object({
     .regex(/^[^:]*:\d+$/, 'must be HOST:PORT')
     .optional(),
   LANEWAY_NETWORK_CONCURRENCY: int(1, 10_000).default(200),
-  LANEWAY_NETWORK_FETCHERS: int(1, 16).default(1),
+  LANEWAY_NETWORK_FETCHERS: int(1, 16).default(2),
   LANEWAY_CPU_THREADS: int(1, 256).optional(),
   LANEWAY_CPU_JOB_TIMEOUT_MS: int(10, 24 * 3600_000).default(60_000),
   LANEWAY_JOIN_TOKEN: z.string().min(1).optional(),

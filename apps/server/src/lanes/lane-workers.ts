@@ -46,8 +46,8 @@ export class LaneWorkers {
   async start(): Promise<void> {
     if (this.workers.length) return;
     // One BullMQ Worker fetches one job per Redis round trip; two of them, splitting the concurrency,
-    // keep the network lane fed under load (measured here: +25-35% sync calls/s at 100 in flight, but
-    // +5-10% p50 for a lone call; four was worse than two). One by default: latency first.
+    // keep the network lane fed under load (measured here over four runs: +24-35% sync calls/s at 100
+    // in flight, lone-call p50 within run-to-run noise; four fetchers were worse than two).
     const fetchers = this.options.networkFetchers;
     for (let i = 0; i < fetchers; i++) {
       this.workers.push(this.worker('network', Math.max(1, Math.ceil(this.options.networkConcurrency / fetchers))));
