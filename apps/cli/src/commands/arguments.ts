@@ -1,5 +1,5 @@
 import { UsageError } from '../errors';
-import type { OptionValues } from './command';
+import type { OptionSpec, OptionValues } from './command';
 
 /** Exactly the named positionals, else a usage error naming what is missing or extra. */
 export function expectPositionals(
@@ -59,3 +59,16 @@ export function countOption(values: OptionValues, name: string, command: string)
   }
   return count;
 }
+
+/** The flags of every command that changes the cluster and can wait for the servers. */
+export const WAIT_OPTIONS = {
+  'no-wait': {
+    type: 'boolean',
+    description: 'return once the change is stored; do not wait for the servers',
+  },
+  timeout: {
+    type: 'string',
+    valueName: 'MS',
+    description: 'how long to wait for the servers (default 10000)',
+  },
+} as const satisfies Readonly<Record<string, OptionSpec>>;

@@ -2,7 +2,7 @@ import { WaitFor } from '@laneway/proto';
 import { collectFiles } from '../collect-files';
 import { CliError, UsageError } from '../errors';
 import { formatApplyFailure, formatDeploy, formatJson } from '../format';
-import { booleanOption, millisecondsOption } from './arguments';
+import { booleanOption, millisecondsOption, WAIT_OPTIONS } from './arguments';
 import { defineCommand } from './command';
 
 export interface DeployArgs {
@@ -16,17 +16,7 @@ export const deployCommand = defineCommand<DeployArgs>({
   name: 'deploy',
   arguments: 'PATH...',
   summary: 'Deploy the services in the given files and directories, in one revision',
-  options: {
-    'no-wait': {
-      type: 'boolean',
-      description: 'return once the change is stored; do not wait for the servers',
-    },
-    timeout: {
-      type: 'string',
-      valueName: 'MS',
-      description: 'how long to wait for the servers (default 10000)',
-    },
-  },
+  options: WAIT_OPTIONS,
   parse(positionals, values) {
     if (positionals.length === 0) throw new UsageError('deploy: missing PATH', 'deploy');
     const noWait = booleanOption(values, 'no-wait');

@@ -1,7 +1,7 @@
 import { WaitFor } from '@laneway/proto';
 import { CliError } from '../errors';
 import { formatApplyFailure, formatJson, formatRollback } from '../format';
-import { booleanOption, expectPositionals, millisecondsOption } from './arguments';
+import { booleanOption, expectPositionals, millisecondsOption, WAIT_OPTIONS } from './arguments';
 import { defineCommand } from './command';
 
 export interface RollbackArgs {
@@ -17,17 +17,7 @@ export const rollbackCommand = defineCommand<RollbackArgs>({
   name: 'rollback',
   arguments: 'SERVICE VERSION',
   summary: 'Make an earlier version of a service current again, on every server',
-  options: {
-    'no-wait': {
-      type: 'boolean',
-      description: 'return once the change is stored; do not wait for the servers',
-    },
-    timeout: {
-      type: 'string',
-      valueName: 'MS',
-      description: 'how long to wait for the servers (default 10000)',
-    },
-  },
+  options: WAIT_OPTIONS,
   parse(positionals, values) {
     const [service = '', version = ''] = expectPositionals('rollback', positionals, ['SERVICE', 'VERSION']);
     const noWait = booleanOption(values, 'no-wait');

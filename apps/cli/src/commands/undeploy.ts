@@ -1,7 +1,7 @@
 import { WaitFor } from '@laneway/proto';
 import { CliError } from '../errors';
 import { formatApplyFailure, formatJson, formatUndeploy } from '../format';
-import { booleanOption, expectPositionals, millisecondsOption } from './arguments';
+import { booleanOption, expectPositionals, millisecondsOption, WAIT_OPTIONS } from './arguments';
 import { defineCommand } from './command';
 
 export interface UndeployArgs {
@@ -14,17 +14,7 @@ export const undeployCommand = defineCommand<UndeployArgs>({
   name: 'undeploy',
   arguments: 'NAME',
   summary: 'Remove a service from the cluster',
-  options: {
-    'no-wait': {
-      type: 'boolean',
-      description: 'return once the change is stored; do not wait for the servers',
-    },
-    timeout: {
-      type: 'string',
-      valueName: 'MS',
-      description: 'how long to wait for the servers (default 10000)',
-    },
-  },
+  options: WAIT_OPTIONS,
   parse(positionals, values) {
     const [name = ''] = expectPositionals('undeploy', positionals, ['NAME']);
     const noWait = booleanOption(values, 'no-wait');
