@@ -9,6 +9,7 @@ import {
   Api,
   cleanRedisPrefix,
   eventually,
+  freePort,
   REDIS_URL,
   startControlPlane,
   startServer,
@@ -153,6 +154,7 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
   let joinToken: string;
   let redis: Redis;
   const servers = new Map<string, AppProcess>();
+  const httpPorts = new Map<string, number>();
 
   const serverEnv = (name: string): Record<string, string> => ({
     LANEWAY_CONTROL_PLANE: cp.address,
@@ -164,7 +166,11 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
     LANEWAY_JOB_LOCK_MS: '2000',
     LANEWAY_NETWORK_CONCURRENCY: String(NETWORK_CONCURRENCY),
     LANEWAY_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+    LANEWAY_HTTP_ADDR: `127.0.0.1:${httpPorts.get(name)}`,
   });
+
+  const health = async (name: string): Promise<{ networkFetchers: number; inFlight: number }> =>
+    (await fetch(`http://127.0.0.1:${httpPorts.get(name)}/healthz`)).json() as Promise<{ networkFetchers: number; inFlight: number }>;
 
   /** (Re)starts a server and waits until the control plane sees every server converged. */
   async function restart(name: string): Promise<void> {
@@ -181,6 +187,8 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
     await api.createCluster(cluster);
     joinToken = await api.joinToken(cluster);
     redis = new Redis(REDIS_URL);
+    httpPorts.set('s1', await freePort());
+    httpPorts.set('s2', await freePort());
     const [s1, s2] = await Promise.all([startServer(serverEnv('s1')), startServer(serverEnv('s2'))]);
     servers.set('s1', s1!);
     servers.set('s2', s2!);
@@ -367,6 +375,22 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
       expect(JSON.parse(r.outputJson)).toEqual({ n, tag: `call-${n}`, server: r.server });
     });
     expect(new Set(results.map((r) => r.server))).toEqual(new Set(['s1', 's2']));
+  });
+
+  it('runs the extra network fetcher only while the lane is busy', async () => {
+    // Quiet lane: one fetcher (a lone call is picked up fastest that way).
+    await eventually(() => health('s1'), (h) => h.networkFetchers === 1);
+    const calls = Promise.all(Array.from({ length: 40 }, (_, n) => api.invoke(cluster, 'lw.echo', { n, tag: 'busy', sleepMs: 1500 })));
+    // About 20 calls in flight per server: both fetchers run.
+    const busy = await eventually(() => health('s1'), (h) => h.networkFetchers === 2 && h.inFlight >= 4, 5000);
+    expect(busy.networkFetchers).toBe(2);
+    const results = await calls;
+    results.forEach((r, n) => expect(JSON.parse(r.outputJson)).toMatchObject({ n, tag: 'busy' }));
+    // A quiet period later the extra fetcher stops, and calls are still served.
+    const quiet = await eventually(() => health('s1'), (h) => h.networkFetchers === 1, 5000);
+    expect(quiet.inFlight).toBe(0);
+    const after = await Promise.all(Array.from({ length: 3 }, (_, n) => api.invoke(cluster, 'lw.echo', { n, tag: 'after' })));
+    after.forEach((r, n) => expect(JSON.parse(r.outputJson)).toMatchObject({ n, tag: 'after' }));
   });
 
   it('moves a service to the other lane when it is redeployed with another lane', async () => {

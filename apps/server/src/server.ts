@@ -111,6 +111,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
           cluster: config.cluster,
           revision: registry.revision,
           inFlight: workers.inFlight,
+          networkFetchers: workers.networkFetchers,
         }),
       },
       config.httpAddress.host,

@@ -90,7 +90,7 @@ export class AppProcess {
 }
 
 function start(name: string, script: string, env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, [path.join(DIST, script)], {
+  const child = spawn(process.execPath, [...(process.env['LANEWAY_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean), path.join(DIST, script)], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
