@@ -89,8 +89,15 @@ export class AppProcess {
   }
 }
 
+/**
+ * Node flags for every app process started here, from `LANEWAY_CHILD_NODE_ARGS` in the test's own
+ * environment (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the apps under
+ * a benchmark (Node 20 refuses --cpu-prof in NODE_OPTIONS).
+ */
+const CHILD_NODE_ARGS = (process.env['LANEWAY_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+
 function start(name: string, script: string, env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, [...(process.env['LANEWAY_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean), path.join(DIST, script)], {
+  const child = spawn(process.execPath, [...CHILD_NODE_ARGS, path.join(DIST, script)], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

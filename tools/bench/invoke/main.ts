@@ -44,6 +44,8 @@ async function baseline(): Promise<{ p50: number; p99: number; rps: number }> {
   const { child } = await startBaselineWorker(prefix, name, 'echo');
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(name, { connection, prefix });
+  // Each waitUntilFinished listens for the queue's 'closing' event: 100 at once is expected here.
+  queue.setMaxListeners(200);
   const events = new QueueEvents(name, { connection: { url: REDIS_URL }, prefix });
   await events.waitUntilReady();
   // No removeOnComplete: with it, waitUntilFinished can fail with "Missing key ... isFinished".
