@@ -208,6 +208,63 @@ describe('deployments converge on every server (issue 3)', () => {
     expect(new Set(resumed.map((r) => r.server))).toEqual(new Set(['s1', 's2']));
   });
 
+  it('lets only the newest of two replicas with one name take jobs; the older one waits for the name', async () => {
+    const twins = uniqueName('twins');
+    await api.createCluster(twins);
+    const token = await api.joinToken(twins);
+    await api.deploy(twins, [
+      {
+        path: 'twins/pid.js',
+        content: "const { defineService } = require('@laneway/sdk');\nexports.default = defineService({ name: 'twins.pid', handle: () => ({ pid: process.pid }) });\n",
+      },
+    ]);
+    const [portA, portB] = [await freePort(), await freePort()];
+    const env = (port: number): Record<string, string> => ({
+      ...serverEnv('twin'),
+      LANEWAY_CLUSTER: twins,
+      LANEWAY_JOIN_TOKEN: token,
+      LANEWAY_HTTP_ADDR: `127.0.0.1:${port}`,
+    });
+    const health = (port: number): Promise<number> => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status);
+    const pidsServing = async (): Promise<Set<number>> =>
+      new Set(
+        (await Promise.all(Array.from({ length: 20 }, () => api.invoke(twins, 'twins.pid', {})))).map(
+          (r) => (JSON.parse(r.outputJson) as { pid: number }).pid,
+        ),
+      );
+    const a = await startServer(env(portA));
+    let b: AppProcess | undefined;
+    try {
+      b = await startServer(env(portB));
+      // The older replica is told, stops taking jobs and says why.
+      const conflict = await a.waitForLog((l) => l.msg === 'not taking jobs: another replica uses this server name');
+      expect(conflict['level']).toBe(50);
+      expect(await health(portA)).toBe(503);
+      expect(await health(portB)).toBe(200);
+      expect(await pidsServing()).toEqual(new Set([b.child.pid]));
+      // No flapping: the name stays with the newer replica while the older one keeps retrying.
+      await new Promise((r) => setTimeout(r, 3000));
+      const listed = (await api.listServers(twins)).servers;
+      expect(listed).toHaveLength(1);
+      expect(listed[0]).toMatchObject({ name: 'twin', pid: b.child.pid, connected: true });
+      expect(await pidsServing()).toEqual(new Set([b.child.pid]));
+
+      // The newer one dies: the older one gets the name back and serves again.
+      await b.kill9();
+      await eventually(
+        () => api.listServers(twins),
+        (r) => r.servers[0]?.pid === a.child.pid && r.servers[0]?.connected === true,
+        30_000,
+      );
+      await eventually(() => health(portA), (code) => code === 200, 5000);
+      expect(await pidsServing()).toEqual(new Set([a.child.pid]));
+    } finally {
+      await a.stop();
+      await b?.stop();
+      await api.deleteCluster(twins);
+    }
+  });
+
   it('rolls a service back to an earlier version on every server', async () => {
     const versions = await api.listServiceVersions(cluster, 'conv.a');
     expect(versions.versions).toHaveLength(2);

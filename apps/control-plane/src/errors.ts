@@ -46,7 +46,7 @@ export class NotFoundError extends LanewayError {
 
 export class AlreadyExistsError extends LanewayError {
   constructor(
-    readonly kind: 'cluster' | 'service',
+    readonly kind: 'cluster' | 'service' | 'server',
     readonly key: string,
     message: string,
   ) {

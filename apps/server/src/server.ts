@@ -99,6 +99,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     joinToken: config.joinToken,
     appliedRevision: () => registry.revision,
     apply,
+    onNameConflict: async () => {
+      if (!workers.serving) return;
+      await workers.setDrained(true);
+      log.error({ inFlight: workers.inFlight }, 'not taking jobs: another replica uses this server name');
+    },
     logger: log,
   });
   let health: http.Server | undefined;

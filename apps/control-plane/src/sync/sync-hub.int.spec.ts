@@ -58,9 +58,18 @@ class DataPlaneStream {
     });
   }
 
-  hello(cluster: string, server: string, appliedRevision: number): this {
+  /** `instanceId` names the server process: by default every stream here comes from the same one. */
+  hello(cluster: string, server: string, appliedRevision: number, instance: { id: string; pid: number } = { id: 'process-1', pid: 4242 }): this {
     this.stream.write({
-      hello: { cluster, server, host: 'test-host', pid: 4242, lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU], appliedRevision },
+      hello: {
+        cluster,
+        server,
+        host: 'test-host',
+        pid: instance.pid,
+        lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
+        appliedRevision,
+        instanceId: instance.id,
+      },
     });
     return this;
   }
@@ -505,6 +514,46 @@ describe('SyncHub over a real gRPC stream', () => {
     );
     const next = await pipeline.deploy(cluster, [serviceFile('dup.a', 'a2')], NO_WAIT);
     expect((await second.next()).revision).toBe(next.revision);
+  });
+
+  it('lets the newest of two replicas with one name hold it, refuses the older one until the name is free', async () => {
+    const cluster = await newCluster();
+    await pipeline.deploy(cluster, [serviceFile('twin.a', 'a1')], NO_WAIT);
+    const older = { id: 'replica-a', pid: 1001 };
+    const newer = { id: 'replica-b', pid: 1002 };
+    const a = (await joinCluster(cluster)).hello(cluster, 'twin-1', 0, older);
+    a.ack(await a.next());
+
+    // A second process with the same name: it wins, and the first is told why.
+    const b = (await joinCluster(cluster)).hello(cluster, 'twin-1', 0, newer);
+    b.ack(await b.next());
+    const { status: aEnded } = await a.ended;
+    expect(aEnded.code).toBe(status.ALREADY_EXISTS);
+    expect(aEnded.details).toContain("server name 'twin-1'");
+    expect(aEnded.details).toContain('pid 1002');
+    expect(aEnded.details).toContain('LANEWAY_SERVER_NAME');
+
+    // The first one reconnects: refused while the second holds the name (no flapping), nothing pushed.
+    const aAgain = (await joinCluster(cluster)).hello(cluster, 'twin-1', 0, older);
+    const { status: refused } = await aAgain.ended;
+    expect(refused.code).toBe(status.ALREADY_EXISTS);
+    expect(refused.details).toContain('held by another replica (host test-host, pid 1002)');
+    expect(hub.connectedServers(cluster)).toEqual(new Set(['twin-1']));
+    expect((await store.listServers(cluster))[0]).toMatchObject({ name: 'twin-1', pid: 1002 });
+    const next = await pipeline.deploy(cluster, [serviceFile('twin.a', 'a2')], NO_WAIT);
+    expect((await b.next()).revision).toBe(next.revision);
+
+    // Once the holder is gone, the first one may have the name back.
+    await b.disconnect();
+    const aBack = (await joinCluster(cluster)).hello(cluster, 'twin-1', 0, older);
+    const snapshot = await aBack.next();
+    expect(snapshot).toMatchObject({ revision: next.revision, full: true });
+    aBack.ack(snapshot);
+    await until(
+      () => store.listServers(cluster),
+      (rows) => rows[0]?.pid === 1001 && rows[0]?.appliedRevision === next.revision,
+    );
+    expect((await store.listServers(cluster))[0]).toMatchObject({ pid: 1001, appliedRevision: next.revision });
   });
 
   it('rejects a second hello on the same stream', async () => {

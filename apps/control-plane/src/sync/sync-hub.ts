@@ -11,7 +11,7 @@ import {
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
 import type { ChangeSet, ClusterStore, Lane as StoreLane } from '../store';
-import { LanewayError } from '../errors';
+import { AlreadyExistsError, LanewayError } from '../errors';
 import { grpcStatusOf } from '../api/grpc-errors';
 
 interface Inflight {
@@ -41,6 +41,10 @@ class Session {
     readonly call: ServerDuplexStream<SyncRequest, SyncResponse>,
     appliedRevision: number,
     readonly log: Logger,
+    /** The server process's id ('' from servers that predate it). */
+    readonly instanceId: string,
+    readonly host: string,
+    readonly pid: number,
   ) {
     this.ackedRevision = appliedRevision;
   }
@@ -63,6 +67,12 @@ export interface SyncHubOptions {
  */
 export class SyncHub {
   private readonly sessions = new Map<string, Map<string, Session>>();
+  /**
+   * Per cluster and server name, the instances that another instance replaced while they were still
+   * connected: two replicas given the same name. Such an instance is refused while the name is held,
+   * so the two do not take the name from each other in turn.
+   */
+  private readonly superseded = new Map<string, string[]>();
   private nonceSequence = 0;
   // Servers of a cluster usually stand at the same revision, so one read of "changes since R" serves
   // them all; dropped on every change to the cluster and after a second.
@@ -92,6 +102,9 @@ export class SyncHub {
           call,
           hello.appliedRevision,
           this.log.child({ cluster: hello.cluster, server: hello.server }),
+          hello.instanceId,
+          hello.host,
+          hello.pid,
         );
         session = opened;
         this.open(opened, {
@@ -229,6 +242,7 @@ export class SyncHub {
 
   private async open(session: Session, info: { host: string; pid: number; lanes: StoreLane[] }): Promise<void> {
     await this.auth.requireCluster(session.call.metadata, session.cluster);
+    this.refuseSupersededInstance(session);
     // Throws NotFoundError for an unknown cluster, which ends the stream with NOT_FOUND.
     await this.store.recordServerHello(session.cluster, {
       name: session.server,
@@ -248,16 +262,52 @@ export class SyncHub {
     if (session.closed) return;
     let byName = this.sessions.get(session.cluster);
     if (!byName) this.sessions.set(session.cluster, (byName = new Map()));
+    this.refuseSupersededInstance(session);
     const previous = byName.get(session.server);
     if (previous) {
-      // Same server name reconnected (e.g. the old TCP connection is not yet known dead): the newest wins.
-      previous.log.warn({}, 'replaced by a newer stream from the same server');
-      this.close(previous);
-      previous.call.end();
+      if (previous.instanceId && session.instanceId && previous.instanceId !== session.instanceId) {
+        // Another process took the name. The newest wins (a restarted server must not wait for its
+        // dead predecessor's stream to time out); the older one is told why and refused from now on.
+        this.supersede(previous, session);
+      } else {
+        // The same process reconnected (its old TCP connection is not yet known dead).
+        previous.log.warn({}, 'replaced by a newer stream from the same server');
+        this.close(previous);
+        previous.call.end();
+      }
     }
     byName.set(session.server, session);
     session.log.info({ appliedRevision: session.ackedRevision }, 'server connected');
     await this.push(session);
+  }
+
+  /** Refuses an instance that another replica of the same name replaced, while that one holds the name. */
+  private refuseSupersededInstance(session: Session): void {
+    if (!session.instanceId) return;
+    const holder = this.sessions.get(session.cluster)?.get(session.server);
+    const key = `${session.cluster}\u0000${session.server}`;
+    if (!holder || holder.closed || holder.instanceId === session.instanceId) return;
+    if (!this.superseded.get(key)?.includes(session.instanceId)) return;
+    throw new AlreadyExistsError(
+      'server',
+      session.server,
+      `server name '${session.server}' in cluster '${session.cluster}' is held by another replica ` +
+        `(host ${holder.host}, pid ${holder.pid}) that connected after this one: give each replica its own ` +
+        `LANEWAY_SERVER_NAME; this one takes no jobs until the name is free`,
+    );
+  }
+
+  private supersede(previous: Session, next: Session): void {
+    const key = `${previous.cluster}\u0000${previous.server}`;
+    const list = this.superseded.get(key) ?? [];
+    // A handful is plenty: it only has to remember the replicas fighting over one name right now.
+    this.superseded.set(key, [...list.filter((id) => id !== previous.instanceId), previous.instanceId].slice(-16));
+    const message =
+      `server name '${previous.server}' in cluster '${previous.cluster}' was taken by another replica ` +
+      `(host ${next.host}, pid ${next.pid}): give each replica its own LANEWAY_SERVER_NAME; this one takes no jobs until the name is free`;
+    previous.log.error({ replacedBy: { host: next.host, pid: next.pid }, host: previous.host, pid: previous.pid }, 'two replicas use one server name');
+    this.close(previous);
+    this.endWithError(previous.call, status.ALREADY_EXISTS, message);
   }
 
   private async push(session: Session): Promise<void> {

@@ -1,4 +1,5 @@
 import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
 import { Lane, SyncServiceClient, type SyncRequest, type SyncResponse } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Update } from '../registry/service-registry';
@@ -12,6 +13,11 @@ export interface SyncAgentOptions {
   joinToken: string | undefined;
   /** The revision to announce on (re)connect: the last one applied. */
   appliedRevision: () => number;
+  /**
+   * Another replica uses this server's name and the control plane refused this one: stop taking jobs
+   * (this replica no longer hears deploys). The next push, once the name is free, sets drain again.
+   */
+  onNameConflict: () => Promise<void>;
   /** Applies a push atomically; returns per-service errors (non-empty = NACK, last good state kept). */
   apply: (update: Update) => Promise<{ service: string; message: string }[]>;
   logger: Logger;
@@ -35,6 +41,8 @@ export class SyncAgent {
   private applying: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private firstApply: { promise: Promise<void>; resolve: () => void };
+  /** New for every process start: how the control plane tells a restart from a second replica of this name. */
+  readonly instanceId = randomUUID();
 
   constructor(private readonly options: SyncAgentOptions) {
     this.log = options.logger.child({ component: 'sync-agent' });
@@ -79,9 +87,17 @@ export class SyncAgent {
       ended = true;
       if (this.stream === stream) this.stream = undefined;
       if (this.stopped) return;
+      if (err?.code === status.ALREADY_EXISTS) {
+        // Keep trying (slowly): the other replica may go away. Meanwhile take no jobs.
+        this.backoffMs = MAX_BACKOFF_MS;
+        this.applying = this.applying.then(() => this.options.onNameConflict()).catch((e: unknown) => {
+          this.log.error({ err: e }, 'could not stop taking jobs after a server-name conflict');
+        });
+      }
       const delay = this.backoffMs * (0.5 + Math.random() * 0.5);
       this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
       const level =
+        err?.code === status.ALREADY_EXISTS ||
         err?.code === status.NOT_FOUND ||
         err?.code === status.INVALID_ARGUMENT ||
         err?.code === status.UNAUTHENTICATED ||
@@ -107,6 +123,7 @@ export class SyncAgent {
         pid,
         lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
         appliedRevision: this.options.appliedRevision(),
+        instanceId: this.instanceId,
       },
     });
   }

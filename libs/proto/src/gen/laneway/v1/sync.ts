@@ -37,6 +37,11 @@ export interface Hello {
   lanes: Lane[];
   /** The last revision this server applied; 0 when it has nothing. */
   appliedRevision: number;
+  /**
+   * Random, new for every start of the server process: tells a restarted server (or a reconnect of
+   * the same process) from another replica that was given the same name.
+   */
+  instanceId: string;
 }
 
 export interface Ack {
@@ -175,7 +180,7 @@ export const SyncRequest: MessageFns<SyncRequest> = {
 };
 
 function createBaseHello(): Hello {
-  return { cluster: "", server: "", host: "", pid: 0, lanes: [], appliedRevision: 0 };
+  return { cluster: "", server: "", host: "", pid: 0, lanes: [], appliedRevision: 0, instanceId: "" };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -201,6 +206,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.appliedRevision !== 0) {
       writer.uint32(48).int64(message.appliedRevision);
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(58).string(message.instanceId);
     }
     return writer;
   },
@@ -276,6 +284,14 @@ export const Hello: MessageFns<Hello> = {
             message.appliedRevision = longToNumber(reader.int64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -300,6 +316,11 @@ export const Hello: MessageFns<Hello> = {
         : isSet(object.applied_revision)
         ? globalThis.Number(object.applied_revision)
         : 0,
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
     };
   },
 
@@ -323,6 +344,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.appliedRevision !== 0) {
       obj.appliedRevision = Math.round(message.appliedRevision);
     }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
     return obj;
   },
 
@@ -337,6 +361,7 @@ export const Hello: MessageFns<Hello> = {
     message.pid = object.pid ?? 0;
     message.lanes = object.lanes?.map((e) => e) || [];
     message.appliedRevision = object.appliedRevision ?? 0;
+    message.instanceId = object.instanceId ?? "";
     return message;
   },
 };
