@@ -100,6 +100,17 @@ exports.slowpoke = defineService({
     return { finished: true };
   },
 });
+// Waits for its signal: it records when the deadline aborted it.
+exports.patient = defineService({
+  name: 'lw.patient',
+  timeoutMs: 300,
+  async handle(input, ctx) {
+    const started = Date.now();
+    await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+    await redis(input.redis).set(input.key, JSON.stringify({ aborted: ctx.signal.aborted, afterMs: Date.now() - started }));
+    return 'too late';
+  },
+});
 // At most 2 at once per server. Each execution records how many were running when it started
 // (INCR returns the new count atomically); the test takes the maximum.
 exports.bulkhead = defineService({
@@ -348,6 +359,17 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
     expect(err.code).toBe(status.DEADLINE_EXCEEDED);
     expect(err.details).toContain("'lw.slowpoke'");
     expect(took).toBeLessThan(1500);
+  });
+
+  it("aborts a network-lane service's signal at its deadline", async () => {
+    const key = `${prefix}:patient`;
+    const err = await grpcError(api.invoke(cluster, 'lw.patient', { redis: REDIS_URL, key }, 10_000));
+    expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+    const seen = await eventually(() => redis.get(key), (v) => v !== null, 5000);
+    const record = JSON.parse(seen!) as { aborted: boolean; afterMs: number };
+    expect(record.aborted).toBe(true);
+    expect(record.afterMs).toBeGreaterThanOrEqual(250);
+    expect(record.afterMs).toBeLessThan(1500);
   });
 
   it("caps a service's concurrent executions on one server", async () => {

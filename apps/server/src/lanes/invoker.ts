@@ -47,7 +47,8 @@ export class Invoker {
     // A sync job carries its caller's deadline; an async one gets the service's timeout or the default.
     let deadline = job.d ?? Date.now() + (policyTimeout || this.options.cpuJobTimeoutMs);
     if (policyTimeout) deadline = Math.min(deadline, Date.now() + policyTimeout);
-    const release = await this.acquire(service);
+    // Most services have no concurrency cap: no await (and no extra turn) for them.
+    const release = service.policy?.concurrency ? await this.acquire(service) : noop;
     try {
       if (service.lane === 'cpu') {
         const result = await this.options.pool.run(service.name, job.i, job.id, deadline);
@@ -95,7 +96,7 @@ export class Invoker {
     if (local && local.lane === 'network') {
       const policyTimeout = local.policy?.timeoutMs || 0;
       const deadline = Date.now() + (policyTimeout ? Math.min(budget, policyTimeout) : budget);
-      const release = await this.acquire(local);
+      const release = local.policy?.concurrency ? await this.acquire(local) : noop;
       try {
         return await this.runNetwork(local, input, `${this.options.server}-l${++this.sequence}`, deadline);
       } finally {
@@ -138,30 +139,34 @@ export class Invoker {
         );
       }
     }
-    const controller = new AbortController();
-    if (!deadline) return definition.handle(input, this.context(service, invocationId, controller.signal, deadline));
+    // The signal is made on first use: most handlers never read it, and an AbortController per call
+    // shows up in a profile of the network lane.
+    let controller: AbortController | undefined;
+    const signal = (): AbortSignal => (controller ??= new AbortController()).signal;
+    const ctx = this.context(service, invocationId, signal, deadline);
+    if (!deadline) return definition.handle(input, ctx);
+    const result = definition.handle(input, ctx);
+    // A handler that answered synchronously needs no timer.
+    if (!isThenable(result)) return result;
     const budget = Math.max(0, deadline - Date.now());
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         // The handler cannot be stopped from outside; its signal tells it to give up.
-        controller.abort();
+        (controller ??= new AbortController()).abort();
         reject(
           new ServiceInvocationError('DEADLINE_EXCEEDED', `service '${service.name}' did not finish within ${budget} ms`, service.name),
         );
       }, budget);
     });
     try {
-      return await Promise.race([
-        Promise.resolve(definition.handle(input, this.context(service, invocationId, controller.signal, deadline))),
-        expired,
-      ]);
+      return await Promise.race([result, expired]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private context(service: RegisteredService, invocationId: string, signal: AbortSignal, deadline: number | undefined): ServiceContext {
+  private context(service: RegisteredService, invocationId: string, signal: () => AbortSignal, deadline: number | undefined): ServiceContext {
     const { cluster, server, logger } = this.options;
     let log: ServiceLogger | undefined;
     return {
@@ -170,7 +175,9 @@ export class Invoker {
       server,
       cluster,
       invocationId,
-      signal,
+      get signal(): AbortSignal {
+        return signal();
+      },
       // Created on first use: most invocations never log, and a child logger is not free.
       get log(): ServiceLogger {
         return (log ??= logger.child({ service: service.name, invocationId }));
@@ -189,3 +196,7 @@ function errorMessage(err: unknown): string {
 }
 
 const noop = (): void => undefined;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
