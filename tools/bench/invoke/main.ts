@@ -10,7 +10,7 @@ import { median, percentile, report, round } from '../lib/stats';
 import { closedLoop, startBenchCluster } from '../lib/replica';
 
 const smoke = process.argv.includes('--smoke');
-const RUNS = smoke ? 1 : 3;
+const RUNS = smoke ? 1 : 5;
 const SERIAL_CALLS = smoke ? 200 : 2000;
 const LOOP_MS = smoke ? 1000 : 4000;
 const RAW_JOBS = smoke ? 2000 : 20_000;
