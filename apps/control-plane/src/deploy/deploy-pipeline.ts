@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { InvalidArgumentError } from '../errors';
 import type { ClusterStore, DeployedServiceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
-import { compileServiceFiles, type SourceFileInput } from './compile-service-file';
-import { inspectServices } from './inspect-services';
+import type { SourceFileInput } from './compile-service-file';
+import { ValidatedFiles } from './validated-files';
 
 export interface DeployOptions {
   waitFor: WaitFor;
@@ -26,6 +26,9 @@ const DEFAULT_WAIT_MS = 10_000;
  * Any failure before the store step leaves the cluster exactly as it was.
  */
 export class DeployPipeline {
+  // Compile and inspection outcomes by (path, content), shared by every cluster.
+  private readonly validated = new ValidatedFiles();
+
   constructor(
     private readonly store: ClusterStore,
     private readonly hub: SyncHub,
@@ -37,9 +40,7 @@ export class DeployPipeline {
     // Unknown cluster fails before any compile work.
     await this.store.getCluster(cluster);
     const started = performance.now();
-    const compiled = await compileServiceFiles(files);
-    const compiledMs = performance.now() - started;
-    const services = inspectServices(compiled);
+    const { services, compiledFiles, compileMs, inspectMs } = await this.validated.validate(files);
     const validatedMs = performance.now() - started;
     const stored = await this.store.deployServices(cluster, services);
     const storedMs = performance.now() - started;
@@ -51,9 +52,11 @@ export class DeployPipeline {
         cluster,
         revision: stored.revision,
         files: files.length,
+        compiledFiles,
         services: services.length,
         changed: stored.services.filter((s) => s.changed).length,
-        compiledMs: Math.round(compiledMs),
+        compileMs: Math.round(compileMs),
+        inspectMs: Math.round(inspectMs),
         validatedMs: Math.round(validatedMs),
         storedMs: Math.round(storedMs),
         totalMs: Math.round(performance.now() - started),

@@ -6,16 +6,22 @@ import type { CompiledServiceFile } from './compile-service-file';
 
 /**
  * Evaluates the compiled files in a throwaway `vm` context (one per deploy, not per file: a context
- * costs about 0.8 ms and 180 KB) to learn the name and lane of every exported service. The top-level
- * code of the whole batch is bounded by one timeout. Nothing from the uploads touches the control plane's own globals.
+ * costs about 0.8 ms and 180 KB) to learn the name and lane of every exported service, and checks that
+ * no name is used twice. The top-level code of the whole batch is bounded by one timeout. Nothing from
+ * the uploads touches the control plane's own globals.
  */
-export function inspectServices(files: readonly CompiledServiceFile[], timeoutMs = 2000 + files.length): NewServiceVersion[] {
+export function inspectServices(files: readonly CompiledServiceFile[], timeoutMs?: number): NewServiceVersion[] {
+  const services = inspectFiles(files, timeoutMs).flat();
+  checkUniqueNames(services);
+  return services;
+}
+
+/** The services each file exports, in file order (names not yet checked across files). */
+export function inspectFiles(files: readonly CompiledServiceFile[], timeoutMs = 2000 + files.length): NewServiceVersion[][] {
   const context = vm.createContext({});
   // Everything the uploads can reach is made inside their own realm: no host object to pollute, no
   // timer that would fire later in the control plane, no module with the control plane's rights.
   const inert = vm.runInContext(INERT_GLOBALS, context) as (id: string) => unknown;
-  const seen = new Map<string, string>();
-  const services: NewServiceVersion[] = [];
   let loaded;
   try {
     loaded = loadServiceModules(
@@ -25,29 +31,33 @@ export function inspectServices(files: readonly CompiledServiceFile[], timeoutMs
   } catch (err) {
     throw new InvalidArgumentError('files', (err as Error).message, { path: (err as { filename?: string }).filename });
   }
-  files.forEach((file, n) => {
-    for (const def of loaded[n]!) {
-      const other = seen.get(def.name);
-      if (other !== undefined) {
-        throw new InvalidArgumentError(
-          'files',
-          `service '${def.name}' is defined twice, in ${other} and ${file.path}: service names must be unique`,
-          { service: def.name },
-        );
-      }
-      seen.set(def.name, file.path);
-      services.push({
-        name: def.name,
-        version: file.version,
-        lane: def.lane,
-        path: file.path,
-        source: file.source,
-        code: file.code,
-        policy: { timeoutMs: def.timeoutMs ?? 0, attempts: def.attempts ?? 0, concurrency: def.concurrency ?? 0 },
-      });
+  return files.map((file, n) =>
+    loaded[n]!.map((def) => ({
+      name: def.name,
+      version: file.version,
+      lane: def.lane,
+      path: file.path,
+      source: file.source,
+      code: file.code,
+      policy: { timeoutMs: def.timeoutMs ?? 0, attempts: def.attempts ?? 0, concurrency: def.concurrency ?? 0 },
+    })),
+  );
+}
+
+/** Fails when two services of one deploy share a name. */
+export function checkUniqueNames(services: readonly NewServiceVersion[]): void {
+  const seen = new Map<string, string>();
+  for (const service of services) {
+    const other = seen.get(service.name);
+    if (other !== undefined) {
+      throw new InvalidArgumentError(
+        'files',
+        `service '${service.name}' is defined twice, in ${other} and ${service.path}: service names must be unique`,
+        { service: service.name },
+      );
     }
-  });
-  return services;
+    seen.set(service.name, service.path);
+  }
 }
 
 /**
