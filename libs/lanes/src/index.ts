@@ -7,4 +7,4 @@ export {
   type InvokeAsyncRequest,
   type AsyncJobInfo,
 } from './lane-client';
-export { publishReply } from './reply-publisher';
+export { ReplyPublisher } from './reply-publisher';

@@ -6,7 +6,7 @@ import { ServiceInvocationError } from '@laneway/sdk';
 import type { InvocationJob } from './invocation-job';
 import { LaneClient } from './lane-client';
 import { laneQueueName } from './queue-keys';
-import { publishReply } from './reply-publisher';
+import { ReplyPublisher } from './reply-publisher';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -16,6 +16,8 @@ describe('LaneClient against real Redis and a real BullMQ worker', () => {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const client = new LaneClient({ redis: REDIS_URL, prefix });
   let worker: Worker<InvocationJob>;
+  // As on a server: replies that finish in one turn go out together.
+  const replies = new ReplyPublisher(redis);
 
   beforeAll(async () => {
     worker = new Worker<InvocationJob>(
@@ -25,9 +27,9 @@ describe('LaneClient against real Redis and a real BullMQ worker', () => {
         if (data.s === 'echo') {
           // Random delay so replies come back out of order.
           await new Promise((r) => setTimeout(r, Math.random() * 20));
-          await publishReply(redis, data, { c: data.c!, ok: true, o: data.i, srv: 'w1', v: 'v1' });
+          await replies.send(data, { c: data.c!, ok: true, o: data.i, srv: 'w1', v: 'v1' });
         } else if (data.s === 'fail') {
-          await publishReply(redis, data, {
+          await replies.send(data, {
             c: data.c!,
             ok: false,
             e: { code: 'SERVICE_FAILED', message: "service 'fail' threw: nope" },
@@ -122,6 +124,26 @@ describe('LaneClient against real Redis and a real BullMQ worker', () => {
       );
     } finally {
       await asyncWorker.close();
+    }
+  });
+
+  it('sends the replies one caller gets in one turn as one message, and a lone reply at once', async () => {
+    const channel = `${prefix}:reply:batch-spec`;
+    const subscriber = redis.duplicate();
+    const messages: unknown[] = [];
+    subscriber.on('message', (_c: string, m: string) => messages.push(JSON.parse(m)));
+    await subscriber.subscribe(channel);
+    try {
+      const job = (c: string): InvocationJob => ({ s: 'x', i: null, r: channel, c, id: c });
+      const reply = (c: string) => ({ c, ok: true as const, o: c, srv: 'w1', v: 'v1' });
+      await Promise.all(['1', '2', '3'].map((c) => replies.send(job(c), reply(c))));
+      await replies.send(job('4'), reply('4'), true);
+      // Async jobs have no reply address: nothing is sent.
+      await replies.send({ s: 'x', i: null, id: 'a1' }, reply('a1'));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(messages).toEqual([[reply('1'), reply('2'), reply('3')], reply('4')]);
+    } finally {
+      await subscriber.quit();
     }
   });
 });

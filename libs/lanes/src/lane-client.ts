@@ -274,12 +274,18 @@ export class LaneClient {
   }
 
   private onReply(message: Buffer): void {
-    let reply: InvocationReply;
+    let parsed: InvocationReply | InvocationReply[];
     try {
-      reply = JSON.parse(message.toString('utf8')) as InvocationReply;
+      parsed = JSON.parse(message.toString('utf8')) as InvocationReply | InvocationReply[];
     } catch {
       return;
     }
+    // A server sends the replies it has for this caller in one turn as one array.
+    if (Array.isArray(parsed)) for (const reply of parsed) this.settle(reply);
+    else this.settle(parsed);
+  }
+
+  private settle(reply: InvocationReply): void {
     const pending = this.pending.get(reply.c);
     // A reply for a call that already timed out: nobody is waiting any more.
     if (!pending) return;

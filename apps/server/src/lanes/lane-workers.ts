@@ -1,6 +1,6 @@
 import { WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { laneQueueName, publishReply, type InvocationJob } from '@laneway/lanes';
+import { laneQueueName, ReplyPublisher, type InvocationJob } from '@laneway/lanes';
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import type { Invoker } from './invoker';
@@ -32,6 +32,8 @@ const BOOST_CHECK_MS = 500;
  */
 export class LaneWorkers {
   private readonly workers: Worker<InvocationJob>[] = [];
+  // One for all lanes and fetchers: replies to one caller that finish in one turn share a message.
+  private readonly replies: ReplyPublisher;
   private running = false;
   private drained = false;
   private active = 0;
@@ -42,7 +44,9 @@ export class LaneWorkers {
   private networkActive = 0;
   private networkPeak = 0;
 
-  constructor(private readonly options: LaneWorkersOptions) {}
+  constructor(private readonly options: LaneWorkersOptions) {
+    this.replies = new ReplyPublisher(options.publisher);
+  }
 
   /** True while the workers take jobs. */
   get serving(): boolean {
@@ -148,7 +152,8 @@ export class LaneWorkers {
   }
 
   private worker(lane: ServiceLane, concurrency: number): Worker<InvocationJob> {
-    const { invoker, publisher, logger } = this.options;
+    const { invoker, logger } = this.options;
+    const replies = this.replies;
     const log = logger.child({ lane });
     const worker = new Worker<InvocationJob>(
       laneQueueName(this.options.cluster, lane),
@@ -167,7 +172,8 @@ export class LaneWorkers {
         try {
           const reply = await invoker.run(data);
           if (data.r) {
-            await publishReply(publisher, data, reply);
+            // Alone (no other job running here): no batch to wait for.
+            await replies.send(data, reply, this.active === 1);
             return undefined;
           }
           // Async invocation: a failure is thrown so that BullMQ retries it with backoff and, after
