@@ -6,7 +6,7 @@ import { Authenticator } from './auth/authenticator';
 import type { ControlPlaneConfig } from './config/load-config';
 import { DeployPipeline } from './deploy/deploy-pipeline';
 import { InvokeGateway } from './invoke/invoke-gateway';
-import { ClusterStore } from './store';
+import { ChangeFeed, ClusterStore } from './store';
 import { SyncHub } from './sync/sync-hub';
 
 export interface RunningControlPlane {
@@ -24,6 +24,24 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
   const auth = new Authenticator(admin.token, store);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
   const hub = new SyncHub({ store, auth, logger });
+  // Several control planes may share one PostgreSQL store: each pushes the others' changes to the
+  // servers it holds.
+  const feed = config.databaseUrl
+    ? new ChangeFeed(
+        config.databaseUrl,
+        store.instanceId,
+        {
+          change: (cluster, server) => {
+            hub.remoteChange(cluster, server).catch((err: unknown) => logger.warn({ err, cluster, server }, 'could not push a change made elsewhere'));
+          },
+          resync: () => {
+            hub.resyncAll().catch((err: unknown) => logger.warn({ err }, 'could not resync after a change-feed outage'));
+          },
+        },
+        logger.child({ component: 'change-feed' }),
+      )
+    : undefined;
+  await feed?.start();
   const api = createGrpcApi({
     store,
     hub,
@@ -48,6 +66,7 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
     store,
     adminToken: admin.token,
     async close() {
+      await feed?.stop();
       hub.shutdown();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

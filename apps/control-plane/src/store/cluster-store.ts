@@ -1,9 +1,10 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Migrator, PostgresIntrospector, sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
 import { createDatabase } from './create-database';
 import type { DatabaseOptions } from './create-database';
+import { CHANGE_CHANNEL, type ChangeNotice } from './change-feed';
 import { migrationProvider } from './migrations';
 import type { Database } from './schema';
 
@@ -119,6 +120,9 @@ interface ClusterRow {
  */
 export class ClusterStore {
   private readonly postgres: boolean;
+
+  /** Tells this process's own change notices from other control planes' (see {@link ChangeFeed}). */
+  readonly instanceId = randomUUID();
 
   private constructor(readonly db: Db) {
     this.postgres = db.introspection instanceof PostgresIntrospector;
@@ -259,7 +263,7 @@ export class ClusterStore {
       const changed = deployed.filter((d) => d.changed);
       if (changed.length === 0) return { revision: c.revision, services: deployed };
 
-      const revision = await this.bump(trx, c);
+      const revision = await this.bump(trx, c, cluster);
       for (const chunk of chunks(changed)) {
         await trx
           .insertInto('services')
@@ -304,7 +308,7 @@ export class ClusterStore {
       if (!row) {
         throw new NotFoundError('service', name, `service '${name}' is not deployed in cluster '${cluster}'`);
       }
-      const revision = await this.bump(trx, c);
+      const revision = await this.bump(trx, c, cluster);
       await trx
         .updateTable('services')
         .set({ deleted: 1, revision, updated_at: now() })
@@ -430,16 +434,19 @@ export class ClusterStore {
 
   /** Marks a server drained (or not). Returns false when the server never said hello to the cluster. */
   async setServerDrained(cluster: string, server: string, drained: boolean): Promise<void> {
-    const c = await this.findCluster(this.db, cluster);
-    const result = await this.db
-      .updateTable('servers')
-      .set({ drained: drained ? 1 : 0 })
-      .where('cluster_id', '=', c.id)
-      .where('name', '=', server)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) {
-      throw new NotFoundError('server', server, `server '${server}' has never joined cluster '${cluster}'`);
-    }
+    await this.db.transaction().execute(async (trx) => {
+      const c = await this.findCluster(trx, cluster);
+      const result = await trx
+        .updateTable('servers')
+        .set({ drained: drained ? 1 : 0 })
+        .where('cluster_id', '=', c.id)
+        .where('name', '=', server)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) {
+        throw new NotFoundError('server', server, `server '${server}' has never joined cluster '${cluster}'`);
+      }
+      await this.announce(trx, cluster, server);
+    });
   }
 
   async isServerDrained(cluster: string, server: string): Promise<boolean> {
@@ -500,7 +507,7 @@ export class ClusterStore {
         policy: parsePolicy(target.policy),
       };
       if (!record.changed) return { revision: c.revision, service: record };
-      const revision = await this.bump(trx, c);
+      const revision = await this.bump(trx, c, cluster);
       const at = now();
       await trx
         .insertInto('services')
@@ -633,10 +640,23 @@ export class ClusterStore {
     return { id: row.id, revision: toNumber(row.revision) };
   }
 
-  private async bump(trx: Transaction<Database>, c: ClusterRow): Promise<number> {
+  private async bump(trx: Transaction<Database>, c: ClusterRow, cluster: string): Promise<number> {
     const revision = c.revision + 1;
     await trx.updateTable('clusters').set({ revision }).where('id', '=', c.id).execute();
+    await this.announce(trx, cluster);
     return revision;
+  }
+
+  /**
+   * Tells the other control planes sharing this PostgreSQL database that a cluster changed (or, with
+   * `server`, that server's drain state), so that they push it to the servers they hold. Sent inside
+   * the transaction: PostgreSQL delivers it on commit, and not at all on rollback. SQLite is one
+   * process's file: nothing to tell.
+   */
+  private async announce(trx: Transaction<Database>, cluster: string, server = ''): Promise<void> {
+    if (!this.postgres) return;
+    const payload: ChangeNotice = { c: cluster, s: server, o: this.instanceId };
+    await sql`select pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(payload)})`.execute(trx);
   }
 
   /** Runs reads that must agree with each other (the revision and the rows it describes) on one snapshot. */

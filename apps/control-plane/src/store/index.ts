@@ -13,6 +13,7 @@ export type {
   ServicePolicyRecord,
   ServiceVersionRecord,
 } from './cluster-store';
+export { ChangeFeed, CHANGE_CHANNEL, type ChangeHandlers, type ChangeNotice } from './change-feed';
 export { createDatabase } from './create-database';
 export type { DatabaseOptions } from './create-database';
 export { migrationProvider, migrations } from './migrations';

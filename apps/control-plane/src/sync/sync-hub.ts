@@ -134,6 +134,33 @@ export class SyncHub {
     call.on('close', close);
   };
 
+  /**
+   * Another control plane changed `cluster` (or, with `server`, that server's drain state) in the
+   * shared store: push it to the servers connected here.
+   */
+  async remoteChange(cluster: string, server?: string): Promise<void> {
+    if (!server) return this.notify(cluster);
+    const session = this.sessions.get(cluster)?.get(server);
+    if (!session) return;
+    session.drained = await this.store.isServerDrained(cluster, server);
+    await this.push(session);
+  }
+
+  /** Changes may have been missed (the change feed was down): check every connected server again. */
+  async resyncAll(): Promise<void> {
+    for (const [cluster, byName] of this.sessions) {
+      for (const session of [...byName.values()]) {
+        try {
+          session.drained = await this.store.isServerDrained(cluster, session.server);
+        } catch (err) {
+          this.fail(session, err);
+          continue;
+        }
+      }
+      this.notify(cluster);
+    }
+  }
+
   /** Called after every change to a cluster: pushes it to each connected server. */
   notify(cluster: string): void {
     for (const key of this.changeSets.keys()) if (key.startsWith(`${cluster}\u0000`)) this.changeSets.delete(key);

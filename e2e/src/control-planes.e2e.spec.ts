@@ -1,0 +1,113 @@
+import { WaitFor } from '@laneway/proto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Api,
+  cleanRedisPrefix,
+  createTestDatabase,
+  eventually,
+  freePort,
+  startControlPlane,
+  startServer,
+  uniqueName,
+  type AppProcess,
+  type ControlPlaneHandle,
+} from '@laneway/testkit';
+
+const version = (value: string): string => `
+const { defineService } = require('@laneway/sdk');
+exports.default = defineService({ name: 'twocp.value', handle: (input, ctx) => ({ value: '${value}', server: ctx.server }) });
+`;
+
+// Two control planes on one PostgreSQL database (for availability, behind one address or each given
+// to half of the servers): a change made through either reaches the servers connected to the other.
+describe('two control planes sharing one PostgreSQL store', () => {
+  const prefix = uniqueName('lwtwocp');
+  const cluster = uniqueName('twocp');
+  const dirs = [mkdtempSync(path.join(os.tmpdir(), 'laneway-cp1-')), mkdtempSync(path.join(os.tmpdir(), 'laneway-cp2-'))];
+  let db: { url: string; drop: () => Promise<void> };
+  let cps: ControlPlaneHandle[] = [];
+  let apis: Api[] = [];
+  const servers: AppProcess[] = [];
+  let s2Health: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    cps = [];
+    for (const dir of dirs) {
+      cps.push(await startControlPlane({ DATABASE_URL: db.url, LANEWAY_DATA_DIR: dir, LANEWAY_QUEUE_PREFIX: prefix }));
+    }
+    apis = cps.map((cp) => new Api(cp.address, cp.adminToken));
+    await apis[0]!.createCluster(cluster);
+    const joinToken = await apis[0]!.joinToken(cluster);
+    const healthPort = await freePort();
+    s2Health = `http://127.0.0.1:${healthPort}/healthz`;
+    // s1 follows the first control plane, s2 the second.
+    for (const [n, cp] of cps.entries()) {
+      servers.push(
+        await startServer({
+          LANEWAY_CONTROL_PLANE: cp.address,
+          LANEWAY_CLUSTER: cluster,
+          LANEWAY_SERVER_NAME: `s${n + 1}`,
+          LANEWAY_QUEUE_PREFIX: prefix,
+          LANEWAY_JOIN_TOKEN: joinToken,
+          ...(n === 1 ? { LANEWAY_HTTP_ADDR: `127.0.0.1:${healthPort}` } : {}),
+        }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    for (const api of apis) api.close();
+    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(cps.map((cp) => cp.process.stop()));
+    await cleanRedisPrefix(prefix);
+    await db?.drop();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Calls the service until both servers answered; returns the value each gave. */
+  async function valuesByServer(api: Api): Promise<Map<string, string>> {
+    const seen = new Map<string, string>();
+    for (let i = 0; i < 200 && seen.size < 2; i++) {
+      const r = await api.invoke(cluster, 'twocp.value', {});
+      const out = JSON.parse(r.outputJson) as { value: string; server: string };
+      seen.set(out.server, out.value);
+    }
+    return seen;
+  }
+
+  it('pushes a deploy made through one control plane to the servers of the other, both ways', async () => {
+    const first = await apis[0]!.deploy(cluster, [{ path: 'twocp/value.js', content: version('v1') }], WaitFor.WAIT_FOR_NONE);
+    // The second control plane's server converges without reconnecting.
+    await eventually(
+      () => apis[1]!.deploymentStatus(cluster),
+      (st) => st.servers.some((s) => s.server === 's2' && s.appliedRevision === first.revision),
+      10_000,
+    );
+    await eventually(() => valuesByServer(apis[1]!), (m) => m.get('s1') === 'v1' && m.get('s2') === 'v1', 10_000);
+
+    const second = await apis[1]!.deploy(cluster, [{ path: 'twocp/value.js', content: version('v2') }], WaitFor.WAIT_FOR_NONE);
+    expect(second.revision).toBe(first.revision + 1);
+    await eventually(
+      () => apis[0]!.deploymentStatus(cluster),
+      (st) => st.servers.some((s) => s.server === 's1' && s.appliedRevision === second.revision),
+      10_000,
+    );
+    const values = await eventually(() => valuesByServer(apis[0]!), (m) => m.get('s1') === 'v2' && m.get('s2') === 'v2', 10_000);
+    expect(Object.fromEntries(values)).toEqual({ s1: 'v2', s2: 'v2' });
+  });
+
+  it('drains and resumes a server through the control plane it is not connected to', async () => {
+    expect((await fetch(s2Health)).status).toBe(200);
+    await apis[0]!.drain(cluster, 's2');
+    await eventually(() => fetch(s2Health).then((r) => r.status), (code) => code === 503, 5000);
+    const served = new Set<string>();
+    for (let i = 0; i < 30; i++) served.add((await apis[0]!.invoke(cluster, 'twocp.value', {})).server);
+    expect(served).toEqual(new Set(['s1']));
+    await apis[0]!.resume(cluster, 's2');
+    await eventually(() => fetch(s2Health).then((r) => r.status), (code) => code === 200, 5000);
+  });
+});
