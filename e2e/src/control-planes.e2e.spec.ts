@@ -1,4 +1,4 @@
-import { WaitFor } from '@laneway/proto';
+import { ApplyOutcome, WaitFor } from '@laneway/proto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -100,6 +100,31 @@ describe('two control planes sharing one PostgreSQL store', () => {
     expect(Object.fromEntries(values)).toEqual({ s1: 'v2', s2: 'v2' });
   });
 
+  it('shows every server connected through either control plane, and waits for all of them on deploy', async () => {
+    for (const api of apis) {
+      const listed = await eventually(
+        () => api.listServers(cluster),
+        (r) => r.servers.length === 2 && r.servers.every((s) => s.connected),
+        10_000,
+      );
+      expect(listed.servers.map((s) => [s.name, s.connected])).toEqual([
+        ['s1', true],
+        ['s2', true],
+      ]);
+    }
+    // WAIT_FOR_ALL_SERVERS through the first control plane covers s2, which the second one holds.
+    const deployed = await apis[0]!.deploy(cluster, [{ path: 'twocp/value.js', content: version('v3') }]);
+    expect(deployed.servers.map((s) => [s.server, s.outcome, s.appliedRevision])).toEqual([
+      ['s1', ApplyOutcome.APPLY_OUTCOME_ACKED, deployed.revision],
+      ['s2', ApplyOutcome.APPLY_OUTCOME_ACKED, deployed.revision],
+    ]);
+    const status = await apis[0]!.deploymentStatus(cluster);
+    expect(status.servers.map((s) => [s.server, s.connected, s.converged])).toEqual([
+      ['s1', true, true],
+      ['s2', true, true],
+    ]);
+  });
+
   it('drains and resumes a server through the control plane it is not connected to', async () => {
     expect((await fetch(s2Health)).status).toBe(200);
     await apis[0]!.drain(cluster, 's2');
@@ -109,5 +134,18 @@ describe('two control planes sharing one PostgreSQL store', () => {
     expect(served).toEqual(new Set(['s1']));
     await apis[0]!.resume(cluster, 's2');
     await eventually(() => fetch(s2Health).then((r) => r.status), (code) => code === 200, 5000);
+  });
+
+  it('shows a server as disconnected everywhere once the control plane holding it loses it', async () => {
+    await servers[1]!.kill9();
+    const listed = await eventually(
+      () => apis[0]!.listServers(cluster),
+      (r) => r.servers.find((s) => s.name === 's2')?.connected === false,
+      20_000,
+    );
+    expect(listed.servers.find((s) => s.name === 's1')?.connected).toBe(true);
+    // A deploy now waits for s1 only.
+    const deployed = await apis[0]!.deploy(cluster, [{ path: 'twocp/value.js', content: version('v4') }]);
+    expect(deployed.servers.map((s) => [s.server, s.outcome])).toEqual([['s1', ApplyOutcome.APPLY_OUTCOME_ACKED]]);
   });
 });

@@ -69,7 +69,7 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
     host: row.host,
     pid: row.pid,
     lanes: row.lanes.map((l) => (l === 'cpu' ? Lane.LANE_CPU : Lane.LANE_NETWORK)),
-    connected: connected.has(row.name),
+    connected: connected.has(row.name) || row.connectedElsewhere,
     appliedRevision: row.appliedRevision,
     lastSeen: connected.has(row.name) ? new Date().toISOString() : row.lastSeen,
     lastNack: row.lastNack,
@@ -153,7 +153,7 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
         desiredRevision: revision,
         servers: rows.map((row) => ({
           server: row.name,
-          connected: connected.has(row.name),
+          connected: connected.has(row.name) || row.connectedElsewhere,
           drained: row.drained,
           appliedRevision: row.appliedRevision,
           converged: row.appliedRevision === revision,

@@ -95,8 +95,19 @@ export interface ServerRecord {
   appliedRevision: number;
   lastSeen: string;
   lastNack: ServiceErrorRecord[];
+  /** The revision the last NACK rejected (0: none since the last ACK). */
+  lastNackRevision: number;
   drained: boolean;
+  /** Another control plane sharing this database holds the server's stream (and kept it fresh). */
+  connectedElsewhere: boolean;
 }
+
+/**
+ * A control plane refreshes `last_seen` of the servers it holds every HOLDER_HEARTBEAT_MS; a holder
+ * silent for HOLDER_TTL_MS (it died without saying so) no longer counts.
+ */
+export const HOLDER_HEARTBEAT_MS = 5000;
+const HOLDER_TTL_MS = 15_000;
 
 export const DEFAULT_CLUSTER = 'default';
 
@@ -379,6 +390,7 @@ export class ClusterStore {
         applied_revision: hello.appliedRevision,
         last_seen: now(),
         last_nack: null,
+        control_plane: this.instanceId,
       })
       .onConflict((oc) =>
         oc.columns(['cluster_id', 'name']).doUpdateSet({
@@ -387,23 +399,20 @@ export class ClusterStore {
           lanes: hello.lanes.join(','),
           applied_revision: hello.appliedRevision,
           last_seen: now(),
+          control_plane: this.instanceId,
         }),
       )
       .execute();
   }
 
-  async recordServerApplied(
-    cluster: string,
-    server: string,
-    appliedRevision: number,
-    nack: ServiceErrorRecord[] | null,
-  ): Promise<void> {
+  /** An ACK (`nack` null) of `revision`, or a NACK of `revision` (the applied revision stays). */
+  async recordServerApplied(cluster: string, server: string, revision: number, nack: ServiceErrorRecord[] | null): Promise<void> {
     const c = await this.findCluster(this.db, cluster);
     // A nack leaves the applied revision alone: the server still runs what it last applied.
     const set =
       nack === null
-        ? { applied_revision: appliedRevision, last_nack: null, last_seen: now() }
-        : { last_nack: JSON.stringify(nack), last_seen: now() };
+        ? { applied_revision: revision, last_nack: null, last_nack_revision: 0, last_seen: now() }
+        : { last_nack: JSON.stringify(nack), last_nack_revision: revision, last_seen: now() };
     await this.updateServer(c, cluster, server, set);
   }
 
@@ -412,11 +421,35 @@ export class ClusterStore {
     await this.updateServer(c, cluster, server, { last_seen: now() });
   }
 
+  /** This control plane no longer holds the server's stream (it keeps its last-seen time). */
+  async releaseServer(cluster: string, server: string): Promise<void> {
+    const c = await this.findCluster(this.db, cluster);
+    await this.db
+      .updateTable('servers')
+      .set({ control_plane: null, last_seen: now() })
+      .where('cluster_id', '=', c.id)
+      .where('name', '=', server)
+      .where('control_plane', '=', this.instanceId)
+      .execute();
+  }
+
+  /** Keeps the servers this control plane holds fresh for the others (see HOLDER_HEARTBEAT_MS). */
+  async heartbeatServers(cluster: string, servers: readonly string[]): Promise<void> {
+    if (servers.length === 0) return;
+    const c = await this.findCluster(this.db, cluster);
+    await this.db
+      .updateTable('servers')
+      .set({ last_seen: now(), control_plane: this.instanceId })
+      .where('cluster_id', '=', c.id)
+      .where('name', 'in', servers)
+      .execute();
+  }
+
   async listServers(cluster: string): Promise<ServerRecord[]> {
     const c = await this.findCluster(this.db, cluster);
     const rows = await this.db
       .selectFrom('servers')
-      .select(['name', 'host', 'pid', 'lanes', 'applied_revision', 'last_seen', 'last_nack', 'drained'])
+      .select(['name', 'host', 'pid', 'lanes', 'applied_revision', 'last_seen', 'last_nack', 'last_nack_revision', 'drained', 'control_plane'])
       .where('cluster_id', '=', c.id)
       .orderBy('name')
       .execute();
@@ -428,7 +461,10 @@ export class ClusterStore {
       appliedRevision: toNumber(row.applied_revision),
       lastSeen: row.last_seen,
       lastNack: row.last_nack === null ? [] : (JSON.parse(row.last_nack) as ServiceErrorRecord[]),
+      lastNackRevision: toNumber(row.last_nack_revision),
       drained: row.drained !== 0,
+      connectedElsewhere:
+        row.control_plane !== null && row.control_plane !== this.instanceId && Date.now() - Date.parse(row.last_seen) < HOLDER_TTL_MS,
     }));
   }
 
@@ -671,7 +707,7 @@ export class ClusterStore {
     c: ClusterRow,
     cluster: string,
     server: string,
-    set: { applied_revision?: number; last_nack?: string | null; last_seen: string },
+    set: { applied_revision?: number; last_nack?: string | null; last_nack_revision?: number; last_seen: string },
   ): Promise<void> {
     const result = await this.db
       .updateTable('servers')

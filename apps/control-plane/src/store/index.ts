@@ -1,4 +1,4 @@
-export { ClusterStore, DEFAULT_CLUSTER, DEFAULT_POLICY, sameSecret } from './cluster-store';
+export { ClusterStore, DEFAULT_CLUSTER, DEFAULT_POLICY, HOLDER_HEARTBEAT_MS, sameSecret } from './cluster-store';
 export type {
   ChangeSet,
   ClusterRecord,

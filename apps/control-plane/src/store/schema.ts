@@ -60,6 +60,9 @@ export interface ServersTable {
   /** JSON array of { service, message } from the last rejected apply, or null after an ack. */
   last_nack: string | null;
   drained: ColumnType<number, number | undefined, number>;
+  /** Instance id of the control plane holding the server's sync stream; null when none does. */
+  control_plane: ColumnType<string | null, string | null | undefined, string | null>;
+  last_nack_revision: BigIntColumn;
 }
 
 export interface Database {

@@ -10,9 +10,12 @@ import {
 } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
-import type { ChangeSet, ClusterStore, Lane as StoreLane } from '../store';
+import { HOLDER_HEARTBEAT_MS, type ChangeSet, type ClusterStore, type Lane as StoreLane, type ServerRecord } from '../store';
 import { AlreadyExistsError, LanewayError } from '../errors';
 import { grpcStatusOf } from '../api/grpc-errors';
+
+/** How often a deploy waiting for a server held by another control plane reads the store. */
+const REMOTE_POLL_MS = 50;
 
 interface Inflight {
   nonce: string;
@@ -81,10 +84,19 @@ export class SyncHub {
   private readonly auth: Authenticator;
   private readonly log: Logger;
 
+  private readonly heartbeat: NodeJS.Timeout;
+
   constructor(options: SyncHubOptions) {
     this.store = options.store;
     this.auth = options.auth;
     this.log = options.logger.child({ component: 'sync-hub' });
+    // Other control planes on the same database see the servers held here as connected while this runs.
+    this.heartbeat = setInterval(() => {
+      for (const [cluster, byName] of this.sessions) {
+        this.store.heartbeatServers(cluster, [...byName.keys()]).catch((err: unknown) => this.log.warn({ err, cluster }, 'server heartbeat failed'));
+      }
+    }, HOLDER_HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   /** grpc-js handler for SyncService.Sync. */
@@ -214,11 +226,47 @@ export class SyncHub {
    */
   async waitForServers(cluster: string, revision: number, timeoutMs: number): Promise<ServerApplyResult[]> {
     const sessions = [...(this.sessions.get(cluster)?.values() ?? [])];
-    return Promise.all(sessions.map((session) => this.waitForSession(session, revision, timeoutMs)));
+    const local = new Set(sessions.map((s) => s.server));
+    // Servers held by other control planes on the same database: followed through the store.
+    const remote = (await this.store.listServers(cluster)).filter((row) => row.connectedElsewhere && !local.has(row.name));
+    const results = await Promise.all([
+      ...sessions.map((session) => this.waitForSession(session, revision, timeoutMs)),
+      ...remote.map((row) => this.waitForRemote(cluster, row.name, revision, timeoutMs)),
+    ]);
+    return results.sort((a, b) => a.server.localeCompare(b.server));
+  }
+
+  /** Polls the store until a server held elsewhere ACKed or NACKed `revision`, went away, or time ran out. */
+  private async waitForRemote(cluster: string, server: string, revision: number, timeoutMs: number): Promise<ServerApplyResult> {
+    const deadline = Date.now() + timeoutMs;
+    let row: ServerRecord | undefined;
+    for (;;) {
+      row = (await this.store.listServers(cluster)).find((r) => r.name === server);
+      const result = (outcome: ApplyOutcome, errors: ServerApplyResult['errors'] = []): ServerApplyResult => ({
+        server,
+        outcome,
+        appliedRevision: row?.appliedRevision ?? 0,
+        errors,
+      });
+      if (row && row.appliedRevision >= revision) return result(ApplyOutcome.APPLY_OUTCOME_ACKED);
+      if (row && row.lastNackRevision >= revision) return result(ApplyOutcome.APPLY_OUTCOME_NACKED, row.lastNack);
+      if (!row?.connectedElsewhere && !this.sessions.get(cluster)?.has(server)) {
+        return result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
+          { service: '', message: `server '${server}' disconnected before applying revision ${revision}` },
+        ]);
+      }
+      if (Date.now() >= deadline) {
+        return result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
+          { service: '', message: `server '${server}' did not apply revision ${revision} within ${timeoutMs} ms` },
+        ]);
+      }
+      await new Promise((r) => setTimeout(r, REMOTE_POLL_MS));
+    }
   }
 
   /** Closes every stream (control-plane shutdown); servers reconnect to whoever serves next. */
   shutdown(): void {
+    clearInterval(this.heartbeat);
     for (const byName of this.sessions.values()) {
       for (const session of byName.values()) {
         this.close(session);
@@ -435,7 +483,7 @@ export class SyncHub {
     session.inflight = undefined;
     session.nackedRevision = revision;
     session.lastNack = { revision, errors };
-    await this.store.recordServerApplied(session.cluster, session.server, session.ackedRevision, errors);
+    await this.store.recordServerApplied(session.cluster, session.server, revision, errors);
     session.log.warn({ revision, errors }, 'server rejected revision; it keeps its last good state');
     session.notifyListeners();
     if (session.dirty) await this.push(session);
@@ -448,7 +496,7 @@ export class SyncHub {
     if (byName?.get(session.server) === session) {
       byName.delete(session.server);
       session.log.info({}, 'server disconnected');
-      this.store.touchServer(session.cluster, session.server).catch(() => undefined);
+      this.store.releaseServer(session.cluster, session.server).catch(() => undefined);
     }
     session.notifyListeners();
   }

@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001-initial';
 import * as m0002 from './0002-drain-tokens-policies';
+import * as m0003 from './0003-server-holder';
 
 /**
  * Every migration, keyed by name; the migrator runs them in key order. Listed statically because the
@@ -9,6 +10,7 @@ import * as m0002 from './0002-drain-tokens-policies';
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-drain-tokens-policies': m0002,
+  '0003-server-holder': m0003,
 };
 
 export const migrationProvider: MigrationProvider = {
