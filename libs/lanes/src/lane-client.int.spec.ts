@@ -127,7 +127,7 @@ describe('LaneClient against real Redis and a real BullMQ worker', () => {
     }
   });
 
-  it('sends the replies one caller gets in one turn as one message, and a lone reply at once', async () => {
+  it('sends the first reply of a turn at once and the rest of that turn as one message', async () => {
     const channel = `${prefix}:reply:batch-spec`;
     const subscriber = redis.duplicate();
     const messages: unknown[] = [];
@@ -136,12 +136,13 @@ describe('LaneClient against real Redis and a real BullMQ worker', () => {
     try {
       const job = (c: string): InvocationJob => ({ s: 'x', i: null, r: channel, c, id: c });
       const reply = (c: string) => ({ c, ok: true as const, o: c, srv: 'w1', v: 'v1' });
-      await Promise.all(['1', '2', '3'].map((c) => replies.send(job(c), reply(c))));
-      await replies.send(job('4'), reply('4'), true);
+      // Four replies in one turn, then a lone one in a later turn.
+      await Promise.all(['1', '2', '3', '4'].map((c) => replies.send(job(c), reply(c))));
+      await replies.send(job('5'), reply('5'));
       // Async jobs have no reply address: nothing is sent.
       await replies.send({ s: 'x', i: null, id: 'a1' }, reply('a1'));
       await new Promise((r) => setTimeout(r, 100));
-      expect(messages).toEqual([[reply('1'), reply('2'), reply('3')], reply('4')]);
+      expect(messages).toEqual([reply('1'), [reply('2'), reply('3'), reply('4')], reply('5')]);
     } finally {
       await subscriber.quit();
     }

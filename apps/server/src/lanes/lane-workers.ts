@@ -172,8 +172,7 @@ export class LaneWorkers {
         try {
           const reply = await invoker.run(data);
           if (data.r) {
-            // Alone (no other job running here): no batch to wait for.
-            await replies.send(data, reply, this.active === 1);
+            await replies.send(data, reply);
             return undefined;
           }
           // Async invocation: a failure is thrown so that BullMQ retries it with backoff and, after
