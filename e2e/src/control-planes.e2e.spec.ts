@@ -136,6 +136,27 @@ describe('two control planes sharing one PostgreSQL store', () => {
     await eventually(() => fetch(s2Health).then((r) => r.status), (code) => code === 200, 5000);
   });
 
+  it('ends the streams of a deleted cluster on every control plane', async () => {
+    const doomed = uniqueName('doomed');
+    await apis[0]!.createCluster(doomed);
+    const token = await apis[0]!.joinToken(doomed);
+    // Held by the second control plane; the cluster is deleted through the first.
+    const orphan = await startServer({
+      LANEWAY_CONTROL_PLANE: cps[1]!.address,
+      LANEWAY_CLUSTER: doomed,
+      LANEWAY_SERVER_NAME: 'orphan',
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_JOIN_TOKEN: token,
+    });
+    try {
+      await apis[0]!.deleteCluster(doomed);
+      const lost = await orphan.waitForLog((l) => l.msg === 'sync stream lost; reconnecting' && l['code'] === 5, 10_000);
+      expect(String(lost['details'])).toContain(doomed);
+    } finally {
+      await orphan.stop();
+    }
+  });
+
   it('shows a server as disconnected everywhere once the control plane holding it loses it', async () => {
     await servers[1]!.kill9();
     const listed = await eventually(

@@ -94,7 +94,10 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
     getCluster: unary('GetCluster', log, admin, async (req) => toCluster(await store.getCluster(requireField('name', req.name)))),
     listClusters: unary('ListClusters', log, admin, async () => ({ clusters: (await store.listClusters()).map(toCluster) })),
     deleteCluster: unary('DeleteCluster', log, admin, async (req) => {
-      await store.deleteCluster(requireField('name', req.name));
+      const name = requireField('name', req.name);
+      await store.deleteCluster(name);
+      // Its servers' streams end with NOT_FOUND (the next push finds no cluster).
+      hub.notify(name);
       return {};
     }),
     getJoinToken: unary('GetJoinToken', log, admin, async (req) => {

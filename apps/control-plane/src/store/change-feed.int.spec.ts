@@ -109,6 +109,14 @@ describe('ChangeFeed: control planes sharing one PostgreSQL store hear each othe
     expect(heardByB.changes.at(-1)).toEqual(['feed-2', 'srv-1']);
   });
 
+  it('announces a deleted cluster', async () => {
+    await a.createCluster('feed-4');
+    const before = heardByB.changes.length;
+    await a.deleteCluster('feed-4');
+    await until(() => heardByB.changes.length === before + 1);
+    expect(heardByB.changes.at(-1)).toEqual(['feed-4', undefined]);
+  });
+
   it('reconnects after losing its connection and asks for a resync, then hears changes again', async () => {
     await a.createCluster('feed-3');
     const resyncsBefore = heardByB.resyncs;

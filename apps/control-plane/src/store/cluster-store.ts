@@ -205,8 +205,12 @@ export class ClusterStore {
   }
 
   async deleteCluster(name: string): Promise<void> {
-    const result = await this.db.deleteFrom('clusters').where('name', '=', name).executeTakeFirst();
-    if (result.numDeletedRows === 0n) throw clusterNotFound(name);
+    await this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('clusters').where('name', '=', name).executeTakeFirst();
+      if (result.numDeletedRows === 0n) throw clusterNotFound(name);
+      // Other control planes end the streams they hold for it.
+      await this.announce(trx, name);
+    });
   }
 
   async deployServices(
