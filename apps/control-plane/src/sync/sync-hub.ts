@@ -231,35 +231,39 @@ export class SyncHub {
     const remote = (await this.store.listServers(cluster)).filter((row) => row.connectedElsewhere && !local.has(row.name));
     const results = await Promise.all([
       ...sessions.map((session) => this.waitForSession(session, revision, timeoutMs)),
-      ...remote.map((row) => this.waitForRemote(cluster, row.name, revision, timeoutMs)),
+      remote.length ? this.waitForRemote(cluster, remote.map((r) => r.name), revision, timeoutMs) : [],
     ]);
-    return results.sort((a, b) => a.server.localeCompare(b.server));
+    return results.flat().sort((a, b) => a.server.localeCompare(b.server));
   }
 
-  /** Polls the store until a server held elsewhere ACKed or NACKed `revision`, went away, or time ran out. */
-  private async waitForRemote(cluster: string, server: string, revision: number, timeoutMs: number): Promise<ServerApplyResult> {
+  /**
+   * Polls the store (one read per round for all of them) until each server held elsewhere ACKed or
+   * NACKed `revision`, went away, or time ran out.
+   */
+  private async waitForRemote(cluster: string, servers: string[], revision: number, timeoutMs: number): Promise<ServerApplyResult[]> {
     const deadline = Date.now() + timeoutMs;
-    let row: ServerRecord | undefined;
+    const done = new Map<string, ServerApplyResult>();
     for (;;) {
-      row = (await this.store.listServers(cluster)).find((r) => r.name === server);
-      const result = (outcome: ApplyOutcome, errors: ServerApplyResult['errors'] = []): ServerApplyResult => ({
-        server,
-        outcome,
-        appliedRevision: row?.appliedRevision ?? 0,
-        errors,
-      });
-      if (row && row.appliedRevision >= revision) return result(ApplyOutcome.APPLY_OUTCOME_ACKED);
-      if (row && row.lastNackRevision >= revision) return result(ApplyOutcome.APPLY_OUTCOME_NACKED, row.lastNack);
-      if (!row?.connectedElsewhere && !this.sessions.get(cluster)?.has(server)) {
-        return result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
-          { service: '', message: `server '${server}' disconnected before applying revision ${revision}` },
-        ]);
+      const rows = new Map((await this.store.listServers(cluster)).map((r) => [r.name, r]));
+      const expired = Date.now() >= deadline;
+      for (const server of servers) {
+        if (done.has(server)) continue;
+        const row: ServerRecord | undefined = rows.get(server);
+        const result = (outcome: ApplyOutcome, errors: ServerApplyResult['errors'] = []): void =>
+          void done.set(server, { server, outcome, appliedRevision: row?.appliedRevision ?? 0, errors });
+        if (row && row.appliedRevision >= revision) result(ApplyOutcome.APPLY_OUTCOME_ACKED);
+        else if (row && row.lastNackRevision >= revision) result(ApplyOutcome.APPLY_OUTCOME_NACKED, row.lastNack);
+        else if (!row?.connectedElsewhere && !this.sessions.get(cluster)?.has(server)) {
+          result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
+            { service: '', message: `server '${server}' disconnected before applying revision ${revision}` },
+          ]);
+        } else if (expired) {
+          result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
+            { service: '', message: `server '${server}' did not apply revision ${revision} within ${timeoutMs} ms` },
+          ]);
+        }
       }
-      if (Date.now() >= deadline) {
-        return result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
-          { service: '', message: `server '${server}' did not apply revision ${revision} within ${timeoutMs} ms` },
-        ]);
-      }
+      if (done.size === servers.length) return servers.map((server) => done.get(server)!);
       await new Promise((r) => setTimeout(r, REMOTE_POLL_MS));
     }
   }
