@@ -120,6 +120,7 @@ type Db = Kysely<Database>;
 
 interface ClusterRow {
   id: number;
+  name: string;
   revision: number;
 }
 
@@ -278,7 +279,7 @@ export class ClusterStore {
       const changed = deployed.filter((d) => d.changed);
       if (changed.length === 0) return { revision: c.revision, services: deployed };
 
-      const revision = await this.bump(trx, c, cluster);
+      const revision = await this.bump(trx, c);
       for (const chunk of chunks(changed)) {
         await trx
           .insertInto('services')
@@ -323,7 +324,7 @@ export class ClusterStore {
       if (!row) {
         throw new NotFoundError('service', name, `service '${name}' is not deployed in cluster '${cluster}'`);
       }
-      const revision = await this.bump(trx, c, cluster);
+      const revision = await this.bump(trx, c);
       await trx
         .updateTable('services')
         .set({ deleted: 1, revision, updated_at: now() })
@@ -547,7 +548,7 @@ export class ClusterStore {
         policy: parsePolicy(target.policy),
       };
       if (!record.changed) return { revision: c.revision, service: record };
-      const revision = await this.bump(trx, c, cluster);
+      const revision = await this.bump(trx, c);
       const at = now();
       await trx
         .insertInto('services')
@@ -647,7 +648,7 @@ export class ClusterStore {
   private async findCluster(db: Db, name: string): Promise<ClusterRow> {
     const row = await db.selectFrom('clusters').select(['id', 'revision']).where('name', '=', name).executeTakeFirst();
     if (!row) throw clusterNotFound(name);
-    return { id: row.id, revision: toNumber(row.revision) };
+    return { id: row.id, name, revision: toNumber(row.revision) };
   }
 
   /**
@@ -665,7 +666,7 @@ export class ClusterStore {
         .forNoKeyUpdate()
         .executeTakeFirst();
       if (!row) throw clusterNotFound(name);
-      return { id: row.id, revision: toNumber(row.revision) };
+      return { id: row.id, name, revision: toNumber(row.revision) };
     }
     // SQLite has no row locks. Within a process Kysely's single connection already serialises
     // transactions; writing first takes the database write lock up front (waiting out busy_timeout),
@@ -677,13 +678,13 @@ export class ClusterStore {
       .returning(['id', 'revision'])
       .executeTakeFirst();
     if (!row) throw clusterNotFound(name);
-    return { id: row.id, revision: toNumber(row.revision) };
+    return { id: row.id, name, revision: toNumber(row.revision) };
   }
 
-  private async bump(trx: Transaction<Database>, c: ClusterRow, cluster: string): Promise<number> {
+  private async bump(trx: Transaction<Database>, c: ClusterRow): Promise<number> {
     const revision = c.revision + 1;
     await trx.updateTable('clusters').set({ revision }).where('id', '=', c.id).execute();
-    await this.announce(trx, cluster);
+    await this.announce(trx, c.name);
     return revision;
   }
 
