@@ -140,6 +140,11 @@ export class ClusterStore {
     this.postgres = db.introspection instanceof PostgresIntrospector;
   }
 
+  /** Other control planes may use this database (PostgreSQL); the embedded SQLite store is one process's. */
+  get shared(): boolean {
+    return this.postgres;
+  }
+
   static async open(opts: DatabaseOptions): Promise<ClusterStore> {
     const db = createDatabase(opts);
     try {
@@ -469,7 +474,10 @@ export class ClusterStore {
       lastNackRevision: toNumber(row.last_nack_revision),
       drained: row.drained !== 0,
       connectedElsewhere:
-        row.control_plane !== null && row.control_plane !== this.instanceId && Date.now() - Date.parse(row.last_seen) < HOLDER_TTL_MS,
+        this.postgres &&
+        row.control_plane !== null &&
+        row.control_plane !== this.instanceId &&
+        Date.now() - Date.parse(row.last_seen) < HOLDER_TTL_MS,
     }));
   }
 

@@ -84,19 +84,21 @@ export class SyncHub {
   private readonly auth: Authenticator;
   private readonly log: Logger;
 
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly heartbeat: NodeJS.Timeout | undefined;
 
   constructor(options: SyncHubOptions) {
     this.store = options.store;
     this.auth = options.auth;
     this.log = options.logger.child({ component: 'sync-hub' });
     // Other control planes on the same database see the servers held here as connected while this runs.
-    this.heartbeat = setInterval(() => {
-      for (const [cluster, byName] of this.sessions) {
-        this.store.heartbeatServers(cluster, [...byName.keys()]).catch((err: unknown) => this.log.warn({ err, cluster }, 'server heartbeat failed'));
-      }
-    }, HOLDER_HEARTBEAT_MS);
-    this.heartbeat.unref();
+    if (this.store.shared) {
+      this.heartbeat = setInterval(() => {
+        for (const [cluster, byName] of this.sessions) {
+          this.store.heartbeatServers(cluster, [...byName.keys()]).catch((err: unknown) => this.log.warn({ err, cluster }, 'server heartbeat failed'));
+        }
+      }, HOLDER_HEARTBEAT_MS);
+      this.heartbeat.unref();
+    }
   }
 
   /** grpc-js handler for SyncService.Sync. */
@@ -119,11 +121,7 @@ export class SyncHub {
           hello.pid,
         );
         session = opened;
-        this.open(opened, {
-          host: hello.host,
-          pid: hello.pid,
-          lanes: hello.lanes.map(laneName),
-        }).catch((err: unknown) => this.fail(opened, err));
+        this.open(opened, hello.lanes.map(laneName)).catch((err: unknown) => this.fail(opened, err));
       } else if (!session) {
         this.endWithError(call, status.FAILED_PRECONDITION, 'the first message on the sync stream must be hello');
       } else if (request.ack) {
@@ -161,13 +159,11 @@ export class SyncHub {
   /** Changes may have been missed (the change feed was down): check every connected server again. */
   async resyncAll(): Promise<void> {
     for (const [cluster, byName] of this.sessions) {
-      for (const session of [...byName.values()]) {
-        try {
-          session.drained = await this.store.isServerDrained(cluster, session.server);
-        } catch (err) {
-          this.fail(session, err);
-          continue;
-        }
+      // A cluster deleted meanwhile: notify() ends its streams with NOT_FOUND.
+      const rows = await this.store.listServers(cluster).catch(() => []);
+      for (const row of rows) {
+        const session = byName.get(row.name);
+        if (session) session.drained = row.drained;
       }
       this.notify(cluster);
     }
@@ -228,10 +224,11 @@ export class SyncHub {
     const sessions = [...(this.sessions.get(cluster)?.values() ?? [])];
     const local = new Set(sessions.map((s) => s.server));
     // Servers held by other control planes on the same database: followed through the store.
-    const remote = (await this.store.listServers(cluster)).filter((row) => row.connectedElsewhere && !local.has(row.name));
+    const rows = this.store.shared ? await this.store.listServers(cluster) : [];
+    const remote = rows.filter((row) => row.connectedElsewhere && !local.has(row.name)).map((row) => row.name);
     const results = await Promise.all([
       ...sessions.map((session) => this.waitForSession(session, revision, timeoutMs)),
-      remote.length ? this.waitForRemote(cluster, remote.map((r) => r.name), revision, timeoutMs) : [],
+      remote.length ? this.waitForRemote(cluster, remote, revision, timeoutMs, rows) : [],
     ]);
     return results.flat().sort((a, b) => a.server.localeCompare(b.server));
   }
@@ -240,11 +237,17 @@ export class SyncHub {
    * Polls the store (one read per round for all of them) until each server held elsewhere ACKed or
    * NACKed `revision`, went away, or time ran out.
    */
-  private async waitForRemote(cluster: string, servers: string[], revision: number, timeoutMs: number): Promise<ServerApplyResult[]> {
+  private async waitForRemote(
+    cluster: string,
+    servers: string[],
+    revision: number,
+    timeoutMs: number,
+    firstRead: ServerRecord[],
+  ): Promise<ServerApplyResult[]> {
     const deadline = Date.now() + timeoutMs;
     const done = new Map<string, ServerApplyResult>();
-    for (;;) {
-      const rows = new Map((await this.store.listServers(cluster)).map((r) => [r.name, r]));
+    for (let read: ServerRecord[] | undefined = firstRead; ; read = undefined) {
+      const rows = new Map((read ?? (await this.store.listServers(cluster))).map((r) => [r.name, r]));
       const expired = Date.now() >= deadline;
       for (const server of servers) {
         if (done.has(server)) continue;
@@ -254,14 +257,8 @@ export class SyncHub {
         if (row && row.appliedRevision >= revision) result(ApplyOutcome.APPLY_OUTCOME_ACKED);
         else if (row && row.lastNackRevision >= revision) result(ApplyOutcome.APPLY_OUTCOME_NACKED, row.lastNack);
         else if (!row?.connectedElsewhere && !this.sessions.get(cluster)?.has(server)) {
-          result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
-            { service: '', message: `server '${server}' disconnected before applying revision ${revision}` },
-          ]);
-        } else if (expired) {
-          result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
-            { service: '', message: `server '${server}' did not apply revision ${revision} within ${timeoutMs} ms` },
-          ]);
-        }
+          result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [disconnectedBefore(server, revision)]);
+        } else if (expired) result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [notAppliedWithin(server, revision, timeoutMs)]);
       }
       if (done.size === servers.length) return servers.map((server) => done.get(server)!);
       await new Promise((r) => setTimeout(r, REMOTE_POLL_MS));
@@ -292,21 +289,11 @@ export class SyncHub {
         if (session.lastNack && session.lastNack.revision >= revision) {
           return finish(result(ApplyOutcome.APPLY_OUTCOME_NACKED, session.lastNack.errors));
         }
-        if (session.closed) {
-          return finish(
-            result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
-              { service: '', message: `server '${session.server}' disconnected before applying revision ${revision}` },
-            ]),
-          );
-        }
+        if (session.closed) return finish(result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [disconnectedBefore(session.server, revision)]));
         return false;
       };
       const timer = setTimeout(() => {
-        finish(
-          result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [
-            { service: '', message: `server '${session.server}' did not apply revision ${revision} within ${timeoutMs} ms` },
-          ]),
-        );
+        finish(result(ApplyOutcome.APPLY_OUTCOME_TIMED_OUT, [notAppliedWithin(session.server, revision, timeoutMs)]));
       }, timeoutMs);
       const listener = (): void => void check();
       const finish = (value: ServerApplyResult): true => {
@@ -319,15 +306,17 @@ export class SyncHub {
     });
   }
 
-  private async open(session: Session, info: { host: string; pid: number; lanes: StoreLane[] }): Promise<void> {
+  private async open(session: Session, lanes: StoreLane[]): Promise<void> {
     await this.auth.requireCluster(session.call.metadata, session.cluster);
+    // Checked before the hello is stored (a refused replica must not overwrite the holder's host and
+    // pid) and again below, after the awaits, in case the holder changed meanwhile.
     this.refuseSupersededInstance(session);
     // Throws NotFoundError for an unknown cluster, which ends the stream with NOT_FOUND.
     await this.store.recordServerHello(session.cluster, {
       name: session.server,
-      host: info.host,
-      pid: info.pid,
-      lanes: info.lanes,
+      host: session.host,
+      pid: session.pid,
+      lanes,
       appliedRevision: session.ackedRevision,
     });
     // A server ahead of the cluster followed another database (or this one was restored): nothing it
@@ -519,6 +508,16 @@ export class SyncHub {
   private endWithError(call: ServerDuplexStream<SyncRequest, SyncResponse>, code: status, details: string): void {
     call.emit('error', { code, details, message: details });
   }
+}
+
+/** The error of a wait that ended because the server's stream went away. */
+function disconnectedBefore(server: string, revision: number): ServerApplyResult['errors'][number] {
+  return { service: '', message: `server '${server}' disconnected before applying revision ${revision}` };
+}
+
+/** The error of a wait that ran out of time. */
+function notAppliedWithin(server: string, revision: number, timeoutMs: number): ServerApplyResult['errors'][number] {
+  return { service: '', message: `server '${server}' did not apply revision ${revision} within ${timeoutMs} ms` };
 }
 
 function laneEnum(lane: StoreLane): Lane {
