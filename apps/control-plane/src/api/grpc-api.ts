@@ -56,6 +56,15 @@ const JOB_STATES: Record<AsyncJobInfo['state'], JobState> = {
   unknown: JobState.JOB_STATE_UNSPECIFIED,
 };
 
+/**
+ * Whether a server has a live stream, here (`local`: the names this control plane holds) or on another
+ * control plane sharing the store, and when it was last heard from (now, while held here).
+ */
+function presence(row: ServerRecord, local: Set<string>): { connected: boolean; lastSeen: string } {
+  const here = local.has(row.name);
+  return { connected: here || row.connectedElsewhere, lastSeen: here ? new Date().toISOString() : row.lastSeen };
+}
+
 /** Builds the gRPC server with every laneway.v1 service; `listen` binds it. */
 export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(address: string): Promise<number> } {
   const { store, hub, deploys, invokes, auth } = deps;
@@ -69,9 +78,8 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
     host: row.host,
     pid: row.pid,
     lanes: row.lanes.map((l) => (l === 'cpu' ? Lane.LANE_CPU : Lane.LANE_NETWORK)),
-    connected: connected.has(row.name) || row.connectedElsewhere,
+    ...presence(row, connected),
     appliedRevision: row.appliedRevision,
-    lastSeen: connected.has(row.name) ? new Date().toISOString() : row.lastSeen,
     lastNack: row.lastNack,
     drained: row.drained,
   });
@@ -156,11 +164,10 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
         desiredRevision: revision,
         servers: rows.map((row) => ({
           server: row.name,
-          connected: connected.has(row.name) || row.connectedElsewhere,
+          ...presence(row, connected),
           drained: row.drained,
           appliedRevision: row.appliedRevision,
           converged: row.appliedRevision === revision,
-          lastSeen: connected.has(row.name) ? new Date().toISOString() : row.lastSeen,
           lastNack: row.lastNack,
         })),
       };
