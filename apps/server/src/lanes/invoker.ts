@@ -143,11 +143,9 @@ export class Invoker {
     // shows up in a profile of the network lane.
     let controller: AbortController | undefined;
     const signal = (): AbortSignal => (controller ??= new AbortController()).signal;
-    const ctx = this.context(service, invocationId, signal, deadline);
-    if (!deadline) return definition.handle(input, ctx);
-    const result = definition.handle(input, ctx);
-    // A handler that answered synchronously needs no timer.
-    if (!isThenable(result)) return result;
+    const result = definition.handle(input, this.context(service, invocationId, signal, deadline));
+    // No deadline, or a handler that answered synchronously: no timer needed.
+    if (!deadline || !isThenable(result)) return result;
     const budget = Math.max(0, deadline - Date.now());
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {

@@ -153,7 +153,6 @@ export class LaneWorkers {
 
   private worker(lane: ServiceLane, concurrency: number): Worker<InvocationJob> {
     const { invoker, logger } = this.options;
-    const replies = this.replies;
     const log = logger.child({ lane });
     const worker = new Worker<InvocationJob>(
       laneQueueName(this.options.cluster, lane),
@@ -172,7 +171,7 @@ export class LaneWorkers {
         try {
           const reply = await invoker.run(data);
           if (data.r) {
-            await replies.send(data, reply);
+            await this.replies.send(data, reply);
             return undefined;
           }
           // Async invocation: a failure is thrown so that BullMQ retries it with backoff and, after
