@@ -426,11 +426,6 @@ export class ClusterStore {
     await this.updateServer(c, cluster, server, set);
   }
 
-  async touchServer(cluster: string, server: string): Promise<void> {
-    const c = await this.findCluster(this.db, cluster);
-    await this.updateServer(c, cluster, server, { last_seen: now() });
-  }
-
   /** This control plane no longer holds the server's stream (it keeps its last-seen time). */
   async releaseServer(cluster: string, server: string): Promise<void> {
     const c = await this.findCluster(this.db, cluster);
