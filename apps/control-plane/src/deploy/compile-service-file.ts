@@ -1,6 +1,7 @@
 import { transform, type Options } from '@swc/core';
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors';
+import { plainExports } from './plain-exports';
 
 export interface SourceFileInput {
   path: string;
@@ -10,7 +11,7 @@ export interface SourceFileInput {
 export interface CompiledServiceFile {
   path: string;
   source: string;
-  /** CommonJS JavaScript that servers evaluate. */
+  /** CommonJS JavaScript that servers evaluate (exports assigned at the end: see plainExports). */
   code: string;
   /** Content hash of `code`: every service the file exports gets this version. */
   version: string;
@@ -27,7 +28,7 @@ const TSX = /\.tsx$/;
 export async function compileServiceFile(file: SourceFileInput): Promise<CompiledServiceFile> {
   let code: string;
   try {
-    code = (await transform(file.content, swcOptions(file.path))).code;
+    code = plainExports((await transform(file.content, swcOptions(file.path))).code);
   } catch (err) {
     const { line, column, message } = locateSwcError(String((err as Error)?.message ?? err), file.content);
     const where = line ? `${file.path}:${line}:${column}` : file.path;

@@ -45,7 +45,7 @@ export class DeployPipeline {
     const stored = await this.store.deployServices(cluster, services);
     const storedMs = performance.now() - started;
     const changed = stored.services.some((s) => s.changed);
-    if (changed) this.hub.notify(cluster);
+    if (changed) this.hub.notify(cluster, stored.delta);
     const servers = await this.waitIfAsked(cluster, stored.revision, options);
     this.log.info(
       {

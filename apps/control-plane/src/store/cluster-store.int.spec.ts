@@ -252,6 +252,21 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     expect(await store.deployServices(c, [])).toEqual({ revision: 5, services: [] });
   });
 
+  it('returns with a deployment the change set that a server at the previous revision reads', async () => {
+    const c = uniqueName('delta');
+    await store.createCluster(c);
+    const first = await store.deployServices(c, [svc('b', 'v1'), svc('a', 'v1', 'cpu')]);
+    // From revision 0 a server gets a full snapshot, which a deployment does not describe.
+    expect(first.delta).toBeUndefined();
+    const second = await store.deployServices(c, [svc('c', 'v1'), svc('b', 'v2'), svc('a', 'v1', 'cpu')]);
+    expect(second.delta?.since).toBe(first.revision);
+    const read = await store.changesSince(c, first.revision);
+    expect(read.services.map((s) => s.name)).toEqual(['b', 'c']);
+    expect(second.delta?.changes).toEqual(read);
+    const unchanged = await store.deployServices(c, [svc('c', 'v1')]);
+    expect(unchanged.delta).toBeUndefined();
+  });
+
   it('rejects a deployment that names one service twice', async () => {
     const c = uniqueName('twice');
     await store.createCluster(c);

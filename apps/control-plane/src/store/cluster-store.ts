@@ -222,7 +222,7 @@ export class ClusterStore {
   async deployServices(
     cluster: string,
     services: NewServiceVersion[],
-  ): Promise<{ revision: number; services: DeployedServiceRecord[] }> {
+  ): Promise<{ revision: number; services: DeployedServiceRecord[]; delta?: { since: number; changes: ChangeSet } }> {
     const paths = new Map<string, string>();
     for (const service of services) {
       const earlier = paths.get(service.name);
@@ -312,7 +312,18 @@ export class ClusterStore {
           )
           .execute();
       }
-      return { revision, services: deployed };
+      // What changesSince(cluster, previous revision) will read once this commits, handed to the
+      // caller so that the push to servers at that revision need not read it back.
+      const code = new Map(services.map((s) => [s.name, s.code]));
+      const changes: ChangeSet = {
+        revision,
+        full: false,
+        removed: [],
+        services: changed
+          .map((d) => ({ name: d.name, version: d.version, lane: d.lane, path: d.path, revision, updatedAt: at, policy: d.policy, code: code.get(d.name)! }))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      };
+      return { revision, services: deployed, delta: c.revision > 0 ? { since: c.revision, changes } : undefined };
     });
   }
 

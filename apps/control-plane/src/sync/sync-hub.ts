@@ -169,9 +169,14 @@ export class SyncHub {
     }
   }
 
-  /** Called after every change to a cluster: pushes it to each connected server. */
-  notify(cluster: string): void {
+  /**
+   * Called after every change to a cluster: pushes it to each connected server. `delta`, when the
+   * caller has it, is the change set from `since` to the new revision, exactly as the store would
+   * read it; servers at `since` get it without a read.
+   */
+  notify(cluster: string, delta?: { since: number; changes: ChangeSet }): void {
     for (const key of this.changeSets.keys()) if (key.startsWith(`${cluster}\u0000`)) this.changeSets.delete(key);
+    if (delta) this.changeSets.set(`${cluster}\u0000${delta.since}`, { at: Date.now(), changes: Promise.resolve(delta.changes) });
     for (const session of this.sessions.get(cluster)?.values() ?? []) {
       this.push(session).catch((err: unknown) => this.fail(session, err));
     }

@@ -93,6 +93,18 @@ describe('CpuPool with real worker threads', () => {
     expect(after.map((r) => (r.ok ? r.output : r))).toEqual([{ sum: 2 }, { sum: 4 }, { sum: 6 }, { sum: 8 }]);
   });
 
+  it('does not wait for busy threads when a push leaves the CPU-lane services as they are', async () => {
+    // Both threads spin until their deadline; a thread reads its messages only between jobs.
+    const spinning = [1, 2].map((n) => pool.run('cpu.spin', null, `busy${n}`, Date.now() + 1500));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    expect(await pool.apply(services.map((s) => ({ ...s })))).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(500);
+    const results = await Promise.all(spinning);
+    expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual(['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
+    expect(await pool.run('cpu.sum', { a: 4, b: 5 }, 'after-busy', Date.now() + 5000)).toMatchObject({ ok: true, output: { sum: 9 } });
+  });
+
   it('routes ctx.invoke from a thread to the main thread', async () => {
     const result = await pool.run('cpu.nested', { q: 1 }, 'i5', Date.now() + 5000);
     expect(result).toMatchObject({ ok: true, output: { inner: { from: 'net.x' } } });

@@ -70,6 +70,9 @@ export class CpuPool {
    * anything, every thread keeps its previous set and the errors are returned.
    */
   async apply(specs: ServiceCode[]): Promise<{ service: string; message: string }[]> {
+    // A push that changes only network-lane services leaves the threads alone: a round trip to each
+    // of them (they run at nice 19) can take tens of milliseconds while the machine is busy deploying.
+    if (sameServices(specs, this.committed)) return [];
     const slots = [...this.slots].filter((s) => s.ready);
     const results = await Promise.all(slots.map((slot) => this.stage(slot, specs)));
     const errors = results.flat();
@@ -237,4 +240,11 @@ export class CpuPool {
   private post(slot: Slot, message: ToCpuThread): void {
     slot.worker.postMessage(message);
   }
+}
+
+/** Whether two sets of CPU-lane services hold the same names with the same code from the same paths. */
+function sameServices(a: readonly ServiceCode[], b: readonly ServiceCode[]): boolean {
+  if (a.length !== b.length) return false;
+  const loaded = new Map(b.map((s) => [s.name, `${s.version}\u0000${s.path}`]));
+  return a.every((s) => loaded.get(s.name) === `${s.version}\u0000${s.path}`);
 }
