@@ -3,6 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { ServiceInvocationError, type ServiceLane } from '@laneway/sdk';
 import type { InvocationJob, InvocationReply, InvocationResult } from './invocation-job';
+import { coalesceWrites } from './coalesce-writes';
 import { DEFAULT_QUEUE_PREFIX, laneQueueName, replyChannel } from './queue-keys';
 
 export interface LaneClientOptions {
@@ -281,8 +282,11 @@ export class LaneClient {
       return;
     }
     // A server sends the replies it has for this caller in one turn as one array.
-    if (Array.isArray(parsed)) for (const reply of parsed) this.settle(reply);
-    else this.settle(parsed);
+    if (Array.isArray(parsed)) {
+      // The calls these replies release tend to invoke again at once: one write for all their adds.
+      coalesceWrites(this.connection);
+      for (const reply of parsed) this.settle(reply);
+    } else this.settle(parsed);
   }
 
   private settle(reply: InvocationReply): void {
