@@ -105,6 +105,59 @@ describe('CpuPool with real worker threads', () => {
     expect(await pool.run('cpu.sum', { a: 4, b: 5 }, 'after-busy', Date.now() + 5000)).toMatchObject({ ok: true, output: { sum: 9 } });
   });
 
+  const busy = (ms: number, answer: string, version: string): ServiceCode => ({
+    name: 'cpu.busy',
+    version,
+    lane: 'cpu',
+    path: `busy-${version}.js`,
+    code: `
+const { defineService } = require('@laneway/sdk');
+exports.busy = defineService({ name: 'cpu.busy', lane: 'cpu', handle: (i) => { const end = Date.now() + (i?.ms ?? ${ms}); while (Date.now() < end) {} return '${answer}'; } });
+`,
+  });
+  const until = async (check: () => boolean, ms = 5000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!check()) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  it('loads a changed set while every thread is busy in one extra thread, then shrinks back as the busy jobs end', async () => {
+    expect(await pool.apply([...services, busy(0, 'one', 'b1')])).toEqual([]);
+    // Both threads run v1 for 1.5 s; a thread reads no message meanwhile.
+    const running = [1, 2].map((n) => pool.run('cpu.busy', { ms: 1500 }, `long${n}`, Date.now() + 10_000));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    expect(await pool.apply([...services, busy(0, 'two', 'b2')])).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(pool.threads).toBe(3);
+    // The new version serves at once, on the extra thread.
+    expect(await pool.run('cpu.busy', { ms: 0 }, 'new1', Date.now() + 5000)).toEqual({ ok: true, output: 'two', version: 'b2' });
+    // The busy jobs end on the version they started with.
+    expect(await Promise.all(running)).toEqual([
+      { ok: true, output: 'one', version: 'b1' },
+      { ok: true, output: 'one', version: 'b1' },
+    ]);
+    await until(() => pool.threads === 2);
+    const after = await Promise.all([1, 2, 3, 4].map((n) => pool.run('cpu.busy', { ms: 50 }, `after${n}`, Date.now() + 5000)));
+    expect(after).toEqual(Array.from({ length: 4 }, () => ({ ok: true, output: 'two', version: 'b2' })));
+  });
+
+  it('rejects a broken set while every thread is busy without waiting for them, and keeps the previous set', async () => {
+    const running = [1, 2].map((n) => pool.run('cpu.busy', { ms: 1200 }, `long-b${n}`, Date.now() + 10_000));
+    await new Promise((r) => setTimeout(r, 100));
+    const broken: ServiceCode = { name: 'cpu.broken', version: 'x1', lane: 'cpu', path: 'broken.js', code: 'throw new Error("missing model")' };
+    const started = performance.now();
+    const errors = await pool.apply([...services, busy(0, 'three', 'b3'), broken]);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(errors).toEqual([{ service: 'cpu.broken', message: 'broken.js: loading failed: missing model' }]);
+    expect((await Promise.all(running)).map((r) => r.ok && r.output)).toEqual(['two', 'two']);
+    await until(() => pool.threads === 2);
+    expect(await pool.run('cpu.busy', { ms: 0 }, 'kept', Date.now() + 5000)).toEqual({ ok: true, output: 'two', version: 'b2' });
+    expect(await pool.run('cpu.broken', null, 'gone', Date.now() + 5000)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+  });
+
   it('routes ctx.invoke from a thread to the main thread', async () => {
     const result = await pool.run('cpu.nested', { q: 1 }, 'i5', Date.now() + 5000);
     expect(result).toMatchObject({ ok: true, output: { inner: { from: 'net.x' } } });

@@ -34,21 +34,33 @@ interface Task {
 
 interface Slot {
   worker: Worker;
-  /** Ready: started and holding the committed services. */
+  /** Ready: started, holding the services of `generation`, and not loading anything. */
   ready: boolean;
+  /** Which committed set the thread holds (0: none yet). */
+  generation: number;
   task: Task | undefined;
   timer: NodeJS.Timeout | undefined;
   stageWaiter: ((errors: { service: string; message: string }[]) => void) | undefined;
 }
 
+type LoadErrors = { service: string; message: string }[];
+
 /**
  * A fixed pool of worker threads for the CPU lane. Each thread runs one job at a time; a job past its
  * deadline gets its thread terminated and replaced, and the caller a DEADLINE_EXCEEDED error.
+ *
+ * A new set of services is loaded by the idle threads; a thread busy with a job reads no message
+ * until the job ends, so it is not waited for: it finishes its job with the set the job started with
+ * and loads the new one before it takes another. When every thread is busy, one more thread is
+ * started to load (and so validate) the new set and serve it at once; the pool shrinks back to its
+ * size as the busy threads finish. So a deploy never waits for a long CPU job.
  */
 export class CpuPool {
   private readonly slots = new Set<Slot>();
   private readonly queue: Task[] = [];
   private committed: ServiceCode[] = [];
+  /** Bumped by every committed set; a thread whose generation is older reloads before its next job. */
+  private generation = 0;
   private sequence = 0;
   private closing = false;
   private readonly log: Logger;
@@ -61,25 +73,49 @@ export class CpuPool {
     return this.options.size;
   }
 
+  /** Threads alive now: `size`, or one more for a while after a set was loaded while all were busy. */
+  get threads(): number {
+    return this.slots.size;
+  }
+
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.options.size }, () => this.spawn()));
+    await Promise.all(Array.from({ length: this.options.size }, () => this.spawn().then((slot) => this.refresh(slot))));
   }
 
   /**
-   * Loads a new set of CPU-lane services in every thread, atomically: if any thread fails to load
-   * anything, every thread keeps its previous set and the errors are returned.
+   * Loads a new set of CPU-lane services, atomically: the idle threads (or, when every thread is
+   * busy, one extra thread) load it; if any of them fails to load anything, every thread keeps its
+   * previous set and the errors are returned. Busy threads load the set once their job ends.
    */
-  async apply(specs: ServiceCode[]): Promise<{ service: string; message: string }[]> {
+  async apply(specs: ServiceCode[]): Promise<LoadErrors> {
     // A push that changes only network-lane services leaves the threads alone: a round trip to each
     // of them (they run at nice 19) can take tens of milliseconds while the machine is busy deploying.
     if (sameServices(specs, this.committed)) return [];
-    const slots = [...this.slots].filter((s) => s.ready);
-    const results = await Promise.all(slots.map((slot) => this.stage(slot, specs)));
-    const errors = results.flat();
-    const unique = new Map(errors.map((e) => [`${e.service}\u0000${e.message}`, e]));
-    for (const slot of slots) this.post(slot, { t: errors.length ? 'abort' : 'commit' });
-    if (!errors.length) this.committed = specs;
-    return [...unique.values()];
+    let loaders = [...this.slots].filter((s) => s.ready && !s.task);
+    let extra: Slot | undefined;
+    if (!loaders.length) {
+      extra = await this.spawn();
+      loaders = [extra];
+    }
+    // Out of dispatch while they load: a job would otherwise start between 'stage' and 'commit'.
+    for (const slot of loaders) slot.ready = false;
+    const errors = (await Promise.all(loaders.map((slot) => this.stage(slot, specs)))).flat();
+    const unique = [...new Map(errors.map((e) => [`${e.service}\u0000${e.message}`, e])).values()];
+    if (errors.length) {
+      for (const slot of loaders) this.post(slot, { t: 'abort' });
+      if (extra) this.retire(extra);
+      for (const slot of loaders) if (slot !== extra) this.settle(slot);
+      return unique;
+    }
+    this.committed = specs;
+    this.generation++;
+    for (const slot of loaders) {
+      this.post(slot, { t: 'commit' });
+      slot.generation = this.generation;
+    }
+    for (const slot of loaders) this.settle(slot);
+    if (extra) this.log.info({ threads: this.slots.size }, 'every CPU thread was busy: an extra thread loaded the new services');
+    return [];
   }
 
   run(service: string, input: unknown, invocationId: string, deadline: number): Promise<CpuRunResult> {
@@ -101,30 +137,21 @@ export class CpuPool {
     this.slots.clear();
   }
 
-  private spawn(): Promise<void> {
+  /** Starts a thread; resolves once it runs, holding no services (not ready). */
+  private spawn(): Promise<Slot> {
     const worker = new Worker(this.options.workerPath, {
       workerData: this.options.threadData,
       resourceLimits: this.options.recycleAboveHeapMb
         ? { maxOldGenerationSizeMb: 2 * this.options.recycleAboveHeapMb }
         : undefined,
     });
-    const slot: Slot = { worker, ready: false, task: undefined, timer: undefined, stageWaiter: undefined };
+    const slot: Slot = { worker, ready: false, generation: 0, task: undefined, timer: undefined, stageWaiter: undefined };
     this.slots.add(slot);
     return new Promise((resolve) => {
       worker.on('message', (message: FromCpuThread) => {
         if (message.t === 'ready') {
           if (!message.niced) this.log.warn({}, 'could not lower the CPU thread priority; network work may slow down');
-          // A new thread (first start or replacement) loads the committed set before taking jobs.
-          this.stage(slot, this.committed).then(
-            (errors) => {
-              this.post(slot, { t: 'commit' });
-              if (errors.length) this.log.error({ errors }, 'a new CPU thread failed to load services');
-              slot.ready = true;
-              resolve();
-              this.dispatch();
-            },
-            () => resolve(),
-          );
+          resolve(slot);
           return;
         }
         this.onMessage(slot, message);
@@ -135,7 +162,7 @@ export class CpuPool {
       worker.on('exit', (code) => {
         this.slots.delete(slot);
         if (slot.timer) clearTimeout(slot.timer);
-        slot.stageWaiter?.([]);
+        slot.stageWaiter?.([{ service: '', message: `a CPU thread exited (code ${code}) while loading services` }]);
         const task = slot.task;
         slot.task = undefined;
         if (task) {
@@ -145,13 +172,57 @@ export class CpuPool {
             message: `service '${task.service}' crashed its CPU-lane thread (exit code ${code})`,
           });
         }
-        resolve();
-        if (!this.closing) void this.spawn();
+        resolve(slot);
+        // Replaced unless the pool is still at its size (a retired extra thread, or a busy one
+        // retired after an extra thread took its place).
+        if (!this.closing && this.slots.size < this.options.size) void this.spawn().then((next) => this.refresh(next));
       });
     });
   }
 
-  private stage(slot: Slot, specs: ServiceCode[]): Promise<{ service: string; message: string }[]> {
+  /**
+   * Brings an idle thread to the committed set (loading it first if it holds an older one) and then
+   * lets it take jobs; a thread the pool no longer needs is retired instead.
+   */
+  private settle(slot: Slot): void {
+    if (!this.slots.has(slot)) return;
+    if (slot.generation !== this.generation && this.slots.size > this.options.size) {
+      this.retire(slot);
+      return;
+    }
+    if (slot.generation !== this.generation) {
+      void this.refresh(slot);
+      return;
+    }
+    slot.ready = true;
+    this.dispatch();
+  }
+
+  /** Loads the committed set in a thread that holds an older one (or none), then settles it. */
+  private async refresh(slot: Slot): Promise<void> {
+    slot.ready = false;
+    const generation = this.generation;
+    const errors = await this.stage(slot, this.committed);
+    if (!this.slots.has(slot)) return;
+    if (errors.length) {
+      // The same code loaded elsewhere: a thread that cannot load it is replaced.
+      this.log.error({ errors }, 'a CPU thread failed to load the committed services; replacing it');
+      this.retire(slot);
+      return;
+    }
+    this.post(slot, { t: 'commit' });
+    slot.generation = generation;
+    this.settle(slot);
+  }
+
+  /** Stops a thread for good (its 'exit' replaces it only if the pool fell below its size). */
+  private retire(slot: Slot): void {
+    slot.ready = false;
+    void slot.worker.terminate();
+  }
+
+  private stage(slot: Slot, specs: ServiceCode[]): Promise<LoadErrors> {
+    if (!this.slots.has(slot)) return Promise.resolve([{ service: '', message: 'a CPU thread exited before it could load services' }]);
     return new Promise((resolve) => {
       slot.stageWaiter = (errors) => {
         slot.stageWaiter = undefined;
@@ -180,11 +251,13 @@ export class CpuPool {
         const limit = this.options.recycleAboveHeapMb;
         if (limit && message.heapMb > limit) {
           this.log.info({ heapMb: Math.round(message.heapMb), limitMb: limit }, 'recycling a CPU thread whose heap grew past its limit');
-          slot.ready = false;
           // 'exit' spawns the replacement.
-          void slot.worker.terminate();
+          this.retire(slot);
+          this.dispatch();
+          return;
         }
-        this.dispatch();
+        // A set committed while this thread was busy is loaded before its next job.
+        this.settle(slot);
         return;
       }
       case 'invoke':
