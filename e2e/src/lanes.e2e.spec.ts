@@ -138,6 +138,18 @@ exports.default = defineService({
 });
 `;
 
+const busyCpu = (version: number): string => `${header}
+exports.default = defineService({
+  name: 'lw.busy',
+  lane: 'cpu',
+  handle(input, ctx) {
+    const end = Date.now() + (input.ms || 0);
+    while (Date.now() < end) {}
+    return { version: ${version}, server: ctx.server };
+  },
+});
+`;
+
 function grpcError(promise: Promise<unknown>): Promise<{ code: number; details: string }> {
   return promise.then(
     () => {
@@ -434,6 +446,28 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
     await api.deploy(cluster, [{ path: 'lanes/where.js', content: where('network', 3) }]);
     for (const r of await Promise.all(Array.from({ length: 10 }, () => api.invoke(cluster, 'lw.where', {})))) {
       expect(JSON.parse(r.outputJson)).toMatchObject({ version: 3, main: true });
+    }
+  });
+
+  it('deploys a new CPU-lane version while every CPU thread is busy, without waiting for the running jobs', async () => {
+    await api.deploy(cluster, [{ path: 'lanes/busy.js', content: busyCpu(1) }]);
+    // One CPU thread per server here: two long jobs occupy both servers' threads.
+    const long = [1, 2].map(() => api.invoke(cluster, 'lw.busy', { ms: 3000 }, 20_000));
+    await eventually(
+      async () => Promise.all(['s1', 's2'].map(health)),
+      (all) => all.every((h) => h.inFlight >= 1),
+    );
+    const started = Date.now();
+    const deployed = await api.deploy(cluster, [{ path: 'lanes/busy.js', content: busyCpu(2) }]);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(deployed.servers.map((s) => s.outcome)).toEqual([ApplyOutcome.APPLY_OUTCOME_ACKED, ApplyOutcome.APPLY_OUTCOME_ACKED]);
+    // A call made now runs once a CPU slot frees up (the lane takes as many jobs as it has
+    // threads), on the new version; the long jobs end on the version they started with.
+    const fresh = api.invoke(cluster, 'lw.busy', { ms: 0 }, 10_000);
+    for (const r of await Promise.all(long)) expect(JSON.parse(r.outputJson)).toMatchObject({ version: 1 });
+    expect(JSON.parse((await fresh).outputJson)).toMatchObject({ version: 2 });
+    for (const r of await Promise.all(Array.from({ length: 6 }, () => api.invoke(cluster, 'lw.busy', { ms: 10 }, 10_000)))) {
+      expect(JSON.parse(r.outputJson)).toMatchObject({ version: 2 });
     }
   });
 

@@ -52,7 +52,7 @@ type LoadErrors = { service: string; message: string }[];
  * A new set of services is loaded by the idle threads; a thread busy with a job reads no message
  * until the job ends, so it is not waited for: it finishes its job with the set the job started with
  * and loads the new one before it takes another. When every thread is busy, one more thread is
- * started to load (and so validate) the new set and serve it at once; the pool shrinks back to its
+ * started to load (and so validate) the new set, ready for the next job; the pool shrinks back to its
  * size as the busy threads finish. So a deploy never waits for a long CPU job.
  */
 export class CpuPool {
