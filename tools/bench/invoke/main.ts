@@ -118,6 +118,17 @@ export const loop = defineService({
 `,
       },
     ]);
+    // The same server with its network concurrency below the calls in flight (60 < 100), measured
+    // in the same runs: BullMQ's worker loop awaits each fetch of a new job before it starts the jobs
+    // that completing ones fetched for it, and it fetches whenever it holds fewer jobs than its
+    // concurrency; below the load it stops fetching and only chains.
+    const lean = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '60', LANEWAY_CPU_THREADS: '1' } });
+    await lean.api.deploy(lean.cluster, [
+      { path: 'bench/echo.ts', content: "import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'bench.echo', handle: (i: unknown) => i });\n" },
+    ]);
+    const leanClient = new LaneClient({ redis: REDIS_URL, prefix: lean.prefix });
+    const callLean = () => leanClient.invoke({ cluster: lean.cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
+    for (let i = 0; i < 200; i++) await callLean();
     const clients = { plain: new LaneClient({ redis: REDIS_URL, prefix }), batched: new LaneClient({ redis: REDIS_URL, prefix, batch: true }) };
     const call = (client: LaneClient) => () => client.invoke({ cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
 
@@ -141,11 +152,14 @@ export const loop = defineService({
       add('p99', percentile(serial, 99));
       add('rps', (await closedLoop(100, LOOP_MS, call(clients.plain))).perSecond);
       add('rps_batched', (await closedLoop(100, LOOP_MS, call(clients.batched))).perSecond);
+      add('rps_c60', (await closedLoop(100, LOOP_MS, callLean)).perSecond);
       const local = await clients.plain.invoke<{ ms: number }>({ cluster, lane: 'network', service: 'bench.local-loop', input: { n: LOCAL_CALLS }, timeoutMs: 60_000 });
       add('local', (LOCAL_CALLS / local.output.ms) * 1000);
     }
     await clients.plain.close();
     await clients.batched.close();
+    await leanClient.close();
+    await lean.stop();
 
     // The same server with one BullMQ fetcher on the network lane (LANEWAY_NETWORK_FETCHERS=1; the default is 2).
     const one = await startBenchCluster({
@@ -188,6 +202,7 @@ export const loop = defineService({
     report('sync invoke, one in flight, p50', m['p50']!, 'ms', { op: '<', value: round(0.8 * m['baseline_p50']!, 3) }, `(${round(m['p50']! / m['baseline_p50']!)}x baseline; p99 ${round(m['p99']!)} ms)`);
     report('sync invoke, 100 in flight', m['rps']!, 'calls/s', { op: '>', value: Math.round(Math.max(1.5 * m['baseline_rps']!, 0.7 * m['raw']!)) }, `(${round(m['rps']! / m['baseline_rps']!)}x baseline, ${round(m['rps']! / m['raw']!)}x raw)`);
     report('sync invoke, 100 in flight, addBulk batching', m['rps_batched']!, 'calls/s', undefined, `(${round(m['rps_batched']! / m['baseline_rps']!)}x baseline, ${round(m['rps_batched']! / m['raw']!)}x raw)`);
+    report('same, server concurrency 60 (below the load)', m['rps_c60']!, 'calls/s', undefined, `(${round(m['rps_c60']! / m['baseline_rps']!)}x baseline, ${round(m['rps_c60']! / m['raw']!)}x raw, ${round(m['rps_c60']! / m['rps']!)}x concurrency 100)`);
     report('same, one fetcher: 100 in flight', m['rps_1f']!, 'calls/s', undefined, `(${round(m['rps_1f']! / m['baseline_rps']!)}x baseline, ${round(m['rps_1f']! / m['raw']!)}x raw; p50 ${round(m['p50_1f']!, 3)} ms)`);
     report('ctx.invoke of a local network-lane service', m['local']!, 'calls/s', { op: '>', value: 50_000 }, `(a plain async call here: ${Math.round(plainCallsPerS)}/s)`);
     console.log(
@@ -199,6 +214,7 @@ export const loop = defineService({
         p99_ms: round(m['p99']!, 3),
         rps_100: Math.round(m['rps']!),
         rps_100_batched: Math.round(m['rps_batched']!),
+        rps_100_concurrency_60: Math.round(m['rps_c60']!),
         rps_100_one_fetcher: Math.round(m['rps_1f']!),
         p50_ms_one_fetcher: round(m['p50_1f']!, 3),
         baseline_p50_ms: round(m['baseline_p50']!, 3),
