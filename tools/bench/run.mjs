@@ -2,6 +2,7 @@
 // Builds the apps, then runs each benchmark in its own process, one after the other (never two at
 // once: the machine has 2 cores and a benchmark beside another measures nothing).
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -21,6 +22,22 @@ const run = (cmd, argv, extraEnv = {}) =>
 
 if (run(path.join(root, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '--projects=control-plane,server,cli', '--output-style=static']) !== 0) {
   process.exit(1);
+}
+// Laneway processes left over from an earlier run (a test or script killed before its cleanup) take
+// CPU and Redis connections beside the benchmark and skew what it measures.
+const strays = readdirSync('/proc')
+  .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+  .map((pid) => {
+    try {
+      return { pid, cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim() };
+    } catch {
+      return undefined;
+    }
+  })
+  .filter((p) => p && /dist\/apps\/(control-plane|server)\/main\.js/.test(p.cmd));
+if (strays.length) {
+  console.warn(`WARNING: ${strays.length} Laneway process(es) already running; figures measured beside them are skewed:`);
+  for (const p of strays) console.warn(`  ${p.pid} ${p.cmd}`);
 }
 let failed = 0;
 for (const name of selected) {
