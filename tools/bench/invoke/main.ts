@@ -98,9 +98,47 @@ async function rawJobRate(): Promise<number> {
   }
 }
 
+/** One-in-flight latencies of `count` calls, in ms. */
+async function serialLatencies(call: () => Promise<unknown>, count: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await call();
+    latencies.push(performance.now() - t);
+  }
+  return latencies;
+}
+
+interface EchoCluster {
+  call: () => Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** A cluster of its own with one replica (the bench's settings plus `env`), `bench.echo` deployed, and a warmed-up caller. */
+async function echoCluster(env: Record<string, string>): Promise<EchoCluster> {
+  const bench = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '100', LANEWAY_CPU_THREADS: '1', ...env } });
+  const client = new LaneClient({ redis: REDIS_URL, prefix: bench.prefix });
+  const stop = async (): Promise<void> => {
+    await client.close();
+    await bench.stop();
+  };
+  try {
+    await bench.api.deploy(bench.cluster, [
+      { path: 'bench/echo.ts', content: "import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'bench.echo', handle: (i: unknown) => i });\n" },
+    ]);
+    const call = () => client.invoke({ cluster: bench.cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
+    for (let i = 0; i < 200; i++) await call();
+    return { call, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 async function main(): Promise<void> {
   const bench = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '100', LANEWAY_CPU_THREADS: '1' } });
   const { api, cluster, prefix } = bench;
+  let lean: EchoCluster | undefined;
   try {
     await api.deploy(cluster, [
       {
@@ -122,13 +160,7 @@ export const loop = defineService({
     // in the same runs: BullMQ's worker loop awaits each fetch of a new job before it starts the jobs
     // that completing ones fetched for it, and it fetches whenever it holds fewer jobs than its
     // concurrency; below the load it stops fetching and only chains.
-    const lean = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '60', LANEWAY_CPU_THREADS: '1' } });
-    await lean.api.deploy(lean.cluster, [
-      { path: 'bench/echo.ts', content: "import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'bench.echo', handle: (i: unknown) => i });\n" },
-    ]);
-    const leanClient = new LaneClient({ redis: REDIS_URL, prefix: lean.prefix });
-    const callLean = () => leanClient.invoke({ cluster: lean.cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
-    for (let i = 0; i < 200; i++) await callLean();
+    lean = await echoCluster({ LANEWAY_NETWORK_CONCURRENCY: '60' });
     const clients = { plain: new LaneClient({ redis: REDIS_URL, prefix }), batched: new LaneClient({ redis: REDIS_URL, prefix, batch: true }) };
     const call = (client: LaneClient) => () => client.invoke({ cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
 
@@ -142,48 +174,27 @@ export const loop = defineService({
       add('raw', await rawJobRate());
 
       for (let i = 0; i < 200; i++) await call(clients.plain)();
-      const serial: number[] = [];
-      for (let i = 0; i < SERIAL_CALLS; i++) {
-        const t = performance.now();
-        await call(clients.plain)();
-        serial.push(performance.now() - t);
-      }
+      const serial = await serialLatencies(call(clients.plain), SERIAL_CALLS);
       add('p50', percentile(serial, 50));
       add('p99', percentile(serial, 99));
       add('rps', (await closedLoop(100, LOOP_MS, call(clients.plain))).perSecond);
       add('rps_batched', (await closedLoop(100, LOOP_MS, call(clients.batched))).perSecond);
-      add('rps_c60', (await closedLoop(100, LOOP_MS, callLean)).perSecond);
+      add('rps_c60', (await closedLoop(100, LOOP_MS, lean.call)).perSecond);
       const local = await clients.plain.invoke<{ ms: number }>({ cluster, lane: 'network', service: 'bench.local-loop', input: { n: LOCAL_CALLS }, timeoutMs: 60_000 });
       add('local', (LOCAL_CALLS / local.output.ms) * 1000);
     }
     await clients.plain.close();
     await clients.batched.close();
-    await leanClient.close();
     await lean.stop();
+    lean = undefined;
 
     // The same server with one BullMQ fetcher on the network lane (LANEWAY_NETWORK_FETCHERS=1; the default is 2).
-    const one = await startBenchCluster({
-      servers: 1,
-      serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '100', LANEWAY_CPU_THREADS: '1', LANEWAY_NETWORK_FETCHERS: '1' },
-    });
+    const one = await echoCluster({ LANEWAY_NETWORK_FETCHERS: '1' });
     try {
-      await one.api.deploy(one.cluster, [
-        { path: 'bench/echo.ts', content: "import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'bench.echo', handle: (i: unknown) => i });\n" },
-      ]);
-      const client = new LaneClient({ redis: REDIS_URL, prefix: one.prefix });
-      const call1 = () => client.invoke({ cluster: one.cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
-      for (let i = 0; i < 200; i++) await call1();
       for (let run = 0; run < RUNS; run++) {
-        const serial: number[] = [];
-        for (let i = 0; i < SERIAL_CALLS; i++) {
-          const t = performance.now();
-          await call1();
-          serial.push(performance.now() - t);
-        }
-        add('p50_1f', percentile(serial, 50));
-        add('rps_1f', (await closedLoop(100, LOOP_MS, call1)).perSecond);
+        add('p50_1f', percentile(await serialLatencies(one.call, SERIAL_CALLS), 50));
+        add('rps_1f', (await closedLoop(100, LOOP_MS, one.call)).perSecond);
       }
-      await client.close();
     } finally {
       await one.stop();
     }
@@ -225,6 +236,7 @@ export const loop = defineService({
       }),
     );
   } finally {
+    await lean?.stop();
     await bench.stop();
   }
 }
