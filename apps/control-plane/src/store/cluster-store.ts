@@ -314,13 +314,13 @@ export class ClusterStore {
       }
       // What changesSince(cluster, previous revision) will read once this commits, handed to the
       // caller so that the push to servers at that revision need not read it back.
-      const code = new Map(services.map((s) => [s.name, s.code]));
       const changes: ChangeSet = {
         revision,
         full: false,
         removed: [],
-        services: changed
-          .map((d) => ({ name: d.name, version: d.version, lane: d.lane, path: d.path, revision, updatedAt: at, policy: d.policy, code: code.get(d.name)! }))
+        services: services
+          .filter((_, n) => deployed[n]!.changed)
+          .map((s) => ({ name: s.name, version: s.version, lane: s.lane, path: s.path, revision, updatedAt: at, policy: s.policy, code: s.code }))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
       };
       return { revision, services: deployed, delta: c.revision > 0 ? { since: c.revision, changes } : undefined };

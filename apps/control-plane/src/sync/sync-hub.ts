@@ -175,8 +175,8 @@ export class SyncHub {
    * read it; servers at `since` get it without a read.
    */
   notify(cluster: string, delta?: { since: number; changes: ChangeSet }): void {
-    for (const key of this.changeSets.keys()) if (key.startsWith(`${cluster}\u0000`)) this.changeSets.delete(key);
-    if (delta) this.changeSets.set(`${cluster}\u0000${delta.since}`, { at: Date.now(), changes: Promise.resolve(delta.changes) });
+    for (const key of this.changeSets.keys()) if (key.startsWith(changeSetKey(cluster, ''))) this.changeSets.delete(key);
+    if (delta) this.changeSets.set(changeSetKey(cluster, delta.since), { at: Date.now(), changes: Promise.resolve(delta.changes) });
     for (const session of this.sessions.get(cluster)?.values() ?? []) {
       this.push(session).catch((err: unknown) => this.fail(session, err));
     }
@@ -440,7 +440,7 @@ export class SyncHub {
   }
 
   private changesSince(cluster: string, since: number): Promise<ChangeSet> {
-    const key = `${cluster}\u0000${since}`;
+    const key = changeSetKey(cluster, since);
     const now = Date.now();
     const cached = this.changeSets.get(key);
     if (cached && now - cached.at < 1000) return cached.changes;
@@ -531,4 +531,9 @@ function laneEnum(lane: StoreLane): Lane {
 
 function laneName(lane: Lane): StoreLane {
   return lane === Lane.LANE_CPU ? 'cpu' : 'network';
+}
+
+/** Key of a cached change set: the cluster and the revision it starts from ('' for the cluster's prefix). */
+function changeSetKey(cluster: string, since: number | ''): string {
+  return `${cluster}\u0000${since}`;
 }

@@ -79,7 +79,7 @@ export class CpuPool {
   }
 
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.options.size }, () => this.spawn().then((slot) => this.refresh(slot))));
+    await Promise.all(Array.from({ length: this.options.size }, () => this.addThread()));
   }
 
   /**
@@ -137,6 +137,11 @@ export class CpuPool {
     this.slots.clear();
   }
 
+  /** Starts a thread that loads the committed set and then takes jobs. */
+  private async addThread(): Promise<void> {
+    await this.refresh(await this.spawn());
+  }
+
   /** Starts a thread; resolves once it runs, holding no services (not ready). */
   private spawn(): Promise<Slot> {
     const worker = new Worker(this.options.workerPath, {
@@ -175,7 +180,7 @@ export class CpuPool {
         resolve(slot);
         // Replaced unless the pool is still at its size (a retired extra thread, or a busy one
         // retired after an extra thread took its place).
-        if (!this.closing && this.slots.size < this.options.size) void this.spawn().then((next) => this.refresh(next));
+        if (!this.closing && this.slots.size < this.options.size) void this.addThread();
       });
     });
   }
