@@ -93,10 +93,18 @@ describe('CpuPool with real worker threads', () => {
     expect(after.map((r) => (r.ok ? r.output : r))).toEqual([{ sum: 2 }, { sum: 4 }, { sum: 6 }, { sum: 8 }]);
   });
 
+  const until = async (check: () => boolean, ms = 5000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!check()) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
   it('does not wait for busy threads when a push leaves the CPU-lane services as they are', async () => {
     // Both threads spin until their deadline; a thread reads its messages only between jobs.
     const spinning = [1, 2].map((n) => pool.run('cpu.spin', null, `busy${n}`, Date.now() + 1500));
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => pool.busyThreads === 2);
     const started = performance.now();
     expect(await pool.apply(services.map((s) => ({ ...s })))).toEqual([]);
     expect(performance.now() - started).toBeLessThan(500);
@@ -115,19 +123,13 @@ const { defineService } = require('@laneway/sdk');
 exports.busy = defineService({ name: 'cpu.busy', lane: 'cpu', handle: (i) => { const end = Date.now() + (i?.ms ?? ${ms}); while (Date.now() < end) {} return '${answer}'; } });
 `,
   });
-  const until = async (check: () => boolean, ms = 5000): Promise<void> => {
-    const end = Date.now() + ms;
-    while (!check()) {
-      if (Date.now() > end) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
 
   it('loads a changed set while every thread is busy in one extra thread, then shrinks back as the busy jobs end', async () => {
     expect(await pool.apply([...services, busy(0, 'one', 'b1')])).toEqual([]);
-    // Both threads run v1 for 1.5 s; a thread reads no message meanwhile.
+    // Both threads run v1 for 1.5 s; a thread reads no message meanwhile. (Threads replaced by an
+    // earlier test may still be starting: wait until both jobs run.)
     const running = [1, 2].map((n) => pool.run('cpu.busy', { ms: 1500 }, `long${n}`, Date.now() + 10_000));
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => pool.busyThreads === 2);
     const started = performance.now();
     expect(await pool.apply([...services, busy(0, 'two', 'b2')])).toEqual([]);
     expect(performance.now() - started).toBeLessThan(1000);
@@ -146,7 +148,7 @@ exports.busy = defineService({ name: 'cpu.busy', lane: 'cpu', handle: (i) => { c
 
   it('rejects a broken set while every thread is busy without waiting for them, and keeps the previous set', async () => {
     const running = [1, 2].map((n) => pool.run('cpu.busy', { ms: 1200 }, `long-b${n}`, Date.now() + 10_000));
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => pool.busyThreads === 2);
     const broken: ServiceCode = { name: 'cpu.broken', version: 'x1', lane: 'cpu', path: 'broken.js', code: 'throw new Error("missing model")' };
     const started = performance.now();
     const errors = await pool.apply([...services, busy(0, 'three', 'b3'), broken]);

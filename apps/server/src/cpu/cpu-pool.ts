@@ -78,6 +78,13 @@ export class CpuPool {
     return this.slots.size;
   }
 
+  /** Threads running a job now. */
+  get busyThreads(): number {
+    let busy = 0;
+    for (const slot of this.slots) if (slot.task) busy++;
+    return busy;
+  }
+
   async start(): Promise<void> {
     await Promise.all(Array.from({ length: this.options.size }, () => this.addThread()));
   }
