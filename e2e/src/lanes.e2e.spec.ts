@@ -246,10 +246,11 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
     expect(await redis.scard(`${keys}:done`)).toBe(0);
     try {
       await Promise.all([api.resume(cluster, 's1'), api.resume(cluster, 's2')]);
-      // Kill s1 once both servers are well under way.
+      // Kill s1 once both servers are well under way. ResumeServer returns before s1 has heard it and
+      // fetched again, and s2 alone can finish 300 jobs in a few hundred ms, so wait for s1 to be in a handler too.
       await eventually(
-        () => redis.scard(`${keys}:done`),
-        (n) => n >= 300,
+        async () => ({ done: await redis.scard(`${keys}:done`), s1: Number(await redis.get(`${keys}:inflight:s1`)) }),
+        (n) => n.done >= 300 && n.s1 > 0,
         20_000,
       );
       await servers.get('s1')!.kill9();
