@@ -41,6 +41,8 @@ interface Slot {
   task: Task | undefined;
   timer: NodeJS.Timeout | undefined;
   stageWaiter: ((errors: { service: string; message: string }[]) => void) | undefined;
+  /** Being terminated (retired, recycled or killed): it no longer counts towards the pool's size. */
+  leaving: boolean;
 }
 
 type LoadErrors = { service: string; message: string }[];
@@ -121,6 +123,9 @@ export class CpuPool {
       slot.generation = this.generation;
     }
     for (const slot of loaders) this.settle(slot);
+    // A thread that finished loading the previous set while the loaders staged this one became ready
+    // with it: it loads this one before it takes a job.
+    for (const slot of this.slots) if (slot.ready && !slot.task && slot.generation !== this.generation) this.settle(slot);
     if (extra) this.log.info({ threads: this.slots.size }, 'every CPU thread was busy: an extra thread loaded the new services');
     return [];
   }
@@ -157,7 +162,7 @@ export class CpuPool {
         ? { maxOldGenerationSizeMb: 2 * this.options.recycleAboveHeapMb }
         : undefined,
     });
-    const slot: Slot = { worker, ready: false, generation: 0, task: undefined, timer: undefined, stageWaiter: undefined };
+    const slot: Slot = { worker, ready: false, generation: 0, task: undefined, timer: undefined, stageWaiter: undefined, leaving: false };
     this.slots.add(slot);
     return new Promise((resolve) => {
       worker.on('message', (message: FromCpuThread) => {
@@ -187,7 +192,7 @@ export class CpuPool {
         resolve(slot);
         // Replaced unless the pool is still at its size (a retired extra thread, or a busy one
         // retired after an extra thread took its place).
-        if (!this.closing && this.slots.size < this.options.size) void this.addThread();
+        if (!this.closing && this.staying() < this.options.size) void this.addThread();
       });
     });
   }
@@ -198,7 +203,7 @@ export class CpuPool {
    */
   private settle(slot: Slot): void {
     if (!this.slots.has(slot)) return;
-    if (slot.generation !== this.generation && this.slots.size > this.options.size) {
+    if (slot.generation !== this.generation && this.staying() > this.options.size) {
       this.retire(slot);
       return;
     }
@@ -230,7 +235,18 @@ export class CpuPool {
   /** Stops a thread for good (its 'exit' replaces it only if the pool fell below its size). */
   private retire(slot: Slot): void {
     slot.ready = false;
+    slot.leaving = true;
     void slot.worker.terminate();
+  }
+
+  /**
+   * Threads that are not being terminated. Termination is asynchronous; counting a leaving thread
+   * would retire one thread too many and leave the pool short until the replacement starts.
+   */
+  private staying(): number {
+    let n = 0;
+    for (const slot of this.slots) if (!slot.leaving) n++;
+    return n;
   }
 
   private stage(slot: Slot, specs: ServiceCode[]): Promise<LoadErrors> {
@@ -294,7 +310,8 @@ export class CpuPool {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (!this.queue.length) return;
-      if (!slot.ready || slot.task) continue;
+      // A thread holding an older set is never given a job (apply and settle reload it first).
+      if (!slot.ready || slot.task || slot.generation !== this.generation) continue;
       const task = this.queue.shift()!;
       const remaining = task.deadline - Date.now();
       if (remaining <= 0) {
@@ -312,6 +329,7 @@ export class CpuPool {
     slot.task = undefined;
     // Terminating is asynchronous: the slot must take no job until 'exit' replaces it.
     slot.ready = false;
+    slot.leaving = true;
     this.log.warn({ service: task.service, deadlineMs: ranMs }, 'CPU-lane job ran past its deadline; terminating its thread');
     task.resolve({
       ok: false,
