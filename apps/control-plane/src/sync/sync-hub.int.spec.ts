@@ -442,6 +442,46 @@ describe('SyncHub over a real gRPC stream', () => {
     await dp.expectSilence(200);
   });
 
+  it('reports an ACK or a NACK to a waiting deploy only once the store shows it', async () => {
+    const cluster = await newCluster();
+    const first = await pipeline.deploy(cluster, [serviceFile('rec.a', 'a1')], NO_WAIT);
+    const dp = (await joinCluster(cluster)).hello(cluster, 'rec-1', 0);
+    dp.ack(await dp.next());
+    await until(
+      () => store.listServers(cluster),
+      (rows) => rows[0]?.appliedRevision === first.revision,
+    );
+    // A slow database (PostgreSQL under load): the store write of each ACK/NACK takes 400 ms.
+    const record = store.recordServerApplied.bind(store);
+    store.recordServerApplied = async (...args: Parameters<typeof record>) => {
+      await new Promise((r) => setTimeout(r, 400));
+      return record(...args);
+    };
+    try {
+      const second = await pipeline.deploy(cluster, [serviceFile('rec.a', 'a2')], NO_WAIT);
+      dp.ack(await dp.next());
+      // The waiter starts after the ACK reached the control plane but before it was stored (on
+      // PostgreSQL a Deploy reads the store first, so its ACKs can arrive before it waits).
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await hub.waitForServers(cluster, second.revision, 5000)).toMatchObject([
+        { server: 'rec-1', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: second.revision },
+      ]);
+      // ListServers and GetDeploymentStatus read the store: right after the deploy, they show the ACK.
+      expect(await store.listServers(cluster)).toMatchObject([{ name: 'rec-1', appliedRevision: second.revision, lastNack: [] }]);
+
+      const third = await pipeline.deploy(cluster, [serviceFile('rec.a', 'a3')], NO_WAIT);
+      const errors = [{ service: 'rec.a', message: 'rec.a: no model file' }];
+      dp.nack(await dp.next(), errors);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await hub.waitForServers(cluster, third.revision, 5000)).toMatchObject([
+        { server: 'rec-1', outcome: ApplyOutcome.APPLY_OUTCOME_NACKED, errors },
+      ]);
+      expect(await store.listServers(cluster)).toMatchObject([{ name: 'rec-1', appliedRevision: second.revision, lastNack: errors }]);
+    } finally {
+      store.recordServerApplied = record;
+    }
+  });
+
   it('waits for every server: ACKED for the one that applies, TIMED_OUT for the one that does not', async () => {
     const cluster = await newCluster();
     const first = await pipeline.deploy(cluster, [serviceFile('wait.a', 'a1')], NO_WAIT);

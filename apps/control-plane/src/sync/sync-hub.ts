@@ -26,11 +26,17 @@ interface Inflight {
 /** One connected server's stream, and where its state stands. */
 class Session {
   ackedRevision: number;
+  /**
+   * The applied revision the store shows. A Deploy that waits reports an ACK only once it is stored,
+   * so that ListServers and GetDeploymentStatus right after it show it too.
+   */
+  recordedRevision: number;
   nackedRevision = -1;
   inflight: Inflight | undefined;
   /** Something changed while a push was in flight: push again after the ACK/NACK. */
   dirty = false;
   closed = false;
+  /** The last rejection, once stored (see recordedRevision). */
   lastNack: { revision: number; errors: { service: string; message: string }[] } | undefined;
   /** Operator intent, from the store. */
   drained = false;
@@ -50,6 +56,7 @@ class Session {
     readonly pid: number,
   ) {
     this.ackedRevision = appliedRevision;
+    this.recordedRevision = appliedRevision;
   }
 
   notifyListeners(): void {
@@ -286,11 +293,11 @@ export class SyncHub {
       const result = (outcome: ApplyOutcome, errors: ServerApplyResult['errors'] = []): ServerApplyResult => ({
         server: session.server,
         outcome,
-        appliedRevision: session.ackedRevision,
+        appliedRevision: session.recordedRevision,
         errors,
       });
       const check = (): boolean => {
-        if (session.ackedRevision >= revision) return finish(result(ApplyOutcome.APPLY_OUTCOME_ACKED));
+        if (session.recordedRevision >= revision) return finish(result(ApplyOutcome.APPLY_OUTCOME_ACKED));
         if (session.lastNack && session.lastNack.revision >= revision) {
           return finish(result(ApplyOutcome.APPLY_OUTCOME_NACKED, session.lastNack.errors));
         }
@@ -330,6 +337,7 @@ export class SyncHub {
     if (session.ackedRevision > revision) {
       session.log.warn({ claimed: session.ackedRevision, revision }, 'server claims a revision ahead of the cluster; sending a full snapshot');
       session.ackedRevision = 0;
+      session.recordedRevision = 0;
     }
     session.drained = await this.store.isServerDrained(session.cluster, session.server);
     if (session.closed) return;
@@ -459,8 +467,9 @@ export class SyncHub {
     session.ackedDrained = session.inflight.drained;
     session.inflight = undefined;
     session.ackedRevision = revision;
-    session.lastNack = undefined;
     await this.store.recordServerApplied(session.cluster, session.server, revision, null);
+    session.recordedRevision = revision;
+    session.lastNack = undefined;
     session.log.info({ revision }, 'server applied revision');
     session.notifyListeners();
     if (session.dirty) await this.push(session);
@@ -480,8 +489,8 @@ export class SyncHub {
     session.ackedDrained = session.inflight.drained;
     session.inflight = undefined;
     session.nackedRevision = revision;
-    session.lastNack = { revision, errors };
     await this.store.recordServerApplied(session.cluster, session.server, revision, errors);
+    session.lastNack = { revision, errors };
     session.log.warn({ revision, errors }, 'server rejected revision; it keeps its last good state');
     session.notifyListeners();
     if (session.dirty) await this.push(session);
