@@ -246,8 +246,9 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
     expect(await redis.scard(`${keys}:done`)).toBe(0);
     try {
       await Promise.all([api.resume(cluster, 's1'), api.resume(cluster, 's2')]);
-      // Kill s1 once both servers are well under way. ResumeServer returns before s1 has heard it and
-      // fetched again, and s2 alone can finish 300 jobs in a few hundred ms, so wait for s1 to be in a handler too.
+      // Kill s1 once both servers are well under way. ResumeServer returns once s1 has confirmed it, but
+      // its worker fetches again only after that; s2 alone finishes 300 jobs in about 150 ms, and in one
+      // CI run s1 had started none by then (so nothing ran twice). Wait for s1 to be in a handler too.
       await eventually(
         async () => ({ done: await redis.scard(`${keys}:done`), s1: Number(await redis.get(`${keys}:inflight:s1`)) }),
         (n) => n.done >= 300 && n.s1 > 0,
