@@ -163,6 +163,14 @@ describe('SyncHub over a real gRPC stream', () => {
     return name;
   }
 
+  /** Waits until the store shows the cluster's (only) server at `revision`. */
+  async function storeShowsApplied(cluster: string, revision: number): Promise<void> {
+    await until(
+      () => store.listServers(cluster),
+      (rows) => rows[0]?.appliedRevision === revision,
+    );
+  }
+
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'laneway-sync-hub-'));
     store = await ClusterStore.open({ dataDir });
@@ -243,10 +251,7 @@ describe('SyncHub over a real gRPC stream', () => {
     const snapshot = await dp.next();
     expect(snapshot.services.map((s) => s.name)).toEqual(['delta.a', 'delta.b']);
     dp.ack(snapshot);
-    await until(
-      () => store.listServers(cluster),
-      (rows) => rows[0]?.appliedRevision === first.revision,
-    );
+    await storeShowsApplied(cluster, first.revision);
 
     // Both files deployed again, only delta.a changed.
     const second = await pipeline.deploy(cluster, [serviceFile('delta.a', 'a2'), serviceFile('delta.b', 'b1')], NO_WAIT);
@@ -299,10 +304,7 @@ describe('SyncHub over a real gRPC stream', () => {
     const first = await pipeline.deploy(cluster, [file], NO_WAIT);
     const dp = (await joinCluster(cluster)).hello(cluster, 'same-1', 0);
     dp.ack(await dp.next());
-    await until(
-      () => store.listServers(cluster),
-      (rows) => rows[0]?.appliedRevision === first.revision,
-    );
+    await storeShowsApplied(cluster, first.revision);
 
     const again = await pipeline.deploy(cluster, [file], NO_WAIT);
 
@@ -322,10 +324,7 @@ describe('SyncHub over a real gRPC stream', () => {
     const snapshot = await before.next();
     expect(snapshot.services).toHaveLength(3);
     before.ack(snapshot);
-    await until(
-      () => store.listServers(cluster),
-      (rows) => rows[0]?.appliedRevision === first.revision,
-    );
+    await storeShowsApplied(cluster, first.revision);
     await before.disconnect();
     expect(hub.connectedServers(cluster).size).toBe(0);
 
@@ -364,10 +363,7 @@ describe('SyncHub over a real gRPC stream', () => {
     const snapshot = await dp.next();
     expect(snapshot.drained).toBe(false);
     dp.ack(snapshot);
-    await until(
-      () => store.listServers(cluster),
-      (rows) => rows[0]?.appliedRevision === deployed.revision,
-    );
+    await storeShowsApplied(cluster, deployed.revision);
 
     // setDrained resolves once the server confirms.
     const draining = hub.setDrained(cluster, 'drain-1', true, 3000);
@@ -386,10 +382,7 @@ describe('SyncHub over a real gRPC stream', () => {
     const dp = (await joinCluster(cluster)).hello(cluster, 'stale-1', 0);
     const snapshot = await dp.next();
     dp.ack(snapshot);
-    await until(
-      () => store.listServers(cluster),
-      (rows) => rows[0]?.appliedRevision === first.revision,
-    );
+    await storeShowsApplied(cluster, first.revision);
 
     const second = await pipeline.deploy(cluster, [serviceFile('stale.a', 'a2')], NO_WAIT);
     const delta = await dp.next();
@@ -415,10 +408,7 @@ describe('SyncHub over a real gRPC stream', () => {
     const first = await pipeline.deploy(cluster, [serviceFile('nack.a', 'a1')], NO_WAIT);
     const dp = (await joinCluster(cluster)).hello(cluster, 'nack-1', 0);
     dp.ack(await dp.next());
-    await until(
-      () => store.listServers(cluster),
-      (rows) => rows[0]?.appliedRevision === first.revision,
-    );
+    await storeShowsApplied(cluster, first.revision);
 
     const deploying = pipeline.deploy(cluster, [serviceFile('nack.a', 'a2')], {
       waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
@@ -447,10 +437,7 @@ describe('SyncHub over a real gRPC stream', () => {
     const first = await pipeline.deploy(cluster, [serviceFile('rec.a', 'a1')], NO_WAIT);
     const dp = (await joinCluster(cluster)).hello(cluster, 'rec-1', 0);
     dp.ack(await dp.next());
-    await until(
-      () => store.listServers(cluster),
-      (rows) => rows[0]?.appliedRevision === first.revision,
-    );
+    await storeShowsApplied(cluster, first.revision);
     // A slow database (PostgreSQL under load): the store write of each ACK/NACK takes 400 ms.
     const record = store.recordServerApplied.bind(store);
     store.recordServerApplied = async (...args: Parameters<typeof record>) => {
@@ -548,10 +535,7 @@ describe('SyncHub over a real gRPC stream', () => {
 
     // Changes go to the new stream only.
     second.ack(snapshot);
-    await until(
-      () => store.listServers(cluster),
-      (rows) => rows[0]?.appliedRevision === snapshot.revision,
-    );
+    await storeShowsApplied(cluster, snapshot.revision);
     const next = await pipeline.deploy(cluster, [serviceFile('dup.a', 'a2')], NO_WAIT);
     expect((await second.next()).revision).toBe(next.revision);
   });

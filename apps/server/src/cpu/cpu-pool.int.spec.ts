@@ -5,7 +5,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceCode } from '../registry/service-registry';
-import { CpuPool } from './cpu-pool';
+import { CpuPool, type CpuPoolOptions } from './cpu-pool';
 
 const services: ServiceCode[] = [
   {
@@ -58,6 +58,19 @@ describe('CpuPool with real worker threads', () => {
     await pool.start();
     expect(await pool.apply(services)).toEqual([]);
   });
+
+  /** A started pool of its own, for a test that needs another size or option. */
+  const startPool = async (options: Pick<CpuPoolOptions, 'size' | 'recycleAboveHeapMb'>): Promise<CpuPool> => {
+    const own = new CpuPool({
+      ...options,
+      workerPath,
+      threadData: { cluster: 'c', server: 's' },
+      logger: pino({ level: 'silent' }),
+      onInvoke: async () => null,
+    });
+    await own.start();
+    return own;
+  };
 
   afterAll(async () => {
     await pool?.close();
@@ -193,14 +206,7 @@ exports.spin = defineService({ name: 'cpu.spin', lane: 'cpu', handle: () => { fo
       };
       return [which, { ...which, name: 'cpu.spin' }];
     };
-    const fresh = new CpuPool({
-      size: 2,
-      workerPath,
-      threadData: { cluster: 'c', server: 's' },
-      logger: pino({ level: 'silent' }),
-      onInvoke: async () => null,
-    });
-    await fresh.start();
+    const fresh = await startPool({ size: 2 });
     try {
       expect(await fresh.apply(slowSet('a', 300))).toEqual([]);
       // A runaway job gets its thread replaced; the replacement loads set a (300 ms)...
@@ -229,15 +235,7 @@ exports.default = defineService({ name: 'cpu.hoard', lane: 'cpu', handle: (i) =>
   return { held: kept.length };
 } });`,
     };
-    const small = new CpuPool({
-      size: 1,
-      workerPath,
-      threadData: { cluster: 'c', server: 's' },
-      logger: pino({ level: 'silent' }),
-      onInvoke: async () => null,
-      recycleAboveHeapMb: 24,
-    });
-    await small.start();
+    const small = await startPool({ size: 1, recycleAboveHeapMb: 24 });
     try {
       expect(await small.apply([hoarder])).toEqual([]);
       // ~1 MB per step on a 64-bit heap: 8 steps stay under the limit, the state is kept.
