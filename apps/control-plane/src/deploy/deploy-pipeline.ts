@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../errors';
 import type { ClusterStore, DeployedServiceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import type { SourceFileInput } from './compile-service-file';
+import { validateUpload } from './validate-upload';
 import { ValidatedFiles } from './validated-files';
 
 export interface DeployOptions {
@@ -18,7 +19,6 @@ export interface DeployOutcome {
   servers: ServerApplyResult[];
 }
 
-const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const DEFAULT_WAIT_MS = 10_000;
 
 /**
@@ -36,7 +36,7 @@ export class DeployPipeline {
   ) {}
 
   async deploy(cluster: string, files: readonly SourceFileInput[], options: DeployOptions): Promise<DeployOutcome> {
-    validateFiles(files);
+    validateUpload(files);
     // Unknown cluster fails before any compile work.
     await this.store.getCluster(cluster);
     const started = performance.now();
@@ -94,25 +94,6 @@ export class DeployPipeline {
     if (options.waitFor === WaitFor.WAIT_FOR_NONE) return [];
     return this.hub.waitForServers(cluster, revision, options.timeoutMs || DEFAULT_WAIT_MS);
   }
-}
-
-function validateFiles(files: readonly SourceFileInput[]): void {
-  if (files.length === 0) throw new InvalidArgumentError('files', 'files is empty: send at least one service file');
-  const paths = new Set<string>();
-  files.forEach((file, n) => {
-    if (!file.path) throw new InvalidArgumentError(`files[${n}].path`, `files[${n}].path is empty: give each file a path`);
-    if (paths.has(file.path)) {
-      throw new InvalidArgumentError(`files[${n}].path`, `files[${n}].path '${file.path}' appears twice in one deploy`);
-    }
-    paths.add(file.path);
-    const bytes = Buffer.byteLength(file.content, 'utf8');
-    if (bytes > MAX_FILE_BYTES) {
-      throw new InvalidArgumentError(
-        `files[${n}].content`,
-        `files[${n}] '${file.path}' is ${bytes} bytes; the limit is ${MAX_FILE_BYTES}`,
-      );
-    }
-  });
 }
 
 export function laneToProto(lane: 'network' | 'cpu'): Lane {
