@@ -1,9 +1,12 @@
+import os from 'node:os';
+import path from 'node:path';
 import { LaneClient } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import { createGrpcApi } from './api/grpc-api';
 import { resolveAdminToken } from './auth/admin-token';
 import { Authenticator } from './auth/authenticator';
 import type { ControlPlaneConfig } from './config/load-config';
+import { CompilerPool } from './deploy/compiler-pool';
 import { DeployPipeline } from './deploy/deploy-pipeline';
 import { InvokeGateway } from './invoke/invoke-gateway';
 import { ChangeFeed, ClusterStore } from './store';
@@ -17,8 +20,25 @@ export interface RunningControlPlane {
   close(): Promise<void>;
 }
 
+export interface StartControlPlaneOptions {
+  /** Path of the bundled compile-process entry; defaults to compile-worker.js beside this bundle. */
+  compileWorkerPath?: string;
+}
+
 /** Wires store, sync hub, deploy pipeline, invoke gateway and the gRPC API, and starts listening. */
-export async function startControlPlane(config: ControlPlaneConfig, logger: Logger): Promise<RunningControlPlane> {
+export async function startControlPlane(
+  config: ControlPlaneConfig,
+  logger: Logger,
+  options: StartControlPlaneOptions = {},
+): Promise<RunningControlPlane> {
+  const compiler = new CompilerPool({
+    workerPath: options.compileWorkerPath ?? path.join(__dirname, 'compile-worker.js'),
+    size: Math.min(2, os.availableParallelism()),
+    maxHeapMb: 512,
+    loadTimeoutMs: 2000,
+    logger: logger.child({ component: 'compiler' }),
+  });
+  await compiler.start();
   const store = await ClusterStore.open({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
   const auth = new Authenticator(admin.token, store);
@@ -46,7 +66,7 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
     store,
     hub,
     auth,
-    deploys: new DeployPipeline(store, hub, logger.child({ component: 'deploy' })),
+    deploys: new DeployPipeline(store, hub, logger.child({ component: 'deploy' }), compiler),
     invokes: new InvokeGateway(store, lanes),
     logger,
   });
@@ -79,6 +99,7 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
         });
       });
       await lanes.close();
+      await compiler.close();
       await store.close();
     },
   };

@@ -28,6 +28,13 @@ export interface LoadServiceModuleOptions {
   timeoutMs?: number;
   /** Resolves anything but `@laneway/sdk`; defaults to Node's resolution from the process's cwd. */
   requireModule?: (id: string) => unknown;
+  /**
+   * Called with a module's index before its top level runs (only with `context`). With it, the batch
+   * runs without the `timeoutMs` watchdog: the caller bounds it from outside (the control plane's
+   * compile process reports each index to its parent, which kills it past its deadline and so knows
+   * which module ran too long, or was loading when the process died).
+   */
+  beforeModule?: (index: number) => void;
 }
 
 const WRAPPER_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
@@ -73,7 +80,16 @@ export function loadServiceModules(
     const args = [module.exports, moduleRequire, module, source.filename, path.posix.dirname(source.filename)];
     return { source, module, fn, args };
   });
-  if (context) {
+  if (context && options.beforeModule) {
+    modules.forEach((m, index) => {
+      options.beforeModule!(index);
+      try {
+        m.fn.apply(m.module.exports, m.args);
+      } catch (err) {
+        throw new ServiceModuleError(m.source.filename, `${m.source.filename}: loading failed: ${describeError(err)}`, { cause: err });
+      }
+    });
+  } else if (context) {
     const progress = { at: 0 };
     context['__lanewayBatch'] = { modules: modules.map((m) => [m.fn, m.args]), progress };
     try {

@@ -190,7 +190,7 @@ async function main(): Promise<void> {
     const phase = (key: string): number => median(deployed.map((l) => Number(l[key])));
     const applied = servers[0]!.lines.filter((l) => l.msg === 'applied push' && l['services'] === SERVICES);
     console.log(
-      `breakdown (control plane): compile ${phase('compileMs')} ms, +sandbox load -> ${phase('validatedMs')} ms, +store -> ${phase('storedMs')} ms, +push/ACK -> ${phase('totalMs')} ms; ` +
+      `breakdown (control plane): compile + sandbox load in the compile processes ${phase('compileMs')} ms, +checks -> ${phase('validatedMs')} ms, +store -> ${phase('storedMs')} ms, +push/ACK -> ${phase('totalMs')} ms; ` +
         `server s1 apply ${median(applied.map((l) => Number(l['ms'])))} ms`,
     );
     const deployMedian = median(deployMs);

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
+import { compileWorkerBundle } from '../testing/compile-worker-bundle';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const STACK_TRACE = /\n\s+at /;
@@ -96,6 +97,7 @@ describe('the gRPC API of a running control plane', () => {
         logLevel: 'silent',
       },
       pino({ level: 'silent' }),
+      { compileWorkerPath: await compileWorkerBundle() },
     );
     const target = `127.0.0.1:${running.port}`;
     clusters = new ClusterServiceClient(target, credentials.createInsecure());

@@ -26,7 +26,7 @@ export const double = defineService({ name: 'compile.double', handle: (n) => n *
 /** Compiles and expects an InvalidArgumentError; returns it for further checks. */
 async function compileError(path: string, content: string): Promise<InvalidArgumentError> {
   try {
-    await compileServiceFile({ path, content });
+    compileServiceFile({ path, content });
   } catch (err) {
     expect(err).toBeInstanceOf(InvalidArgumentError);
     return err as InvalidArgumentError;
@@ -36,7 +36,7 @@ async function compileError(path: string, content: string): Promise<InvalidArgum
 
 describe('compileServiceFile', () => {
   it('compiles TypeScript to CommonJS with the types stripped', async () => {
-    const compiled = await compileServiceFile({ path: 'services/greet.ts', content: TS_SERVICE });
+    const compiled = compileServiceFile({ path: 'services/greet.ts', content: TS_SERVICE });
 
     expect(compiled.path).toBe('services/greet.ts');
     expect(compiled.source).toBe(TS_SERVICE);
@@ -54,7 +54,7 @@ describe('compileServiceFile', () => {
   });
 
   it('compiles JavaScript with ES module syntax to CommonJS', async () => {
-    const compiled = await compileServiceFile({ path: 'services/double.js', content: JS_SERVICE });
+    const compiled = compileServiceFile({ path: 'services/double.js', content: JS_SERVICE });
 
     expect(compiled.code).toContain('require("@laneway/sdk")');
     expect(compiled.code).not.toMatch(/^\s*(import|export) /m);
@@ -65,16 +65,16 @@ describe('compileServiceFile', () => {
 
   it('parses .js files as JavaScript, so TypeScript syntax there is an error', async () => {
     const content = 'const n: number = 1;\n';
-    expect((await compileServiceFile({ path: 'typed.ts', content })).code).toContain('const n = 1');
+    expect((compileServiceFile({ path: 'typed.ts', content })).code).toContain('const n = 1');
     const err = await compileError('typed.js', content);
     expect(err.message).toMatch(/^typed\.js:1:\d+: /);
   });
 
   it('gives the same input the same version, and different input a different one', async () => {
-    const first = await compileServiceFile({ path: 'a.ts', content: TS_SERVICE });
-    const again = await compileServiceFile({ path: 'a.ts', content: TS_SERVICE });
-    const changed = await compileServiceFile({ path: 'a.ts', content: TS_SERVICE.replace("'hello'", "'hi'") });
-    const other = await compileServiceFile({ path: 'b.js', content: JS_SERVICE });
+    const first = compileServiceFile({ path: 'a.ts', content: TS_SERVICE });
+    const again = compileServiceFile({ path: 'a.ts', content: TS_SERVICE });
+    const changed = compileServiceFile({ path: 'a.ts', content: TS_SERVICE.replace("'hello'", "'hi'") });
+    const other = compileServiceFile({ path: 'b.js', content: JS_SERVICE });
 
     expect(first.version).toMatch(/^[0-9a-f]{20}$/);
     expect(again.version).toBe(first.version);
@@ -84,11 +84,11 @@ describe('compileServiceFile', () => {
   });
 
   it('versions the compiled code, so only a change that survives compilation makes a new version', async () => {
-    const base = await compileServiceFile({ path: 'v.ts', content: 'export const x: number = 1;\n' });
+    const base = compileServiceFile({ path: 'v.ts', content: 'export const x: number = 1;\n' });
     // Only a type annotation differs: the compiled code, hence the version, is the same.
-    const retyped = await compileServiceFile({ path: 'v.ts', content: 'export const x: 1 = 1;\n' });
+    const retyped = compileServiceFile({ path: 'v.ts', content: 'export const x: 1 = 1;\n' });
     // The same content under another path is the same code.
-    const moved = await compileServiceFile({ path: 'elsewhere/v.ts', content: 'export const x: number = 1;\n' });
+    const moved = compileServiceFile({ path: 'elsewhere/v.ts', content: 'export const x: number = 1;\n' });
 
     expect(retyped.code).toBe(base.code);
     expect(retyped.version).toBe(base.version);
@@ -133,7 +133,7 @@ describe('compileServiceFile', () => {
 describe('compileServiceFile positions that swc renders differently', () => {
   const where = async (content: string): Promise<string> => {
     try {
-      await compileServiceFile({ path: 'p.js', content });
+      compileServiceFile({ path: 'p.js', content });
     } catch (err) {
       return (err as Error).message.split(': ')[0]!;
     }

@@ -1,4 +1,4 @@
-import { transform, type Options } from '@swc/core';
+import { transformSync, type Options } from '@swc/core';
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors';
 import { plainExports } from './plain-exports';
@@ -21,14 +21,14 @@ const TYPESCRIPT = /\.(ts|mts|cts)$/;
 const TSX = /\.tsx$/;
 
 /**
- * Compiles one uploaded file to CommonJS with swc, in-process (about 0.1 ms per small file; see
- * shared/TOOLCHAIN.md). Types are stripped, not checked: a deploy must stay fast. Asynchronous so that
- * a batch compiles on swc's thread pool, in parallel (1,000 files: about 45 ms instead of 90 here).
+ * Compiles one uploaded file to CommonJS with swc (about 0.1 ms per small file; see
+ * shared/TOOLCHAIN.md). Types are stripped, not checked: a deploy must stay fast. Runs only in the
+ * compile processes (compile-worker.ts): swc is native code, and some inputs crash it outright.
  */
-export async function compileServiceFile(file: SourceFileInput): Promise<CompiledServiceFile> {
+export function compileServiceFile(file: SourceFileInput): CompiledServiceFile {
   let code: string;
   try {
-    code = plainExports((await transform(file.content, swcOptions(file.path))).code);
+    code = plainExports(transformSync(file.content, swcOptions(file.path)).code);
   } catch (err) {
     const { line, column, message } = locateSwcError(String((err as Error)?.message ?? err), file.content);
     const where = line ? `${file.path}:${line}:${column}` : file.path;
@@ -36,14 +36,6 @@ export async function compileServiceFile(file: SourceFileInput): Promise<Compile
   }
   const version = createHash('sha256').update(code).digest('hex').slice(0, 20);
   return { path: file.path, source: file.content, code, version };
-}
-
-/** Compiles a batch in parallel; on failure throws the error of the first failing file in input order. */
-export async function compileServiceFiles(files: readonly SourceFileInput[]): Promise<CompiledServiceFile[]> {
-  const results = await Promise.allSettled(files.map(compileServiceFile));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<CompiledServiceFile>).value);
 }
 
 function swcOptions(path: string): Options {

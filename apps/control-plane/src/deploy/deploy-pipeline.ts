@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../errors';
 import type { ClusterStore, DeployedServiceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import type { SourceFileInput } from './compile-service-file';
+import type { CompilerPool } from './compiler-pool';
 import { validateUpload } from './validate-upload';
 import { ValidatedFiles } from './validated-files';
 
@@ -22,25 +23,28 @@ export interface DeployOutcome {
 const DEFAULT_WAIT_MS = 10_000;
 
 /**
- * validate (compile + load in a sandbox) -> store (one transaction, revision bump) -> push -> wait.
+ * validate (compile + load in a sandbox, in the compile processes) -> store (one transaction, revision bump) -> push -> wait.
  * Any failure before the store step leaves the cluster exactly as it was.
  */
 export class DeployPipeline {
   // Compile and inspection outcomes by (path, content), shared by every cluster.
-  private readonly validated = new ValidatedFiles();
+  private readonly validated: ValidatedFiles;
 
   constructor(
     private readonly store: ClusterStore,
     private readonly hub: SyncHub,
     private readonly log: Logger,
-  ) {}
+    compiler: CompilerPool,
+  ) {
+    this.validated = new ValidatedFiles(compiler);
+  }
 
   async deploy(cluster: string, files: readonly SourceFileInput[], options: DeployOptions): Promise<DeployOutcome> {
     validateUpload(files);
     // Unknown cluster fails before any compile work.
     await this.store.getCluster(cluster);
     const started = performance.now();
-    const { services, compiledFiles, compileMs, inspectMs } = await this.validated.validate(files);
+    const { services, compiledFiles, compileMs } = await this.validated.validate(files);
     const validatedMs = performance.now() - started;
     const stored = await this.store.deployServices(cluster, services);
     const storedMs = performance.now() - started;
@@ -56,7 +60,6 @@ export class DeployPipeline {
         services: services.length,
         changed: stored.services.filter((s) => s.changed).length,
         compileMs: Math.round(compileMs),
-        inspectMs: Math.round(inspectMs),
         validatedMs: Math.round(validatedMs),
         storedMs: Math.round(storedMs),
         totalMs: Math.round(performance.now() - started),

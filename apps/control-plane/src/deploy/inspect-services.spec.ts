@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../errors';
 import { compileServiceFile, type CompiledServiceFile } from './compile-service-file';
 import { inspectServices } from './inspect-services';
 
-function compile(path: string, content: string): Promise<CompiledServiceFile> {
+function compile(path: string, content: string): CompiledServiceFile {
   return compileServiceFile({ path, content });
 }
 
@@ -24,7 +24,7 @@ const SDK = "import { defineService } from '@laneway/sdk';\n";
 
 describe('inspectServices', () => {
   it('reads the name and lane of every service across files, default export first', async () => {
-    const orders = await compile(
+    const orders = compile(
       'services/orders.ts',
       `${SDK}
 export const list = defineService({ name: 'orders.list', handle: () => [] });
@@ -32,7 +32,7 @@ export default defineService({ name: 'orders.get', lane: 'cpu', handle: (id: str
 export const create = defineService({ name: 'orders.create', lane: 'network', handle: () => 1 });
 `,
     );
-    const billing = await compile(
+    const billing = compile(
       'services/billing.js',
       `${SDK}
 export const charge = defineService({ name: 'billing.charge', lane: 'cpu', handle: () => true });
@@ -61,7 +61,7 @@ export const charge = defineService({ name: 'billing.charge', lane: 'cpu', handl
   });
 
   it('counts a definition exported under two names once', async () => {
-    const file = await compile(
+    const file = compile(
       'twice.ts',
       `${SDK}
 const svc = defineService({ name: 'alias.one', handle: () => 1 });
@@ -73,8 +73,8 @@ export const alsoSvc = svc;
   });
 
   it('rejects a service name defined in two files, naming both paths', async () => {
-    const first = await compile('team-a/users.ts', `${SDK}export default defineService({ name: 'users.get', handle: () => 1 });\n`);
-    const second = await compile('team-b/users.ts', `${SDK}export const u = defineService({ name: 'users.get', handle: () => 2 });\n`);
+    const first = compile('team-a/users.ts', `${SDK}export default defineService({ name: 'users.get', handle: () => 1 });\n`);
+    const second = compile('team-b/users.ts', `${SDK}export const u = defineService({ name: 'users.get', handle: () => 2 });\n`);
 
     const err = inspectError([first, second]);
 
@@ -85,8 +85,8 @@ export const alsoSvc = svc;
   });
 
   it('names the file whose top-level code throws', async () => {
-    const good = await compile('fine.ts', `${SDK}export default defineService({ name: 'fine.svc', handle: () => 1 });\n`);
-    const bad = await compile('services/explodes.ts', `${SDK}throw new Error('config missing: API_KEY');\n`);
+    const good = compile('fine.ts', `${SDK}export default defineService({ name: 'fine.svc', handle: () => 1 });\n`);
+    const bad = compile('services/explodes.ts', `${SDK}throw new Error('config missing: API_KEY');\n`);
 
     const err = inspectError([good, bad]);
 
@@ -95,7 +95,7 @@ export const alsoSvc = svc;
   });
 
   it('names the file when defineService rejects a definition', async () => {
-    const bad = await compile('bad-lane.ts', `${SDK}export default defineService({ name: 'x.y', lane: 'gpu' as never, handle: () => 1 });\n`);
+    const bad = compile('bad-lane.ts', `${SDK}export default defineService({ name: 'x.y', lane: 'gpu' as never, handle: () => 1 });\n`);
 
     const err = inspectError([bad]);
 
@@ -103,7 +103,7 @@ export const alsoSvc = svc;
   });
 
   it('stops an infinite loop at the top level after timeoutMs', async () => {
-    const loop = await compile('spin.js', `${SDK}while (true) {}\nexport default defineService({ name: 'never', handle: () => 1 });\n`);
+    const loop = compile('spin.js', `${SDK}while (true) {}\nexport default defineService({ name: 'never', handle: () => 1 });\n`);
 
     const started = performance.now();
     const err = inspectError([loop], 100);
@@ -116,7 +116,7 @@ export const alsoSvc = svc;
   });
 
   it('rejects a file that exports no service', async () => {
-    const helper = await compile('lib/helpers.ts', 'export const add = (a: number, b: number): number => a + b;\n');
+    const helper = compile('lib/helpers.ts', 'export const add = (a: number, b: number): number => a + b;\n');
 
     const err = inspectError([helper]);
 
@@ -126,7 +126,7 @@ export const alsoSvc = svc;
 
   it("keeps the uploads' global changes out of the control plane", async () => {
     const key = `lanewayLeak_${randomBytes(4).toString('hex')}`;
-    const file = await compile(
+    const file = compile(
       'globals.js',
       `${SDK}
 globalThis.${key} = 1;
@@ -150,7 +150,7 @@ export default defineService({ name: 'globals.svc', handle: () => 1 });
 
   it('gives every call a fresh context: globals set by one deploy are gone in the next', async () => {
     const key = `lanewayMarker_${randomBytes(4).toString('hex')}`;
-    const setter = await compile('set.js', `${SDK}globalThis.${key} = 'set';\nexport default defineService({ name: 'ctx.set', handle: () => 1 });\n`);
+    const setter = compile('set.js', `${SDK}globalThis.${key} = 'set';\nexport default defineService({ name: 'ctx.set', handle: () => 1 });\n`);
     // Names its service after what it sees, so the result shows whether the global survived.
     const reader = (path: string) =>
       compile(
@@ -165,7 +165,7 @@ export default defineService({ name: 'globals.svc', handle: () => 1 });
   });
 
   it('gives uploads no host objects, no live timers and no real modules', async () => {
-    const sneaky = await compile(
+    const sneaky = compile(
       'services/sneaky.js',
       `const { defineService } = require('@laneway/sdk');
 const fs = require('node:fs');

@@ -11,13 +11,21 @@ import type { CompiledServiceFile } from './compile-service-file';
  * the uploads touches the control plane's own globals.
  */
 export function inspectServices(files: readonly CompiledServiceFile[], timeoutMs?: number): NewServiceVersion[] {
-  const services = inspectFiles(files, timeoutMs).flat();
+  const services = inspectFiles(files, { timeoutMs }).flat();
   checkUniqueNames(services);
   return services;
 }
 
+export interface InspectOptions {
+  /** Bound on the batch's top-level code (a vm watchdog); ignored with `beforeModule`. */
+  timeoutMs?: number;
+  /** Called before each file's top level runs; the caller then bounds the time (see loadServiceModules). */
+  beforeModule?: (index: number) => void;
+}
+
 /** The services each file exports, in file order (names not yet checked across files). */
-export function inspectFiles(files: readonly CompiledServiceFile[], timeoutMs = 2000 + files.length): NewServiceVersion[][] {
+export function inspectFiles(files: readonly CompiledServiceFile[], options: InspectOptions = {}): NewServiceVersion[][] {
+  const { timeoutMs = 2000 + files.length, beforeModule } = options;
   const context = vm.createContext({});
   // Everything the uploads can reach is made inside their own realm: no host object to pollute, no
   // timer that would fire later in the control plane, no module with the control plane's rights.
@@ -26,7 +34,7 @@ export function inspectFiles(files: readonly CompiledServiceFile[], timeoutMs = 
   try {
     loaded = loadServiceModules(
       files.map((f) => ({ code: f.code, filename: f.path })),
-      { context, timeoutMs, requireModule: inert },
+      { context, timeoutMs, requireModule: inert, beforeModule },
     );
   } catch (err) {
     throw new InvalidArgumentError('files', (err as Error).message, { path: (err as { filename?: string }).filename });

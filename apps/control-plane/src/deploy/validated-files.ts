@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { NewServiceVersion } from '../store';
-import { compileServiceFiles, type SourceFileInput } from './compile-service-file';
-import { checkUniqueNames, inspectFiles } from './inspect-services';
+import type { SourceFileInput } from './compile-service-file';
+import type { CompilerPool } from './compiler-pool';
+import { checkUniqueNames } from './inspect-services';
 
 /** The services of one uploaded file, compiled and inspected. */
 type FileServices = readonly NewServiceVersion[];
@@ -10,8 +11,8 @@ export interface ValidatedDeploy {
   services: NewServiceVersion[];
   /** Files compiled and inspected by this call; the others were known. */
   compiledFiles: number;
+  /** Compiling and inspecting in the compile processes, message round trips included. */
   compileMs: number;
-  inspectMs: number;
 }
 
 /**
@@ -23,7 +24,10 @@ export interface ValidatedDeploy {
 export class ValidatedFiles {
   private readonly known = new Map<string, FileServices>();
 
-  constructor(private readonly maxFiles = 10_000) {}
+  constructor(
+    private readonly compiler: CompilerPool,
+    private readonly maxFiles = 10_000,
+  ) {}
 
   get size(): number {
     return this.known.size;
@@ -32,19 +36,20 @@ export class ValidatedFiles {
   async validate(files: readonly SourceFileInput[]): Promise<ValidatedDeploy> {
     const keys = files.map(keyOf);
     const perFile: (FileServices | undefined)[] = keys.map((key) => this.known.get(key));
-    const missing = files.filter((_, n) => perFile[n] === undefined);
+    const missingAt = files.flatMap((_, n) => (perFile[n] === undefined ? [n] : []));
+    const missing = missingAt.map((n) => files[n]!);
     const started = performance.now();
-    const compiled = missing.length ? await compileServiceFiles(missing) : [];
-    const compiledAt = performance.now();
-    const inspected = compiled.length ? inspectFiles(compiled) : [];
-    const inspectMs = performance.now() - compiledAt;
-    let next = 0;
-    for (let n = 0; n < files.length; n++) if (perFile[n] === undefined) perFile[n] = inspected[next++];
+    const compiled = missing.length ? await this.compiler.compile(missing) : [];
+    const compileMs = performance.now() - started;
+    compiled.forEach((result, n) => {
+      const file = missing[n]!;
+      perFile[missingAt[n]!] = result.services.map((s) => ({ ...s, version: result.version, path: file.path, source: file.content, code: result.code }));
+    });
     const services = perFile.flatMap((s) => s!);
     // Names must be unique across the whole deploy, remembered files included.
     checkUniqueNames(services);
     for (let n = 0; n < files.length; n++) this.remember(keys[n]!, perFile[n]!);
-    return { services, compiledFiles: missing.length, compileMs: compiledAt - started, inspectMs };
+    return { services, compiledFiles: missing.length, compileMs };
   }
 
   private remember(key: string, services: FileServices): void {

@@ -24,7 +24,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../auth/authenticator';
+import { CompilerPool } from '../deploy/compiler-pool';
 import { DeployPipeline } from '../deploy/deploy-pipeline';
+import { compileWorkerBundle } from '../testing/compile-worker-bundle';
 import { ClusterStore } from '../store';
 import { SyncHub } from './sync-hub';
 
@@ -137,6 +139,7 @@ describe('SyncHub over a real gRPC stream', () => {
   let store: ClusterStore;
   let hub: SyncHub;
   let pipeline: DeployPipeline;
+  let compiler: CompilerPool;
   let server: Server;
   let client: SyncServiceClient;
   const open: DataPlaneStream[] = [];
@@ -175,7 +178,9 @@ describe('SyncHub over a real gRPC stream', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'laneway-sync-hub-'));
     store = await ClusterStore.open({ dataDir });
     hub = new SyncHub({ store, auth: new Authenticator(ADMIN_TOKEN, store), logger });
-    pipeline = new DeployPipeline(store, hub, logger);
+    compiler = new CompilerPool({ workerPath: await compileWorkerBundle(), size: 1, maxHeapMb: 256, loadTimeoutMs: 2000, logger });
+    await compiler.start();
+    pipeline = new DeployPipeline(store, hub, logger, compiler);
     server = new Server();
     server.addService(SyncServiceService, { sync: hub.handleStream });
     const port = await new Promise<number>((resolve, reject) =>
@@ -191,6 +196,7 @@ describe('SyncHub over a real gRPC stream', () => {
   afterAll(async () => {
     client?.close();
     hub?.shutdown();
+    await compiler?.close();
     await new Promise<void>((resolve) => (server ? server.tryShutdown(() => resolve()) : resolve()));
     await store?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../errors';
+import { compileWorkerBundle } from '../testing/compile-worker-bundle';
+import { CompilerPool } from './compiler-pool';
 import { ValidatedFiles } from './validated-files';
 
 const file = (path: string, name: string, answer: string, lane = 'network') => ({
@@ -19,8 +22,15 @@ async function invalid(promise: Promise<unknown>): Promise<InvalidArgumentError>
 }
 
 describe('ValidatedFiles', () => {
+  let compiler: CompilerPool;
+  beforeAll(async () => {
+    compiler = new CompilerPool({ workerPath: await compileWorkerBundle(), size: 1, maxHeapMb: 256, loadTimeoutMs: 2000, logger: pino({ level: 'silent' }) });
+    await compiler.start();
+  });
+  afterAll(() => compiler?.close());
+
   it('compiles and inspects only the files it has not seen with that path and content', async () => {
-    const cache = new ValidatedFiles();
+    const cache = new ValidatedFiles(compiler);
     const a = file('svc/a.ts', 'cache.a', 'a1');
     const b = file('svc/b.ts', 'cache.b', 'b1', 'cpu');
 
@@ -43,7 +53,7 @@ describe('ValidatedFiles', () => {
   });
 
   it('treats the same content under another path as a new file', async () => {
-    const cache = new ValidatedFiles();
+    const cache = new ValidatedFiles(compiler);
     await cache.validate([file('svc/a.ts', 'cache.a', 'a1')]);
     const moved = await cache.validate([{ ...file('svc/a.ts', 'cache.a', 'a1'), path: 'svc/moved.ts' }]);
     expect(moved.compiledFiles).toBe(1);
@@ -51,7 +61,7 @@ describe('ValidatedFiles', () => {
   });
 
   it('checks names across remembered and new files, and fails a bad file without forgetting the good ones', async () => {
-    const cache = new ValidatedFiles();
+    const cache = new ValidatedFiles(compiler);
     const a = file('svc/a.ts', 'cache.a', 'a1');
     await cache.validate([a]);
 
@@ -66,7 +76,7 @@ describe('ValidatedFiles', () => {
   });
 
   it('forgets the least recently deployed files beyond its limit', async () => {
-    const cache = new ValidatedFiles(2);
+    const cache = new ValidatedFiles(compiler, 2);
     const [a, b, c] = [file('a.ts', 'lru.a', '1'), file('b.ts', 'lru.b', '1'), file('c.ts', 'lru.c', '1')];
     await cache.validate([a]);
     await cache.validate([b]);

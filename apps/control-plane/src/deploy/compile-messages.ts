@@ -1,0 +1,48 @@
+import type { ServiceLane } from '@laneway/sdk';
+import type { ServicePolicyRecord } from '../store';
+import type { SourceFileInput } from './compile-service-file';
+
+/** Parent -> compile process: compile and inspect these files, in order. */
+export interface CompileRequest {
+  t: 'compile';
+  id: number;
+  files: SourceFileInput[];
+}
+
+/** One service a compiled file exports (path, source and code stay with the file). */
+export interface InspectedService {
+  name: string;
+  lane: ServiceLane;
+  policy: ServicePolicyRecord;
+}
+
+/** One file that compiled and loaded: its code, version and services (its source stays in the parent). */
+export interface CompiledFileResult {
+  code: string;
+  version: string;
+  services: InspectedService[];
+}
+
+/** A file that failed cleanly (a syntax error, a throwing top level, no service exported...). */
+export interface CompileFailure {
+  /** Index of the failing file in the request. */
+  index: number;
+  field: string;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/** Compile process -> parent. */
+export type FromCompileProcess =
+  | { t: 'ready' }
+  | { t: 'compiled'; id: number; files: CompiledFileResult[] }
+  | { t: 'failed'; id: number; failure: CompileFailure };
+
+/**
+ * Progress marks the compile process writes synchronously to its progress pipe (fd 3) before each
+ * step, so that the parent knows which file was being worked on when the process died or stalled:
+ * `<request id> c<index>` before compiling a file, `<request id> l<index>` before its top level runs. IPC messages sent just
+ * before a native crash may never leave the process; a synchronous pipe write has already left.
+ */
+export const PROGRESS_FD = 3;
+export type ProgressPhase = 'c' | 'l';
