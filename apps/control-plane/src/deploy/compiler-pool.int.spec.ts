@@ -52,7 +52,10 @@ describe('CompilerPool with real compile processes', () => {
   it('names the file whose top level allocates without bound', async () => {
     const hog = { path: 'svc/hog.ts', content: `${SDK}const keep: number[][] = [];\nfor (;;) keep.push(new Array(1e6).fill(1));\n` };
     const err = await rejection(pool.compile([good('hog.a'), hog, good('hog.b')]));
-    expect(err.message).toBe('svc/hog.ts: loading used more than 128 MB (LANEWAY_COMPILE_MAX_HEAP_MB): does its top level allocate without bound?');
+    // V8 gives up past the limit, or, collecting garbage again and again near it, runs into the deadline.
+    expect(err.message).toMatch(
+      /^svc\/hog\.ts: loading used (more than 128 MB|\d+ MB, near its 128 MB limit) \(LANEWAY_COMPILE_MAX_HEAP_MB\).*: does its top level allocate without bound\?$/,
+    );
     expect(err.details).toMatchObject({ path: 'svc/hog.ts', phase: 'load' });
     await stillWorks();
   });

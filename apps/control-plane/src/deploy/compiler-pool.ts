@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, UnavailableError } from '../errors';
@@ -35,6 +36,8 @@ interface Slot {
   index: number;
   /** Why we killed it (a deadline), if we did. */
   killedFor: string | undefined;
+  /** Its resident memory when we killed it, in MB. */
+  killedAtMb: number | undefined;
   timer: NodeJS.Timeout | undefined;
   stderrTail: string;
 }
@@ -121,7 +124,7 @@ export class CompilerPool {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
-    const slot: Slot = { child, ready: false, task: undefined, taskId: 0, phase: undefined, index: 0, killedFor: undefined, timer: undefined, stderrTail: '' };
+    const slot: Slot = { child, ready: false, task: undefined, taskId: 0, phase: undefined, index: 0, killedFor: undefined, killedAtMb: undefined, timer: undefined, stderrTail: '' };
     this.slots.add(slot);
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       slot.stderrTail = (slot.stderrTail + chunk).slice(-4096);
@@ -188,6 +191,7 @@ export class CompilerPool {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = setTimeout(() => {
       slot.killedFor = what;
+      slot.killedAtMb = residentMb(slot.child.pid);
       slot.child.kill('SIGKILL');
     }, ms);
   }
@@ -202,6 +206,15 @@ export class CompilerPool {
     const file = files[Math.min(slot.index, files.length - 1)]!;
     const loading = slot.phase === 'l';
     const details = { path: file.path, phase: loading ? 'load' : 'compile' };
+    // Near its heap limit, V8 collects garbage again and again before it gives up, so a top level that
+    // allocates without bound often runs into the deadline first.
+    if (slot.killedFor && slot.killedAtMb !== undefined && slot.killedAtMb >= 0.75 * this.options.maxHeapMb) {
+      return new InvalidArgumentError(
+        'files',
+        `${file.path}: ${loading ? 'loading' : 'compiling'} used ${Math.round(slot.killedAtMb)} MB, near its ${this.options.maxHeapMb} MB limit (LANEWAY_COMPILE_MAX_HEAP_MB), and had not finished: does its top level allocate without bound?`,
+        details,
+      );
+    }
     if (slot.killedFor === 'load') {
       return new InvalidArgumentError('files', `${file.path}: top-level code ran past ${this.options.loadTimeoutMs} ms (LANEWAY_LOAD_TIMEOUT_MS): does it loop without end?`, details);
     }
@@ -220,6 +233,17 @@ export class CompilerPool {
       return new InvalidArgumentError('files', `${file.path}: the compiler crashed on this file (${how}): nesting too deep?`, details);
     }
     return new InvalidArgumentError('files', `${file.path}: loading it crashed its process (${how})`, details);
+  }
+}
+
+/** Resident memory of a process from /proc (Linux), or undefined where that cannot be read. */
+function residentMb(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }
 
