@@ -13,9 +13,9 @@ if (!projectRoot) {
 }
 const srcDir = path.join(root, projectRoot, 'src');
 const outdir = path.join(root, 'dist', projectRoot);
-// Extra entry points an app needs beside main.ts (the server's CPU-lane thread, the control plane's
-// compile process).
-const extraEntries = { 'apps/server': ['cpu/cpu-worker.ts'], 'apps/control-plane': ['deploy/compile-worker.ts'] }[projectRoot] ?? [];
+// Extra entry points an app needs beside main.ts (the server's CPU-lane and load-check threads, the
+// control plane's compile process).
+const extraEntries = { 'apps/server': ['cpu/cpu-worker.ts', 'load/load-check-worker.ts'], 'apps/control-plane': ['deploy/compile-worker.ts'] }[projectRoot] ?? [];
 const entryPoints = Object.fromEntries(
   [['main', 'main.ts'], ...extraEntries.map((e) => [path.basename(e, '.ts'), e])].map(([out, file]) => [
     out,

@@ -9,6 +9,7 @@ import { CpuPool } from './cpu/cpu-pool';
 import { startHealthServer } from './http/health-server';
 import { Invoker } from './lanes/invoker';
 import { LaneWorkers } from './lanes/lane-workers';
+import { LoadChecker } from './load/load-checker';
 import { ServiceRegistry, type Update } from './registry/service-registry';
 import { SyncAgent } from './sync/sync-agent';
 
@@ -21,12 +22,24 @@ export interface RunningServer {
 export interface StartServerOptions {
   /** Path of the bundled CPU-lane thread entry; defaults to cpu-worker.js beside this bundle. */
   cpuWorkerPath?: string;
+  /** Path of the bundled load-check thread entry; defaults to load-check-worker.js beside this bundle. */
+  loadCheckWorkerPath?: string;
 }
 
 /** Starts one data-plane replica: sync agent, registry, CPU pool, lane workers, health endpoint. */
 export async function startServer(config: ServerConfig, logger: Logger, options: StartServerOptions = {}): Promise<RunningServer> {
   const log = logger.child({ cluster: config.cluster, server: config.serverName });
-  const registry = new ServiceRegistry();
+  const checker = config.loadMaxHeapMb
+    ? new LoadChecker({
+        workerPath: options.loadCheckWorkerPath ?? path.join(__dirname, 'load-check-worker.js'),
+        timeoutMs: config.loadTimeoutMs,
+        maxHeapMb: config.loadMaxHeapMb,
+        logger: log,
+      })
+    : undefined;
+  // Started now so that the first push does not wait for the thread.
+  checker?.start();
+  const registry = new ServiceRegistry({ loadTimeoutMs: config.loadTimeoutMs, checker });
   const redisOptions = { maxRetriesPerRequest: null };
   const connection = new Redis(config.redisUrl, redisOptions);
   const publisher = new Redis(config.redisUrl, redisOptions);
@@ -42,6 +55,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     onInvoke: (service, input, timeoutMs, async) =>
       async ? invokerRef.current!.invokeAsyncFromService(service, input) : invokerRef.current!.invokeFromService(service, input, timeoutMs),
     recycleAboveHeapMb: config.cpuThreadMaxHeapMb,
+    loadTimeoutMs: config.loadTimeoutMs,
   });
   await pool.start();
   const invoker = (invokerRef.current = new Invoker({
@@ -75,7 +89,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       await workers.setDrained(update.drained);
       if (synced) log.info({ drained: update.drained, inFlight: workers.inFlight }, update.drained ? 'drained' : 'resumed');
     }
-    const prepared = registry.prepare(update);
+    const prepared = await registry.prepare(update);
     if (prepared.errors.length) return prepared.errors;
     const cpuErrors = await pool.apply(registry.ofLane('cpu', prepared.next));
     if (cpuErrors.length) return cpuErrors;
@@ -134,6 +148,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       if (!finished) log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight jobs did not finish in time; other servers take them over');
       agent.stop();
       await pool.close();
+      await checker?.close();
       await lanes.close();
       health?.close();
       await Promise.all([connection.quit(), publisher.quit()]).catch(() => undefined);

@@ -1,6 +1,6 @@
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { loadServiceModule } from './load-service-module';
+import { loadServiceModule, loadServiceModules } from './load-service-module';
 
 const twoServices = `
 const sdk = require('@laneway/sdk');
@@ -38,5 +38,20 @@ describe('loadServiceModule', () => {
       'bad.js: loading failed: boom',
     );
     expect(() => loadServiceModule('exports.x = 1', { filename: 'empty.js' })).toThrow(/empty\.js: exports no service/);
+  });
+
+  it('calls beforeModule before each module and then runs the batch without the watchdog', () => {
+    const context = vm.createContext({});
+    const seen: number[] = [];
+    const code = 'const end = Date.now() + 80; while (Date.now() < end) {}\n' + twoServices;
+    const loaded = loadServiceModules(
+      [
+        { code, filename: 'a.js' },
+        { code, filename: 'b.js' },
+      ],
+      { context, timeoutMs: 50, beforeModule: (i) => seen.push(i) },
+    );
+    expect(loaded).toHaveLength(2);
+    expect(seen).toEqual([0, 1]);
   });
 });

@@ -1,18 +1,32 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import vm from 'node:vm';
+import type vm from 'node:vm';
 import * as sdk from '@laneway/sdk';
 import { isServiceDefinition, type ServiceDefinition } from '@laneway/sdk';
+import { describeError, isTimeout, ModuleBatch } from './module-batch';
+
+/** Why a module could not be loaded. */
+export type ServiceModuleFailure = 'compile' | 'threw' | 'timeout' | 'no-service';
 
 /** Raised when a service module cannot be evaluated or exports no service. */
 export class ServiceModuleError extends Error {
+  /** What went wrong; `timeout` is the vm watchdog stopping its top-level code. */
+  readonly reason: ServiceModuleFailure;
+  /**
+   * For a timeout: the heap in use when the watchdog stopped it. A top level that fills the heap
+   * slows down in garbage collection near the limit and often reaches the timeout first.
+   */
+  readonly heapUsedMb: number | undefined;
+
   constructor(
     readonly filename: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; reason?: ServiceModuleFailure; heapUsedMb?: number },
   ) {
     super(message, options);
     this.name = 'ServiceModuleError';
+    this.reason = options?.reason ?? 'threw';
+    this.heapUsedMb = options?.heapUsedMb;
   }
 }
 
@@ -24,26 +38,33 @@ export interface LoadServiceModuleOptions {
    * inspect untrusted uploads without touching its own globals.
    */
   context?: vm.Context;
-  /** Bound on the module's top-level code, in milliseconds (only with `context`). */
+  /**
+   * Bound on the modules' top-level code, in milliseconds: with `context`, default 2000; in the
+   * current context, unbounded unless given.
+   */
   timeoutMs?: number;
   /** Resolves anything but `@laneway/sdk`; defaults to Node's resolution from the process's cwd. */
   requireModule?: (id: string) => unknown;
   /**
-   * Called with a module's index before its top level runs (only with `context`). With it, the batch
-   * runs without the `timeoutMs` watchdog: the caller bounds it from outside (the control plane's
-   * compile process reports each index to its parent, which kills it past its deadline and so knows
-   * which module ran too long, or was loading when the process died).
+   * Called with a module's index before its top level runs. With it, the batch runs without the
+   * `timeoutMs` watchdog: the caller bounds it from outside (the control plane's compile process
+   * reports each index to its parent, which kills it past its deadline and so knows which module ran
+   * too long, or was loading when the process died).
    */
   beforeModule?: (index: number) => void;
 }
 
-const WRAPPER_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
 const defaultRequire = createRequire(path.join(process.cwd(), 'noop.js'));
 
 /** One compiled module to evaluate. */
 export interface ServiceModuleSource {
   code: string;
   filename: string;
+}
+
+/** `require` as service modules see it: the SDK built in, anything else through `requireModule`. */
+export function serviceRequire(requireModule: (id: string) => unknown = defaultRequire): (id: string) => unknown {
+  return (id) => (id === '@laneway/sdk' ? sdk : requireModule(id));
 }
 
 /**
@@ -56,8 +77,8 @@ export function loadServiceModule(code: string, options: LoadServiceModuleOption
 }
 
 /**
- * Evaluates many modules at once. With a `context`, the top-level code of all of them runs under one
- * timeout (one watchdog for the batch: a timeout per module costs about 0.5 ms each). Throws
+ * Evaluates many modules at once; the top-level code of all of them runs under one timeout (one
+ * watchdog for the batch: a timeout per module costs about 0.5 ms each). Throws
  * {@link ServiceModuleError} for the first module that fails, naming its file.
  */
 export function loadServiceModules(
@@ -65,53 +86,22 @@ export function loadServiceModules(
   options: Omit<LoadServiceModuleOptions, 'filename'> = {},
 ): ServiceDefinition[][] {
   const { context } = options;
-  const requireModule = options.requireModule ?? defaultRequire;
-  const moduleRequire = (id: string): unknown => (id === '@laneway/sdk' ? sdk : requireModule(id));
-  const modules = sources.map((source) => {
-    const module = { exports: {} as Record<string, unknown> };
-    let fn: (...args: unknown[]) => void;
-    try {
-      fn = vm.compileFunction(source.code, WRAPPER_PARAMS, { filename: source.filename, parsingContext: context }) as (
-        ...a: unknown[]
-      ) => void;
-    } catch (err) {
-      throw new ServiceModuleError(source.filename, `${source.filename}: loading failed: ${describeError(err)}`, { cause: err });
-    }
-    const args = [module.exports, moduleRequire, module, source.filename, path.posix.dirname(source.filename)];
-    return { source, module, fn, args };
-  });
-  if (context && options.beforeModule) {
-    modules.forEach((m, index) => {
-      options.beforeModule!(index);
-      try {
-        m.fn.apply(m.module.exports, m.args);
-      } catch (err) {
-        throw new ServiceModuleError(m.source.filename, `${m.source.filename}: loading failed: ${describeError(err)}`, { cause: err });
-      }
-    });
-  } else if (context) {
-    const progress = { at: 0 };
-    context['__lanewayBatch'] = { modules: modules.map((m) => [m.fn, m.args]), progress };
-    try {
-      new vm.Script(
-        'for (const [fn, args] of __lanewayBatch.modules) { fn.apply(args[0], args); __lanewayBatch.progress.at++; }',
-      ).runInContext(context, { timeout: options.timeoutMs ?? 2000 });
-    } catch (err) {
-      const failed = modules[Math.min(progress.at, modules.length - 1)]!.source.filename;
-      throw new ServiceModuleError(failed, `${failed}: loading failed: ${describeError(err)}`, { cause: err });
-    } finally {
-      delete context['__lanewayBatch'];
-    }
-  } else {
-    for (const m of modules) {
-      try {
-        m.fn.apply(m.module.exports, m.args);
-      } catch (err) {
-        throw new ServiceModuleError(m.source.filename, `${m.source.filename}: loading failed: ${describeError(err)}`, { cause: err });
-      }
-    }
+  const batch = new ModuleBatch(sources, { context, moduleRequire: serviceRequire(options.requireModule) });
+  for (const [at, err] of batch.compileErrors) {
+    const { filename } = sources[at]!;
+    throw new ServiceModuleError(filename, `${filename}: loading failed: ${describeError(err)}`, { cause: err, reason: 'compile' });
   }
-  return modules.map((m) => collectServices(m.module.exports, m.source.filename));
+  const { beforeModule } = options;
+  const timeoutMs = beforeModule ? undefined : context ? (options.timeoutMs ?? 2000) : options.timeoutMs;
+  const failed = batch.run(0, timeoutMs, beforeModule);
+  if (failed) {
+    const { filename } = sources[failed.at]!;
+    throw new ServiceModuleError(filename, `${filename}: loading failed: ${describeError(failed.error)}`, {
+      cause: failed.error,
+      reason: isTimeout(failed.error) ? 'timeout' : 'threw',
+    });
+  }
+  return sources.map((source, i) => collectServices(batch.exportsOf(i), source.filename));
 }
 
 /** The service definitions among a module's exports (default first), each once. */
@@ -127,14 +117,8 @@ export function collectServices(exports: unknown, filename: string): ServiceDefi
     throw new ServiceModuleError(
       filename,
       `${filename}: exports no service: export one with \`export default defineService({ name, lane, handle })\``,
+      { reason: 'no-service' },
     );
   }
   return [...found];
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  // Errors thrown inside another vm context fail `instanceof Error`.
-  if (err !== null && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
-  return String(err);
 }

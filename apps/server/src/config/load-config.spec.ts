@@ -11,6 +11,8 @@ describe('server loadConfig', () => {
       queuePrefix: 'laneway',
       httpAddress: undefined,
       networkConcurrency: 200,
+      loadTimeoutMs: 2000,
+      loadMaxHeapMb: 512,
     });
     expect(config.serverName).toMatch(new RegExp(`-${process.pid}$`));
     expect(Object.isFrozen(config)).toBe(true);
@@ -20,6 +22,13 @@ describe('server loadConfig', () => {
     expect(() => loadConfig({ LANEWAY_CLUSTER: 'Bad Name', REDIS_URL: 'localhost:6379' })).toThrow(
       /LANEWAY_CLUSTER="Bad Name": not a valid cluster name; REDIS_URL="localhost:6379": must be a redis:\/\/ URL/,
     );
+  });
+
+  it('reads the load bounds', () => {
+    expect(loadConfig({ LANEWAY_LOAD_TIMEOUT_MS: '500', LANEWAY_LOAD_MAX_HEAP_MB: '64' })).toMatchObject({ loadTimeoutMs: 500, loadMaxHeapMb: 64 });
+    expect(() => loadConfig({ LANEWAY_LOAD_TIMEOUT_MS: '0' })).toThrow(/LANEWAY_LOAD_TIMEOUT_MS="0"/);
+    expect(loadConfig({ LANEWAY_LOAD_MAX_HEAP_MB: '0' }).loadMaxHeapMb).toBe(0);
+    expect(() => loadConfig({ LANEWAY_LOAD_MAX_HEAP_MB: '8' })).toThrow(/LANEWAY_LOAD_MAX_HEAP_MB="8": 0 \(no load-check thread\) or at least 16/);
   });
 
   it('parses the health address', () => {

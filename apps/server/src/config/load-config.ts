@@ -22,6 +22,10 @@ const schema = z.object({
   LANEWAY_JOB_LOCK_MS: int(1000, 3600_000).default(30_000),
   LANEWAY_SHUTDOWN_TIMEOUT_MS: int(0, 3600_000).default(30_000),
   LANEWAY_CPU_THREAD_MAX_HEAP_MB: int(16, 64 * 1024).default(512),
+  LANEWAY_LOAD_TIMEOUT_MS: int(10, 600_000).default(2000),
+  LANEWAY_LOAD_MAX_HEAP_MB: int(0, 64 * 1024)
+    .refine((mb) => mb === 0 || mb >= 16, '0 (no load-check thread) or at least 16')
+    .default(512),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -44,6 +48,13 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** A CPU thread whose heap grows past this is replaced after its current job. */
   cpuThreadMaxHeapMb: number;
+  /** Bound on a service module's top-level code when this server loads it (both lanes). */
+  loadTimeoutMs: number;
+  /**
+   * Heap limit of the thread that evaluates new network-lane modules before the main thread does;
+   * 0: no such thread (a heap blow-up at load then ends the server).
+   */
+  loadMaxHeapMb: number;
   logLevel: string;
 }
 
@@ -78,6 +89,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     jobLockMs: c.LANEWAY_JOB_LOCK_MS,
     shutdownTimeoutMs: c.LANEWAY_SHUTDOWN_TIMEOUT_MS,
     cpuThreadMaxHeapMb: c.LANEWAY_CPU_THREAD_MAX_HEAP_MB,
+    loadTimeoutMs: c.LANEWAY_LOAD_TIMEOUT_MS,
+    loadMaxHeapMb: c.LANEWAY_LOAD_MAX_HEAP_MB,
     logLevel: c.LOG_LEVEL,
   });
 }

@@ -1,4 +1,5 @@
 import type { InvocationErrorCode } from '@laneway/sdk';
+import type { HeapLimit } from '../load/describe-load-failure';
 import type { ServiceCode } from '../registry/service-registry';
 
 /** Messages from the main thread to a CPU-lane thread. */
@@ -23,4 +24,14 @@ export type FromCpuThread =
 export interface CpuThreadData {
   cluster: string;
   server: string;
+}
+
+/** What the pool adds for each thread it starts. */
+export interface CpuThreadInit extends CpuThreadData {
+  /** A LoadProgress buffer: the spec (index in the `stage` message) whose module is loading. */
+  progress: SharedArrayBuffer;
+  /** Bound on each module's top-level code while staging. */
+  loadTimeoutMs: number;
+  /** The heap at which V8 stops the thread, if limited. */
+  heap: HeapLimit | undefined;
 }

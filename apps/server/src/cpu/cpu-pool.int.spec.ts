@@ -1,10 +1,10 @@
-import { build } from 'esbuild';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceCode } from '../registry/service-registry';
+import { buildThreadEntry } from '../testing/build-thread-entry';
 import { CpuPool, type CpuPoolOptions } from './cpu-pool';
 
 const services: ServiceCode[] = [
@@ -30,21 +30,7 @@ describe('CpuPool with real worker threads', () => {
   const invoked: unknown[] = [];
 
   beforeAll(async () => {
-    // The thread entry must be plain JavaScript (Node 20 cannot load .ts in worker threads).
-    await build({
-      entryPoints: [path.join(__dirname, 'cpu-worker.ts')],
-      outfile: workerPath,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      tsconfig: path.join(__dirname, '../../tsconfig.json'),
-      packages: 'external',
-      alias: {
-        '@laneway/sdk': path.join(__dirname, '../../../../libs/sdk/src/index.ts'),
-        '@laneway/runtime': path.join(__dirname, '../../../../libs/runtime/src/index.ts'),
-      },
-      logLevel: 'silent',
-    });
+    await buildThreadEntry('cpu/cpu-worker.ts', workerPath);
     pool = new CpuPool({
       size: 2,
       workerPath,
@@ -60,7 +46,7 @@ describe('CpuPool with real worker threads', () => {
   });
 
   /** A started pool of its own, for a test that needs another size or option. */
-  const startPool = async (options: Pick<CpuPoolOptions, 'size' | 'recycleAboveHeapMb'>): Promise<CpuPool> => {
+  const startPool = async (options: Pick<CpuPoolOptions, 'size' | 'recycleAboveHeapMb' | 'loadTimeoutMs'>): Promise<CpuPool> => {
     const own = new CpuPool({
       ...options,
       workerPath,
@@ -246,6 +232,67 @@ exports.default = defineService({ name: 'cpu.hoard', lane: 'cpu', handle: (i) =>
       expect(await small.run('cpu.hoard', { mb: 1 }, 'h4', Date.now() + 20_000)).toMatchObject({ ok: true, output: { held: 1 } });
     } finally {
       await small.close();
+    }
+  });
+
+  const failing = (name: string, body: string): ServiceCode => ({
+    name,
+    version: `${name}-1`,
+    lane: 'cpu',
+    path: `${name}.js`,
+    code: `${body}\nexports.default = require('@laneway/sdk').defineService({ name: '${name}', lane: 'cpu', handle: () => 1 });`,
+  });
+
+  it('names the service whose top level throws, recurses without end, loops, exhausts the heap or ends its thread, and keeps the previous set', async () => {
+    // Hard heap limit 64 MB (twice the recycling limit).
+    const own = await startPool({ size: 2, recycleAboveHeapMb: 32, loadTimeoutMs: 1000 });
+    try {
+      expect(await own.apply(services)).toEqual([]);
+      const cases: [ServiceCode, string | RegExp][] = [
+        [failing('cpu.throws', 'throw new Error("no model")'), 'cpu.throws.js: loading failed: no model'],
+        [failing('cpu.recurses', 'function f() { return f() + 1; }\nf();'), 'cpu.recurses.js: loading failed: Maximum call stack size exceeded'],
+        [failing('cpu.loops', 'for (;;) {}'), 'cpu.loops.js: top-level code ran past 1000 ms (LANEWAY_LOAD_TIMEOUT_MS)'],
+        // Near the limit GC slows it down; past the timeout it is still reported as the heap blow-up.
+        [
+          failing('cpu.hog', 'const kept = []; for (;;) kept.push(new Array(100000).fill(1));'),
+          /^cpu\.hog\.js: loading used .*64 MB.* \(twice LANEWAY_CPU_THREAD_MAX_HEAP_MB\)/,
+        ],
+        [failing('cpu.exits', 'process.exit(3)'), 'cpu.exits.js: loading ended its thread (exit code 3)'],
+      ];
+      for (const [bad, message] of cases) {
+        const errors = await own.apply([...services, bad]);
+        expect(errors).toEqual([{ service: bad.name, message: typeof message === 'string' ? message : expect.stringMatching(message) }]);
+        expect(await own.run('cpu.sum', { a: 1, b: 2 }, `after-${bad.name}`, Date.now() + 10_000)).toMatchObject({ ok: true, output: { sum: 3 } });
+        expect(await own.run(bad.name, null, `gone-${bad.name}`, Date.now() + 10_000)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+      }
+      await until(() => own.threads === 2);
+      // A later good set applies.
+      expect(await own.apply([...services, busy(0, 'fine', 'f1')])).toEqual([]);
+      expect(await own.run('cpu.busy', { ms: 0 }, 'fine', Date.now() + 10_000)).toEqual({ ok: true, output: 'fine', version: 'f1' });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('terminates and replaces a thread stuck loading past the timeout in a blocking call', async () => {
+    const own = await startPool({ size: 2, loadTimeoutMs: 300 });
+    try {
+      expect(await own.apply(services)).toEqual([]);
+      const started = performance.now();
+      const errors = await own.apply([...services, failing('cpu.blocks', "require('node:child_process').execSync('sleep 5')")]);
+      expect(errors).toEqual([
+        {
+          service: 'cpu.blocks',
+          message: 'cpu.blocks.js: top-level code ran past 300 ms (LANEWAY_LOAD_TIMEOUT_MS) and did not stop; its thread was terminated',
+        },
+      ]);
+      // Between one and two periods of timeout + 1 s, well before the call returns.
+      expect(performance.now() - started).toBeLessThan(4000);
+      // Replacements serve the previous set before the stuck threads are gone.
+      expect(await own.run('cpu.sum', { a: 2, b: 2 }, 'after-stuck', Date.now() + 10_000)).toMatchObject({ ok: true, output: { sum: 4 } });
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      await own.close();
     }
   });
 });

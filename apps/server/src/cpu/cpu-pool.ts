@@ -1,8 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import type { InvocationErrorCode } from '@laneway/sdk';
 import type { Logger } from 'pino';
+import { describeLoadFailure, type HeapLimit, type LoadFailure } from '../load/describe-load-failure';
+import { LoadProgress } from '../load/load-progress';
 import type { ServiceCode } from '../registry/service-registry';
-import type { CpuThreadData, FromCpuThread, ToCpuThread } from './cpu-messages';
+import type { CpuThreadData, CpuThreadInit, FromCpuThread, ToCpuThread } from './cpu-messages';
 
 export type CpuRunResult =
   | { ok: true; output: unknown; version: string }
@@ -21,6 +23,11 @@ export interface CpuPoolOptions {
    * the hard limit at which V8 stops the thread mid-job.
    */
   recycleAboveHeapMb?: number;
+  /**
+   * Bound on each module's top-level code while a thread loads services (LANEWAY_LOAD_TIMEOUT_MS);
+   * default 2000. A thread that does not stop at it is terminated and replaced.
+   */
+  loadTimeoutMs?: number;
 }
 
 interface Task {
@@ -41,11 +48,19 @@ interface Slot {
   task: Task | undefined;
   timer: NodeJS.Timeout | undefined;
   stageWaiter: ((errors: { service: string; message: string }[]) => void) | undefined;
+  /** The specs being staged, which the thread's progress indexes. */
+  staging: ServiceCode[] | undefined;
+  progress: LoadProgress;
+  /** The thread's uncaught error ('error' comes before 'exit'). */
+  error: Error | undefined;
   /** Being terminated (retired, recycled or killed): it no longer counts towards the pool's size. */
   leaving: boolean;
 }
 
 type LoadErrors = { service: string; message: string }[];
+
+// A thread's own vm watchdog stops a module at the timeout; this is how much later it counts as stuck.
+const STUCK_GRACE_MS = 1000;
 
 /**
  * A fixed pool of worker threads for the CPU lane. Each thread runs one job at a time; a job past its
@@ -156,13 +171,31 @@ export class CpuPool {
 
   /** Starts a thread; resolves once it runs, holding no services (not ready). */
   private spawn(): Promise<Slot> {
+    const progress = new LoadProgress();
+    const workerData: CpuThreadInit = {
+      ...this.options.threadData,
+      progress: progress.buffer,
+      loadTimeoutMs: this.loadTimeoutMs,
+      heap: this.heapLimit,
+    };
     const worker = new Worker(this.options.workerPath, {
-      workerData: this.options.threadData,
+      workerData,
       resourceLimits: this.options.recycleAboveHeapMb
         ? { maxOldGenerationSizeMb: 2 * this.options.recycleAboveHeapMb }
         : undefined,
     });
-    const slot: Slot = { worker, ready: false, generation: 0, task: undefined, timer: undefined, stageWaiter: undefined, leaving: false };
+    const slot: Slot = {
+      worker,
+      ready: false,
+      generation: 0,
+      task: undefined,
+      timer: undefined,
+      stageWaiter: undefined,
+      staging: undefined,
+      progress,
+      error: undefined,
+      leaving: false,
+    };
     this.slots.add(slot);
     return new Promise((resolve) => {
       worker.on('message', (message: FromCpuThread) => {
@@ -174,12 +207,19 @@ export class CpuPool {
         this.onMessage(slot, message);
       });
       worker.on('error', (err) => {
+        slot.error = err;
         this.log.error({ err }, 'CPU thread crashed');
       });
       worker.on('exit', (code) => {
         this.slots.delete(slot);
         if (slot.timer) clearTimeout(slot.timer);
-        slot.stageWaiter?.([{ service: '', message: `a CPU thread exited (code ${code}) while loading services` }]);
+        if (slot.stageWaiter) {
+          const failure: LoadFailure =
+            (slot.error as { code?: string } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY'
+              ? { kind: 'heap', heap: this.heapLimit }
+              : { kind: 'exit', code, detail: slot.error?.message };
+          slot.stageWaiter(this.blame(slot, failure, `a CPU thread exited (code ${code}) while loading services`));
+        }
         const task = slot.task;
         slot.task = undefined;
         if (task) {
@@ -202,7 +242,8 @@ export class CpuPool {
    * lets it take jobs; a thread the pool no longer needs is retired instead.
    */
   private settle(slot: Slot): void {
-    if (!this.slots.has(slot)) return;
+    // A thread being terminated takes no job, even before its 'exit'.
+    if (!this.slots.has(slot) || slot.leaving) return;
     if (slot.generation !== this.generation && this.staying() > this.options.size) {
       this.retire(slot);
       return;
@@ -252,12 +293,44 @@ export class CpuPool {
   private stage(slot: Slot, specs: ServiceCode[]): Promise<LoadErrors> {
     if (!this.slots.has(slot)) return Promise.resolve([{ service: '', message: 'a CPU thread exited before it could load services' }]);
     return new Promise((resolve) => {
+      const timeoutMs = this.loadTimeoutMs;
+      const stopWatching = slot.progress.watch(timeoutMs + STUCK_GRACE_MS, () => {
+        this.log.warn({ timeoutMs }, 'a CPU thread did not stop loading at the load timeout; terminating it');
+        const errors = this.blame(slot, { kind: 'stuck', timeoutMs }, `a CPU thread did not finish loading services in ${timeoutMs} ms`);
+        // Terminating a thread blocked in native code takes effect only when the call returns: do not
+        // wait for its 'exit' to replace it.
+        this.retire(slot);
+        if (!this.closing && this.staying() < this.options.size) void this.addThread();
+        slot.stageWaiter?.(errors);
+      });
+      slot.staging = specs;
       slot.stageWaiter = (errors) => {
+        stopWatching();
         slot.stageWaiter = undefined;
+        slot.staging = undefined;
         resolve(errors);
       };
       this.post(slot, { t: 'stage', specs });
     });
+  }
+
+  /** The errors of a thread that died or hung while staging: every service of the module it was in. */
+  private blame(slot: Slot, failure: LoadFailure, unattributed: string): LoadErrors {
+    const index = slot.progress.current;
+    const culprit = index === undefined ? undefined : slot.staging?.[index];
+    if (!culprit) return [{ service: '', message: unattributed }];
+    const message = describeLoadFailure(culprit.path, failure);
+    return slot.staging!.filter((s) => s.version === culprit.version).map((s) => ({ service: s.name, message }));
+  }
+
+  private get loadTimeoutMs(): number {
+    return this.options.loadTimeoutMs ?? 2000;
+  }
+
+  /** The heap at which V8 stops a thread (twice the recycling limit), if there is one. */
+  private get heapLimit(): HeapLimit | undefined {
+    const recycleMb = this.options.recycleAboveHeapMb;
+    return recycleMb ? { limitMb: 2 * recycleMb, setting: 'twice LANEWAY_CPU_THREAD_MAX_HEAP_MB' } : undefined;
   }
 
   private onMessage(slot: Slot, message: FromCpuThread): void {

@@ -6,8 +6,10 @@ import { getHeapStatistics } from 'node:v8';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ServiceInvocationError, type ServiceContext, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
-import { loadServiceModule } from '@laneway/runtime';
-import type { CpuThreadData, FromCpuThread, ToCpuThread } from './cpu-messages';
+import { evaluateServiceModules } from '@laneway/runtime';
+import { describeLoadFailure } from '../load/describe-load-failure';
+import { LoadProgress } from '../load/load-progress';
+import type { CpuThreadInit, FromCpuThread, ToCpuThread } from './cpu-messages';
 
 interface Loaded {
   version: string;
@@ -16,7 +18,8 @@ interface Loaded {
 
 const port = parentPort;
 if (!port) throw new Error('cpu-worker must run in a worker thread');
-const data = workerData as CpuThreadData;
+const data = workerData as CpuThreadInit;
+const progress = new LoadProgress(data.progress);
 const send = (message: FromCpuThread): void => port.postMessage(message);
 const heapMb = (): number => getHeapStatistics().used_heap_size / 1048576;
 
@@ -55,23 +58,33 @@ port.on('message', (message: ToCpuThread) => {
 send({ t: 'ready', niced: lowerOwnPriority() });
 
 function stage(specs: { name: string; version: string; path: string; code: string }[]): void {
+  // One spec per version this thread does not hold yet: a file exporting several services loads once.
+  const fresh = new Map<string, number>();
+  specs.forEach((spec, i) => {
+    if (!modules.has(spec.version) && !fresh.has(spec.version)) fresh.set(spec.version, i);
+  });
+  const freshSpecs = [...fresh.values()];
+  const outcomes = evaluateServiceModules(
+    freshSpecs.map((i) => ({ code: specs[i]!.code, filename: specs[i]!.path })),
+    // The spec's index, so that the pool can name it if this thread dies or hangs in its module.
+    { timeoutMs: data.loadTimeoutMs, onModule: (n) => progress.enter(freshSpecs[n]!) },
+  );
+  const failed = new Map<string, string>();
+  outcomes.forEach((outcome, n) => {
+    const spec = specs[freshSpecs[n]!]!;
+    if (outcome.ok) modules.set(spec.version, outcome.services);
+    else failed.set(spec.version, describeLoadFailure(spec.path, { kind: 'module', error: outcome.error, timeoutMs: data.loadTimeoutMs, heap: data.heap }));
+  });
   const next = new Map<string, Loaded>();
   const errors: { service: string; message: string }[] = [];
   for (const spec of specs) {
-    try {
-      let definitions = modules.get(spec.version);
-      if (!definitions) {
-        definitions = loadServiceModule(spec.code, { filename: spec.path });
-        modules.set(spec.version, definitions);
-      }
-      const definition = definitions.find((d) => d.name === spec.name);
-      if (!definition) throw new Error(`${spec.path} does not export a service named '${spec.name}'`);
-      next.set(spec.name, { version: spec.version, definition });
-    } catch (err) {
-      errors.push({ service: spec.name, message: (err as Error).message });
-    }
+    const failure = failed.get(spec.version);
+    const definition = failure === undefined ? modules.get(spec.version)!.find((d) => d.name === spec.name) : undefined;
+    if (definition) next.set(spec.name, { version: spec.version, definition });
+    else errors.push({ service: spec.name, message: failure ?? `${spec.path} does not export a service named '${spec.name}'` });
   }
   staged = errors.length ? undefined : next;
+  progress.finish();
   send({ t: 'staged', errors });
 }
 

@@ -17,7 +17,7 @@ const spec = (name: string, version: string, code: string, lane: 'network' | 'cp
 describe('ServiceRegistry', () => {
   it('applies a full snapshot, then deltas with changes and removals', async () => {
     const registry = new ServiceRegistry();
-    const first = registry.prepare({
+    const first = await registry.prepare({
       revision: 1,
       full: true,
       removed: [],
@@ -29,17 +29,17 @@ describe('ServiceRegistry', () => {
     expect(await registry.get('a')!.definition!.handle(null, {} as never)).toBe('a1');
 
     registry.commit(
-      registry.prepare({ revision: 2, full: false, removed: ['b'], services: [spec('a', 'a2', module('a', '"a2"'))] }),
+      await registry.prepare({ revision: 2, full: false, removed: ['b'], services: [spec('a', 'a2', module('a', '"a2"'))] }),
     );
     expect(registry.revision).toBe(2);
     expect(registry.get('b')).toBeUndefined();
     expect(await registry.get('a')!.definition!.handle(null, {} as never)).toBe('a2');
   });
 
-  it('keeps the last good state when a service fails to load, and reports each failure', () => {
+  it('keeps the last good state when a service fails to load, and reports each failure', async () => {
     const registry = new ServiceRegistry();
-    registry.commit(registry.prepare({ revision: 1, full: true, removed: [], services: [spec('a', 'a1', module('a', '1'))] }));
-    const bad = registry.prepare({
+    registry.commit(await registry.prepare({ revision: 1, full: true, removed: [], services: [spec('a', 'a1', module('a', '1'))] }));
+    const bad = await registry.prepare({
       revision: 2,
       full: false,
       removed: ['a'],
@@ -54,17 +54,17 @@ describe('ServiceRegistry', () => {
     expect(registry.get('a')?.version).toBe('a1');
   });
 
-  it('a full snapshot drops services it does not list', () => {
+  it('a full snapshot drops services it does not list', async () => {
     const registry = new ServiceRegistry();
-    registry.commit(registry.prepare({ revision: 1, full: true, removed: [], services: [spec('a', 'a1', module('a', '1'))] }));
-    registry.commit(registry.prepare({ revision: 5, full: true, removed: [], services: [spec('b', 'b1', module('b', '1'))] }));
+    registry.commit(await registry.prepare({ revision: 1, full: true, removed: [], services: [spec('a', 'a1', module('a', '1'))] }));
+    registry.commit(await registry.prepare({ revision: 5, full: true, removed: [], services: [spec('b', 'b1', module('b', '1'))] }));
     expect(registry.get('a')).toBeUndefined();
     expect(registry.get('b')?.version).toBe('b1');
   });
 
-  it('leaves CPU-lane code to the pool and rejects a lane mismatch', () => {
+  it('leaves CPU-lane code to the pool and rejects a lane mismatch', async () => {
     const registry = new ServiceRegistry();
-    const prepared = registry.prepare({
+    const prepared = await registry.prepare({
       revision: 1,
       full: true,
       removed: [],
@@ -72,5 +72,20 @@ describe('ServiceRegistry', () => {
     });
     expect(prepared.errors).toEqual([{ service: 'n', message: "service 'n' declares lane 'cpu' but was pushed as 'network'" }]);
     expect(registry.ofLane('cpu', prepared.next).map((s) => s.name)).toEqual(['cpu1']);
+  });
+
+  it('without a checker, stops an endless top level on this thread at the load timeout and names the service', async () => {
+    const registry = new ServiceRegistry({ loadTimeoutMs: 100 });
+    registry.commit(await registry.prepare({ revision: 1, full: true, removed: [], services: [spec('a', 'a1', module('a', '1'))] }));
+    const started = performance.now();
+    const bad = await registry.prepare({
+      revision: 2,
+      full: false,
+      removed: [],
+      services: [spec('b', 'b1', module('b', '2')), spec('spin', 's1', 'for (;;) {}'), spec('c', 'c1', module('c', '3'))],
+    });
+    expect(bad.errors).toEqual([{ service: 'spin', message: 'spin.js: top-level code ran past 100 ms (LANEWAY_LOAD_TIMEOUT_MS)' }]);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(registry.get('a')?.version).toBe('a1');
   });
 });

@@ -1,5 +1,7 @@
 import type { ServiceDefinition, ServiceLane } from '@laneway/sdk';
-import { loadServiceModule } from '@laneway/runtime';
+import { evaluateServiceModules } from '@laneway/runtime';
+import { describeLoadFailure } from '../load/describe-load-failure';
+import type { LoadChecker } from '../load/load-checker';
 
 /** A service as pushed by the control plane. */
 export interface ServiceCode {
@@ -43,6 +45,16 @@ export interface PreparedUpdate {
   errors: ServiceLoadError[];
 }
 
+export interface ServiceRegistryOptions {
+  /** Bound on each module's top-level code on the main thread (LANEWAY_LOAD_TIMEOUT_MS); default 2000. */
+  loadTimeoutMs?: number;
+  /**
+   * Evaluates new versions in a thread with a heap limit first; only those that pass are evaluated
+   * here. Without one, a module that exhausts the heap or calls `process.exit` ends the server.
+   */
+  checker?: LoadChecker;
+}
+
 /**
  * The services this server runs. Updates are prepared off to the side and committed with one
  * assignment, so an invocation sees either the old set or the new one, and a failed update leaves the
@@ -54,6 +66,11 @@ export class ServiceRegistry {
   // Evaluated modules by version: a file exporting several services is evaluated once, and an
   // unchanged version is never evaluated again.
   private modules = new Map<string, ServiceDefinition[]>();
+  private readonly loadTimeoutMs: number;
+
+  constructor(private readonly options: ServiceRegistryOptions = {}) {
+    this.loadTimeoutMs = options.loadTimeoutMs ?? 2000;
+  }
 
   get revision(): number {
     return this.appliedRevision;
@@ -72,13 +89,24 @@ export class ServiceRegistry {
     return [...state.values()].filter((s) => s.lane === lane);
   }
 
-  prepare(update: ServicesUpdate): PreparedUpdate {
+  /** Evaluates the network-lane versions this server does not hold yet and builds the next state. */
+  async prepare(update: ServicesUpdate): Promise<PreparedUpdate> {
     const next = update.full ? new Map<string, RegisteredService>() : new Map(this.current);
     for (const name of update.removed) next.delete(name);
+    const fresh = new Map<string, ServiceCode>();
+    for (const spec of update.services) {
+      if (spec.lane === 'network' && !this.modules.has(spec.version) && !fresh.has(spec.version)) fresh.set(spec.version, spec);
+    }
+    const failed = await this.evaluate([...fresh.values()]);
     const errors: ServiceLoadError[] = [];
     for (const spec of update.services) {
       if (spec.lane === 'cpu') {
         next.set(spec.name, { ...spec, definition: undefined });
+        continue;
+      }
+      const failure = failed.get(spec.version);
+      if (failure !== undefined) {
+        errors.push({ service: spec.name, message: failure });
         continue;
       }
       try {
@@ -98,12 +126,46 @@ export class ServiceRegistry {
     for (const version of this.modules.keys()) if (!live.has(version)) this.modules.delete(version);
   }
 
-  private definitionOf(spec: ServiceCode): ServiceDefinition {
-    let definitions = this.modules.get(spec.version);
-    if (!definitions) {
-      definitions = loadServiceModule(spec.code, { filename: spec.path });
-      this.modules.set(spec.version, definitions);
+  /**
+   * Evaluates one spec per new version and caches what loaded; returns the NACK message of each
+   * version that did not. With a checker, each chunk it passed is evaluated here while it checks the
+   * next one.
+   */
+  private async evaluate(specs: readonly ServiceCode[]): Promise<Map<string, string>> {
+    const failed = new Map<string, string>();
+    if (!specs.length) return failed;
+    const timeoutMs = this.loadTimeoutMs;
+    const sources = specs.map((spec) => ({ code: spec.code, filename: spec.path }));
+    const evaluateHere = (indices: readonly number[]): void => {
+      const outcomes = evaluateServiceModules(
+        indices.map((i) => sources[i]!),
+        { timeoutMs },
+      );
+      outcomes.forEach((outcome, n) => {
+        const spec = specs[indices[n]!]!;
+        if (outcome.ok) this.modules.set(spec.version, outcome.services);
+        else failed.set(spec.version, describeLoadFailure(spec.path, { kind: 'module', error: outcome.error, timeoutMs }));
+      });
+    };
+    const { checker } = this.options;
+    if (!checker) {
+      evaluateHere(specs.map((_, i) => i));
+      return failed;
     }
+    await checker.check(sources, (verdicts) => {
+      const passed: number[] = [];
+      for (const { index, failure } of verdicts) {
+        if (failure === undefined) passed.push(index);
+        else failed.set(specs[index]!.version, failure);
+      }
+      if (passed.length) evaluateHere(passed);
+    });
+    return failed;
+  }
+
+  private definitionOf(spec: ServiceCode): ServiceDefinition {
+    const definitions = this.modules.get(spec.version);
+    if (!definitions) throw new Error(`${spec.path}: version ${spec.version} was not loaded`);
     const definition = definitions.find((d) => d.name === spec.name);
     if (!definition) throw new Error(`${spec.path} does not export a service named '${spec.name}'`);
     if (definition.lane !== spec.lane) {

@@ -1,0 +1,25 @@
+import { build } from 'esbuild';
+import path from 'node:path';
+
+const repo = path.join(__dirname, '../../../..');
+
+/**
+ * Bundles a worker-thread entry of the server (e.g. `cpu/cpu-worker.ts`) to `outfile` for tests:
+ * Node 20 cannot load .ts in worker threads, and the app's own bundle may be stale.
+ */
+export async function buildThreadEntry(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [path.join(__dirname, '..', entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    tsconfig: path.join(__dirname, '../../tsconfig.json'),
+    packages: 'external',
+    alias: {
+      '@laneway/sdk': path.join(repo, 'libs/sdk/src/index.ts'),
+      '@laneway/runtime': path.join(repo, 'libs/runtime/src/index.ts'),
+    },
+    logLevel: 'silent',
+  });
+}
