@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import { LaneClient } from '@laneway/lanes';
 import type { Logger } from 'pino';
@@ -33,9 +32,9 @@ export async function startControlPlane(
 ): Promise<RunningControlPlane> {
   const compiler = new CompilerPool({
     workerPath: options.compileWorkerPath ?? path.join(__dirname, 'compile-worker.js'),
-    size: Math.min(2, os.availableParallelism()),
-    maxHeapMb: 512,
-    loadTimeoutMs: 2000,
+    size: config.compile.workers,
+    maxHeapMb: config.compile.maxHeapMb,
+    loadTimeoutMs: config.compile.loadTimeoutMs,
     logger: logger.child({ component: 'compiler' }),
   });
   await compiler.start();
@@ -43,7 +42,7 @@ export async function startControlPlane(
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
   const auth = new Authenticator(admin.token, store);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
-  const hub = new SyncHub({ store, auth, logger });
+  const hub = new SyncHub({ store, auth, logger, limits: config.limits });
   // Several control planes may share one PostgreSQL store: each pushes the others' changes to the
   // servers it holds.
   const feed = config.databaseUrl
@@ -69,6 +68,7 @@ export async function startControlPlane(
     deploys: new DeployPipeline(store, hub, logger.child({ component: 'deploy' }), compiler),
     invokes: new InvokeGateway(store, lanes),
     logger,
+    limits: config.limits,
   });
   const port = await api.listen(config.grpcAddress);
   logger.info(

@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'DEADLINE_EXCEEDED'
   | 'UNAVAILABLE'
   | 'UNAUTHENTICATED'
-  | 'PERMISSION_DENIED';
+  | 'PERMISSION_DENIED'
+  | 'LIMIT_EXCEEDED';
 
 export class LanewayError extends Error {
   constructor(
@@ -82,4 +83,57 @@ export class FailedPreconditionError extends LanewayError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super('FAILED_PRECONDITION', message, details);
   }
+}
+
+/**
+ * A request over one of the configured limits (see limits.ts): `limit` names its environment variable,
+ * `max` its value and `actual` what the request carried. The API answers RESOURCE_EXHAUSTED.
+ */
+export class LimitExceededError extends LanewayError {
+  constructor(
+    readonly field: string,
+    readonly limit: string,
+    readonly max: number,
+    readonly actual: number,
+    message: string,
+  ) {
+    super('LIMIT_EXCEEDED', message, { field, limit, max, actual });
+  }
+}
+
+// C0 controls (NUL included), DEL and C1 controls.
+// eslint-disable-next-line no-control-regex -- finding them is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+const SHOWN_CHARACTERS = 64;
+
+/** Where the first control character (C0 with NUL, DEL, C1) of `value` is, or -1: no name or path may hold one. */
+export function controlCharacterAt(value: string): number {
+  return value.search(CONTROL_CHARACTERS);
+}
+
+/**
+ * A request value as error messages show it: quoted, control characters escaped (`\u0000`), and a
+ * long value cut to its first 64 characters (never inside a surrogate pair) followed by its length.
+ */
+export function shownValue(value: string): string {
+  let head = value;
+  if (value.length > SHOWN_CHARACTERS) {
+    const cut = /[\ud800-\udbff]/.test(value.charAt(SHOWN_CHARACTERS - 1))
+      ? SHOWN_CHARACTERS - 1
+      : SHOWN_CHARACTERS;
+    head = value.slice(0, cut);
+  }
+  const escaped = head.replace(
+    CONTROL_CHARACTERS,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return value.length > SHOWN_CHARACTERS ? `'${escaped}...' (${value.length} characters)` : `'${escaped}'`;
+}
+
+/** "FIELD 'VALUE' is N characters", for a message about a value's length (a long one shows its length once). */
+export function describeLength(field: string, value: string): string {
+  const shown = shownValue(value);
+  return value.length > SHOWN_CHARACTERS
+    ? `${field} ${shown} is too long`
+    : `${field} ${shown} is ${value.length} characters`;
 }

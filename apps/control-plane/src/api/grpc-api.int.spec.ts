@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
-import { compileWorkerBundle } from '../testing/compile-worker-bundle';
+import { DEFAULT_LIMITS } from '../limits';
+import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const STACK_TRACE = /\n\s+at /;
@@ -95,6 +96,8 @@ describe('the gRPC API of a running control plane', () => {
         queuePrefix: prefix,
         adminToken: undefined,
         logLevel: 'silent',
+        limits: DEFAULT_LIMITS,
+        compile: TEST_COMPILE,
       },
       pino({ level: 'silent' }),
       { compileWorkerPath: await compileWorkerBundle() },
@@ -300,6 +303,27 @@ describe('the gRPC API of a running control plane', () => {
       );
 
       expect(err.details).toBe(`service 'never.deployed' is not deployed in cluster '${cluster}'`);
+      expect((await rpc<Cluster>((md, cb) => clusters.getCluster({ name: cluster }, md, cb))).revision).toBe(0);
+    });
+
+    // Regression (found by the fuzz test): the error quoted the whole 100,000-character identifier,
+    // grpc-js put it in an HTTP/2 trailer past 64 KiB, the answer never arrived, and every later call
+    // on the same connection hung too.
+    it('answers a file whose error quotes 100,000 characters with a cut message, and keeps answering', async () => {
+      const cluster = await createCluster();
+      const deadline = Date.now() + 10_000;
+
+      const err = await rpcError(
+        new Promise<DeployResponse>((resolve, reject) => {
+          const request = { cluster, files: [{ path: 'huge.js', content: 'x'.repeat(100_000) }], waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 };
+          deploys.deploy(request, bearer(running.adminToken), { deadline }, (e, res) => (e ? reject(e) : resolve(res)));
+        }),
+        status.INVALID_ARGUMENT,
+      );
+
+      expect(err.details).toMatch(/^huge\.js: .*x{1000}.*\.\.\. \(cut: the message has \d+ characters\)$/);
+      expect(Buffer.byteLength(err.details)).toBeLessThan(4200);
+      // The same connection still answers.
       expect((await rpc<Cluster>((md, cb) => clusters.getCluster({ name: cluster }, md, cb))).revision).toBe(0);
     });
   });

@@ -22,10 +22,11 @@ import type { Authenticator } from '../auth/authenticator';
 import { laneToProto, type DeployPipeline } from '../deploy/deploy-pipeline';
 import { NotFoundError } from '../errors';
 import type { InvokeGateway } from '../invoke/invoke-gateway';
+import { maxReceiveMessageBytes, type Limits } from '../limits';
 import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import { unary } from './grpc-errors';
-import { requireField } from './validate';
+import { RequestChecks } from './request-checks';
 
 export interface GrpcApiDeps {
   store: ClusterStore;
@@ -34,18 +35,30 @@ export interface GrpcApiDeps {
   invokes: InvokeGateway;
   auth: Authenticator;
   logger: Logger;
+  /** What one call may carry (config.limits); gRPC's own bound on a message follows from them. */
+  limits: Readonly<Limits>;
 }
 
-// Liveness of the sync streams: ping every 5 s, give up after 5 s without an answer, so a dead server
-// shows as disconnected within about 10 s even when its TCP connection was never closed.
-const SERVER_OPTIONS = {
-  'grpc.keepalive_time_ms': 5000,
-  'grpc.keepalive_timeout_ms': 5000,
-  'grpc.keepalive_permit_without_calls': 1,
-  'grpc.http2.min_ping_interval_without_data_ms': 1000,
-  'grpc.max_receive_message_length': 256 * 1024 * 1024,
-  'grpc.max_send_message_length': 256 * 1024 * 1024,
-};
+/**
+ * Liveness of the sync streams: ping every 5 s, give up after 5 s without an answer, so a dead server
+ * shows as disconnected within about 10 s even when its TCP connection was never closed. A received
+ * message may be as large as the largest request within the limits, plus headroom: a request over a
+ * limit that fits is answered with our message naming the limit, a larger one with gRPC's own
+ * RESOURCE_EXHAUSTED.
+ */
+function serverOptions(limits: Readonly<Limits>): Record<string, number> {
+  return {
+    'grpc.keepalive_time_ms': 5000,
+    'grpc.keepalive_timeout_ms': 5000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 1000,
+    'grpc.max_receive_message_length': maxReceiveMessageBytes(limits),
+    'grpc.max_send_message_length': 256 * 1024 * 1024,
+  };
+}
+
+const INVOKE_HINT = 'give the name of the service to invoke';
+const JOB_HINT = 'give the job_id InvokeAsync returned';
 
 const JOB_STATES: Record<AsyncJobInfo['state'], JobState> = {
   waiting: JobState.JOB_STATE_WAITING,
@@ -69,7 +82,10 @@ function presence(row: ServerRecord, local: Set<string>): { connected: boolean; 
 export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(address: string): Promise<number> } {
   const { store, hub, deploys, invokes, auth } = deps;
   const log = deps.logger.child({ component: 'api' });
-  const server = new Server(SERVER_OPTIONS);
+  const server = new Server(serverOptions(deps.limits));
+  // Every field of every request is checked against the limits before it reaches the store or a queue.
+  const check = new RequestChecks(deps.limits);
+  const clusterOf = (req: { cluster: string }): string => check.name('cluster', req.cluster);
   // Every RPC but Sync is for operators and automation: admin token only.
   const admin = (metadata: Metadata, method: string): Promise<void> => auth.requireAdmin(metadata, method);
 
@@ -91,43 +107,42 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
   };
 
   const setDrained = async (req: { cluster: string; server: string }, drained: boolean): Promise<ServerInfo> => {
-    const cluster = requireField('cluster', req.cluster);
-    const name = requireField('server', req.server);
+    const cluster = clusterOf(req);
+    const name = check.name('server', req.server, 'give the name of a server (see ListServers)');
     await hub.setDrained(cluster, name, drained);
     return findServer(cluster, name);
   };
 
   const clusters: ClusterServiceServer = {
-    createCluster: unary('CreateCluster', log, admin, async (req) => toCluster(await store.createCluster(req.name))),
-    getCluster: unary('GetCluster', log, admin, async (req) => toCluster(await store.getCluster(requireField('name', req.name)))),
+    createCluster: unary('CreateCluster', log, admin, async (req) => toCluster(await store.createCluster(check.optionalName('name', req.name)))),
+    getCluster: unary('GetCluster', log, admin, async (req) => toCluster(await store.getCluster(check.name('name', req.name)))),
     listClusters: unary('ListClusters', log, admin, async () => ({ clusters: (await store.listClusters()).map(toCluster) })),
     deleteCluster: unary('DeleteCluster', log, admin, async (req) => {
-      const name = requireField('name', req.name);
+      const name = check.name('name', req.name);
       await store.deleteCluster(name);
       // Its servers' streams end with NOT_FOUND (the next push finds no cluster).
       hub.notify(name);
       return {};
     }),
     getJoinToken: unary('GetJoinToken', log, admin, async (req) => {
-      const cluster = requireField('name', req.name);
+      const cluster = check.name('name', req.name);
       return { cluster, token: await store.getJoinToken(cluster) };
     }),
     rotateJoinToken: unary('RotateJoinToken', log, admin, async (req) => {
-      const cluster = requireField('name', req.name);
+      const cluster = check.name('name', req.name);
       return { cluster, token: await store.rotateJoinToken(cluster) };
     }),
   };
 
   const deploy: DeployServiceServer = {
     deploy: unary('Deploy', log, admin, async (req) => {
-      const outcome = await deploys.deploy(requireField('cluster', req.cluster), req.files, {
-        waitFor: req.waitFor,
-        timeoutMs: req.timeoutMs,
-      });
+      const cluster = clusterOf(req);
+      const options = { waitFor: req.waitFor, timeoutMs: check.timeoutMs('timeout_ms', req.timeoutMs) };
+      const outcome = await deploys.deploy(cluster, check.files(req.files), options);
       return { revision: outcome.revision, services: outcome.services.map(toDeployedService), servers: outcome.servers };
     }),
     listServices: unary('ListServices', log, admin, async (req) => {
-      const listed = await store.listServices(requireField('cluster', req.cluster));
+      const listed = await store.listServices(clusterOf(req));
       return {
         revision: listed.revision,
         services: listed.services.map((s) => ({
@@ -141,22 +156,27 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
         })),
       };
     }),
-    undeploy: unary('Undeploy', log, admin, async (req) =>
-      deploys.undeploy(requireField('cluster', req.cluster), req.name, { waitFor: req.waitFor, timeoutMs: req.timeoutMs }),
-    ),
+    undeploy: unary('Undeploy', log, admin, async (req) => {
+      const cluster = clusterOf(req);
+      const name = check.name('name', req.name, 'give the name of the service to undeploy');
+      return deploys.undeploy(cluster, name, { waitFor: req.waitFor, timeoutMs: check.timeoutMs('timeout_ms', req.timeoutMs) });
+    }),
     rollback: unary('Rollback', log, admin, async (req) => {
-      const result = await deploys.rollback(requireField('cluster', req.cluster), req.service, req.version, {
+      const cluster = clusterOf(req);
+      const service = check.name('service', req.service, 'give the name of the service to roll back');
+      const version = check.name('version', req.version, 'pick one from ListServiceVersions');
+      const result = await deploys.rollback(cluster, service, version, {
         waitFor: req.waitFor,
-        timeoutMs: req.timeoutMs,
+        timeoutMs: check.timeoutMs('timeout_ms', req.timeoutMs),
       });
       return { revision: result.revision, service: toDeployedService(result.service), servers: result.servers };
     }),
     listServiceVersions: unary('ListServiceVersions', log, admin, async (req) => {
-      const versions = await store.listServiceVersions(requireField('cluster', req.cluster), requireField('service', req.service));
+      const versions = await store.listServiceVersions(clusterOf(req), check.name('service', req.service));
       return { versions: versions.map((v) => ({ ...v, lane: laneToProto(v.lane) })) };
     }),
     getDeploymentStatus: unary('GetDeploymentStatus', log, admin, async (req) => {
-      const cluster = requireField('cluster', req.cluster);
+      const cluster = clusterOf(req);
       const [{ revision }, rows] = await Promise.all([store.getCluster(cluster), store.listServers(cluster)]);
       const connected = hub.connectedServers(cluster);
       return {
@@ -175,22 +195,34 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
   };
 
   const invoke: InvokeServiceServer = {
-    invoke: unary('Invoke', log, admin, async (req) =>
-      invokes.invoke(requireField('cluster', req.cluster), req.service, req.inputJson, req.timeoutMs),
-    ),
-    invokeAsync: unary('InvokeAsync', log, admin, async (req) => ({
-      jobId: await invokes.invokeAsync(requireField('cluster', req.cluster), req.service, req.inputJson),
-    })),
-    getJob: unary('GetJob', log, admin, async (req) => toJobInfo(await invokes.getJob(requireField('cluster', req.cluster), req.jobId))),
-    listFailedJobs: unary('ListFailedJobs', log, admin, async (req) => ({
-      jobs: (await invokes.listFailedJobs(requireField('cluster', req.cluster), req.service, req.limit)).map(toJobInfo),
-    })),
-    retryJob: unary('RetryJob', log, admin, async (req) => toJobInfo(await invokes.retryJob(requireField('cluster', req.cluster), req.jobId))),
+    invoke: unary('Invoke', log, admin, async (req) => {
+      const cluster = clusterOf(req);
+      const service = check.name('service', req.service, INVOKE_HINT);
+      return invokes.invoke(cluster, service, check.inputJson('input_json', req.inputJson), check.timeoutMs('timeout_ms', req.timeoutMs));
+    }),
+    invokeAsync: unary('InvokeAsync', log, admin, async (req) => {
+      const cluster = clusterOf(req);
+      const service = check.name('service', req.service, INVOKE_HINT);
+      return { jobId: await invokes.invokeAsync(cluster, service, check.inputJson('input_json', req.inputJson)) };
+    }),
+    getJob: unary('GetJob', log, admin, async (req) => {
+      const cluster = clusterOf(req);
+      return toJobInfo(await invokes.getJob(cluster, check.name('job_id', req.jobId, JOB_HINT)));
+    }),
+    listFailedJobs: unary('ListFailedJobs', log, admin, async (req) => {
+      const cluster = clusterOf(req);
+      const service = check.optionalName('service', req.service);
+      return { jobs: (await invokes.listFailedJobs(cluster, service, check.listLimit('limit', req.limit))).map(toJobInfo) };
+    }),
+    retryJob: unary('RetryJob', log, admin, async (req) => {
+      const cluster = clusterOf(req);
+      return toJobInfo(await invokes.retryJob(cluster, check.name('job_id', req.jobId, JOB_HINT)));
+    }),
   };
 
   const servers: ServerServiceServer = {
     listServers: unary('ListServers', log, admin, async (req) => {
-      const cluster = requireField('cluster', req.cluster);
+      const cluster = clusterOf(req);
       const [{ revision }, rows] = await Promise.all([store.getCluster(cluster), store.listServers(cluster)]);
       const connected = hub.connectedServers(cluster);
       return { revision, servers: rows.map((row) => serverInfo(row, connected)) };

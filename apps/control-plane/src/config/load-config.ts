@@ -1,6 +1,41 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_QUEUE_PREFIX } from '@laneway/lanes';
+import { DEFAULT_LIMITS, type Limits } from '../limits';
+
+const GiB = 1024 * 1024 * 1024;
+
+/** The largest value each limit may be set to (beyond these a limit protects nothing). */
+const LIMIT_CEILINGS: Readonly<Limits> = {
+  maxDeployFiles: 1_000_000,
+  maxFileBytes: GiB,
+  maxDeployBytes: GiB,
+  maxPathLength: 65_536,
+  maxInvokeInputBytes: GiB,
+  // JSON.stringify overflows the stack at about 4,000 levels; keep well clear of it.
+  maxInvokeInputDepth: 1024,
+  maxNameLength: 65_536,
+  // Node timers cannot wait longer than 2^31-1 ms; a day is plenty.
+  maxTimeoutMs: 24 * 3600_000,
+  maxListLimit: 1_000_000,
+};
+
+/** A limit's variable: digits, from 1 to the limit's ceiling; unset or empty means the default. */
+const limit = (key: keyof Limits) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d*$/, 'must be a whole number (digits only)')
+    .optional()
+    .transform((value) => (value ? Number(value) : DEFAULT_LIMITS[key]))
+    .pipe(
+      z
+        .number()
+        .min(1, 'must be at least 1')
+        .max(LIMIT_CEILINGS[key], `must be at most ${LIMIT_CEILINGS[key]}`),
+    );
+
 
 const schema = z.object({
   LANEWAY_GRPC_ADDR: z.string().min(1).default('127.0.0.1:50051'),
@@ -18,6 +53,20 @@ const schema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  // Compile processes (deploy/compiler-pool.ts): how many, their heap, the bound on a file's top level.
+  LANEWAY_COMPILE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
+  LANEWAY_COMPILE_MAX_HEAP_MB: z.coerce.number().int().min(64).max(65_536).default(512),
+  LANEWAY_LOAD_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(2000),
+  // The limits of limits.ts (LIMIT_VARIABLES names the same variables).
+  LANEWAY_MAX_DEPLOY_FILES: limit('maxDeployFiles'),
+  LANEWAY_MAX_FILE_BYTES: limit('maxFileBytes'),
+  LANEWAY_MAX_DEPLOY_BYTES: limit('maxDeployBytes'),
+  LANEWAY_MAX_PATH_LENGTH: limit('maxPathLength'),
+  LANEWAY_MAX_INVOKE_INPUT_BYTES: limit('maxInvokeInputBytes'),
+  LANEWAY_MAX_INVOKE_INPUT_DEPTH: limit('maxInvokeInputDepth'),
+  LANEWAY_MAX_NAME_LENGTH: limit('maxNameLength'),
+  LANEWAY_MAX_TIMEOUT_MS: limit('maxTimeoutMs'),
+  LANEWAY_MAX_LIST_LIMIT: limit('maxListLimit'),
 });
 
 export interface ControlPlaneConfig {
@@ -29,6 +78,19 @@ export interface ControlPlaneConfig {
   /** Unset: generated and kept in dataDir/admin-token. */
   adminToken: string | undefined;
   logLevel: string;
+  /** What one API call may carry; each field's variable and default are documented in limits.ts. */
+  limits: Readonly<Limits>;
+  /** The processes that compile and inspect uploads (a crash or a runaway there costs one deploy). */
+  compile: Readonly<CompileSettings>;
+}
+
+export interface CompileSettings {
+  /** LANEWAY_COMPILE_WORKERS, default min(2, cores): processes, each working on one batch at a time. */
+  workers: number;
+  /** LANEWAY_COMPILE_MAX_HEAP_MB, default 512: V8 heap of each; compiling or loading past it fails that deploy. */
+  maxHeapMb: number;
+  /** LANEWAY_LOAD_TIMEOUT_MS, default 2000: bound on each file's top-level code when it is inspected. */
+  loadTimeoutMs: number;
 }
 
 /** The only reader of the environment in the control plane. Throws naming each bad variable and value. */
@@ -50,5 +112,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     queuePrefix: c.LANEWAY_QUEUE_PREFIX,
     adminToken: c.LANEWAY_ADMIN_TOKEN,
     logLevel: c.LOG_LEVEL,
+    compile: Object.freeze({
+      workers: c.LANEWAY_COMPILE_WORKERS ?? Math.min(2, os.availableParallelism()),
+      maxHeapMb: c.LANEWAY_COMPILE_MAX_HEAP_MB,
+      loadTimeoutMs: c.LANEWAY_LOAD_TIMEOUT_MS,
+    }),
+    limits: Object.freeze({
+      maxDeployFiles: c.LANEWAY_MAX_DEPLOY_FILES,
+      maxFileBytes: c.LANEWAY_MAX_FILE_BYTES,
+      maxDeployBytes: c.LANEWAY_MAX_DEPLOY_BYTES,
+      maxPathLength: c.LANEWAY_MAX_PATH_LENGTH,
+      maxInvokeInputBytes: c.LANEWAY_MAX_INVOKE_INPUT_BYTES,
+      maxInvokeInputDepth: c.LANEWAY_MAX_INVOKE_INPUT_DEPTH,
+      maxNameLength: c.LANEWAY_MAX_NAME_LENGTH,
+      maxTimeoutMs: c.LANEWAY_MAX_TIMEOUT_MS,
+      maxListLimit: c.LANEWAY_MAX_LIST_LIMIT,
+    }),
   });
 }

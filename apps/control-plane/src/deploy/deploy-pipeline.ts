@@ -5,7 +5,6 @@ import type { ClusterStore, DeployedServiceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import type { SourceFileInput } from './compile-service-file';
 import type { CompilerPool } from './compiler-pool';
-import { validateUpload } from './validate-upload';
 import { ValidatedFiles } from './validated-files';
 
 export interface DeployOptions {
@@ -40,7 +39,7 @@ export class DeployPipeline {
   }
 
   async deploy(cluster: string, files: readonly SourceFileInput[], options: DeployOptions): Promise<DeployOutcome> {
-    validateUpload(files);
+    // The upload's shape and size were checked at the API edge (RequestChecks.files).
     // Unknown cluster fails before any compile work.
     await this.store.getCluster(cluster);
     const started = performance.now();

@@ -1,24 +1,97 @@
-import { InvalidArgumentError } from '../errors';
+import { controlCharacterAt, describeLength, InvalidArgumentError, shownValue } from '../errors';
+import { checkLimit } from '../limits';
 import type { SourceFileInput } from './compile-service-file';
 
-const MAX_FILE_BYTES = 2 * 1024 * 1024;
+/** The limits of one Deploy's upload (part of the control plane's Limits; see limits.ts). */
+export interface DeployLimits {
+  /** LANEWAY_MAX_DEPLOY_FILES, default 10000: files in one Deploy. */
+  maxDeployFiles: number;
+  /** LANEWAY_MAX_FILE_BYTES, default 4 MiB (4194304): UTF-8 bytes of one file's content. */
+  maxFileBytes: number;
+  /** LANEWAY_MAX_DEPLOY_BYTES, default 64 MiB (67108864): UTF-8 bytes of the content of all files of one Deploy. */
+  maxDeployBytes: number;
+  /** LANEWAY_MAX_PATH_LENGTH, default 1024: characters of a file's path. */
+  maxPathLength: number;
+}
 
-/** Checks the shape of a deploy's files before any compile work: non-empty, unique paths, sizes. */
-export function validateUpload(files: readonly SourceFileInput[]): void {
-  if (files.length === 0) throw new InvalidArgumentError('files', 'files is empty: send at least one service file');
+const UNBOUNDED: Readonly<DeployLimits> = {
+  maxDeployFiles: Infinity,
+  maxFileBytes: Infinity,
+  maxDeployBytes: Infinity,
+  maxPathLength: Infinity,
+};
+
+/**
+ * Checks the shape of a deploy's files before any compile work: at least one file and at most
+ * maxDeployFiles; paths non-empty, unique, at most maxPathLength characters and free of control
+ * characters; contents free of NUL (a PostgreSQL text column cannot hold one) and within maxFileBytes
+ * each and maxDeployBytes together. Over a limit: LimitExceededError; anything else: InvalidArgumentError.
+ *
+ * Without `limits` only the shape is checked: the gRPC API checks every Deploy with the configured
+ * limits before it reaches DeployPipeline, whose own call does not pass them yet.
+ */
+export function validateUpload(
+  files: readonly SourceFileInput[],
+  limits: Readonly<DeployLimits> = UNBOUNDED,
+): void {
+  if (files.length === 0)
+    throw new InvalidArgumentError('files', 'files is empty: send at least one service file');
+  checkLimit(
+    limits,
+    'maxDeployFiles',
+    'files',
+    files.length,
+    `the deploy has ${files.length} files`,
+    'deploy them in several calls',
+  );
   const paths = new Set<string>();
+  let total = 0;
   files.forEach((file, n) => {
-    if (!file.path) throw new InvalidArgumentError(`files[${n}].path`, `files[${n}].path is empty: give each file a path`);
+    const field = `files[${n}].path`;
+    if (!file.path) throw new InvalidArgumentError(field, `${field} is empty: give each file a path`);
+    const shown = shownValue(file.path);
+    checkLimit(
+      limits,
+      'maxPathLength',
+      field,
+      file.path.length,
+      describeLength(field, file.path),
+      'use a shorter path',
+    );
+    if (controlCharacterAt(file.path) >= 0) {
+      throw new InvalidArgumentError(
+        field,
+        `${field} ${shown} contains a control character: use printable characters only`,
+      );
+    }
     if (paths.has(file.path)) {
-      throw new InvalidArgumentError(`files[${n}].path`, `files[${n}].path '${file.path}' appears twice in one deploy`);
+      throw new InvalidArgumentError(field, `${field} '${file.path}' appears twice in one deploy`);
     }
     paths.add(file.path);
     const bytes = Buffer.byteLength(file.content, 'utf8');
-    if (bytes > MAX_FILE_BYTES) {
+    checkLimit(
+      limits,
+      'maxFileBytes',
+      `files[${n}].content`,
+      bytes,
+      `files[${n}] ${shown} is ${bytes} bytes`,
+      'split it into smaller files',
+    );
+    const nul = file.content.indexOf('\0');
+    if (nul >= 0) {
       throw new InvalidArgumentError(
         `files[${n}].content`,
-        `files[${n}] '${file.path}' is ${bytes} bytes; the limit is ${MAX_FILE_BYTES}`,
+        `files[${n}] ${shown} contains a NUL character at offset ${nul}: a service file is text (write '\\0' in a string literal instead)`,
       );
     }
+    total += bytes;
   });
+  checkLimit(
+    limits,
+    'maxDeployBytes',
+    'files',
+    total,
+    `the ${files.length} files of the deploy are ${total} bytes together`,
+    'deploy them in several calls',
+  );
 }

@@ -1,11 +1,14 @@
 import type { AsyncJobInfo, LaneClient } from '@laneway/lanes';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, shownValue } from '../errors';
 import type { ClusterStore, ServiceRecord } from '../store';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const MAX_TIMEOUT_MS = 15 * 60_000;
+const DEFAULT_LIST_LIMIT = 100;
 
-/** Invoke / InvokeAsync: finds the service's lane in the store and queues the call on it. */
+/**
+ * Invoke / InvokeAsync: finds the service's lane in the store and queues the call on it. The API has
+ * checked the request against the configured limits (timeout, input size and depth, list limit) already.
+ */
 export class InvokeGateway {
   constructor(
     private readonly store: ClusterStore,
@@ -19,9 +22,6 @@ export class InvokeGateway {
     timeoutMs: number,
   ): Promise<{ outputJson: string; server: string; version: string }> {
     const input = parseInput(inputJson);
-    if (timeoutMs > MAX_TIMEOUT_MS) {
-      throw new InvalidArgumentError('timeout_ms', `timeout_ms ${timeoutMs} is above the limit of ${MAX_TIMEOUT_MS}`);
-    }
     const record = await this.find(cluster, service);
     const timeout = timeoutMs || record.policy.timeoutMs || DEFAULT_TIMEOUT_MS;
     const result = await this.lanes.invoke({ cluster, lane: record.lane, service, input, timeoutMs: timeout });
@@ -44,8 +44,7 @@ export class InvokeGateway {
 
   async listFailedJobs(cluster: string, service: string, limit: number): Promise<AsyncJobInfo[]> {
     await this.store.getCluster(cluster);
-    if (limit > 10_000) throw new InvalidArgumentError('limit', `limit ${limit} is above 10000`);
-    return this.lanes.listFailed(cluster, { service: service || undefined, limit: limit || 100 });
+    return this.lanes.listFailed(cluster, { service: service || undefined, limit: limit || DEFAULT_LIST_LIMIT });
   }
 
   async retryJob(cluster: string, jobId: string): Promise<AsyncJobInfo> {
@@ -71,7 +70,6 @@ function parseInput(inputJson: string): unknown {
   try {
     return JSON.parse(inputJson) as unknown;
   } catch (err) {
-    const shown = inputJson.length > 80 ? `${inputJson.slice(0, 80)}...` : inputJson;
-    throw new InvalidArgumentError('input_json', `input_json is not valid JSON (${(err as Error).message}): '${shown}'`);
+    throw new InvalidArgumentError('input_json', `input_json ${shownValue(inputJson)} is not valid JSON: ${(err as Error).message}`);
   }
 }

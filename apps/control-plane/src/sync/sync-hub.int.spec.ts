@@ -523,6 +523,23 @@ describe('SyncHub over a real gRPC stream', () => {
     expect(hub.connectedServers(missing).size).toBe(0);
   });
 
+  it('refuses a hello whose names break the API rules, answering even a 100,000-character name', async () => {
+    const cluster = await newCluster();
+    const nul = await joinCluster(cluster);
+    nul.hello(cluster, 'a\u0000b', 0);
+    const refused = await nul.ended;
+    expect(refused.status.code).toBe(status.INVALID_ARGUMENT);
+    expect(refused.status.details).toContain('hello.server');
+    expect(refused.status.details).toContain('U+0000');
+    expect(await store.listServers(cluster)).toEqual([]);
+
+    const long = connect().hello('c'.repeat(100_000), 'long-1', 0);
+    const tooLong = await long.ended;
+    expect(tooLong.status.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(tooLong.status.details).toContain('LANEWAY_MAX_NAME_LENGTH');
+    expect(tooLong.status.details.length).toBeLessThan(5000);
+  });
+
   it('replaces the first stream when a second one opens with the same server name', async () => {
     const cluster = await newCluster();
     await pipeline.deploy(cluster, [serviceFile('dup.a', 'a1')], NO_WAIT);

@@ -12,7 +12,9 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
 import { HOLDER_HEARTBEAT_MS, type ChangeSet, type ClusterStore, type Lane as StoreLane, type ServerRecord } from '../store';
 import { AlreadyExistsError, LanewayError } from '../errors';
-import { grpcStatusOf } from '../api/grpc-errors';
+import { grpcStatusOf, wireMessage } from '../api/grpc-errors';
+import { RequestChecks } from '../api/request-checks';
+import { DEFAULT_LIMITS, type Limits } from '../limits';
 
 /** How often a deploy waiting for a server held by another control plane reads the store. */
 const REMOTE_POLL_MS = 50;
@@ -68,6 +70,8 @@ export interface SyncHubOptions {
   store: ClusterStore;
   auth: Authenticator;
   logger: Logger;
+  /** Bounds on the names a hello carries (the API's limits); default DEFAULT_LIMITS. */
+  limits?: Readonly<Limits>;
 }
 
 /**
@@ -90,6 +94,7 @@ export class SyncHub {
   private readonly store: ClusterStore;
   private readonly auth: Authenticator;
   private readonly log: Logger;
+  private readonly checks: RequestChecks;
 
   private readonly heartbeat: NodeJS.Timeout | undefined;
 
@@ -97,6 +102,7 @@ export class SyncHub {
     this.store = options.store;
     this.auth = options.auth;
     this.log = options.logger.child({ component: 'sync-hub' });
+    this.checks = new RequestChecks(options.limits ?? DEFAULT_LIMITS);
     // Other control planes on the same database see the servers held here as connected while this runs.
     if (this.store.shared) {
       this.heartbeat = setInterval(() => {
@@ -115,8 +121,16 @@ export class SyncHub {
       if (request.hello) {
         if (session) return this.endWithError(call, status.INVALID_ARGUMENT, 'hello was already sent on this stream');
         const hello = request.hello;
-        if (!hello.cluster) return this.endWithError(call, status.INVALID_ARGUMENT, 'hello.cluster is empty');
-        if (!hello.server) return this.endWithError(call, status.INVALID_ARGUMENT, 'hello.server is empty');
+        try {
+          // Names are stored and shown by ListServers: the same rules as the API's (length, no control characters).
+          this.checks.name('hello.cluster', hello.cluster, 'set LANEWAY_CLUSTER on the server');
+          this.checks.name('hello.server', hello.server, 'set LANEWAY_SERVER_NAME on the server');
+          this.checks.optionalName('hello.host', hello.host);
+          this.checks.optionalName('hello.instance_id', hello.instanceId);
+        } catch (err) {
+          const known = err instanceof LanewayError;
+          return this.endWithError(call, known ? grpcStatusOf(err) : status.INVALID_ARGUMENT, known ? err.message : 'hello is invalid');
+        }
         const opened = new Session(
           hello.cluster,
           hello.server,
@@ -520,7 +534,9 @@ export class SyncHub {
   }
 
   private endWithError(call: ServerDuplexStream<SyncRequest, SyncResponse>, code: status, details: string): void {
-    call.emit('error', { code, details, message: details });
+    // A status message over 64 KiB never arrives and wedges the client's connection (see wireMessage).
+    const message = wireMessage(details);
+    call.emit('error', { code, details: message, message });
   }
 }
 

@@ -2,6 +2,11 @@ import { build } from 'esbuild';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 
+import type { CompileSettings } from '../config/load-config';
+
+/** Compile settings for a control plane started by a test: one process, the default bounds. */
+export const TEST_COMPILE: Readonly<CompileSettings> = Object.freeze({ workers: 1, maxHeapMb: 512, loadTimeoutMs: 2000 });
+
 let built: Promise<string> | undefined;
 
 /**

@@ -1,0 +1,80 @@
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, LIMIT_VARIABLES } from '../limits';
+import { loadConfig } from './load-config';
+
+describe('control-plane loadConfig', () => {
+  it('applies the documented defaults, limits included', () => {
+    const config = loadConfig({});
+
+    expect(config).toEqual({
+      grpcAddress: '127.0.0.1:50051',
+      databaseUrl: undefined,
+      dataDir: path.resolve('./.laneway'),
+      redisUrl: 'redis://127.0.0.1:6379',
+      queuePrefix: 'laneway',
+      adminToken: undefined,
+      logLevel: 'info',
+      limits: DEFAULT_LIMITS,
+      compile: { workers: Math.min(2, os.availableParallelism()), maxHeapMb: 512, loadTimeoutMs: 2000 },
+    });
+    expect(config.limits).toEqual({
+      maxDeployFiles: 10_000,
+      maxFileBytes: 4 * 1024 * 1024,
+      maxDeployBytes: 64 * 1024 * 1024,
+      maxPathLength: 1024,
+      maxInvokeInputBytes: 1024 * 1024,
+      maxInvokeInputDepth: 256,
+      maxNameLength: 200,
+      maxTimeoutMs: 900_000,
+      maxListLimit: 10_000,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.limits)).toBe(true);
+  });
+
+  it('reads every limit from its variable; empty means the default', () => {
+    const env = Object.fromEntries(
+      Object.values(LIMIT_VARIABLES).map((variable, n) => [variable, String(100 + n)]),
+    );
+
+    const { limits } = loadConfig(env);
+
+    expect(Object.keys(limits).sort()).toEqual(Object.keys(LIMIT_VARIABLES).sort());
+    Object.entries(LIMIT_VARIABLES).forEach(([key, variable]) => {
+      expect(limits[key as keyof typeof limits], variable).toBe(Number(env[variable]));
+    });
+    expect(
+      loadConfig({ LANEWAY_MAX_DEPLOY_FILES: '', LANEWAY_MAX_NAME_LENGTH: ' 300 ' }).limits,
+    ).toMatchObject({
+      maxDeployFiles: DEFAULT_LIMITS.maxDeployFiles,
+      maxNameLength: 300,
+    });
+  });
+
+  it.each([
+    ['LANEWAY_MAX_DEPLOY_FILES', 'many', 'must be a whole number (digits only)'],
+    ['LANEWAY_MAX_FILE_BYTES', '4MiB', 'must be a whole number (digits only)'],
+    ['LANEWAY_MAX_DEPLOY_BYTES', '1.5', 'must be a whole number (digits only)'],
+    ['LANEWAY_MAX_PATH_LENGTH', '-1', 'must be a whole number (digits only)'],
+    ['LANEWAY_MAX_INVOKE_INPUT_BYTES', '0', 'must be at least 1'],
+    ['LANEWAY_MAX_INVOKE_INPUT_DEPTH', '5000', 'must be at most 1024'],
+    ['LANEWAY_MAX_NAME_LENGTH', '0x10', 'must be a whole number (digits only)'],
+    ['LANEWAY_MAX_TIMEOUT_MS', '4294967295', 'must be at most 86400000'],
+    ['LANEWAY_MAX_LIST_LIMIT', 'Infinity', 'must be a whole number (digits only)'],
+  ])('refuses %s=%j, naming the variable, the value and the rule', (variable, value, rule) => {
+    expect(() => loadConfig({ [variable]: value })).toThrow(
+      `invalid control-plane configuration: ${variable}=${JSON.stringify(value)}: ${rule}`,
+    );
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() =>
+      loadConfig({ REDIS_URL: 'localhost:6379', LANEWAY_MAX_DEPLOY_FILES: 'x', LANEWAY_MAX_TIMEOUT_MS: '0' }),
+    ).toThrow(
+      'invalid control-plane configuration: REDIS_URL="localhost:6379": must be a redis:// URL; ' +
+        'LANEWAY_MAX_DEPLOY_FILES="x": must be a whole number (digits only); LANEWAY_MAX_TIMEOUT_MS="0": must be at least 1',
+    );
+  });
+});
