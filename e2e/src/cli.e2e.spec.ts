@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cleanRedisPrefix,
+  ROOT,
   runCli,
   startControlPlane,
   startServer,
@@ -11,6 +13,22 @@ import {
   type AppProcess,
   type ControlPlaneHandle,
 } from '@laneway/testkit';
+
+/** `node apps/cli/bin/laneway.js ARGS` from the repository root: the `laneway` npm links into .bin. */
+function runBin(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'apps/cli/bin/laneway.js'), ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 // The README's copy-paste example, run through the built CLI against real processes.
 describe('the laneway CLI against a running cluster', () => {
@@ -84,5 +102,24 @@ describe('the laneway CLI against a running cluster', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('runs through the bin shim (`npx laneway`): --help, a command against the control plane, a bad flag', async () => {
+    const usage = await runBin(['--help'], env);
+    expect(usage.stderr).toBe('');
+    expect(usage.code).toBe(0);
+    expect(usage.stdout).toMatch(/^Usage: laneway \[options\] COMMAND \[arguments\]\n/);
+    expect(usage.stdout).toContain('\n  cluster token NAME ');
+
+    const servers = await runBin(['servers', '--json'], env);
+    expect(servers.stderr).toBe('');
+    expect(servers.code).toBe(0);
+    expect(JSON.parse(servers.stdout)).toMatchObject({ servers: [{ name: 'replica-1', connected: true }] });
+
+    const bad = await runBin(['invoke', 'hello.greet', '--timeout', 'soon'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/^error: option '--timeout <MS>' argument 'soon' is invalid\. /);
+    expect(bad.stderr).toContain("Run 'laneway invoke --help' for more.");
   });
 });

@@ -626,8 +626,13 @@ describe('laneway CLI against a real gRPC server', () => {
       const result = await cli(['invoke', 'hello', '--data', '{oops}']);
 
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/^error: invalid --data '\{oops\}': not valid JSON/);
-      expect(result.stderr).toContain('Usage: laneway invoke NAME [--data JSON] [--async] [--timeout MS]');
+      expect(result.stderr).toMatch(
+        /^error: option '--data <JSON>' argument '\{oops\}' is invalid\. It is not valid JSON \(.+\): give JSON/,
+      );
+      expect(result.stderr).toContain(
+        "\n\nUsage: laneway invoke NAME [--data <JSON>] [--async] [--timeout <MS>]\nRun 'laneway invoke --help' for more.\n",
+      );
+      expect(result.stdout).toBe('');
       expect(received.calls).toEqual([]);
     });
 

@@ -1,14 +1,11 @@
 import { ApiClient } from './api-client';
 import type { CommandContext } from './commands/command';
-import { CliError, UsageError } from './errors';
+import { CliError } from './errors';
 import { applyOverrides, loadConfig, readAdminTokenFile } from './load-config';
-import { parseCommandLine } from './parse-args';
-import { usageFor } from './usage';
+import { parseCommandLine } from './program';
+import type { Output } from './program';
 
-/** Anything with `write(text)`: process.stdout, or a test's string collector. */
-export interface Output {
-  write(chunk: string): unknown;
-}
+export type { Output } from './program';
 
 export interface RunOptions {
   /** Defaults to process.env (read only by loadConfig and readAdminTokenFile). */
@@ -21,23 +18,18 @@ export interface RunOptions {
 
 /**
  * Runs one `laneway` command line (argv without the node and script paths) and resolves to the
- * exit code: 0 success, 1 error (`error: <message>` on stderr), 2 bad command line (plus the usage).
- * Never rejects.
+ * exit code: 0 success, 1 error (`error: <message>` on stderr), 2 bad command line (the message, the
+ * usage and a hint to `--help`). Never rejects.
  */
 export async function run(argv: readonly string[], options: RunOptions): Promise<number> {
   const out = (text: string): void => void options.stdout.write(`${text}\n`);
   const err = (text: string): void => void options.stderr.write(`${text}\n`);
 
-  let commandName: string | undefined;
   let api: ApiClient | undefined;
   try {
-    const commandLine = parseCommandLine(argv);
-    if (commandLine.kind === 'help') {
-      out(commandLine.text);
-      return 0;
-    }
+    const commandLine = parseCommandLine(argv, options);
+    if (commandLine.kind === 'exit') return commandLine.code;
     const { globals, command } = commandLine;
-    commandName = command.name;
     const env = options.env ?? process.env;
     const cwd = options.cwd ?? process.cwd();
     const loaded = loadConfig(env);
@@ -59,12 +51,6 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     };
     return await command.run(context);
   } catch (error) {
-    if (error instanceof UsageError) {
-      err(`error: ${error.message}`);
-      err('');
-      err(usageFor(error.command ?? commandName));
-      return error.exitCode;
-    }
     if (error instanceof CliError) {
       err(`error: ${error.message}`);
       return error.exitCode;

@@ -1,80 +1,88 @@
-import type { Command, OptionSpec } from './commands/command';
-import { COMMANDS } from './commands';
+/**
+ * How the help and the usage lines look. Commander builds the help; this shapes it like the rest of
+ * Laneway's text: arguments as NAME and PATH..., each command listed with all its words
+ * (`cluster create NAME`), and every command's flags in its usage line.
+ */
+import { Help } from 'commander';
+import type { Argument, Command, HelpConfiguration } from 'commander';
 
-/** Flags every command takes. */
-export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
-  'control-plane': {
-    type: 'string',
-    valueName: 'ADDR',
-    description: 'control plane address (default $LANEWAY_CONTROL_PLANE, else 127.0.0.1:50051)',
+/** `NAME`, `PATH...`, `[COMMAND...]`. */
+function argumentName(argument: Argument): string {
+  const name = `${argument.name()}${argument.variadic ? '...' : ''}`;
+  return argument.required ? name : `[${name}]`;
+}
+
+function programOf(command: Command): Command {
+  let root = command;
+  while (root.parent) root = root.parent;
+  return root;
+}
+
+function isGroup(command: Command): boolean {
+  return command.commands.length > 0;
+}
+
+/** The runnable commands under `command`, each group replaced by its subcommands, in order. */
+function leafCommands(command: Command): Command[] {
+  return command.commands.flatMap((sub) => (isGroup(sub) ? leafCommands(sub) : [sub]));
+}
+
+/** The words that select `command` after the program's name: `deploy`, `cluster create`. */
+export function commandPath(command: Command): string {
+  const words: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) words.unshift(c.name());
+  return words.join(' ');
+}
+
+/** A command as the list of commands shows it: `cluster create NAME`. */
+export function commandTerm(command: Command): string {
+  return [commandPath(command), ...command.registeredArguments.map(argumentName)].join(' ');
+}
+
+/** `laneway invoke NAME [--data <JSON>] [--async] [--timeout <MS>]` (without the global flags). */
+export function usageLine(command: Command): string {
+  const program = programOf(command).name();
+  if (command.parent === null) return `${program} [options] COMMAND [arguments]`;
+  if (isGroup(command)) return `${program} ${commandPath(command)} COMMAND [arguments]`;
+  const flags = command.options
+    .filter((option) => !option.hidden)
+    .map((option) => (option.mandatory ? option.flags : `[${option.flags}]`));
+  return [program, commandTerm(command), ...flags].join(' ');
+}
+
+/** What follows a command-line error's message: the usage, and where the full help is. */
+export function errorHint(command: Command): string {
+  const help = [programOf(command).name(), commandPath(command), '--help'].filter(Boolean).join(' ');
+  const more =
+    command.parent === null ? 'for the commands' : isGroup(command) ? 'for its commands' : 'for more';
+  return `\nUsage: ${usageLine(command)}\nRun '${help}' ${more}.`;
+}
+
+/** Given to commander's configureHelp on the program (subcommands inherit it). */
+export const HELP_CONFIGURATION: HelpConfiguration = Object.freeze({
+  showGlobalOptions: true,
+  commandUsage: usageLine,
+  subcommandTerm: commandTerm,
+  argumentTerm: argumentName,
+  formatHelp(command: Command, helper: Help): string {
+    // Commander's help, listing every runnable command under this one instead of just its direct
+    // subcommands. Only here: commander's "Did you mean" suggestions also read visibleCommands, and
+    // they must stay the direct subcommands.
+    const listing = Object.create(helper) as Help;
+    listing.visibleCommands = leafCommands;
+    return Help.prototype.formatHelp.call(listing, command, listing);
   },
-  cluster: {
-    type: 'string',
-    valueName: 'NAME',
-    description: 'the cluster to act on (default $LANEWAY_CLUSTER, else default)',
-  },
-  json: { type: 'boolean', description: 'print the raw response object as JSON' },
-  deadline: {
-    type: 'string',
-    valueName: 'MS',
-    description: 'gRPC deadline per call (default 60000 for deploy, 35000 otherwise)',
-  },
-  help: { type: 'boolean', short: 'h', description: 'show help' },
 });
 
-export function usageLine(command: Command): string {
-  const parts = ['laneway', command.name];
-  if (command.arguments) parts.push(command.arguments);
-  for (const [name, spec] of Object.entries(command.options)) {
-    parts.push(spec.type === 'string' ? `[--${name} ${spec.valueName ?? 'VALUE'}]` : `[--${name}]`);
-  }
-  return parts.join(' ');
-}
-
-function optionLines(options: Readonly<Record<string, OptionSpec>>): string[] {
-  const rows = Object.entries(options).map(([name, spec]) => {
-    const flag = `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` ${spec.valueName ?? 'VALUE'}` : ''}`;
-    return [flag, spec.description] as const;
-  });
-  const width = Math.max(0, ...rows.map(([flag]) => flag.length));
-  return rows.map(([flag, description]) => `  ${flag.padEnd(width)}  ${description}`);
-}
-
-export function globalHelp(): string {
-  const rows = COMMANDS.map((c) => [[c.name, c.arguments].filter(Boolean).join(' '), c.summary] as const);
-  rows.push(['help [COMMAND]', 'Show this help, or the help of one command']);
-  const width = Math.max(...rows.map(([left]) => left.length));
-  return [
-    'Usage: laneway [options] COMMAND [arguments]',
-    '',
-    'Commands:',
-    ...rows.map(([left, summary]) => `  ${left.padEnd(width)}  ${summary}`),
-    '',
-    'Options (any command):',
-    ...optionLines(GLOBAL_OPTIONS),
-    '',
-    'Environment:',
-    '  LANEWAY_CONTROL_PLANE  control plane address (host:port)',
-    '  LANEWAY_CLUSTER        the cluster to act on',
-    '  LANEWAY_TOKEN          sent as "authorization: Bearer <token>" (default: the contents of',
-    '                         $LANEWAY_DATA_DIR/admin-token, relative to the current directory, if it exists)',
-    "  LANEWAY_DATA_DIR       the control plane's data directory (default ./.laneway)",
-    '',
-    'Exit status: 0 success, 1 error, 2 bad command line.',
-  ].join('\n');
-}
-
-export function commandHelp(command: Command): string {
-  const lines = [`Usage: ${usageLine(command)}`, '', command.summary];
-  if (Object.keys(command.options).length > 0) lines.push('', 'Options:', ...optionLines(command.options));
-  lines.push('', 'Options (any command):', ...optionLines(GLOBAL_OPTIONS));
-  return lines.join('\n');
-}
-
-/** The usage shown after a usage error: the command's when it is known, else the overview. */
-export function usageFor(commandName: string | undefined): string {
-  const command = COMMANDS.find((c) => c.name === commandName);
-  return command
-    ? `Usage: ${usageLine(command)}\nRun 'laneway help ${command.name}' for more.`
-    : globalHelp();
-}
+/** After the program's own help. */
+export const PROGRAM_HELP_FOOTER = [
+  'Environment:',
+  '  LANEWAY_CONTROL_PLANE  control plane address (host:port)',
+  '  LANEWAY_CLUSTER        the cluster to act on',
+  '  LANEWAY_TOKEN          sent as "authorization: Bearer <token>" (default: the contents',
+  '                         of $LANEWAY_DATA_DIR/admin-token, relative to the current',
+  '                         directory, if it exists)',
+  "  LANEWAY_DATA_DIR       the control plane's data directory (default ./.laneway)",
+  '',
+  'Exit status: 0 success, 1 error, 2 bad command line.',
+].join('\n');

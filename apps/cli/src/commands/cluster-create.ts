@@ -1,16 +1,13 @@
+import { Argument } from 'commander';
 import { formatClusterCreated, formatJson } from '../format';
-import { expectPositionals } from './arguments';
 import { defineCommand } from './command';
 
 export const clusterCreateCommand = defineCommand<{ readonly name: string }>({
-  name: 'cluster create',
-  arguments: 'NAME',
+  name: 'create',
   summary: 'Create a cluster',
-  options: {},
-  parse(positionals) {
-    const [name = ''] = expectPositionals('cluster create', positionals, ['NAME']);
-    return { name };
-  },
+  arguments: [new Argument('NAME', 'the new cluster')],
+  options: [],
+  parse: ([name = '']) => ({ name }),
   async run(args, context) {
     const cluster = await context.api.createCluster(args.name);
     context.out(context.json ? formatJson(cluster) : formatClusterCreated(cluster));

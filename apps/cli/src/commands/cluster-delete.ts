@@ -1,16 +1,13 @@
+import { Argument } from 'commander';
 import { formatJson } from '../format';
-import { expectPositionals } from './arguments';
 import { defineCommand } from './command';
 
 export const clusterDeleteCommand = defineCommand<{ readonly name: string }>({
-  name: 'cluster delete',
-  arguments: 'NAME',
+  name: 'delete',
   summary: 'Delete a cluster',
-  options: {},
-  parse(positionals) {
-    const [name = ''] = expectPositionals('cluster delete', positionals, ['NAME']);
-    return { name };
-  },
+  arguments: [new Argument('NAME', 'the cluster')],
+  options: [],
+  parse: ([name = '']) => ({ name }),
   async run(args, context) {
     const response = await context.api.deleteCluster(args.name);
     context.out(context.json ? formatJson(response) : `deleted cluster ${args.name}`);

@@ -1,6 +1,7 @@
+import { Argument, Option } from 'commander';
 import { formatJson } from '../format';
-import { booleanOption, expectPositionals } from './arguments';
 import { defineCommand } from './command';
+import { optionValue } from './option-values';
 
 export interface ClusterTokenArgs {
   readonly name: string;
@@ -8,19 +9,16 @@ export interface ClusterTokenArgs {
 }
 
 export const clusterTokenCommand = defineCommand<ClusterTokenArgs>({
-  name: 'cluster token',
-  arguments: 'NAME',
+  name: 'token',
   summary: "Print a cluster's join token (the servers' LANEWAY_JOIN_TOKEN), and nothing else",
-  options: {
-    rotate: {
-      type: 'boolean',
-      description: 'replace it first: connected servers stay connected, new connections need the new one',
-    },
-  },
-  parse(positionals, values) {
-    const [name = ''] = expectPositionals('cluster token', positionals, ['NAME']);
-    return { name, rotate: booleanOption(values, 'rotate') };
-  },
+  arguments: [new Argument('NAME', 'the cluster')],
+  options: [
+    new Option(
+      '--rotate',
+      'replace it first: connected servers stay connected, new connections need the new one',
+    ),
+  ],
+  parse: ([name = ''], options) => ({ name, rotate: optionValue.flag(options, 'rotate') }),
   async run(args, context) {
     const joinToken = args.rotate
       ? await context.api.rotateJoinToken(args.name)

@@ -1,3 +1,4 @@
+import type { Argument, Option } from 'commander';
 import type { ApiClient } from '../api-client';
 import type { CliConfig } from '../load-config';
 
@@ -15,54 +16,72 @@ export interface CommandContext {
   err(text: string): void;
 }
 
-export interface OptionSpec {
-  readonly type: 'string' | 'boolean';
-  readonly short?: string;
-  /** `--timeout MS`: MS. */
-  readonly valueName?: string;
-  readonly description: string;
-}
-
-export type OptionValues = Readonly<Record<string, string | boolean | undefined>>;
+/**
+ * A command's flags as commander parsed them (after their parsers ran), by attribute name: `--data`
+ * is `data`, `--no-wait` is `wait` (false when given). Read them with the helpers in option-values.
+ */
+export type OptionValues = Readonly<Record<string, unknown>>;
 
 export interface CommandDefinition<Args> {
-  /** The words that select the command: `deploy`, `cluster create`. */
+  /** The word that selects the command: `deploy`; in a group, the word after the group's: `create`. */
   readonly name: string;
-  /** Positional arguments as shown in the usage: `PATH...`. */
-  readonly arguments: string;
   readonly summary: string;
-  readonly options: Readonly<Record<string, OptionSpec>>;
-  /** Checks the command line and turns it into arguments; throws UsageError. No I/O. */
-  parse(positionals: readonly string[], values: OptionValues): Args;
+  /** Positional arguments in order, as commander declares them: `NAME`, `PATH...`, `[NAME]`. */
+  readonly arguments: readonly Argument[];
+  /** The command's own flags; a flag's parser rejects a bad value with InvalidArgumentError. */
+  readonly options: readonly Option[];
+  /**
+   * Turns what commander accepted (the number of arguments and every flag's value are checked by
+   * then) into the command's arguments. No I/O.
+   */
+  parse(positionals: readonly string[], options: OptionValues): Args;
   /** Does the work; resolves to the exit code or throws CliError. */
   run(args: Args, context: CommandContext): Promise<number>;
 }
 
 /** A command with its argument type erased, so all of them fit in one table. */
-export interface Command {
+export interface CliCommand {
+  readonly kind: 'command';
   readonly name: string;
-  readonly arguments: string;
   readonly summary: string;
-  readonly options: Readonly<Record<string, OptionSpec>>;
-  prepare(positionals: readonly string[], values: OptionValues): PreparedCommand;
+  readonly arguments: readonly Argument[];
+  readonly options: readonly Option[];
+  /** `fullName`: the words that selected it, `cluster create`. */
+  prepare(fullName: string, positionals: readonly string[], options: OptionValues): PreparedCommand;
 }
 
+/** Commands under one word: `laneway cluster create NAME`, `laneway cluster delete NAME`. */
+export interface CliCommandGroup {
+  readonly kind: 'group';
+  readonly name: string;
+  readonly summary: string;
+  readonly commands: readonly CliCommand[];
+}
+
+export type CliCommandEntry = CliCommand | CliCommandGroup;
+
 export interface PreparedCommand {
+  /** The words that selected it: `deploy`, `cluster create`. */
   readonly name: string;
   /** What `parse` made of the command line (for tests and debugging). */
   readonly args: unknown;
   run(context: CommandContext): Promise<number>;
 }
 
-export function defineCommand<Args>(definition: CommandDefinition<Args>): Command {
+export function defineCommand<Args>(definition: CommandDefinition<Args>): CliCommand {
   return {
+    kind: 'command',
     name: definition.name,
-    arguments: definition.arguments,
     summary: definition.summary,
+    arguments: definition.arguments,
     options: definition.options,
-    prepare(positionals, values) {
-      const args = definition.parse(positionals, values);
-      return { name: definition.name, args, run: (context) => definition.run(args, context) };
+    prepare(fullName, positionals, options) {
+      const args = definition.parse(positionals, options);
+      return { name: fullName, args, run: (context) => definition.run(args, context) };
     },
   };
+}
+
+export function defineGroup(group: Omit<CliCommandGroup, 'kind'>): CliCommandGroup {
+  return { kind: 'group', ...group };
 }

@@ -1,31 +1,28 @@
 import { WaitFor } from '@laneway/proto';
+import { Argument } from 'commander';
 import { collectFiles } from '../collect-files';
-import { CliError, UsageError } from '../errors';
+import { CliError } from '../errors';
 import { formatApplyFailure, formatDeploy, formatJson } from '../format';
-import { booleanOption, millisecondsOption, WAIT_OPTIONS } from './arguments';
 import { defineCommand } from './command';
+import { readWaitOptions, WAIT_OPTIONS } from './wait-options';
+import type { WaitArgs } from './wait-options';
 
-export interface DeployArgs {
+export interface DeployArgs extends WaitArgs {
   readonly paths: readonly string[];
-  readonly waitFor: WaitFor;
-  /** 0: the control plane's default (10 s). */
-  readonly timeoutMs: number;
 }
 
 export const deployCommand = defineCommand<DeployArgs>({
   name: 'deploy',
-  arguments: 'PATH...',
   summary: 'Deploy the services in the given files and directories, in one revision',
+  arguments: [
+    new Argument(
+      'PATH...',
+      'files, and directories to search for .ts/.mts/.cts/.js/.mjs/.cjs files (skipping node_modules, *.d.ts and tests)',
+    ),
+  ],
   options: WAIT_OPTIONS,
-  parse(positionals, values) {
-    if (positionals.length === 0) throw new UsageError('deploy: missing PATH', 'deploy');
-    const noWait = booleanOption(values, 'no-wait');
-    const timeoutMs = millisecondsOption(values, 'timeout', 'deploy');
-    return {
-      paths: [...positionals],
-      waitFor: noWait ? WaitFor.WAIT_FOR_NONE : WaitFor.WAIT_FOR_ALL_SERVERS,
-      timeoutMs: timeoutMs ?? 0,
-    };
+  parse(positionals, options) {
+    return { paths: [...positionals], ...readWaitOptions(options) };
   },
   async run(args, context) {
     const files = await collectFiles(args.paths, context.cwd);

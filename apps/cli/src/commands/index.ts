@@ -1,14 +1,11 @@
-import type { Command } from './command';
-import { clusterCreateCommand } from './cluster-create';
-import { clusterDeleteCommand } from './cluster-delete';
-import { clusterTokenCommand } from './cluster-token';
+import type { CliCommandEntry } from './command';
+import { clusterGroup } from './cluster';
 import { clustersCommand } from './clusters';
 import { deployCommand } from './deploy';
 import { drainCommand } from './drain';
 import { invokeCommand } from './invoke';
 import { jobCommand } from './job';
-import { jobsFailedCommand } from './jobs-failed';
-import { jobsRetryCommand } from './jobs-retry';
+import { jobsGroup } from './jobs';
 import { resumeCommand } from './resume';
 import { rollbackCommand } from './rollback';
 import { serversCommand } from './servers';
@@ -17,8 +14,11 @@ import { statusCommand } from './status';
 import { undeployCommand } from './undeploy';
 import { versionsCommand } from './versions';
 
-/** Every command, in the order the help lists them. */
-export const COMMANDS: readonly Command[] = Object.freeze([
+/**
+ * Every command and command group, in the order the help lists them. A new command is a file in this
+ * directory (defineCommand) added here, or to its group's file (defineGroup) for `laneway WORD NAME`.
+ */
+export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   deployCommand,
   invokeCommand,
   servicesCommand,
@@ -27,15 +27,18 @@ export const COMMANDS: readonly Command[] = Object.freeze([
   undeployCommand,
   statusCommand,
   jobCommand,
-  jobsFailedCommand,
-  jobsRetryCommand,
+  jobsGroup,
   serversCommand,
   drainCommand,
   resumeCommand,
   clustersCommand,
-  clusterCreateCommand,
-  clusterDeleteCommand,
-  clusterTokenCommand,
+  clusterGroup,
 ]);
 
-export type { Command, CommandContext, PreparedCommand } from './command';
+export type {
+  CliCommand,
+  CliCommandEntry,
+  CliCommandGroup,
+  CommandContext,
+  PreparedCommand,
+} from './command';

@@ -1,7 +1,8 @@
-import { UsageError } from '../errors';
+import { Argument, Option } from 'commander';
 import { formatInvokeOutput, formatJson } from '../format';
-import { booleanOption, expectPositionals, millisecondsOption, stringOption } from './arguments';
 import { defineCommand } from './command';
+import { jsonTextParser, millisecondsParser } from './option-parsers';
+import { optionValue } from './option-values';
 
 export interface InvokeArgs {
   readonly service: string;
@@ -14,31 +15,24 @@ export interface InvokeArgs {
 
 export const invokeCommand = defineCommand<InvokeArgs>({
   name: 'invoke',
-  arguments: 'NAME',
   summary: "Invoke a service and print its output (or, with --async, queue it and print the job's id)",
-  options: {
-    data: { type: 'string', valueName: 'JSON', description: "the service's input as JSON (default null)" },
-    async: { type: 'boolean', description: 'queue a durable invocation and return at once' },
-    timeout: {
-      type: 'string',
-      valueName: 'MS',
-      description: 'how long to wait for the output (default 30000)',
-    },
-  },
-  parse(positionals, values) {
-    const [service = ''] = expectPositionals('invoke', positionals, ['NAME']);
-    const data = stringOption(values, 'data');
-    if (data !== undefined) {
-      try {
-        JSON.parse(data);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new UsageError(`invalid --data '${data}': not valid JSON (${reason})`, 'invoke');
-      }
-    }
-    const async = booleanOption(values, 'async');
-    const timeoutMs = millisecondsOption(values, 'timeout', 'invoke');
-    return { service, inputJson: data ?? '', async, timeoutMs: timeoutMs ?? 0 };
+  arguments: [new Argument('NAME', 'the service, as deployed (e.g. hello.greet)')],
+  options: [
+    new Option('--data <JSON>', "the service's input as JSON (default null)").argParser(
+      jsonTextParser('--data'),
+    ),
+    new Option('--async', 'queue a durable invocation and return at once'),
+    new Option('--timeout <MS>', 'how long to wait for the output (default 30000)').argParser(
+      millisecondsParser('--timeout'),
+    ),
+  ],
+  parse([service = ''], options) {
+    return {
+      service,
+      inputJson: optionValue.string(options, 'data') ?? '',
+      async: optionValue.flag(options, 'async'),
+      timeoutMs: optionValue.number(options, 'timeout') ?? 0,
+    };
   },
   async run(args, context) {
     const request = {

@@ -1,6 +1,8 @@
+import { Option } from 'commander';
 import { formatFailedJobs, formatJson } from '../format';
-import { countOption, expectPositionals, stringOption } from './arguments';
 import { defineCommand } from './command';
+import { countParser } from './option-parsers';
+import { optionValue } from './option-values';
 
 export interface JobsFailedArgs {
   /** Empty: every service. */
@@ -10,18 +12,18 @@ export interface JobsFailedArgs {
 }
 
 export const jobsFailedCommand = defineCommand<JobsFailedArgs>({
-  name: 'jobs failed',
-  arguments: '',
+  name: 'failed',
   summary: 'List the async invocations that used up their attempts, newest first',
-  options: {
-    service: { type: 'string', valueName: 'NAME', description: "only this service's jobs" },
-    limit: { type: 'string', valueName: 'N', description: 'at most N jobs (default 100)' },
-  },
-  parse(positionals, values) {
-    expectPositionals('jobs failed', positionals, []);
-    const service = stringOption(values, 'service')?.trim() ?? '';
-    const limit = countOption(values, 'limit', 'jobs failed');
-    return { service, limit: limit ?? 0 };
+  arguments: [],
+  options: [
+    new Option('--service <NAME>', "only this service's jobs"),
+    new Option('--limit <N>', 'at most N jobs (default 100)').argParser(countParser('--limit')),
+  ],
+  parse(_positionals, options) {
+    return {
+      service: optionValue.string(options, 'service')?.trim() ?? '',
+      limit: optionValue.number(options, 'limit') ?? 0,
+    };
   },
   async run(args, context) {
     const cluster = context.config.cluster;

@@ -1,16 +1,13 @@
+import { Argument } from 'commander';
 import { formatJobRetried, formatJson } from '../format';
-import { expectPositionals } from './arguments';
 import { defineCommand } from './command';
 
 export const jobsRetryCommand = defineCommand<{ readonly jobId: string }>({
-  name: 'jobs retry',
-  arguments: 'ID',
+  name: 'retry',
   summary: 'Queue a failed async invocation again, with fresh attempts',
-  options: {},
-  parse(positionals) {
-    const [jobId = ''] = expectPositionals('jobs retry', positionals, ['ID']);
-    return { jobId };
-  },
+  arguments: [new Argument('ID', "a failed job's id, as 'jobs failed' lists it")],
+  options: [],
+  parse: ([jobId = '']) => ({ jobId }),
   async run(args, context) {
     const job = await context.api.retryJob(context.config.cluster, args.jobId);
     context.out(context.json ? formatJson(job) : formatJobRetried(job));

@@ -1,33 +1,27 @@
 import { WaitFor } from '@laneway/proto';
+import { Argument } from 'commander';
 import { CliError } from '../errors';
 import { formatApplyFailure, formatJson, formatRollback } from '../format';
-import { booleanOption, expectPositionals, millisecondsOption, WAIT_OPTIONS } from './arguments';
 import { defineCommand } from './command';
+import { readWaitOptions, WAIT_OPTIONS } from './wait-options';
+import type { WaitArgs } from './wait-options';
 
-export interface RollbackArgs {
+export interface RollbackArgs extends WaitArgs {
   readonly service: string;
   /** As `versions` prints it: a unique prefix of at least 6 characters will do. */
   readonly version: string;
-  readonly waitFor: WaitFor;
-  /** 0: the control plane's default (10 s). */
-  readonly timeoutMs: number;
 }
 
 export const rollbackCommand = defineCommand<RollbackArgs>({
   name: 'rollback',
-  arguments: 'SERVICE VERSION',
   summary: 'Make an earlier version of a service current again, on every server',
+  arguments: [
+    new Argument('SERVICE', 'the service, as deployed'),
+    new Argument('VERSION', "one of its versions as 'versions' prints it (a unique prefix of 6+ characters)"),
+  ],
   options: WAIT_OPTIONS,
-  parse(positionals, values) {
-    const [service = '', version = ''] = expectPositionals('rollback', positionals, ['SERVICE', 'VERSION']);
-    const noWait = booleanOption(values, 'no-wait');
-    const timeoutMs = millisecondsOption(values, 'timeout', 'rollback');
-    return {
-      service,
-      version,
-      waitFor: noWait ? WaitFor.WAIT_FOR_NONE : WaitFor.WAIT_FOR_ALL_SERVERS,
-      timeoutMs: timeoutMs ?? 0,
-    };
+  parse([service = '', version = ''], options) {
+    return { service, version, ...readWaitOptions(options) };
   },
   async run(args, context) {
     const response = await context.api.rollback({

@@ -1,16 +1,12 @@
 import { formatJson, formatServers } from '../format';
-import { expectPositionals } from './arguments';
 import { defineCommand } from './command';
 
 export const serversCommand = defineCommand<null>({
   name: 'servers',
-  arguments: '',
   summary: "List the cluster's data-plane servers",
-  options: {},
-  parse(positionals) {
-    expectPositionals('servers', positionals, []);
-    return null;
-  },
+  arguments: [],
+  options: [],
+  parse: () => null,
   async run(_args, context) {
     const response = await context.api.listServers(context.config.cluster);
     context.out(context.json ? formatJson(response) : formatServers(response, context.config.cluster));

@@ -1,17 +1,13 @@
 import { CliError } from '../errors';
 import { formatDeploymentStatus, formatJson, formatNotConverged } from '../format';
-import { expectPositionals } from './arguments';
 import { defineCommand } from './command';
 
 export const statusCommand = defineCommand<null>({
   name: 'status',
-  arguments: '',
   summary: 'Show whether every server runs the desired revision (exit 1 if a connected one does not)',
-  options: {},
-  parse(positionals) {
-    expectPositionals('status', positionals, []);
-    return null;
-  },
+  arguments: [],
+  options: [],
+  parse: () => null,
   async run(_args, context) {
     const status = await context.api.getDeploymentStatus(context.config.cluster);
     context.out(context.json ? formatJson(status) : formatDeploymentStatus(status));

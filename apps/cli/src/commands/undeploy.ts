@@ -1,29 +1,22 @@
 import { WaitFor } from '@laneway/proto';
+import { Argument } from 'commander';
 import { CliError } from '../errors';
 import { formatApplyFailure, formatJson, formatUndeploy } from '../format';
-import { booleanOption, expectPositionals, millisecondsOption, WAIT_OPTIONS } from './arguments';
 import { defineCommand } from './command';
+import { readWaitOptions, WAIT_OPTIONS } from './wait-options';
+import type { WaitArgs } from './wait-options';
 
-export interface UndeployArgs {
+export interface UndeployArgs extends WaitArgs {
   readonly name: string;
-  readonly waitFor: WaitFor;
-  readonly timeoutMs: number;
 }
 
 export const undeployCommand = defineCommand<UndeployArgs>({
   name: 'undeploy',
-  arguments: 'NAME',
   summary: 'Remove a service from the cluster',
+  arguments: [new Argument('NAME', 'the service, as deployed')],
   options: WAIT_OPTIONS,
-  parse(positionals, values) {
-    const [name = ''] = expectPositionals('undeploy', positionals, ['NAME']);
-    const noWait = booleanOption(values, 'no-wait');
-    const timeoutMs = millisecondsOption(values, 'timeout', 'undeploy');
-    return {
-      name,
-      waitFor: noWait ? WaitFor.WAIT_FOR_NONE : WaitFor.WAIT_FOR_ALL_SERVERS,
-      timeoutMs: timeoutMs ?? 0,
-    };
+  parse([name = ''], options) {
+    return { name, ...readWaitOptions(options) };
   },
   async run(args, context) {
     const response = await context.api.undeploy({

@@ -1,0 +1,43 @@
+import { Option } from 'commander';
+import type { OptionValues } from './commands/command';
+import { millisecondsParser, nonEmptyParser } from './commands/option-parsers';
+import { optionValue } from './commands/option-values';
+
+/** The flags every command takes, before or after the command words. */
+export const GLOBAL_OPTIONS: readonly Option[] = Object.freeze([
+  new Option(
+    '--control-plane <ADDR>',
+    'control plane address (default $LANEWAY_CONTROL_PLANE, else 127.0.0.1:50051)',
+  ).argParser(nonEmptyParser('the control plane as HOST:PORT, e.g. --control-plane 127.0.0.1:50051')),
+  new Option('--cluster <NAME>', 'the cluster to act on (default $LANEWAY_CLUSTER, else default)').argParser(
+    nonEmptyParser('a cluster name, e.g. --cluster default'),
+  ),
+  new Option('--json', 'print the raw response object as JSON'),
+  new Option(
+    '--deadline <MS>',
+    'gRPC deadline per call (default 60000 for deploy, 35000 otherwise)',
+  ).argParser(millisecondsParser('--deadline', 1)),
+]);
+
+export interface GlobalFlags {
+  /** `--control-plane`: overrides LANEWAY_CONTROL_PLANE. */
+  readonly controlPlane?: string;
+  /** `--cluster`: overrides LANEWAY_CLUSTER. */
+  readonly cluster?: string;
+  readonly json: boolean;
+  /** `--deadline`: overrides every per-call deadline. */
+  readonly deadlineMs?: number;
+}
+
+/** What GLOBAL_OPTIONS say, from the program's option values. */
+export function readGlobalFlags(options: OptionValues): GlobalFlags {
+  const controlPlane = optionValue.string(options, 'controlPlane');
+  const cluster = optionValue.string(options, 'cluster');
+  const deadlineMs = optionValue.number(options, 'deadline');
+  return {
+    ...(controlPlane !== undefined && { controlPlane }),
+    ...(cluster !== undefined && { cluster }),
+    json: optionValue.flag(options, 'json'),
+    ...(deadlineMs !== undefined && { deadlineMs }),
+  };
+}

@@ -1,0 +1,365 @@
+import { WaitFor } from '@laneway/proto';
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine } from './program';
+
+/** parseCommandLine with stdout and stderr collected. */
+function parse(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const line = parseCommandLine(argv, {
+    stdout: { write: (chunk: string) => (stdout += chunk) },
+    stderr: { write: (chunk: string) => (stderr += chunk) },
+  });
+  return { line, stdout, stderr };
+}
+
+/** The command argv selects, as it would run: its words, its arguments, the global flags. */
+function command(argv: string[]) {
+  const { line, stdout, stderr } = parse(argv);
+  if (line.kind !== 'command') {
+    throw new Error(`expected a command for ${JSON.stringify(argv)}, got exit ${line.code}: ${stderr}`);
+  }
+  expect(stdout + stderr).toBe('');
+  return { name: line.command.name, args: line.command.args, globals: line.globals };
+}
+
+/** stderr of a command line that is rejected: exit 2, nothing on stdout. */
+function rejected(argv: string[]): string {
+  const { line, stdout, stderr } = parse(argv);
+  expect(line, `${JSON.stringify(argv)} should be rejected`).toEqual({ kind: 'exit', code: 2 });
+  expect(stdout).toBe('');
+  return stderr;
+}
+
+/** stdout of a help request: exit 0, nothing on stderr. */
+function help(argv: string[]): string {
+  const { line, stdout, stderr } = parse(argv);
+  expect(line, `${JSON.stringify(argv)} should print help`).toEqual({ kind: 'exit', code: 0 });
+  expect(stderr).toBe('');
+  return stdout;
+}
+
+/** Every runnable command's words, as the overview lists them. */
+const ALL_COMMANDS = [
+  'deploy',
+  'invoke',
+  'services',
+  'versions',
+  'rollback',
+  'undeploy',
+  'status',
+  'job',
+  'jobs failed',
+  'jobs retry',
+  'servers',
+  'drain',
+  'resume',
+  'clusters',
+  'cluster create',
+  'cluster delete',
+  'cluster token',
+];
+
+describe('parseCommandLine', () => {
+  it('reads deploy with its paths and flags', () => {
+    expect(command(['deploy', 'a.ts', 'dir'])).toEqual({
+      name: 'deploy',
+      args: { paths: ['a.ts', 'dir'], waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 0 },
+      globals: { json: false },
+    });
+    expect(command(['deploy', '--no-wait', 'dir']).args).toEqual({
+      paths: ['dir'],
+      waitFor: WaitFor.WAIT_FOR_NONE,
+      timeoutMs: 0,
+    });
+    expect(command(['deploy', 'dir', '--timeout', '2500']).args).toMatchObject({ timeoutMs: 2500 });
+    expect(command(['deploy', 'dir', '--timeout=0']).args).toMatchObject({ timeoutMs: 0 });
+    expect(command(['deploy', 'dir', '--timeout', ' 42 ']).args).toMatchObject({ timeoutMs: 42 });
+    expect(command(['deploy', '--', '-odd-name.ts']).args).toMatchObject({ paths: ['-odd-name.ts'] });
+  });
+
+  it('takes global flags before or after the command words', () => {
+    const before = command(['--cluster', 'prod', '--control-plane', 'cp:1', '--json', 'services']);
+    const after = command(['services', '--json', '--control-plane=cp:1', '--cluster', 'prod']);
+    expect(before).toEqual(after);
+    expect(before.globals).toEqual({ cluster: 'prod', controlPlane: 'cp:1', json: true });
+    expect(command(['--deadline', '1500', 'clusters']).globals).toEqual({ json: false, deadlineMs: 1500 });
+    expect(command(['cluster', '--cluster', ' prod ', 'create', 'x']).globals).toEqual({
+      cluster: 'prod',
+      json: false,
+    });
+    expect(command(['jobs', 'failed', '--limit', '3', '--json']).globals).toEqual({ json: true });
+  });
+
+  it('builds a new program for every command line (no flag carries over)', () => {
+    expect(command(['--json', '--cluster', 'prod', 'services']).globals).toEqual({
+      cluster: 'prod',
+      json: true,
+    });
+    expect(command(['services']).globals).toEqual({ json: false });
+    expect(command(['deploy', '--no-wait', 'x']).args).toMatchObject({ waitFor: WaitFor.WAIT_FOR_NONE });
+    expect(command(['rollback', 's', 'v']).args).toMatchObject({ waitFor: WaitFor.WAIT_FOR_ALL_SERVERS });
+  });
+
+  it('reads invoke, checking --data is JSON', () => {
+    expect(command(['invoke', 'hello', '--data', '{"name":"ada"}'])).toEqual({
+      name: 'invoke',
+      args: { service: 'hello', inputJson: '{"name":"ada"}', async: false, timeoutMs: 0 },
+      globals: { json: false },
+    });
+    expect(command(['invoke', 'hello', '--async']).args).toMatchObject({ inputJson: '', async: true });
+    expect(command(['invoke', '--data=-1', 'hello']).args).toMatchObject({ inputJson: '-1' });
+    expect(command(['invoke', 'hello', '--data', '-1']).args).toMatchObject({ inputJson: '-1' });
+    expect(command(['invoke', 'hello', '--timeout', '1000']).args).toMatchObject({ timeoutMs: 1000 });
+
+    const stderr = rejected(['invoke', 'hello', '--data', '{name: ada}']);
+    expect(stderr).toMatch(
+      /^error: option '--data <JSON>' argument '\{name: ada\}' is invalid\. It is not valid JSON \(.+\): give JSON, quoted for the shell, e\.g\. --data '\{"name":"Ada"\}'\.\n/,
+    );
+    expect(stderr).toMatch(
+      /\n\nUsage: laneway invoke NAME \[--data <JSON>\] \[--async\] \[--timeout <MS>\]\nRun 'laneway invoke --help' for more\.\n$/,
+    );
+  });
+
+  it('reads the cluster subcommands', () => {
+    expect(command(['cluster', 'create', 'prod'])).toMatchObject({
+      name: 'cluster create',
+      args: { name: 'prod' },
+    });
+    expect(command(['cluster', 'delete', 'prod'])).toMatchObject({
+      name: 'cluster delete',
+      args: { name: 'prod' },
+    });
+    expect(command(['cluster', 'token', 'prod'])).toMatchObject({
+      name: 'cluster token',
+      args: { name: 'prod', rotate: false },
+    });
+    expect(command(['cluster', 'token', '--rotate', 'prod']).args).toEqual({ name: 'prod', rotate: true });
+  });
+
+  it('reads undeploy, services, servers and clusters', () => {
+    expect(command(['undeploy', 'hello', '--no-wait'])).toMatchObject({
+      name: 'undeploy',
+      args: { name: 'hello', waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 },
+    });
+    expect(command(['services'])).toMatchObject({ name: 'services', args: null });
+    expect(command(['servers'])).toMatchObject({ name: 'servers', args: null });
+    expect(command(['clusters'])).toMatchObject({ name: 'clusters', args: null });
+  });
+
+  it('reads versions, rollback, status, drain and resume', () => {
+    expect(command(['versions', 'hello'])).toMatchObject({ name: 'versions', args: { service: 'hello' } });
+    expect(command(['rollback', 'hello', '0123456'])).toMatchObject({
+      name: 'rollback',
+      args: { service: 'hello', version: '0123456', waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 0 },
+    });
+    expect(command(['rollback', '--no-wait', 'hello', 'abcdef', '--timeout', '900']).args).toEqual({
+      service: 'hello',
+      version: 'abcdef',
+      waitFor: WaitFor.WAIT_FOR_NONE,
+      timeoutMs: 900,
+    });
+    expect(command(['status'])).toMatchObject({ name: 'status', args: null });
+    expect(command(['drain', 'srv-a'])).toMatchObject({ name: 'drain', args: { server: 'srv-a' } });
+    expect(command(['resume', 'srv-a'])).toMatchObject({ name: 'resume', args: { server: 'srv-a' } });
+  });
+
+  it('reads job and the jobs subcommands', () => {
+    expect(command(['job', 'job-1'])).toMatchObject({ name: 'job', args: { jobId: 'job-1' } });
+    expect(command(['jobs', 'failed'])).toMatchObject({
+      name: 'jobs failed',
+      args: { service: '', limit: 0 },
+    });
+    expect(command(['jobs', 'failed', '--service', ' hello ', '--limit', '20']).args).toEqual({
+      service: 'hello',
+      limit: 20,
+    });
+    expect(command(['jobs', 'retry', 'job-1'])).toMatchObject({
+      name: 'jobs retry',
+      args: { jobId: 'job-1' },
+    });
+  });
+
+  it.each([
+    // Missing or extra arguments: commander's message, or one naming the extra arguments.
+    [['rollback', 'hello'], "error: missing required argument 'VERSION'", 'rollback'],
+    [['versions'], "error: missing required argument 'SERVICE'", 'versions'],
+    [['drain'], "error: missing required argument 'SERVER'", 'drain'],
+    [['job'], "error: missing required argument 'ID'", 'job'],
+    [['jobs', 'retry'], "error: missing required argument 'ID'", 'jobs retry'],
+    [['cluster', 'token'], "error: missing required argument 'NAME'", 'cluster token'],
+    [['deploy'], "error: missing required argument 'PATH'", 'deploy'],
+    [['invoke'], "error: missing required argument 'NAME'", 'invoke'],
+    [['status', 'x'], "error: unexpected argument 'x' for 'status' (it takes none)", 'status'],
+    [['invoke', 'a', 'b'], "error: unexpected argument 'b' for 'invoke' (it takes NAME)", 'invoke'],
+    [
+      ['services', 'x', 'y'],
+      "error: unexpected arguments 'x' 'y' for 'services' (it takes none)",
+      'services',
+    ],
+    [
+      ['cluster', 'create', 'a', 'b'],
+      "error: unexpected argument 'b' for 'cluster create' (it takes NAME)",
+      'cluster create',
+    ],
+    // Unknown flags, and flags given a value they do not take or not given the one they need.
+    [['status', '--rotate'], "error: unknown option '--rotate'", 'status'],
+    [['deploy', 'dir', '--bogus'], "error: unknown option '--bogus'", 'deploy'],
+    [['services', '--async'], "error: unknown option '--async'", 'services'],
+    [['cluster', 'token', 'x', '--rotate=yes'], "error: unknown option '--rotate=yes'", 'cluster token'],
+    [['services', '--json=yes'], "error: unknown option '--json=yes'", 'services'],
+    [['deploy', 'dir', '--timeout'], "error: option '--timeout <MS>' argument missing", 'deploy'],
+    // Bad values, named with the flag.
+    [
+      ['deploy', 'dir', '--timeout', 'soon'],
+      "error: option '--timeout <MS>' argument 'soon' is invalid. Give a whole number of milliseconds from 0 to 4294967295, e.g. --timeout 5000.",
+      'deploy',
+    ],
+    [
+      ['invoke', 'a', '--timeout', '-5'],
+      "error: option '--timeout <MS>' argument '-5' is invalid.",
+      'invoke',
+    ],
+    [
+      ['invoke', 'a', '--timeout', '1.5'],
+      "error: option '--timeout <MS>' argument '1.5' is invalid.",
+      'invoke',
+    ],
+    [
+      ['undeploy', 'a', '--timeout', '4294967296'],
+      "error: option '--timeout <MS>' argument '4294967296' is invalid.",
+      'undeploy',
+    ],
+    [
+      ['jobs', 'failed', '--limit', '0'],
+      "error: option '--limit <N>' argument '0' is invalid. Give a whole number from 1 to 4294967295, e.g. --limit 20.",
+      'jobs failed',
+    ],
+    [
+      ['jobs', 'failed', '--limit', 'all'],
+      "error: option '--limit <N>' argument 'all' is invalid.",
+      'jobs failed',
+    ],
+  ])('rejects %j: %s', (argv, message, about) => {
+    const stderr = rejected(argv);
+    expect(stderr.startsWith(`${message}`), stderr).toBe(true);
+    // Then the usage of the command it is about, and where its help is.
+    expect(stderr).toMatch(
+      new RegExp(`\\n\\nUsage: laneway ${about}( .*)?\\nRun 'laneway ${about} --help' for more\\.\\n$`),
+    );
+  });
+
+  it.each([
+    [
+      ['services', '--cluster', ''],
+      "error: option '--cluster <NAME>' argument '' is invalid. Give a cluster name",
+    ],
+    [['services', '--cluster', '  '], "error: option '--cluster <NAME>' argument '  ' is invalid."],
+    [['services', '--control-plane='], "error: option '--control-plane <ADDR>' argument '' is invalid."],
+    [
+      ['services', '--deadline', '0'],
+      "error: option '--deadline <MS>' argument '0' is invalid. Give a whole number of milliseconds from 1",
+    ],
+    [['services', '--cluster'], "error: option '--cluster <NAME>' argument missing"],
+    [['frobnicate'], "error: unknown command 'frobnicate'\n"],
+    [['deplyo', 'x'], "error: unknown command 'deplyo'\n(Did you mean deploy?)\n"],
+    [['help', 'nope'], "error: unknown command 'nope'\n"],
+    [['help', 'cluster', 'nope'], "error: unknown command 'cluster nope'\n"],
+  ])('rejects %j (a global flag or the command word): %s', (argv, message) => {
+    const stderr = rejected(argv);
+    expect(stderr.startsWith(message), stderr).toBe(true);
+    expect(stderr).toMatch(
+      /\n\nUsage: laneway \[options\] COMMAND \[arguments\]\nRun 'laneway --help' for the commands\.\n$/,
+    );
+  });
+
+  it('suggests the flag meant', () => {
+    expect(rejected(['deploy', 'dir', '--timout', '5'])).toMatch(
+      /^error: unknown option '--timout'\n\(Did you mean --timeout\?\)\n/,
+    );
+    expect(rejected(['services', '--clutser', 'x'])).toMatch(
+      /^error: unknown option '--clutser'\n\(Did you mean --cluster\?\)\n/,
+    );
+  });
+
+  it('reports an unknown or missing subcommand of a group with its commands', () => {
+    const unknown = rejected(['cluster', 'rename', 'x']);
+    expect(unknown).toMatch(/^error: unknown command 'rename'\n/);
+    expect(unknown).toMatch(
+      /\n\nUsage: laneway cluster COMMAND \[arguments\]\nRun 'laneway cluster --help' for its commands\.\n$/,
+    );
+
+    const missing = rejected(['cluster']);
+    expect(missing).toMatch(
+      /^error: 'cluster' needs a subcommand \(one of: create, delete, token\)\n\nUsage: laneway cluster COMMAND/,
+    );
+    expect(missing).toContain('\n  cluster token NAME ');
+    expect(rejected(['jobs'])).toMatch(/^error: 'jobs' needs a subcommand \(one of: failed, retry\)\n/);
+  });
+
+  it('reports a missing command with the overview', () => {
+    for (const argv of [[], ['--json'], ['--cluster', 'x']]) {
+      const stderr = rejected(argv);
+      expect(stderr).toMatch(/^error: missing command\n\nUsage: laneway \[options\] COMMAND \[arguments\]\n/);
+      expect(stderr).toContain('\n  cluster create NAME ');
+    }
+  });
+
+  it('prints the overview for --help, -h and help: every command with its arguments, the flags, the environment', () => {
+    const overview = help(['--help']);
+    expect(help(['-h'])).toBe(overview);
+    expect(help(['help'])).toBe(overview);
+    expect(help(['--json', 'help'])).toBe(overview);
+    expect(overview).toMatch(/^Usage: laneway \[options\] COMMAND \[arguments\]\n/);
+    for (const line of [
+      'deploy PATH... ',
+      'invoke NAME ',
+      'rollback SERVICE VERSION ',
+      'jobs failed ',
+      'jobs retry ID ',
+      'cluster create NAME ',
+      'cluster token NAME ',
+      'help [COMMAND...] ',
+      '--control-plane <ADDR> ',
+      '--cluster <NAME> ',
+      '--json ',
+      '--deadline <MS> ',
+      '-h, --help ',
+    ]) {
+      expect(overview).toContain(`\n  ${line}`);
+    }
+    const listed = [...overview.matchAll(/^ {2}([a-z][a-z ]*?)(?: [A-Z[].*)? {2,}\S/gm)].map((m) => m[1]);
+    expect(listed).toEqual([...ALL_COMMANDS, 'help']);
+    expect(overview).toContain('LANEWAY_DATA_DIR');
+    expect(overview).toContain('Exit status: 0 success, 1 error, 2 bad command line.');
+  });
+
+  it("prints a command's help for `help WORDS...`, WORDS --help and -h, wherever the global flags are", () => {
+    const deploy = help(['help', 'deploy']);
+    expect(help(['deploy', '--help'])).toBe(deploy);
+    expect(help(['--cluster', 'x', 'deploy', '-h'])).toBe(deploy);
+    expect(help(['deploy', 'dir', '--bogus', '--help'])).toBe(deploy);
+    expect(deploy).toMatch(
+      /^Usage: laneway deploy PATH\.\.\. \[--no-wait\] \[--timeout <MS>\]\n\nDeploy the services/,
+    );
+    expect(deploy).toContain('\nArguments:\n  PATH... ');
+    expect(deploy).toMatch(/\nOptions:\n {2}--no-wait [\s\S]*\n {2}--timeout <MS> [\s\S]*\n {2}-h, --help /);
+    expect(deploy).toMatch(/\nGlobal Options:\n {2}--control-plane <ADDR> /);
+
+    const create = help(['help', 'cluster', 'create']);
+    expect(help(['cluster', 'create', '--help'])).toBe(create);
+    expect(create).toMatch(/^Usage: laneway cluster create NAME\n\nCreate a cluster\n/);
+
+    const cluster = help(['help', 'cluster']);
+    expect(help(['cluster', '--help'])).toBe(cluster);
+    expect(cluster).toMatch(/^Usage: laneway cluster COMMAND \[arguments\]\n/);
+    expect(cluster).toContain('\nCommands:\n  cluster create NAME ');
+  });
+
+  it.each(ALL_COMMANDS)("has help for '%s' that shows its usage", (words) => {
+    const text = help(['help', ...words.split(' ')]);
+    expect(help([...words.split(' '), '--help'])).toBe(text);
+    expect(text).toMatch(new RegExp(`^Usage: laneway ${words}( |\\n)`));
+    expect(text).toContain('\nGlobal Options:\n');
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * The `laneway` command line as a commander program: the global flags, every command and command
+ * group from commands/index.ts, the help, and how a bad command line is reported. Parsing does no
+ * I/O beyond printing help and errors: the chosen command comes back ready to run.
+ */
+import { Command, CommanderError } from 'commander';
+import { COMMANDS } from './commands';
+import type { CliCommand, CliCommandGroup, PreparedCommand } from './commands';
+import { GLOBAL_OPTIONS, readGlobalFlags } from './global-options';
+import type { GlobalFlags } from './global-options';
+import { commandPath, errorHint, HELP_CONFIGURATION, PROGRAM_HELP_FOOTER } from './usage';
+
+/** Anything with `write(text)`: process.stdout, or a test's string collector. */
+export interface Output {
+  write(chunk: string): unknown;
+  /** A terminal's width; the help wraps to it (else to 80 columns). */
+  readonly columns?: number;
+}
+
+export interface ProgramOutput {
+  /** Help goes here. */
+  readonly stdout: Output;
+  /** Command-line errors go here. */
+  readonly stderr: Output;
+}
+
+export type CommandLine =
+  /** A command to run, with the global flags. */
+  | { readonly kind: 'command'; readonly globals: GlobalFlags; readonly command: PreparedCommand }
+  /** Nothing to run: help was printed (0), or a bad command line was reported (2). */
+  | { readonly kind: 'exit'; readonly code: 0 | 2 };
+
+/**
+ * Reads argv (without the node and script paths). Help requests and bad command lines are printed
+ * here (help on stdout; `error: …`, the usage and a hint to `--help` on stderr). Global flags may come
+ * before or after the command words.
+ */
+export function parseCommandLine(argv: readonly string[], output: ProgramOutput): CommandLine {
+  let line: CommandLine | undefined;
+  const program = createProgram(output, (parsed) => {
+    line = parsed;
+  });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    // `--help` is commander.helpDisplayed; everything else, including the help printed for a missing
+    // command (commander.help), is a bad command line.
+    return { kind: 'exit', code: error.code === 'commander.helpDisplayed' ? 0 : 2 };
+  }
+  if (line === undefined) throw new Error(`laneway: no command ran for: ${argv.join(' ')}`);
+  return line;
+}
+
+function createProgram(output: ProgramOutput, done: (line: CommandLine) => void): Command {
+  // Settings made before adding subcommands are inherited by them (commander copies them).
+  const program = new Command('laneway')
+    .description(
+      "Laneway's command line: deploy and invoke services and operate the cluster, through the control plane's gRPC API.",
+    )
+    .configureOutput({
+      writeOut: (text) => void output.stdout.write(text),
+      writeErr: (text) => void output.stderr.write(text),
+      getOutHelpWidth: () => output.stdout.columns ?? 80,
+      getErrHelpWidth: () => output.stderr.columns ?? 80,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .exitOverride()
+    .helpOption('-h, --help', 'show help')
+    .configureHelp(HELP_CONFIGURATION)
+    // Checked in each command's action instead, to name the extra arguments.
+    .allowExcessArguments(true);
+  for (const option of GLOBAL_OPTIONS) program.addOption(option);
+  program
+    .showHelpAfterError(errorHint(program))
+    .addHelpText('after', `\n${PROGRAM_HELP_FOOTER}`)
+    // Commander prints the help on stderr when the command words are missing (`laneway`,
+    // `laneway cluster`); say why first.
+    .addHelpText('beforeAll', ({ error, command }) => (error ? `${missingCommand(command)}\n` : ''));
+
+  const onCommand = (command: PreparedCommand): void => {
+    done({ kind: 'command', globals: readGlobalFlags(program.opts()), command });
+  };
+  for (const entry of COMMANDS) {
+    if (entry.kind === 'group') addGroup(program, entry, onCommand);
+    else addCommand(program, entry, onCommand);
+  }
+  addHelpCommand(program, () => done({ kind: 'exit', code: 0 }));
+  return program;
+}
+
+function addGroup(parent: Command, group: CliCommandGroup, onCommand: (c: PreparedCommand) => void): void {
+  const command = parent.command(group.name).description(group.summary).helpCommand(false);
+  for (const sub of group.commands) addCommand(command, sub, onCommand);
+  command.showHelpAfterError(errorHint(command));
+}
+
+function addCommand(parent: Command, spec: CliCommand, onCommand: (c: PreparedCommand) => void): void {
+  const command = parent.command(spec.name).description(spec.summary);
+  for (const argument of spec.arguments) command.addArgument(argument);
+  for (const option of spec.options) command.addOption(option);
+  command.showHelpAfterError(errorHint(command));
+  command.action(() => {
+    rejectExcessArguments(command);
+    onCommand(spec.prepare(commandPath(command), command.args, command.opts()));
+  });
+}
+
+/** `laneway help [COMMAND...]`: the help of the program, a group or a command, on stdout. */
+function addHelpCommand(program: Command, done: () => void): void {
+  // Typed, so that TypeScript sees help.error() end the action (it returns never).
+  const help: Command = program
+    .command('help')
+    .description('Show this help, or the help of one command')
+    .argument('[COMMAND...]', 'the command words, e.g. cluster create');
+  help.showHelpAfterError(errorHint(program));
+  help.action((words: string[]) => {
+    let target = program;
+    for (const word of words) {
+      const next = target.commands.find((c) => c.name() === word);
+      if (next === undefined) {
+        help.error(`error: unknown command '${words.join(' ')}'`, { code: 'commander.unknownCommand' });
+      }
+      target = next;
+    }
+    target.outputHelp();
+    done();
+  });
+}
+
+/** Commander's own check says how many; this names them: `unexpected argument 'x'`. */
+function rejectExcessArguments(command: Command): void {
+  const declared = command.registeredArguments;
+  if (declared.at(-1)?.variadic || command.args.length <= declared.length) return;
+  const extra = command.args.slice(declared.length).map((arg) => `'${arg}'`);
+  const expected =
+    declared.length === 0 ? 'it takes none' : `it takes ${declared.map((a) => a.name()).join(' ')}`;
+  command.error(
+    `error: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.join(' ')} for '${commandPath(command)}' (${expected})`,
+    { code: 'commander.excessArguments' },
+  );
+}
+
+function missingCommand(command: Command): string {
+  if (command.parent === null) return 'error: missing command';
+  const subcommands = command.commands.map((c) => c.name()).join(', ');
+  return `error: '${commandPath(command)}' needs a subcommand (one of: ${subcommands})`;
+}
