@@ -156,7 +156,7 @@ describe('deployments converge on every server (issue 3)', () => {
     const byServer = Object.fromEntries(result.servers.map((s) => [s.server, s]));
     expect(byServer['s1']?.outcome).toBe(ApplyOutcome.APPLY_OUTCOME_ACKED);
     expect(byServer['s2']?.outcome).toBe(ApplyOutcome.APPLY_OUTCOME_NACKED);
-    expect(byServer['s2']?.errors).toEqual([{ service: 'conv.fragile', message: 'conv/fragile.js: loading failed: no GPU on this host' }]);
+    expect(byServer['s2']?.errors).toEqual([{ service: 'conv.fragile', kind: '', message: 'conv/fragile.js: loading failed: no GPU on this host' }]);
     const st = await api.deploymentStatus(cluster);
     const s2 = st.servers.find((s) => s.server === 's2')!;
     expect(s2.converged).toBe(false);

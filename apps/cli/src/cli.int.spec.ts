@@ -96,7 +96,7 @@ function deployResponse(request: DeployRequest): DeployResponse {
               server: 'srv-b',
               outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
               appliedRevision: 6,
-              errors: [{ service: 'hello', message: 'cannot load: boom' }],
+              errors: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
             },
             {
               server: 'srv-c',
@@ -217,7 +217,7 @@ const deployService: DeployServiceServer = {
           appliedRevision: behind ? 6 : 7,
           converged: !behind,
           lastSeen: '2025-01-02T03:04:05.000Z',
-          lastNack: behind ? [{ service: 'hello', message: 'cannot load: boom' }] : [],
+          lastNack: behind ? [{ service: 'hello', kind: '', message: 'cannot load: boom' }] : [],
         },
         {
           // Disconnected and behind: never a reason to fail.
@@ -261,7 +261,7 @@ function rollbackResponse(request: RollbackRequest): RollbackResponse {
                 server: 'srv-b',
                 outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
                 appliedRevision: 8,
-                errors: [{ service: 'hello', message: 'cannot load: boom' }],
+                errors: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
               },
             ]
           : [acked],
@@ -397,7 +397,7 @@ const SERVERS: readonly ServerInfo[] = [
     connected: false,
     appliedRevision: 6,
     lastSeen: '2025-01-02T03:00:00.000Z',
-    lastNack: [{ service: 'hello', message: 'cannot load: boom' }],
+    lastNack: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
     drained: true,
   },
 ];

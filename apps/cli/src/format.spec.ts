@@ -61,7 +61,7 @@ describe('format', () => {
             server: 's1',
             outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
             appliedRevision: 2,
-            errors: [{ service: 'svc', message: 'bad' }],
+            errors: [{ service: 'svc', kind: '', message: 'bad' }],
           },
         ],
       },

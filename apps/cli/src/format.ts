@@ -114,7 +114,8 @@ export function formatServerResults(servers: readonly ServerApplyResult[], waite
 }
 
 export function formatServiceError(error: ServiceError): string {
-  return error.service ? `${error.service}: ${error.message}` : error.message;
+  const name = error.kind ? `${error.kind} ${error.service}` : error.service;
+  return name ? `${name}: ${error.message}` : error.message;
 }
 
 function deployedServiceRow(s: DeployedService): string[] {

@@ -5,6 +5,7 @@ import { createGrpcApi } from './api/grpc-api';
 import { resolveAdminToken } from './auth/admin-token';
 import { Authenticator } from './auth/authenticator';
 import type { ControlPlaneConfig } from './config/load-config';
+import { ChannelCatalog } from './channels/channel-catalog';
 import { CompilerPool } from './deploy/compiler-pool';
 import { DeployPipeline } from './deploy/deploy-pipeline';
 import { InvokeGateway } from './invoke/invoke-gateway';
@@ -67,6 +68,7 @@ export async function startControlPlane(
     auth,
     deploys: new DeployPipeline(store, hub, logger.child({ component: 'deploy' }), compiler),
     invokes: new InvokeGateway(store, lanes),
+    channels: new ChannelCatalog(store, hub, logger.child({ component: 'channels' })),
     logger,
     limits: config.limits,
   });

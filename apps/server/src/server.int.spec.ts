@@ -106,10 +106,10 @@ describe('startServer applying pushes from a sync stream', () => {
 
   let revision = 0;
   /** Pushes a delta on the one stream and returns the server's answer to it. */
-  const push = async (services: ServiceSpec[], full = false): Promise<SyncRequest> => {
+  const push = async (services: ServiceSpec[], full = false, resources: Pick<SyncResponse, 'resources' | 'removedResources'> = { resources: [], removedResources: [] }): Promise<SyncRequest> => {
     const nonce = randomUUID();
     const from = received.length;
-    streams[0]!.write({ revision: ++revision, nonce, full, services, removed: [], drained: false });
+    streams[0]!.write({ revision: ++revision, nonce, full, services, removed: [], drained: false, ...resources });
     return request(from, (r) => r.ack?.nonce === nonce || r.nack?.nonce === nonce);
   };
 
@@ -131,20 +131,20 @@ describe('startServer applying pushes from a sync stream', () => {
     ]);
     expect(network.nack).toMatchObject({ revision: 2 });
     expect(network.nack!.errors).toEqual([
-      { service: 'net.throws', message: 'net.throws.js: loading failed: no config' },
-      { service: 'net.recurses', message: 'net.recurses.js: loading failed: Maximum call stack size exceeded' },
-      { service: 'net.loops', message: 'net.loops.js: top-level code ran past 1000 ms (LANEWAY_LOAD_TIMEOUT_MS)' },
-      { service: 'net.hog', message: expect.stringMatching(/^net\.hog\.js: loading used .*64 MB.*\(LANEWAY_LOAD_MAX_HEAP_MB\)/) },
+      { service: 'net.throws', kind: '', message: 'net.throws.js: loading failed: no config' },
+      { service: 'net.recurses', kind: '', message: 'net.recurses.js: loading failed: Maximum call stack size exceeded' },
+      { service: 'net.loops', kind: '', message: 'net.loops.js: top-level code ran past 1000 ms (LANEWAY_LOAD_TIMEOUT_MS)' },
+      { service: 'net.hog', kind: '', message: expect.stringMatching(/^net\.hog\.js: loading used .*64 MB.*\(LANEWAY_LOAD_MAX_HEAP_MB\)/) },
     ]);
     expect(running.registry.revision).toBe(1);
     expect(await invoke('net.a', 'network')).toBe('a1');
 
     const cpuLoops = await push([service('cpu.c', 'c2', 'cpu'), service('cpu.loops', 'l2', 'cpu', 'for (;;) {}')]);
-    expect(cpuLoops.nack).toMatchObject({ revision: 3, errors: [{ service: 'cpu.loops', message: 'cpu.loops.js: top-level code ran past 1000 ms (LANEWAY_LOAD_TIMEOUT_MS)' }] });
+    expect(cpuLoops.nack).toMatchObject({ revision: 3, errors: [{ service: 'cpu.loops', kind: '', message: 'cpu.loops.js: top-level code ran past 1000 ms (LANEWAY_LOAD_TIMEOUT_MS)' }] });
     const cpuHog = await push([service('cpu.c', 'c2', 'cpu'), service('cpu.hog', 'h2', 'cpu', HOG)]);
     expect(cpuHog.nack).toMatchObject({ revision: 4 });
     expect(cpuHog.nack!.errors).toEqual([
-      { service: 'cpu.hog', message: expect.stringMatching(/^cpu\.hog\.js: loading used .*64 MB.*\(twice LANEWAY_CPU_THREAD_MAX_HEAP_MB\)/) },
+      { service: 'cpu.hog', kind: '', message: expect.stringMatching(/^cpu\.hog\.js: loading used .*64 MB.*\(twice LANEWAY_CPU_THREAD_MAX_HEAP_MB\)/) },
     ]);
     expect(running.registry.revision).toBe(1);
     expect(await invoke('cpu.c', 'cpu')).toBe('c1');
@@ -157,5 +157,26 @@ describe('startServer applying pushes from a sync stream', () => {
     expect(await invoke('cpu.c', 'cpu')).toBe('c3');
     expect(streams).toHaveLength(1);
     expect(received.filter((r) => r.hello)).toHaveLength(1);
+  });
+
+  it('applies channels with the services of the same push, removes them on a tombstone, and keeps them when the push is NACKed', async () => {
+    const route = (path: string) => ({ method: 'GET', path, service: 'net.a', security: '', timeoutMs: 0, async: false });
+    const withChannel = await push([service('net.a', 'a4', 'network')], false, {
+      resources: [{ kind: 'channel', name: 'get-a', version: 'v1', channel: route('/a/:id') }],
+      removedResources: [],
+    });
+    expect(withChannel).toMatchObject({ ack: { revision } });
+    expect(running.resources.ofKind('channel')).toEqual([{ kind: 'channel', name: 'get-a', version: 'v1', spec: route('/a/:id') }]);
+
+    // A push whose service fails to load is rejected whole: its channel change is not applied either.
+    const rejected = await push([service('net.broken', 'b1', 'network', 'throw new Error("nope")')], false, {
+      resources: [{ kind: 'channel', name: 'get-a', version: 'v2', channel: route('/a/:id/v2') }],
+      removedResources: [],
+    });
+    expect(rejected.nack?.errors).toEqual([{ service: 'net.broken', kind: '', message: 'net.broken.js: loading failed: nope' }]);
+    expect(running.resources.ofKind('channel').map((c) => c.version)).toEqual(['v1']);
+
+    expect(await push([], false, { resources: [], removedResources: [{ kind: 'channel', name: 'get-a' }] })).toMatchObject({ ack: { revision } });
+    expect(running.resources.ofKind('channel')).toEqual([]);
   });
 });

@@ -1,10 +1,13 @@
 import { credentials, Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 import {
+  ChannelServiceClient,
   ClusterServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
   ServerServiceClient,
   WaitFor,
+  type Channel,
+  type ChannelChangeResponse,
   type Cluster,
   type DeployResponse,
   type DeploymentStatus,
@@ -28,6 +31,7 @@ export class Api {
   private readonly deploys: DeployServiceClient;
   private readonly invokes: InvokeServiceClient;
   private readonly servers: ServerServiceClient;
+  private readonly channels: ChannelServiceClient;
 
   constructor(
     address: string,
@@ -38,6 +42,7 @@ export class Api {
     this.deploys = new DeployServiceClient(address, creds);
     this.invokes = new InvokeServiceClient(address, creds);
     this.servers = new ServerServiceClient(address, creds);
+    this.channels = new ChannelServiceClient(address, creds);
   }
 
   /** The same API with another bearer token (or none). */
@@ -154,7 +159,25 @@ export class Api {
     return call((cb) => this.servers.resumeServer({ cluster, server }, this.meta(), this.opts(), cb));
   }
 
+  /** Creates (or, with `update`, replaces) a channel and waits for every connected server. */
+  putChannel(
+    cluster: string,
+    channel: { name: string; method: string; path: string; service: string; security?: string; timeoutMs?: number },
+    update = false,
+  ): Promise<ChannelChangeResponse> {
+    const request = { cluster, security: '', timeoutMs: 0, async: false, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...channel };
+    return call((cb) => (update ? this.channels.updateChannel(request, this.meta(), this.opts(), cb) : this.channels.createChannel(request, this.meta(), this.opts(), cb)));
+  }
+
+  deleteChannel(cluster: string, name: string): Promise<ChannelChangeResponse> {
+    return call((cb) => this.channels.deleteChannel({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 }, this.meta(), this.opts(), cb));
+  }
+
+  listChannels(cluster: string): Promise<{ revision: number; channels: Channel[] }> {
+    return call((cb) => this.channels.listChannels({ cluster }, this.meta(), this.opts(), cb));
+  }
+
   close(): void {
-    for (const c of [this.clusters, this.deploys, this.invokes, this.servers]) c.close();
+    for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels]) c.close();
   }
 }

@@ -7,6 +7,7 @@ import {
   type ServiceError,
 } from '@grpc/grpc-js';
 import {
+  ChannelServiceService,
   ClusterServiceService,
   DeployServiceService,
   InvokeServiceService,
@@ -74,7 +75,7 @@ const CRUNCH = 'fuzz.crunch';
 
 /** The ts-proto definition of every method: the server's own decoder, the oracle of parse failures. */
 const DEFINITIONS = new Map<string, { requestDeserialize(bytes: Buffer): unknown }>(
-  [ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService].flatMap(
+  [ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService].flatMap(
     (service) => Object.values(service).map((definition) => [definition.path, definition] as const),
   ),
 );

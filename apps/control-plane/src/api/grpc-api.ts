@@ -1,5 +1,6 @@
 import { Server, ServerCredentials, type Metadata } from '@grpc/grpc-js';
 import {
+  ChannelServiceService,
   ClusterServiceService,
   DeployServiceService,
   InvokeServiceService,
@@ -25,6 +26,8 @@ import type { InvokeGateway } from '../invoke/invoke-gateway';
 import { maxReceiveMessageBytes, type Limits } from '../limits';
 import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
+import type { ChannelCatalog } from '../channels/channel-catalog';
+import { channelHandlers } from './channel-handlers';
 import { unary } from './grpc-errors';
 import { RequestChecks } from './request-checks';
 
@@ -33,6 +36,7 @@ export interface GrpcApiDeps {
   hub: SyncHub;
   deploys: DeployPipeline;
   invokes: InvokeGateway;
+  channels: ChannelCatalog;
   auth: Authenticator;
   logger: Logger;
   /** What one call may carry (config.limits); gRPC's own bound on a message follows from them. */
@@ -235,6 +239,7 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
   server.addService(DeployServiceService, deploy);
   server.addService(InvokeServiceService, invoke);
   server.addService(ServerServiceService, servers);
+  server.addService(ChannelServiceService, channelHandlers(deps.channels, check, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
 
   return {

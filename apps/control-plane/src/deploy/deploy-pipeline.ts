@@ -1,6 +1,7 @@
 import { Lane, WaitFor, type ServerApplyResult } from '@laneway/proto';
 import type { Logger } from 'pino';
-import { InvalidArgumentError } from '../errors';
+import type { ChannelSpecRecord } from '../channels/channel-spec';
+import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import type { ClusterStore, DeployedServiceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import type { SourceFileInput } from './compile-service-file';
@@ -70,7 +71,15 @@ export class DeployPipeline {
 
   async undeploy(cluster: string, name: string, options: DeployOptions): Promise<{ revision: number; servers: ServerApplyResult[] }> {
     if (!name) throw new InvalidArgumentError('name', 'name is empty: give the name of the service to undeploy');
-    const { revision } = await this.store.undeployService(cluster, name);
+    const { revision } = await this.store.undeployService(cluster, name, async (reader) => {
+      const users = (await reader.listResources<ChannelSpecRecord>('channel')).filter((c) => c.spec.service === name).map((c) => c.name);
+      if (users.length) {
+        throw new FailedPreconditionError(`service '${name}' is used by channel(s) ${users.map((u) => `'${u}'`).join(', ')}: delete or repoint them first`, {
+          service: name,
+          channels: users,
+        });
+      }
+    });
     this.hub.notify(cluster);
     const servers = await this.waitIfAsked(cluster, revision, options);
     this.log.info({ cluster, revision, service: name }, 'undeployed');

@@ -296,7 +296,7 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     const c = uniqueName('changes');
     await store.createCluster(c);
 
-    expect(await store.changesSince(c, 0)).toEqual({ revision: 0, full: true, services: [], removed: [] });
+    expect(await store.changesSince(c, 0)).toEqual({ revision: 0, full: true, services: [], removed: [], resources: [], removedResources: [] });
 
     await store.deployServices(c, [svc('a', 'a1'), svc('b', 'b1', 'cpu'), svc('c', 'c1')]); // r1
     await store.deployServices(c, [svc('b', 'b2', 'cpu')]); // r2
@@ -325,7 +325,7 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     expect(sinceThree).toMatchObject({ revision: 4, full: false, removed: [] });
     expect(sinceThree.services.map((s) => s.name)).toEqual(['d']);
 
-    expect(await store.changesSince(c, 4)).toEqual({ revision: 4, full: false, services: [], removed: [] });
+    expect(await store.changesSince(c, 4)).toEqual({ revision: 4, full: false, services: [], removed: [], resources: [], removedResources: [] });
 
     const ahead = await store.changesSince(c, 99);
     expect(ahead.full).toBe(true);
@@ -403,7 +403,7 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     [a] = await store.listServers(c);
     expect(a).toMatchObject({ appliedRevision: 4, lastNack: [] });
 
-    const nack = [{ service: 'api', message: "SyntaxError: Unexpected token '}'" }];
+    const nack = [{ service: 'api', kind: '', message: "SyntaxError: Unexpected token '}'" }];
     await store.recordServerApplied(c, 'srv-a', 5, nack);
     [a] = await store.listServers(c);
     expect(a).toMatchObject({ appliedRevision: 4, lastNack: nack });

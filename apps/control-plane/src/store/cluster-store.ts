@@ -7,6 +7,7 @@ import type { DatabaseOptions } from './create-database';
 import { CHANGE_CHANNEL, type ChangeNotice } from './change-feed';
 import { migrationProvider } from './migrations';
 import type { Database } from './schema';
+import { specVersion, type ResourceCheck, type ResourceKind, type ResourceReader, type ResourceRecord, type ResourceRef } from './resources';
 
 export type Lane = 'network' | 'cpu';
 
@@ -72,6 +73,9 @@ export interface ChangeSet {
   full: boolean;
   services: ServiceWithCode[];
   removed: string[];
+  /** Other resources changed since (all of them when `full`), and those removed since (deltas only). */
+  resources: ResourceRecord[];
+  removedResources: ResourceRef[];
 }
 
 export interface ServerHello {
@@ -83,8 +87,11 @@ export interface ServerHello {
 }
 
 export interface ServiceErrorRecord {
+  /** The resource's name (a service's when `kind` is ''). */
   service: string;
   message: string;
+  /** '' for a service, else the resource's kind ('channel', ...). */
+  kind: string;
 }
 
 export interface ServerRecord {
@@ -318,6 +325,8 @@ export class ClusterStore {
         revision,
         full: false,
         removed: [],
+        resources: [],
+        removedResources: [],
         services: services
           .filter((_, n) => deployed[n]!.changed)
           .map((s) => ({ name: s.name, version: s.version, lane: s.lane, path: s.path, revision, updatedAt: at, policy: s.policy, code: s.code }))
@@ -327,7 +336,8 @@ export class ClusterStore {
     });
   }
 
-  async undeployService(cluster: string, name: string): Promise<{ revision: number }> {
+  /** Undeploys a service; `check` (run inside the transaction) may refuse it, e.g. while a channel uses it. */
+  async undeployService(cluster: string, name: string, check?: ResourceCheck): Promise<{ revision: number }> {
     return this.db.transaction().execute(async (trx) => {
       const c = await this.lockCluster(trx, cluster);
       const row = await trx
@@ -340,6 +350,7 @@ export class ClusterStore {
       if (!row) {
         throw new NotFoundError('service', name, `service '${name}' is not deployed in cluster '${cluster}'`);
       }
+      await check?.(this.reader(trx, c.id));
       const revision = await this.bump(trx, c);
       await trx
         .updateTable('services')
@@ -394,8 +405,133 @@ export class ClusterStore {
           services.push({ ...toServiceRecord(row), code: row.code });
         }
       }
-      return { revision: c.revision, full, services, removed };
+      let resourceQuery = trx
+        .selectFrom('resources')
+        .select(['kind', 'name', 'version', 'spec', 'revision', 'updated_at', 'deleted'])
+        .where('cluster_id', '=', c.id)
+        .orderBy('kind')
+        .orderBy('name');
+      resourceQuery = full ? resourceQuery.where('deleted', '=', 0) : resourceQuery.where('revision', '>', sinceRevision);
+      const resources: ResourceRecord[] = [];
+      const removedResources: ResourceRef[] = [];
+      for (const row of await resourceQuery.execute()) {
+        if (row.deleted !== 0) removedResources.push({ kind: row.kind as ResourceKind, name: row.name });
+        else resources.push(toResourceRecord(row));
+      }
+      return { revision: c.revision, full, services, removed, resources, removedResources };
     });
+  }
+
+  /**
+   * Creates (`mode: 'create'`) or replaces (`'update'`) one resource, bumping the revision in the same
+   * transaction. `check` runs inside it first (references to services or other resources, uniqueness),
+   * so a concurrent change cannot slip between the check and the write. An update that leaves the spec
+   * as it was changes nothing and keeps the revision.
+   */
+  async putResource<Spec>(
+    cluster: string,
+    kind: ResourceKind,
+    name: string,
+    spec: Spec,
+    mode: 'create' | 'update',
+    check?: ResourceCheck,
+  ): Promise<{ revision: number; record: ResourceRecord<Spec>; changed: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      const c = await this.lockCluster(trx, cluster);
+      const existing = await trx
+        .selectFrom('resources')
+        .select(['kind', 'name', 'version', 'spec', 'revision', 'updated_at', 'deleted'])
+        .where('cluster_id', '=', c.id)
+        .where('kind', '=', kind)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      const live = existing && existing.deleted === 0;
+      if (mode === 'create' && live) {
+        throw new AlreadyExistsError(kind, name, `${kind} '${name}' already exists in cluster '${cluster}': update it, or pick another name`);
+      }
+      if (mode === 'update' && !live) throw resourceNotFound(kind, name, cluster);
+      await check?.(this.reader(trx, c.id));
+      const version = specVersion(spec);
+      if (live && existing.version === version) return { revision: c.revision, record: toResourceRecord<Spec>(existing), changed: false };
+      const revision = await this.bump(trx, c);
+      const at = now();
+      const row = { cluster_id: c.id, kind, name, version, spec: JSON.stringify(spec), revision, deleted: 0, updated_at: at };
+      await trx
+        .insertInto('resources')
+        .values(row)
+        .onConflict((oc) =>
+          oc.columns(['cluster_id', 'kind', 'name']).doUpdateSet({ version, spec: row.spec, revision, deleted: 0, updated_at: at }),
+        )
+        .execute();
+      return { revision, record: { kind, name, version, spec, revision, updatedAt: at }, changed: true };
+    });
+  }
+
+  /** Deletes one resource (a tombstone stays for deltas); `check` may refuse it (something uses it). */
+  async deleteResource(cluster: string, kind: ResourceKind, name: string, check?: ResourceCheck): Promise<{ revision: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      const c = await this.lockCluster(trx, cluster);
+      const existing = await trx
+        .selectFrom('resources')
+        .select('deleted')
+        .where('cluster_id', '=', c.id)
+        .where('kind', '=', kind)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (!existing || existing.deleted !== 0) throw resourceNotFound(kind, name, cluster);
+      await check?.(this.reader(trx, c.id));
+      const revision = await this.bump(trx, c);
+      await trx
+        .updateTable('resources')
+        .set({ deleted: 1, revision, updated_at: now() })
+        .where('cluster_id', '=', c.id)
+        .where('kind', '=', kind)
+        .where('name', '=', name)
+        .execute();
+      return { revision };
+    });
+  }
+
+  async getResource<Spec>(cluster: string, kind: ResourceKind, name: string): Promise<ResourceRecord<Spec>> {
+    const c = await this.findCluster(this.db, cluster);
+    const row = await this.liveResources(this.db, c.id, kind).where('name', '=', name).executeTakeFirst();
+    if (!row) throw resourceNotFound(kind, name, cluster);
+    return toResourceRecord<Spec>(row);
+  }
+
+  async listResources<Spec>(cluster: string, kind: ResourceKind): Promise<{ revision: number; resources: ResourceRecord<Spec>[] }> {
+    return this.snapshot(async (trx) => {
+      const c = await this.findCluster(trx, cluster);
+      const rows = await this.liveResources(trx, c.id, kind).execute();
+      return { revision: c.revision, resources: rows.map((r) => toResourceRecord<Spec>(r)) };
+    });
+  }
+
+  private liveResources(db: Db | Transaction<Database>, clusterId: number, kind: ResourceKind) {
+    return db
+      .selectFrom('resources')
+      .select(['kind', 'name', 'version', 'spec', 'revision', 'updated_at'])
+      .where('cluster_id', '=', clusterId)
+      .where('kind', '=', kind)
+      .where('deleted', '=', 0)
+      .orderBy('name');
+  }
+
+  private reader(trx: Transaction<Database>, clusterId: number): ResourceReader {
+    return {
+      listResources: async <Spec>(kind: ResourceKind) =>
+        (await this.liveResources(trx, clusterId, kind).execute()).map((r) => toResourceRecord<Spec>(r)),
+      serviceExists: async (name: string) =>
+        Boolean(
+          await trx
+            .selectFrom('services')
+            .select('name')
+            .where('cluster_id', '=', clusterId)
+            .where('name', '=', name)
+            .where('deleted', '=', 0)
+            .executeTakeFirst(),
+        ),
+    };
   }
 
   async recordServerHello(cluster: string, hello: ServerHello): Promise<void> {
@@ -476,7 +612,8 @@ export class ClusterStore {
       lanes: row.lanes === '' ? [] : (row.lanes.split(',') as Lane[]),
       appliedRevision: toNumber(row.applied_revision),
       lastSeen: row.last_seen,
-      lastNack: row.last_nack === null ? [] : (JSON.parse(row.last_nack) as ServiceErrorRecord[]),
+      // Rows written before resources existed hold { service, message } only.
+      lastNack: row.last_nack === null ? [] : (JSON.parse(row.last_nack) as Partial<ServiceErrorRecord>[]).map((e) => ({ service: e.service ?? '', message: e.message ?? '', kind: e.kind ?? '' })),
       lastNackRevision: toNumber(row.last_nack_revision),
       drained: row.drained !== 0,
       connectedElsewhere:
@@ -747,6 +884,21 @@ async function migrateToLatest(db: Db): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`database migration '${failed}' failed: ${reason}`, { cause: error });
   }
+}
+
+function resourceNotFound(kind: ResourceKind, name: string, cluster: string): NotFoundError {
+  return new NotFoundError(kind, name, `${kind} '${name}' does not exist in cluster '${cluster}'`);
+}
+
+function toResourceRecord<Spec>(row: { kind: string; name: string; version: string; spec: string; revision: number | string; updated_at: string }): ResourceRecord<Spec> {
+  return {
+    kind: row.kind as ResourceKind,
+    name: row.name,
+    version: row.version,
+    spec: JSON.parse(row.spec) as Spec,
+    revision: toNumber(row.revision),
+    updatedAt: row.updated_at,
+  };
 }
 
 function clusterNotFound(name: string): NotFoundError {

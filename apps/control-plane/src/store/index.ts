@@ -13,6 +13,8 @@ export type {
   ServicePolicyRecord,
   ServiceVersionRecord,
 } from './cluster-store';
+export { RESOURCE_KINDS, specVersion } from './resources';
+export type { ResourceCheck, ResourceKind, ResourceReader, ResourceRecord, ResourceRef } from './resources';
 export { ChangeFeed, CHANGE_CHANNEL, type ChangeHandlers, type ChangeNotice } from './change-feed';
 export { createDatabase } from './create-database';
 export type { DatabaseOptions } from './create-database';

@@ -65,9 +65,26 @@ export interface ServersTable {
   last_nack_revision: BigIntColumn;
 }
 
+/** The cluster's typed resources other than services; tombstones (deleted = 1) stay for deltas. */
+export interface ResourcesTable {
+  cluster_id: number;
+  /** 'channel', ... (text, so a new kind needs no migration). */
+  kind: string;
+  name: string;
+  /** Content hash of `spec`. */
+  version: string;
+  /** JSON of the kind's spec. */
+  spec: string;
+  /** Cluster revision at which this row last changed. */
+  revision: BigIntColumn;
+  deleted: number;
+  updated_at: string;
+}
+
 export interface Database {
   clusters: ClustersTable;
   service_versions: ServiceVersionsTable;
   services: ServicesTable;
   servers: ServersTable;
+  resources: ResourcesTable;
 }

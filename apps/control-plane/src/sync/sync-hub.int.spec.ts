@@ -80,8 +80,8 @@ class DataPlaneStream {
     this.stream.write({ ack: { nonce: push.nonce, revision } });
   }
 
-  nack(push: SyncResponse, errors: { service: string; message: string }[]): void {
-    this.stream.write({ nack: { nonce: push.nonce, revision: push.revision, errors } });
+  nack(push: SyncResponse, errors: { service: string; message: string; kind?: string }[]): void {
+    this.stream.write({ nack: { nonce: push.nonce, revision: push.revision, errors: errors.map((e) => ({ kind: '', ...e })) } });
   }
 
   /** The next push; fails after `timeoutMs`. */
@@ -421,7 +421,7 @@ describe('SyncHub over a real gRPC stream', () => {
       timeoutMs: 5000,
     });
     const push = await dp.next();
-    const errors = [{ service: 'nack.a', message: 'nack.a: cannot find module left-pad' }];
+    const errors = [{ service: 'nack.a', kind: '', message: 'nack.a: cannot find module left-pad' }];
     dp.nack(push, errors);
     const outcome = await deploying;
 

@@ -10,7 +10,8 @@ import {
 } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
-import { HOLDER_HEARTBEAT_MS, type ChangeSet, type ClusterStore, type Lane as StoreLane, type ServerRecord } from '../store';
+import { HOLDER_HEARTBEAT_MS, type ChangeSet, type ClusterStore, type Lane as StoreLane, type ServerRecord, type ServiceErrorRecord } from '../store';
+import { refToWire, resourceToWire } from './resource-wire';
 import { AlreadyExistsError, LanewayError } from '../errors';
 import { grpcStatusOf, wireMessage } from '../api/grpc-errors';
 import { RequestChecks } from '../api/request-checks';
@@ -39,7 +40,7 @@ class Session {
   dirty = false;
   closed = false;
   /** The last rejection, once stored (see recordedRevision). */
-  lastNack: { revision: number; errors: { service: string; message: string }[] } | undefined;
+  lastNack: { revision: number; errors: ServiceErrorRecord[] } | undefined;
   /** Operator intent, from the store. */
   drained = false;
   /** What the server confirmed; unknown after a (re)connect, so the first push always carries it. */
@@ -453,9 +454,11 @@ export class SyncHub {
         : [],
       removed: sendServices ? changes.removed : [],
       drained,
+      resources: sendServices ? changes.resources.map(resourceToWire) : [],
+      removedResources: sendServices ? changes.removedResources.map(refToWire) : [],
     };
     session.log.debug(
-      { revision: changes.revision, full: changes.full, services: response.services.length, removed: changes.removed.length },
+      { revision: changes.revision, full: changes.full, services: response.services.length, removed: changes.removed.length, resources: response.resources.length },
       'pushing',
     );
     session.call.write(response);
@@ -493,7 +496,7 @@ export class SyncHub {
     session: Session,
     nonce: string,
     revision: number,
-    errors: { service: string; message: string }[],
+    errors: ServiceErrorRecord[],
   ): Promise<void> {
     if (!session.inflight || session.inflight.nonce !== nonce) {
       session.log.debug({ nonce }, 'ignoring NACK with a stale nonce');
@@ -542,12 +545,12 @@ export class SyncHub {
 
 /** The error of a wait that ended because the server's stream went away. */
 function disconnectedBefore(server: string, revision: number): ServerApplyResult['errors'][number] {
-  return { service: '', message: `server '${server}' disconnected before applying revision ${revision}` };
+  return { service: '', kind: '', message: `server '${server}' disconnected before applying revision ${revision}` };
 }
 
 /** The error of a wait that ran out of time. */
 function notAppliedWithin(server: string, revision: number, timeoutMs: number): ServerApplyResult['errors'][number] {
-  return { service: '', message: `server '${server}' did not apply revision ${revision} within ${timeoutMs} ms` };
+  return { service: '', kind: '', message: `server '${server}' did not apply revision ${revision} within ${timeoutMs} ms` };
 }
 
 function laneEnum(lane: StoreLane): Lane {

@@ -2,6 +2,7 @@ import type { ServiceDefinition, ServiceLane } from '@laneway/sdk';
 import { evaluateServiceModules } from '@laneway/runtime';
 import { describeLoadFailure } from '../load/describe-load-failure';
 import type { LoadChecker } from '../load/load-checker';
+import type { ResourcesUpdate } from '../resources/resource-set';
 
 /** A service as pushed by the control plane. */
 export interface ServiceCode {
@@ -32,8 +33,8 @@ export interface ServicesUpdate {
   removed: string[];
 }
 
-/** One push from the control plane. */
-export interface Update extends ServicesUpdate {
+/** One push from the control plane: services, the other resources, and the drain flag. */
+export interface Update extends ServicesUpdate, ResourcesUpdate {
   /** Whether the control plane wants this server drained. */
   drained: boolean;
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Lane, SyncServiceClient, type SyncRequest, type SyncResponse } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Update } from '../registry/service-registry';
+import { resourceFromWire } from './resource-wire';
 
 export interface SyncAgentOptions {
   address: string;
@@ -18,9 +19,19 @@ export interface SyncAgentOptions {
    * (this replica no longer hears deploys). The next push, once the name is free, sets drain again.
    */
   onNameConflict: () => Promise<void>;
-  /** Applies a push atomically; returns per-service errors (non-empty = NACK, last good state kept). */
-  apply: (update: Update) => Promise<{ service: string; message: string }[]>;
+  /**
+   * Applies a push atomically; returns per-resource errors (non-empty = NACK, last good state kept):
+   * `service` names the service, or with `kind` ('channel', ...) another resource.
+   */
+  apply: (update: Update) => Promise<ApplyError[]>;
   logger: Logger;
+}
+
+/** What a server could not apply: a service (no `kind`), or another resource of the push. */
+export interface ApplyError {
+  service: string;
+  message: string;
+  kind?: string;
 }
 
 const MIN_BACKOFF_MS = 200;
@@ -142,9 +153,11 @@ export class SyncAgent {
         code: s.code,
         policy: s.policy,
       })),
+      resources: response.resources.map(resourceFromWire),
+      removedResources: response.removedResources,
     };
     const started = performance.now();
-    let errors: { service: string; message: string }[];
+    let errors: ApplyError[];
     try {
       errors = await this.options.apply(update);
     } catch (err) {
@@ -153,10 +166,11 @@ export class SyncAgent {
     const ms = Math.round(performance.now() - started);
     if (errors.length) {
       this.log.warn({ revision: response.revision, errors, ms }, 'rejected push; keeping the last good state');
-      if (!stream.destroyed) stream.write({ nack: { nonce: response.nonce, revision: response.revision, errors } });
+      const wire = errors.map((e) => ({ service: e.service, message: e.message, kind: e.kind ?? '' }));
+      if (!stream.destroyed) stream.write({ nack: { nonce: response.nonce, revision: response.revision, errors: wire } });
     } else {
       this.log.info(
-        { revision: response.revision, full: response.full, services: update.services.length, removed: update.removed.length, ms },
+        { revision: response.revision, full: response.full, services: update.services.length, removed: update.removed.length, resources: update.resources.length, ms },
         'applied push',
       );
       if (!stream.destroyed) stream.write({ ack: { nonce: response.nonce, revision: response.revision } });

@@ -150,9 +150,13 @@ export interface ServerApplyResult {
   errors: ServiceError[];
 }
 
+/** What a server could not apply: a service, or another resource of the cluster (see `kind`). */
 export interface ServiceError {
+  /** The resource's name: a service's name when `kind` is empty. */
   service: string;
   message: string;
+  /** Empty for a service; otherwise the resource's kind ("channel", ...), named by `service`. */
+  kind: string;
 }
 
 /** Per-service limits, declared in the service's definition; 0 means the platform default. */
@@ -287,7 +291,7 @@ export const ServerApplyResult: MessageFns<ServerApplyResult> = {
 };
 
 function createBaseServiceError(): ServiceError {
-  return { service: "", message: "" };
+  return { service: "", message: "", kind: "" };
 }
 
 export const ServiceError: MessageFns<ServiceError> = {
@@ -297,6 +301,9 @@ export const ServiceError: MessageFns<ServiceError> = {
     }
     if (message.message !== "") {
       writer.uint32(18).string(message.message);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
     }
     return writer;
   },
@@ -330,6 +337,14 @@ export const ServiceError: MessageFns<ServiceError> = {
             message.message = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -346,6 +361,7 @@ export const ServiceError: MessageFns<ServiceError> = {
     return {
       service: isSet(object.service) ? globalThis.String(object.service) : "",
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
     };
   },
 
@@ -357,6 +373,9 @@ export const ServiceError: MessageFns<ServiceError> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
     return obj;
   },
 
@@ -367,6 +386,7 @@ export const ServiceError: MessageFns<ServiceError> = {
     const message = createBaseServiceError();
     message.service = object.service ?? "";
     message.message = object.message ?? "";
+    message.kind = object.kind ?? "";
     return message;
   },
 };

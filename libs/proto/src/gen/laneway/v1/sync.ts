@@ -66,6 +66,38 @@ export interface ServiceSpec {
   policy: ServicePolicy | undefined;
 }
 
+/** An HTTP channel: requests to `method` + `path` on every server's HTTP listener invoke `service`. */
+export interface ChannelSpec {
+  method: string;
+  /** With parameters: /customers/:id */
+  path: string;
+  service: string;
+  /** A security definition's name; empty for a public channel. */
+  security: string;
+  /** 0 = the default (30 s). */
+  timeoutMs: number;
+  /** Answer 202 with a job id at once and run the invocation durably. */
+  async: boolean;
+}
+
+/**
+ * A typed resource of the cluster's desired state, other than a service. Every kind rides the same
+ * machinery: one revision per change, deltas and snapshots on this stream, ACK or NACK per push.
+ */
+export interface Resource {
+  /** "channel"; later kinds add a field to `spec`. */
+  kind: string;
+  name: string;
+  /** Content hash of the spec. */
+  version: string;
+  channel?: ChannelSpec | undefined;
+}
+
+export interface ResourceRef {
+  kind: string;
+  name: string;
+}
+
 export interface SyncResponse {
   revision: number;
   nonce: string;
@@ -76,6 +108,12 @@ export interface SyncResponse {
   removed: string[];
   /** Whether this server is drained: it takes no jobs but keeps syncing. */
   drained: boolean;
+  /**
+   * Other resources of the desired state (the whole set of each kind when `full`), and the ones
+   * removed since the server's revision (deltas only). Applied in dependency order, with the services.
+   */
+  resources: Resource[];
+  removedResources: ResourceRef[];
 }
 
 function createBaseSyncRequest(): SyncRequest {
@@ -703,8 +741,374 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
   },
 };
 
+function createBaseChannelSpec(): ChannelSpec {
+  return { method: "", path: "", service: "", security: "", timeoutMs: 0, async: false };
+}
+
+export const ChannelSpec: MessageFns<ChannelSpec> = {
+  encode(message: ChannelSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.method !== "") {
+      writer.uint32(10).string(message.method);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.service !== "") {
+      writer.uint32(26).string(message.service);
+    }
+    if (message.security !== "") {
+      writer.uint32(34).string(message.security);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(40).uint32(message.timeoutMs);
+    }
+    if (message.async !== false) {
+      writer.uint32(48).bool(message.async);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.security = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.async = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelSpec {
+    return {
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      service: isSet(object.service) ? globalThis.String(object.service) : "",
+      security: isSet(object.security) ? globalThis.String(object.security) : "",
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      async: isSet(object.async) ? globalThis.Boolean(object.async) : false,
+    };
+  },
+
+  toJSON(message: ChannelSpec): unknown {
+    const obj: any = {};
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.service !== "") {
+      obj.service = message.service;
+    }
+    if (message.security !== "") {
+      obj.security = message.security;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.async !== false) {
+      obj.async = message.async;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelSpec>, I>>(base?: I): ChannelSpec {
+    return ChannelSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelSpec>, I>>(object: I): ChannelSpec {
+    const message = createBaseChannelSpec();
+    message.method = object.method ?? "";
+    message.path = object.path ?? "";
+    message.service = object.service ?? "";
+    message.security = object.security ?? "";
+    message.timeoutMs = object.timeoutMs ?? 0;
+    message.async = object.async ?? false;
+    return message;
+  },
+};
+
+function createBaseResource(): Resource {
+  return { kind: "", name: "", version: "", channel: undefined };
+}
+
+export const Resource: MessageFns<Resource> = {
+  encode(message: Resource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.version !== "") {
+      writer.uint32(26).string(message.version);
+    }
+    if (message.channel !== undefined) {
+      ChannelSpec.encode(message.channel, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Resource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.channel = ChannelSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Resource {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      channel: isSet(object.channel) ? ChannelSpec.fromJSON(object.channel) : undefined,
+    };
+  },
+
+  toJSON(message: Resource): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.channel !== undefined) {
+      obj.channel = ChannelSpec.toJSON(message.channel);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Resource>, I>>(base?: I): Resource {
+    return Resource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Resource>, I>>(object: I): Resource {
+    const message = createBaseResource();
+    message.kind = object.kind ?? "";
+    message.name = object.name ?? "";
+    message.version = object.version ?? "";
+    message.channel = (object.channel !== undefined && object.channel !== null)
+      ? ChannelSpec.fromPartial(object.channel)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResourceRef(): ResourceRef {
+  return { kind: "", name: "" };
+}
+
+export const ResourceRef: MessageFns<ResourceRef> = {
+  encode(message: ResourceRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResourceRef {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: ResourceRef): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResourceRef>, I>>(base?: I): ResourceRef {
+    return ResourceRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResourceRef>, I>>(object: I): ResourceRef {
+    const message = createBaseResourceRef();
+    message.kind = object.kind ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
 function createBaseSyncResponse(): SyncResponse {
-  return { revision: 0, nonce: "", full: false, services: [], removed: [], drained: false };
+  return {
+    revision: 0,
+    nonce: "",
+    full: false,
+    services: [],
+    removed: [],
+    drained: false,
+    resources: [],
+    removedResources: [],
+  };
 }
 
 export const SyncResponse: MessageFns<SyncResponse> = {
@@ -726,6 +1130,12 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     }
     if (message.drained !== false) {
       writer.uint32(48).bool(message.drained);
+    }
+    for (const v of message.resources) {
+      Resource.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.removedResources) {
+      ResourceRef.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -791,6 +1201,22 @@ export const SyncResponse: MessageFns<SyncResponse> = {
             message.drained = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.resources.push(Resource.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.removedResources.push(ResourceRef.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -813,6 +1239,14 @@ export const SyncResponse: MessageFns<SyncResponse> = {
         : [],
       removed: globalThis.Array.isArray(object?.removed) ? object.removed.map((e: any) => globalThis.String(e)) : [],
       drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
+      resources: globalThis.Array.isArray(object?.resources)
+        ? object.resources.map((e: any) => Resource.fromJSON(e))
+        : [],
+      removedResources: globalThis.Array.isArray(object?.removedResources)
+        ? object.removedResources.map((e: any) => ResourceRef.fromJSON(e))
+        : globalThis.Array.isArray(object?.removed_resources)
+        ? object.removed_resources.map((e: any) => ResourceRef.fromJSON(e))
+        : [],
     };
   },
 
@@ -836,6 +1270,12 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     if (message.drained !== false) {
       obj.drained = message.drained;
     }
+    if (message.resources?.length) {
+      obj.resources = message.resources.map((e) => Resource.toJSON(e));
+    }
+    if (message.removedResources?.length) {
+      obj.removedResources = message.removedResources.map((e) => ResourceRef.toJSON(e));
+    }
     return obj;
   },
 
@@ -850,6 +1290,8 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     message.services = object.services?.map((e) => ServiceSpec.fromPartial(e)) || [];
     message.removed = object.removed?.map((e) => e) || [];
     message.drained = object.drained ?? false;
+    message.resources = object.resources?.map((e) => Resource.fromPartial(e)) || [];
+    message.removedResources = object.removedResources?.map((e) => ResourceRef.fromPartial(e)) || [];
     return message;
   },
 };

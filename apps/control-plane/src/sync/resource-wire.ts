@@ -1,0 +1,16 @@
+import type { Resource, ResourceRef } from '@laneway/proto';
+import type { ChannelSpecRecord } from '../channels/channel-spec';
+import type { ResourceRecord, ResourceRef as StoredRef } from '../store';
+
+/** A stored resource as pushed on the sync stream: the one place kinds meet the wire's `oneof`. */
+export function resourceToWire(record: ResourceRecord): Resource {
+  const base = { kind: record.kind, name: record.name, version: record.version };
+  switch (record.kind) {
+    case 'channel':
+      return { ...base, channel: record.spec as ChannelSpecRecord };
+  }
+}
+
+export function refToWire(ref: StoredRef): ResourceRef {
+  return { kind: ref.kind, name: ref.name };
+}
