@@ -1,20 +1,27 @@
 import { Redis } from 'ioredis';
 import os from 'node:os';
 import path from 'node:path';
-import type http from 'node:http';
 import { LaneClient } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/load-config';
 import { CpuPool } from './cpu/cpu-pool';
-import { startHealthServer } from './http/health-server';
+import type { ChannelSpec } from '@laneway/proto';
+import { routesOf } from './channels/channel-routes';
+import { RouteTable } from './channels/route-table';
+import { RESERVED_PATHS, startHttpServer, type RunningHttpServer } from './http/http-server';
 import { Invoker } from './lanes/invoker';
 import { LaneWorkers } from './lanes/lane-workers';
 import { LoadChecker } from './load/load-checker';
 import { ServiceRegistry, type Update } from './registry/service-registry';
-import { SyncAgent } from './sync/sync-agent';
+import { ResourceSet } from './resources/resource-set';
+import { SyncAgent, type ApplyError } from './sync/sync-agent';
 
 export interface RunningServer {
   registry: ServiceRegistry;
+  /** The cluster's other resources (channels, ...) as applied. */
+  resources: ResourceSet;
+  /** The port of the HTTP listener (channels, /healthz), when LANEWAY_HTTP_ADDR is set. */
+  httpPort: number | undefined;
   /** Stops taking jobs, finishes in-flight ones, closes everything. */
   close(): Promise<void>;
 }
@@ -40,6 +47,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   // Started now so that the first push does not wait for the thread.
   checker?.start();
   const registry = new ServiceRegistry({ loadTimeoutMs: config.loadTimeoutMs, checker });
+  // Channels (and the kinds after them) as the last applied push left them.
+  const resources = new ResourceSet();
+  // The channels every server answers on its HTTP listener.
+  const routes = new RouteTable([], { reserved: RESERVED_PATHS });
   const redisOptions = { maxRetriesPerRequest: null };
   const connection = new Redis(config.redisUrl, redisOptions);
   const publisher = new Redis(config.redisUrl, redisOptions);
@@ -83,17 +94,26 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
 
   let closing = false;
   let synced = false;
-  const apply = async (update: Update): Promise<{ service: string; message: string }[]> => {
+  const apply = async (update: Update): Promise<ApplyError[]> => {
     // Drain is control, not content: it takes effect even if the services in this push are rejected.
     if (update.drained !== !workers.serving || !synced) {
       await workers.setDrained(update.drained);
       if (synced) log.info({ drained: update.drained, inFlight: workers.inFlight }, update.drained ? 'drained' : 'resumed');
     }
+    // Dependency order: services (later, the connections they use) first, then what refers to them
+    // (channels; later, the security definitions before the channels).
     const prepared = await registry.prepare(update);
     if (prepared.errors.length) return prepared.errors;
+    const nextResources = resources.prepare(update);
+    const nextRoutes = routesOf(resources.ofKind<ChannelSpec>('channel', nextResources));
+    const routeErrors = routes.check(nextRoutes);
+    if (routeErrors.length) return routeErrors.map((e) => ({ kind: 'channel', service: e.route, message: e.message }));
     const cpuErrors = await pool.apply(registry.ofLane('cpu', prepared.next));
     if (cpuErrors.length) return cpuErrors;
     registry.commit(prepared);
+    resources.commit(nextResources);
+    // Checked above, so this swaps the table in; requests in flight keep the route they matched.
+    routes.replace(nextRoutes);
     // Take jobs only once this server holds the cluster's services: a fresh replica must not answer
     // "not found" for jobs that an up-to-date replica could run.
     if (!synced && !closing) {
@@ -120,10 +140,13 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     },
     logger: log,
   });
-  let health: http.Server | undefined;
+  // One listener: /healthz for the load balancer, /debug/memory, and the cluster's channels.
+  let http: RunningHttpServer | undefined;
   if (config.httpAddress) {
-    health = await startHealthServer(
-      {
+    http = await startHttpServer({
+      host: config.httpAddress.host,
+      port: config.httpAddress.port,
+      health: {
         serving: () => workers.serving,
         details: () => ({
           server: config.serverName,
@@ -131,26 +154,37 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
           revision: registry.revision,
           inFlight: workers.inFlight,
           networkFetchers: workers.networkFetchers,
+          httpInFlight: http?.inFlight ?? 0,
         }),
       },
-      config.httpAddress.host,
-      config.httpAddress.port,
-    );
+      routes,
+      invoker,
+      logger: log,
+      maxInFlight: config.httpMaxInFlight,
+      maxBodyBytes: config.httpMaxBodyBytes,
+      requestTimeoutMs: config.httpRequestTimeoutMs,
+      maxHeaderBytes: config.httpMaxHeaderBytes,
+      closeTimeoutMs: config.shutdownTimeoutMs,
+    });
   }
   agent.start();
 
   return {
     registry,
+    resources,
+    httpPort: http?.port,
     async close() {
       if (closing) return;
       closing = true;
+      // Channel requests first: no new connections, the requests in flight finish (their calls may
+      // still need this server's lanes), then the lanes drain.
+      await http?.close();
       const { finished } = await workers.close(config.shutdownTimeoutMs);
       if (!finished) log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight jobs did not finish in time; other servers take them over');
       agent.stop();
       await pool.close();
       await checker?.close();
       await lanes.close();
-      health?.close();
       await Promise.all([connection.quit(), publisher.quit()]).catch(() => undefined);
       log.info({}, 'server stopped');
     },

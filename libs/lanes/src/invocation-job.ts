@@ -1,4 +1,4 @@
-import type { InvocationErrorCode } from '@laneway/sdk';
+import type { HttpRequestInfo, InvocationErrorCode } from '@laneway/sdk';
 
 /** The data of every job on a lane queue. Short keys: this is serialised once per invocation. */
 export interface InvocationJob {
@@ -14,6 +14,8 @@ export interface InvocationJob {
   d?: number;
   /** Id of the invocation, for logs and `ctx.invocationId`. */
   id: string;
+  /** The HTTP request of an invocation that came through a REST channel (`ctx.http`). */
+  h?: HttpRequestInfo;
 }
 
 /** What a server publishes on a job's reply channel. */

@@ -1,7 +1,7 @@
 import { Queue, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { ServiceInvocationError, type ServiceLane } from '@laneway/sdk';
+import { ServiceInvocationError, type HttpRequestInfo, type ServiceLane } from '@laneway/sdk';
 import type { InvocationJob, InvocationReply, InvocationResult } from './invocation-job';
 import { coalesceWrites } from './coalesce-writes';
 import { DEFAULT_QUEUE_PREFIX, laneQueueName, replyChannel } from './queue-keys';
@@ -28,6 +28,8 @@ export interface InvokeRequest {
   /** How long to wait for the reply; default 30 s. */
   timeoutMs?: number;
   invocationId?: string;
+  /** The HTTP request of an invocation that came through a REST channel, for the service's `ctx.http`. */
+  http?: HttpRequestInfo;
 }
 
 export interface InvokeAsyncRequest {
@@ -123,6 +125,7 @@ export class LaneClient {
       d: Date.now() + timeoutMs,
       id: request.invocationId ?? `${this.callerId}-${correlationId}`,
     };
+    if (request.http) job.h = request.http;
     const result = new Promise<InvocationResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);

@@ -1,3 +1,4 @@
+import type { HttpRequestInfo } from './http-request';
 import type { ServiceLogger } from './service-logger';
 
 /** Options of {@link ServiceContext.invoke}. */
@@ -22,6 +23,11 @@ export interface ServiceContext {
   readonly invocationId: string;
   /** Aborted when the invocation's deadline passes or the server shuts down: pass it to I/O calls. */
   readonly signal: AbortSignal;
+  /**
+   * The HTTP request, when the invocation came through a REST channel; absent otherwise. Answer
+   * with a status, headers or a non-JSON body by returning `httpResponse(...)`'s result.
+   */
+  readonly http?: HttpRequestInfo;
   /** Logger carrying `{ cluster, server, service, invocationId }`. */
   readonly log: ServiceLogger;
   /**

@@ -34,4 +34,10 @@ describe('server loadConfig', () => {
   it('parses the health address', () => {
     expect(loadConfig({ LANEWAY_HTTP_ADDR: '127.0.0.1:8080' }).httpAddress).toEqual({ host: '127.0.0.1', port: 8080 });
   });
+
+  it('reads the HTTP front door limits', () => {
+    expect(loadConfig({})).toMatchObject({ httpMaxInFlight: 1000, httpMaxBodyBytes: 1048576, httpRequestTimeoutMs: 30_000, httpMaxHeaderBytes: 16384 });
+    expect(loadConfig({ LANEWAY_HTTP_MAX_IN_FLIGHT: '5', LANEWAY_HTTP_MAX_BODY_BYTES: '10' })).toMatchObject({ httpMaxInFlight: 5, httpMaxBodyBytes: 10 });
+    expect(() => loadConfig({ LANEWAY_HTTP_MAX_IN_FLIGHT: '0' })).toThrow(/LANEWAY_HTTP_MAX_IN_FLIGHT="0"/);
+  });
 });

@@ -14,6 +14,10 @@ const schema = z.object({
     .string()
     .regex(/^[^:]*:\d+$/, 'must be HOST:PORT')
     .optional(),
+  LANEWAY_HTTP_MAX_IN_FLIGHT: int(1, 1_000_000).default(1000),
+  LANEWAY_HTTP_MAX_BODY_BYTES: int(0, 1024 * 1024 * 1024).default(1024 * 1024),
+  LANEWAY_HTTP_REQUEST_TIMEOUT_MS: int(100, 3600_000).default(30_000),
+  LANEWAY_HTTP_MAX_HEADER_BYTES: int(1024, 1024 * 1024).default(16 * 1024),
   LANEWAY_NETWORK_CONCURRENCY: int(1, 10_000).default(200),
   LANEWAY_NETWORK_FETCHERS: int(1, 16).default(2),
   LANEWAY_CPU_THREADS: int(1, 256).optional(),
@@ -36,6 +40,14 @@ export interface ServerConfig {
   redisUrl: string;
   queuePrefix: string;
   httpAddress: { host: string; port: number } | undefined;
+  /** REST channel requests at once on this server; beyond it, 503. */
+  httpMaxInFlight: number;
+  /** Bytes of a channel request's body; beyond it, 413. */
+  httpMaxBodyBytes: number;
+  /** Time to receive a whole HTTP request (headers and body); past it, 408. */
+  httpRequestTimeoutMs: number;
+  /** Bytes of an HTTP request's headers; beyond them, 431. */
+  httpMaxHeaderBytes: number;
   networkConcurrency: number;
   networkFetchers: number;
   cpuThreads: number;
@@ -81,6 +93,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     redisUrl: c.REDIS_URL,
     queuePrefix: c.LANEWAY_QUEUE_PREFIX,
     httpAddress,
+    httpMaxInFlight: c.LANEWAY_HTTP_MAX_IN_FLIGHT,
+    httpMaxBodyBytes: c.LANEWAY_HTTP_MAX_BODY_BYTES,
+    httpRequestTimeoutMs: c.LANEWAY_HTTP_REQUEST_TIMEOUT_MS,
+    httpMaxHeaderBytes: c.LANEWAY_HTTP_MAX_HEADER_BYTES,
     networkConcurrency: c.LANEWAY_NETWORK_CONCURRENCY,
     networkFetchers: c.LANEWAY_NETWORK_FETCHERS,
     cpuThreads: c.LANEWAY_CPU_THREADS ?? Math.max(1, os.availableParallelism()),

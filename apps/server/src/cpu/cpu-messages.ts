@@ -1,4 +1,4 @@
-import type { InvocationErrorCode } from '@laneway/sdk';
+import type { HttpRequestInfo, InvocationErrorCode } from '@laneway/sdk';
 import type { HeapLimit } from '../load/describe-load-failure';
 import type { ServiceCode } from '../registry/service-registry';
 
@@ -7,7 +7,7 @@ export type ToCpuThread =
   | { t: 'stage'; specs: ServiceCode[] }
   | { t: 'commit' }
   | { t: 'abort' }
-  | { t: 'run'; id: number; service: string; input: unknown; invocationId: string; deadline: number }
+  | { t: 'run'; id: number; service: string; input: unknown; invocationId: string; deadline: number; http?: HttpRequestInfo }
   | { t: 'invoke-result'; id: number; ok: true; output: unknown }
   | { t: 'invoke-result'; id: number; ok: false; code: InvocationErrorCode; message: string };
 

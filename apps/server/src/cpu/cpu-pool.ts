@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { InvocationErrorCode } from '@laneway/sdk';
+import type { HttpRequestInfo, InvocationErrorCode } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { describeLoadFailure, type HeapLimit, type LoadFailure } from '../load/describe-load-failure';
 import { LoadProgress } from '../load/load-progress';
@@ -36,6 +36,7 @@ interface Task {
   input: unknown;
   invocationId: string;
   deadline: number;
+  http: HttpRequestInfo | undefined;
   resolve: (result: CpuRunResult) => void;
 }
 
@@ -124,7 +125,9 @@ export class CpuPool {
     // Out of dispatch while they load: a job would otherwise start between 'stage' and 'commit'.
     for (const slot of loaders) slot.ready = false;
     const errors = (await Promise.all(loaders.map((slot) => this.stage(slot, specs)))).flat();
-    const unique = [...new Map(errors.map((e) => [`${e.service}\u0000${e.message}`, e])).values()];
+    // Every thread loads the set: one error per service (two threads may tell one blow-up differently,
+    // one out of heap, the other at the deadline near the limit).
+    const unique = [...new Map(errors.map((e) => [e.service, e])).values()];
     if (errors.length) {
       for (const slot of loaders) this.post(slot, { t: 'abort' });
       if (extra) this.retire(extra);
@@ -145,12 +148,23 @@ export class CpuPool {
     return [];
   }
 
-  run(service: string, input: unknown, invocationId: string, deadline: number): Promise<CpuRunResult> {
+  /**
+   * True when a job given now would start at once: a thread holding the committed set is idle and
+   * no job is waiting for one.
+   */
+  get hasIdleThread(): boolean {
+    if (this.closing) return false;
+    let idle = 0;
+    for (const slot of this.slots) if (slot.ready && !slot.task && slot.generation === this.generation) idle++;
+    return idle > this.queue.length;
+  }
+
+  run(service: string, input: unknown, invocationId: string, deadline: number, http?: HttpRequestInfo): Promise<CpuRunResult> {
     if (this.closing) {
       return Promise.resolve({ ok: false, code: 'UNAVAILABLE', message: 'the server is shutting down' });
     }
     return new Promise((resolve) => {
-      this.queue.push({ id: ++this.sequence, service, input, invocationId, deadline, resolve });
+      this.queue.push({ id: ++this.sequence, service, input, invocationId, deadline, http, resolve });
       this.dispatch();
     });
   }
@@ -393,7 +407,15 @@ export class CpuPool {
       }
       slot.task = task;
       slot.timer = setTimeout(() => this.kill(slot, task, remaining), remaining);
-      this.post(slot, { t: 'run', id: task.id, service: task.service, input: task.input, invocationId: task.invocationId, deadline: task.deadline });
+      this.post(slot, {
+        t: 'run',
+        id: task.id,
+        service: task.service,
+        input: task.input,
+        invocationId: task.invocationId,
+        deadline: task.deadline,
+        http: task.http,
+      });
     }
   }
 

@@ -5,8 +5,9 @@ import { readlinkSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ServiceInvocationError, type ServiceContext, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
+import { ServiceInvocationError, type HttpRequestInfo, type ServiceContext, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
 import { evaluateServiceModules } from '@laneway/runtime';
+import { inputRejection } from '../lanes/input-rejection';
 import { describeLoadFailure } from '../load/describe-load-failure';
 import { LoadProgress } from '../load/load-progress';
 import type { CpuThreadInit, FromCpuThread, ToCpuThread } from './cpu-messages';
@@ -42,7 +43,7 @@ port.on('message', (message: ToCpuThread) => {
       staged = undefined;
       return;
     case 'run':
-      void run(message.id, message.service, message.input, message.invocationId, message.deadline);
+      void run(message.id, message.service, message.input, message.invocationId, message.deadline, message.http);
       return;
     case 'invoke-result': {
       const pending = pendingInvokes.get(message.id);
@@ -93,7 +94,7 @@ function pruneModules(): void {
   for (const version of modules.keys()) if (!live.has(version)) modules.delete(version);
 }
 
-async function run(id: number, name: string, input: unknown, invocationId: string, deadline: number): Promise<void> {
+async function run(id: number, name: string, input: unknown, invocationId: string, deadline: number, http: HttpRequestInfo | undefined): Promise<void> {
   const loaded = services.get(name);
   if (!loaded) {
     send({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'NOT_FOUND', message: `service '${name}' is not loaded in the CPU lane of server '${data.server}'` });
@@ -108,11 +109,11 @@ async function run(id: number, name: string, input: unknown, invocationId: strin
       try {
         value = definition.input.parse(input);
       } catch (err) {
-        send({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'INVALID_ARGUMENT', message: `service '${name}' rejected its input: ${(err as Error).message}`, version });
+        send({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'INVALID_ARGUMENT', message: inputRejection(name, err), version });
         return;
       }
     }
-    const output = await definition.handle(value, makeContext(name, version, invocationId, controller.signal));
+    const output = await definition.handle(value, makeContext(name, version, invocationId, controller.signal, http));
     send({ t: 'done', id, heapMb: heapMb(), ok: true, output: output ?? null, version });
   } catch (err) {
     const code = err instanceof ServiceInvocationError ? err.code : 'SERVICE_FAILED';
@@ -123,7 +124,7 @@ async function run(id: number, name: string, input: unknown, invocationId: strin
   }
 }
 
-function makeContext(service: string, version: string, invocationId: string, signal: AbortSignal): ServiceContext {
+function makeContext(service: string, version: string, invocationId: string, signal: AbortSignal, http: HttpRequestInfo | undefined): ServiceContext {
   const base = { cluster: data.cluster, server: data.server, service, invocationId };
   const logAt =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
@@ -135,6 +136,7 @@ function makeContext(service: string, version: string, invocationId: string, sig
     version,
     signal,
     log,
+    http,
     invoke<T>(target: string, targetInput?: unknown, options?: { timeoutMs?: number }): Promise<T> {
       return callMain<T>(target, targetInput, options?.timeoutMs, false);
     },

@@ -1,8 +1,15 @@
 import type { InvocationJob, InvocationReply, LaneClient } from '@laneway/lanes';
-import { ServiceInvocationError, type ServiceContext, type ServiceLogger } from '@laneway/sdk';
+import {
+  ServiceInvocationError,
+  type HttpRequestInfo,
+  type InvocationErrorCode,
+  type ServiceContext,
+  type ServiceLogger,
+} from '@laneway/sdk';
 import type { Logger } from 'pino';
 import type { CpuPool } from '../cpu/cpu-pool';
 import type { RegisteredService, ServiceRegistry } from '../registry/service-registry';
+import { inputRejection } from './input-rejection';
 
 export interface InvokerOptions {
   cluster: string;
@@ -17,6 +24,22 @@ export interface InvokerOptions {
 }
 
 const DEFAULT_NESTED_TIMEOUT_MS = 30_000;
+
+/** One call from a REST channel (see {@link Invoker.invokeFromChannel}). */
+export interface ChannelCall {
+  /** Epoch ms by which the answer is due (the channel's timeout). */
+  deadline: number;
+  /** What the service sees as `ctx.http`. */
+  http: HttpRequestInfo;
+}
+
+/** How a channel call ended; `via` says where it ran. */
+export type ChannelOutcome =
+  | { ok: true; output: unknown; version: string; via: ChannelPath }
+  | { ok: false; code: InvocationErrorCode; message: string; via: ChannelPath };
+
+/** Where a channel call ran: on this server's event loop, in its CPU pool, or through the lane queue. */
+export type ChannelPath = 'network' | 'cpu' | 'queue';
 
 /**
  * Runs one invocation on this server, whichever lane its service is in, and shapes the reply.
@@ -51,12 +74,12 @@ export class Invoker {
     const release = service.policy?.concurrency ? await this.acquire(service) : noop;
     try {
       if (service.lane === 'cpu') {
-        const result = await this.options.pool.run(service.name, job.i, job.id, deadline);
+        const result = await this.options.pool.run(service.name, job.i, job.id, deadline, job.h);
         return result.ok
           ? { c, ok: true, o: result.output, srv: server, v: result.version }
           : { c, ok: false, e: { code: result.code, message: result.message }, srv: server, v: result.version };
       }
-      const output = await this.runNetwork(service, job.i, job.id, deadline);
+      const output = await this.runNetwork(service, job.i, job.id, deadline, job.h);
       return { c, ok: true, o: output ?? null, srv: server, v: service.version };
     } catch (err) {
       const e =
@@ -67,6 +90,72 @@ export class Invoker {
     } finally {
       release();
     }
+  }
+
+  /**
+   * A REST channel's call: run here, in the service's lane, when the service is loaded on this
+   * server and its lane can start it now (its concurrency bulkhead has room; for the CPU lane, a
+   * thread is idle); otherwise through the cluster's lane queue, so another server (or this one,
+   * later) takes it. Never throws: the outcome carries the error code.
+   */
+  async invokeFromChannel(target: string, input: unknown, call: ChannelCall): Promise<ChannelOutcome> {
+    const { registry, pool, server } = this.options;
+    const invocationId = `${server}-h${++this.sequence}`;
+    const local = registry.get(target);
+    const release = local && (local.lane === 'network' || pool.hasIdleThread) ? this.tryAcquire(local) : undefined;
+    if (local && release) {
+      const via = local.lane;
+      const policyTimeout = local.policy?.timeoutMs || 0;
+      const deadline = policyTimeout ? Math.min(call.deadline, Date.now() + policyTimeout) : call.deadline;
+      try {
+        if (local.lane === 'cpu') {
+          const result = await pool.run(local.name, input, invocationId, deadline, call.http);
+          return result.ok
+            ? { ok: true, output: result.output, version: result.version, via }
+            : { ok: false, code: result.code, message: result.message, via };
+        }
+        const output = await this.runNetwork(local, input, invocationId, deadline, call.http);
+        return { ok: true, output: output ?? null, version: local.version, via };
+      } catch (err) {
+        return { ok: false, ...failureOf(local.name, err), via };
+      } finally {
+        release();
+      }
+    }
+    const budget = call.deadline - Date.now();
+    if (budget <= 0) {
+      return { ok: false, code: 'DEADLINE_EXCEEDED', message: `service '${target}' had no time left to be queued`, via: 'queue' };
+    }
+    try {
+      const result = await this.options.lanes.invoke({
+        cluster: this.options.cluster,
+        lane: local?.lane ?? 'network',
+        service: target,
+        input,
+        timeoutMs: budget,
+        invocationId,
+        http: call.http,
+      });
+      return { ok: true, output: result.output, version: result.version, via: 'queue' };
+    } catch (err) {
+      return { ok: false, ...failureOf(target, err), via: 'queue' };
+    }
+  }
+
+  /** A slot under the service's concurrency cap if one is free now (the function that frees it), else undefined. */
+  private tryAcquire(service: RegisteredService): (() => void) | undefined {
+    const cap = service.policy?.concurrency || 0;
+    if (!cap) return noop;
+    let b = this.bulkheads.get(service.name);
+    if (!b) this.bulkheads.set(service.name, (b = { active: 0, waiting: [] }));
+    if (b.active >= cap) return undefined;
+    b.active++;
+    const bulkhead = b;
+    return () => {
+      const next = bulkhead.waiting.shift();
+      if (next) next();
+      else bulkhead.active--;
+    };
   }
 
   /** Waits for a slot under the service's concurrency cap; returns the function that frees it. */
@@ -125,25 +214,27 @@ export class Invoker {
     });
   }
 
-  private async runNetwork(service: RegisteredService, rawInput: unknown, invocationId: string, deadline: number | undefined): Promise<unknown> {
+  private async runNetwork(
+    service: RegisteredService,
+    rawInput: unknown,
+    invocationId: string,
+    deadline: number | undefined,
+    http?: HttpRequestInfo,
+  ): Promise<unknown> {
     const definition = service.definition!;
     let input = rawInput;
     if (definition.input) {
       try {
         input = definition.input.parse(rawInput);
       } catch (err) {
-        throw new ServiceInvocationError(
-          'INVALID_ARGUMENT',
-          `service '${service.name}' rejected its input: ${errorMessage(err)}`,
-          service.name,
-        );
+        throw new ServiceInvocationError('INVALID_ARGUMENT', inputRejection(service.name, err), service.name);
       }
     }
     // The signal is made on first use: most handlers never read it, and an AbortController per call
     // shows up in a profile of the network lane.
     let controller: AbortController | undefined;
     const signal = (): AbortSignal => (controller ??= new AbortController()).signal;
-    const result = definition.handle(input, this.context(service, invocationId, signal, deadline));
+    const result = definition.handle(input, this.context(service, invocationId, signal, deadline, http));
     // No deadline, or a handler that answered synchronously: no timer needed.
     if (!deadline || !isThenable(result)) return result;
     const budget = Math.max(0, deadline - Date.now());
@@ -164,7 +255,13 @@ export class Invoker {
     }
   }
 
-  private context(service: RegisteredService, invocationId: string, signal: () => AbortSignal, deadline: number | undefined): ServiceContext {
+  private context(
+    service: RegisteredService,
+    invocationId: string,
+    signal: () => AbortSignal,
+    deadline: number | undefined,
+    http: HttpRequestInfo | undefined,
+  ): ServiceContext {
     const { cluster, server, logger } = this.options;
     let log: ServiceLogger | undefined;
     return {
@@ -173,6 +270,7 @@ export class Invoker {
       server,
       cluster,
       invocationId,
+      http,
       get signal(): AbortSignal {
         return signal();
       },
@@ -185,6 +283,13 @@ export class Invoker {
       invokeAsync: (target: string, input?: unknown): Promise<string> => this.invokeAsyncFromService(target, input ?? null),
     };
   }
+}
+
+/** The code and message of a failed invocation, as `run` shapes them. */
+function failureOf(service: string, err: unknown): { code: InvocationErrorCode; message: string } {
+  return err instanceof ServiceInvocationError
+    ? { code: err.code, message: err.message }
+    : { code: 'SERVICE_FAILED', message: `service '${service}' failed: ${errorMessage(err)}` };
 }
 
 function errorMessage(err: unknown): string {

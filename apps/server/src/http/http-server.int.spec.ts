@@ -1,0 +1,407 @@
+/**
+ * The HTTP front door over real HTTP on 127.0.0.1: real services loaded in ServiceRegistries, a real
+ * CPU thread pool, and a second "server" (its own registry, pool and lane workers) consuming the
+ * cluster's lane queues in the local Redis, for the calls that this server cannot start itself.
+ */
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { LaneClient } from '@laneway/lanes';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChannelRoute } from '../channels/channel-route';
+import { RouteTable } from '../channels/route-table';
+import { CpuPool } from '../cpu/cpu-pool';
+import { Invoker } from '../lanes/invoker';
+import { LaneWorkers } from '../lanes/lane-workers';
+import { ServiceRegistry, type ServiceCode } from '../registry/service-registry';
+import { buildThreadEntry } from '../testing/build-thread-entry';
+import { RESERVED_PATHS, startHttpServer, type RunningHttpServer } from './http-server';
+
+const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const logger = pino({ level: 'silent' });
+
+const NETWORK_CODE = `
+const { defineService, httpResponse } = require('@laneway/sdk');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+exports.echo = defineService({ name: 'echo', handle: (input, ctx) => ({ input, http: ctx.http, server: ctx.server }) });
+exports.typed = defineService({
+  name: 'typed',
+  input: { parse(v) {
+    if (typeof v.age === 'string' && /^[0-9]+$/.test(v.age)) return { age: Number(v.age) };
+    const e = new Error('bad input'); e.issues = [{ path: ['age'], message: 'expected digits' }]; throw e;
+  } },
+  handle: (input) => input,
+});
+exports.boom = defineService({ name: 'boom', handle: () => { throw new Error('kaput'); } });
+exports.slow = defineService({ name: 'slow', handle: async (input, ctx) => { await sleep(Number(input.ms)); return { slept: Number(input.ms), server: ctx.server }; } });
+exports.bulk = defineService({ name: 'bulk', concurrency: 1, handle: async (input, ctx) => { await sleep(Number(input.ms)); return { server: ctx.server }; } });
+exports.custom = defineService({ name: 'custom', handle: () => httpResponse({ status: 201, headers: { location: '/x/1', 'content-length': '999' }, body: 'made' }) });
+exports.bytes = defineService({ name: 'bytes', handle: () => httpResponse({ body: new Uint8Array([0, 1, 254, 255]) }) });
+`;
+const CPU_CODE = `
+const { defineService } = require('@laneway/sdk');
+exports.hash = defineService({ name: 'cpu.hash', lane: 'cpu', handle: (input, ctx) => {
+  const until = Date.now() + Number(input.ms || 0);
+  while (Date.now() < until) {}
+  return { n: input.n, server: ctx.server, params: ctx.http && ctx.http.params };
+} });
+`;
+const REMOTE_CODE = `
+exports.remote = require('@laneway/sdk').defineService({ name: 'remote.only', handle: (input, ctx) => ({ input, http: ctx.http, server: ctx.server }) });
+`;
+const NETWORK = ['echo', 'typed', 'boom', 'slow', 'bulk', 'custom', 'bytes'];
+
+const spec = (name: string, lane: 'network' | 'cpu', code: string, version: string, concurrency = 0): ServiceCode => ({
+  name,
+  version,
+  lane,
+  path: `${version}.js`,
+  code,
+  policy: { timeoutMs: 0, attempts: 0, concurrency },
+});
+const specs = (withRemote: boolean): ServiceCode[] => [
+  ...NETWORK.map((n) => spec(n, 'network', NETWORK_CODE, 'net1', n === 'bulk' ? 1 : 0)),
+  spec('cpu.hash', 'cpu', CPU_CODE, 'cpu1'),
+  ...(withRemote ? [spec('remote.only', 'network', REMOTE_CODE, 'rem1')] : []),
+];
+
+const route = (name: string, method: ChannelRoute['method'], p: string, service: string, extra: Partial<ChannelRoute> = {}): ChannelRoute => ({
+  name,
+  method,
+  path: p,
+  service,
+  security: '',
+  timeoutMs: 0,
+  ...extra,
+});
+const ROUTES: ChannelRoute[] = [
+  route('echo-get', 'GET', '/echo/:id', 'echo'),
+  route('echo-post', 'POST', '/echo/:id', 'echo'),
+  route('echo-put', 'PUT', '/echo/:id', 'echo'),
+  route('typed', 'POST', '/typed', 'typed'),
+  route('boom', 'GET', '/boom', 'boom'),
+  route('slow', 'GET', '/slow', 'slow', { timeoutMs: 400 }),
+  route('bulk', 'GET', '/bulk', 'bulk'),
+  route('custom', 'GET', '/custom', 'custom'),
+  route('bytes', 'GET', '/bytes', 'bytes'),
+  route('cpu', 'GET', '/cpu/:n', 'cpu.hash'),
+  route('remote', 'GET', '/remote/:x', 'remote.only'),
+  route('ghost', 'GET', '/ghost', 'ghost.service', { timeoutMs: 2000 }),
+  route('private', 'GET', '/private', 'echo', { security: 'basic-auth' }),
+];
+
+/** A JSON answer: an error body, or a service's output. */
+type Json = { error: { code: string; message: string; field?: string } } & Record<string, unknown>;
+
+interface Replica {
+  registry: ServiceRegistry;
+  pool: CpuPool;
+  lanes: LaneClient;
+  invoker: Invoker;
+  workers?: LaneWorkers;
+}
+
+describe('startHttpServer', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'laneway-http-'));
+  const workerPath = path.join(dir, 'cpu-worker.js');
+  const cluster = `http${randomUUID().slice(0, 8)}`;
+  const prefix = `lwtest-${randomUUID().slice(0, 8)}`;
+  const redis: Redis[] = [];
+  let a: Replica;
+  let b: Replica;
+  let routes: RouteTable;
+  let http: RunningHttpServer;
+  let base: string;
+  let drained = false;
+
+  const replica = async (server: string, withRemote: boolean): Promise<Replica> => {
+    const registry = new ServiceRegistry({ loadTimeoutMs: 2000 });
+    const refs: { invoker?: Invoker } = {};
+    const pool = new CpuPool({
+      size: 1,
+      workerPath,
+      threadData: { cluster, server },
+      logger,
+      onInvoke: (service, input, timeoutMs) => refs.invoker!.invokeFromService(service, input, timeoutMs),
+    });
+    await pool.start();
+    const update = { revision: 1, full: true, services: specs(withRemote), removed: [] };
+    const prepared = await registry.prepare(update);
+    expect(prepared.errors).toEqual([]);
+    expect(await pool.apply(registry.ofLane('cpu', prepared.next))).toEqual([]);
+    registry.commit(prepared);
+    const lanes = new LaneClient({ redis: redisUrl, prefix });
+    const invoker = (refs.invoker = new Invoker({ cluster, server, registry, pool, lanes, logger, cpuJobTimeoutMs: 10_000 }));
+    return { registry, pool, lanes, invoker };
+  };
+
+  beforeAll(async () => {
+    await buildThreadEntry('cpu/cpu-worker.ts', workerPath);
+    [a, b] = await Promise.all([replica('a', false), replica('b', true)]);
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const publisher = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    redis.push(connection, publisher);
+    // Only b takes jobs from the queues: what a cannot start itself is seen to run on b.
+    b.workers = new LaneWorkers({
+      cluster,
+      prefix,
+      connection,
+      publisher,
+      invoker: b.invoker,
+      networkConcurrency: 20,
+      networkFetchers: 1,
+      cpuConcurrency: 1,
+      lockMs: 30_000,
+      logger,
+    });
+    await b.workers.start();
+    routes = new RouteTable(ROUTES, { reserved: RESERVED_PATHS });
+    http = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      health: { serving: () => !drained, details: () => ({ server: 'a', revision: 1 }) },
+      routes,
+      invoker: a.invoker,
+      logger,
+      maxBodyBytes: 64 * 1024,
+      requestTimeoutMs: 1000,
+      maxHeaderBytes: 8 * 1024,
+    });
+    base = `http://127.0.0.1:${http.port}`;
+  });
+
+  afterAll(async () => {
+    await http?.close();
+    await b?.workers?.close(2000);
+    for (const r of [a, b]) {
+      await r?.pool.close();
+      await r?.lanes.close();
+    }
+    const keys = await redis[0]!.keys(`${prefix}:*`);
+    if (keys.length) await redis[0]!.del(...keys);
+    await Promise.all(redis.map((r) => r.quit()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = async (p: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; text: string; json: Json }> => {
+    const response = await fetch(`${base}${p}`, init);
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, json: json as Json };
+  };
+  const expectError = (r: Awaited<ReturnType<typeof call>>, status: number, code: string, field?: string) => {
+    expect({ status: r.status, code: r.json?.error?.code, field: r.json?.error?.field }).toEqual({ status, code, field });
+    expect(r.headers.get('x-request-id')).toBeTruthy();
+    expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+  };
+
+  it('merges path parameters over the query over the JSON body, and shows the request as ctx.http', async () => {
+    const r = await call('/echo/42?id=q&x=1&x=2&name=from%20query&plus=a+b', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'client-id-1' },
+      body: JSON.stringify({ name: 'from body', id: 'b', keep: true }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('x-request-id')).toBe('client-id-1');
+    expect(r.json['input']).toEqual({ name: 'from query', id: '42', keep: true, x: ['1', '2'], plus: 'a b' });
+    expect(r.json['server']).toBe('a');
+    expect(r.json['http']).toMatchObject({
+      channel: 'echo-post',
+      method: 'POST',
+      path: '/echo/42',
+      query: { id: 'q', x: ['1', '2'], name: 'from query', plus: 'a b' },
+      params: { id: '42' },
+      rawBody: JSON.stringify({ name: 'from body', id: 'b', keep: true }),
+      requestId: 'client-id-1',
+      headers: { 'x-request-id': 'client-id-1', 'content-type': 'application/json; charset=utf-8' },
+    });
+    const array = await call('/echo/7', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '[1,2]' });
+    expect(array.json['input']).toEqual({ body: [1, 2], id: '7' });
+    const empty = await call('/echo/%E2%82%AC%2F?q=%C3%A9');
+    expect(empty.json['input']).toEqual({ id: '€/', q: 'é' });
+  });
+
+  it('sends an httpResponse as the service shaped it, and plain outputs as JSON', async () => {
+    const made = await call('/custom');
+    expect(made.status).toBe(201);
+    expect(made.text).toBe('made');
+    expect(made.headers.get('location')).toBe('/x/1');
+    expect(made.headers.get('content-length')).toBe('4');
+    expect(made.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    const response = await fetch(`${base}/bytes`);
+    expect(response.headers.get('content-type')).toBe('application/octet-stream');
+    expect([...new Uint8Array(await response.arrayBuffer())]).toEqual([0, 1, 254, 255]);
+  });
+
+  it('answers each refusal with its status, code, field and x-request-id', async () => {
+    const json = { 'content-type': 'application/json' };
+    expectError(await call('/echo/1', { method: 'POST', headers: json, body: '{"a":' }), 400, 'INVALID_JSON', 'body');
+    expectError(await call('/echo/%zz'), 400, 'BAD_ENCODING', 'path');
+    expectError(await call('/echo/1?a=%E0%A4'), 400, 'BAD_ENCODING', 'query');
+    const typed = await call('/typed', { method: 'POST', headers: json, body: '{"age":"x"}' });
+    expectError(typed, 400, 'INVALID_INPUT', 'age');
+    expect(typed.json['error'].message).toBe("service 'typed' rejected its input: field 'age': expected digits");
+    expect((await call('/typed?age=41', { method: 'POST' })).json).toEqual({ age: 41 });
+    expectError(await call('/nope'), 404, 'NOT_FOUND', 'path');
+    const wrong = await call('/echo/1', { method: 'DELETE' });
+    expectError(wrong, 405, 'METHOD_NOT_ALLOWED', 'method');
+    expect(wrong.headers.get('allow')).toBe('GET, POST, PUT');
+    expectError(await call('/echo/1', { method: 'POST', headers: json, body: JSON.stringify({ big: 'x'.repeat(70_000) }) }), 413, 'BODY_TOO_LARGE', 'body');
+    expectError(await call('/echo/1', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }), 415, 'UNSUPPORTED_MEDIA_TYPE', 'content-type');
+    const boom = await call('/boom');
+    expectError(boom, 500, 'SERVICE_FAILED');
+    expect(boom.json['error'].message).toBe("service 'boom' failed: kaput");
+    expect(boom.text).not.toMatch(/\bat /);
+    const slow = await call('/slow?ms=2000');
+    expectError(slow, 504, 'TIMEOUT');
+    expect(slow.json['error'].message).toMatch(/service 'slow' did not finish within \d+ ms/);
+    expectError(await call('/private'), 401, 'UNAUTHENTICATED');
+    const ghost = await call('/ghost');
+    expectError(ghost, 503, 'SERVICE_NOT_DEPLOYED');
+    expect(ghost.headers.get('retry-after')).toBe('1');
+    // An x-request-id that is not plain is replaced by a generated one.
+    const insane = await call('/nope', { headers: { 'x-request-id': 'has spaces and "quotes"' } });
+    expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('runs CPU-lane services in this server’s pool, and through the queue when its thread is busy', async () => {
+    expect((await call('/cpu/5?n=5')).json).toEqual({ n: '5', server: 'a', params: { n: '5' } });
+    const [busy, overflow] = await Promise.all([call('/cpu/1?ms=600'), new Promise((r) => setTimeout(r, 100)).then(() => call('/cpu/2'))]);
+    expect(busy.json).toMatchObject({ server: 'a' });
+    // ctx.http travelled with the job to the other server.
+    expect(overflow.json).toEqual({ n: '2', server: 'b', params: { n: '2' } });
+  });
+
+  it('sends a call past the service’s concurrency bulkhead through the queue, and a service not loaded here too', async () => {
+    const servers = (await Promise.all([call('/bulk?ms=300'), call('/bulk?ms=300')])).map((r) => r.json['server']).sort();
+    expect(servers).toEqual(['a', 'b']);
+    const remote = await call('/remote/x%20y?k=v', { headers: { 'x-request-id': 'rid-remote' } });
+    expect(remote.json).toMatchObject({ server: 'b', input: { x: 'x y', k: 'v' }, http: { params: { x: 'x y' }, requestId: 'rid-remote' } });
+  });
+
+  it('keeps /healthz and /debug/memory as they were, and answers channels while drained', async () => {
+    const healthy = await call('/healthz');
+    expect(healthy.status).toBe(200);
+    expect(healthy.json).toEqual({ status: 'serving', server: 'a', revision: 1 });
+    expect(healthy.headers.get('x-request-id')).toBeTruthy();
+    drained = true;
+    expect((await call('/healthz')).json).toMatchObject({ status: 'not-serving' });
+    expect((await call('/healthz')).status).toBe(503);
+    expect((await call('/echo/1')).status).toBe(200);
+    drained = false;
+    const memory = await call('/debug/memory?gc=1');
+    expect(memory.json).toMatchObject({ rss: expect.any(Number), heapUsed: expect.any(Number), gc: expect.any(Boolean) });
+  });
+
+  it('swaps the route table under load without failing a request', async () => {
+    const other = ROUTES.filter((r) => r.name !== 'custom').concat(route('added', 'GET', '/added/:id', 'echo'));
+    let stop = false;
+    const statuses: number[] = [];
+    const loop = async (): Promise<void> => {
+      while (!stop) statuses.push((await call('/echo/1?x=1')).status);
+    };
+    const slow = Promise.all(Array.from({ length: 20 }, () => call('/slow?ms=150')));
+    const loops = Promise.all(Array.from({ length: 8 }, loop));
+    for (let i = 0; i < 20; i++) {
+      expect(routes.replace(i % 2 ? ROUTES : other)).toEqual([]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(routes.replace(other)).toEqual([]);
+    stop = true;
+    await loops;
+    expect((await slow).map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(statuses.length).toBeGreaterThan(20);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect((await call('/added/9')).json['input']).toEqual({ id: '9' });
+    expectError(await call('/custom'), 404, 'NOT_FOUND', 'path');
+    expect(routes.replace([...ROUTES, route('bad', 'GET', 'no-slash', 'echo')])).toEqual([
+      { route: 'bad', message: `route 'bad' has path "no-slash": it must start with '/'` },
+    ]);
+    expect((await call('/added/9')).status).toBe(200);
+    expect(routes.replace(ROUTES)).toEqual([]);
+  });
+
+  /** Sends raw bytes on a fresh connection and returns what came back until the server closed it (or `waitMs`). */
+  const raw = (bytes: string, waitMs = 3000): Promise<string> =>
+    new Promise((resolve) => {
+      const socket = net.connect(http.port, '127.0.0.1');
+      let got = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(got);
+      }, waitMs);
+      socket.on('data', (d) => (got += d.toString('latin1')));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(got);
+      });
+      socket.on('error', () => undefined);
+      socket.write(bytes);
+    });
+
+  it('answers hostile HTTP with a clean 4xx and keeps serving', async () => {
+    const huge = await raw(`GET /echo/1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`);
+    expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+    expect(huge).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
+    expect(huge).toContain('"code":"HEADERS_TOO_LARGE"');
+    const started = Date.now();
+    const stalled = await raw(`POST /echo/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`, 5000);
+    expect(stalled).toMatch(/^HTTP\/1\.1 408 /);
+    expect(stalled).toContain('"code":"REQUEST_TIMEOUT"');
+    expect(Date.now() - started).toBeLessThan(3000);
+    const garbage = await raw('NOT HTTP AT ALL\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    const chunked = await raw(
+      `POST /echo/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+        `${(70_000).toString(16)}\r\n${'1'.repeat(70_000)}\r\n0\r\n\r\n`,
+    );
+    expect(chunked).toMatch(/^HTTP\/1\.1 413 /);
+    const badUrl = await raw('GET /%%%?%%% HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(badUrl).toMatch(/^HTTP\/1\.1 400 /);
+    expect(badUrl).toMatch(/x-request-id: /i);
+    const deep = await call('/echo/1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '['.repeat(30_000) + ']'.repeat(30_000) });
+    expect([200, 500]).toContain(deep.status);
+    expect((await call('/healthz')).status).toBe(200);
+    expect((await call('/echo/1')).status).toBe(200);
+  });
+
+  it('caps channel requests in flight and closes after finishing the ones running', async () => {
+    const small = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      health: { serving: () => true, details: () => ({}) },
+      routes,
+      invoker: a.invoker,
+      logger,
+      maxInFlight: 1,
+      closeTimeoutMs: 5000,
+    });
+    const at = `http://127.0.0.1:${small.port}`;
+    const first = fetch(`${at}/slow?ms=300`);
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await fetch(`${at}/echo/1`);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('OVERLOADED');
+    expect((await fetch(`${at}/healthz`)).status).toBe(200);
+    const closing = Date.now();
+    const closed = small.close();
+    const answer = await first;
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ slept: 300 });
+    await closed;
+    // The keep-alive connection is ended with the answer, not left for close() to wait on.
+    expect(Date.now() - closing).toBeLessThan(2000);
+    await expect(fetch(`${at}/healthz`)).rejects.toThrow();
+    expect(small.inFlight).toBe(0);
+  });
+});

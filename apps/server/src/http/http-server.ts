@@ -1,0 +1,402 @@
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { isHttpResponse, type HttpRequestInfo, type InvocationErrorCode } from '@laneway/sdk';
+import type { Logger } from 'pino';
+import { routeTimeoutMs, type ChannelRoute } from '../channels/channel-route';
+import type { RouteTable } from '../channels/route-table';
+import type { ChannelCall, ChannelOutcome } from '../lanes/invoker';
+import { rejectedField } from '../lanes/input-rejection';
+import { channelInput, NO_BODY } from './channel-input';
+import { parseQuery } from './parse-query';
+
+/** What `/healthz` reports. */
+export interface HealthState {
+  /** True while the server takes jobs (not drained). */
+  serving(): boolean;
+  details(): Record<string, unknown>;
+}
+
+/** Runs a channel's service: the {@link Invoker} in a server. */
+export interface ChannelRunner {
+  invokeFromChannel(service: string, input: unknown, call: ChannelCall): Promise<ChannelOutcome>;
+}
+
+/** The answer of a {@link SecurityCheck}: let the request through, or refuse it with 401 or 403. */
+export type SecurityVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string; headers?: Record<string, string> };
+
+/**
+ * Decides whether a request may use a channel whose `security` is not `''` (public channels are not
+ * checked). Called after the route matched, before the body is decoded or the service runs.
+ */
+export type SecurityCheck = (
+  route: ChannelRoute,
+  request: { method: string; path: string; headers: Readonly<Record<string, string>> },
+) => SecurityVerdict | Promise<SecurityVerdict>;
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  health: HealthState;
+  routes: RouteTable;
+  invoker: ChannelRunner;
+  logger: Logger;
+  /** Channel requests at once (LANEWAY_HTTP_MAX_IN_FLIGHT); beyond it, 503. Default 1000. */
+  maxInFlight?: number;
+  /** Bytes of a request body (LANEWAY_HTTP_MAX_BODY_BYTES); beyond it, 413. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Time to receive a whole request, headers and body (LANEWAY_HTTP_REQUEST_TIMEOUT_MS); past it, 408. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Bytes of a request's headers (LANEWAY_HTTP_MAX_HEADER_BYTES); beyond them, 431. Default 16 KiB. */
+  maxHeaderBytes?: number;
+  /** How long `close()` waits for requests in flight before it cuts their connections. Default 30 s. */
+  closeTimeoutMs?: number;
+  /** The check of channels with a `security`; without one, such channels answer 401. */
+  security?: SecurityCheck;
+}
+
+export interface RunningHttpServer {
+  /** The port listened on (the one picked by the OS when given 0). */
+  readonly port: number;
+  /** Channel requests being handled now. */
+  readonly inFlight: number;
+  /** Stops accepting connections, lets requests in flight finish (up to `closeTimeoutMs`), then resolves. */
+  close(): Promise<void>;
+}
+
+/** The JSON error body of every refused or failed request. */
+interface ErrorBody {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+const RETRY_AFTER_S = '1';
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+// Hop-by-hop or computed headers a service cannot set.
+const RESERVED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'x-request-id']);
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+/** The paths the listener serves itself: give them to the RouteTable as `reserved`, so no channel takes them. */
+export const RESERVED_PATHS: readonly string[] = Object.freeze(['/healthz', '/debug/memory']);
+
+const STATUS_OF: Record<InvocationErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 503,
+  DEADLINE_EXCEEDED: 504,
+  SERVICE_FAILED: 500,
+  UNAVAILABLE: 503,
+};
+const CODE_OF: Record<InvocationErrorCode, string> = {
+  INVALID_ARGUMENT: 'INVALID_INPUT',
+  NOT_FOUND: 'SERVICE_NOT_DEPLOYED',
+  DEADLINE_EXCEEDED: 'TIMEOUT',
+  SERVICE_FAILED: 'SERVICE_FAILED',
+  UNAVAILABLE: 'UNAVAILABLE',
+};
+
+/**
+ * The server's one HTTP listener: `GET /healthz`, `GET /debug/memory` and the REST channels of
+ * `routes`, matched per request so that a new route table needs no re-registration. Every answer
+ * carries `x-request-id`; every error is `{"error": {"code", "message", "field"?}}`.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const { routes, invoker, health, logger } = options;
+  const log = logger.child({ component: 'http' });
+  const maxInFlight = options.maxInFlight ?? 1000;
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
+  let inFlight = 0;
+  let closing = false;
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: maxBodyBytes,
+    requestTimeout: requestTimeoutMs,
+    // close() answers requests that arrive while closing itself, in the channels' error format.
+    return503OnClosing: false,
+    requestIdHeader: false,
+    genReqId: (req) => requestIdOf(req.headers['x-request-id']),
+    serverFactory: (handler) =>
+      http.createServer(
+        {
+          maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024,
+          requestTimeout: requestTimeoutMs,
+          headersTimeout: requestTimeoutMs,
+          // How often node looks for requests past their timeout (its default, 30 s, would make a 1 s timeout take 31 s).
+          connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 2))),
+        },
+        handler,
+      ),
+    frameworkErrors: (err, request, reply) => {
+      const bad = err.code === 'FST_ERR_BAD_URL';
+      sendError(reply, 400, {
+        code: bad ? 'BAD_ENCODING' : 'BAD_REQUEST',
+        message: bad ? `path ${quote(request.raw.url ?? '')} is not valid percent-encoding` : err.message,
+        field: bad ? 'path' : undefined,
+      });
+    },
+    clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => answerClientError(err, socket, log),
+  });
+
+  // Every body is read as bytes; the channel decides what it accepts (JSON or nothing).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    if (closing) {
+      void reply.header('connection', 'close');
+      sendError(reply, 503, { code: 'UNAVAILABLE', message: 'the server is shutting down' }, true);
+      return;
+    }
+    if (request.routeOptions.url !== '*') return done();
+    if (inFlight >= maxInFlight) {
+      sendError(reply, 503, { code: 'OVERLOADED', message: `the server holds LANEWAY_HTTP_MAX_IN_FLIGHT=${maxInFlight} channel requests already` }, true);
+      return;
+    }
+    inFlight++;
+    // 'close' comes once the answer is sent or the connection is gone, whichever way the request ended.
+    reply.raw.once('close', () => inFlight--);
+    done();
+  });
+
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    // Answers sent while closing end their connection, so that close() does not wait on idle keep-alives.
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, request, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      sendError(reply, 413, { code: 'BODY_TOO_LARGE', message: `the request body is over LANEWAY_HTTP_MAX_BODY_BYTES=${maxBodyBytes} bytes`, field: 'body' });
+      return;
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      sendError(reply, status, { code: 'BAD_REQUEST', message: err.message });
+      return;
+    }
+    log.error({ err: err.message, code: err.code, url: request.raw.url, requestId: request.id }, 'HTTP request failed inside the server');
+    sendError(reply, 500, { code: 'INTERNAL', message: `the server failed to handle the request (request id ${request.id})` });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    sendError(reply, 404, { code: 'NOT_FOUND', message: `no channel has path ${quote(pathOf(request.raw.url))}`, field: 'path' });
+  });
+
+  app.get('/healthz', (_request, reply) => {
+    const ok = health.serving();
+    void reply
+      .code(ok ? 200 : 503)
+      .type('application/json')
+      .send(JSON.stringify({ status: ok ? 'serving' : 'not-serving', ...health.details() }));
+  });
+  app.get('/debug/memory', (request, reply) => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if ((request.query as Record<string, unknown>)['gc'] === '1' && gc) {
+      gc();
+      gc();
+    }
+    void reply.type('application/json').send(JSON.stringify({ ...process.memoryUsage(), gc: Boolean(gc) }));
+  });
+  app.all('*', (request, reply) => handleChannel(request, reply));
+
+  async function handleChannel(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const url = request.raw.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const match = routes.match(request.method, path);
+    if (match.kind === 'bad-encoding') {
+      return sendError(reply, 400, { code: 'BAD_ENCODING', message: `path segment ${quote(match.segment)} is not valid percent-encoding`, field: 'path' });
+    }
+    if (match.kind === 'no-path') return sendError(reply, 404, { code: 'NOT_FOUND', message: `no channel has path ${quote(path)}`, field: 'path' });
+    if (match.kind === 'no-method') {
+      void reply.header('allow', match.allow.join(', '));
+      return sendError(reply, 405, {
+        code: 'METHOD_NOT_ALLOWED',
+        message: `path ${quote(path)} does not accept method ${request.method}; it accepts ${match.allow.join(', ')}`,
+        field: 'method',
+      });
+    }
+    const { route, params } = match;
+    const headers = flatHeaders(request.raw.headers);
+    if (route.security) {
+      const verdict: SecurityVerdict = options.security
+        ? await options.security(route, { method: request.method, path, headers })
+        : { ok: false, status: 401, message: `channel '${route.name}' requires security '${route.security}', which this server cannot check` };
+      if (!verdict.ok) {
+        if (verdict.headers) void reply.headers(verdict.headers);
+        return sendError(reply, verdict.status, { code: verdict.status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', message: verdict.message });
+      }
+    }
+    const parsedQuery = parseQuery(q < 0 ? '' : url.slice(q + 1));
+    if (!parsedQuery.ok) {
+      return sendError(reply, 400, { code: 'BAD_ENCODING', message: `query part ${quote(parsedQuery.part)} is not valid percent-encoding`, field: 'query' });
+    }
+    const raw = request.body instanceof Buffer ? request.body : undefined;
+    const rawBody = raw?.length ? raw.toString('utf8') : '';
+    let body: unknown = NO_BODY;
+    if (rawBody) {
+      const type = request.headers['content-type'] ?? '';
+      if (!JSON_TYPE.test(type)) {
+        return sendError(reply, 415, {
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: `content-type ${quote(type)} is not accepted; send application/json or no body`,
+          field: 'content-type',
+        });
+      }
+      try {
+        body = JSON.parse(rawBody);
+      } catch (err) {
+        return sendError(reply, 400, { code: 'INVALID_JSON', message: `the request body is not valid JSON: ${(err as Error).message}`, field: 'body' });
+      }
+    }
+    const httpInfo: HttpRequestInfo = {
+      channel: route.name,
+      method: request.method,
+      path,
+      headers,
+      query: parsedQuery.query,
+      params,
+      rawBody,
+      requestId: request.id,
+    };
+    const outcome = await invoker.invokeFromChannel(route.service, channelInput(body, parsedQuery.query, params), {
+      deadline: Date.now() + routeTimeoutMs(route),
+      http: httpInfo,
+    });
+    if (!outcome.ok) {
+      const status = STATUS_OF[outcome.code] ?? 500;
+      if (status >= 500) {
+        log.warn({ channel: route.name, service: route.service, code: outcome.code, via: outcome.via, requestId: request.id }, 'channel request failed');
+      }
+      const field = outcome.code === 'INVALID_ARGUMENT' ? rejectedField(outcome.message) : undefined;
+      return sendError(reply, status, { code: CODE_OF[outcome.code] ?? 'SERVICE_FAILED', message: outcome.message, field }, status === 503);
+    }
+    sendOutput(reply, route, outcome.output);
+  }
+
+  /** Sends a service's output: an `httpResponse(...)` as it asks, anything else as JSON with 200. */
+  function sendOutput(reply: FastifyReply, route: ChannelRoute, output: unknown): void {
+    if (!isHttpResponse(output)) {
+      const json = toJson(output);
+      if (json === undefined) return sendError(reply, 500, notJson(route));
+      void reply.code(200).type('application/json').send(json);
+      return;
+    }
+    for (const [name, value] of Object.entries(output.headers)) if (!RESERVED_RESPONSE_HEADERS.has(name)) void reply.header(name, value);
+    void reply.code(output.status);
+    const typed = reply.hasHeader('content-type');
+    switch (output.encoding) {
+      case 'text':
+        if (!typed) void reply.type('text/plain; charset=utf-8');
+        void reply.send(String(output.body));
+        return;
+      case 'base64':
+        if (!typed) void reply.type('application/octet-stream');
+        void reply.send(Buffer.from(String(output.body), 'base64'));
+        return;
+      case 'json': {
+        const json = toJson(output.body);
+        if (json === undefined) return sendError(reply, 500, notJson(route));
+        if (!typed) void reply.type('application/json');
+        void reply.send(json);
+        return;
+      }
+      default:
+        void reply.send();
+    }
+  }
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  log.info({ host: options.host, port, maxInFlight, maxBodyBytes }, 'HTTP listener started');
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    get inFlight() {
+      return inFlight;
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        // Requests still running at the timeout have their connections cut.
+        const timer = setTimeout(() => app.server.closeAllConnections(), closeTimeoutMs);
+        await app.close();
+        clearTimeout(timer);
+        log.info({}, 'HTTP listener stopped');
+      })();
+      return closed;
+    },
+  };
+}
+
+/** The client's x-request-id when it is short and plain, else a new one. */
+function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+function sendError(reply: FastifyReply, status: number, error: ErrorBody, retry = false): void {
+  // Also here: framework errors (a URL the router cannot decode) are answered before any hook runs.
+  void reply.header('x-request-id', reply.request.id);
+  if (retry) void reply.header('retry-after', RETRY_AFTER_S);
+  const body: ErrorBody = error.field === undefined ? { code: error.code, message: error.message } : error;
+  void reply.code(status).type('application/json').send(JSON.stringify({ error: body }));
+}
+
+/**
+ * Answers what node refuses before a request exists (headers too large, a request not received in
+ * time, bytes that are not HTTP) in the channels' error format, then closes the connection.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex, log: Logger): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const error: ErrorBody =
+    status === 431
+      ? { code: 'HEADERS_TOO_LARGE', message: 'the request headers are over LANEWAY_HTTP_MAX_HEADER_BYTES', field: 'headers' }
+      : status === 408
+        ? { code: 'REQUEST_TIMEOUT', message: 'the request was not received within LANEWAY_HTTP_REQUEST_TIMEOUT_MS' }
+        : { code: 'BAD_REQUEST', message: `the request is not valid HTTP (${err.code ?? 'parse error'})` };
+  log.debug({ code: err.code, status }, 'refused a malformed HTTP request');
+  // An answer already under way on this connection cannot be replaced by another.
+  const pending = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (socket.writable && !pending?.headersSent) {
+    const body = JSON.stringify({ error });
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `x-request-id: ${randomUUID()}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
+function flatHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  return flat;
+}
+
+function toJson(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value ?? null);
+  } catch {
+    return undefined;
+  }
+}
+
+function notJson(route: ChannelRoute): ErrorBody {
+  return { code: 'SERVICE_FAILED', message: `service '${route.service}' returned an output that is not JSON-serialisable` };
+}
+
+function pathOf(url: string | undefined): string {
+  const q = (url ?? '/').indexOf('?');
+  return q < 0 ? (url ?? '/') : url!.slice(0, q);
+}
+
+/** A request's text in a message: JSON-quoted and cut, so that hostile input cannot forge lines. */
+function quote(text: string): string {
+  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text);
+}

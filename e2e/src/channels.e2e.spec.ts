@@ -1,0 +1,169 @@
+import { ApplyOutcome } from '@laneway/proto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Api, cleanRedisPrefix, freePort, startControlPlane, startServer, uniqueName, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
+
+const services = `
+import { defineService, httpResponse } from '@laneway/sdk';
+
+export const getCustomer = defineService({
+  name: 'crm.get-customer',
+  handle(input: { id: string; fields?: string; note?: string }, ctx) {
+    return { id: input.id, fields: input.fields ?? null, note: input.note ?? null, server: ctx.server, method: ctx.http?.method ?? null };
+  },
+});
+
+export const report = defineService({
+  name: 'crm.report',
+  lane: 'cpu',
+  handle(input: { n: string }, ctx) {
+    let x = 0;
+    for (let i = 0; i < Number(input.n); i++) x += i % 7;
+    return httpResponse({ status: 201, headers: { 'x-server': ctx.server }, body: { x } });
+  },
+});
+
+export const fails = defineService({
+  name: 'crm.fails',
+  handle() {
+    throw new Error('the CRM said no');
+  },
+});
+`;
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+// Channels are cluster resources: created through the control plane, pushed to every server, and
+// answered by every server's HTTP listener without a restart.
+describe('REST channels on two servers', () => {
+  const prefix = uniqueName('lwchan');
+  const cluster = uniqueName('channels');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-channels-'));
+  let cp: ControlPlaneHandle;
+  let api: Api;
+  const servers: AppProcess[] = [];
+  const ports: number[] = [];
+
+  const http = async (server: number, route: string, init: RequestInit = {}): Promise<Answer> => {
+    const response = await fetch(`http://127.0.0.1:${ports[server]}${route}`, init);
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+
+  beforeAll(async () => {
+    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' });
+    api = new Api(cp.address, cp.adminToken);
+    await api.createCluster(cluster);
+    const joinToken = await api.joinToken(cluster);
+    for (const name of ['s1', 's2']) {
+      const port = await freePort();
+      ports.push(port);
+      servers.push(
+        await startServer({
+          LANEWAY_CONTROL_PLANE: cp.address,
+          LANEWAY_CLUSTER: cluster,
+          LANEWAY_SERVER_NAME: name,
+          LANEWAY_QUEUE_PREFIX: prefix,
+          LANEWAY_JOIN_TOKEN: joinToken,
+          LANEWAY_HTTP_ADDR: `127.0.0.1:${port}`,
+        }),
+      );
+    }
+    await api.deploy(cluster, [{ path: 'crm.ts', content: services }]);
+  });
+
+  afterAll(async () => {
+    api?.close();
+    await Promise.all(servers.map((s) => s.stop()));
+    await cp?.process.stop();
+    await cleanRedisPrefix(prefix);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates a channel that both servers answer, with path, query and body merged into the input', async () => {
+    const created = await api.putChannel(cluster, { name: 'customer', method: 'POST', path: '/customers/:id', service: 'crm.get-customer' });
+    expect(created.servers.map((s) => [s.server, s.outcome])).toEqual([
+      ['s1', ApplyOutcome.APPLY_OUTCOME_ACKED],
+      ['s2', ApplyOutcome.APPLY_OUTCOME_ACKED],
+    ]);
+    for (const server of [0, 1]) {
+      const answer = await http(server, '/customers/42?fields=name', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': `req-${server}` },
+        body: JSON.stringify({ id: 'from-body', note: 'hi' }),
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-request-id')).toBe(`req-${server}`);
+      // The path parameter wins over the body; the call ran on the server that received it.
+      expect(answer.body).toEqual({ id: '42', fields: 'name', note: 'hi', server: `s${server + 1}`, method: 'POST' });
+    }
+  });
+
+  it('answers errors as JSON with a status and a request id', async () => {
+    await api.putChannel(cluster, { name: 'fails', method: 'GET', path: '/fails', service: 'crm.fails' });
+    const failed = await http(0, '/fails');
+    expect(failed.status).toBe(500);
+    expect(JSON.stringify(failed.body)).toContain('the CRM said no');
+    expect(JSON.stringify(failed.body)).not.toMatch(/\n\s+at |\.ts:\d+/);
+    const missing = await http(1, '/nowhere');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('x-request-id')).toBeTruthy();
+    const wrongMethod = await http(0, '/customers/1');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    const badJson = await http(0, '/customers/1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":' });
+    expect(badJson.status).toBe(400);
+  });
+
+  it('runs a CPU-lane channel in the CPU pool, with the status and headers the service set', async () => {
+    await api.putChannel(cluster, { name: 'report', method: 'GET', path: '/reports/:n', service: 'crm.report' });
+    const answer = await http(1, '/reports/100000');
+    expect(answer.status).toBe(201);
+    expect(answer.body).toEqual({ x: expect.any(Number) });
+    expect(answer.headers.get('x-server')).toMatch(/^s[12]$/);
+  });
+
+  it('changes and deletes a channel while requests flow, failing none that should have succeeded', async () => {
+    await api.putChannel(cluster, { name: 'moving', method: 'GET', path: '/v1/customers/:id', service: 'crm.get-customer' });
+    let stop = false;
+    const failures: string[] = [];
+    let calls = 0;
+    const loop = async (server: number): Promise<void> => {
+      while (!stop) {
+        const answer = await http(server, '/customers/7', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+        calls++;
+        if (answer.status !== 200) failures.push(`${answer.status} ${JSON.stringify(answer.body)}`);
+      }
+    };
+    const loops = [loop(0), loop(1), loop(0), loop(1)];
+    const moved = await api.putChannel(cluster, { name: 'moving', method: 'GET', path: '/v2/customers/:id', service: 'crm.get-customer' }, true);
+    expect(moved.servers.every((s) => s.outcome === ApplyOutcome.APPLY_OUTCOME_ACKED)).toBe(true);
+    expect((await http(0, '/v1/customers/1')).status).toBe(404);
+    expect((await http(1, '/v2/customers/1')).body).toMatchObject({ id: '1' });
+    await api.deleteChannel(cluster, 'moving');
+    expect((await http(1, '/v2/customers/1')).status).toBe(404);
+    stop = true;
+    await Promise.all(loops);
+    expect(calls).toBeGreaterThan(20);
+    expect(failures).toEqual([]);
+  });
+
+  it('keeps answering channels on a drained server while its health check says 503', async () => {
+    await api.drain(cluster, 's2');
+    try {
+      expect((await http(1, '/healthz')).status).toBe(503);
+      const answer = await http(1, '/customers/9', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ id: '9', server: 's2' });
+    } finally {
+      await api.resume(cluster, 's2');
+    }
+    expect((await http(1, '/healthz')).status).toBe(200);
+  });
+});
