@@ -1,4 +1,6 @@
+import { status } from '@grpc/grpc-js';
 import { ApplyOutcome } from '@laneway/proto';
+import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -165,5 +167,77 @@ describe('REST channels on two servers', () => {
       await api.resume(cluster, 's2');
     }
     expect((await http(1, '/healthz')).status).toBe(200);
+  });
+
+  describe('security definitions and rate limits', () => {
+    const KEY = 'k3y-0123456789-abcdef-secret';
+    const HS_SECRET = 'hs256-secret-0123456789-0123456789-abcdef';
+    const get = (server: number, route: string, headers: Record<string, string> = {}) => http(server, route, { headers });
+
+    it('lets a valid API key through on both servers, refuses a missing or wrong one with 401, and never shows the key', async () => {
+      const created = await api.createSecurity(cluster, { name: 'partners', apiKey: { header: 'X-Api-Key', key: KEY, keySet: false } });
+      expect(created.definition?.apiKey).toEqual({ header: 'x-api-key', key: '', keySet: true });
+      expect(JSON.stringify(await api.getSecurity(cluster, 'partners'))).not.toContain(KEY);
+      await api.putChannel(cluster, { name: 'partner-customer', method: 'GET', path: '/partners/customers/:id', service: 'crm.get-customer', security: 'partners' });
+      for (const server of [0, 1]) {
+        expect((await get(server, '/partners/customers/1', { 'x-api-key': KEY })).body).toMatchObject({ id: '1' });
+        const missing = await get(server, '/partners/customers/1');
+        expect(missing.status).toBe(401);
+        expect(JSON.stringify(missing.body)).toContain('missing header x-api-key');
+        expect((await get(server, '/partners/customers/1', { 'x-api-key': `${KEY}x` })).status).toBe(401);
+      }
+    });
+
+    it('checks basic auth (401 with WWW-Authenticate) and bearer JWTs, HS256 and RS256 with issuer and audience', async () => {
+      await api.createSecurity(cluster, { name: 'ops', basicAuth: { username: 'ada', password: 'lovelace-1815', passwordSet: false } });
+      await api.putChannel(cluster, { name: 'ops-customer', method: 'GET', path: '/ops/customers/:id', service: 'crm.get-customer', security: 'ops' });
+      const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+      expect((await get(0, '/ops/customers/2', basic('ada', 'lovelace-1815'))).body).toMatchObject({ id: '2' });
+      expect((await get(1, '/ops/customers/2', basic('ada', 'lovelace-1815'))).body).toMatchObject({ id: '2' });
+      const wrong = await get(0, '/ops/customers/2', basic('ada', 'babbage'));
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers.get('www-authenticate')).toBe('Basic realm="ops-customer", charset="UTF-8"');
+
+      await api.createSecurity(cluster, { name: 'apps-hs', jwt: { hs256Secret: HS_SECRET, publicKeyPem: '', issuer: 'https://id.example', audience: 'crm', secretSet: false } });
+      await api.putChannel(cluster, { name: 'apps-customer', method: 'GET', path: '/apps/customers/:id', service: 'crm.get-customer', security: 'apps-hs' });
+      const hsToken = (claims: { iss: string; aud: string }, expires = '2m') =>
+        new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('app-1').setIssuer(claims.iss).setAudience(claims.aud).setIssuedAt().setExpirationTime(expires).sign(new TextEncoder().encode(HS_SECRET));
+      const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+      expect((await get(1, '/apps/customers/3', bearer(await hsToken({ iss: 'https://id.example', aud: 'crm' })))).body).toMatchObject({ id: '3' });
+      expect((await get(0, '/apps/customers/3', bearer(await hsToken({ iss: 'https://evil.example', aud: 'crm' })))).status).toBe(401);
+      expect((await get(0, '/apps/customers/3', bearer(await hsToken({ iss: 'https://id.example', aud: 'billing' })))).status).toBe(401);
+      expect((await get(0, '/apps/customers/3', bearer(await hsToken({ iss: 'https://id.example', aud: 'crm' }, '-1m')))).status).toBe(401);
+      expect((await get(0, '/apps/customers/3')).headers.get('www-authenticate')).toBe('Bearer');
+
+      const { publicKey, privateKey } = await generateKeyPair('RS256');
+      await api.createSecurity(cluster, { name: 'apps-rs', jwt: { hs256Secret: '', publicKeyPem: await exportSPKI(publicKey), issuer: '', audience: '', secretSet: false } });
+      await api.putChannel(cluster, { name: 'apps-rs-customer', method: 'GET', path: '/apps-rs/customers/:id', service: 'crm.get-customer', security: 'apps-rs' });
+      const rsToken = await new SignJWT({}).setProtectedHeader({ alg: 'RS256' }).setSubject('app-2').setExpirationTime('2m').sign(privateKey);
+      expect((await get(0, '/apps-rs/customers/4', bearer(rsToken))).body).toMatchObject({ id: '4' });
+      expect((await get(0, '/apps-rs/customers/4', bearer(await hsToken({ iss: 'x', aud: 'y' })))).status).toBe(401);
+    });
+
+    it('refuses to delete a definition a channel uses, naming the channel', async () => {
+      const err = await api.deleteSecurity(cluster, 'partners').then(
+        () => undefined,
+        (e: { code: number; details: string }) => e,
+      );
+      expect(err?.code).toBe(status.FAILED_PRECONDITION);
+      expect(err?.details).toContain("'partner-customer'");
+    });
+
+    it('shares one rate limit between both servers (429 with Retry-After past it)', async () => {
+      await api.putChannel(cluster, { name: 'limited', method: 'GET', path: '/limited/:id', service: 'crm.get-customer', security: 'partners', rateLimitPerSecond: 5 });
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, n) => get(n % 2, `/limited/${n}`, { 'x-api-key': KEY })));
+      const ok = answers.filter((a) => a.status === 200);
+      const limited = answers.filter((a) => a.status === 429);
+      expect(ok.length + limited.length).toBe(40);
+      // One budget of 5 per second for the caller across the cluster: the burst may straddle two
+      // seconds (at most 10), where a budget per server would have let up to 20 (or 40) through.
+      expect(ok.length).toBeGreaterThanOrEqual(5);
+      expect(ok.length).toBeLessThanOrEqual(10);
+      expect(limited[0]!.headers.get('retry-after')).toBe('1');
+      expect(JSON.stringify(limited[0]!.body)).toContain('allows 5 requests per second per caller');
+    });
   });
 });

@@ -7,6 +7,7 @@ import { Authenticator } from './auth/authenticator';
 import type { ControlPlaneConfig } from './config/load-config';
 import { ChannelCatalog } from './channels/channel-catalog';
 import { CompilerPool } from './deploy/compiler-pool';
+import { SecurityCatalog } from './security/security-catalog';
 import { DeployPipeline } from './deploy/deploy-pipeline';
 import { InvokeGateway } from './invoke/invoke-gateway';
 import { ChangeFeed, ClusterStore } from './store';
@@ -69,6 +70,7 @@ export async function startControlPlane(
     deploys: new DeployPipeline(store, hub, logger.child({ component: 'deploy' }), compiler),
     invokes: new InvokeGateway(store, lanes),
     channels: new ChannelCatalog(store, hub, logger.child({ component: 'channels' })),
+    security: new SecurityCatalog(store, hub, logger.child({ component: 'security' })),
     logger,
     limits: config.limits,
   });

@@ -160,7 +160,7 @@ describe('startServer applying pushes from a sync stream', () => {
   });
 
   it('applies channels with the services of the same push, removes them on a tombstone, and keeps them when the push is NACKed', async () => {
-    const route = (path: string) => ({ method: 'GET', path, service: 'net.a', security: '', timeoutMs: 0, async: false });
+    const route = (path: string) => ({ method: 'GET', path, service: 'net.a', security: '', timeoutMs: 0, async: false, rateLimitPerSecond: 0 });
     const withChannel = await push([service('net.a', 'a4', 'network')], false, {
       resources: [{ kind: 'channel', name: 'get-a', version: 'v1', channel: route('/a/:id') }],
       removedResources: [],

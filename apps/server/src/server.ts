@@ -7,7 +7,9 @@ import type { ServerConfig } from './config/load-config';
 import { CpuPool } from './cpu/cpu-pool';
 import type { ChannelSpec } from '@laneway/proto';
 import { routesOf } from './channels/channel-routes';
+import { RateLimiter } from './channels/rate-limiter';
 import { RouteTable } from './channels/route-table';
+import { SecurityChecks } from './channels/security-checks';
 import { RESERVED_PATHS, startHttpServer, type RunningHttpServer } from './http/http-server';
 import { Invoker } from './lanes/invoker';
 import { LaneWorkers } from './lanes/lane-workers';
@@ -100,8 +102,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       await workers.setDrained(update.drained);
       if (synced) log.info({ drained: update.drained, inFlight: workers.inFlight }, update.drained ? 'drained' : 'resumed');
     }
-    // Dependency order: services (later, the connections they use) first, then what refers to them
-    // (channels; later, the security definitions before the channels).
+    // Dependency order: services (later, the connections they use), security definitions, then the
+    // channels that name them; all committed together or not at all.
     const prepared = await registry.prepare(update);
     if (prepared.errors.length) return prepared.errors;
     const nextResources = resources.prepare(update);
@@ -140,6 +142,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     },
     logger: log,
   });
+  const security = new SecurityChecks(resources);
+  const limiter = new RateLimiter(publisher, config.queuePrefix, config.cluster, log);
   // One listener: /healthz for the load balancer, /debug/memory, and the cluster's channels.
   let http: RunningHttpServer | undefined;
   if (config.httpAddress) {
@@ -159,6 +163,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       },
       routes,
       invoker,
+      security: (route, request) => security.check(route, request.headers),
+      rateLimit: limiter.take,
       logger: log,
       maxInFlight: config.httpMaxInFlight,
       maxBodyBytes: config.httpMaxBodyBytes,

@@ -16,3 +16,11 @@ export function laneQueueName(cluster: string, lane: ServiceLane): string {
 export function replyChannel(prefix: string, callerId: string): string {
   return `${prefix}:reply:${callerId}`;
 }
+
+/**
+ * The counter of one channel's requests from one caller (a credential, or a client address on a
+ * public channel) in one second of the clock: every server of the cluster counts in the same key.
+ */
+export function rateLimitKey(prefix: string, cluster: string, channel: string, caller: string, second: number): string {
+  return `${prefix}:rl:${cluster}:${channel}:${caller}:${second}`;
+}

@@ -2,6 +2,7 @@ import { credentials, Metadata, type CallOptions, type ServiceError } from '@grp
 import {
   ChannelServiceClient,
   ClusterServiceClient,
+  SecurityServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
   ServerServiceClient,
@@ -9,6 +10,9 @@ import {
   type Channel,
   type ChannelChangeResponse,
   type Cluster,
+  type PutSecurityDefinitionRequest,
+  type SecurityChangeResponse,
+  type SecurityDefinition,
   type DeployResponse,
   type DeploymentStatus,
   type InvokeResponse,
@@ -32,6 +36,7 @@ export class Api {
   private readonly invokes: InvokeServiceClient;
   private readonly servers: ServerServiceClient;
   private readonly channels: ChannelServiceClient;
+  private readonly security: SecurityServiceClient;
 
   constructor(
     address: string,
@@ -43,6 +48,7 @@ export class Api {
     this.invokes = new InvokeServiceClient(address, creds);
     this.servers = new ServerServiceClient(address, creds);
     this.channels = new ChannelServiceClient(address, creds);
+    this.security = new SecurityServiceClient(address, creds);
   }
 
   /** The same API with another bearer token (or none). */
@@ -162,10 +168,10 @@ export class Api {
   /** Creates (or, with `update`, replaces) a channel and waits for every connected server. */
   putChannel(
     cluster: string,
-    channel: { name: string; method: string; path: string; service: string; security?: string; timeoutMs?: number },
+    channel: { name: string; method: string; path: string; service: string; security?: string; timeoutMs?: number; rateLimitPerSecond?: number },
     update = false,
   ): Promise<ChannelChangeResponse> {
-    const request = { cluster, security: '', timeoutMs: 0, async: false, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...channel };
+    const request = { cluster, security: '', timeoutMs: 0, async: false, rateLimitPerSecond: 0, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...channel };
     return call((cb) => (update ? this.channels.updateChannel(request, this.meta(), this.opts(), cb) : this.channels.createChannel(request, this.meta(), this.opts(), cb)));
   }
 
@@ -177,7 +183,21 @@ export class Api {
     return call((cb) => this.channels.listChannels({ cluster }, this.meta(), this.opts(), cb));
   }
 
+  /** Creates a security definition (one of apiKey, basicAuth, jwt) and waits for every connected server. */
+  createSecurity(cluster: string, definition: Pick<PutSecurityDefinitionRequest, 'name' | 'apiKey' | 'basicAuth' | 'jwt'>): Promise<SecurityChangeResponse> {
+    const request = { cluster, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...definition };
+    return call((cb) => this.security.createSecurityDefinition(request, this.meta(), this.opts(), cb));
+  }
+
+  getSecurity(cluster: string, name: string): Promise<SecurityDefinition> {
+    return call((cb) => this.security.getSecurityDefinition({ cluster, name }, this.meta(), this.opts(), cb));
+  }
+
+  deleteSecurity(cluster: string, name: string): Promise<SecurityChangeResponse> {
+    return call((cb) => this.security.deleteSecurityDefinition({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 }, this.meta(), this.opts(), cb));
+  }
+
   close(): void {
-    for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels]) c.close();
+    for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels, this.security]) c.close();
   }
 }

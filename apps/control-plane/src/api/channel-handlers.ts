@@ -1,7 +1,8 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Channel, ChannelServiceServer, CreateChannelRequest } from '@laneway/proto';
 import type { Logger } from 'pino';
-import type { ChannelCatalog, ChannelChange } from '../channels/channel-catalog';
+import type { ChannelCatalog } from '../channels/channel-catalog';
+import type { ResourceChange } from '../resources/resource-catalog';
 import type { ChannelSpecRecord } from '../channels/channel-spec';
 import type { ResourceRecord } from '../store';
 import { unary } from './grpc-errors';
@@ -22,6 +23,7 @@ export function channelHandlers(
     security: check.optionalName('security', req.security),
     timeoutMs: check.timeoutMs('timeout_ms', req.timeoutMs),
     async: req.async,
+    rateLimitPerSecond: req.rateLimitPerSecond,
   });
   const wait = (req: { waitFor: number; waitTimeoutMs: number }) => ({ waitFor: req.waitFor, timeoutMs: check.timeoutMs('wait_timeout_ms', req.waitTimeoutMs) });
   const cluster = (req: { cluster: string }) => check.name('cluster', req.cluster);
@@ -49,11 +51,12 @@ function toChannel(record: ResourceRecord<ChannelSpecRecord>): Channel {
     security: spec.security,
     timeoutMs: spec.timeoutMs,
     async: spec.async,
+    rateLimitPerSecond: spec.rateLimitPerSecond,
     revision: record.revision,
     updatedAt: record.updatedAt,
   };
 }
 
-function toChangeResponse(change: ChannelChange) {
-  return { revision: change.revision, channel: change.channel && toChannel(change.channel), servers: change.servers };
+function toChangeResponse(change: ResourceChange<ChannelSpecRecord>) {
+  return { revision: change.revision, channel: change.record && toChannel(change.record), servers: change.servers };
 }

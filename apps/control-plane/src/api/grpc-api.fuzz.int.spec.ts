@@ -9,6 +9,7 @@ import {
 import {
   ChannelServiceService,
   ClusterServiceService,
+  SecurityServiceService,
   DeployServiceService,
   InvokeServiceService,
   JobState,
@@ -75,7 +76,7 @@ const CRUNCH = 'fuzz.crunch';
 
 /** The ts-proto definition of every method: the server's own decoder, the oracle of parse failures. */
 const DEFINITIONS = new Map<string, { requestDeserialize(bytes: Buffer): unknown }>(
-  [ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService].flatMap(
+  [ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService, SecurityServiceService].flatMap(
     (service) => Object.values(service).map((definition) => [definition.path, definition] as const),
   ),
 );

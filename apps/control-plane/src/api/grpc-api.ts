@@ -2,6 +2,7 @@ import { Server, ServerCredentials, type Metadata } from '@grpc/grpc-js';
 import {
   ChannelServiceService,
   ClusterServiceService,
+  SecurityServiceService,
   DeployServiceService,
   InvokeServiceService,
   JobState,
@@ -27,7 +28,9 @@ import { maxReceiveMessageBytes, type Limits } from '../limits';
 import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import type { ChannelCatalog } from '../channels/channel-catalog';
+import type { SecurityCatalog } from '../security/security-catalog';
 import { channelHandlers } from './channel-handlers';
+import { securityHandlers } from './security-handlers';
 import { unary } from './grpc-errors';
 import { RequestChecks } from './request-checks';
 
@@ -37,6 +40,7 @@ export interface GrpcApiDeps {
   deploys: DeployPipeline;
   invokes: InvokeGateway;
   channels: ChannelCatalog;
+  security: SecurityCatalog;
   auth: Authenticator;
   logger: Logger;
   /** What one call may carry (config.limits); gRPC's own bound on a message follows from them. */
@@ -240,6 +244,7 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
   server.addService(InvokeServiceService, invoke);
   server.addService(ServerServiceService, servers);
   server.addService(ChannelServiceService, channelHandlers(deps.channels, check, log, admin));
+  server.addService(SecurityServiceService, securityHandlers(deps.security, check, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
 
   return {

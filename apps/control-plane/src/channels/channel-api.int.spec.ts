@@ -60,6 +60,7 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
     security: '',
     timeoutMs: 0,
     async: false,
+    rateLimitPerSecond: 0,
     waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
     waitTimeoutMs: 5000,
     ...over,
@@ -127,7 +128,7 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
     expect(response.servers.map((s) => [s.server, s.outcome])).toEqual([['s1', ApplyOutcome.APPLY_OUTCOME_ACKED]]);
     expect(push).toMatchObject({ revision: response.revision, full: false, services: [], removedResources: [] });
     expect(push.resources).toEqual([
-      { kind: 'channel', name: 'get-customer', version: expect.any(String), channel: { method: 'GET', path: '/customers/:id', service: 'crm.get-customer', security: '', timeoutMs: 0, async: false } },
+      { kind: 'channel', name: 'get-customer', version: expect.any(String), channel: { method: 'GET', path: '/customers/:id', service: 'crm.get-customer', security: '', timeoutMs: 0, async: false, rateLimitPerSecond: 0 } },
     ]);
     const listed = await rpc<{ revision: number; channels: { name: string }[] }>((m, cb) => channels.listChannels({ cluster }, m, cb));
     expect(listed).toMatchObject({ revision: response.revision, channels: [{ name: 'get-customer' }] });
@@ -143,7 +144,7 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
       `channel 'x5': service 'crm.nope' is not deployed in cluster '${cluster}': deploy it first`,
     );
     expect(await failure(create(channel({ name: 'x6', path: '/y', security: 'partners' })), status.INVALID_ARGUMENT)).toBe(
-      `channel 'x6': security definition 'partners' does not exist in cluster '${cluster}'`,
+      `channel 'x6': security definition 'partners' does not exist in cluster '${cluster}': create it first`,
     );
     expect(await failure(create(channel({ name: 'x7', path: '/z', async: true })), status.FAILED_PRECONDITION)).toContain('async channels are not supported yet');
     expect(await failure(create(channel({ name: 'bad name!' })), status.INVALID_ARGUMENT)).toContain("channel name 'bad name!' is invalid");

@@ -11,6 +11,8 @@ export interface ChannelSpecRecord {
   /** 0 = the servers' default (30 s). */
   timeoutMs: number;
   async: boolean;
+  /** Requests per second per credential (per client address on a public channel); 0 = unlimited. */
+  rateLimitPerSecond: number;
 }
 
 export const CHANNEL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -32,6 +34,7 @@ export interface ChannelInput {
   security: string;
   timeoutMs: number;
   async: boolean;
+  rateLimitPerSecond: number;
 }
 
 /** Checks the fields that need no look-up and returns the spec to store (method upper-cased). */
@@ -49,7 +52,15 @@ export function channelSpecOf(input: ChannelInput): ChannelSpecRecord {
     // Servers answer channels synchronously so far; accepting the flag would promise a 202 they do not give.
     throw new FailedPreconditionError(`channel '${input.name}': async channels are not supported yet; create it with async=false`, { field: 'async' });
   }
-  return { method: method as ChannelMethod, path: input.path, service: input.service, security: input.security, timeoutMs: input.timeoutMs, async: false };
+  return {
+    method: method as ChannelMethod,
+    path: input.path,
+    service: input.service,
+    security: input.security,
+    timeoutMs: input.timeoutMs,
+    async: false,
+    rateLimitPerSecond: input.rateLimitPerSecond,
+  };
 }
 
 function checkPath(path: string): void {
@@ -86,9 +97,8 @@ export async function checkChannelReferences(name: string, spec: ChannelSpecReco
   if (!(await reader.serviceExists(spec.service))) {
     throw new InvalidArgumentError('service', `channel '${name}': service '${spec.service}' is not deployed in cluster '${cluster}': deploy it first`);
   }
-  if (spec.security) {
-    // Security definitions are not a resource kind yet, so no name can refer to one.
-    throw new InvalidArgumentError('security', `channel '${name}': security definition '${spec.security}' does not exist in cluster '${cluster}'`);
+  if (spec.security && !(await reader.listResources('security')).some((d) => d.name === spec.security)) {
+    throw new InvalidArgumentError('security', `channel '${name}': security definition '${spec.security}' does not exist in cluster '${cluster}': create it first`);
   }
   const shape = routeShape(spec.method, spec.path);
   for (const other of await reader.listResources<ChannelSpecRecord>('channel')) {

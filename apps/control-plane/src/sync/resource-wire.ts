@@ -1,5 +1,6 @@
 import type { Resource, ResourceRef } from '@laneway/proto';
 import type { ChannelSpecRecord } from '../channels/channel-spec';
+import type { SecuritySpecRecord } from '../security/security-spec';
 import type { ResourceRecord, ResourceRef as StoredRef } from '../store';
 
 /** A stored resource as pushed on the sync stream: the one place kinds meet the wire's `oneof`. */
@@ -8,6 +9,8 @@ export function resourceToWire(record: ResourceRecord): Resource {
   switch (record.kind) {
     case 'channel':
       return { ...base, channel: record.spec as ChannelSpecRecord };
+    case 'security':
+      return { ...base, security: record.spec as SecuritySpecRecord };
   }
 }
 

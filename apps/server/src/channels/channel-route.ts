@@ -17,6 +17,8 @@ export interface ChannelRoute {
   security: string;
   /** How long the caller waits for the answer; 0 = 30 s. */
   timeoutMs: number;
+  /** Requests per second per caller (credential, or client address on a public channel), cluster-wide; 0 or absent = unlimited. */
+  rateLimitPerSecond?: number;
 }
 
 /** The timeout of a route whose `timeoutMs` is 0. */

@@ -11,5 +11,6 @@ export function routesOf(channels: readonly PushedResource<ChannelSpec>[]): Chan
     service: spec.service,
     security: spec.security,
     timeoutMs: spec.timeoutMs,
+    rateLimitPerSecond: spec.rateLimitPerSecond,
   }));
 }

@@ -24,7 +24,13 @@ export interface ChannelRunner {
 }
 
 /** The answer of a {@link SecurityCheck}: let the request through, or refuse it with 401 or 403. */
-export type SecurityVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string; headers?: Record<string, string> };
+export type SecurityVerdict = { ok: true; caller?: string } | { ok: false; status: 401 | 403; message: string; headers?: Record<string, string> };
+
+/**
+ * Counts a request against its channel's rate limit (`route.rateLimitPerSecond`), for one caller:
+ * the credential the security check named, or the client address on a public channel.
+ */
+export type RateLimiter = (route: ChannelRoute, caller: string) => Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }>;
 
 /**
  * Decides whether a request may use a channel whose `security` is not `''` (public channels are not
@@ -54,6 +60,8 @@ export interface HttpServerOptions {
   closeTimeoutMs?: number;
   /** The check of channels with a `security`; without one, such channels answer 401. */
   security?: SecurityCheck;
+  /** The limiter of channels with a rate limit; without one, limits are not enforced. */
+  rateLimit?: RateLimiter;
 }
 
 export interface RunningHttpServer {
@@ -221,6 +229,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     }
     const { route, params } = match;
     const headers = flatHeaders(request.raw.headers);
+    let caller = `ip:${request.ip}`;
     if (route.security) {
       const verdict: SecurityVerdict = options.security
         ? await options.security(route, { method: request.method, path, headers })
@@ -228,6 +237,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       if (!verdict.ok) {
         if (verdict.headers) void reply.headers(verdict.headers);
         return sendError(reply, verdict.status, { code: verdict.status === 401 ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED', message: verdict.message });
+      }
+      if (verdict.caller) caller = verdict.caller;
+    }
+    if (route.rateLimitPerSecond && options.rateLimit) {
+      const limited = await options.rateLimit(route, caller);
+      if (!limited.ok) {
+        void reply.header('retry-after', String(limited.retryAfterSeconds));
+        return sendError(reply, 429, {
+          code: 'RATE_LIMITED',
+          message: `channel '${route.name}' allows ${route.rateLimitPerSecond} requests per second per caller; retry after ${limited.retryAfterSeconds} s`,
+        });
       }
     }
     const parsedQuery = parseQuery(q < 0 ? '' : url.slice(q + 1));

@@ -42,6 +42,8 @@ export interface Channel {
   revision: number;
   /** ISO-8601 UTC. */
   updatedAt: string;
+  /** Requests per second per credential (per client address on a public channel), cluster-wide; 0 = unlimited. */
+  rateLimitPerSecond: number;
 }
 
 export interface CreateChannelRequest {
@@ -56,6 +58,8 @@ export interface CreateChannelRequest {
   waitFor: WaitFor;
   /** How long to wait for the servers; 0 = 10 s. */
   waitTimeoutMs: number;
+  /** Requests per second per credential (per client address on a public channel), cluster-wide; 0 = unlimited. */
+  rateLimitPerSecond: number;
 }
 
 /** Replaces every field of an existing channel. */
@@ -70,6 +74,8 @@ export interface UpdateChannelRequest {
   async: boolean;
   waitFor: WaitFor;
   waitTimeoutMs: number;
+  /** Requests per second per credential (per client address on a public channel), cluster-wide; 0 = unlimited. */
+  rateLimitPerSecond: number;
 }
 
 export interface DescribeChannelRequest {
@@ -111,6 +117,7 @@ function createBaseChannel(): Channel {
     async: false,
     revision: 0,
     updatedAt: "",
+    rateLimitPerSecond: 0,
   };
 }
 
@@ -142,6 +149,9 @@ export const Channel: MessageFns<Channel> = {
     }
     if (message.updatedAt !== "") {
       writer.uint32(74).string(message.updatedAt);
+    }
+    if (message.rateLimitPerSecond !== 0) {
+      writer.uint32(88).uint32(message.rateLimitPerSecond);
     }
     return writer;
   },
@@ -231,6 +241,14 @@ export const Channel: MessageFns<Channel> = {
             message.updatedAt = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.rateLimitPerSecond = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -262,6 +280,11 @@ export const Channel: MessageFns<Channel> = {
         : isSet(object.updated_at)
         ? globalThis.String(object.updated_at)
         : "",
+      rateLimitPerSecond: isSet(object.rateLimitPerSecond)
+        ? globalThis.Number(object.rateLimitPerSecond)
+        : isSet(object.rate_limit_per_second)
+        ? globalThis.Number(object.rate_limit_per_second)
+        : 0,
     };
   },
 
@@ -294,6 +317,9 @@ export const Channel: MessageFns<Channel> = {
     if (message.updatedAt !== "") {
       obj.updatedAt = message.updatedAt;
     }
+    if (message.rateLimitPerSecond !== 0) {
+      obj.rateLimitPerSecond = Math.round(message.rateLimitPerSecond);
+    }
     return obj;
   },
 
@@ -311,6 +337,7 @@ export const Channel: MessageFns<Channel> = {
     message.async = object.async ?? false;
     message.revision = object.revision ?? 0;
     message.updatedAt = object.updatedAt ?? "";
+    message.rateLimitPerSecond = object.rateLimitPerSecond ?? 0;
     return message;
   },
 };
@@ -327,6 +354,7 @@ function createBaseCreateChannelRequest(): CreateChannelRequest {
     async: false,
     waitFor: 0,
     waitTimeoutMs: 0,
+    rateLimitPerSecond: 0,
   };
 }
 
@@ -361,6 +389,9 @@ export const CreateChannelRequest: MessageFns<CreateChannelRequest> = {
     }
     if (message.waitTimeoutMs !== 0) {
       writer.uint32(80).uint32(message.waitTimeoutMs);
+    }
+    if (message.rateLimitPerSecond !== 0) {
+      writer.uint32(88).uint32(message.rateLimitPerSecond);
     }
     return writer;
   },
@@ -458,6 +489,14 @@ export const CreateChannelRequest: MessageFns<CreateChannelRequest> = {
             message.waitTimeoutMs = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.rateLimitPerSecond = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -494,6 +533,11 @@ export const CreateChannelRequest: MessageFns<CreateChannelRequest> = {
         : isSet(object.wait_timeout_ms)
         ? globalThis.Number(object.wait_timeout_ms)
         : 0,
+      rateLimitPerSecond: isSet(object.rateLimitPerSecond)
+        ? globalThis.Number(object.rateLimitPerSecond)
+        : isSet(object.rate_limit_per_second)
+        ? globalThis.Number(object.rate_limit_per_second)
+        : 0,
     };
   },
 
@@ -529,6 +573,9 @@ export const CreateChannelRequest: MessageFns<CreateChannelRequest> = {
     if (message.waitTimeoutMs !== 0) {
       obj.waitTimeoutMs = Math.round(message.waitTimeoutMs);
     }
+    if (message.rateLimitPerSecond !== 0) {
+      obj.rateLimitPerSecond = Math.round(message.rateLimitPerSecond);
+    }
     return obj;
   },
 
@@ -547,6 +594,7 @@ export const CreateChannelRequest: MessageFns<CreateChannelRequest> = {
     message.async = object.async ?? false;
     message.waitFor = object.waitFor ?? 0;
     message.waitTimeoutMs = object.waitTimeoutMs ?? 0;
+    message.rateLimitPerSecond = object.rateLimitPerSecond ?? 0;
     return message;
   },
 };
@@ -563,6 +611,7 @@ function createBaseUpdateChannelRequest(): UpdateChannelRequest {
     async: false,
     waitFor: 0,
     waitTimeoutMs: 0,
+    rateLimitPerSecond: 0,
   };
 }
 
@@ -597,6 +646,9 @@ export const UpdateChannelRequest: MessageFns<UpdateChannelRequest> = {
     }
     if (message.waitTimeoutMs !== 0) {
       writer.uint32(80).uint32(message.waitTimeoutMs);
+    }
+    if (message.rateLimitPerSecond !== 0) {
+      writer.uint32(88).uint32(message.rateLimitPerSecond);
     }
     return writer;
   },
@@ -694,6 +746,14 @@ export const UpdateChannelRequest: MessageFns<UpdateChannelRequest> = {
             message.waitTimeoutMs = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.rateLimitPerSecond = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -730,6 +790,11 @@ export const UpdateChannelRequest: MessageFns<UpdateChannelRequest> = {
         : isSet(object.wait_timeout_ms)
         ? globalThis.Number(object.wait_timeout_ms)
         : 0,
+      rateLimitPerSecond: isSet(object.rateLimitPerSecond)
+        ? globalThis.Number(object.rateLimitPerSecond)
+        : isSet(object.rate_limit_per_second)
+        ? globalThis.Number(object.rate_limit_per_second)
+        : 0,
     };
   },
 
@@ -765,6 +830,9 @@ export const UpdateChannelRequest: MessageFns<UpdateChannelRequest> = {
     if (message.waitTimeoutMs !== 0) {
       obj.waitTimeoutMs = Math.round(message.waitTimeoutMs);
     }
+    if (message.rateLimitPerSecond !== 0) {
+      obj.rateLimitPerSecond = Math.round(message.rateLimitPerSecond);
+    }
     return obj;
   },
 
@@ -783,6 +851,7 @@ export const UpdateChannelRequest: MessageFns<UpdateChannelRequest> = {
     message.async = object.async ?? false;
     message.waitFor = object.waitFor ?? 0;
     message.waitTimeoutMs = object.waitTimeoutMs ?? 0;
+    message.rateLimitPerSecond = object.rateLimitPerSecond ?? 0;
     return message;
   },
 };

@@ -78,6 +78,39 @@ export interface ChannelSpec {
   timeoutMs: number;
   /** Answer 202 with a job id at once and run the invocation durably. */
   async: boolean;
+  /**
+   * Requests per second per credential (per client address on a public channel), shared by every
+   * server through Redis; 0 = unlimited.
+   */
+  rateLimitPerSecond: number;
+}
+
+/** A security definition as servers need it: hashes of keys and passwords, never the plain values. */
+export interface SecuritySpec {
+  apiKey?: ApiKeyCheck | undefined;
+  basicAuth?: BasicAuthCheck | undefined;
+  jwt?: JwtCheck | undefined;
+}
+
+export interface ApiKeyCheck {
+  header: string;
+  /** Hex SHA-256 of the key (keys are random and long: a fast hash is enough). */
+  keySha256: string;
+}
+
+export interface BasicAuthCheck {
+  username: string;
+  /** scrypt of the password: hex salt and hash, with N. */
+  salt: string;
+  hash: string;
+  cost: number;
+}
+
+export interface JwtCheck {
+  hs256Secret: string;
+  publicKeyPem: string;
+  issuer: string;
+  audience: string;
 }
 
 /**
@@ -85,12 +118,13 @@ export interface ChannelSpec {
  * machinery: one revision per change, deltas and snapshots on this stream, ACK or NACK per push.
  */
 export interface Resource {
-  /** "channel"; later kinds add a field to `spec`. */
+  /** "channel", "security"; a new kind adds a field to `spec`. */
   kind: string;
   name: string;
   /** Content hash of the spec. */
   version: string;
   channel?: ChannelSpec | undefined;
+  security?: SecuritySpec | undefined;
 }
 
 export interface ResourceRef {
@@ -742,7 +776,7 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
 };
 
 function createBaseChannelSpec(): ChannelSpec {
-  return { method: "", path: "", service: "", security: "", timeoutMs: 0, async: false };
+  return { method: "", path: "", service: "", security: "", timeoutMs: 0, async: false, rateLimitPerSecond: 0 };
 }
 
 export const ChannelSpec: MessageFns<ChannelSpec> = {
@@ -764,6 +798,9 @@ export const ChannelSpec: MessageFns<ChannelSpec> = {
     }
     if (message.async !== false) {
       writer.uint32(48).bool(message.async);
+    }
+    if (message.rateLimitPerSecond !== 0) {
+      writer.uint32(56).uint32(message.rateLimitPerSecond);
     }
     return writer;
   },
@@ -829,6 +866,14 @@ export const ChannelSpec: MessageFns<ChannelSpec> = {
             message.async = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.rateLimitPerSecond = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -853,6 +898,11 @@ export const ChannelSpec: MessageFns<ChannelSpec> = {
         ? globalThis.Number(object.timeout_ms)
         : 0,
       async: isSet(object.async) ? globalThis.Boolean(object.async) : false,
+      rateLimitPerSecond: isSet(object.rateLimitPerSecond)
+        ? globalThis.Number(object.rateLimitPerSecond)
+        : isSet(object.rate_limit_per_second)
+        ? globalThis.Number(object.rate_limit_per_second)
+        : 0,
     };
   },
 
@@ -876,6 +926,9 @@ export const ChannelSpec: MessageFns<ChannelSpec> = {
     if (message.async !== false) {
       obj.async = message.async;
     }
+    if (message.rateLimitPerSecond !== 0) {
+      obj.rateLimitPerSecond = Math.round(message.rateLimitPerSecond);
+    }
     return obj;
   },
 
@@ -890,12 +943,457 @@ export const ChannelSpec: MessageFns<ChannelSpec> = {
     message.security = object.security ?? "";
     message.timeoutMs = object.timeoutMs ?? 0;
     message.async = object.async ?? false;
+    message.rateLimitPerSecond = object.rateLimitPerSecond ?? 0;
+    return message;
+  },
+};
+
+function createBaseSecuritySpec(): SecuritySpec {
+  return { apiKey: undefined, basicAuth: undefined, jwt: undefined };
+}
+
+export const SecuritySpec: MessageFns<SecuritySpec> = {
+  encode(message: SecuritySpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.apiKey !== undefined) {
+      ApiKeyCheck.encode(message.apiKey, writer.uint32(10).fork()).join();
+    }
+    if (message.basicAuth !== undefined) {
+      BasicAuthCheck.encode(message.basicAuth, writer.uint32(18).fork()).join();
+    }
+    if (message.jwt !== undefined) {
+      JwtCheck.encode(message.jwt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecuritySpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecuritySpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.apiKey = ApiKeyCheck.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.basicAuth = BasicAuthCheck.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.jwt = JwtCheck.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecuritySpec {
+    return {
+      apiKey: isSet(object.apiKey)
+        ? ApiKeyCheck.fromJSON(object.apiKey)
+        : isSet(object.api_key)
+        ? ApiKeyCheck.fromJSON(object.api_key)
+        : undefined,
+      basicAuth: isSet(object.basicAuth)
+        ? BasicAuthCheck.fromJSON(object.basicAuth)
+        : isSet(object.basic_auth)
+        ? BasicAuthCheck.fromJSON(object.basic_auth)
+        : undefined,
+      jwt: isSet(object.jwt) ? JwtCheck.fromJSON(object.jwt) : undefined,
+    };
+  },
+
+  toJSON(message: SecuritySpec): unknown {
+    const obj: any = {};
+    if (message.apiKey !== undefined) {
+      obj.apiKey = ApiKeyCheck.toJSON(message.apiKey);
+    }
+    if (message.basicAuth !== undefined) {
+      obj.basicAuth = BasicAuthCheck.toJSON(message.basicAuth);
+    }
+    if (message.jwt !== undefined) {
+      obj.jwt = JwtCheck.toJSON(message.jwt);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SecuritySpec>, I>>(base?: I): SecuritySpec {
+    return SecuritySpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SecuritySpec>, I>>(object: I): SecuritySpec {
+    const message = createBaseSecuritySpec();
+    message.apiKey = (object.apiKey !== undefined && object.apiKey !== null)
+      ? ApiKeyCheck.fromPartial(object.apiKey)
+      : undefined;
+    message.basicAuth = (object.basicAuth !== undefined && object.basicAuth !== null)
+      ? BasicAuthCheck.fromPartial(object.basicAuth)
+      : undefined;
+    message.jwt = (object.jwt !== undefined && object.jwt !== null) ? JwtCheck.fromPartial(object.jwt) : undefined;
+    return message;
+  },
+};
+
+function createBaseApiKeyCheck(): ApiKeyCheck {
+  return { header: "", keySha256: "" };
+}
+
+export const ApiKeyCheck: MessageFns<ApiKeyCheck> = {
+  encode(message: ApiKeyCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.header !== "") {
+      writer.uint32(10).string(message.header);
+    }
+    if (message.keySha256 !== "") {
+      writer.uint32(18).string(message.keySha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApiKeyCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApiKeyCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.header = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keySha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApiKeyCheck {
+    return {
+      header: isSet(object.header) ? globalThis.String(object.header) : "",
+      keySha256: isSet(object.keySha256)
+        ? globalThis.String(object.keySha256)
+        : isSet(object.key_sha256)
+        ? globalThis.String(object.key_sha256)
+        : "",
+    };
+  },
+
+  toJSON(message: ApiKeyCheck): unknown {
+    const obj: any = {};
+    if (message.header !== "") {
+      obj.header = message.header;
+    }
+    if (message.keySha256 !== "") {
+      obj.keySha256 = message.keySha256;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApiKeyCheck>, I>>(base?: I): ApiKeyCheck {
+    return ApiKeyCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApiKeyCheck>, I>>(object: I): ApiKeyCheck {
+    const message = createBaseApiKeyCheck();
+    message.header = object.header ?? "";
+    message.keySha256 = object.keySha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseBasicAuthCheck(): BasicAuthCheck {
+  return { username: "", salt: "", hash: "", cost: 0 };
+}
+
+export const BasicAuthCheck: MessageFns<BasicAuthCheck> = {
+  encode(message: BasicAuthCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.username !== "") {
+      writer.uint32(10).string(message.username);
+    }
+    if (message.salt !== "") {
+      writer.uint32(18).string(message.salt);
+    }
+    if (message.hash !== "") {
+      writer.uint32(26).string(message.hash);
+    }
+    if (message.cost !== 0) {
+      writer.uint32(32).uint32(message.cost);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BasicAuthCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBasicAuthCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.salt = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hash = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.cost = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BasicAuthCheck {
+    return {
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      salt: isSet(object.salt) ? globalThis.String(object.salt) : "",
+      hash: isSet(object.hash) ? globalThis.String(object.hash) : "",
+      cost: isSet(object.cost) ? globalThis.Number(object.cost) : 0,
+    };
+  },
+
+  toJSON(message: BasicAuthCheck): unknown {
+    const obj: any = {};
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.salt !== "") {
+      obj.salt = message.salt;
+    }
+    if (message.hash !== "") {
+      obj.hash = message.hash;
+    }
+    if (message.cost !== 0) {
+      obj.cost = Math.round(message.cost);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BasicAuthCheck>, I>>(base?: I): BasicAuthCheck {
+    return BasicAuthCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BasicAuthCheck>, I>>(object: I): BasicAuthCheck {
+    const message = createBaseBasicAuthCheck();
+    message.username = object.username ?? "";
+    message.salt = object.salt ?? "";
+    message.hash = object.hash ?? "";
+    message.cost = object.cost ?? 0;
+    return message;
+  },
+};
+
+function createBaseJwtCheck(): JwtCheck {
+  return { hs256Secret: "", publicKeyPem: "", issuer: "", audience: "" };
+}
+
+export const JwtCheck: MessageFns<JwtCheck> = {
+  encode(message: JwtCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hs256Secret !== "") {
+      writer.uint32(10).string(message.hs256Secret);
+    }
+    if (message.publicKeyPem !== "") {
+      writer.uint32(18).string(message.publicKeyPem);
+    }
+    if (message.issuer !== "") {
+      writer.uint32(26).string(message.issuer);
+    }
+    if (message.audience !== "") {
+      writer.uint32(34).string(message.audience);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JwtCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJwtCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hs256Secret = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.publicKeyPem = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.issuer = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.audience = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JwtCheck {
+    return {
+      hs256Secret: isSet(object.hs256Secret)
+        ? globalThis.String(object.hs256Secret)
+        : isSet(object.hs256_secret)
+        ? globalThis.String(object.hs256_secret)
+        : "",
+      publicKeyPem: isSet(object.publicKeyPem)
+        ? globalThis.String(object.publicKeyPem)
+        : isSet(object.public_key_pem)
+        ? globalThis.String(object.public_key_pem)
+        : "",
+      issuer: isSet(object.issuer) ? globalThis.String(object.issuer) : "",
+      audience: isSet(object.audience) ? globalThis.String(object.audience) : "",
+    };
+  },
+
+  toJSON(message: JwtCheck): unknown {
+    const obj: any = {};
+    if (message.hs256Secret !== "") {
+      obj.hs256Secret = message.hs256Secret;
+    }
+    if (message.publicKeyPem !== "") {
+      obj.publicKeyPem = message.publicKeyPem;
+    }
+    if (message.issuer !== "") {
+      obj.issuer = message.issuer;
+    }
+    if (message.audience !== "") {
+      obj.audience = message.audience;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JwtCheck>, I>>(base?: I): JwtCheck {
+    return JwtCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JwtCheck>, I>>(object: I): JwtCheck {
+    const message = createBaseJwtCheck();
+    message.hs256Secret = object.hs256Secret ?? "";
+    message.publicKeyPem = object.publicKeyPem ?? "";
+    message.issuer = object.issuer ?? "";
+    message.audience = object.audience ?? "";
     return message;
   },
 };
 
 function createBaseResource(): Resource {
-  return { kind: "", name: "", version: "", channel: undefined };
+  return { kind: "", name: "", version: "", channel: undefined, security: undefined };
 }
 
 export const Resource: MessageFns<Resource> = {
@@ -911,6 +1409,9 @@ export const Resource: MessageFns<Resource> = {
     }
     if (message.channel !== undefined) {
       ChannelSpec.encode(message.channel, writer.uint32(82).fork()).join();
+    }
+    if (message.security !== undefined) {
+      SecuritySpec.encode(message.security, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -960,6 +1461,14 @@ export const Resource: MessageFns<Resource> = {
             message.channel = ChannelSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.security = SecuritySpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -978,6 +1487,7 @@ export const Resource: MessageFns<Resource> = {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       version: isSet(object.version) ? globalThis.String(object.version) : "",
       channel: isSet(object.channel) ? ChannelSpec.fromJSON(object.channel) : undefined,
+      security: isSet(object.security) ? SecuritySpec.fromJSON(object.security) : undefined,
     };
   },
 
@@ -995,6 +1505,9 @@ export const Resource: MessageFns<Resource> = {
     if (message.channel !== undefined) {
       obj.channel = ChannelSpec.toJSON(message.channel);
     }
+    if (message.security !== undefined) {
+      obj.security = SecuritySpec.toJSON(message.security);
+    }
     return obj;
   },
 
@@ -1008,6 +1521,9 @@ export const Resource: MessageFns<Resource> = {
     message.version = object.version ?? "";
     message.channel = (object.channel !== undefined && object.channel !== null)
       ? ChannelSpec.fromPartial(object.channel)
+      : undefined;
+    message.security = (object.security !== undefined && object.security !== null)
+      ? SecuritySpec.fromPartial(object.security)
       : undefined;
     return message;
   },
