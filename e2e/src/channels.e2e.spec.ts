@@ -1,11 +1,11 @@
 import { status } from '@grpc/grpc-js';
-import { ApplyOutcome } from '@laneway/proto';
+import { ApplyOutcome, JobState } from '@laneway/proto';
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api, cleanRedisPrefix, freePort, startControlPlane, startServer, uniqueName, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
+import { Api, cleanRedisPrefix, eventually, freePort, startControlPlane, startServer, uniqueName, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
 
 const services = `
 import { defineService, httpResponse } from '@laneway/sdk';
@@ -239,5 +239,27 @@ describe('REST channels on two servers', () => {
       expect(limited[0]!.headers.get('retry-after')).toBe('1');
       expect(JSON.stringify(limited[0]!.body)).toContain('allows 5 requests per second per caller');
     });
+  });
+
+  it('answers an async channel with 202 and a job id at once; an Idempotency-Key repeated returns the same job, run once', async () => {
+    await api.putChannel(cluster, { name: 'async-report', method: 'POST', path: '/async/reports/:n', service: 'crm.report', async: true });
+    const post = (server: number, key?: string) =>
+      http(server, '/async/reports/1000', { method: 'POST', headers: key ? { 'idempotency-key': key } : {} });
+    const first = await post(0, 'order-77');
+    expect(first.status).toBe(202);
+    const jobId = String(first.body['jobId']);
+    expect(jobId).toMatch(/^async-report-/);
+    // The same key on the other server: the same job, nothing queued again.
+    const again = await post(1, 'order-77');
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual({ jobId });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const other = await post(1);
+    expect(other.body['jobId']).not.toBe(jobId);
+    const job = await eventually(
+      () => api.getJob(cluster, jobId),
+      (j) => j.state === JobState.JOB_STATE_COMPLETED,
+    );
+    expect(job).toMatchObject({ service: 'crm.report', attemptsMade: 1 });
   });
 });

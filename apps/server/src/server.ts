@@ -7,6 +7,7 @@ import type { ServerConfig } from './config/load-config';
 import { CpuPool } from './cpu/cpu-pool';
 import type { ChannelSpec } from '@laneway/proto';
 import { routesOf } from './channels/channel-routes';
+import { AsyncEnqueuer } from './channels/async-enqueuer';
 import { RateLimiter } from './channels/rate-limiter';
 import { RouteTable } from './channels/route-table';
 import { SecurityChecks } from './channels/security-checks';
@@ -165,6 +166,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       invoker,
       security: (route, request) => security.check(route, request.headers),
       rateLimit: limiter.take,
+      enqueue: new AsyncEnqueuer(publisher, config.queuePrefix, config.cluster, invoker).enqueue,
       logger: log,
       maxInFlight: config.httpMaxInFlight,
       maxBodyBytes: config.httpMaxBodyBytes,

@@ -1,4 +1,4 @@
-export { DEFAULT_QUEUE_PREFIX, laneQueueName, rateLimitKey, replyChannel } from './queue-keys';
+export { DEFAULT_QUEUE_PREFIX, idempotencyKey, laneQueueName, rateLimitKey, replyChannel } from './queue-keys';
 export type { InvocationJob, InvocationReply, InvocationResult } from './invocation-job';
 export {
   LaneClient,

@@ -24,3 +24,8 @@ export function replyChannel(prefix: string, callerId: string): string {
 export function rateLimitKey(prefix: string, cluster: string, channel: string, caller: string, second: number): string {
   return `${prefix}:rl:${cluster}:${channel}:${caller}:${second}`;
 }
+
+/** Where an async channel remembers, for 24 hours, the job id a client's Idempotency-Key got. */
+export function idempotencyKey(prefix: string, cluster: string, channel: string, digest: string): string {
+  return `${prefix}:idem:${cluster}:${channel}:${digest}`;
+}

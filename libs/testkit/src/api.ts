@@ -168,7 +168,7 @@ export class Api {
   /** Creates (or, with `update`, replaces) a channel and waits for every connected server. */
   putChannel(
     cluster: string,
-    channel: { name: string; method: string; path: string; service: string; security?: string; timeoutMs?: number; rateLimitPerSecond?: number },
+    channel: { name: string; method: string; path: string; service: string; security?: string; timeoutMs?: number; rateLimitPerSecond?: number; async?: boolean },
     update = false,
   ): Promise<ChannelChangeResponse> {
     const request = { cluster, security: '', timeoutMs: 0, async: false, rateLimitPerSecond: 0, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...channel };

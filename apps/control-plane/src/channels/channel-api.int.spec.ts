@@ -146,7 +146,6 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
     expect(await failure(create(channel({ name: 'x6', path: '/y', security: 'partners' })), status.INVALID_ARGUMENT)).toBe(
       `channel 'x6': security definition 'partners' does not exist in cluster '${cluster}': create it first`,
     );
-    expect(await failure(create(channel({ name: 'x7', path: '/z', async: true })), status.FAILED_PRECONDITION)).toContain('async channels are not supported yet');
     expect(await failure(create(channel({ name: 'bad name!' })), status.INVALID_ARGUMENT)).toContain("channel name 'bad name!' is invalid");
     expect(await failure(create(channel({ name: 'dup-route', path: '/customers/:key' })), status.ALREADY_EXISTS)).toBe(
       `channel 'get-customer' already answers GET /customers/:id in cluster '${cluster}': change its path, or update that channel`,

@@ -1,4 +1,4 @@
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError } from '../errors';
+import { AlreadyExistsError, InvalidArgumentError } from '../errors';
 import type { ResourceReader } from '../store';
 
 /** A channel as stored and pushed (the `channel` resource kind). */
@@ -48,17 +48,13 @@ export function channelSpecOf(input: ChannelInput): ChannelSpecRecord {
   }
   checkPath(input.path);
   if (!input.service) throw new InvalidArgumentError('service', 'service is empty: name the deployed service this channel invokes');
-  if (input.async) {
-    // Servers answer channels synchronously so far; accepting the flag would promise a 202 they do not give.
-    throw new FailedPreconditionError(`channel '${input.name}': async channels are not supported yet; create it with async=false`, { field: 'async' });
-  }
   return {
     method: method as ChannelMethod,
     path: input.path,
     service: input.service,
     security: input.security,
     timeoutMs: input.timeoutMs,
-    async: false,
+    async: input.async,
     rateLimitPerSecond: input.rateLimitPerSecond,
   };
 }

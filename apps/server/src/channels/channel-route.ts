@@ -19,6 +19,8 @@ export interface ChannelRoute {
   timeoutMs: number;
   /** Requests per second per caller (credential, or client address on a public channel), cluster-wide; 0 or absent = unlimited. */
   rateLimitPerSecond?: number;
+  /** Answer 202 with a job id at once and run the invocation durably (the async path). */
+  async?: boolean;
 }
 
 /** The timeout of a route whose `timeoutMs` is 0. */

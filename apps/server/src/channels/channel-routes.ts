@@ -12,5 +12,6 @@ export function routesOf(channels: readonly PushedResource<ChannelSpec>[]): Chan
     security: spec.security,
     timeoutMs: spec.timeoutMs,
     rateLimitPerSecond: spec.rateLimitPerSecond,
+    async: spec.async,
   }));
 }

@@ -27,6 +27,12 @@ export interface ChannelRunner {
 export type SecurityVerdict = { ok: true; caller?: string } | { ok: false; status: 401 | 403; message: string; headers?: Record<string, string> };
 
 /**
+ * Queues a durable invocation for an async channel and returns its job id; with an idempotency key,
+ * repeats within its period return the first call's job id and queue nothing.
+ */
+export type AsyncEnqueuer = (route: ChannelRoute, input: unknown, options: { idempotencyKey: string | undefined; caller: string }) => Promise<{ jobId: string; repeated: boolean }>;
+
+/**
  * Counts a request against its channel's rate limit (`route.rateLimitPerSecond`), for one caller:
  * the credential the security check named, or the client address on a public channel.
  */
@@ -62,6 +68,8 @@ export interface HttpServerOptions {
   security?: SecurityCheck;
   /** The limiter of channels with a rate limit; without one, limits are not enforced. */
   rateLimit?: RateLimiter;
+  /** Runs async channels' invocations; without it, such channels answer 503. */
+  enqueue?: AsyncEnqueuer;
 }
 
 export interface RunningHttpServer {
@@ -282,6 +290,22 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       rawBody,
       requestId: request.id,
     };
+    if (route.async) {
+      if (!options.enqueue) return sendError(reply, 503, { code: 'UNAVAILABLE', message: `channel '${route.name}' is async and this server cannot queue` }, true);
+      const key = headers['idempotency-key'];
+      if (key !== undefined && (key.length === 0 || key.length > 256)) {
+        return sendError(reply, 400, { code: 'BAD_IDEMPOTENCY_KEY', message: `Idempotency-Key has ${key.length} characters; use 1-256`, field: 'idempotency-key' });
+      }
+      try {
+        const queued = await options.enqueue(route, channelInput(body, parsedQuery.query, params), { idempotencyKey: key, caller });
+        void reply.header('x-request-id', request.id);
+        if (queued.repeated) void reply.header('idempotent-replayed', 'true');
+        return void reply.code(202).type('application/json').send(JSON.stringify({ jobId: queued.jobId }));
+      } catch (err) {
+        log.warn({ err, channel: route.name }, 'could not queue an async channel call');
+        return sendError(reply, 503, { code: 'UNAVAILABLE', message: `channel '${route.name}': the invocation could not be queued; retry` }, true);
+      }
+    }
     const outcome = await invoker.invokeFromChannel(route.service, channelInput(body, parsedQuery.query, params), {
       deadline: Date.now() + routeTimeoutMs(route),
       http: httpInfo,

@@ -203,7 +203,7 @@ export class Invoker {
   }
 
   /** `ctx.invokeAsync`: a durable job on the target's lane queue, with the target's attempts policy. */
-  async invokeAsyncFromService(target: string, input: unknown): Promise<string> {
+  async invokeAsyncFromService(target: string, input: unknown, invocationId?: string): Promise<string> {
     const known = this.options.registry.get(target);
     return this.options.lanes.invokeAsync({
       cluster: this.options.cluster,
@@ -211,6 +211,7 @@ export class Invoker {
       service: target,
       input,
       attempts: known?.policy?.attempts || undefined,
+      invocationId,
     });
   }
 

@@ -1,0 +1,42 @@
+import type { Redis } from 'ioredis';
+import { createHash, randomUUID } from 'node:crypto';
+import { idempotencyKey } from '@laneway/lanes';
+import type { Invoker } from '../lanes/invoker';
+import type { ChannelRoute } from './channel-route';
+
+// How long a client's Idempotency-Key keeps naming its first job.
+const IDEMPOTENCY_TTL_S = 24 * 3600;
+
+/**
+ * Queues async channel calls through the durable async path (retries, stalled-job recovery). With an
+ * Idempotency-Key, the first call stores its job id under the key (SET NX, 24 h) and queues the job;
+ * a repeat finds the key and returns that job id, queueing nothing: the invocation runs once.
+ */
+export class AsyncEnqueuer {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly cluster: string,
+    private readonly invoker: Invoker,
+  ) {}
+
+  readonly enqueue = async (route: ChannelRoute, input: unknown, options: { idempotencyKey: string | undefined; caller: string }): Promise<{ jobId: string; repeated: boolean }> => {
+    const jobId = `${route.name}-${randomUUID()}`;
+    if (options.idempotencyKey === undefined) return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
+    // Keys are the caller's: two callers may pick the same key without seeing each other's job.
+    const digest = createHash('sha256').update(`${options.caller}\u0000${options.idempotencyKey}`).digest('hex');
+    const key = idempotencyKey(this.prefix, this.cluster, route.name, digest);
+    const won = await this.redis.set(key, jobId, 'EX', IDEMPOTENCY_TTL_S, 'NX');
+    if (won !== 'OK') {
+      const first = await this.redis.get(key);
+      if (first) return { jobId: first, repeated: true };
+    }
+    try {
+      return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
+    } catch (err) {
+      // Not queued: the key must not promise a job that does not exist.
+      await this.redis.del(key).catch(() => undefined);
+      throw err;
+    }
+  };
+}
