@@ -9,6 +9,7 @@ import { Api, cleanRedisPrefix, eventually, freePort, startControlPlane, startSe
 
 const services = `
 import { defineService, httpResponse } from '@laneway/sdk';
+import { z } from 'zod';
 
 export const getCustomer = defineService({
   name: 'crm.get-customer',
@@ -24,6 +25,15 @@ export const report = defineService({
     let x = 0;
     for (let i = 0; i < Number(input.n); i++) x += i % 7;
     return httpResponse({ status: 201, headers: { 'x-server': ctx.server }, body: { x } });
+  },
+});
+
+export const createOrder = defineService({
+  name: 'shop.create-order',
+  input: z.object({ customerId: z.string(), quantity: z.number().int().min(1), note: z.string().optional() }),
+  output: z.object({ orderId: z.string(), quantity: z.number() }),
+  handle(input: { customerId: string; quantity: number }) {
+    return { orderId: 'o-' + input.customerId, quantity: input.quantity };
   },
 });
 
@@ -261,5 +271,31 @@ describe('REST channels on two servers', () => {
       (j) => j.state === JobState.JOB_STATE_COMPLETED,
     );
     expect(job).toMatchObject({ service: 'crm.report', attemptsMade: 1 });
+  });
+
+  it('validates input with the service schema (400 naming the field) and publishes a valid OpenAPI 3.1 document', async () => {
+    await api.putChannel(cluster, { name: 'create-order', method: 'POST', path: '/customers/:customerId/orders', service: 'shop.create-order' });
+    const post = (body: unknown) => http(0, '/customers/c9/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post({ quantity: 2 })).body).toEqual({ orderId: 'o-c9', quantity: 2 });
+    const bad = await post({ quantity: 0 });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: { code: 'INVALID_INPUT', field: 'quantity' } });
+    expect(JSON.stringify(bad.body)).toContain("field 'quantity'");
+
+    const doc = (await http(1, '/openapi.json')).body;
+    const { Validator } = (await import('@seriousme/openapi-schema-validator')) as unknown as {
+      Validator: new () => { validate(doc: unknown): Promise<{ valid: boolean; errors?: unknown }> };
+    };
+    const verdict = await new Validator().validate(doc);
+    expect(verdict.errors ?? []).toEqual([]);
+    expect(verdict.valid).toBe(true);
+    const paths = doc['paths'] as Record<string, Record<string, Record<string, unknown>>>;
+    const order = paths['/customers/{customerId}/orders']!['post']!;
+    expect(order['operationId']).toBe('create-order');
+    expect(JSON.stringify(order['requestBody'])).toContain('"quantity"');
+    expect(JSON.stringify(order['responses'])).toContain('"orderId"');
+    expect(paths['/partners/customers/{id}']!['get']!['security']).toEqual([{ partners: [] }]);
+    const schemes = (doc['components'] as Record<string, Record<string, unknown>>)['securitySchemes']!;
+    expect(schemes).toMatchObject({ partners: { type: 'apiKey', in: 'header', name: 'x-api-key' }, ops: { type: 'http', scheme: 'basic' }, 'apps-hs': { type: 'http', scheme: 'bearer' } });
   });
 });

@@ -5,7 +5,9 @@ import { LaneClient } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/load-config';
 import { CpuPool } from './cpu/cpu-pool';
-import type { ChannelSpec } from '@laneway/proto';
+import type { ChannelSpec, SecuritySpec } from '@laneway/proto';
+import { jsonSchemasOf } from './http/json-schemas-of';
+import { openApiDocument } from './http/openapi-document';
 import { routesOf } from './channels/channel-routes';
 import { AsyncEnqueuer } from './channels/async-enqueuer';
 import { RateLimiter } from './channels/rate-limiter';
@@ -167,6 +169,14 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       security: (route, request) => security.check(route, request.headers),
       rateLimit: limiter.take,
       enqueue: new AsyncEnqueuer(publisher, config.queuePrefix, config.cluster, invoker).enqueue,
+      openApi: () =>
+        openApiDocument({
+          cluster: config.cluster,
+          revision: registry.revision,
+          routes: routesOf(resources.ofKind<ChannelSpec>('channel')),
+          security: resources.ofKind<SecuritySpec>('security'),
+          schemasOf: (service) => jsonSchemasOf(registry.get(service)?.definition),
+        }),
       logger: log,
       maxInFlight: config.httpMaxInFlight,
       maxBodyBytes: config.httpMaxBodyBytes,

@@ -1,4 +1,5 @@
 import type { ServiceLane } from './lane';
+import { isStandardSchema, type ServiceSchema } from './schema';
 import type { ServiceContext } from './service-context';
 
 /** What a service author writes: passed to {@link defineService}. */
@@ -13,10 +14,14 @@ export interface ServiceSpec<TInput = unknown, TOutput = unknown> {
   /** Optional short description shown by listings. */
   description?: string;
   /**
-   * Validates and converts the raw input before `handle` sees it; throw to reject it. Any object with
-   * a `parse(value)` method fits, such as a zod schema.
+   * Validates and converts the raw input before `handle` sees it: any Standard Schema (zod 4,
+   * valibot, arktype...) or any object with a `parse(value)` method. A failure is the caller's
+   * INVALID_ARGUMENT (HTTP 400 naming the field); a Standard Schema that can give JSON Schema also
+   * describes the request in the servers' `/openapi.json`.
    */
-  input?: { parse(value: unknown): TInput };
+  input?: ServiceSchema<TInput>;
+  /** Describes the output in `/openapi.json` (not checked at run time). */
+  output?: ServiceSchema<TOutput>;
   /**
    * Deadline of one invocation when the caller gives none, in milliseconds (default 30 s for sync
    * calls; 60 s for async ones). Past it, a network-lane invocation fails with `DEADLINE_EXCEEDED`
@@ -91,8 +96,11 @@ export function defineService<TInput = unknown, TOutput = unknown>(
       throw new TypeError(`defineService: service '${spec.name}' has ${field} ${describe(value)}; use a whole number from 1 to ${max}`);
     }
   }
-  if (spec.input !== undefined && typeof spec.input?.parse !== 'function') {
-    throw new TypeError(`defineService: service '${spec.name}' has an input without a parse(value) method`);
+  for (const field of ['input', 'output'] as const) {
+    const schema = spec[field] as unknown;
+    if (schema !== undefined && !isStandardSchema(schema) && typeof (schema as { parse?: unknown } | null)?.parse !== 'function') {
+      throw new TypeError(`defineService: service '${spec.name}' has an ${field} that is neither a Standard Schema nor has a parse(value) method`);
+    }
   }
   return Object.freeze({ ...spec, lane, [SERVICE_MARK]: true as const });
 }

@@ -17,3 +17,12 @@ export type { ServiceLogger } from './service-logger';
 export type { HttpRequestInfo } from './http-request';
 export { httpResponse, isHttpResponse, HTTP_RESPONSE_MARK, type HttpResponse, type HttpResponseInit } from './http-response';
 export { ServiceInvocationError, type InvocationErrorCode } from './service-invocation-error';
+export {
+  SchemaIssuesError,
+  isStandardSchema,
+  validateWithSchema,
+  type SchemaIssue,
+  type ServiceSchema,
+  type StandardResult,
+  type StandardSchemaV1,
+} from './schema';

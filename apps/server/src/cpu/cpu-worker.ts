@@ -5,7 +5,7 @@ import { readlinkSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ServiceInvocationError, type HttpRequestInfo, type ServiceContext, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
+import { ServiceInvocationError, validateWithSchema, type HttpRequestInfo, type ServiceContext, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
 import { evaluateServiceModules } from '@laneway/runtime';
 import { inputRejection } from '../lanes/input-rejection';
 import { describeLoadFailure } from '../load/describe-load-failure';
@@ -107,7 +107,7 @@ async function run(id: number, name: string, input: unknown, invocationId: strin
     let value = input;
     if (definition.input) {
       try {
-        value = definition.input.parse(input);
+        value = await validateWithSchema(definition.input, input);
       } catch (err) {
         send({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'INVALID_ARGUMENT', message: inputRejection(name, err), version });
         return;

@@ -70,6 +70,8 @@ export interface HttpServerOptions {
   rateLimit?: RateLimiter;
   /** Runs async channels' invocations; without it, such channels answer 503. */
   enqueue?: AsyncEnqueuer;
+  /** The OpenAPI document of the channels, served at GET /openapi.json. */
+  openApi?: () => Record<string, unknown>;
 }
 
 export interface RunningHttpServer {
@@ -94,7 +96,7 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const RESERVED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'x-request-id']);
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 /** The paths the listener serves itself: give them to the RouteTable as `reserved`, so no channel takes them. */
-export const RESERVED_PATHS: readonly string[] = Object.freeze(['/healthz', '/debug/memory']);
+export const RESERVED_PATHS: readonly string[] = Object.freeze(['/healthz', '/debug/memory', '/openapi.json']);
 
 const STATUS_OF: Record<InvocationErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -215,6 +217,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       gc();
     }
     void reply.type('application/json').send(JSON.stringify({ ...process.memoryUsage(), gc: Boolean(gc) }));
+  });
+  app.get('/openapi.json', (_request, reply) => {
+    if (!options.openApi) return sendError(reply, 404, { code: 'NOT_FOUND', message: 'this server publishes no OpenAPI document' });
+    void reply.type('application/json').send(JSON.stringify(options.openApi()));
   });
   app.all('*', (request, reply) => handleChannel(request, reply));
 

@@ -5,6 +5,7 @@ import {
   type InvocationErrorCode,
   type ServiceContext,
   type ServiceLogger,
+  validateWithSchema,
 } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import type { CpuPool } from '../cpu/cpu-pool';
@@ -226,7 +227,9 @@ export class Invoker {
     let input = rawInput;
     if (definition.input) {
       try {
-        input = definition.input.parse(rawInput);
+        const checked = validateWithSchema(definition.input, rawInput);
+        // Most schemas answer synchronously: no promise (and no extra turn) for them.
+        input = isThenable(checked) ? await checked : checked;
       } catch (err) {
         throw new ServiceInvocationError('INVALID_ARGUMENT', inputRejection(service.name, err), service.name);
       }
