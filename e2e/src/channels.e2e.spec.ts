@@ -37,6 +37,16 @@ export const createOrder = defineService({
   },
 });
 
+export const crunch = defineService({
+  name: 'crm.crunch',
+  lane: 'cpu',
+  handle(input: { ms: string }, ctx) {
+    const until = Date.now() + Number(input.ms);
+    while (Date.now() < until) {}
+    return { server: ctx.server };
+  },
+});
+
 export const fails = defineService({
   name: 'crm.fails',
   handle() {
@@ -297,5 +307,15 @@ describe('REST channels on two servers', () => {
     expect(paths['/partners/customers/{id}']!['get']!['security']).toEqual([{ partners: [] }]);
     const schemes = (doc['components'] as Record<string, Record<string, unknown>>)['securitySchemes']!;
     expect(schemes).toMatchObject({ partners: { type: 'apiKey', in: 'header', name: 'x-api-key' }, ops: { type: 'http', scheme: 'basic' }, 'apps-hs': { type: 'http', scheme: 'bearer' } });
+  });
+
+  it('spreads a burst of CPU-lane channel calls on one server over both servers\' threads', async () => {
+    await api.putChannel(cluster, { name: 'crunch', method: 'GET', path: '/crunch/:ms', service: 'crm.crunch' });
+    // Eight 400 ms calls on s1, whose two threads are then busy: the overflow goes through the
+    // cluster's CPU queue and s2's idle threads take it.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => http(0, '/crunch/400')));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    const ranOn = answers.map((a) => a.body['server']);
+    expect(new Set(ranOn)).toEqual(new Set(['s1', 's2']));
   });
 });
