@@ -318,4 +318,28 @@ describe('REST channels on two servers', () => {
     const ranOn = answers.map((a) => a.body['server']);
     expect(new Set(ranOn)).toEqual(new Set(['s1', 's2']));
   });
+
+  it('answers hostile HTTP with a clean 4xx and keeps serving', async () => {
+    const net = await import('node:net');
+    /** Sends raw bytes and returns the status line of the answer (or '' when the server just closed). */
+    const raw = (bytes: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(ports[0]!, '127.0.0.1', () => socket.write(bytes));
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+        socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+        // The server may close while we still write (EPIPE/ECONNRESET): what it answered is what counts.
+        socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+        socket.setTimeout(20_000, () => socket.destroy());
+      });
+    expect((await http(0, '/customers/%E0%A4%A', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(400);
+    expect(await raw(`GET /customers/1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'x'.repeat(64 * 1024)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431/);
+    expect(await raw('GARBAGE / HTTP/9.9\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
+    expect((await http(0, '/customers/1', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' })).status).toBe(415);
+    // A body announced over the limit is refused before it is read.
+    expect(await raw('POST /customers/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\nConnection: close\r\n\r\n{')).toMatch(/^HTTP\/1\.1 413/);
+    // Still serving, on the same process.
+    expect(servers[0]!.alive).toBe(true);
+    expect((await http(0, '/customers/5', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).body).toMatchObject({ id: '5' });
+  });
 });
