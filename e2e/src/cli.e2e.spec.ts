@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cleanRedisPrefix,
+  freePort,
   ROOT,
   runCli,
   startControlPlane,
@@ -37,6 +38,7 @@ describe('the laneway CLI against a running cluster', () => {
   let cp: ControlPlaneHandle;
   let server: AppProcess;
   let env: Record<string, string>;
+  let httpPort: number;
 
   beforeAll(async () => {
     // As in the README: the control plane generates its admin token into its data directory, the CLI
@@ -47,8 +49,10 @@ describe('the laneway CLI against a running cluster', () => {
     expect(token.code).toBe(0);
     const joinToken = token.stdout.trim();
     expect(joinToken).toMatch(/^lwj_/);
+    httpPort = await freePort();
     server = await startServer({
       LANEWAY_CONTROL_PLANE: cp.address,
+      LANEWAY_HTTP_ADDR: `127.0.0.1:${httpPort}`,
       LANEWAY_SERVER_NAME: 'replica-1',
       LANEWAY_QUEUE_PREFIX: prefix,
       LANEWAY_JOIN_TOKEN: joinToken,
@@ -121,5 +125,47 @@ describe('the laneway CLI against a running cluster', () => {
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toMatch(/^error: option '--timeout <MS>' argument 'soon' is invalid\. /);
     expect(bad.stderr).toContain("Run 'laneway invoke --help' for more.");
+  });
+
+  it('creates a REST channel through the bin shim, lists it, gets an answer from it and deletes it', async () => {
+    // hello.greet is deployed by the first test; deploying the same file again changes nothing.
+    expect((await runCli(['deploy', 'examples/hello.ts'], env)).code).toBe(0);
+
+    const created = await runBin(
+      ['channel', 'create', 'greet', '--method', 'post', '--path', '/greet/:name', '--service', 'hello.greet'],
+      env,
+    );
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(
+      /^created channel greet \(POST \/greet\/:name -> hello\.greet\): revision (\d+)\nservers:\n {2}replica-1 {2}ACKED {2}applied revision \1\n$/,
+    );
+
+    const listed = await runBin(['channels'], env);
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^NAME +METHOD +PATH +SERVICE +SECURITY +TIMEOUT +REVISION\ngreet +POST +\/greet\/:name +hello\.greet +- +default +\d+\n$/);
+    const json = await runBin(['channels', '--json'], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      channels: [{ name: 'greet', method: 'POST', path: '/greet/:name', service: 'hello.greet', security: '' }],
+    });
+
+    const answer = await fetch(`http://127.0.0.1:${httpPort}/greet/Ada`, { method: 'POST' });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ greeting: 'Hello, Ada!', server: 'replica-1' });
+
+    const badPath = await runBin(['channel', 'create', 'x', '--method', 'GET', '--path', 'greet', '--service', 'hello.greet'], env);
+    expect(badPath.code).toBe(2);
+    expect(badPath.stderr).toMatch(/^error: option '--path <PATH>' argument 'greet' is invalid\. /);
+    const undeployed = await runBin(['channel', 'create', 'x', '--method', 'GET', '--path', '/x', '--service', 'nope'], env);
+    expect(undeployed.code).toBe(1);
+    expect(undeployed.stderr).toMatch(/^error: INVALID_ARGUMENT: .*'nope' is not deployed/);
+
+    const deleted = await runBin(['channel', 'delete', 'greet'], env);
+    expect(deleted.stderr).toBe('');
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toMatch(/^deleted channel greet: revision \d+\nservers:\n {2}replica-1 {2}ACKED /);
+    expect((await runBin(['channels'], env)).stdout).toMatch(/^no channels in cluster 'default' \(revision \d+\)\n$/);
+    expect((await fetch(`http://127.0.0.1:${httpPort}/greet/Ada`, { method: 'POST' })).status).toBe(404);
   });
 });

@@ -1,13 +1,18 @@
 import { connectivityState, credentials, Metadata } from '@grpc/grpc-js';
 import type { CallOptions, Client, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
 import {
+  ChannelServiceClient,
   ClusterServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
   ServerServiceClient,
 } from '@laneway/proto';
 import type {
+  Channel,
+  ChannelChangeResponse,
   Cluster,
+  CreateChannelRequest,
+  DeleteChannelRequest,
   DeleteClusterResponse,
   DeploymentStatus,
   DeployRequest,
@@ -17,6 +22,7 @@ import type {
   InvokeResponse,
   JobInfo,
   JoinToken,
+  ListChannelsResponse,
   ListClustersResponse,
   ListFailedJobsRequest,
   ListFailedJobsResponse,
@@ -28,6 +34,7 @@ import type {
   ServerInfo,
   UndeployRequest,
   UndeployResponse,
+  UpdateChannelRequest,
 } from '@laneway/proto';
 import { rethrowGrpcError } from './rethrow-grpc-error';
 
@@ -58,6 +65,7 @@ export class ApiClient {
   private invokeClient?: InvokeServiceClient;
   private clusterClient?: ClusterServiceClient;
   private serverClient?: ServerServiceClient;
+  private channelClient?: ChannelServiceClient;
 
   constructor(private readonly options: ApiClientOptions) {}
 
@@ -208,7 +216,48 @@ export class ApiClient {
     );
   }
 
-  /** Closes every channel this client opened. Safe to call more than once. */
+  createChannel(request: CreateChannelRequest): Promise<ChannelChangeResponse> {
+    const client = this.channels();
+    return this.unary<ChannelChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.createChannel(request, md, opts, cb),
+    );
+  }
+
+  updateChannel(request: UpdateChannelRequest): Promise<ChannelChangeResponse> {
+    const client = this.channels();
+    return this.unary<ChannelChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.updateChannel(request, md, opts, cb),
+    );
+  }
+
+  describeChannel(cluster: string, name: string): Promise<Channel> {
+    const client = this.channels();
+    return this.unary<Channel>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.describeChannel({ cluster, name }, md, opts, cb),
+    );
+  }
+
+  listChannels(cluster: string): Promise<ListChannelsResponse> {
+    const client = this.channels();
+    return this.unary<ListChannelsResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.listChannels({ cluster }, md, opts, cb),
+    );
+  }
+
+  deleteChannel(request: DeleteChannelRequest): Promise<ChannelChangeResponse> {
+    const client = this.channels();
+    return this.unary<ChannelChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.deleteChannel(request, md, opts, cb),
+    );
+  }
+
+  /** Closes every gRPC channel (connection) this client opened. Safe to call more than once. */
   close(): void {
     for (const client of this.clients.splice(0)) client.close();
   }
@@ -227,6 +276,10 @@ export class ApiClient {
 
   private clusters(): ClusterServiceClient {
     return (this.clusterClient ??= this.track(new ClusterServiceClient(...this.target())));
+  }
+
+  private channels(): ChannelServiceClient {
+    return (this.channelClient ??= this.track(new ChannelServiceClient(...this.target())));
   }
 
   private target(): [string, ReturnType<typeof credentials.createInsecure>] {

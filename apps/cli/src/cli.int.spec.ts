@@ -6,6 +6,7 @@ import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import type { Metadata, sendUnaryData } from '@grpc/grpc-js';
 import {
   ApplyOutcome,
+  ChannelServiceService,
   ClusterServiceService,
   DeployServiceService,
   InvokeServiceService,
@@ -15,6 +16,9 @@ import {
   WaitFor,
 } from '@laneway/proto';
 import type {
+  Channel,
+  ChannelChangeResponse,
+  ChannelServiceServer,
   ClusterServiceServer,
   DeployRequest,
   DeployResponse,
@@ -428,6 +432,124 @@ const serverService: ServerServiceServer = {
   },
 };
 
+const CUSTOMER_CHANNEL: Channel = {
+  name: 'customer',
+  method: 'GET',
+  path: '/customers/:id',
+  service: 'hello',
+  security: '',
+  timeoutMs: 0,
+  async: false,
+  rateLimitPerSecond: 0,
+  revision: 10,
+  updatedAt: '2025-01-02T03:04:05.000Z',
+};
+
+const ORDERS_CHANNEL: Channel = {
+  name: 'orders',
+  method: 'POST',
+  path: '/orders',
+  service: 'resize',
+  security: 'partner-key',
+  timeoutMs: 5000,
+  async: false,
+  rateLimitPerSecond: 20,
+  revision: 11,
+  updatedAt: '2025-01-03T00:00:00.000Z',
+};
+
+/** What the servers did with a channel change at `revision`: per wait_for and the cluster, as Deploy. */
+function channelServers(
+  request: { cluster: string; name: string; waitFor: WaitFor },
+  revision: number,
+): ChannelChangeResponse['servers'] {
+  if (request.waitFor === WaitFor.WAIT_FOR_NONE) return [];
+  const acked = {
+    server: 'srv-a',
+    outcome: ApplyOutcome.APPLY_OUTCOME_ACKED,
+    appliedRevision: revision,
+    errors: [],
+  };
+  if (request.cluster !== 'flaky') return [acked];
+  return [
+    acked,
+    {
+      server: 'srv-b',
+      outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
+      appliedRevision: revision - 1,
+      errors: [
+        {
+          kind: 'channel',
+          service: request.name,
+          message: "route GET /customers/:id: service 'hello' is not loaded",
+        },
+      ],
+    },
+    {
+      server: 'srv-c',
+      outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT,
+      appliedRevision: revision - 2,
+      errors: [],
+    },
+  ];
+}
+
+/** Create and update: the service must be 'hello' or 'resize' (deployed); the channel as asked. */
+function changeChannel(
+  request: Parameters<ChannelServiceServer['createChannel']>[0]['request'],
+  callback: sendUnaryData<ChannelChangeResponse>,
+): void {
+  if (!['hello', 'resize'].includes(request.service)) {
+    return callback({
+      code: status.INVALID_ARGUMENT,
+      details: `channel '${request.name}': service '${request.service}' is not deployed in cluster '${request.cluster}': deploy it first`,
+    });
+  }
+  const { cluster: _cluster, waitFor: _waitFor, waitTimeoutMs: _waitTimeoutMs, ...fields } = request;
+  callback(null, {
+    revision: 12,
+    channel: { ...fields, revision: 12, updatedAt: '2025-01-04T00:00:00.000Z' },
+    servers: channelServers(request, 12),
+  });
+}
+
+function missingChannel(callback: sendUnaryData<never>, name: string, cluster: string): void {
+  notFound(callback, `channel '${name}' does not exist in cluster '${cluster}'`);
+}
+
+const channelService: ChannelServiceServer = {
+  createChannel(call, callback) {
+    const request = record('createChannel', call);
+    if (request.name === 'customer') {
+      return callback({
+        code: status.ALREADY_EXISTS,
+        details: `channel 'customer' already exists in cluster '${request.cluster}'`,
+      });
+    }
+    changeChannel(request, callback);
+  },
+  updateChannel(call, callback) {
+    const request = record('updateChannel', call);
+    if (request.name !== 'customer') return missingChannel(callback, request.name, request.cluster);
+    changeChannel(request, callback);
+  },
+  describeChannel(call, callback) {
+    const { cluster, name } = record('describeChannel', call);
+    const channel = [CUSTOMER_CHANNEL, ORDERS_CHANNEL].find((c) => c.name === name);
+    if (!channel) return missingChannel(callback, name, cluster);
+    callback(null, channel);
+  },
+  listChannels(call, callback) {
+    const { cluster } = record('listChannels', call);
+    callback(null, { revision: 11, channels: cluster === 'empty' ? [] : [CUSTOMER_CHANNEL, ORDERS_CHANNEL] });
+  },
+  deleteChannel(call, callback) {
+    const request = record('deleteChannel', call);
+    if (request.name !== 'customer') return missingChannel(callback, request.name, request.cluster);
+    callback(null, { revision: 13, channel: undefined, servers: channelServers(request, 13) });
+  },
+};
+
 describe('laneway CLI against a real gRPC server', () => {
   const server = new Server();
   let address = '';
@@ -438,6 +560,7 @@ describe('laneway CLI against a real gRPC server', () => {
     server.addService(InvokeServiceService, invokeService);
     server.addService(ClusterServiceService, clusterService);
     server.addService(ServerServiceService, serverService);
+    server.addService(ChannelServiceService, channelService);
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
@@ -991,6 +1114,289 @@ describe('laneway CLI against a real gRPC server', () => {
     });
   });
 
+  describe('channels', () => {
+    const CREATE = ['--method', 'get', '--path', '/customers/:id', '--service', 'hello'];
+
+    it('channels lists every channel of the cluster', async () => {
+      const result = await cli(['channels']);
+
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(requestsTo('listChannels')).toEqual([{ cluster: 'default' }]);
+      expect(result.stdout).toBe(
+        [
+          'NAME      METHOD  PATH            SERVICE  SECURITY     TIMEOUT  REVISION',
+          'customer  GET     /customers/:id  hello    -            default  10',
+          'orders    POST    /orders         resize   partner-key  5000ms   11',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('channels --json prints the raw response; says when the cluster has none', async () => {
+      const json = await cli(['channels', '--json']);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual({ revision: 11, channels: [CUSTOMER_CHANNEL, ORDERS_CHANNEL] });
+
+      const none = await cli(['channels', '--cluster', 'empty']);
+      expect(none).toEqual({ code: 0, stdout: "no channels in cluster 'empty' (revision 11)\n", stderr: '' });
+    });
+
+    it('channel create sends every field, waits for the servers and prints the change and each server', async () => {
+      const result = await cli(['channel', 'create', 'lookup', ...CREATE, '--timeout', '3000'], {
+        LANEWAY_TOKEN: 's3cret',
+      });
+
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(received.requests).toEqual([
+        {
+          method: 'createChannel',
+          request: {
+            cluster: 'default',
+            name: 'lookup',
+            method: 'GET',
+            path: '/customers/:id',
+            service: 'hello',
+            security: '',
+            timeoutMs: 3000,
+            async: false,
+            rateLimitPerSecond: 0,
+            waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
+            waitTimeoutMs: 0,
+          },
+          authorization: ['Bearer s3cret'],
+        },
+      ]);
+      expect(result.stdout).toBe(
+        [
+          'created channel lookup (GET /customers/:id -> hello): revision 12',
+          'servers:',
+          '  srv-a  ACKED  applied revision 12',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('channel create --no-wait --wait-timeout sets wait_for NONE and the wait; --json prints the raw response', async () => {
+      const result = await cli([
+        '--cluster',
+        'prod',
+        'channel',
+        'create',
+        'lookup',
+        ...CREATE,
+        '--security',
+        'partner-key',
+        '--rate-limit',
+        '7',
+        '--no-wait',
+        '--wait-timeout',
+        '1500',
+      ]);
+
+      expect(result.code).toBe(0);
+      expect(requestsTo('createChannel')).toMatchObject([
+        {
+          cluster: 'prod',
+          security: 'partner-key',
+          rateLimitPerSecond: 7,
+          timeoutMs: 0,
+          waitFor: WaitFor.WAIT_FOR_NONE,
+          waitTimeoutMs: 1500,
+        },
+      ]);
+      expect(result.stdout).toContain('servers: not waited for (--no-wait)');
+
+      const json = await cli(['channel', 'create', 'lookup', ...CREATE, '--json']);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        revision: 12,
+        channel: { name: 'lookup', method: 'GET', path: '/customers/:id', service: 'hello' },
+        servers: [{ server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED }],
+      });
+    });
+
+    it('channel update replaces every field and exits 1 when a server NACKs or times out', async () => {
+      const result = await cli(
+        [
+          'channel',
+          'update',
+          'customer',
+          '--method',
+          'POST',
+          '--path',
+          '/v2/customers/:id',
+          '--service',
+          'resize',
+        ],
+        { LANEWAY_CLUSTER: 'flaky' },
+      );
+
+      expect(result.code).toBe(1);
+      expect(requestsTo('updateChannel')).toEqual([
+        {
+          cluster: 'flaky',
+          name: 'customer',
+          method: 'POST',
+          path: '/v2/customers/:id',
+          service: 'resize',
+          security: '',
+          timeoutMs: 0,
+          async: false,
+          rateLimitPerSecond: 0,
+          waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
+          waitTimeoutMs: 0,
+        },
+      ]);
+      expect(result.stdout).toBe(
+        [
+          'updated channel customer (POST /v2/customers/:id -> resize): revision 12',
+          'servers:',
+          '  srv-a  ACKED      applied revision 12',
+          '  srv-b  NACKED     applied revision 11',
+          "    channel customer: route GET /customers/:id: service 'hello' is not loaded",
+          '  srv-c  TIMED_OUT  applied revision 10',
+          '',
+        ].join('\n'),
+      );
+      expect(result.stderr).toBe(
+        'error: revision 12 was not applied by 2 of 3 servers (srv-b NACKED, srv-c TIMED_OUT)\n',
+      );
+    });
+
+    it('maps the control plane refusing a change to its gRPC status (exit 1)', async () => {
+      const undeployed = await cli([
+        'channel',
+        'create',
+        'lookup',
+        '--method',
+        'GET',
+        '--path',
+        '/x',
+        '--service',
+        'nope',
+      ]);
+      expect(undeployed).toEqual({
+        code: 1,
+        stdout: '',
+        stderr:
+          "error: INVALID_ARGUMENT: channel 'lookup': service 'nope' is not deployed in cluster 'default': deploy it first\n",
+      });
+
+      const taken = await cli(['channel', 'create', 'customer', ...CREATE]);
+      expect(taken.code).toBe(1);
+      expect(taken.stderr).toBe(
+        "error: ALREADY_EXISTS: channel 'customer' already exists in cluster 'default'\n",
+      );
+
+      const missing = await cli(['channel', 'update', 'nope', ...CREATE]);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe("error: NOT_FOUND: channel 'nope' does not exist in cluster 'default'\n");
+    });
+
+    it('channel show prints the fields; --json the raw Channel; an unknown channel is NOT_FOUND', async () => {
+      const result = await cli(['channel', 'show', 'orders']);
+      expect(result).toEqual({
+        code: 0,
+        stdout: [
+          'channel     orders',
+          'method      POST',
+          'path        /orders',
+          'service     resize',
+          'security    partner-key',
+          'timeout     5000ms',
+          'rate limit  20/s per caller',
+          'async       no',
+          'revision    11',
+          'updated     2025-01-03T00:00:00.000Z',
+          '',
+        ].join('\n'),
+        stderr: '',
+      });
+      const defaults = await cli(['channel', 'show', 'customer']);
+      expect(defaults.stdout).toContain(
+        '\nsecurity    none (public)\ntimeout     default (30000ms)\nrate limit  unlimited\n',
+      );
+
+      const json = await cli(['channel', 'show', 'customer', '--json']);
+      expect(JSON.parse(json.stdout)).toEqual(CUSTOMER_CHANNEL);
+
+      const missing = await cli(['channel', 'show', 'nope', '--cluster', 'prod']);
+      expect(missing).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: "error: NOT_FOUND: channel 'nope' does not exist in cluster 'prod'\n",
+      });
+      expect(requestsTo('describeChannel')).toEqual([
+        { cluster: 'default', name: 'orders' },
+        { cluster: 'default', name: 'customer' },
+        { cluster: 'default', name: 'customer' },
+        { cluster: 'prod', name: 'nope' },
+      ]);
+    });
+
+    it('channel delete waits for the servers and prints the revision; exits 1 when one NACKs', async () => {
+      const result = await cli(['channel', 'delete', 'customer', '--wait-timeout', '4000']);
+      expect(result).toEqual({
+        code: 0,
+        stdout: 'deleted channel customer: revision 13\nservers:\n  srv-a  ACKED  applied revision 13\n',
+        stderr: '',
+      });
+
+      const flaky = await cli(['channel', 'delete', 'customer', '--no-wait'], { LANEWAY_CLUSTER: 'flaky' });
+      expect(flaky).toEqual({
+        code: 0,
+        stdout: 'deleted channel customer: revision 13\nservers: not waited for (--no-wait)\n',
+        stderr: '',
+      });
+
+      const nacked = await cli(['channel', 'delete', 'customer'], { LANEWAY_CLUSTER: 'flaky' });
+      expect(nacked.code).toBe(1);
+      expect(nacked.stderr).toBe(
+        'error: revision 13 was not applied by 2 of 3 servers (srv-b NACKED, srv-c TIMED_OUT)\n',
+      );
+      expect(requestsTo('deleteChannel')).toEqual([
+        { cluster: 'default', name: 'customer', waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 4000 },
+        { cluster: 'flaky', name: 'customer', waitFor: WaitFor.WAIT_FOR_NONE, waitTimeoutMs: 0 },
+        { cluster: 'flaky', name: 'customer', waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 0 },
+      ]);
+    });
+
+    it('a bad --method or --path exits 2 naming the flag and the value, without calling the control plane', async () => {
+      const method = await cli([
+        'channel',
+        'create',
+        'x',
+        '--method',
+        'FETCH',
+        '--path',
+        '/a',
+        '--service',
+        'hello',
+      ]);
+      expect(method.code).toBe(2);
+      expect(method.stdout).toBe('');
+      expect(method.stderr).toMatch(/^error: option '--method <METHOD>' argument 'FETCH' is invalid\. /);
+
+      const badPath = await cli([
+        'channel',
+        'update',
+        'x',
+        '--method',
+        'GET',
+        '--path',
+        'a/b',
+        '--service',
+        'hello',
+      ]);
+      expect(badPath.code).toBe(2);
+      expect(badPath.stderr).toMatch(/^error: option '--path <PATH>' argument 'a\/b' is invalid\. /);
+      expect(badPath.stderr).toContain("Run 'laneway channel update --help' for more.");
+      expect(received.calls).toEqual([]);
+    });
+  });
+
   describe('cluster token and the admin token', () => {
     it('prints just the join token, so $(laneway cluster token NAME) works', async () => {
       const result = await cli(['cluster', 'token', 'default']);
@@ -1049,6 +1455,11 @@ describe('laneway CLI against a real gRPC server', () => {
         'versions SERVICE',
         'rollback SERVICE VERSION',
         'undeploy NAME',
+        'channels ',
+        'channel create NAME',
+        'channel update NAME',
+        'channel show NAME',
+        'channel delete NAME',
         'status ',
         'job ID',
         'jobs failed ',

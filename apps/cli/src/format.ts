@@ -4,11 +4,14 @@
  */
 import { ApplyOutcome, JobState, Lane } from '@laneway/proto';
 import type {
+  Channel,
+  ChannelChangeResponse,
   Cluster,
   DeployedService,
   DeploymentStatus,
   DeployResponse,
   JobInfo,
+  ListChannelsResponse,
   ListClustersResponse,
   ListFailedJobsResponse,
   ListServersResponse,
@@ -152,6 +155,65 @@ export function formatUndeploy(
 ): string {
   return [
     `undeployed ${name}: revision ${response.revision}`,
+    formatServerResults(response.servers, options.waited),
+  ].join('\n');
+}
+
+/** A channel's request deadline: 0 is the servers' default. */
+function channelTimeout(timeoutMs: number): string {
+  return timeoutMs > 0 ? `${timeoutMs}ms` : 'default';
+}
+
+export function formatChannels(response: ListChannelsResponse, cluster: string): string {
+  if (response.channels.length === 0)
+    return `no channels in cluster '${cluster}' (revision ${response.revision})`;
+  return formatTable([
+    ['NAME', 'METHOD', 'PATH', 'SERVICE', 'SECURITY', 'TIMEOUT', 'REVISION'],
+    ...response.channels.map((c) => [
+      c.name,
+      c.method,
+      c.path,
+      c.service,
+      c.security || '-',
+      channelTimeout(c.timeoutMs),
+      String(c.revision),
+    ]),
+  ]);
+}
+
+/** One channel, field by field. */
+export function formatChannel(channel: Channel): string {
+  return formatTable([
+    ['channel', channel.name],
+    ['method', channel.method],
+    ['path', channel.path],
+    ['service', channel.service],
+    ['security', channel.security || 'none (public)'],
+    ['timeout', channel.timeoutMs > 0 ? `${channel.timeoutMs}ms` : 'default (30000ms)'],
+    [
+      'rate limit',
+      channel.rateLimitPerSecond > 0 ? `${channel.rateLimitPerSecond}/s per caller` : 'unlimited',
+    ],
+    ['async', yesNo(channel.async)],
+    ['revision', String(channel.revision)],
+    ['updated', channel.updatedAt || '-'],
+  ]);
+}
+
+/**
+ * `created channel NAME (GET /path -> service): revision N` (or updated, deleted without the
+ * route), then what each server did.
+ */
+export function formatChannelChange(
+  verb: 'created' | 'updated' | 'deleted',
+  name: string,
+  response: ChannelChangeResponse,
+  options: { waited: boolean },
+): string {
+  const channel = response.channel;
+  const route = channel ? ` (${channel.method} ${channel.path} -> ${channel.service})` : '';
+  return [
+    `${verb} channel ${name}${route}: revision ${response.revision}`,
     formatServerResults(response.servers, options.waited),
   ].join('\n');
 }

@@ -47,6 +47,11 @@ const ALL_COMMANDS = [
   'versions',
   'rollback',
   'undeploy',
+  'channels',
+  'channel create',
+  'channel update',
+  'channel show',
+  'channel delete',
   'status',
   'job',
   'jobs failed',
@@ -164,6 +169,133 @@ describe('parseCommandLine', () => {
     expect(command(['resume', 'srv-a'])).toMatchObject({ name: 'resume', args: { server: 'srv-a' } });
   });
 
+  it('reads channels and the channel subcommands', () => {
+    expect(command(['channels'])).toMatchObject({ name: 'channels', args: null });
+    expect(command(['channels', '--json']).globals).toEqual({ json: true });
+    expect(
+      command([
+        'channel',
+        'create',
+        'customer',
+        '--method',
+        'GET',
+        '--path',
+        '/customers/:id',
+        '--service',
+        'crm.get-customer',
+      ]),
+    ).toEqual({
+      name: 'channel create',
+      args: {
+        name: 'customer',
+        method: 'GET',
+        path: '/customers/:id',
+        service: 'crm.get-customer',
+        security: '',
+        timeoutMs: 0,
+        rateLimitPerSecond: 0,
+        async: false,
+        waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
+        waitTimeoutMs: 0,
+      },
+      globals: { json: false },
+    });
+    // Every flag; the method in any case; --timeout is the channel's, --wait-timeout the wait's.
+    expect(
+      command([
+        'channel',
+        'update',
+        '--cluster',
+        'prod',
+        'customer',
+        '--method=patch',
+        '--path',
+        '/v2/customers/:id',
+        '--service',
+        ' crm.update ',
+        '--security',
+        'partner-key',
+        '--timeout',
+        '5000',
+        '--rate-limit',
+        '50',
+        '--async',
+        '--no-wait',
+        '--wait-timeout',
+        '2500',
+      ]),
+    ).toEqual({
+      name: 'channel update',
+      args: {
+        name: 'customer',
+        method: 'PATCH',
+        path: '/v2/customers/:id',
+        service: 'crm.update',
+        security: 'partner-key',
+        timeoutMs: 5000,
+        rateLimitPerSecond: 50,
+        async: true,
+        waitFor: WaitFor.WAIT_FOR_NONE,
+        waitTimeoutMs: 2500,
+      },
+      globals: { cluster: 'prod', json: false },
+    });
+    expect(command(['channel', 'show', 'customer'])).toMatchObject({
+      name: 'channel show',
+      args: { name: 'customer' },
+    });
+    expect(command(['channel', 'delete', 'customer'])).toEqual({
+      name: 'channel delete',
+      args: { name: 'customer', waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 0 },
+      globals: { json: false },
+    });
+    expect(command(['channel', 'delete', 'customer', '--no-wait', '--wait-timeout', '100']).args).toEqual({
+      name: 'customer',
+      waitFor: WaitFor.WAIT_FOR_NONE,
+      waitTimeoutMs: 100,
+    });
+  });
+
+  it.each([
+    [
+      ['--method', 'FETCH', '--path', '/a', '--service', 's'],
+      "error: option '--method <METHOD>' argument 'FETCH' is invalid. Give one of GET, POST, PUT, PATCH, DELETE, e.g. --method GET.",
+    ],
+    [
+      ['--method', 'GET', '--path', 'customers/:id', '--service', 's'],
+      "error: option '--path <PATH>' argument 'customers/:id' is invalid. A path starts with '/'; ':name' segments are parameters, e.g. --path /customers/:id.",
+    ],
+    [
+      ['--method', 'GET', '--path', '/a', '--service', '  '],
+      "error: option '--service <NAME>' argument '  ' is invalid. Give the name of a deployed service, or leave the option out.",
+    ],
+    [
+      ['--method', 'GET', '--path', '/a', '--service', 's', '--timeout', 'soon'],
+      "error: option '--timeout <MS>' argument 'soon' is invalid.",
+    ],
+    [
+      ['--method', 'GET', '--path', '/a', '--service', 's', '--rate-limit', '-1'],
+      "error: option '--rate-limit <N>' argument '-1' is invalid. Give a whole number from 0 to 4294967295, e.g. --rate-limit 100.",
+    ],
+    [
+      ['--method', 'GET', '--path', '/a', '--service', 's', '--wait-timeout', '1.5'],
+      "error: option '--wait-timeout <MS>' argument '1.5' is invalid.",
+    ],
+    [['--path', '/a', '--service', 's'], "error: required option '--method <METHOD>' not specified"],
+    [['--method', 'GET', '--service', 's'], "error: required option '--path <PATH>' not specified"],
+    [['--method', 'GET', '--path', '/a'], "error: required option '--service <NAME>' not specified"],
+  ])('rejects channel create and update with %j: %s', (flags, message) => {
+    for (const sub of ['create', 'update']) {
+      const stderr = rejected(['channel', sub, 'customer', ...flags]);
+      expect(stderr.startsWith(message), stderr).toBe(true);
+      expect(stderr).toMatch(
+        new RegExp(
+          `\\n\\nUsage: laneway channel ${sub} NAME --method <METHOD> --path <PATH> --service <NAME> \\[--security <KEY>\\] .*\\nRun 'laneway channel ${sub} --help' for more\\.\\n$`,
+        ),
+      );
+    }
+  });
+
   it('reads job and the jobs subcommands', () => {
     expect(command(['job', 'job-1'])).toMatchObject({ name: 'job', args: { jobId: 'job-1' } });
     expect(command(['jobs', 'failed'])).toMatchObject({
@@ -191,6 +323,14 @@ describe('parseCommandLine', () => {
     [['deploy'], "error: missing required argument 'PATH'", 'deploy'],
     [['invoke'], "error: missing required argument 'NAME'", 'invoke'],
     [['status', 'x'], "error: unexpected argument 'x' for 'status' (it takes none)", 'status'],
+    [['channel', 'show'], "error: missing required argument 'NAME'", 'channel show'],
+    [
+      ['channel', 'delete', 'a', 'b'],
+      "error: unexpected argument 'b' for 'channel delete' (it takes NAME)",
+      'channel delete',
+    ],
+    [['channel', 'delete', 'a', '--timeout', '5'], "error: unknown option '--timeout'", 'channel delete'],
+    [['channels', 'x'], "error: unexpected argument 'x' for 'channels' (it takes none)", 'channels'],
     [['invoke', 'a', 'b'], "error: unexpected argument 'b' for 'invoke' (it takes NAME)", 'invoke'],
     [
       ['services', 'x', 'y'],
@@ -295,6 +435,9 @@ describe('parseCommandLine', () => {
     );
     expect(missing).toContain('\n  cluster token NAME ');
     expect(rejected(['jobs'])).toMatch(/^error: 'jobs' needs a subcommand \(one of: failed, retry\)\n/);
+    expect(rejected(['channel'])).toMatch(
+      /^error: 'channel' needs a subcommand \(one of: create, update, show, delete\)\n/,
+    );
   });
 
   it('reports a missing command with the overview', () => {

@@ -1,10 +1,26 @@
 import pino from 'pino';
+import type { Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { loadConfig } from './config/load-config';
+import type { LogFormat } from './config/load-config';
 import { startControlPlane } from './control-plane';
+
+/**
+ * The root logger: JSON lines on stdout (what log collectors and the e2e tests read), or, on a
+ * terminal or with LANEWAY_LOG_FORMAT=pretty, pino-pretty's lines. pino-pretty runs as a stream in
+ * this thread, not as a transport: a transport's worker thread would have to resolve it by name from
+ * the bundle's location. It writes synchronously, so nothing is lost when shutdown calls process.exit.
+ */
+function createLogger(level: string, format: LogFormat): Logger {
+  const options = { name: 'control-plane', level };
+  const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
+  if (!pretty) return pino(options);
+  return pino(options, pinoPretty({ colorize: process.stdout.isTTY === true, sync: true }));
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = pino({ name: 'control-plane', level: config.logLevel });
+  const logger = createLogger(config.logLevel, config.logFormat ?? 'auto');
   const running = await startControlPlane(config, logger);
   let stopping = false;
   const stop = (signal: string): void => {

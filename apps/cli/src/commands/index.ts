@@ -1,4 +1,6 @@
 import type { CliCommandEntry } from './command';
+import { channelGroup } from './channel';
+import { channelsCommand } from './channels';
 import { clusterGroup } from './cluster';
 import { clustersCommand } from './clusters';
 import { deployCommand } from './deploy';
@@ -25,6 +27,8 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   versionsCommand,
   rollbackCommand,
   undeployCommand,
+  channelsCommand,
+  channelGroup,
   statusCommand,
   jobCommand,
   jobsGroup,

@@ -60,3 +60,40 @@ export function nonEmptyParser(what: string): (value: string) => string {
     return value.trim();
   };
 }
+
+/** The HTTP methods a channel can answer (the control plane's list). */
+export const CHANNEL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** `--method METHOD`: one of CHANNEL_METHODS, in any case; upper-cased. */
+export function httpMethodParser(flag: string): (value: string) => string {
+  return (value) => {
+    const method = value.trim().toUpperCase();
+    if (!(CHANNEL_METHODS as readonly string[]).includes(method)) {
+      throw new InvalidArgumentError(`Give one of ${CHANNEL_METHODS.join(', ')}, e.g. ${flag} GET.`);
+    }
+    return method;
+  };
+}
+
+/** `--path PATH`: a URL path, starting with '/' (the control plane checks the rest). */
+export function urlPathParser(flag: string): (value: string) => string {
+  return (value) => {
+    if (!value.startsWith('/')) {
+      throw new InvalidArgumentError(
+        `A path starts with '/'; ':name' segments are parameters, e.g. ${flag} /customers/:id.`,
+      );
+    }
+    return value;
+  };
+}
+
+/** `--flag N`: a whole number from 0 that fits the uint32 field. */
+export function wholeNumberParser(flag: string, example: number): (value: string) => number {
+  return (value) => {
+    const n = parseUint32(value);
+    if (n === undefined) {
+      throw new InvalidArgumentError(`Give a whole number from 0 to ${MAX_UINT32}, e.g. ${flag} ${example}.`);
+    }
+    return n;
+  };
+}

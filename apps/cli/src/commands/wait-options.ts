@@ -4,13 +4,27 @@ import type { OptionValues } from './command';
 import { millisecondsParser } from './option-parsers';
 import { optionValue } from './option-values';
 
-/** The flags of every command that changes the cluster and can wait for the servers. */
-export const WAIT_OPTIONS: readonly Option[] = Object.freeze([
-  new Option('--no-wait', 'return once the change is stored; do not wait for the servers'),
-  new Option('--timeout <MS>', 'how long to wait for the servers (default 10000)').argParser(
-    millisecondsParser('--timeout'),
-  ),
-]);
+/**
+ * `--no-wait` and `--<timeoutFlag> <MS>`: the flags of a command that changes the cluster and can
+ * wait for the servers. Read them back with {@link readWaitOptions} and the same flag name.
+ */
+export function waitOptions(timeoutFlag: 'timeout' | 'wait-timeout'): readonly Option[] {
+  return Object.freeze([
+    new Option('--no-wait', 'return once the change is stored; do not wait for the servers'),
+    new Option(`--${timeoutFlag} <MS>`, 'how long to wait for the servers (default 10000)').argParser(
+      millisecondsParser(`--${timeoutFlag}`),
+    ),
+  ]);
+}
+
+/** The wait flags of deploy, undeploy and rollback: `--no-wait`, `--timeout <MS>`. */
+export const WAIT_OPTIONS: readonly Option[] = waitOptions('timeout');
+
+/**
+ * The wait flags of the channel commands, whose `--timeout` is the channel's own request deadline:
+ * `--no-wait`, `--wait-timeout <MS>`.
+ */
+export const CHANNEL_WAIT_OPTIONS: readonly Option[] = waitOptions('wait-timeout');
 
 export interface WaitArgs {
   readonly waitFor: WaitFor;
@@ -18,10 +32,13 @@ export interface WaitArgs {
   readonly timeoutMs: number;
 }
 
-/** What WAIT_OPTIONS say: `--no-wait` is commander's `wait: false`. */
-export function readWaitOptions(options: OptionValues): WaitArgs {
+/** What the wait options say: `--no-wait` is commander's `wait: false`. */
+export function readWaitOptions(
+  options: OptionValues,
+  timeoutFlag: 'timeout' | 'wait-timeout' = 'timeout',
+): WaitArgs {
   return {
     waitFor: options['wait'] === false ? WaitFor.WAIT_FOR_NONE : WaitFor.WAIT_FOR_ALL_SERVERS,
-    timeoutMs: optionValue.number(options, 'timeout') ?? 0,
+    timeoutMs: optionValue.number(options, timeoutFlag === 'timeout' ? 'timeout' : 'waitTimeout') ?? 0,
   };
 }

@@ -16,6 +16,7 @@ describe('control-plane loadConfig', () => {
       queuePrefix: 'laneway',
       adminToken: undefined,
       logLevel: 'info',
+      logFormat: 'auto',
       limits: DEFAULT_LIMITS,
       compile: { workers: Math.min(2, os.availableParallelism()), maxHeapMb: 512, loadTimeoutMs: 2000 },
     });
@@ -32,6 +33,16 @@ describe('control-plane loadConfig', () => {
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.limits)).toBe(true);
+  });
+
+  it('reads LANEWAY_LOG_FORMAT: pretty, json, or auto (unset or empty: by whether stdout is a terminal)', () => {
+    expect(loadConfig({ LANEWAY_LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(loadConfig({ LANEWAY_LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(loadConfig({ LANEWAY_LOG_FORMAT: 'auto' }).logFormat).toBe('auto');
+    expect(loadConfig({ LANEWAY_LOG_FORMAT: '' }).logFormat).toBe('auto');
+    expect(() => loadConfig({ LANEWAY_LOG_FORMAT: 'colour' })).toThrow(
+      /invalid control-plane configuration: LANEWAY_LOG_FORMAT="colour": .*"pretty".*"json"/,
+    );
   });
 
   it('reads every limit from its variable; empty means the default', () => {

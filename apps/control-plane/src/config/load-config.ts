@@ -53,6 +53,11 @@ const schema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  // Unset or empty: pretty on a terminal, JSON lines otherwise (main.ts decides, from process.stdout.isTTY).
+  LANEWAY_LOG_FORMAT: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.enum(['auto', 'pretty', 'json']).default('auto'),
+  ),
   // Compile processes (deploy/compiler-pool.ts): how many, their heap, the bound on a file's top level.
   LANEWAY_COMPILE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   LANEWAY_COMPILE_MAX_HEAP_MB: z.coerce.number().int().min(64).max(65_536).default(512),
@@ -69,6 +74,8 @@ const schema = z.object({
   LANEWAY_MAX_LIST_LIMIT: limit('maxListLimit'),
 });
 
+export type LogFormat = 'auto' | 'pretty' | 'json';
+
 export interface ControlPlaneConfig {
   grpcAddress: string;
   databaseUrl: string | undefined;
@@ -78,6 +85,11 @@ export interface ControlPlaneConfig {
   /** Unset: generated and kept in dataDir/admin-token. */
   adminToken: string | undefined;
   logLevel: string;
+  /**
+   * LANEWAY_LOG_FORMAT: 'auto' (default) is pretty when stdout is a terminal, else JSON lines. Only
+   * main.ts reads it, to make the root logger; absent (a config built by hand, in tests) is 'auto'.
+   */
+  logFormat?: LogFormat;
   /** What one API call may carry; each field's variable and default are documented in limits.ts. */
   limits: Readonly<Limits>;
   /** The processes that compile and inspect uploads (a crash or a runaway there costs one deploy). */
@@ -112,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     queuePrefix: c.LANEWAY_QUEUE_PREFIX,
     adminToken: c.LANEWAY_ADMIN_TOKEN,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LANEWAY_LOG_FORMAT,
     compile: Object.freeze({
       workers: c.LANEWAY_COMPILE_WORKERS ?? Math.min(2, os.availableParallelism()),
       maxHeapMb: c.LANEWAY_COMPILE_MAX_HEAP_MB,

@@ -18,6 +18,16 @@ describe('server loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads LANEWAY_LOG_FORMAT: pretty, json, or auto (unset or empty: by whether stdout is a terminal)', () => {
+    expect(loadConfig({}).logFormat).toBe('auto');
+    expect(loadConfig({ LANEWAY_LOG_FORMAT: '' }).logFormat).toBe('auto');
+    expect(loadConfig({ LANEWAY_LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(loadConfig({ LANEWAY_LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(() => loadConfig({ LANEWAY_LOG_FORMAT: 'PRETTY' })).toThrow(
+      /invalid server configuration: LANEWAY_LOG_FORMAT="PRETTY": .*"pretty".*"json"/,
+    );
+  });
+
   it('names every bad variable with its value', () => {
     expect(() => loadConfig({ LANEWAY_CLUSTER: 'Bad Name', REDIS_URL: 'localhost:6379' })).toThrow(
       /LANEWAY_CLUSTER="Bad Name": not a valid cluster name; REDIS_URL="localhost:6379": must be a redis:\/\/ URL/,

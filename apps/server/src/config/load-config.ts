@@ -31,7 +31,14 @@ const schema = z.object({
     .refine((mb) => mb === 0 || mb >= 16, '0 (no load-check thread) or at least 16')
     .default(512),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  // Unset or empty: pretty on a terminal, JSON lines otherwise (main.ts decides, from process.stdout.isTTY).
+  LANEWAY_LOG_FORMAT: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.enum(['auto', 'pretty', 'json']).default('auto'),
+  ),
 });
+
+export type LogFormat = 'auto' | 'pretty' | 'json';
 
 export interface ServerConfig {
   controlPlane: string;
@@ -68,6 +75,11 @@ export interface ServerConfig {
    */
   loadMaxHeapMb: number;
   logLevel: string;
+  /**
+   * LANEWAY_LOG_FORMAT: 'auto' (default) is pretty when stdout is a terminal, else JSON lines. Only
+   * main.ts reads it, to make the root logger; absent (a config built by hand, in tests) is 'auto'.
+   */
+  logFormat?: LogFormat;
 }
 
 /** The only reader of the environment in the server. Throws naming each bad variable and value. */
@@ -108,5 +120,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     loadTimeoutMs: c.LANEWAY_LOAD_TIMEOUT_MS,
     loadMaxHeapMb: c.LANEWAY_LOAD_MAX_HEAP_MB,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LANEWAY_LOG_FORMAT,
   });
 }

@@ -1,0 +1,25 @@
+import { WaitFor } from '@laneway/proto';
+import type { ChannelChangeResponse } from '@laneway/proto';
+import { CliError } from '../errors';
+import { formatApplyFailure, formatChannelChange, formatJson } from '../format';
+import type { CommandContext } from './command';
+
+/**
+ * Prints a channel change as deploy prints a deploy (the change, then what each server did) and
+ * fails (exit 1) when a server did not apply it.
+ */
+export function reportChannelChange(
+  verb: 'created' | 'updated' | 'deleted',
+  args: { readonly name: string; readonly waitFor: WaitFor },
+  response: ChannelChangeResponse,
+  context: CommandContext,
+): number {
+  context.out(
+    context.json
+      ? formatJson(response)
+      : formatChannelChange(verb, args.name, response, { waited: args.waitFor !== WaitFor.WAIT_FOR_NONE }),
+  );
+  const failure = formatApplyFailure(response.revision, response.servers);
+  if (failure !== undefined) throw new CliError(failure);
+  return 0;
+}
