@@ -79,10 +79,11 @@ describe('hostile deploys against a running control plane and server', () => {
 
   it('answers a top level that never ends after the load timeout, while other RPCs carry on', async () => {
     const endless = api.deploy(cluster, [{ path: 'hostile/loop.ts', content: `${SDK}for (;;) {}\n` }]);
+    let endlessSettled = false;
+    void endless.catch(() => undefined).finally(() => (endlessSettled = true));
     // Meanwhile the API answers, and the server runs calls for a client of the control plane.
-    const started = Date.now();
     const [servers, call] = await Promise.all([api.listServers(cluster), api.invoke(cluster, 'hostile.greet', {})]);
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(endlessSettled).toBe(false);
     expect(servers.servers.map((s) => [s.name, s.connected])).toEqual([['s1', true]]);
     expect(JSON.parse(call.outputJson)).toEqual({ version: 1 });
     const err = await failure(endless);
@@ -97,7 +98,8 @@ describe('hostile deploys against a running control plane and server', () => {
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(err.details).toContain('hostile/big.ts');
     expect(err.details).toContain('LANEWAY_MAX_FILE_BYTES');
-    expect(err.ms).toBeLessThan(10_000);
+    // Most of it is moving 50 MB through gRPC on both sides (2-10 s here while other tests ran).
+    expect(err.ms).toBeLessThan(30_000);
   });
 
   it('answers 20,000 tiny files with RESOURCE_EXHAUSTED naming the limit', async () => {
