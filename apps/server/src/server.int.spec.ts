@@ -27,7 +27,7 @@ const service = (name: string, version: string, lane: 'network' | 'cpu', body = 
   code: `${body}\nexports.default = require('@laneway/sdk').defineService({ name: '${name}', lane: '${lane}', handle: () => '${version}' });`,
   policy: { timeoutMs: 0, attempts: 0, concurrency: 0 },
 });
-const HOG = 'const kept = []; for (;;) kept.push(new Array(100000).fill(1));';
+const HOG = 'const kept = []; for (;;) kept.push(new Array(2_000_000).fill(1));';
 
 describe('startServer applying pushes from a sync stream', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'laneway-server-'));

@@ -11,7 +11,7 @@ const good = (name: string): string => `
 const { defineService } = require('@laneway/sdk');
 exports.default = defineService({ name: '${name}', handle: () => '${name}' });
 `;
-const HOG = 'const kept = []; for (;;) kept.push(new Array(100000).fill(1));';
+const HOG = 'const kept = []; for (;;) kept.push(new Array(2_000_000).fill(1));';
 
 describe('LoadChecker with a real worker thread', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'laneway-load-checker-'));

@@ -59,7 +59,7 @@ describe('ServiceRegistry with a real load-check thread', () => {
         spec('recurses', 'recurses1', 'function f() { return f() + 1; }\nf();'),
         spec('loops', 'loops1', 'for (;;) {}'),
         // One file, two services: both named.
-        { ...spec('hog', 'hog1', 'const kept = []; for (;;) kept.push(new Array(100000).fill(1));', ['hog', 'hog.too']) },
+        { ...spec('hog', 'hog1', 'const kept = []; for (;;) kept.push(new Array(2_000_000).fill(1));', ['hog', 'hog.too']) },
         { ...spec('hog', 'hog1', '', ['hog', 'hog.too']), name: 'hog.too' },
         spec('b', 'b1', ''),
       ],
