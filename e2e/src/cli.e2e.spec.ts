@@ -15,14 +15,18 @@ import {
   type ControlPlaneHandle,
 } from '@laneway/testkit';
 
-/** `node apps/cli/bin/laneway.js ARGS` from the repository root: the `laneway` npm links into .bin. */
-function runBin(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * `node apps/cli/bin/laneway.js ARGS` from the repository root: the `laneway` npm links into .bin.
+ * stdin is a pipe holding `stdin` (default: nothing), then closed.
+ */
+function runBin(args: string[], env: Record<string, string>, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'apps/cli/bin/laneway.js'), ...args], {
       cwd: ROOT,
       env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -167,5 +171,59 @@ describe('the laneway CLI against a running cluster', () => {
     expect(deleted.stdout).toMatch(/^deleted channel greet: revision \d+\nservers:\n {2}replica-1 {2}ACKED /);
     expect((await runBin(['channels'], env)).stdout).toMatch(/^no channels in cluster 'default' \(revision \d+\)\n$/);
     expect((await fetch(`http://127.0.0.1:${httpPort}/greet/Ada`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('creates an API-key security definition from stdin, guards a channel with it (401 without the key, 200 with), lists and deletes both', async () => {
+    expect((await runCli(['deploy', 'examples/hello.ts'], env)).code).toBe(0);
+    const key = 'e2e-partner-key-0123456789abcdef';
+
+    // The key comes on stdin (a pipe, not a terminal: no prompt), never on the command line.
+    const created = await runBin(['security', 'create-api-key', 'partner', '--header', 'X-Api-Key'], env, `${key}\n`);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(
+      /^created security definition partner \(api-key, header x-api-key\): revision (\d+)\nservers:\n {2}replica-1 {2}ACKED {2}applied revision \1\n$/,
+    );
+    const noKey = await runBin(['security', 'create-api-key', 'other', '--header', 'x-api-key'], env);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/^error: no API key given for 'other': /);
+
+    const channel = await runBin(
+      ['channel', 'create', 'secure-greet', '--method', 'POST', '--path', '/secure/greet/:name', '--service', 'hello.greet', '--security', 'partner'],
+      env,
+    );
+    expect(channel.stderr).toBe('');
+    expect(channel.code).toBe(0);
+
+    const url = `http://127.0.0.1:${httpPort}/secure/greet/Ada`;
+    const without = await fetch(url, { method: 'POST' });
+    expect(without.status).toBe(401);
+    expect(await without.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
+    expect((await fetch(url, { method: 'POST', headers: { 'x-api-key': `${key}-wrong` } })).status).toBe(401);
+    const withKey = await fetch(url, { method: 'POST', headers: { 'x-api-key': key } });
+    expect(withKey.status).toBe(200);
+    expect(await withKey.json()).toEqual({ greeting: 'Hello, Ada!', server: 'replica-1' });
+
+    const listed = await runBin(['security'], env);
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^NAME +KIND +CHECKS +SECRET SET +REVISION\npartner +api-key +header x-api-key +yes +\d+\n$/);
+    const json = await runBin(['security', '--json'], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({ definitions: [{ name: 'partner', apiKey: { header: 'x-api-key', key: '', keySet: true } }] });
+    for (const output of [created, listed, json]) expect(output.stdout + output.stderr).not.toContain(key);
+
+    // In use: the control plane's FAILED_PRECONDITION names the channel, and nothing changes.
+    const refused = await runBin(['security', 'delete', 'partner'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^error: FAILED_PRECONDITION: security definition 'partner' is used by channel\(s\) 'secure-greet' in cluster 'default': change or delete them first\n$/);
+    expect((await fetch(url, { method: 'POST', headers: { 'x-api-key': key } })).status).toBe(200);
+
+    expect((await runBin(['channel', 'delete', 'secure-greet'], env)).code).toBe(0);
+    const deleted = await runBin(['security', 'delete', 'partner'], env);
+    expect(deleted.stderr).toBe('');
+    expect(deleted.code).toBe(0);
+    expect(deleted.stdout).toMatch(/^deleted security definition partner: revision \d+\nservers:\n {2}replica-1 {2}ACKED /);
+    expect((await runBin(['security'], env)).stdout).toMatch(/^no security definitions in cluster 'default' \(revision \d+\)\n$/);
   });
 });

@@ -5,6 +5,7 @@ import {
   ClusterServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
+  SecurityServiceClient,
   ServerServiceClient,
 } from '@laneway/proto';
 import type {
@@ -14,6 +15,7 @@ import type {
   CreateChannelRequest,
   DeleteChannelRequest,
   DeleteClusterResponse,
+  DeleteSecurityDefinitionRequest,
   DeploymentStatus,
   DeployRequest,
   DeployResponse,
@@ -26,11 +28,15 @@ import type {
   ListClustersResponse,
   ListFailedJobsRequest,
   ListFailedJobsResponse,
+  ListSecurityDefinitionsResponse,
   ListServersResponse,
   ListServicesResponse,
   ListServiceVersionsResponse,
+  PutSecurityDefinitionRequest,
   RollbackRequest,
   RollbackResponse,
+  SecurityChangeResponse,
+  SecurityDefinition,
   ServerInfo,
   UndeployRequest,
   UndeployResponse,
@@ -66,6 +72,7 @@ export class ApiClient {
   private clusterClient?: ClusterServiceClient;
   private serverClient?: ServerServiceClient;
   private channelClient?: ChannelServiceClient;
+  private securityClient?: SecurityServiceClient;
 
   constructor(private readonly options: ApiClientOptions) {}
 
@@ -257,6 +264,49 @@ export class ApiClient {
     );
   }
 
+  createSecurityDefinition(request: PutSecurityDefinitionRequest): Promise<SecurityChangeResponse> {
+    const client = this.security();
+    return this.unary<SecurityChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.createSecurityDefinition(request, md, opts, cb),
+    );
+  }
+
+  updateSecurityDefinition(request: PutSecurityDefinitionRequest): Promise<SecurityChangeResponse> {
+    const client = this.security();
+    return this.unary<SecurityChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.updateSecurityDefinition(request, md, opts, cb),
+    );
+  }
+
+  getSecurityDefinition(cluster: string, name: string): Promise<SecurityDefinition> {
+    const client = this.security();
+    return this.unary<SecurityDefinition>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.getSecurityDefinition({ cluster, name }, md, opts, cb),
+    );
+  }
+
+  listSecurityDefinitions(cluster: string): Promise<ListSecurityDefinitionsResponse> {
+    const client = this.security();
+    return this.unary<ListSecurityDefinitionsResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS),
+      (md, opts, cb) => client.listSecurityDefinitions({ cluster }, md, opts, cb),
+    );
+  }
+
+  deleteSecurityDefinition(request: DeleteSecurityDefinitionRequest): Promise<SecurityChangeResponse> {
+    const client = this.security();
+    return this.unary<SecurityChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.deleteSecurityDefinition(request, md, opts, cb),
+    );
+  }
+
   /** Closes every gRPC channel (connection) this client opened. Safe to call more than once. */
   close(): void {
     for (const client of this.clients.splice(0)) client.close();
@@ -280,6 +330,10 @@ export class ApiClient {
 
   private channels(): ChannelServiceClient {
     return (this.channelClient ??= this.track(new ChannelServiceClient(...this.target())));
+  }
+
+  private security(): SecurityServiceClient {
+    return (this.securityClient ??= this.track(new SecurityServiceClient(...this.target())));
   }
 
   private target(): [string, ReturnType<typeof credentials.createInsecure>] {

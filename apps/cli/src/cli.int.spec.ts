@@ -12,6 +12,7 @@ import {
   InvokeServiceService,
   JobState,
   Lane,
+  SecurityServiceService,
   ServerServiceService,
   WaitFor,
 } from '@laneway/proto';
@@ -26,18 +27,25 @@ import type {
   InvokeRequest,
   InvokeServiceServer,
   JobInfo,
+  PutSecurityDefinitionRequest,
   RollbackRequest,
   RollbackResponse,
+  SecurityChangeResponse,
+  SecurityDefinition,
+  SecurityServiceServer,
   ServerInfo,
   ServerServiceServer,
   ServicePolicy,
 } from '@laneway/proto';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from './cli';
+import type { SecretInput } from './read-secret';
 
 const VERSION = '0123456789abcdef0123456789abcdef';
 const OLD_VERSION = 'abcdef0123456789abcdef0123456789';
@@ -550,6 +558,159 @@ const channelService: ChannelServiceServer = {
   },
 };
 
+const PARTNER_KEY: SecurityDefinition = {
+  name: 'partner-key',
+  apiKey: { header: 'x-api-key', key: '', keySet: true },
+  revision: 20,
+  updatedAt: '2025-01-05T00:00:00.000Z',
+};
+
+const OPS_BASIC: SecurityDefinition = {
+  name: 'ops',
+  basicAuth: { username: 'ada', password: '', passwordSet: true },
+  revision: 21,
+  updatedAt: '2025-01-05T00:00:01.000Z',
+};
+
+const SSO_JWT: SecurityDefinition = {
+  name: 'sso',
+  jwt: {
+    hs256Secret: '',
+    publicKeyPem: '',
+    issuer: 'https://id.example.com',
+    audience: 'laneway',
+    secretSet: true,
+  },
+  revision: 22,
+  updatedAt: '2025-01-05T00:00:02.000Z',
+};
+
+const ISSUER_PEM =
+  '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n';
+
+const PARTNER_JWT: SecurityDefinition = {
+  name: 'partner-jwt',
+  jwt: { hs256Secret: '', publicKeyPem: ISSUER_PEM, issuer: '', audience: '', secretSet: false },
+  revision: 23,
+  updatedAt: '2025-01-05T00:00:03.000Z',
+};
+
+const SECURITY_DEFINITIONS = [PARTNER_KEY, OPS_BASIC, SSO_JWT, PARTNER_JWT];
+
+/** As the control plane answers: the request's fields, secrets blanked, whether one is stored. */
+function definitionOf(
+  request: PutSecurityDefinitionRequest,
+  revision: number,
+  stored?: SecurityDefinition,
+): SecurityDefinition {
+  const base = { name: request.name, revision, updatedAt: '2025-01-06T00:00:00.000Z' };
+  if (request.apiKey) {
+    const keySet = request.apiKey.key !== '' || stored?.apiKey?.keySet === true;
+    return { ...base, apiKey: { header: request.apiKey.header, key: '', keySet } };
+  }
+  if (request.basicAuth) {
+    const passwordSet = request.basicAuth.password !== '' || stored?.basicAuth?.passwordSet === true;
+    return { ...base, basicAuth: { username: request.basicAuth.username, password: '', passwordSet } };
+  }
+  const jwt = request.jwt ?? {
+    hs256Secret: '',
+    publicKeyPem: '',
+    issuer: '',
+    audience: '',
+    secretSet: false,
+  };
+  const secretSet = jwt.publicKeyPem === '' && (jwt.hs256Secret !== '' || stored?.jwt?.secretSet === true);
+  return { ...base, jwt: { ...jwt, hs256Secret: '', secretSet } };
+}
+
+function missingSecurity(callback: sendUnaryData<never>, name: string, cluster: string): void {
+  notFound(callback, `security definition '${name}' does not exist in cluster '${cluster}'`);
+}
+
+/** The control plane's check of an API key's length (its message names the length, never the key). */
+function refuseShortKey(
+  request: PutSecurityDefinitionRequest,
+  callback: sendUnaryData<SecurityChangeResponse>,
+): boolean {
+  const key = request.apiKey?.key ?? '';
+  if (request.apiKey === undefined || key === '' || key.length >= 16) return false;
+  callback({
+    code: status.INVALID_ARGUMENT,
+    details: `api_key.key has ${key.length} characters; use at least 16 (a random key)`,
+  });
+  return true;
+}
+
+const securityService: SecurityServiceServer = {
+  createSecurityDefinition(call, callback) {
+    const request = record('createSecurityDefinition', call);
+    if (SECURITY_DEFINITIONS.some((d) => d.name === request.name)) {
+      return callback({
+        code: status.ALREADY_EXISTS,
+        details: `security definition '${request.name}' already exists in cluster '${request.cluster}'`,
+      });
+    }
+    if (refuseShortKey(request, callback)) return;
+    callback(null, {
+      revision: 30,
+      definition: definitionOf(request, 30),
+      servers: channelServers(request, 30),
+    });
+  },
+  updateSecurityDefinition(call, callback) {
+    const request = record('updateSecurityDefinition', call);
+    const stored = SECURITY_DEFINITIONS.find((d) => d.name === request.name);
+    if (!stored) return missingSecurity(callback, request.name, request.cluster);
+    if (refuseShortKey(request, callback)) return;
+    callback(null, {
+      revision: 31,
+      definition: definitionOf(request, 31, stored),
+      servers: channelServers(request, 31),
+    });
+  },
+  getSecurityDefinition(call, callback) {
+    const { cluster, name } = record('getSecurityDefinition', call);
+    const definition = SECURITY_DEFINITIONS.find((d) => d.name === name);
+    if (!definition) return missingSecurity(callback, name, cluster);
+    callback(null, definition);
+  },
+  listSecurityDefinitions(call, callback) {
+    const { cluster } = record('listSecurityDefinitions', call);
+    callback(null, { revision: 23, definitions: cluster === 'empty' ? [] : [...SECURITY_DEFINITIONS] });
+  },
+  deleteSecurityDefinition(call, callback) {
+    const request = record('deleteSecurityDefinition', call);
+    if (request.name === 'partner-key') {
+      return callback({
+        code: status.FAILED_PRECONDITION,
+        details: `security definition 'partner-key' is used by channel(s) 'orders' in cluster '${request.cluster}': change or delete them first`,
+      });
+    }
+    if (!SECURITY_DEFINITIONS.some((d) => d.name === request.name)) {
+      return missingSecurity(callback, request.name, request.cluster);
+    }
+    callback(null, { revision: 32, definition: undefined, servers: channelServers(request, 32) });
+  },
+};
+
+/** stdin as a terminal would be: raw mode recorded, the keys typed fed in as chunks. */
+class FakeTerminal extends PassThrough implements SecretInput {
+  readonly isTTY = true;
+  isRaw = false;
+  readonly rawModes: boolean[] = [];
+
+  constructor(keys: readonly string[]) {
+    super();
+    for (const key of keys) this.write(key);
+  }
+
+  setRawMode(mode: boolean): this {
+    this.isRaw = mode;
+    this.rawModes.push(mode);
+    return this;
+  }
+}
+
 describe('laneway CLI against a real gRPC server', () => {
   const server = new Server();
   let address = '';
@@ -561,6 +722,7 @@ describe('laneway CLI against a real gRPC server', () => {
     server.addService(ClusterServiceService, clusterService);
     server.addService(ServerServiceService, serverService);
     server.addService(ChannelServiceService, channelService);
+    server.addService(SecurityServiceService, securityService);
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
@@ -580,6 +742,7 @@ describe('laneway CLI against a real gRPC server', () => {
       // LANEWAY_DATA_DIR=state would have written them.
       'host/.laneway/admin-token': 'lwa_token-in-default-data-dir\n',
       'state/admin-token': 'lwa_token-in-state\n',
+      'keys/issuer.pem': ISSUER_PEM,
     };
     for (const [file, content] of Object.entries(files)) {
       await mkdir(path.dirname(path.join(root, file)), { recursive: true });
@@ -600,13 +763,20 @@ describe('laneway CLI against a real gRPC server', () => {
     received.requests.length = 0;
   });
 
-  async function cli(argv: string[], env: NodeJS.ProcessEnv = {}, cwd = root) {
+  /** Runs the CLI in-process; stdin is empty (never the test runner's) unless given. */
+  async function cli(
+    argv: string[],
+    env: NodeJS.ProcessEnv = {},
+    cwd = root,
+    stdin: SecretInput = Readable.from([]),
+  ) {
     let stdout = '';
     let stderr = '';
     const code = await run(argv, {
       env: { LANEWAY_CONTROL_PLANE: address, ...env },
       stdout: { write: (chunk: string) => (stdout += chunk) },
       stderr: { write: (chunk: string) => (stderr += chunk) },
+      stdin,
       cwd,
     });
     return { code, stdout, stderr };
@@ -1397,6 +1567,508 @@ describe('laneway CLI against a real gRPC server', () => {
     });
   });
 
+  describe('security', () => {
+    const STDIN_KEY = 'key-from-stdin-0123456789';
+    const lines = (...chunks: string[]) => Readable.from(chunks.map((c) => Buffer.from(c)));
+    /** The secret shows nowhere in what the CLI printed. */
+    const hidden = (result: { stdout: string; stderr: string }, secret: string) => {
+      expect(result.stdout).not.toContain(secret);
+      expect(result.stderr).not.toContain(secret);
+    };
+
+    it('security (and security list) lists the definitions: kind, what each checks, whether the secret is set', async () => {
+      const result = await cli(['security']);
+      expect(result).toEqual({
+        code: 0,
+        stdout: [
+          'NAME         KIND     CHECKS                                                  SECRET SET  REVISION',
+          'partner-key  api-key  header x-api-key                                        yes         20',
+          'ops          basic    username ada                                            yes         21',
+          'sso          jwt      HS256, issuer https://id.example.com, audience laneway  yes         22',
+          'partner-jwt  jwt      RS256/ES256 public key, issuer any, audience any        -           23',
+          '',
+        ].join('\n'),
+        stderr: '',
+      });
+      expect((await cli(['security', 'list'])).stdout).toBe(result.stdout);
+
+      const json = await cli(['security', '--json']);
+      expect(JSON.parse(json.stdout)).toEqual({ revision: 23, definitions: SECURITY_DEFINITIONS });
+      const none = await cli(['--cluster', 'empty', 'security']);
+      expect(none).toEqual({
+        code: 0,
+        stdout: "no security definitions in cluster 'empty' (revision 23)\n",
+        stderr: '',
+      });
+      expect(requestsTo('listSecurityDefinitions')).toEqual([
+        { cluster: 'default' },
+        { cluster: 'default' },
+        { cluster: 'default' },
+        { cluster: 'empty' },
+      ]);
+    });
+
+    it('create-api-key reads the key from stdin (its first line, newline stripped), sends it and never prints it', async () => {
+      const result = await cli(
+        ['security', 'create-api-key', 'mobile', '--header', 'X-Api-Key'],
+        { LANEWAY_TOKEN: 's3cret' },
+        root,
+        lines('key-from-', 'stdin-0123456789\r\n', 'a second line, ignored\n'),
+      );
+      expect(result).toEqual({
+        code: 0,
+        stdout: [
+          'created security definition mobile (api-key, header X-Api-Key): revision 30',
+          'servers:',
+          '  srv-a  ACKED  applied revision 30',
+          '',
+        ].join('\n'),
+        stderr: '',
+      });
+      expect(received.requests).toEqual([
+        {
+          method: 'createSecurityDefinition',
+          request: {
+            cluster: 'default',
+            name: 'mobile',
+            apiKey: { header: 'X-Api-Key', key: STDIN_KEY, keySet: false },
+            waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
+            waitTimeoutMs: 0,
+          },
+          authorization: ['Bearer s3cret'],
+        },
+      ]);
+
+      // Without a newline at the end, all of stdin; --json prints the answer, which holds no secret.
+      const json = await cli(
+        ['security', 'create-api-key', 'mobile', '--header', 'x', '--json'],
+        {},
+        root,
+        lines(STDIN_KEY),
+      );
+      expect(json.code).toBe(0);
+      hidden(json, STDIN_KEY);
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        revision: 30,
+        definition: { apiKey: { key: '', keySet: true } },
+      });
+      expect(requestsTo('createSecurityDefinition').at(-1)).toMatchObject({ apiKey: { key: STDIN_KEY } });
+
+      // A writer that keeps stdin open after the line: the line is enough, no need to wait for the end.
+      const open = new PassThrough();
+      open.write(`${STDIN_KEY}-open\n`);
+      expect(
+        (await cli(['security', 'create-api-key', 'mobile', '--header', 'x'], {}, root, open)).code,
+      ).toBe(0);
+      expect(requestsTo('createSecurityDefinition').at(-1)).toMatchObject({
+        apiKey: { key: `${STDIN_KEY}-open` },
+      });
+      open.destroy();
+    });
+
+    it('--generate makes a random 32-byte base64url key, sends it and prints it once, first and alone on stdout', async () => {
+      // stdin holds something else: it must not be read.
+      const result = await cli(
+        ['security', 'create-api-key', 'mobile', '--header', 'x-api-key', '--generate'],
+        {},
+        root,
+        lines('never-read-0123456789\n'),
+      );
+      expect(result.code).toBe(0);
+      const [sent] = requestsTo('createSecurityDefinition') as PutSecurityDefinitionRequest[];
+      const key = sent?.apiKey?.key ?? '';
+      expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(Buffer.from(key, 'base64url')).toHaveLength(32);
+      expect(result.stdout).toBe(
+        [
+          key,
+          'created security definition mobile (api-key, header x-api-key): revision 30',
+          'servers:',
+          '  srv-a  ACKED  applied revision 30',
+          '',
+        ].join('\n'),
+      );
+      expect(result.stdout.split(key)).toHaveLength(2);
+      expect(result.stderr).toBe(
+        "the first line above is the generated API key for 'mobile': keep it now, it is not shown again\n",
+      );
+
+      // --json: the key in the one JSON object, nowhere else; a new key each time.
+      const json = await cli([
+        'security',
+        'update-api-key',
+        'partner-key',
+        '--header',
+        'x-api-key',
+        '--generate',
+        '--json',
+      ]);
+      expect(json.code).toBe(0);
+      expect(json.stderr).toBe('');
+      const rotated =
+        (requestsTo('updateSecurityDefinition')[0] as PutSecurityDefinitionRequest).apiKey?.key ?? '';
+      expect(rotated).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(rotated).not.toBe(key);
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        generatedKey: rotated,
+        revision: 31,
+        definition: { name: 'partner-key' },
+      });
+      expect(json.stdout.split(rotated)).toHaveLength(2);
+    });
+
+    it('create with no secret exits 2 saying how to give one, without calling the control plane', async () => {
+      const apiKey = await cli(['security', 'create-api-key', 'mobile', '--header', 'x-api-key']);
+      expect(apiKey).toEqual({
+        code: 2,
+        stdout: '',
+        stderr:
+          "error: no API key given for 'mobile': type it at the prompt (stdin a terminal) or give it as stdin's first line, " +
+          `e.g. printf '%s\\n' "$KEY" | laneway security create-api-key mobile --header x-api-key, or --generate for a random key\n`,
+      });
+      const basic = await cli(
+        ['security', 'create-basic', 'ops2', '--username', 'ada'],
+        {},
+        root,
+        lines('\n', 'pw-on-line-2\n'),
+      );
+      expect(basic.code).toBe(2);
+      expect(basic.stderr).toMatch(
+        /^error: no password given for 'ops2': .*\| laneway security create-basic ops2 --username ada\n$/,
+      );
+      const jwt = await cli(['security', 'create-jwt', 'sso2', '--hs256', '--secret-from-argument', '']);
+      expect(jwt.code).toBe(2);
+      expect(jwt.stderr).toMatch(/^error: no HS256 secret given for 'sso2': /);
+      expect(received.calls).toEqual([]);
+    });
+
+    it('update with an empty secret sends it empty: the control plane keeps the stored one', async () => {
+      const result = await cli([
+        'security',
+        'update-basic',
+        'ops',
+        '--username',
+        'grace',
+        '--wait-timeout',
+        '2000',
+      ]);
+      expect(result).toEqual({
+        code: 0,
+        stdout: [
+          'updated security definition ops (basic, username grace): revision 31',
+          'servers:',
+          '  srv-a  ACKED  applied revision 31',
+          '',
+        ].join('\n'),
+        stderr: '',
+      });
+      expect(requestsTo('updateSecurityDefinition')).toEqual([
+        {
+          cluster: 'default',
+          name: 'ops',
+          basicAuth: { username: 'grace', password: '', passwordSet: false },
+          waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
+          waitTimeoutMs: 2000,
+        },
+      ]);
+
+      const missing = await cli(
+        ['security', 'update-api-key', 'nope', '--header', 'x'],
+        {},
+        root,
+        lines(STDIN_KEY),
+      );
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toBe(
+        "error: NOT_FOUND: security definition 'nope' does not exist in cluster 'default'\n",
+      );
+      hidden(missing, STDIN_KEY);
+    });
+
+    it('create-basic and create-jwt send the password or HS256 secret from stdin, --secret-from-argument, or the PEM file', async () => {
+      const basic = await cli(
+        ['security', 'create-basic', 'ops2', '--username', 'ada'],
+        {},
+        root,
+        lines('correct horse\n'),
+      );
+      expect(basic.code).toBe(0);
+      expect(basic.stdout).toMatch(
+        /^created security definition ops2 \(basic, username ada\): revision 30\n/,
+      );
+      hidden(basic, 'correct horse');
+
+      const hs256 = await cli(
+        [
+          'security',
+          'create-jwt',
+          'sso2',
+          '--hs256',
+          '--issuer',
+          'https://id.example.com',
+          '--audience',
+          'laneway',
+          '--no-wait',
+        ],
+        {},
+        root,
+        lines('an-hs256-secret-of-at-least-32-bytes\n'),
+      );
+      expect(hs256).toEqual({
+        code: 0,
+        stdout:
+          'created security definition sso2 (jwt, HS256, issuer https://id.example.com, audience laneway): revision 30\n' +
+          'servers: not waited for (--no-wait)\n',
+        stderr: '',
+      });
+
+      const argument = await cli([
+        'security',
+        'update-jwt',
+        'sso',
+        '--hs256',
+        '--secret-from-argument',
+        'from-argv-secret',
+      ]);
+      expect(argument.code).toBe(0);
+      hidden(argument, 'from-argv-secret');
+
+      // Relative to the working directory; the PEM is public, so it is no secret to read.
+      const pem = await cli(
+        ['security', 'create-jwt', 'partner-jwt2', '--public-key', 'keys/issuer.pem'],
+        {},
+        root,
+        lines('never-read\n'),
+      );
+      expect(pem.code).toBe(0);
+      expect(pem.stdout).toMatch(
+        /^created security definition partner-jwt2 \(jwt, RS256\/ES256 public key, issuer any, audience any\)/,
+      );
+
+      expect(requestsTo('createSecurityDefinition')).toMatchObject([
+        { name: 'ops2', basicAuth: { username: 'ada', password: 'correct horse' } },
+        {
+          name: 'sso2',
+          jwt: {
+            hs256Secret: 'an-hs256-secret-of-at-least-32-bytes',
+            publicKeyPem: '',
+            issuer: 'https://id.example.com',
+            audience: 'laneway',
+          },
+          waitFor: WaitFor.WAIT_FOR_NONE,
+        },
+        {
+          name: 'partner-jwt2',
+          jwt: { hs256Secret: '', publicKeyPem: ISSUER_PEM, issuer: '', audience: '' },
+        },
+      ]);
+      expect(requestsTo('updateSecurityDefinition')).toMatchObject([
+        { name: 'sso', jwt: { hs256Secret: 'from-argv-secret' } },
+      ]);
+
+      const unreadable = await cli(['security', 'create-jwt', 'x', '--public-key', 'keys/missing.pem']);
+      expect(unreadable).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: "error: cannot read --public-key 'keys/missing.pem': no such file or directory\n",
+      });
+    });
+
+    it('maps the control plane refusing a change to its gRPC status, without the secret in the message', async () => {
+      const short = await cli(
+        ['security', 'create-api-key', 'mobile', '--header', 'x'],
+        {},
+        root,
+        lines('short-key\n'),
+      );
+      expect(short).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'error: INVALID_ARGUMENT: api_key.key has 9 characters; use at least 16 (a random key)\n',
+      });
+      const taken = await cli(['security', 'create-api-key', 'partner-key', '--header', 'x', '--generate']);
+      expect(taken).toEqual({
+        code: 1,
+        stdout: '', // the generated key is shown only once it is stored
+        stderr:
+          "error: ALREADY_EXISTS: security definition 'partner-key' already exists in cluster 'default'\n",
+      });
+    });
+
+    it('prompts with echo off when stdin is a terminal (Backspace, Ctrl-U and arrow keys edit; the mode is restored)', async () => {
+      const terminal = new FakeTerminal([
+        'pa',
+        'x\u007f',
+        'ss-\u001b[D',
+        'typed-0123456789',
+        '\r',
+        'after-enter\n',
+      ]);
+      const result = await cli(['security', 'create-api-key', 'mobile', '--header', 'x'], {}, root, terminal);
+      expect(result).toMatchObject({ code: 0, stderr: "API key for 'mobile' (not shown): \n" });
+      expect(terminal.rawModes).toEqual([true, false]);
+      expect(requestsTo('createSecurityDefinition')).toMatchObject([
+        { apiKey: { key: 'pass-typed-0123456789' } },
+      ]);
+      hidden(result, 'typed-0123456789');
+
+      const cleared = new FakeTerminal(['wrong\u0015', 'right-password\n']);
+      const update = await cli(['security', 'update-basic', 'ops', '--username', 'ada'], {}, root, cleared);
+      expect(update.code).toBe(0);
+      expect(update.stderr).toBe("password for 'ops' (not shown; empty keeps the stored one): \n");
+      expect(requestsTo('updateSecurityDefinition')).toMatchObject([
+        { basicAuth: { password: 'right-password' } },
+      ]);
+
+      const cancelled = await cli(
+        ['security', 'create-basic', 'x', '--username', 'ada'],
+        {},
+        root,
+        new FakeTerminal(['secr', '\u0003']),
+      );
+      expect(cancelled).toEqual({
+        code: 130,
+        stdout: '',
+        stderr: "password for 'x' (not shown): \nerror: cancelled\n",
+      });
+      expect(received.calls).toEqual(['createSecurityDefinition', 'updateSecurityDefinition']);
+    });
+
+    // A real terminal: util-linux `script` runs the CLI (src/main.ts through tsx) on a pty; the test
+    // types only once the prompt shows, so the terminal's own echo would show the key if it were on.
+    const hasScript = process.platform === 'linux' && spawnSync('script', ['--version']).status === 0;
+    it.skipIf(!hasScript)(
+      'on a real terminal (a pty), the typed key is not echoed and reaches the request',
+      async () => {
+        const typed = 'typed-on-a-pty-0123456789';
+        const repo = path.resolve(import.meta.dirname, '../../..');
+        const command = [
+          process.execPath,
+          '--import',
+          'tsx',
+          'apps/cli/src/main.ts',
+          'security',
+          'create-api-key',
+          'tty',
+          '--header',
+          'x',
+        ]
+          .map((word) => `'${word}'`)
+          .join(' ');
+        const child = spawn('script', ['-qefc', command, '/dev/null'], {
+          cwd: repo,
+          env: { PATH: process.env['PATH'] ?? '', LANEWAY_CONTROL_PLANE: address, LANEWAY_TOKEN: 's3cret' },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let terminal = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          const before = terminal;
+          terminal += chunk.toString();
+          if (!before.includes('(not shown): ') && terminal.includes('(not shown): '))
+            child.stdin.write(`${typed}\r`);
+        });
+        child.stderr.on('data', (chunk: Buffer) => (terminal += chunk.toString()));
+        // Never left running: a prompt that does not show fails the test instead of hanging it.
+        const guard = setTimeout(() => child.kill(), 20_000);
+        const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+        clearTimeout(guard);
+        child.stdin.destroy();
+
+        expect(terminal).toMatch(
+          /^API key for 'tty' \(not shown\): \r?\ncreated security definition tty \(api-key, header x\): revision 30\r?\n/,
+        );
+        expect(terminal).not.toContain(typed);
+        expect(code).toBe(0);
+        expect(requestsTo('createSecurityDefinition')).toMatchObject([
+          { name: 'tty', apiKey: { key: typed } },
+        ]);
+      },
+    );
+
+    it('show prints the fields, secrets only as set; --json the raw definition; unknown is NOT_FOUND', async () => {
+      const apiKey = await cli(['security', 'show', 'partner-key']);
+      expect(apiKey).toEqual({
+        code: 0,
+        stdout: [
+          'security definition  partner-key',
+          'kind                 api-key',
+          'header               x-api-key',
+          'key set              yes',
+          'revision             20',
+          'updated              2025-01-05T00:00:00.000Z',
+          '',
+        ].join('\n'),
+        stderr: '',
+      });
+      expect((await cli(['security', 'show', 'sso'])).stdout).toContain(
+        '\nalgorithm            HS256\nsecret set           yes\nissuer               https://id.example.com\naudience             laneway\n',
+      );
+      expect((await cli(['security', 'show', 'partner-jwt'])).stdout).toContain(
+        '\nalgorithm            RS256/ES256\npublic key           PEM (--json shows it)\nissuer               any\n',
+      );
+      expect((await cli(['security', 'show', 'ops'])).stdout).toContain(
+        '\nusername             ada\npassword set         yes\n',
+      );
+      expect(JSON.parse((await cli(['security', 'show', 'partner-jwt', '--json'])).stdout)).toEqual(
+        PARTNER_JWT,
+      );
+      const missing = await cli(['security', 'show', 'nope', '--cluster', 'prod']);
+      expect(missing).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: "error: NOT_FOUND: security definition 'nope' does not exist in cluster 'prod'\n",
+      });
+    });
+
+    it("delete waits for the servers (exit 1 unless all ACK); a definition a channel uses is the control plane's FAILED_PRECONDITION", async () => {
+      const result = await cli(['security', 'delete', 'ops']);
+      expect(result).toEqual({
+        code: 0,
+        stdout:
+          'deleted security definition ops: revision 32\nservers:\n  srv-a  ACKED  applied revision 32\n',
+        stderr: '',
+      });
+      const nacked = await cli(['security', 'delete', 'ops', '--wait-timeout', '100'], {
+        LANEWAY_CLUSTER: 'flaky',
+      });
+      expect(nacked.code).toBe(1);
+      expect(nacked.stdout).toMatch(
+        /^deleted security definition ops: revision 32\nservers:\n {2}srv-a {2}ACKED {6}applied revision 32\n {2}srv-b {2}NACKED /,
+      );
+      expect(nacked.stderr).toBe(
+        'error: revision 32 was not applied by 2 of 3 servers (srv-b NACKED, srv-c TIMED_OUT)\n',
+      );
+
+      const used = await cli(['security', 'delete', 'partner-key']);
+      expect(used).toEqual({
+        code: 1,
+        stdout: '',
+        stderr:
+          "error: FAILED_PRECONDITION: security definition 'partner-key' is used by channel(s) 'orders' in cluster 'default': change or delete them first\n",
+      });
+      expect(requestsTo('deleteSecurityDefinition')).toEqual([
+        { cluster: 'default', name: 'ops', waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 0 },
+        { cluster: 'flaky', name: 'ops', waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 100 },
+        { cluster: 'default', name: 'partner-key', waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 0 },
+      ]);
+    });
+
+    it('create-* on a flaky cluster prints each server and exits 1', async () => {
+      const result = await cli(
+        ['security', 'create-api-key', 'mobile', '--header', 'x'],
+        { LANEWAY_CLUSTER: 'flaky' },
+        root,
+        lines(STDIN_KEY),
+      );
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('\n  srv-c  TIMED_OUT  applied revision 28\n');
+      expect(result.stderr).toBe(
+        'error: revision 30 was not applied by 2 of 3 servers (srv-b NACKED, srv-c TIMED_OUT)\n',
+      );
+      hidden(result, STDIN_KEY);
+    });
+  });
+
   describe('cluster token and the admin token', () => {
     it('prints just the join token, so $(laneway cluster token NAME) works', async () => {
       const result = await cli(['cluster', 'token', 'default']);
@@ -1460,6 +2132,11 @@ describe('laneway CLI against a real gRPC server', () => {
         'channel update NAME',
         'channel show NAME',
         'channel delete NAME',
+        'security list ',
+        'security create-api-key NAME',
+        'security update-jwt NAME',
+        'security show NAME',
+        'security delete NAME',
         'status ',
         'job ID',
         'jobs failed ',

@@ -4,6 +4,8 @@ import { CliError } from './errors';
 import { applyOverrides, loadConfig, readAdminTokenFile } from './load-config';
 import { parseCommandLine } from './program';
 import type { Output } from './program';
+import { readSecret } from './read-secret';
+import type { SecretInput } from './read-secret';
 
 export type { Output } from './program';
 
@@ -12,6 +14,11 @@ export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly stdout: Output;
   readonly stderr: Output;
+  /**
+   * Where secrets are read from (a prompt when it is a terminal, else its first line); defaults to
+   * process.stdin, touched only by a command that reads a secret.
+   */
+  readonly stdin?: SecretInput;
   /** Relative PATH arguments and LANEWAY_DATA_DIR are resolved against this; defaults to process.cwd(). */
   readonly cwd?: string;
 }
@@ -48,6 +55,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
       cwd,
       out,
       err,
+      readSecret: (prompt) => readSecret(options.stdin ?? process.stdin, options.stderr, prompt),
     };
     return await command.run(context);
   } catch (error) {

@@ -17,7 +17,10 @@ import type {
   ListServersResponse,
   ListServicesResponse,
   ListServiceVersionsResponse,
+  ListSecurityDefinitionsResponse,
   RollbackResponse,
+  SecurityChangeResponse,
+  SecurityDefinition,
   ServerApplyResult,
   ServerInfo,
   ServiceError,
@@ -214,6 +217,92 @@ export function formatChannelChange(
   const route = channel ? ` (${channel.method} ${channel.path} -> ${channel.service})` : '';
   return [
     `${verb} channel ${name}${route}: revision ${response.revision}`,
+    formatServerResults(response.servers, options.waited),
+  ].join('\n');
+}
+
+type SecurityAuth = Pick<SecurityDefinition, 'apiKey' | 'basicAuth' | 'jwt'>;
+
+/** `api-key`, `basic` or `jwt`: the words of the create-* and update-* commands. */
+export function securityKind(definition: SecurityAuth): string {
+  if (definition.apiKey) return 'api-key';
+  if (definition.basicAuth) return 'basic';
+  if (definition.jwt) return 'jwt';
+  return 'unknown';
+}
+
+/** What a definition checks, in a few words: `header x-api-key`, `HS256, issuer any, audience any`. */
+function securityChecks(definition: SecurityAuth): string {
+  if (definition.apiKey) return `header ${definition.apiKey.header}`;
+  if (definition.basicAuth) return `username ${definition.basicAuth.username}`;
+  const jwt = definition.jwt;
+  if (!jwt) return '-';
+  const algorithm = jwt.publicKeyPem ? 'RS256/ES256 public key' : 'HS256';
+  return `${algorithm}, issuer ${jwt.issuer || 'any'}, audience ${jwt.audience || 'any'}`;
+}
+
+/** Whether the secret is stored: yes or no; '-' for a JWT public key, which holds none. */
+function securitySecretSet(definition: SecurityAuth): string {
+  if (definition.apiKey) return yesNo(definition.apiKey.keySet);
+  if (definition.basicAuth) return yesNo(definition.basicAuth.passwordSet);
+  if (definition.jwt) return definition.jwt.publicKeyPem ? '-' : yesNo(definition.jwt.secretSet);
+  return '-';
+}
+
+export function formatSecurityDefinitions(
+  response: ListSecurityDefinitionsResponse,
+  cluster: string,
+): string {
+  if (response.definitions.length === 0) {
+    return `no security definitions in cluster '${cluster}' (revision ${response.revision})`;
+  }
+  return formatTable([
+    ['NAME', 'KIND', 'CHECKS', 'SECRET SET', 'REVISION'],
+    ...response.definitions.map((d) => [
+      d.name,
+      securityKind(d),
+      securityChecks(d),
+      securitySecretSet(d),
+      String(d.revision),
+    ]),
+  ]);
+}
+
+/** One security definition, field by field; secrets only as set or not (answers never hold them). */
+export function formatSecurityDefinition(definition: SecurityDefinition): string {
+  const rows: string[][] = [
+    ['security definition', definition.name],
+    ['kind', securityKind(definition)],
+  ];
+  const { apiKey, basicAuth, jwt } = definition;
+  if (apiKey) rows.push(['header', apiKey.header], ['key set', yesNo(apiKey.keySet)]);
+  if (basicAuth) rows.push(['username', basicAuth.username], ['password set', yesNo(basicAuth.passwordSet)]);
+  if (jwt) {
+    if (jwt.publicKeyPem) {
+      rows.push(['algorithm', 'RS256/ES256'], ['public key', 'PEM (--json shows it)']);
+    } else {
+      rows.push(['algorithm', 'HS256'], ['secret set', yesNo(jwt.secretSet)]);
+    }
+    rows.push(['issuer', jwt.issuer || 'any'], ['audience', jwt.audience || 'any']);
+  }
+  rows.push(['revision', String(definition.revision)], ['updated', definition.updatedAt || '-']);
+  return formatTable(rows);
+}
+
+/**
+ * `created security definition NAME (api-key, header x-api-key): revision N` (or updated, deleted
+ * without the checks), then what each server did.
+ */
+export function formatSecurityChange(
+  verb: 'created' | 'updated' | 'deleted',
+  name: string,
+  response: SecurityChangeResponse,
+  options: { waited: boolean },
+): string {
+  const definition = response.definition;
+  const what = definition ? ` (${securityKind(definition)}, ${securityChecks(definition)})` : '';
+  return [
+    `${verb} security definition ${name}${what}: revision ${response.revision}`,
     formatServerResults(response.servers, options.waited),
   ].join('\n');
 }

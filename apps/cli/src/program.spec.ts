@@ -52,6 +52,15 @@ const ALL_COMMANDS = [
   'channel update',
   'channel show',
   'channel delete',
+  'security list',
+  'security create-api-key',
+  'security create-basic',
+  'security create-jwt',
+  'security update-api-key',
+  'security update-basic',
+  'security update-jwt',
+  'security show',
+  'security delete',
   'status',
   'job',
   'jobs failed',
@@ -296,6 +305,190 @@ describe('parseCommandLine', () => {
     }
   });
 
+  it('reads security (the list) and its subcommands', () => {
+    expect(command(['security'])).toEqual({ name: 'security list', args: null, globals: { json: false } });
+    expect(command(['security', '--json'])).toEqual({
+      name: 'security list',
+      args: null,
+      globals: { json: true },
+    });
+    expect(command(['--cluster', 'prod', 'security', 'list']).globals).toEqual({
+      cluster: 'prod',
+      json: false,
+    });
+    const wait = { waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 0 };
+
+    // The secret is read at run time (prompt or stdin) unless --generate or --secret-from-argument.
+    expect(command(['security', 'create-api-key', 'partner', '--header', ' x-api-key '])).toEqual({
+      name: 'security create-api-key',
+      args: {
+        name: 'partner',
+        auth: { kind: 'api-key', header: 'x-api-key' },
+        secret: { from: 'input' },
+        ...wait,
+      },
+      globals: { json: false },
+    });
+    expect(
+      command(['security', 'create-api-key', 'partner', '--header', 'x-api-key', '--generate']).args,
+    ).toMatchObject({
+      secret: { from: 'generate' },
+    });
+    expect(
+      command([
+        'security',
+        'update-api-key',
+        'partner',
+        '--header',
+        'x-key',
+        '--generate',
+        '--no-wait',
+        '--wait-timeout',
+        '900',
+      ]).args,
+    ).toEqual({
+      name: 'partner',
+      auth: { kind: 'api-key', header: 'x-key' },
+      secret: { from: 'generate' },
+      waitFor: WaitFor.WAIT_FOR_NONE,
+      waitTimeoutMs: 900,
+    });
+    expect(
+      command(['security', 'create-basic', 'ops', '--username', 'ada', '--secret-from-argument', 'pa ss']),
+    ).toEqual({
+      name: 'security create-basic',
+      args: {
+        name: 'ops',
+        auth: { kind: 'basic', username: 'ada' },
+        secret: { from: 'argument', value: 'pa ss' },
+        ...wait,
+      },
+      globals: { json: false },
+    });
+    expect(command(['security', 'update-basic', 'ops', '--username', 'bob']).args).toEqual({
+      name: 'ops',
+      auth: { kind: 'basic', username: 'bob' },
+      secret: { from: 'input' },
+      ...wait,
+    });
+    // An empty --secret-from-argument is kept as given: create refuses it at run time, update keeps the stored one.
+    expect(
+      command(['security', 'update-basic', 'ops', '--username', 'bob', '--secret-from-argument=']).args,
+    ).toMatchObject({
+      secret: { from: 'argument', value: '' },
+    });
+
+    expect(
+      command([
+        'security',
+        'create-jwt',
+        'sso',
+        '--hs256',
+        '--issuer',
+        'https://id.example.com',
+        '--audience',
+        'laneway',
+      ]),
+    ).toEqual({
+      name: 'security create-jwt',
+      args: {
+        name: 'sso',
+        auth: { kind: 'jwt', publicKeyFile: '', issuer: 'https://id.example.com', audience: 'laneway' },
+        secret: { from: 'input' },
+        ...wait,
+      },
+      globals: { json: false },
+    });
+    expect(command(['security', 'update-jwt', 'sso', '--public-key', 'keys/issuer.pem']).args).toEqual({
+      name: 'sso',
+      auth: { kind: 'jwt', publicKeyFile: 'keys/issuer.pem', issuer: '', audience: '' },
+      secret: { from: 'none' },
+      ...wait,
+    });
+    expect(
+      command(['security', 'update-jwt', 'sso', '--hs256', '--secret-from-argument', 's']).args,
+    ).toMatchObject({
+      secret: { from: 'argument', value: 's' },
+    });
+
+    expect(command(['security', 'show', 'partner'])).toMatchObject({
+      name: 'security show',
+      args: { name: 'partner' },
+    });
+    expect(command(['security', 'delete', 'partner'])).toEqual({
+      name: 'security delete',
+      args: { name: 'partner', ...wait },
+      globals: { json: false },
+    });
+    expect(command(['security', 'delete', 'partner', '--no-wait']).args).toMatchObject({
+      waitFor: WaitFor.WAIT_FOR_NONE,
+    });
+  });
+
+  it.each([
+    [
+      ['create-jwt', 'sso'],
+      'error: give --hs256 (a shared secret, read from the prompt or stdin) or --public-key FILE (RS256/ES256)\n',
+    ],
+    [['update-jwt', 'sso', '--issuer', 'i'], 'error: give --hs256 '],
+    [
+      ['create-jwt', 'sso', '--hs256', '--public-key', 'k.pem'],
+      "error: option '--public-key <FILE>' cannot be used with option '--hs256'\n",
+    ],
+    [
+      ['create-jwt', 'sso', '--public-key', 'k.pem', '--secret-from-argument', 's'],
+      "error: option '--public-key <FILE>' cannot be used with option '--secret-from-argument <VALUE>'\n",
+    ],
+    [
+      ['create-api-key', 'k', '--header', 'x', '--generate', '--secret-from-argument', 's'],
+      "error: option '--generate' cannot be used with option '--secret-from-argument <VALUE>'\n",
+    ],
+    [['create-api-key', 'k'], "error: required option '--header <NAME>' not specified\n"],
+    [
+      ['create-api-key', 'k', '--header', ' '],
+      "error: option '--header <NAME>' argument ' ' is invalid. Give an HTTP header name",
+    ],
+    [['create-basic', 'k'], "error: required option '--username <NAME>' not specified\n"],
+    [['create-basic', 'k', '--username', 'ada', '--generate'], "error: unknown option '--generate'\n"],
+    [['create-api-key', '--header', 'x'], "error: missing required argument 'NAME'\n"],
+    [
+      ['create-api-key', 'k', 'x-api-key', '--header', 'h'],
+      "error: unexpected argument 'x-api-key' for 'security create-api-key' (it takes NAME)\n",
+    ],
+    [
+      ['update-basic', 'k', '--username', 'ada', '--secret-from-argument'],
+      "error: option '--secret-from-argument <VALUE>' argument missing\n",
+    ],
+    [['show'], "error: missing required argument 'NAME'\n"],
+    [['delete', 'a', '--timeout', '5'], "error: unknown option '--timeout'\n"],
+    [['list', 'x'], "error: unexpected argument 'x' for 'security list' (it takes none)\n"],
+  ])('rejects security %j: %s', (words, message) => {
+    const stderr = rejected(['security', ...words]);
+    expect(stderr.startsWith(message), stderr).toBe(true);
+    const about = `security ${words[0] ?? ''}`;
+    expect(stderr).toMatch(
+      new RegExp(`\\n\\nUsage: laneway ${about}( .*)?\\nRun 'laneway ${about} --help' for more\\.\\n$`),
+    );
+  });
+
+  it('reports an unknown word after security as an unknown subcommand, with the group usage', () => {
+    for (const argv of [
+      ['security', 'lsit'],
+      ['security', 'create', 'x', '--header', 'h'],
+    ]) {
+      expect(rejected(argv)).toMatch(
+        /^error: unknown command '(lsit|create)'\n\nUsage: laneway security COMMAND \[arguments\]\nRun 'laneway security --help' for its commands\.\n$/,
+      );
+    }
+    expect(rejected(['security', '--bogus'])).toMatch(/^error: unknown option '--bogus'\n/);
+    const group = help(['security', '--help']);
+    expect(help(['help', 'security'])).toBe(group);
+    expect(group).toMatch(/^Usage: laneway security COMMAND \[arguments\]\n/);
+    expect(group).toContain('\nCommands:\n  security list ');
+    expect(group).toContain('\n  security create-jwt NAME ');
+    expect(help(['security', 'create-api-key', '--help'])).toContain('shows in `ps` and in the shell');
+  });
+
   it('reads job and the jobs subcommands', () => {
     expect(command(['job', 'job-1'])).toMatchObject({ name: 'job', args: { jobId: 'job-1' } });
     expect(command(['jobs', 'failed'])).toMatchObject({
@@ -471,7 +664,7 @@ describe('parseCommandLine', () => {
     ]) {
       expect(overview).toContain(`\n  ${line}`);
     }
-    const listed = [...overview.matchAll(/^ {2}([a-z][a-z ]*?)(?: [A-Z[].*)? {2,}\S/gm)].map((m) => m[1]);
+    const listed = [...overview.matchAll(/^ {2}([a-z][a-z -]*?)(?: [A-Z[].*)? {2,}\S/gm)].map((m) => m[1]);
     expect(listed).toEqual([...ALL_COMMANDS, 'help']);
     expect(overview).toContain('LANEWAY_DATA_DIR');
     expect(overview).toContain('Exit status: 0 success, 1 error, 2 bad command line.');

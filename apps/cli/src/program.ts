@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands';
+import { UsageError } from './errors';
 import type { CliCommand, CliCommandGroup, PreparedCommand } from './commands';
 import { GLOBAL_OPTIONS, readGlobalFlags } from './global-options';
 import type { GlobalFlags } from './global-options';
@@ -92,19 +93,60 @@ function createProgram(output: ProgramOutput, done: (line: CommandLine) => void)
 
 function addGroup(parent: Command, group: CliCommandGroup, onCommand: (c: PreparedCommand) => void): void {
   const command = parent.command(group.name).description(group.summary).helpCommand(false);
-  for (const sub of group.commands) addCommand(command, sub, onCommand);
+  for (const sub of group.commands) {
+    addCommand(command, sub, onCommand, { isDefault: sub.name === group.defaultCommand });
+  }
   command.showHelpAfterError(errorHint(command));
 }
 
-function addCommand(parent: Command, spec: CliCommand, onCommand: (c: PreparedCommand) => void): void {
-  const command = parent.command(spec.name).description(spec.summary);
+function addCommand(
+  parent: Command,
+  spec: CliCommand,
+  onCommand: (c: PreparedCommand) => void,
+  opts: { readonly isDefault?: boolean } = {},
+): void {
+  const command = parent.command(spec.name, { isDefault: opts.isDefault === true }).description(spec.summary);
   for (const argument of spec.arguments) command.addArgument(argument);
   for (const option of spec.options) command.addOption(option);
+  // A default command sees what follows a mistyped subcommand (`security creat x --header h`):
+  // its flags must not be reported before the word is.
+  if (opts.isDefault === true) command.allowUnknownOption();
   command.showHelpAfterError(errorHint(command));
   command.action(() => {
+    if (opts.isDefault === true) rejectUnknownWords(command);
     rejectExcessArguments(command);
-    onCommand(spec.prepare(commandPath(command), command.args, command.opts()));
+    onCommand(prepare(command, spec));
   });
+}
+
+/** The command as `spec.parse` reads it; a UsageError is reported like commander's own errors. */
+function prepare(command: Command, spec: CliCommand): PreparedCommand {
+  try {
+    return spec.prepare(commandPath(command), command.args, command.opts());
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    // Typed, so that TypeScript sees it end the function (it returns never).
+    const report: (message: string, options: { code: string }) => never = command.error.bind(command);
+    return report(`error: ${error.message}`, { code: 'commander.usage' });
+  }
+}
+
+/**
+ * A group's default command gets the words commander did not know as a subcommand (`laneway
+ * security lsit`): report the word as the unknown subcommand it is, with the group's usage. Then the
+ * flags it does not take, as commander would have without allowUnknownOption.
+ */
+function rejectUnknownWords(command: Command): void {
+  const group = command.parent;
+  const [first] = command.args;
+  // Named (`security list x`), the command reports its own extra arguments.
+  const named = group?.args[0] === command.name();
+  if (group && !named && first !== undefined && !first.startsWith('-')) {
+    group.error(`error: unknown command '${first}'`, { code: 'commander.unknownCommand' });
+  }
+  const flag = command.args.find((arg) => arg.startsWith('-') && arg !== '-');
+  if (flag !== undefined)
+    command.error(`error: unknown option '${flag}'`, { code: 'commander.unknownOption' });
 }
 
 /** `laneway help [COMMAND...]`: the help of the program, a group or a command, on stdout. */

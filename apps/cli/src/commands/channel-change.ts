@@ -1,5 +1,5 @@
 import { WaitFor } from '@laneway/proto';
-import type { ChannelChangeResponse } from '@laneway/proto';
+import type { ChannelChangeResponse, ServerApplyResult } from '@laneway/proto';
 import { CliError } from '../errors';
 import { formatApplyFailure, formatChannelChange, formatJson } from '../format';
 import type { CommandContext } from './command';
@@ -14,11 +14,24 @@ export function reportChannelChange(
   response: ChannelChangeResponse,
   context: CommandContext,
 ): number {
-  context.out(
-    context.json
-      ? formatJson(response)
-      : formatChannelChange(verb, args.name, response, { waited: args.waitFor !== WaitFor.WAIT_FOR_NONE }),
+  return reportResourceChange(
+    response,
+    () => formatChannelChange(verb, args.name, response, { waited: args.waitFor !== WaitFor.WAIT_FOR_NONE }),
+    context,
   );
+}
+
+/**
+ * What every change of a cluster resource (a channel, a security definition) prints: `text()`, or
+ * `json` (default: the response) with `--json`; then exit 1 (CliError) unless every server ACKed.
+ */
+export function reportResourceChange(
+  response: { readonly revision: number; readonly servers: readonly ServerApplyResult[] },
+  text: () => string,
+  context: CommandContext,
+  json: unknown = response,
+): number {
+  context.out(context.json ? formatJson(json) : text());
   const failure = formatApplyFailure(response.revision, response.servers);
   if (failure !== undefined) throw new CliError(failure);
   return 0;

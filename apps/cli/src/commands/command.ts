@@ -14,6 +14,11 @@ export interface CommandContext {
   out(text: string): void;
   /** Writes a line to stderr. */
   err(text: string): void;
+  /**
+   * A secret: typed at `prompt` (on stderr) with echo off when stdin is a terminal, else the first
+   * line of stdin, without its newline. '' when none was given.
+   */
+  readSecret(prompt: string): Promise<string>;
 }
 
 /**
@@ -32,7 +37,8 @@ export interface CommandDefinition<Args> {
   readonly options: readonly Option[];
   /**
    * Turns what commander accepted (the number of arguments and every flag's value are checked by
-   * then) into the command's arguments. No I/O.
+   * then) into the command's arguments. No I/O. Throws UsageError for a combination of flags it
+   * refuses (reported like commander's own errors, exit 2).
    */
   parse(positionals: readonly string[], options: OptionValues): Args;
   /** Does the work; resolves to the exit code or throws CliError. */
@@ -56,6 +62,11 @@ export interface CliCommandGroup {
   readonly name: string;
   readonly summary: string;
   readonly commands: readonly CliCommand[];
+  /**
+   * The name of the subcommand that runs when none is given (`laneway security` lists, as
+   * `laneway security list` does). Without one, the group's word alone is a bad command line.
+   */
+  readonly defaultCommand?: string;
 }
 
 export type CliCommandEntry = CliCommand | CliCommandGroup;

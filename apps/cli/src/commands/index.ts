@@ -10,6 +10,7 @@ import { jobCommand } from './job';
 import { jobsGroup } from './jobs';
 import { resumeCommand } from './resume';
 import { rollbackCommand } from './rollback';
+import { securityGroup } from './security';
 import { serversCommand } from './servers';
 import { servicesCommand } from './services';
 import { statusCommand } from './status';
@@ -29,6 +30,7 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   undeployCommand,
   channelsCommand,
   channelGroup,
+  securityGroup,
   statusCommand,
   jobCommand,
   jobsGroup,
