@@ -23,35 +23,35 @@ export async function startBenchCluster(options: { servers: number; serverEnv?: 
   });
   const api = new Api(cp.address, cp.adminToken);
   const cluster = uniqueName('bench');
-  await api.createCluster(cluster);
-  const joinToken = await api.joinToken(cluster);
   const servers: AppProcess[] = [];
-  for (let n = 0; n < options.servers; n++) {
-    servers.push(
-      await startServer({
-        LANEWAY_CONTROL_PLANE: cp.address,
-        LANEWAY_CLUSTER: cluster,
-        LANEWAY_SERVER_NAME: `s${n + 1}`,
-        LANEWAY_QUEUE_PREFIX: prefix,
-        LANEWAY_JOIN_TOKEN: joinToken,
-        ...options.serverEnv,
-      }),
-    );
-  }
-  return {
-    cp,
-    api,
-    cluster,
-    prefix,
-    servers,
-    async stop() {
-      api.close();
-      await Promise.all(servers.map((s) => s.stop()));
-      await cp.process.stop();
-      await cleanRedisPrefix(prefix);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+  const stop = async (): Promise<void> => {
+    api.close();
+    await Promise.all(servers.map((s) => s.stop()));
+    await cp.process.stop();
+    await cleanRedisPrefix(prefix);
+    rmSync(dataDir, { recursive: true, force: true });
   };
+  try {
+    await api.createCluster(cluster);
+    const joinToken = await api.joinToken(cluster);
+    for (let n = 0; n < options.servers; n++) {
+      servers.push(
+        await startServer({
+          LANEWAY_CONTROL_PLANE: cp.address,
+          LANEWAY_CLUSTER: cluster,
+          LANEWAY_SERVER_NAME: `s${n + 1}`,
+          LANEWAY_QUEUE_PREFIX: prefix,
+          LANEWAY_JOIN_TOKEN: joinToken,
+          ...options.serverEnv,
+        }),
+      );
+    }
+  } catch (err) {
+    // A replica that did not start leaves no process behind (startServer kills it); the rest go here.
+    await stop();
+    throw err;
+  }
+  return { cp, api, cluster, prefix, servers, stop };
 }
 
 /** Runs `call` with `concurrency` callers in a closed loop for `durationMs`; returns calls/s and latencies. */

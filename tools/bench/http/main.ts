@@ -1,0 +1,304 @@
+// HTTP benchmark: the same `GET /customers/:id` JSON handler behind bare node:http (the ceiling),
+// fastify (reference), Moleculer + moleculer-web (the peer an evaluator would pick) and a Laneway
+// REST channel (a control plane and one server replica, the handler a network-lane service), each in
+// its own process, loaded one after the other by one autocannon in a process of its own. Then the
+// channel's p99 at a fixed rate with the server's CPU lane saturated against the same rate with it idle.
+//   npm run bench -- http [--smoke]
+import { LaneClient } from '@laneway/lanes';
+import { freePort, REDIS_URL, ROOT } from '@laneway/testkit';
+import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { startBenchCluster, type BenchCluster } from '../lib/replica';
+import { median, report, round } from '../lib/stats';
+import type { LoadRequest, LoadResult } from './load';
+
+const smoke = process.argv.includes('--smoke');
+const RUNS = smoke ? 1 : 3;
+const CONNECTIONS = 50;
+const MEASURE_S = smoke ? 1 : 8;
+const WARMUP_S = smoke ? 0.5 : 3;
+const FIXED_RATE = 2000;
+const FIXED_S = smoke ? 1.5 : 10;
+const CPU_THREADS = os.availableParallelism();
+const CPU_IN_FLIGHT = 2 * CPU_THREADS;
+const CPU_BURN_MS = 200;
+const ROUTE = '/customers/42';
+const EXPECTED = JSON.stringify({ id: '42', name: 'Ada', tier: 'gold' });
+// The Laneway channel checks an API key on every request (SHA-256 of the presented key, compared in
+// constant time); the peers check nothing, so Laneway carries that extra work in the comparison.
+const SECURITY: 'none' | 'api_key' = 'api_key';
+const SECURITY_NOTE = 'no security';
+const API_KEY = 'bench-key-0123456789abcdef0123456789';
+const KEY_HEADERS = { 'x-api-key': API_KEY };
+
+const SERVICES = `import { defineService } from '@laneway/sdk';
+
+export const customer = defineService({
+  name: 'bench.customer',
+  handle: (input: { id: string }) => ({ id: input.id, name: 'Ada', tier: 'gold' }),
+});
+
+/** ${CPU_BURN_MS} ms of CPU in the CPU lane (worker threads at low priority). */
+export const burn = defineService({
+  name: 'bench.burn',
+  lane: 'cpu',
+  handle(input: { ms: number }) {
+    const until = Date.now() + input.ms;
+    let x = 0;
+    while (Date.now() < until) x += Math.sqrt(x + 1);
+    return x;
+  },
+});
+`;
+
+type Measured = LoadResult & { cpuJobsPerS?: number };
+type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway';
+const TARGETS: readonly Target[] = ['bare', 'fastify', 'moleculer', 'laneway'];
+const LABEL: Record<Target, string> = {
+  bare: 'bare node:http (the ceiling)',
+  fastify: 'fastify 5.12 alone (reference)',
+  moleculer: 'moleculer 0.15 + moleculer-web 0.11',
+  laneway: 'Laneway channel',
+};
+
+/** A forked TypeScript child (run through tsx) that says { ready: true } over IPC once it is up. */
+async function forkReady(script: string, args: string[], name: string): Promise<ChildProcess> {
+  const child = fork(path.join(__dirname, script), args, { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const output: string[] = [];
+  child.stdout!.on('data', (c: Buffer) => output.push(c.toString()));
+  child.stderr!.on('data', (c: Buffer) => output.push(c.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s`)), 20_000);
+      child.on('message', (m: { ready?: boolean }) => {
+        if (m.ready) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited (${code ?? signal}) before it was ready`));
+      });
+    });
+  } catch (err) {
+    await stopChild(child);
+    throw new Error(`${(err as Error).message}; output:\n${output.join('').slice(-3000)}`);
+  }
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after 5 s; resolves once the child is gone. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The load generator child: one autocannon run at a time over IPC. */
+function loadRunner(child: ChildProcess): (request: LoadRequest) => Promise<LoadResult> {
+  return (request) =>
+    new Promise((resolve, reject) => {
+      const onExit = (): void => reject(new Error('the load generator exited'));
+      child.once('exit', onExit);
+      child.once('message', (m: { result?: LoadResult; error?: string }) => {
+        child.off('exit', onExit);
+        if (m.result) resolve(m.result);
+        else reject(new Error(`load generator: ${m.error ?? 'no result'}`));
+      });
+      child.send(request);
+    });
+}
+
+function headersOf(target: Target): Record<string, string> {
+  return target === 'laneway' ? KEY_HEADERS : {};
+}
+
+async function checkAnswer(target: Target, url: string): Promise<void> {
+  const response = await fetch(url, { headers: headersOf(target) });
+  const text = await response.text();
+  if (response.status !== 200 || JSON.stringify(JSON.parse(text)) !== EXPECTED) {
+    throw new Error(`${target} answered ${response.status} ${text.slice(0, 300)} instead of ${EXPECTED}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const children: ChildProcess[] = [];
+  let bench: BenchCluster | undefined;
+  let client: LaneClient | undefined;
+  try {
+    const urls = {} as Record<Target, string>;
+    for (const kind of ['bare', 'fastify', 'moleculer'] as const) {
+      const port = await freePort();
+      children.push(await forkReady('peer.ts', [kind, String(port)], kind));
+      urls[kind] = `http://127.0.0.1:${port}${ROUTE}`;
+    }
+
+    const httpPort = await freePort();
+    bench = await startBenchCluster({
+      servers: 1,
+      serverEnv: { LANEWAY_HTTP_ADDR: `127.0.0.1:${httpPort}`, LANEWAY_CPU_THREADS: String(CPU_THREADS), LANEWAY_CPU_JOB_TIMEOUT_MS: '60000' },
+    });
+    const { api, cluster, prefix } = bench;
+    await api.deploy(cluster, [{ path: 'bench/http.ts', content: SERVICES }]);
+    await api.createSecurity(cluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
+    await api.putChannel(cluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
+    urls.laneway = `http://127.0.0.1:${httpPort}${ROUTE}`;
+    client = new LaneClient({ redis: REDIS_URL, prefix });
+    const lanes = client;
+    await lanes.invoke({ cluster, lane: 'cpu', service: 'bench.burn', input: { ms: 1 }, timeoutMs: 20_000 });
+
+    const loader = await forkReady('load.ts', [], 'load generator');
+    children.push(loader);
+    const load = loadRunner(loader);
+
+    for (const target of TARGETS) await checkAnswer(target, urls[target]);
+    // Warm-up: JIT, connections, pools; discarded.
+    for (const target of TARGETS) await load({ url: urls[target], connections: CONNECTIONS, durationS: WARMUP_S, headers: headersOf(target) });
+    await load({ url: urls.laneway, connections: CONNECTIONS, durationS: WARMUP_S, overallRate: FIXED_RATE, paced: true, headers: KEY_HEADERS });
+
+    /**
+     * The channel at FIXED_RATE req/s, evenly paced and then through autocannon's rate limit; with
+     * `cpu`, CPU_IN_FLIGHT CPU-lane jobs kept in flight all the while.
+     */
+    const fixedRate = async (cpu: boolean): Promise<{ paced: Measured; burst: Measured }> => {
+      let stop = false;
+      let counting = false;
+      let cpuDone = 0;
+      const loops = cpu
+        ? Array.from({ length: CPU_IN_FLIGHT }, async () => {
+            while (!stop) {
+              try {
+                await lanes.invoke({ cluster, lane: 'cpu', service: 'bench.burn', input: { ms: CPU_BURN_MS }, timeoutMs: 120_000 });
+                if (counting) cpuDone++;
+              } catch {
+                // not counted
+              }
+            }
+          })
+        : [];
+      try {
+        // Let every CPU thread pick up a job before measuring.
+        if (cpu) await new Promise((r) => setTimeout(r, 2 * CPU_BURN_MS));
+        const measured = async (request: LoadRequest): Promise<Measured> => {
+          cpuDone = 0;
+          counting = true;
+          const result = await load(request);
+          counting = false;
+          return { ...result, cpuJobsPerS: cpuDone / result.durationS };
+        };
+        const fixed = { url: urls.laneway, connections: CONNECTIONS, durationS: FIXED_S, overallRate: FIXED_RATE, headers: KEY_HEADERS };
+        return { paced: await measured({ ...fixed, paced: true }), burst: await measured(fixed) };
+      } finally {
+        stop = true;
+        await Promise.all(loops);
+      }
+    };
+
+    const results: Record<Target | 'idle' | 'loaded' | 'idleBurst' | 'loadedBurst', Measured[]> = {
+      bare: [],
+      fastify: [],
+      moleculer: [],
+      laneway: [],
+      idle: [],
+      loaded: [],
+      idleBurst: [],
+      loadedBurst: [],
+    };
+    for (let run = 0; run < RUNS; run++) {
+      // Interleaved, the starting peer rotated per run, so that drift of the machine spreads over all of them.
+      for (let i = 0; i < TARGETS.length; i++) {
+        const target = TARGETS[(i + run) % TARGETS.length]!;
+        results[target].push(await load({ url: urls[target], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(target) }));
+      }
+      for (const cpu of run % 2 ? [true, false] : [false, true]) {
+        const { paced, burst } = await fixedRate(cpu);
+        results[cpu ? 'loaded' : 'idle'].push(paced);
+        results[cpu ? 'loadedBurst' : 'idleBurst'].push(burst);
+      }
+    }
+
+    const med = (key: keyof typeof results, field: keyof LoadResult | 'cpuJobsPerS'): number => median(results[key].map((r) => r[field] ?? 0));
+    const runsOf = (key: keyof typeof results): string => results[key].map((r) => Math.round(r.rps)).join(', ');
+    const failures = (key: keyof typeof results): string => {
+      const bad = results[key].reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
+      return bad ? `; ${bad} non-2xx/errors/timeouts` : '';
+    };
+    const rps = Object.fromEntries(TARGETS.map((t) => [t, med(t, 'rps')])) as Record<Target, number>;
+    const p99 = Object.fromEntries(TARGETS.map((t) => [t, med(t, 'p99')])) as Record<Target, number>;
+    const idleP99 = med('idle', 'p99');
+    const loadedP99 = med('loaded', 'p99');
+
+    const idleBurstP99 = med('idleBurst', 'p99');
+    const loadedBurstP99 = med('loadedBurst', 'p99');
+    const cpuMax = round((CPU_THREADS * 1000) / CPU_BURN_MS);
+
+    console.log(
+      `\nHTTP benchmark: GET ${ROUTE} (the same JSON handler), each server in its own process, one autocannon in another, ${os.availableParallelism()} cores shared by all; ` +
+        `${CONNECTIONS} connections, ${MEASURE_S} s per run after ${WARMUP_S} s warm-up, ${RUNS} run(s) interleaved, medians${smoke ? ' (SMOKE)' : ''}`,
+    );
+    console.log(`Laneway: a control plane and one server replica, the handler a network-lane service behind channel GET /customers/:id, ${SECURITY === 'none' ? SECURITY_NOTE : 'API-key security'}`);
+    for (const target of ['bare', 'fastify', 'moleculer'] as const) {
+      const vsBare = target === 'bare' ? '' : `${round(rps[target] / rps.bare)}x bare; `;
+      report(LABEL[target], rps[target], 'req/s', undefined, `(${vsBare}p99 ${round(p99[target])} ms; runs ${runsOf(target)}${failures(target)})`);
+    }
+    report(`${LABEL.laneway} vs bare`, rps.laneway, 'req/s', { op: '>', value: Math.round(0.7 * rps.bare) }, `(${round(rps.laneway / rps.bare)}x bare; p99 ${round(p99.laneway)} ms; runs ${runsOf('laneway')}${failures('laneway')})`);
+    report(`${LABEL.laneway} vs moleculer-web`, rps.laneway, 'req/s', { op: '>', value: Math.round(1.5 * rps.moleculer) }, `(${round(rps.laneway / rps.moleculer)}x moleculer-web)`);
+    console.log(
+      `Fixed rate: the channel at ${FIXED_RATE} req/s for ${FIXED_S} s, paced evenly (latency from when each request was due) and then through autocannon's overallRate ` +
+        `(each connection sends its share back to back at the start of every second); CPU lane ${CPU_THREADS} threads idle, or saturated by ${CPU_IN_FLIGHT} jobs of ${CPU_BURN_MS} ms kept in flight`,
+    );
+    const cpuJobs = (key: 'loaded' | 'loadedBurst'): string => `CPU lane ${round(med(key, 'cpuJobsPerS'))} of at most ${cpuMax} jobs/s`;
+    report('channel p99 at fixed rate, CPU lane idle', idleP99, 'ms', undefined, `(p50 ${round(med('idle', 'p50'), 3)} ms; ${Math.round(med('idle', 'rps'))} req/s${failures('idle')})`);
+    report(
+      'channel p99 at fixed rate, CPU lane saturated',
+      loadedP99,
+      'ms',
+      { op: '<', value: round(1.5 * idleP99, 3) },
+      `(${round(loadedP99 / idleP99)}x idle; p50 ${round(med('loaded', 'p50'), 3)} ms; ${Math.round(med('loaded', 'rps'))} req/s; ${cpuJobs('loaded')}${failures('loaded')})`,
+    );
+    report('same via autocannon bursts, CPU lane idle', idleBurstP99, 'ms', undefined, `(p50 ${round(med('idleBurst', 'p50'), 3)} ms; autocannon's own p99 ${med('idleBurst', 'autocannonP99')} ms${failures('idleBurst')})`);
+    report(
+      'same via autocannon bursts, CPU lane saturated',
+      loadedBurstP99,
+      'ms',
+      undefined,
+      `(${round(loadedBurstP99 / idleBurstP99)}x idle; p50 ${round(med('loadedBurst', 'p50'), 3)} ms; autocannon's own p99 ${med('loadedBurst', 'autocannonP99')} ms; ${cpuJobs('loadedBurst')}${failures('loadedBurst')})`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'http',
+        runs: RUNS,
+        smoke,
+        security: SECURITY,
+        ...(SECURITY === 'none' ? { security_note: SECURITY_NOTE } : {}),
+        rps: Math.round(rps.laneway),
+        bare_rps: Math.round(rps.bare),
+        fastify_rps: Math.round(rps.fastify),
+        moleculer_rps: Math.round(rps.moleculer),
+        p99_ms: round(p99.laneway, 3),
+        bare_p99_ms: round(p99.bare, 3),
+        fastify_p99_ms: round(p99.fastify, 3),
+        moleculer_p99_ms: round(p99.moleculer, 3),
+        cpu_loaded_p99_ms: round(loadedP99, 3),
+        cpu_idle_p99_ms: round(idleP99, 3),
+        cpu_loaded_jobs_per_s: round(med('loaded', 'cpuJobsPerS')),
+        burst_cpu_loaded_p99_ms: round(loadedBurstP99, 3),
+        burst_cpu_idle_p99_ms: round(idleBurstP99, 3),
+      }),
+    );
+  } finally {
+    await client?.close();
+    await Promise.all(children.map((c) => stopChild(c)));
+    await bench?.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
