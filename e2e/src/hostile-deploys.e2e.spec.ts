@@ -69,7 +69,7 @@ describe('hostile deploys against a running control plane and server', () => {
   });
 
   it('answers a top level that allocates without bound with INVALID_ARGUMENT naming the file', async () => {
-    const hog = `${SDK}const keep: unknown[] = [];\nfor (;;) keep.push(new Array(1e6).fill(0));\n`;
+    const hog = `${SDK}const keep: unknown[] = [];\nfor (;;) keep.push(new Array(1e7).fill(0));\n`;
     const err = await failure(api.deploy(cluster, [{ path: 'hostile/hog.ts', content: hog }]));
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     // Either V8 gave up (over the limit), or the deadline came first while it was near the limit.

@@ -50,7 +50,7 @@ describe('CompilerPool with real compile processes', () => {
   });
 
   it('names the file whose top level allocates without bound', async () => {
-    const hog = { path: 'svc/hog.ts', content: `${SDK}const keep: number[][] = [];\nfor (;;) keep.push(new Array(1e6).fill(1));\n` };
+    const hog = { path: 'svc/hog.ts', content: `${SDK}const keep: number[][] = [];\nfor (;;) keep.push(new Array(4e6).fill(1));\n` };
     const err = await rejection(pool.compile([good('hog.a'), hog, good('hog.b')]));
     // V8 gives up past the limit, or, collecting garbage again and again near it, runs into the deadline.
     expect(err.message).toMatch(
