@@ -1,7 +1,9 @@
 // The HTTP benchmark's one load generator, in a process of its own (forked by ./main.ts with an IPC
 // channel), so that it never shares an event loop with a server under test. Takes one LoadRequest
-// at a time, runs autocannon (or, with `paced`, an open loop of its own), and answers a LoadResult.
+// at a time, runs Debian's wrk (closed loop, as fast as the server answers), autocannon (with a
+// rate) or, with `paced`, an open loop of its own, and answers a LoadResult.
 // Exits when its parent goes away.
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 
@@ -20,6 +22,8 @@ export interface LoadRequest {
   paced?: boolean;
   /** Sent with every request (the Laneway channel's API key). */
   headers?: Record<string, string>;
+  /** Without a rate: 'wrk' (the default; one thread, C, so that the generator is not the bottleneck) or 'autocannon'. */
+  tool?: 'wrk' | 'autocannon';
 }
 
 export interface LoadResult {
@@ -95,6 +99,49 @@ function run(request: LoadRequest): Promise<LoadResult> {
   });
 }
 
+const WRK_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+
+/** wrk's "1.23ms" as milliseconds. */
+function wrkMs(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!m) throw new Error(`wrk printed a latency this parser does not know: ${text}`);
+  return Number(m[1]) * WRK_UNITS[m[2]!]!;
+}
+
+/** One wrk run (1 thread, `connections` keep-alive connections, --latency), its text output parsed. */
+function wrk(request: LoadRequest): Promise<LoadResult> {
+  // wrk takes whole seconds.
+  const args = ['-t1', `-c${request.connections}`, `-d${Math.max(1, Math.round(request.durationS))}s`, '--latency', '--timeout', '10s'];
+  for (const [name, value] of Object.entries(request.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  args.push(request.url);
+  return new Promise((resolve, reject) => {
+    execFile('wrk', args, { timeout: (request.durationS + 30) * 1000 }, (err, stdout) => {
+      if (err) return reject(new Error(`wrk failed (is Debian's wrk installed? apt-get install wrk): ${err.message}`));
+      const grab = (re: RegExp): string | undefined => re.exec(stdout)?.[1];
+      const total = Number(grab(/(\d+) requests in ([\d.]+)(?:s|ms|m)/));
+      const duration = grab(/\d+ requests in ([\d.]+\w+)/);
+      const non2xx = Number(grab(/Non-2xx or 3xx responses: (\d+)/) ?? 0);
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+      const p50 = grab(/^\s+50%\s+(\S+)/m);
+      const p99 = grab(/^\s+99%\s+(\S+)/m);
+      if (!Number.isFinite(total) || !duration || !p50 || !p99) return reject(new Error(`could not read wrk's output:\n${stdout}`));
+      const durationS = wrkMs(duration) / 1000;
+      const ok = total - non2xx;
+      resolve({
+        rps: ok / durationS,
+        p50: wrkMs(p50),
+        p99: wrkMs(p99),
+        autocannonP99: Number.NaN,
+        ok,
+        non2xx,
+        errors: socket ? Number(socket[1]) + Number(socket[2]) + Number(socket[3]) : 0,
+        timeouts: socket ? Number(socket[4]) : 0,
+        durationS,
+      });
+    });
+  });
+}
+
 /** `rate` requests/s for `durationS`, due every 1/rate s whether or not earlier ones were answered. */
 async function paced(request: LoadRequest & { overallRate: number }): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: request.connections });
@@ -151,7 +198,13 @@ async function paced(request: LoadRequest & { overallRate: number }): Promise<Lo
 }
 
 process.on('message', (request: LoadRequest) => {
-  (request.paced && request.overallRate ? paced({ ...request, overallRate: request.overallRate }) : run(request)).then(
+  const work =
+    request.paced && request.overallRate
+      ? paced({ ...request, overallRate: request.overallRate })
+      : request.overallRate || request.tool === 'autocannon'
+        ? run(request)
+        : wrk(request);
+  work.then(
     (result) => process.send?.({ result }),
     (err: unknown) => process.send?.({ error: String(err) }),
   );

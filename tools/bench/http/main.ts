@@ -1,7 +1,8 @@
 // HTTP benchmark: the same `GET /customers/:id` JSON handler behind bare node:http (the ceiling),
 // fastify (reference), Moleculer + moleculer-web (the peer an evaluator would pick) and a Laneway
 // REST channel (a control plane and one server replica, the handler a network-lane service), each in
-// its own process, loaded one after the other by one autocannon in a process of its own. Then the
+// its own process, loaded one after the other by one wrk (Debian's, 1 thread) run from a load-generator
+// process of its own. Then the
 // channel's p99 at a fixed rate with the server's CPU lane saturated against the same rate with it idle.
 //   npm run bench -- http [--smoke]
 import { LaneClient } from '@laneway/lanes';
@@ -99,7 +100,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The load generator child: one autocannon run at a time over IPC. */
+/** The load generator child: one run (wrk, autocannon or its paced loop) at a time over IPC. */
 function loadRunner(child: ChildProcess): (request: LoadRequest) => Promise<LoadResult> {
   return (request) =>
     new Promise((resolve, reject) => {
@@ -238,7 +239,7 @@ async function main(): Promise<void> {
     const cpuMax = round((CPU_THREADS * 1000) / CPU_BURN_MS);
 
     console.log(
-      `\nHTTP benchmark: GET ${ROUTE} (the same JSON handler), each server in its own process, one autocannon in another, ${os.availableParallelism()} cores shared by all; ` +
+      `\nHTTP benchmark: GET ${ROUTE} (the same JSON handler), each server in its own process, loaded by wrk (1 thread), ${os.availableParallelism()} cores shared by all; ` +
         `${CONNECTIONS} connections, ${MEASURE_S} s per run after ${WARMUP_S} s warm-up, ${RUNS} run(s) interleaved, medians${smoke ? ' (SMOKE)' : ''}`,
     );
     console.log(`Laneway: a control plane and one server replica, the handler a network-lane service behind channel GET /customers/:id, ${SECURITY === 'none' ? SECURITY_NOTE : 'API-key security'}`);

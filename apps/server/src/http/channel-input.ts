@@ -15,8 +15,9 @@ export function channelInput(
     body === NO_BODY ? {} : body !== null && typeof body === 'object' && !Array.isArray(body) ? { ...(body as object) } : { body };
   for (const source of [query, params]) {
     for (const [name, value] of Object.entries(source)) {
-      // defineProperty: a name such as '__proto__' stays a plain property.
-      Object.defineProperty(input, name, { value, enumerable: true, writable: true, configurable: true });
+      // defineProperty for '__proto__', so that it stays a plain property (and not the prototype).
+      if (name === '__proto__') Object.defineProperty(input, name, { value, enumerable: true, writable: true, configurable: true });
+      else input[name] = value;
     }
   }
   return input;

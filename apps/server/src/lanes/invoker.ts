@@ -1,13 +1,7 @@
 import type { InvocationJob, InvocationReply, LaneClient } from '@laneway/lanes';
-import {
-  ServiceInvocationError,
-  type HttpRequestInfo,
-  type InvocationErrorCode,
-  type ServiceContext,
-  type ServiceLogger,
-  validateWithSchema,
-} from '@laneway/sdk';
+import { ServiceInvocationError, type HttpRequestInfo, type InvocationErrorCode, validateWithSchema } from '@laneway/sdk';
 import type { Logger } from 'pino';
+import { InvocationContext, type ContextHost } from '../context/invocation-context';
 import type { CpuPool } from '../cpu/cpu-pool';
 import type { RegisteredService, ServiceRegistry } from '../registry/service-registry';
 import { inputRejection } from './input-rejection';
@@ -49,8 +43,19 @@ export type ChannelPath = 'network' | 'cpu' | 'queue';
 export class Invoker {
   private sequence = 0;
   private readonly bulkheads = new Map<string, { active: number; waiting: (() => void)[] }>();
+  /** What the contexts of this thread's invocations call. */
+  private readonly host: ContextHost;
 
-  constructor(private readonly options: InvokerOptions) {}
+  constructor(private readonly options: InvokerOptions) {
+    const { cluster, server, logger } = options;
+    this.host = {
+      cluster,
+      server,
+      invoke: (target, input, timeoutMs, deadline) => this.invokeFromService(target, input, timeoutMs, deadline),
+      invokeAsync: (target, input) => this.invokeAsyncFromService(target, input),
+      logger: (service, invocationId) => logger.child({ service, invocationId }),
+    };
+  }
 
   async run(job: InvocationJob): Promise<InvocationReply> {
     const { registry, server } = this.options;
@@ -99,30 +104,66 @@ export class Invoker {
    * thread is idle); otherwise through the cluster's lane queue, so another server (or this one,
    * later) takes it. Never throws: the outcome carries the error code.
    */
-  async invokeFromChannel(target: string, input: unknown, call: ChannelCall): Promise<ChannelOutcome> {
+  invokeFromChannel(target: string, input: unknown, call: ChannelCall): ChannelOutcome | Promise<ChannelOutcome> {
     const { registry, pool, server } = this.options;
     const invocationId = `${server}-h${++this.sequence}`;
     const local = registry.get(target);
     const release = local && (local.lane === 'network' || pool.hasIdleThread) ? this.tryAcquire(local) : undefined;
-    if (local && release) {
-      const via = local.lane;
-      const policyTimeout = local.policy?.timeoutMs || 0;
-      const deadline = policyTimeout ? Math.min(call.deadline, Date.now() + policyTimeout) : call.deadline;
-      try {
-        if (local.lane === 'cpu') {
-          const result = await pool.run(local.name, input, invocationId, deadline, call.http);
-          return result.ok
-            ? { ok: true, output: result.output, version: result.version, via }
-            : { ok: false, code: result.code, message: result.message, via };
-        }
-        const output = await this.runNetwork(local, input, invocationId, deadline, call.http);
-        return { ok: true, output: output ?? null, version: local.version, via };
-      } catch (err) {
-        return { ok: false, ...failureOf(local.name, err), via };
-      } finally {
-        release();
-      }
+    if (!local || !release) return this.channelViaQueue(target, local, input, invocationId, call);
+    const policyTimeout = local.policy?.timeoutMs || 0;
+    const deadline = policyTimeout ? Math.min(call.deadline, Date.now() + policyTimeout) : call.deadline;
+    if (local.lane === 'cpu') return this.channelOnCpu(local, input, invocationId, deadline, call.http, release);
+    // The network lane: a handler that answers synchronously gets no promise and no extra turn.
+    let result: unknown;
+    try {
+      result = this.runNetwork(local, input, invocationId, deadline, call.http);
+    } catch (err) {
+      release();
+      return { ok: false, ...failureOf(local.name, err), via: 'network' };
     }
+    if (!isThenable(result)) {
+      release();
+      return { ok: true, output: result ?? null, version: local.version, via: 'network' };
+    }
+    return Promise.resolve(result).then(
+      (output): ChannelOutcome => {
+        release();
+        return { ok: true, output: output ?? null, version: local.version, via: 'network' };
+      },
+      (err: unknown): ChannelOutcome => {
+        release();
+        return { ok: false, ...failureOf(local.name, err), via: 'network' };
+      },
+    );
+  }
+
+  private async channelOnCpu(
+    local: RegisteredService,
+    input: unknown,
+    invocationId: string,
+    deadline: number,
+    http: HttpRequestInfo,
+    release: () => void,
+  ): Promise<ChannelOutcome> {
+    try {
+      const result = await this.options.pool.run(local.name, input, invocationId, deadline, http);
+      return result.ok
+        ? { ok: true, output: result.output, version: result.version, via: 'cpu' }
+        : { ok: false, code: result.code, message: result.message, via: 'cpu' };
+    } catch (err) {
+      return { ok: false, ...failureOf(local.name, err), via: 'cpu' };
+    } finally {
+      release();
+    }
+  }
+
+  private async channelViaQueue(
+    target: string,
+    local: RegisteredService | undefined,
+    input: unknown,
+    invocationId: string,
+    call: ChannelCall,
+  ): Promise<ChannelOutcome> {
     const budget = call.deadline - Date.now();
     if (budget <= 0) {
       return { ok: false, code: 'DEADLINE_EXCEEDED', message: `service '${target}' had no time left to be queued`, via: 'queue' };
@@ -216,29 +257,39 @@ export class Invoker {
     });
   }
 
-  private async runNetwork(
+  /**
+   * Runs a network-lane handler here: the output itself when the schema and the handler answer
+   * synchronously, else a promise of it (raced against the deadline). Throws (or rejects) with a
+   * ServiceInvocationError for bad input and a passed deadline, with the handler's error otherwise.
+   */
+  private runNetwork(
     service: RegisteredService,
     rawInput: unknown,
     invocationId: string,
     deadline: number | undefined,
     http?: HttpRequestInfo,
-  ): Promise<unknown> {
+  ): unknown {
     const definition = service.definition!;
-    let input = rawInput;
-    if (definition.input) {
-      try {
-        const checked = validateWithSchema(definition.input, rawInput);
-        // Most schemas answer synchronously: no promise (and no extra turn) for them.
-        input = isThenable(checked) ? await checked : checked;
-      } catch (err) {
-        throw new ServiceInvocationError('INVALID_ARGUMENT', inputRejection(service.name, err), service.name);
-      }
+    if (!definition.input) return this.handleNetwork(service, rawInput, invocationId, deadline, http);
+    let checked: unknown;
+    try {
+      checked = validateWithSchema(definition.input, rawInput);
+    } catch (err) {
+      throw new ServiceInvocationError('INVALID_ARGUMENT', inputRejection(service.name, err), service.name);
     }
-    // The signal is made on first use: most handlers never read it, and an AbortController per call
-    // shows up in a profile of the network lane.
-    let controller: AbortController | undefined;
-    const signal = (): AbortSignal => (controller ??= new AbortController()).signal;
-    const result = definition.handle(input, this.context(service, invocationId, signal, deadline, http));
+    // Most schemas answer synchronously: no promise (and no extra turn) for them.
+    if (!isThenable(checked)) return this.handleNetwork(service, checked, invocationId, deadline, http);
+    return Promise.resolve(checked).then(
+      (input) => this.handleNetwork(service, input, invocationId, deadline, http),
+      (err: unknown) => {
+        throw new ServiceInvocationError('INVALID_ARGUMENT', inputRejection(service.name, err), service.name);
+      },
+    );
+  }
+
+  private handleNetwork(service: RegisteredService, input: unknown, invocationId: string, deadline: number | undefined, http?: HttpRequestInfo): unknown {
+    const ctx = new InvocationContext(this.host, service.name, service.version, invocationId, deadline, http);
+    const result = service.definition!.handle(input, ctx);
     // No deadline, or a handler that answered synchronously: no timer needed.
     if (!deadline || !isThenable(result)) return result;
     const budget = Math.max(0, deadline - Date.now());
@@ -246,46 +297,11 @@ export class Invoker {
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         // The handler cannot be stopped from outside; its signal tells it to give up.
-        (controller ??= new AbortController()).abort();
-        reject(
-          new ServiceInvocationError('DEADLINE_EXCEEDED', `service '${service.name}' did not finish within ${budget} ms`, service.name),
-        );
+        ctx.abort();
+        reject(new ServiceInvocationError('DEADLINE_EXCEEDED', `service '${service.name}' did not finish within ${budget} ms`, service.name));
       }, budget);
     });
-    try {
-      return await Promise.race([result, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private context(
-    service: RegisteredService,
-    invocationId: string,
-    signal: () => AbortSignal,
-    deadline: number | undefined,
-    http: HttpRequestInfo | undefined,
-  ): ServiceContext {
-    const { cluster, server, logger } = this.options;
-    let log: ServiceLogger | undefined;
-    return {
-      service: service.name,
-      version: service.version,
-      server,
-      cluster,
-      invocationId,
-      http,
-      get signal(): AbortSignal {
-        return signal();
-      },
-      // Created on first use: most invocations never log, and a child logger is not free.
-      get log(): ServiceLogger {
-        return (log ??= logger.child({ service: service.name, invocationId }));
-      },
-      invoke: <T>(target: string, input?: unknown, options?: { timeoutMs?: number }): Promise<T> =>
-        this.invokeFromService(target, input ?? null, options?.timeoutMs, deadline) as Promise<T>,
-      invokeAsync: (target: string, input?: unknown): Promise<string> => this.invokeAsyncFromService(target, input ?? null),
-    };
+    return Promise.race([result, expired]).finally(() => clearTimeout(timer));
   }
 }
 

@@ -28,6 +28,11 @@ export class ResourceSet {
     return [...(state.get(kind)?.values() ?? [])] as PushedResource<Spec>[];
   }
 
+  /** One committed resource, or undefined. */
+  get<Spec>(kind: string, name: string): PushedResource<Spec> | undefined {
+    return this.current.get(kind)?.get(name) as PushedResource<Spec> | undefined;
+  }
+
   prepare(update: ResourcesUpdate): ResourceState {
     const next = new Map<string, Map<string, PushedResource>>();
     if (!update.full) for (const [kind, byName] of this.current) next.set(kind, new Map(byName));

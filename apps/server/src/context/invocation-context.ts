@@ -1,0 +1,64 @@
+import type { HttpRequestInfo, InvokeOptions, ServiceContext, ServiceLogger } from '@laneway/sdk';
+
+/**
+ * What a context needs from the thread it runs in: the main thread's invoker, or a CPU thread that
+ * asks the main thread. The one {@link InvocationContext} is built over either.
+ */
+export interface ContextHost {
+  readonly cluster: string;
+  readonly server: string;
+  /** `ctx.invoke`: `deadline` is the calling invocation's (epoch ms), for a default timeout. */
+  invoke(target: string, input: unknown, timeoutMs: number | undefined, deadline: number | undefined): Promise<unknown>;
+  invokeAsync(target: string, input: unknown): Promise<string>;
+  /** A logger carrying the invocation's fields. */
+  logger(service: string, invocationId: string): ServiceLogger;
+}
+
+/**
+ * The `ctx` of one invocation, on either lane. A class (getters on its prototype) rather than an
+ * object literal with accessors: one of these is made per request, and the literal's accessor pairs
+ * and closures showed in a profile of the channel path. The logger and the signal are made on first
+ * use; most handlers never touch them. `invoke` and `invokeAsync` are bound, so `const { invoke } = ctx` works.
+ */
+export class InvocationContext implements ServiceContext {
+  private logger: ServiceLogger | undefined;
+  private controller: AbortController | undefined;
+
+  constructor(
+    private readonly host: ContextHost,
+    readonly service: string,
+    readonly version: string,
+    readonly invocationId: string,
+    private readonly deadline: number | undefined,
+    readonly http: HttpRequestInfo | undefined,
+    /** A signal owned by the caller (a CPU thread's per-job signal); otherwise one is made on first use. */
+    private readonly givenSignal?: AbortSignal,
+  ) {}
+
+  get cluster(): string {
+    return this.host.cluster;
+  }
+
+  get server(): string {
+    return this.host.server;
+  }
+
+  get signal(): AbortSignal {
+    return this.givenSignal ?? (this.controller ??= new AbortController()).signal;
+  }
+
+  get log(): ServiceLogger {
+    return (this.logger ??= this.host.logger(this.service, this.invocationId));
+  }
+
+  /** Aborts the signal (the deadline passed): a no-op when nobody asked for it yet and it was not given. */
+  abort(): void {
+    if (this.givenSignal) return;
+    (this.controller ??= new AbortController()).abort();
+  }
+
+  readonly invoke = <T>(target: string, input?: unknown, options?: InvokeOptions): Promise<T> =>
+    this.host.invoke(target, input ?? null, options?.timeoutMs, this.deadline) as Promise<T>;
+
+  readonly invokeAsync = (target: string, input?: unknown): Promise<string> => this.host.invokeAsync(target, input ?? null);
+}
