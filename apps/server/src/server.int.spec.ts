@@ -26,6 +26,7 @@ const service = (name: string, version: string, lane: 'network' | 'cpu', body = 
   path: `${name}.js`,
   code: `${body}\nexports.default = require('@laneway/sdk').defineService({ name: '${name}', lane: '${lane}', handle: () => '${version}' });`,
   policy: { timeoutMs: 0, attempts: 0, concurrency: 0 },
+  connections: [],
 });
 const HOG = 'const kept = []; for (;;) kept.push(new Array(2_000_000).fill(1));';
 
@@ -109,7 +110,7 @@ describe('startServer applying pushes from a sync stream', () => {
   const push = async (services: ServiceSpec[], full = false, resources: Pick<SyncResponse, 'resources' | 'removedResources'> = { resources: [], removedResources: [] }): Promise<SyncRequest> => {
     const nonce = randomUUID();
     const from = received.length;
-    streams[0]!.write({ revision: ++revision, nonce, full, services, removed: [], drained: false, ...resources });
+    streams[0]!.write({ revision: ++revision, nonce, full, services, removed: [], drained: false, connectionTest: undefined, ...resources });
     return request(from, (r) => r.ack?.nonce === nonce || r.nack?.nonce === nonce);
   };
 

@@ -449,6 +449,7 @@ export class SyncHub {
               path: s.path,
               code: s.code,
               policy: s.policy,
+              connections: s.connections ?? [],
             }),
           )
         : [],
@@ -456,6 +457,7 @@ export class SyncHub {
       drained,
       resources: sendServices ? changes.resources.map(resourceToWire) : [],
       removedResources: sendServices ? changes.removedResources.map(refToWire) : [],
+      connectionTest: undefined,
     };
     session.log.debug(
       { revision: changes.revision, full: changes.full, services: response.services.length, removed: changes.removed.length, resources: response.resources.length },

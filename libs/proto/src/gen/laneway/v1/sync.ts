@@ -18,6 +18,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Lane, laneFromJSON, laneToJSON, ServiceError, ServicePolicy } from "./common";
+import { ConnectionSpec } from "./connection";
 
 export const protobufPackage = "laneway.v1";
 
@@ -27,6 +28,7 @@ export interface SyncRequest {
   hello?: Hello | undefined;
   ack?: Ack | undefined;
   nack?: Nack | undefined;
+  connectionTestReply?: ConnectionTestReply | undefined;
 }
 
 export interface Hello {
@@ -63,7 +65,11 @@ export interface ServiceSpec {
   path: string;
   /** CommonJS JavaScript, already compiled and validated by the control plane. */
   code: string;
-  policy: ServicePolicy | undefined;
+  policy:
+    | ServicePolicy
+    | undefined;
+  /** The connections the service declares (`connections` in its definition). */
+  connections: string[];
 }
 
 /** An HTTP channel: requests to `method` + `path` on every server's HTTP listener invoke `service`. */
@@ -118,13 +124,14 @@ export interface JwtCheck {
  * machinery: one revision per change, deltas and snapshots on this stream, ACK or NACK per push.
  */
 export interface Resource {
-  /** "channel", "security"; a new kind adds a field to `spec`. */
+  /** "channel", "security", "connection"; a new kind adds a field to `spec`. */
   kind: string;
   name: string;
   /** Content hash of the spec. */
   version: string;
   channel?: ChannelSpec | undefined;
   security?: SecuritySpec | undefined;
+  connection?: ConnectionSpec | undefined;
 }
 
 export interface ResourceRef {
@@ -148,10 +155,29 @@ export interface SyncResponse {
    */
   resources: Resource[];
   removedResources: ResourceRef[];
+  /**
+   * Not a push: asks the server to open one of its connections (TestConnection) and answer with a
+   * ConnectionTestReply. The other fields are empty and there is nothing to ACK.
+   */
+  connectionTest: ConnectionTest | undefined;
+}
+
+export interface ConnectionTest {
+  id: string;
+  /** A connection the server holds (as of its applied revision). */
+  name: string;
+  timeoutMs: number;
+}
+
+export interface ConnectionTestReply {
+  id: string;
+  ok: boolean;
+  error: string;
+  latencyMs: number;
 }
 
 function createBaseSyncRequest(): SyncRequest {
-  return { hello: undefined, ack: undefined, nack: undefined };
+  return { hello: undefined, ack: undefined, nack: undefined, connectionTestReply: undefined };
 }
 
 export const SyncRequest: MessageFns<SyncRequest> = {
@@ -164,6 +190,9 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     }
     if (message.nack !== undefined) {
       Nack.encode(message.nack, writer.uint32(26).fork()).join();
+    }
+    if (message.connectionTestReply !== undefined) {
+      ConnectionTestReply.encode(message.connectionTestReply, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -205,6 +234,14 @@ export const SyncRequest: MessageFns<SyncRequest> = {
             message.nack = Nack.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.connectionTestReply = ConnectionTestReply.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -222,6 +259,11 @@ export const SyncRequest: MessageFns<SyncRequest> = {
       hello: isSet(object.hello) ? Hello.fromJSON(object.hello) : undefined,
       ack: isSet(object.ack) ? Ack.fromJSON(object.ack) : undefined,
       nack: isSet(object.nack) ? Nack.fromJSON(object.nack) : undefined,
+      connectionTestReply: isSet(object.connectionTestReply)
+        ? ConnectionTestReply.fromJSON(object.connectionTestReply)
+        : isSet(object.connection_test_reply)
+        ? ConnectionTestReply.fromJSON(object.connection_test_reply)
+        : undefined,
     };
   },
 
@@ -236,6 +278,9 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     if (message.nack !== undefined) {
       obj.nack = Nack.toJSON(message.nack);
     }
+    if (message.connectionTestReply !== undefined) {
+      obj.connectionTestReply = ConnectionTestReply.toJSON(message.connectionTestReply);
+    }
     return obj;
   },
 
@@ -247,6 +292,9 @@ export const SyncRequest: MessageFns<SyncRequest> = {
     message.hello = (object.hello !== undefined && object.hello !== null) ? Hello.fromPartial(object.hello) : undefined;
     message.ack = (object.ack !== undefined && object.ack !== null) ? Ack.fromPartial(object.ack) : undefined;
     message.nack = (object.nack !== undefined && object.nack !== null) ? Nack.fromPartial(object.nack) : undefined;
+    message.connectionTestReply = (object.connectionTestReply !== undefined && object.connectionTestReply !== null)
+      ? ConnectionTestReply.fromPartial(object.connectionTestReply)
+      : undefined;
     return message;
   },
 };
@@ -625,7 +673,7 @@ export const Nack: MessageFns<Nack> = {
 };
 
 function createBaseServiceSpec(): ServiceSpec {
-  return { name: "", version: "", lane: 0, path: "", code: "", policy: undefined };
+  return { name: "", version: "", lane: 0, path: "", code: "", policy: undefined, connections: [] };
 }
 
 export const ServiceSpec: MessageFns<ServiceSpec> = {
@@ -647,6 +695,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     }
     if (message.policy !== undefined) {
       ServicePolicy.encode(message.policy, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.connections) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -712,6 +763,14 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
             message.policy = ServicePolicy.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.connections.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -732,6 +791,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
       path: isSet(object.path) ? globalThis.String(object.path) : "",
       code: isSet(object.code) ? globalThis.String(object.code) : "",
       policy: isSet(object.policy) ? ServicePolicy.fromJSON(object.policy) : undefined,
+      connections: globalThis.Array.isArray(object?.connections)
+        ? object.connections.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -755,6 +817,9 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     if (message.policy !== undefined) {
       obj.policy = ServicePolicy.toJSON(message.policy);
     }
+    if (message.connections?.length) {
+      obj.connections = message.connections;
+    }
     return obj;
   },
 
@@ -771,6 +836,7 @@ export const ServiceSpec: MessageFns<ServiceSpec> = {
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? ServicePolicy.fromPartial(object.policy)
       : undefined;
+    message.connections = object.connections?.map((e) => e) || [];
     return message;
   },
 };
@@ -1393,7 +1459,7 @@ export const JwtCheck: MessageFns<JwtCheck> = {
 };
 
 function createBaseResource(): Resource {
-  return { kind: "", name: "", version: "", channel: undefined, security: undefined };
+  return { kind: "", name: "", version: "", channel: undefined, security: undefined, connection: undefined };
 }
 
 export const Resource: MessageFns<Resource> = {
@@ -1412,6 +1478,9 @@ export const Resource: MessageFns<Resource> = {
     }
     if (message.security !== undefined) {
       SecuritySpec.encode(message.security, writer.uint32(90).fork()).join();
+    }
+    if (message.connection !== undefined) {
+      ConnectionSpec.encode(message.connection, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1469,6 +1538,14 @@ export const Resource: MessageFns<Resource> = {
             message.security = SecuritySpec.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.connection = ConnectionSpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1488,6 +1565,7 @@ export const Resource: MessageFns<Resource> = {
       version: isSet(object.version) ? globalThis.String(object.version) : "",
       channel: isSet(object.channel) ? ChannelSpec.fromJSON(object.channel) : undefined,
       security: isSet(object.security) ? SecuritySpec.fromJSON(object.security) : undefined,
+      connection: isSet(object.connection) ? ConnectionSpec.fromJSON(object.connection) : undefined,
     };
   },
 
@@ -1508,6 +1586,9 @@ export const Resource: MessageFns<Resource> = {
     if (message.security !== undefined) {
       obj.security = SecuritySpec.toJSON(message.security);
     }
+    if (message.connection !== undefined) {
+      obj.connection = ConnectionSpec.toJSON(message.connection);
+    }
     return obj;
   },
 
@@ -1524,6 +1605,9 @@ export const Resource: MessageFns<Resource> = {
       : undefined;
     message.security = (object.security !== undefined && object.security !== null)
       ? SecuritySpec.fromPartial(object.security)
+      : undefined;
+    message.connection = (object.connection !== undefined && object.connection !== null)
+      ? ConnectionSpec.fromPartial(object.connection)
       : undefined;
     return message;
   },
@@ -1624,6 +1708,7 @@ function createBaseSyncResponse(): SyncResponse {
     drained: false,
     resources: [],
     removedResources: [],
+    connectionTest: undefined,
   };
 }
 
@@ -1652,6 +1737,9 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     }
     for (const v of message.removedResources) {
       ResourceRef.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.connectionTest !== undefined) {
+      ConnectionTest.encode(message.connectionTest, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1733,6 +1821,14 @@ export const SyncResponse: MessageFns<SyncResponse> = {
             message.removedResources.push(ResourceRef.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.connectionTest = ConnectionTest.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1763,6 +1859,11 @@ export const SyncResponse: MessageFns<SyncResponse> = {
         : globalThis.Array.isArray(object?.removed_resources)
         ? object.removed_resources.map((e: any) => ResourceRef.fromJSON(e))
         : [],
+      connectionTest: isSet(object.connectionTest)
+        ? ConnectionTest.fromJSON(object.connectionTest)
+        : isSet(object.connection_test)
+        ? ConnectionTest.fromJSON(object.connection_test)
+        : undefined,
     };
   },
 
@@ -1792,6 +1893,9 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     if (message.removedResources?.length) {
       obj.removedResources = message.removedResources.map((e) => ResourceRef.toJSON(e));
     }
+    if (message.connectionTest !== undefined) {
+      obj.connectionTest = ConnectionTest.toJSON(message.connectionTest);
+    }
     return obj;
   },
 
@@ -1808,6 +1912,235 @@ export const SyncResponse: MessageFns<SyncResponse> = {
     message.drained = object.drained ?? false;
     message.resources = object.resources?.map((e) => Resource.fromPartial(e)) || [];
     message.removedResources = object.removedResources?.map((e) => ResourceRef.fromPartial(e)) || [];
+    message.connectionTest = (object.connectionTest !== undefined && object.connectionTest !== null)
+      ? ConnectionTest.fromPartial(object.connectionTest)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConnectionTest(): ConnectionTest {
+  return { id: "", name: "", timeoutMs: 0 };
+}
+
+export const ConnectionTest: MessageFns<ConnectionTest> = {
+  encode(message: ConnectionTest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(24).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectionTest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectionTest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectionTest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ConnectionTest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectionTest>, I>>(base?: I): ConnectionTest {
+    return ConnectionTest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectionTest>, I>>(object: I): ConnectionTest {
+    const message = createBaseConnectionTest();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseConnectionTestReply(): ConnectionTestReply {
+  return { id: "", ok: false, error: "", latencyMs: 0 };
+}
+
+export const ConnectionTestReply: MessageFns<ConnectionTestReply> = {
+  encode(message: ConnectionTestReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.ok !== false) {
+      writer.uint32(16).bool(message.ok);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    if (message.latencyMs !== 0) {
+      writer.uint32(32).uint32(message.latencyMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectionTestReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectionTestReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.latencyMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectionTestReply {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      latencyMs: isSet(object.latencyMs)
+        ? globalThis.Number(object.latencyMs)
+        : isSet(object.latency_ms)
+        ? globalThis.Number(object.latency_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ConnectionTestReply): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.latencyMs !== 0) {
+      obj.latencyMs = Math.round(message.latencyMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectionTestReply>, I>>(base?: I): ConnectionTestReply {
+    return ConnectionTestReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectionTestReply>, I>>(object: I): ConnectionTestReply {
+    const message = createBaseConnectionTestReply();
+    message.id = object.id ?? "";
+    message.ok = object.ok ?? false;
+    message.error = object.error ?? "";
+    message.latencyMs = object.latencyMs ?? 0;
     return message;
   },
 };
