@@ -2,6 +2,8 @@ import { status } from '@grpc/grpc-js';
 import { ApplyOutcome, JobState } from '@laneway/proto';
 import { SignJWT, exportSPKI, generateKeyPair } from 'jose';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +49,27 @@ export const crunch = defineService({
   },
 });
 
+// Sleeps 'ms', or, given a 'gate' URL, waits until the test's gate answers: in flight for as long as
+// the test needs, however slow the machine.
+export const slow = defineService({
+  name: 'crm.slow',
+  async handle(input: { n: string; ms?: string; gate?: string }, ctx) {
+    if (input.gate) await (await fetch(input.gate)).text();
+    else await new Promise((resolve) => setTimeout(resolve, Number(input.ms ?? 0)));
+    return { n: input.n, server: ctx.server };
+  },
+});
+
+export const score = defineService({
+  name: 'shop.score',
+  lane: 'cpu',
+  input: z.object({ basket: z.array(z.number()), coupon: z.string().optional() }),
+  output: z.object({ score: z.number() }),
+  handle(input: { basket: number[] }) {
+    return { score: input.basket.reduce((a, b) => a + b, 0) };
+  },
+});
+
 export const fails = defineService({
   name: 'crm.fails',
   handle() {
@@ -59,6 +82,37 @@ interface Answer {
   status: number;
   headers: Headers;
   body: Record<string, unknown>;
+}
+
+/**
+ * An HTTP server in the test that holds every request (crm.slow calls it) until `release()`, so that
+ * channel requests stay in flight until the test has done what it must do meanwhile.
+ */
+async function openGate(): Promise<{ url: string; readonly waiting: number; release(): void; close(): Promise<void> }> {
+  const held: ServerResponse[] = [];
+  let open = false;
+  const release = (): void => {
+    open = true;
+    for (const response of held.splice(0)) response.end('open');
+  };
+  const server = createServer((_request, response) => {
+    if (open) response.end('open');
+    else held.push(response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    get waiting() {
+      return held.length;
+    },
+    release,
+    close() {
+      release();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 // Channels are cluster resources: created through the control plane, pushed to every server, and
@@ -189,6 +243,41 @@ describe('REST channels on two servers', () => {
     expect((await http(1, '/healthz')).status).toBe(200);
   });
 
+  /** The channel of crm.slow, created by whichever test needs it first. */
+  let slowChannel: Promise<unknown> | undefined;
+  const ensureSlowChannel = () => (slowChannel ??= api.putChannel(cluster, { name: 'slow', method: 'GET', path: '/slow/:n', service: 'crm.slow' }));
+
+  it('finishes the channel requests in flight on a server drained under them, and answers new ones, with 503 on /healthz', async () => {
+    await ensureSlowChannel();
+    const gate = await openGate();
+    try {
+      let settled = 0;
+      const held = [1, 2, 3, 4].map((n) => http(1, `/slow/${n}?gate=${encodeURIComponent(gate.url)}`).finally(() => settled++));
+      // All four run on s2 (a network-lane channel call runs on the server that received it).
+      await eventually(async () => gate.waiting, (waiting) => waiting === 4, 30_000);
+      await api.drain(cluster, 's2');
+      try {
+        const health = await eventually(() => http(1, '/healthz'), (h) => h.status === 503, 30_000);
+        expect(health.body).toMatchObject({ status: 'not-serving', server: 's2', httpInFlight: 4 });
+        // A request that reaches the drained server is still answered, while the four are in flight.
+        const fresh = await http(1, '/slow/5?ms=0');
+        expect(fresh.status).toBe(200);
+        expect(fresh.body).toEqual({ n: '5', server: 's2' });
+        expect(settled).toBe(0);
+        gate.release();
+        const answers = await Promise.all(held);
+        expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+        expect(answers.map((a) => a.body)).toEqual([1, 2, 3, 4].map((n) => ({ n: String(n), server: 's2' })));
+        expect((await http(1, '/healthz')).status).toBe(503);
+      } finally {
+        await api.resume(cluster, 's2');
+      }
+    } finally {
+      await gate.close();
+    }
+    expect((await eventually(() => http(1, '/healthz'), (h) => h.status === 200, 30_000)).body).toMatchObject({ status: 'serving', httpInFlight: 0 });
+  });
+
   describe('security definitions and rate limits', () => {
     const KEY = 'k3y-0123456789-abcdef-secret';
     const HS_SECRET = 'hs256-secret-0123456789-0123456789-abcdef';
@@ -294,6 +383,11 @@ describe('REST channels on two servers', () => {
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ error: { code: 'INVALID_INPUT', field: 'quantity' } });
     expect(JSON.stringify(bad.body)).toContain("field 'quantity'");
+    // A CPU-lane service: its schemas come from the CPU threads that loaded it.
+    await api.putChannel(cluster, { name: 'score', method: 'POST', path: '/scores', service: 'shop.score' });
+    const scored = await http(0, '/scores', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ basket: [1, 2, 3] }) });
+    expect(scored.body).toEqual({ score: 6 });
+    expect((await http(0, '/scores', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ basket: 'x' }) })).status).toBe(400);
 
     const doc = (await http(1, '/openapi.json')).body;
     const { Validator } = (await import('@seriousme/openapi-schema-validator')) as unknown as {
@@ -307,6 +401,11 @@ describe('REST channels on two servers', () => {
     expect(order['operationId']).toBe('create-order');
     expect(JSON.stringify(order['requestBody'])).toContain('"quantity"');
     expect(JSON.stringify(order['responses'])).toContain('"orderId"');
+    const score = paths['/scores']!['post']!;
+    expect(score['requestBody']).toMatchObject({
+      content: { 'application/json': { schema: { type: 'object', properties: { basket: { type: 'array', items: { type: 'number' } }, coupon: { type: 'string' } }, required: ['basket'] } } },
+    });
+    expect(score['responses']).toMatchObject({ '200': { content: { 'application/json': { schema: { properties: { score: { type: 'number' } }, required: ['score'] } } } } });
     expect(paths['/partners/customers/{id}']!['get']!['security']).toEqual([{ partners: [] }]);
     const schemes = (doc['components'] as Record<string, Record<string, unknown>>)['securitySchemes']!;
     expect(schemes).toMatchObject({ partners: { type: 'apiKey', in: 'header', name: 'x-api-key' }, ops: { type: 'http', scheme: 'basic' }, 'apps-hs': { type: 'http', scheme: 'bearer' } });
@@ -344,5 +443,64 @@ describe('REST channels on two servers', () => {
     // Still serving, on the same process.
     expect(servers[0]!.alive).toBe(true);
     expect((await http(0, '/customers/5', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).body).toMatchObject({ id: '5' });
+  });
+
+  // Last: a third server joins the cluster for this test only, and ends.
+  it('on SIGTERM stops accepting connections, finishes the channel requests in flight, then exits 0', async () => {
+    await ensureSlowChannel();
+    const net = await import('node:net');
+    const port = await freePort();
+    const s3 = await startServer({
+      LANEWAY_CONTROL_PLANE: cp.address,
+      LANEWAY_CLUSTER: cluster,
+      LANEWAY_SERVER_NAME: 's3',
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_JOIN_TOKEN: await api.joinToken(cluster),
+      LANEWAY_HTTP_ADDR: `127.0.0.1:${port}`,
+    });
+    const exited = new Promise<number | null>((resolve) => s3.child.once('exit', (code) => resolve(code)));
+    const gate = await openGate();
+    try {
+      const get = async (route: string): Promise<{ status: number; body: unknown }> => {
+        const response = await fetch(`http://127.0.0.1:${port}${route}`);
+        return { status: response.status, body: await response.json() };
+      };
+      // 'server serving' comes after the first push, channels included.
+      expect(await get('/slow/0?ms=0')).toEqual({ status: 200, body: { n: '0', server: 's3' } });
+      let settled = 0;
+      const held = [1, 2, 3].map((n) => get(`/slow/${n}?gate=${encodeURIComponent(gate.url)}`).finally(() => settled++));
+      await eventually(async () => gate.waiting, (waiting) => waiting === 3, 30_000);
+
+      s3.child.kill('SIGTERM');
+      await s3.waitForLog((l) => l.msg === 'shutting down: finishing in-flight jobs', 30_000);
+      /** A new TCP connection to s3's listener: 'connected', or the error code. */
+      const connect = (): Promise<string> =>
+        new Promise((resolve) => {
+          const socket = net.connect(port, '127.0.0.1');
+          socket.setTimeout(10_000, () => {
+            socket.destroy();
+            resolve('timeout');
+          });
+          socket.once('connect', () => {
+            socket.destroy();
+            resolve('connected');
+          });
+          socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+        });
+      // Refused while the three requests are still held in flight, and the process still runs.
+      expect(await eventually(connect, (outcome) => outcome === 'ECONNREFUSED', 30_000)).toBe('ECONNREFUSED');
+      expect(settled).toBe(0);
+      expect(s3.alive).toBe(true);
+
+      gate.release();
+      expect(await Promise.all(held)).toEqual([1, 2, 3].map((n) => ({ status: 200, body: { n: String(n), server: 's3' } })));
+      expect(await exited).toBe(0);
+      expect(s3.child.signalCode).toBeNull();
+      expect(s3.lines.some((l) => l.msg === 'HTTP listener stopped')).toBe(true);
+      expect(s3.lines.some((l) => l.msg === 'server stopped')).toBe(true);
+    } finally {
+      await gate.close();
+      await s3.kill9();
+    }
   });
 });

@@ -1,8 +1,9 @@
 import { connectivityState, credentials, Metadata } from '@grpc/grpc-js';
-import type { CallOptions, Client, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type { CallOptions, ChannelCredentials, Client, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
 import {
   ChannelServiceClient,
   ClusterServiceClient,
+  ConnectionServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
   SecurityServiceClient,
@@ -12,9 +13,12 @@ import type {
   Channel,
   ChannelChangeResponse,
   Cluster,
+  Connection,
+  ConnectionChangeResponse,
   CreateChannelRequest,
   DeleteChannelRequest,
   DeleteClusterResponse,
+  DeleteConnectionRequest,
   DeleteSecurityDefinitionRequest,
   DeploymentStatus,
   DeployRequest,
@@ -26,22 +30,27 @@ import type {
   JoinToken,
   ListChannelsResponse,
   ListClustersResponse,
+  ListConnectionsResponse,
   ListFailedJobsRequest,
   ListFailedJobsResponse,
   ListSecurityDefinitionsResponse,
   ListServersResponse,
   ListServicesResponse,
   ListServiceVersionsResponse,
+  PutConnectionRequest,
   PutSecurityDefinitionRequest,
   RollbackRequest,
   RollbackResponse,
   SecurityChangeResponse,
   SecurityDefinition,
   ServerInfo,
+  TestConnectionRequest,
+  TestConnectionResponse,
   UndeployRequest,
   UndeployResponse,
   UpdateChannelRequest,
 } from '@laneway/proto';
+import { ignoreIpServernameWarning } from './ignore-ip-servername-warning';
 import { rethrowGrpcError } from './rethrow-grpc-error';
 
 /** Per-call deadlines: Deploy compiles and waits for the servers, so it gets longer. */
@@ -57,6 +66,8 @@ export interface ApiClientOptions {
   readonly token?: string | undefined;
   /** Overrides every per-call deadline (ms). */
   readonly deadlineMs?: number | undefined;
+  /** Set: TLS, verifying the control plane's certificate against `ca` (read from `caFile`). Unset: plaintext. */
+  readonly tls?: { readonly ca: Buffer; readonly caFile: string } | undefined;
 }
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
@@ -73,6 +84,8 @@ export class ApiClient {
   private serverClient?: ServerServiceClient;
   private channelClient?: ChannelServiceClient;
   private securityClient?: SecurityServiceClient;
+  private connectionClient?: ConnectionServiceClient;
+  private channelCredentials?: ChannelCredentials;
 
   constructor(private readonly options: ApiClientOptions) {}
 
@@ -307,6 +320,57 @@ export class ApiClient {
     );
   }
 
+  createConnection(request: PutConnectionRequest): Promise<ConnectionChangeResponse> {
+    const client = this.connections();
+    return this.unary<ConnectionChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.createConnection(request, md, opts, cb),
+    );
+  }
+
+  updateConnection(request: PutConnectionRequest): Promise<ConnectionChangeResponse> {
+    const client = this.connections();
+    return this.unary<ConnectionChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.updateConnection(request, md, opts, cb),
+    );
+  }
+
+  getConnection(cluster: string, name: string): Promise<Connection> {
+    const client = this.connections();
+    return this.unary<Connection>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.getConnection({ cluster, name }, md, opts, cb),
+    );
+  }
+
+  listConnections(cluster: string): Promise<ListConnectionsResponse> {
+    const client = this.connections();
+    return this.unary<ListConnectionsResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.listConnections({ cluster }, md, opts, cb),
+    );
+  }
+
+  deleteConnection(request: DeleteConnectionRequest): Promise<ConnectionChangeResponse> {
+    const client = this.connections();
+    return this.unary<ConnectionChangeResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) => client.deleteConnection(request, md, opts, cb),
+    );
+  }
+
+  /** Each connected server opens the connection, within `timeoutMs` (0: the control plane's 10 s). */
+  testConnection(request: TestConnectionRequest): Promise<TestConnectionResponse> {
+    const client = this.connections();
+    return this.unary<TestConnectionResponse>(
+      client,
+      this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
+      (md, opts, cb) => client.testConnection(request, md, opts, cb),
+    );
+  }
+
   /** Closes every gRPC channel (connection) this client opened. Safe to call more than once. */
   close(): void {
     for (const client of this.clients.splice(0)) client.close();
@@ -336,8 +400,17 @@ export class ApiClient {
     return (this.securityClient ??= this.track(new SecurityServiceClient(...this.target())));
   }
 
-  private target(): [string, ReturnType<typeof credentials.createInsecure>] {
-    return [this.options.controlPlane, credentials.createInsecure()];
+  private connections(): ConnectionServiceClient {
+    return (this.connectionClient ??= this.track(new ConnectionServiceClient(...this.target())));
+  }
+
+  private target(): [string, ChannelCredentials] {
+    if (!this.channelCredentials) {
+      const { tls } = this.options;
+      if (tls) ignoreIpServernameWarning();
+      this.channelCredentials = tls ? credentials.createSsl(tls.ca) : credentials.createInsecure();
+    }
+    return [this.options.controlPlane, this.channelCredentials];
   }
 
   private track<C extends Client>(client: C): C {
@@ -373,6 +446,7 @@ export class ApiClient {
           rethrowGrpcError(error, {
             controlPlane: this.options.controlPlane,
             connected: state === connectivityState.READY,
+            caFile: this.options.tls?.caFile,
           });
         } catch (cliError) {
           reject(cliError);

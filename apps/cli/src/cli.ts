@@ -1,7 +1,7 @@
 import { ApiClient } from './api-client';
 import type { CommandContext } from './commands/command';
 import { CliError } from './errors';
-import { applyOverrides, loadConfig, readAdminTokenFile } from './load-config';
+import { applyOverrides, loadConfig, readAdminTokenFile, readTlsCa } from './load-config';
 import { parseCommandLine } from './program';
 import type { Output } from './program';
 import { readSecret } from './read-secret';
@@ -43,9 +43,12 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     // No LANEWAY_TOKEN: on the control plane's host, the admin token it generated will do.
     const token = loaded.token ?? (await readAdminTokenFile(env, cwd));
     const config = applyOverrides(loaded, { ...globals, token });
+    // LANEWAY_TLS_CA, else the CA a control plane with generated certificates published beside its token.
+    const tls = await readTlsCa(config, env, cwd);
     api = new ApiClient({
       controlPlane: config.controlPlane,
       token: config.token,
+      tls: tls && { ca: tls.ca, caFile: tls.file },
       deadlineMs: globals.deadlineMs,
     });
     const context: CommandContext = {

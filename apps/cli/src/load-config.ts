@@ -10,6 +10,8 @@ export interface CliConfig {
   readonly cluster: string;
   /** Sent as `authorization: Bearer <token>` when set. */
   readonly token?: string;
+  /** LANEWAY_TLS_CA as given (relative to the working directory): the CA file to verify the control plane with. */
+  readonly tlsCa?: string;
 }
 
 export const DEFAULT_CONTROL_PLANE = '127.0.0.1:50051';
@@ -17,12 +19,13 @@ export const DEFAULT_CLUSTER = 'default';
 /** The control plane's default LANEWAY_DATA_DIR, relative to the directory it was started in. */
 export const DEFAULT_DATA_DIR = './.laneway';
 
-/** Reads LANEWAY_CONTROL_PLANE, LANEWAY_CLUSTER and LANEWAY_TOKEN; empty values count as unset. */
+/** Reads LANEWAY_CONTROL_PLANE, LANEWAY_CLUSTER, LANEWAY_TOKEN and LANEWAY_TLS_CA; empty values count as unset. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   return Object.freeze({
     controlPlane: nonEmpty(env['LANEWAY_CONTROL_PLANE']) ?? DEFAULT_CONTROL_PLANE,
     cluster: nonEmpty(env['LANEWAY_CLUSTER']) ?? DEFAULT_CLUSTER,
     token: nonEmpty(env['LANEWAY_TOKEN']),
+    tlsCa: nonEmpty(env['LANEWAY_TLS_CA']),
   });
 }
 
@@ -42,6 +45,7 @@ export function applyOverrides(
     controlPlane: overrides.controlPlane ?? config.controlPlane,
     cluster: overrides.cluster ?? config.cluster,
     token: config.token ?? overrides.token,
+    tlsCa: config.tlsCa,
   });
 }
 
@@ -72,6 +76,42 @@ export async function readAdminTokenFile(env: NodeJS.ProcessEnv, cwd: string): P
   }
   // One line; trimmed as the control plane does when it reads the file back.
   return nonEmpty(content);
+}
+
+/** `<LANEWAY_DATA_DIR, default ./.laneway>/ca.pem`: where a control plane with generated certificates publishes its CA. */
+export function dataDirCaPath(env: NodeJS.ProcessEnv, cwd: string): string {
+  return path.resolve(cwd, nonEmpty(env['LANEWAY_DATA_DIR']) ?? DEFAULT_DATA_DIR, 'ca.pem');
+}
+
+/** The CA the CLI verifies the control plane with, and where it came from. */
+export interface TlsCa {
+  readonly ca: Buffer;
+  readonly file: string;
+  readonly source: 'LANEWAY_TLS_CA' | 'data-dir';
+}
+
+/**
+ * LANEWAY_TLS_CA when set (it must be readable), else the CA a control plane started in `cwd` with
+ * generated certificates published in its data directory; undefined (plaintext) when neither exists.
+ */
+export async function readTlsCa(config: CliConfig, env: NodeJS.ProcessEnv, cwd: string): Promise<TlsCa | undefined> {
+  if (config.tlsCa !== undefined) {
+    const file = path.resolve(cwd, config.tlsCa);
+    try {
+      return { ca: await readFile(file), file, source: 'LANEWAY_TLS_CA' };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new CliError(`LANEWAY_TLS_CA=${config.tlsCa}: cannot read the CA file '${file}' (${code ?? String(error)})`, { cause: error });
+    }
+  }
+  const file = dataDirCaPath(env, cwd);
+  try {
+    return { ca: await readFile(file), file, source: 'data-dir' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new CliError(`cannot read the control plane's CA in '${file}' (${code ?? String(error)}): set LANEWAY_TLS_CA`, { cause: error });
+  }
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

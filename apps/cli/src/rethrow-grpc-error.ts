@@ -10,9 +10,17 @@ export interface GrpcErrorContext {
    * client side (refused, unresolvable, timed out connecting), not from the control plane.
    */
   readonly connected?: boolean;
+  /** The CA file the call trusted, when it used TLS. */
+  readonly caFile?: string | undefined;
 }
 
 // Details grpc-js itself produces when it never got a connection to the server.
+// What grpc-js reports when the TLS handshake failed: an untrusted or mismatching certificate, or a
+// control plane that does not speak TLS.
+const TLS_FAILURE =
+  /certificate|self[- ]signed|unable to verify|altnames|ERR_SSL|SSL routines|wrong version number|socket disconnected before secure/i;
+// A plaintext client against a TLS control plane: TCP connects, the HTTP/2 preface gets no answer.
+const HANDSHAKE_REFUSED = /Failed to connect/;
 const CONNECTION_FAILURE =
   /no connection established|name resolution failed|dns resolution failed|failed to connect|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT/i;
 
@@ -44,6 +52,20 @@ export function grpcErrorToCliError(error: unknown, context: GrpcErrorContext): 
       : context.connected === undefined &&
         error.code === status.UNAVAILABLE &&
         CONNECTION_FAILURE.test(error.details);
+  if (unreachable && context.caFile !== undefined && TLS_FAILURE.test(error.details)) {
+    const reason = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/s.exec(error.details.trim())?.[1]?.trim() ?? error.details;
+    return new CliError(
+      `${name}: TLS connection to the control plane at ${context.controlPlane} failed (${reason}): ` +
+        `does ${context.caFile} hold the CA that signed its certificate for this address, and does it serve TLS? (set LANEWAY_TLS_CA)`,
+      { cause: error },
+    );
+  }
+  if (unreachable && context.caFile === undefined && HANDSHAKE_REFUSED.test(error.details) && !/\bE[A-Z]{4,}\b/.test(error.details)) {
+    return new CliError(
+      `${name}: cannot reach the control plane at ${context.controlPlane}: is it running? If it serves TLS, set LANEWAY_TLS_CA to its CA file (set LANEWAY_CONTROL_PLANE)`,
+      { cause: error },
+    );
+  }
   if (unreachable) {
     return new CliError(
       `${name}: cannot reach the control plane at ${context.controlPlane}: is it running? (set LANEWAY_CONTROL_PLANE)`,

@@ -8,10 +8,16 @@ import type { ControlPlaneConfig } from './config/load-config';
 import { ChannelCatalog } from './channels/channel-catalog';
 import { CompilerPool } from './deploy/compiler-pool';
 import { SecurityCatalog } from './security/security-catalog';
+import { ConnectionCatalog } from './connections/connection-catalog';
 import { DeployPipeline } from './deploy/deploy-pipeline';
 import { InvokeGateway } from './invoke/invoke-gateway';
 import { ChangeFeed, ClusterStore } from './store';
 import { SyncHub } from './sync/sync-hub';
+import { loadKeyring } from './secrets/keyring';
+import { ResourceSecrets } from './secrets/resource-secrets';
+import { SecretBox } from './secrets/secret-box';
+import { SecretKeyRotation } from './secrets/secret-key-rotation';
+import { serverTls } from './tls/server-tls';
 
 export interface RunningControlPlane {
   /** The bound port (useful with port 0). */
@@ -32,6 +38,11 @@ export async function startControlPlane(
   logger: Logger,
   options: StartControlPlaneOptions = {},
 ): Promise<RunningControlPlane> {
+  // First: a bad certificate or key file fails the start before anything else is started.
+  const tls = await serverTls(config.tls, config.grpcAddress, config.dataDir, logger);
+  // The key of the stored secrets, also before anything is started: a malformed one fails the start.
+  const keys = loadKeyring({ secretKey: config.secretKey, previousSecretKeys: config.previousSecretKeys, dataDir: config.dataDir });
+  const secrets = new ResourceSecrets(new SecretBox(keys.keyring));
   const compiler = new CompilerPool({
     workerPath: options.compileWorkerPath ?? path.join(__dirname, 'compile-worker.js'),
     size: config.compile.workers,
@@ -44,7 +55,7 @@ export async function startControlPlane(
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
   const auth = new Authenticator(admin.token, store);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
-  const hub = new SyncHub({ store, auth, logger, limits: config.limits });
+  const hub = new SyncHub({ store, auth, logger, limits: config.limits, secrets });
   // Several control planes may share one PostgreSQL store: each pushes the others' changes to the
   // servers it holds.
   const feed = config.databaseUrl
@@ -71,12 +82,14 @@ export async function startControlPlane(
     invokes: new InvokeGateway(store, lanes),
     channels: new ChannelCatalog(store, hub, logger.child({ component: 'channels' })),
     security: new SecurityCatalog(store, hub, logger.child({ component: 'security' })),
+    connections: new ConnectionCatalog(store, hub, logger.child({ component: 'connections' })),
     logger,
     limits: config.limits,
+    secrets: new SecretKeyRotation(store, secrets, keys, logger.child({ component: 'secrets' })),
   });
-  const port = await api.listen(config.grpcAddress);
+  const port = await api.listen(config.grpcAddress, tls.credentials);
   logger.info(
-    { address: config.grpcAddress, port, store: config.databaseUrl ? 'postgresql' : `sqlite:${config.dataDir}` },
+    { address: config.grpcAddress, port, store: config.databaseUrl ? 'postgresql' : `sqlite:${config.dataDir}`, ...tls.describe },
     'control plane listening',
   );
   if (admin.source === 'generated') {
@@ -84,6 +97,14 @@ export async function startControlPlane(
     logger.info({ adminToken: admin.token, file: admin.file }, 'generated the admin token');
   } else {
     logger.info({ source: admin.source, file: admin.file }, 'admin token loaded');
+  }
+  // Key ids only: never a key.
+  logger.info({ source: keys.source, file: keys.file, keyId: keys.keyring.current?.id, keys: keys.keyring.ids().length }, keys.source === 'generated' ? 'generated the secret key' : 'secret keys loaded');
+  if (store.shared && keys.source !== 'env') {
+    logger.warn(
+      { file: keys.file },
+      'DATABASE_URL is set but LANEWAY_SECRET_KEY is not: secrets are sealed with this control plane\'s own key file, which other control planes sharing the database cannot open; give all of them the same LANEWAY_SECRET_KEY',
+    );
   }
   return {
     port,

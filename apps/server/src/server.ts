@@ -5,7 +5,8 @@ import { LaneClient } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/load-config';
 import { CpuPool } from './cpu/cpu-pool';
-import type { ChannelSpec, SecuritySpec } from '@laneway/proto';
+import { Connectors } from '@laneway/connectors';
+import type { ChannelSpec, ConnectionSpec, SecuritySpec } from '@laneway/proto';
 import { jsonSchemasOf } from './http/json-schemas-of';
 import { openApiDocument } from './http/openapi-document';
 import { routesOf } from './channels/channel-routes';
@@ -17,8 +18,9 @@ import { RESERVED_PATHS, startHttpServer, type RunningHttpServer } from './http/
 import { Invoker } from './lanes/invoker';
 import { LaneWorkers } from './lanes/lane-workers';
 import { LoadChecker } from './load/load-checker';
-import { ServiceRegistry, type Update } from './registry/service-registry';
+import { ServiceRegistry, type RegisteredService, type Update } from './registry/service-registry';
 import { ResourceSet } from './resources/resource-set';
+import { readControlPlaneCa } from './sync/control-plane-tls';
 import { SyncAgent, type ApplyError } from './sync/sync-agent';
 
 export interface RunningServer {
@@ -41,6 +43,8 @@ export interface StartServerOptions {
 /** Starts one data-plane replica: sync agent, registry, CPU pool, lane workers, health endpoint. */
 export async function startServer(config: ServerConfig, logger: Logger, options: StartServerOptions = {}): Promise<RunningServer> {
   const log = logger.child({ cluster: config.cluster, server: config.serverName });
+  // First: a missing or unreadable CA file fails the start before anything else is started.
+  const controlPlaneTls = config.tlsCaFile ? readControlPlaneCa(config.tlsCaFile) : undefined;
   const checker = config.loadMaxHeapMb
     ? new LoadChecker({
         workerPath: options.loadCheckWorkerPath ?? path.join(__dirname, 'load-check-worker.js'),
@@ -60,6 +64,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const connection = new Redis(config.redisUrl, redisOptions);
   const publisher = new Redis(config.redisUrl, redisOptions);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
+  // The cluster's outgoing connections, for the services on this thread (CPU threads have their own).
+  const connectors = new Connectors({ server: config.serverName, log: log.child({ component: 'connections' }) });
 
   // The pool needs the invoker (for ctx.invoke from CPU-lane services) and the invoker needs the pool.
   const invokerRef: { current?: Invoker } = {};
@@ -82,6 +88,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     lanes,
     logger: log,
     cpuJobTimeoutMs: config.cpuJobTimeoutMs,
+    connections: connectors,
   }));
 
   const workers = new LaneWorkers({
@@ -110,6 +117,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     const prepared = await registry.prepare(update);
     if (prepared.errors.length) return prepared.errors;
     const nextResources = resources.prepare(update);
+    // Connections before the services that use them: every declared one must be in this push's state.
+    const nextConnections = resources.ofKind<ConnectionSpec>('connection', nextResources);
+    const missing = missingConnections(registry.ofLane('network', prepared.next).concat(registry.ofLane('cpu', prepared.next)), nextConnections);
+    if (missing.length) return missing;
     const nextRoutes = routesOf(resources.ofKind<ChannelSpec>('channel', nextResources));
     const routeErrors = routes.check(nextRoutes);
     if (routeErrors.length) return routeErrors.map((e) => ({ kind: 'channel', service: e.route, message: e.message }));
@@ -117,6 +128,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     if (cpuErrors.length) return cpuErrors;
     registry.commit(prepared);
     resources.commit(nextResources);
+    // New calls use new or changed connections at once; replaced pools close once their calls finish.
+    connectors.replace(nextConnections.map((c) => ({ name: c.name, version: c.version, spec: c.spec })));
     // Checked above, so this swaps the table in; requests in flight keep the route they matched.
     routes.replace(nextRoutes);
     // Take jobs only once this server holds the cluster's services: a fresh replica must not answer
@@ -136,8 +149,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     host: os.hostname(),
     pid: process.pid,
     joinToken: config.joinToken,
+    tls: controlPlaneTls,
     appliedRevision: () => registry.revision,
     apply,
+    testConnection: (name, timeoutMs) => connectors.test(name, timeoutMs),
     onNameConflict: async () => {
       if (!workers.serving) return;
       await workers.setDrained(true);
@@ -175,7 +190,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
           revision: registry.revision,
           routes: routesOf(resources.ofKind<ChannelSpec>('channel')),
           security: resources.ofKind<SecuritySpec>('security'),
-          schemasOf: (service) => jsonSchemasOf(registry.get(service)?.definition),
+          // CPU-lane definitions live in the threads, which sent their schemas when they loaded them.
+          schemasOf: (service) => {
+            const local = registry.get(service);
+            return local?.lane === 'cpu' ? pool.schemasOf(service) : jsonSchemasOf(local?.definition);
+          },
         }),
       logger: log,
       maxInFlight: config.httpMaxInFlight,
@@ -201,10 +220,21 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       if (!finished) log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight jobs did not finish in time; other servers take them over');
       agent.stop();
       await pool.close();
+      await connectors.close();
       await checker?.close();
       await lanes.close();
       await Promise.all([connection.quit(), publisher.quit()]).catch(() => undefined);
       log.info({}, 'server stopped');
     },
   };
+}
+
+/** The services of a push that declare a connection the push's state does not hold (the control plane refuses those deploys). */
+function missingConnections(services: readonly RegisteredService[], connections: readonly { name: string }[]): ApplyError[] {
+  const known = new Set(connections.map((c) => c.name));
+  return services.flatMap((s) =>
+    (s.connections ?? [])
+      .filter((c) => !known.has(c))
+      .map((c) => ({ service: s.name, message: `service '${s.name}' declares connection '${c}', which this server does not hold` })),
+  );
 }

@@ -133,3 +133,10 @@ export {
   ConnectionServiceClient,
   type ConnectionServiceServer,
 } from './gen/laneway/v1/connection';
+export {
+  RotateSecretKeyRequest,
+  RotateSecretKeyResponse,
+  SecretServiceService,
+  SecretServiceClient,
+  type SecretServiceServer,
+} from './gen/laneway/v1/secret';

@@ -32,6 +32,12 @@ export interface ServiceSpec<TInput = unknown, TOutput = unknown> {
   attempts?: number;
   /** At most this many invocations of this service at once on one server (bulkhead; default unlimited). */
   concurrency?: number;
+  /**
+   * The cluster's outgoing connections this service uses (`ctx.sql('billing')`, `ctx.rest('crm')`…).
+   * A deploy is refused while one of them does not exist, a connection is not deleted while a service
+   * declares it, and `ctx` reaches only the connections declared here.
+   */
+  connections?: readonly string[];
   /** Runs one invocation. Its return value (JSON-serialisable) is the invocation's output. */
   handle(input: TInput, ctx: ServiceContext): TOutput | Promise<TOutput>;
 }
@@ -39,6 +45,7 @@ export interface ServiceSpec<TInput = unknown, TOutput = unknown> {
 /** A validated, frozen service definition, as returned by {@link defineService}. */
 export interface ServiceDefinition<TInput = unknown, TOutput = unknown> extends ServiceSpec<TInput, TOutput> {
   readonly lane: ServiceLane;
+  readonly connections: readonly string[];
   readonly [SERVICE_MARK]: true;
 }
 
@@ -47,6 +54,9 @@ export interface ServiceDefinition<TInput = unknown, TOutput = unknown> extends 
  * across `vm` contexts and worker threads.
  */
 export const SERVICE_MARK: unique symbol = Symbol.for('laneway.service') as never;
+
+/** The pattern a connection name must match (as the control plane checks it). */
+export const CONNECTION_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** The pattern a service name must match. */
 export const SERVICE_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]{0,127}$/;
@@ -96,13 +106,19 @@ export function defineService<TInput = unknown, TOutput = unknown>(
       throw new TypeError(`defineService: service '${spec.name}' has ${field} ${describe(value)}; use a whole number from 1 to ${max}`);
     }
   }
+  const connections = spec.connections ?? [];
+  if (!Array.isArray(connections) || connections.some((c) => typeof c !== 'string' || !CONNECTION_NAME_PATTERN.test(c))) {
+    throw new TypeError(
+      `defineService: service '${spec.name}' has connections ${describe(spec.connections)}; give an array of connection names (1-128 letters, digits, '.', '-', '_')`,
+    );
+  }
   for (const field of ['input', 'output'] as const) {
     const schema = spec[field] as unknown;
     if (schema !== undefined && !isStandardSchema(schema) && typeof (schema as { parse?: unknown } | null)?.parse !== 'function') {
       throw new TypeError(`defineService: service '${spec.name}' has an ${field} that is neither a Standard Schema nor has a parse(value) method`);
     }
   }
-  return Object.freeze({ ...spec, lane, [SERVICE_MARK]: true as const });
+  return Object.freeze({ ...spec, lane, connections: Object.freeze([...new Set(connections)]), [SERVICE_MARK]: true as const });
 }
 
 /** True when `value` was made by {@link defineService} (in any realm). */

@@ -14,6 +14,7 @@ export {
 export { SERVICE_LANES, type ServiceLane } from './lane';
 export type { ServiceContext, InvokeOptions } from './service-context';
 export type { ServiceLogger } from './service-logger';
+export type { SqlClient, RedisClient, RestClient, RestRequestOptions, RestResponse, RestQueryValue, AmqpPublisher, AmqpPublishOptions } from './connections';
 export type { HttpRequestInfo } from './http-request';
 export { httpResponse, isHttpResponse, HTTP_RESPONSE_MARK, type HttpResponse, type HttpResponseInit } from './http-response';
 export { ServiceInvocationError, type InvocationErrorCode } from './service-invocation-error';

@@ -1,3 +1,4 @@
+import type { AmqpPublisher, RedisClient, RestClient, SqlClient } from './connections';
 import type { HttpRequestInfo } from './http-request';
 import type { ServiceLogger } from './service-logger';
 
@@ -50,4 +51,19 @@ export interface ServiceContext {
    * const jobId = await ctx.invokeAsync('mail.send', { to: input.email });
    */
   invokeAsync(service: string, input?: unknown): Promise<string>;
+  /**
+   * A SQL connection of the cluster (PostgreSQL or MySQL / MariaDB) as a pooled Kysely instance.
+   * The service must declare it in `connections`; an unknown or undeclared name throws, naming it.
+   *
+   * @example
+   * const row = await ctx.sql('billing').selectFrom('invoice').selectAll().where('id', '=', input.id).executeTakeFirst();
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  sql<DB = any>(connection: string): SqlClient<DB>;
+  /** An HTTP API of the cluster (a REST connection): `ctx.rest('crm').get('/customers/1')`. */
+  rest(connection: string): RestClient;
+  /** A Redis connection of the cluster: a shared ioredis client with the connection's key prefix. */
+  redis(connection: string): RedisClient;
+  /** A RabbitMQ connection of the cluster: `ctx.amqp('events').publish(exchange, routingKey, message)`. */
+  amqp(connection: string): AmqpPublisher;
 }

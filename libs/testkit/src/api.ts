@@ -2,6 +2,7 @@ import { credentials, Metadata, type CallOptions, type ServiceError } from '@grp
 import {
   ChannelServiceClient,
   ClusterServiceClient,
+  ConnectionServiceClient,
   SecurityServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
@@ -9,6 +10,10 @@ import {
   WaitFor,
   type Channel,
   type ChannelChangeResponse,
+  type Connection,
+  type ConnectionChangeResponse,
+  type ConnectionSpec,
+  type ConnectionTestResult,
   type Cluster,
   type PutSecurityDefinitionRequest,
   type SecurityChangeResponse,
@@ -37,23 +42,27 @@ export class Api {
   private readonly servers: ServerServiceClient;
   private readonly channels: ChannelServiceClient;
   private readonly security: SecurityServiceClient;
+  private readonly connections: ConnectionServiceClient;
 
+  /** `options.ca`: TLS, trusting that CA (PEM); without it, plaintext. */
   constructor(
     address: string,
     private readonly token: string | undefined,
+    private readonly options: { ca?: Buffer | undefined } = {},
   ) {
-    const creds = credentials.createInsecure();
+    const creds = options.ca ? credentials.createSsl(options.ca) : credentials.createInsecure();
     this.clusters = new ClusterServiceClient(address, creds);
     this.deploys = new DeployServiceClient(address, creds);
     this.invokes = new InvokeServiceClient(address, creds);
     this.servers = new ServerServiceClient(address, creds);
     this.channels = new ChannelServiceClient(address, creds);
     this.security = new SecurityServiceClient(address, creds);
+    this.connections = new ConnectionServiceClient(address, creds);
   }
 
   /** The same API with another bearer token (or none). */
   withToken(token: string | undefined, address: string): Api {
-    return new Api(address, token);
+    return new Api(address, token, this.options);
   }
 
   private meta(): Metadata {
@@ -197,7 +206,36 @@ export class Api {
     return call((cb) => this.security.deleteSecurityDefinition({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 }, this.meta(), this.opts(), cb));
   }
 
+  /** Creates a connection and waits for every connected server. */
+  createConnection(cluster: string, name: string, spec: ConnectionSpec): Promise<ConnectionChangeResponse> {
+    const request = { cluster, name, spec, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 };
+    return call((cb) => this.connections.createConnection(request, this.meta(), this.opts(), cb));
+  }
+
+  /** Replaces a connection's settings (secrets left empty keep the stored ones) and waits for every connected server. */
+  updateConnection(cluster: string, name: string, spec: ConnectionSpec): Promise<ConnectionChangeResponse> {
+    const request = { cluster, name, spec, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 };
+    return call((cb) => this.connections.updateConnection(request, this.meta(), this.opts(), cb));
+  }
+
+  getConnection(cluster: string, name: string): Promise<Connection> {
+    return call((cb) => this.connections.getConnection({ cluster, name }, this.meta(), this.opts(), cb));
+  }
+
+  listConnections(cluster: string): Promise<{ revision: number; connections: Connection[] }> {
+    return call((cb) => this.connections.listConnections({ cluster }, this.meta(), this.opts(), cb));
+  }
+
+  deleteConnection(cluster: string, name: string): Promise<ConnectionChangeResponse> {
+    return call((cb) => this.connections.deleteConnection({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 }, this.meta(), this.opts(), cb));
+  }
+
+  async testConnection(cluster: string, name: string, timeoutMs = 10_000): Promise<ConnectionTestResult[]> {
+    return (await call<{ servers: ConnectionTestResult[] }>((cb) => this.connections.testConnection({ cluster, name, timeoutMs }, this.meta(), this.opts(timeoutMs + 10_000), cb))).servers;
+  }
+
   close(): void {
+    this.connections.close();
     for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels, this.security]) c.close();
   }
 }

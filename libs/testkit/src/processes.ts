@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -109,6 +110,11 @@ export interface ControlPlaneHandle {
   process: AppProcess;
   address: string;
   adminToken: string;
+  /** `off`, `generated` or `files`: how it serves gRPC (its "listening" log line says). */
+  tls: string;
+  /** With generated certificates: the CA file it published (`<data dir>/ca.pem`) and its content. */
+  caFile?: string;
+  ca?: Buffer;
 }
 
 /** The admin token the e2e control planes use (set through LANEWAY_ADMIN_TOKEN). */
@@ -130,7 +136,14 @@ export async function startControlPlane(env: Record<string, string>): Promise<Co
     env['LANEWAY_ADMIN_TOKEN'] === ''
       ? String((await proc.waitForLog((l) => l.msg === 'generated the admin token' || l.msg === 'admin token loaded'))['adminToken'] ?? '')
       : (env['LANEWAY_ADMIN_TOKEN'] ?? ADMIN_TOKEN);
-  return { process: proc, address: `127.0.0.1:${String(line['port'])}`, adminToken };
+  const caFile = typeof line['caFile'] === 'string' ? line['caFile'] : undefined;
+  return {
+    process: proc,
+    address: `127.0.0.1:${String(line['port'])}`,
+    adminToken,
+    tls: String(line['tls'] ?? 'off'),
+    ...(caFile ? { caFile, ca: readFileSync(caFile) } : {}),
+  };
 }
 
 export async function startServer(env: Record<string, string>, waitUntilServing = true): Promise<AppProcess> {

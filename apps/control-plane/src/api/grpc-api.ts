@@ -2,6 +2,8 @@ import { Server, ServerCredentials, type Metadata } from '@grpc/grpc-js';
 import {
   ChannelServiceService,
   ClusterServiceService,
+  ConnectionServiceService,
+  SecretServiceService,
   SecurityServiceService,
   DeployServiceService,
   InvokeServiceService,
@@ -29,8 +31,12 @@ import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord }
 import type { SyncHub } from '../sync/sync-hub';
 import type { ChannelCatalog } from '../channels/channel-catalog';
 import type { SecurityCatalog } from '../security/security-catalog';
+import type { ConnectionCatalog } from '../connections/connection-catalog';
 import { channelHandlers } from './channel-handlers';
+import { connectionHandlers } from './connection-handlers';
 import { securityHandlers } from './security-handlers';
+import { secretHandlers } from '../secrets/secret-handlers';
+import type { SecretKeyRotation } from '../secrets/secret-key-rotation';
 import { unary } from './grpc-errors';
 import { RequestChecks } from './request-checks';
 
@@ -41,6 +47,9 @@ export interface GrpcApiDeps {
   invokes: InvokeGateway;
   channels: ChannelCatalog;
   security: SecurityCatalog;
+  connections: ConnectionCatalog;
+  /** RotateSecretKey. */
+  secrets: SecretKeyRotation;
   auth: Authenticator;
   logger: Logger;
   /** What one call may carry (config.limits); gRPC's own bound on a message follows from them. */
@@ -87,7 +96,11 @@ function presence(row: ServerRecord, local: Set<string>): { connected: boolean; 
 }
 
 /** Builds the gRPC server with every laneway.v1 service; `listen` binds it. */
-export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(address: string): Promise<number> } {
+export function createGrpcApi(deps: GrpcApiDeps): {
+  server: Server;
+  /** Binds `address` (plaintext unless `credentials` say otherwise); resolves to the port. */
+  listen(address: string, credentials?: ServerCredentials): Promise<number>;
+} {
   const { store, hub, deploys, invokes, auth } = deps;
   const log = deps.logger.child({ component: 'api' });
   const server = new Server(serverOptions(deps.limits));
@@ -245,13 +258,15 @@ export function createGrpcApi(deps: GrpcApiDeps): { server: Server; listen(addre
   server.addService(ServerServiceService, servers);
   server.addService(ChannelServiceService, channelHandlers(deps.channels, check, log, admin));
   server.addService(SecurityServiceService, securityHandlers(deps.security, check, log, admin));
+  server.addService(ConnectionServiceService, connectionHandlers(deps.connections, check, log, admin));
+  server.addService(SecretServiceService, secretHandlers(deps.secrets, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
 
   return {
     server,
-    listen: (address) =>
+    listen: (address, credentials = ServerCredentials.createInsecure()) =>
       new Promise((resolve, reject) => {
-        server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+        server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
       }),
   };
 }

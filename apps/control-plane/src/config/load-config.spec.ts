@@ -17,6 +17,7 @@ describe('control-plane loadConfig', () => {
       adminToken: undefined,
       logLevel: 'info',
       logFormat: 'auto',
+      tls: { mode: 'plaintext', insecure: false },
       limits: DEFAULT_LIMITS,
       compile: { workers: Math.min(2, os.availableParallelism()), maxHeapMb: 512, loadTimeoutMs: 2000 },
     });

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_QUEUE_PREFIX } from '@laneway/lanes';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
+import { parseSecretKey, parseSecretKeys } from '../secrets/keyring';
+import { decideTls, type TlsSettings } from '../tls/tls-settings';
 
 const GiB = 1024 * 1024 * 1024;
 
@@ -72,6 +74,18 @@ const schema = z.object({
   LANEWAY_MAX_NAME_LENGTH: limit('maxNameLength'),
   LANEWAY_MAX_TIMEOUT_MS: limit('maxTimeoutMs'),
   LANEWAY_MAX_LIST_LIMIT: limit('maxListLimit'),
+  // TLS of the gRPC API (tls/tls-settings.ts decides the mode from these and LANEWAY_GRPC_ADDR).
+  LANEWAY_TLS: z.preprocess((value) => (value === '' ? undefined : value), z.enum(['on', 'off']).optional()),
+  LANEWAY_TLS_CERT: z.string().optional().transform((value) => value?.trim() || undefined),
+  LANEWAY_TLS_KEY: z.string().optional().transform((value) => value?.trim() || undefined),
+  LANEWAY_TLS_SANS: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((name) => name.trim()).filter(Boolean)),
+  LANEWAY_INSECURE: z.preprocess((value) => (value === '' ? undefined : value), z.enum(['true', 'false']).default('false')),
+  // The key of the stored secrets (secrets/keyring.ts), checked below: a bad one is never echoed.
+  LANEWAY_SECRET_KEY: z.string().optional().transform((value) => value?.trim() || undefined),
+  LANEWAY_SECRET_KEY_PREVIOUS: z.string().optional().transform((value) => value?.trim() || undefined),
 });
 
 export type LogFormat = 'auto' | 'pretty' | 'json';
@@ -94,6 +108,16 @@ export interface ControlPlaneConfig {
   limits: Readonly<Limits>;
   /** The processes that compile and inspect uploads (a crash or a runaway there costs one deploy). */
   compile: Readonly<CompileSettings>;
+  /** How the gRPC API is served (LANEWAY_TLS*, LANEWAY_INSECURE); absent (a config built by hand) is plaintext. */
+  tls?: TlsSettings;
+  /**
+   * LANEWAY_SECRET_KEY: base64 of 32 bytes, the AES-256-GCM key stored secrets are sealed with. Unset:
+   * a key generated into dataDir/secret-keys.json (mode 0600). Control planes sharing one PostgreSQL
+   * database need the same key.
+   */
+  secretKey?: string | undefined;
+  /** LANEWAY_SECRET_KEY_PREVIOUS: retired keys (comma-separated) that still open values until `laneway secrets rotate-key`. */
+  previousSecretKeys?: string | undefined;
 }
 
 export interface CompileSettings {
@@ -116,6 +140,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     throw new Error(`invalid control-plane configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
+  try {
+    // Parsed again when the keyring loads; here so that a bad key fails like any bad variable, by name.
+    if (c.LANEWAY_SECRET_KEY) parseSecretKey(c.LANEWAY_SECRET_KEY, 'LANEWAY_SECRET_KEY');
+    parseSecretKeys(c.LANEWAY_SECRET_KEY_PREVIOUS, 'LANEWAY_SECRET_KEY_PREVIOUS');
+  } catch (err) {
+    throw new Error(`invalid control-plane configuration: ${(err as Error).message}`);
+  }
+  let tls: TlsSettings;
+  try {
+    tls = decideTls({
+      address: c.LANEWAY_GRPC_ADDR,
+      tls: c.LANEWAY_TLS,
+      certFile: c.LANEWAY_TLS_CERT && path.resolve(c.LANEWAY_TLS_CERT),
+      keyFile: c.LANEWAY_TLS_KEY && path.resolve(c.LANEWAY_TLS_KEY),
+      insecure: c.LANEWAY_INSECURE === 'true',
+      extraNames: c.LANEWAY_TLS_SANS,
+    });
+  } catch (err) {
+    throw new Error(`invalid control-plane configuration: ${(err as Error).message}`, { cause: err });
+  }
   return Object.freeze({
     grpcAddress: c.LANEWAY_GRPC_ADDR,
     databaseUrl: c.DATABASE_URL,
@@ -125,6 +169,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     adminToken: c.LANEWAY_ADMIN_TOKEN,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LANEWAY_LOG_FORMAT,
+    tls: Object.freeze(tls),
+    secretKey: c.LANEWAY_SECRET_KEY,
+    previousSecretKeys: c.LANEWAY_SECRET_KEY_PREVIOUS,
     compile: Object.freeze({
       workers: c.LANEWAY_COMPILE_WORKERS ?? Math.min(2, os.availableParallelism()),
       maxHeapMb: c.LANEWAY_COMPILE_MAX_HEAP_MB,

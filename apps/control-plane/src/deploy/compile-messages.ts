@@ -14,6 +14,7 @@ export interface InspectedService {
   name: string;
   lane: ServiceLane;
   policy: ServicePolicyRecord;
+  connections: string[];
 }
 
 /** One file that compiled and loaded: its code, version and services (its source stays in the parent). */

@@ -42,7 +42,7 @@ function handle({ id, files }: CompileRequest): FromCompileProcess {
     const results: CompiledFileResult[] = compiled.map((file, n) => ({
       code: file.code,
       version: file.version,
-      services: inspected[n]!.map((s) => ({ name: s.name, lane: s.lane, policy: s.policy })),
+      services: inspected[n]!.map((s) => ({ name: s.name, lane: s.lane, policy: s.policy, connections: s.connections })),
     }));
     return { t: 'compiled', id, files: results };
   } catch (err) {

@@ -48,6 +48,8 @@ export function inspectFiles(files: readonly CompiledServiceFile[], options: Ins
       source: file.source,
       code: file.code,
       policy: { timeoutMs: def.timeoutMs ?? 0, attempts: def.attempts ?? 0, concurrency: def.concurrency ?? 0 },
+      // Copied out of the uploads' realm: a plain array of this realm's strings.
+      connections: Array.from(def.connections ?? [], String),
     })),
   );
 }

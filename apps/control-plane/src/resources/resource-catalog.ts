@@ -1,5 +1,6 @@
 import { WaitFor, type ServerApplyResult } from '@laneway/proto';
 import type { Logger } from 'pino';
+import { NotFoundError } from '../errors';
 import type { ClusterStore, ResourceKind, ResourceReader, ResourceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 
@@ -41,7 +42,8 @@ export class ResourceCatalog<Spec> {
 
   async put(cluster: string, name: string, spec: Spec, mode: 'create' | 'update', wait: ResourceWait): Promise<ResourceChange<Spec>> {
     const { checkPut } = this.rules;
-    const result = await this.store.putResource(cluster, this.kind, name, spec, mode, checkPut && ((reader) => checkPut(name, spec, cluster, reader)));
+    const sealed = await this.sealed(cluster, name, spec);
+    const result = await this.store.putResource(cluster, this.kind, name, sealed, mode, checkPut && ((reader) => checkPut(name, sealed, cluster, reader)));
     if (result.changed) {
       this.hub.notify(cluster);
       this.log.info({ cluster, revision: result.revision, kind: this.kind, name }, mode === 'create' ? 'resource created' : 'resource updated');
@@ -63,6 +65,24 @@ export class ResourceCatalog<Spec> {
 
   list(cluster: string): Promise<{ revision: number; resources: ResourceRecord<Spec>[] }> {
     return this.store.listResources<Spec>(cluster, this.kind);
+  }
+
+  /**
+   * The spec as stored: its secret fields (secrets/secret-fields.ts) sealed with the hub's keys. A
+   * field that holds the stored sealed value or the same plaintext keeps the stored value, so an
+   * update that changes nothing keeps the version. Read back (describe, list, answers) it stays sealed.
+   */
+  private async sealed(cluster: string, name: string, spec: Spec): Promise<Spec> {
+    const { secrets } = this.hub;
+    if (!secrets.has(this.kind)) return spec;
+    const stored = await this.store.getResource<Spec>(cluster, this.kind, name).then(
+      (record) => record.spec,
+      (err: unknown) => {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      },
+    );
+    return secrets.seal(cluster, this.kind, name, spec, stored);
   }
 
   private async wait(cluster: string, revision: number, wait: ResourceWait): Promise<ServerApplyResult[]> {

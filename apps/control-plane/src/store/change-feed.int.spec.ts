@@ -30,6 +30,7 @@ function svc(name: string, version: string): NewServiceVersion {
     source: `// ${version}`,
     code: `module.exports = '${version}';`,
     policy: { timeoutMs: 0, attempts: 0, concurrency: 0 },
+    connections: [],
   };
 }
 

@@ -69,6 +69,7 @@ function svc(name: string, version: string, lane: Lane = 'network'): NewServiceV
     source: `// ${name}@${version}`,
     code: `module.exports = '${version}';`,
     policy: { timeoutMs: 0, attempts: 0, concurrency: 0 },
+    connections: [],
   };
 }
 

@@ -35,6 +35,8 @@ export interface NewServiceVersion {
   source: string;
   code: string;
   policy: ServicePolicyRecord;
+  /** The outgoing connections the service declares; each must exist in the cluster. */
+  connections: string[];
 }
 
 export interface DeployedServiceRecord {
@@ -54,6 +56,7 @@ export interface ServiceRecord {
   revision: number;
   updatedAt: string;
   policy: ServicePolicyRecord;
+  connections: string[];
 }
 
 export interface ServiceVersionRecord {
@@ -246,6 +249,7 @@ export class ClusterStore {
     return this.db.transaction().execute(async (trx) => {
       const c = await this.lockCluster(trx, cluster);
       if (services.length === 0) return { revision: c.revision, services: [] };
+      await this.checkConnectionsExist(trx, c.id, cluster, services);
 
       const at = now();
       for (const chunk of chunks(services)) {
@@ -262,6 +266,7 @@ export class ClusterStore {
               code: s.code,
               created_at: at,
               policy: JSON.stringify(s.policy),
+              connections: JSON.stringify(s.connections),
             })),
           )
           .onConflict((oc) => oc.columns(['cluster_id', 'name', 'version']).doNothing())
@@ -329,7 +334,7 @@ export class ClusterStore {
         removedResources: [],
         services: services
           .filter((_, n) => deployed[n]!.changed)
-          .map((s) => ({ name: s.name, version: s.version, lane: s.lane, path: s.path, revision, updatedAt: at, policy: s.policy, code: s.code }))
+          .map((s) => ({ name: s.name, version: s.version, lane: s.lane, path: s.path, revision, updatedAt: at, policy: s.policy, connections: s.connections, code: s.code }))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
       };
       return { revision, services: deployed, delta: c.revision > 0 ? { since: c.revision, changes } : undefined };
@@ -387,7 +392,7 @@ export class ClusterStore {
         .leftJoin('service_versions as v', (join) =>
           join.onRef('v.cluster_id', '=', 's.cluster_id').onRef('v.name', '=', 's.name').onRef('v.version', '=', 's.version'),
         )
-        .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 's.deleted', 'v.code', 'v.policy'])
+        .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 's.deleted', 'v.code', 'v.policy', 'v.connections'])
         .where('s.cluster_id', '=', c.id)
         .orderBy('s.name');
       query = full ? query.where('s.deleted', '=', 0) : query.where('s.revision', '>', sinceRevision);
@@ -521,6 +526,10 @@ export class ClusterStore {
     return {
       listResources: async <Spec>(kind: ResourceKind) =>
         (await this.liveResources(trx, clusterId, kind).execute()).map((r) => toResourceRecord<Spec>(r)),
+      servicesUsingConnection: async (name: string) =>
+        (await this.currentServices(trx, clusterId).orderBy('s.name').execute())
+          .filter((row) => parseConnections(row.connections).includes(name))
+          .map((row) => row.name),
       serviceExists: async (name: string) =>
         Boolean(
           await trx
@@ -668,7 +677,7 @@ export class ClusterStore {
       const c = await this.lockCluster(trx, cluster);
       const candidates = await trx
         .selectFrom('service_versions')
-        .select(['version', 'lane', 'path', 'policy'])
+        .select(['version', 'lane', 'path', 'policy', 'connections'])
         .where('cluster_id', '=', c.id)
         .where('name', '=', name)
         .where('version', 'like', `${versionPrefix.replace(/[%_\\]/g, '')}%`)
@@ -684,6 +693,7 @@ export class ClusterStore {
         throw new InvalidArgumentError('version', `version '${versionPrefix}' matches ${candidates.length} versions of '${name}': give more characters`);
       }
       const target = candidates[0]!;
+      await this.checkConnectionsExist(trx, c.id, cluster, [{ name, path: target.path, connections: parseConnections(target.connections) }]);
       const current = await trx
         .selectFrom('services')
         .select(['version', 'deleted'])
@@ -769,13 +779,34 @@ export class ClusterStore {
   }
 
   /** Non-deleted services of a cluster with their version's policy. */
+  /** Refuses services that declare a connection the cluster does not have (naming both). */
+  private async checkConnectionsExist(
+    trx: Transaction<Database>,
+    clusterId: number,
+    cluster: string,
+    services: readonly { name: string; path: string; connections: readonly string[] }[],
+  ): Promise<void> {
+    if (!services.some((s) => s.connections.length)) return;
+    const known = new Set((await this.liveResources(trx, clusterId, 'connection').execute()).map((r) => r.name));
+    for (const service of services) {
+      const missing = service.connections.filter((n) => !known.has(n));
+      if (missing.length) {
+        throw new InvalidArgumentError(
+          'files',
+          `service '${service.name}' (${service.path}) declares connection(s) ${missing.map((m) => `'${m}'`).join(', ')}, which cluster '${cluster}' does not have: create them first (CreateConnection)`,
+          { service: service.name, path: service.path, connections: missing },
+        );
+      }
+    }
+  }
+
   private currentServices(db: Db | Transaction<Database>, clusterId: number) {
     return db
       .selectFrom('services as s')
       .leftJoin('service_versions as v', (join) =>
         join.onRef('v.cluster_id', '=', 's.cluster_id').onRef('v.name', '=', 's.name').onRef('v.version', '=', 's.version'),
       )
-      .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 'v.policy'])
+      .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 'v.policy', 'v.connections'])
       .where('s.cluster_id', '=', clusterId)
       .where('s.deleted', '=', 0);
   }
@@ -927,6 +958,7 @@ function toServiceRecord(row: {
   revision: number | string;
   updated_at: string;
   policy: string | null;
+  connections: string | null;
 }): ServiceRecord {
   return {
     name: row.name,
@@ -936,7 +968,12 @@ function toServiceRecord(row: {
     revision: toNumber(row.revision),
     updatedAt: row.updated_at,
     policy: parsePolicy(row.policy),
+    connections: parseConnections(row.connections),
   };
+}
+
+function parseConnections(json: string | null): string[] {
+  return json ? (JSON.parse(json) as string[]) : [];
 }
 
 function parsePolicy(json: string | null): ServicePolicyRecord {

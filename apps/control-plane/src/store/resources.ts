@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** Kinds of cluster resources other than services (services keep their own rows, with history). */
-export const RESOURCE_KINDS = ['channel', 'security'] as const;
+export const RESOURCE_KINDS = ['channel', 'security', 'connection'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /** One resource as stored: its spec is the kind's own shape (e.g. a ChannelSpecRecord). */
@@ -25,6 +25,8 @@ export interface ResourceReader {
   listResources<Spec>(kind: ResourceKind): Promise<ResourceRecord<Spec>[]>;
   /** Whether a service of that name is deployed (not undeployed). */
   serviceExists(name: string): Promise<boolean>;
+  /** The deployed services whose current version declares the connection `name`, sorted. */
+  servicesUsingConnection(name: string): Promise<string[]>;
 }
 
 /** A check run inside the change's transaction; throws to refuse the change (nothing is written). */

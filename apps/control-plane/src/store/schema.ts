@@ -32,6 +32,8 @@ export interface ServiceVersionsTable {
   created_at: string;
   /** JSON of ServicePolicyRecord. */
   policy: ColumnType<string, string | undefined, string>;
+  /** JSON array of the connection names the version declares; null before migration 0005. */
+  connections: ColumnType<string | null, string | undefined, string>;
 }
 
 /** What each cluster currently runs. Undeployed services stay as tombstones so deltas can report them. */

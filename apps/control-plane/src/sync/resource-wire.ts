@@ -1,5 +1,6 @@
 import type { Resource, ResourceRef } from '@laneway/proto';
 import type { ChannelSpecRecord } from '../channels/channel-spec';
+import type { ConnectionSpecRecord } from '../connections/connection-spec';
 import type { SecuritySpecRecord } from '../security/security-spec';
 import type { ResourceRecord, ResourceRef as StoredRef } from '../store';
 
@@ -11,6 +12,8 @@ export function resourceToWire(record: ResourceRecord): Resource {
       return { ...base, channel: record.spec as ChannelSpecRecord };
     case 'security':
       return { ...base, security: record.spec as SecuritySpecRecord };
+    case 'connection':
+      return { ...base, connection: record.spec as ConnectionSpecRecord };
   }
 }
 

@@ -1,8 +1,11 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
 import {
   ApplyOutcome,
   Lane,
+  type ConnectionTestReply,
+  type ConnectionTestResult,
   type ServerApplyResult,
   type ServiceSpec,
   type SyncRequest,
@@ -16,6 +19,9 @@ import { AlreadyExistsError, LanewayError } from '../errors';
 import { grpcStatusOf, wireMessage } from '../api/grpc-errors';
 import { RequestChecks } from '../api/request-checks';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
+import { Keyring } from '../secrets/keyring';
+import { ResourceSecrets } from '../secrets/resource-secrets';
+import { SecretBox } from '../secrets/secret-box';
 
 /** How often a deploy waiting for a server held by another control plane reads the store. */
 const REMOTE_POLL_MS = 50;
@@ -73,6 +79,11 @@ export interface SyncHubOptions {
   logger: Logger;
   /** Bounds on the names a hello carries (the API's limits); default DEFAULT_LIMITS. */
   limits?: Readonly<Limits>;
+  /**
+   * Seals and opens the secret fields of resources: the catalogs seal with it before storing, the hub
+   * opens what it pushes. Default: no key, so values in the clear pass and nothing can be sealed.
+   */
+  secrets?: ResourceSecrets;
 }
 
 /**
@@ -89,6 +100,8 @@ export class SyncHub {
    */
   private readonly superseded = new Map<string, string[]>();
   private nonceSequence = 0;
+  /** TestConnection requests sent on streams, by id, waiting for each server's reply. */
+  private readonly testWaiters = new Map<string, (reply: ConnectionTestReply) => void>();
   // Servers of a cluster usually stand at the same revision, so one read of "changes since R" serves
   // them all; dropped on every change to the cluster and after a second.
   private readonly changeSets = new Map<string, { at: number; changes: Promise<ChangeSet> }>();
@@ -96,6 +109,8 @@ export class SyncHub {
   private readonly auth: Authenticator;
   private readonly log: Logger;
   private readonly checks: RequestChecks;
+  /** Resource secrets: ResourceCatalog seals with these, pushes open them (servers get them in memory only). */
+  readonly secrets: ResourceSecrets;
 
   private readonly heartbeat: NodeJS.Timeout | undefined;
 
@@ -104,6 +119,7 @@ export class SyncHub {
     this.auth = options.auth;
     this.log = options.logger.child({ component: 'sync-hub' });
     this.checks = new RequestChecks(options.limits ?? DEFAULT_LIMITS);
+    this.secrets = options.secrets ?? new ResourceSecrets(new SecretBox(new Keyring()));
     // Other control planes on the same database see the servers held here as connected while this runs.
     if (this.store.shared) {
       this.heartbeat = setInterval(() => {
@@ -148,6 +164,9 @@ export class SyncHub {
         this.endWithError(call, status.FAILED_PRECONDITION, 'the first message on the sync stream must be hello');
       } else if (request.ack) {
         this.onAck(session, request.ack.nonce, request.ack.revision).catch((err: unknown) => this.fail(session!, err));
+      } else if (request.connectionTestReply) {
+        const reply = request.connectionTestReply;
+        this.testWaiters.get(reply.id)?.(reply);
       } else if (request.nack) {
         this.onNack(session, request.nack.nonce, request.nack.revision, request.nack.errors).catch((err: unknown) =>
           this.fail(session!, err),
@@ -236,6 +255,46 @@ export class SyncHub {
   drainConfirmed(cluster: string, server: string): boolean | undefined {
     const session = this.sessions.get(cluster)?.get(server);
     return session ? session.ackedDrained === session.drained : undefined;
+  }
+
+  /**
+   * TestConnection: asks every server connected here to open connection `name` and answers per
+   * server (its error, or that it did not answer within `timeoutMs`). Servers of the cluster held
+   * by another control plane on the same database are not reached.
+   */
+  async testConnection(cluster: string, name: string, timeoutMs: number): Promise<ConnectionTestResult[]> {
+    const sessions = [...(this.sessions.get(cluster)?.values() ?? [])].sort((a, b) => (a.server < b.server ? -1 : 1));
+    return Promise.all(
+      sessions.map(
+        (session) =>
+          new Promise<ConnectionTestResult>((resolve) => {
+            const id = `test-${++this.nonceSequence}-${randomUUID()}`;
+            const started = Date.now();
+            const done = (result: ConnectionTestResult): void => {
+              clearTimeout(timer);
+              this.testWaiters.delete(id);
+              resolve(result);
+            };
+            // A little longer than the server's own bound, which it reports as its error.
+            const timer = setTimeout(
+              () => done({ server: session.server, ok: false, error: `server '${session.server}' did not answer within ${timeoutMs} ms`, latencyMs: Date.now() - started }),
+              timeoutMs + 1000,
+            );
+            this.testWaiters.set(id, (reply) => done({ server: session.server, ok: reply.ok, error: reply.error, latencyMs: reply.latencyMs }));
+            session.call.write({
+              revision: 0,
+              nonce: '',
+              full: false,
+              services: [],
+              removed: [],
+              drained: session.drained,
+              resources: [],
+              removedResources: [],
+              connectionTest: { id, name, timeoutMs },
+            });
+          }),
+      ),
+    );
   }
 
   /** Names of the servers with a live stream to this control plane. */
@@ -455,7 +514,7 @@ export class SyncHub {
         : [],
       removed: sendServices ? changes.removed : [],
       drained,
-      resources: sendServices ? changes.resources.map(resourceToWire) : [],
+      resources: sendServices ? changes.resources.map((r) => resourceToWire(this.secrets.openRecord(session.cluster, r))) : [],
       removedResources: sendServices ? changes.removedResources.map(refToWire) : [],
       connectionTest: undefined,
     };

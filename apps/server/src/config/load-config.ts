@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_QUEUE_PREFIX } from '@laneway/lanes';
 
@@ -23,6 +24,7 @@ const schema = z.object({
   LANEWAY_CPU_THREADS: int(1, 256).optional(),
   LANEWAY_CPU_JOB_TIMEOUT_MS: int(10, 24 * 3600_000).default(60_000),
   LANEWAY_JOIN_TOKEN: z.string().min(1).optional(),
+  LANEWAY_TLS_CA: z.string().optional().transform((value) => value?.trim() || undefined),
   LANEWAY_JOB_LOCK_MS: int(1000, 3600_000).default(30_000),
   LANEWAY_SHUTDOWN_TIMEOUT_MS: int(0, 3600_000).default(30_000),
   LANEWAY_CPU_THREAD_MAX_HEAP_MB: int(16, 64 * 1024).default(512),
@@ -61,6 +63,11 @@ export interface ServerConfig {
   cpuJobTimeoutMs: number;
   /** The cluster's join token (ClusterService.GetJoinToken). */
   joinToken: string | undefined;
+  /**
+   * LANEWAY_TLS_CA: PEM file of the CA(s) that signed the control plane's certificate; set, the sync
+   * stream uses TLS and verifies it; unset, plaintext. Absent in a config built by hand: plaintext.
+   */
+  tlsCaFile?: string | undefined;
   /** BullMQ job lock: a crashed server's jobs are taken over after about this long. */
   jobLockMs: number;
   /** SIGTERM: how long in-flight jobs get to finish before the server exits anyway. */
@@ -114,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     cpuThreads: c.LANEWAY_CPU_THREADS ?? Math.max(1, os.availableParallelism()),
     cpuJobTimeoutMs: c.LANEWAY_CPU_JOB_TIMEOUT_MS,
     joinToken: c.LANEWAY_JOIN_TOKEN,
+    tlsCaFile: c.LANEWAY_TLS_CA && path.resolve(c.LANEWAY_TLS_CA),
     jobLockMs: c.LANEWAY_JOB_LOCK_MS,
     shutdownTimeoutMs: c.LANEWAY_SHUTDOWN_TIMEOUT_MS,
     cpuThreadMaxHeapMb: c.LANEWAY_CPU_THREAD_MAX_HEAP_MB,

@@ -1,4 +1,12 @@
-import type { HttpRequestInfo, InvokeOptions, ServiceContext, ServiceLogger } from '@laneway/sdk';
+import type { AmqpPublisher, HttpRequestInfo, InvokeOptions, RedisClient, RestClient, ServiceContext, ServiceLogger, SqlClient } from '@laneway/sdk';
+
+/** The pooled clients of this thread's connections (a `Connectors` of @laneway/connectors). */
+export interface ConnectionClients {
+  sql(name: string): SqlClient;
+  rest(name: string): RestClient;
+  redis(name: string): RedisClient;
+  amqp(name: string): AmqpPublisher;
+}
 
 /**
  * What a context needs from the thread it runs in: the main thread's invoker, or a CPU thread that
@@ -12,6 +20,8 @@ export interface ContextHost {
   invokeAsync(target: string, input: unknown): Promise<string>;
   /** A logger carrying the invocation's fields. */
   logger(service: string, invocationId: string): ServiceLogger;
+  /** This thread's connections. */
+  readonly connections: ConnectionClients;
 }
 
 /**
@@ -31,9 +41,37 @@ export class InvocationContext implements ServiceContext {
     readonly invocationId: string,
     private readonly deadline: number | undefined,
     readonly http: HttpRequestInfo | undefined,
+    /** The connections the service declares: the only ones ctx reaches. */
+    private readonly declared: readonly string[],
     /** A signal owned by the caller (a CPU thread's per-job signal); otherwise one is made on first use. */
     private readonly givenSignal?: AbortSignal,
   ) {}
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  sql<DB = any>(name: string): SqlClient<DB> {
+    return this.connection(name).sql(name) as SqlClient<DB>;
+  }
+
+  rest(name: string): RestClient {
+    return this.connection(name).rest(name);
+  }
+
+  redis(name: string): RedisClient {
+    return this.connection(name).redis(name);
+  }
+
+  amqp(name: string): AmqpPublisher {
+    return this.connection(name).amqp(name);
+  }
+
+  private connection(name: string): ConnectionClients {
+    if (!this.declared.includes(name)) {
+      throw new Error(
+        `service '${this.service}' uses connection '${name}' without declaring it: add it to \`connections\` in its defineService (it declares ${this.declared.length ? this.declared.map((d) => `'${d}'`).join(', ') : 'none'})`,
+      );
+    }
+    return this.host.connections;
+  }
 
   get cluster(): string {
     return this.host.cluster;

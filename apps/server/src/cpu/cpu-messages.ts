@@ -14,11 +14,26 @@ export type ToCpuThread =
 /** Messages from a CPU-lane thread to the main thread. */
 export type FromCpuThread =
   | { t: 'ready'; niced: boolean }
-  | { t: 'staged'; errors: { service: string; message: string }[] }
+  | { t: 'staged'; errors: { service: string; message: string }[]; schemas: StagedSchemas[] }
   | { t: 'done'; id: number; ok: true; output: unknown; version: string; heapMb: number }
   | { t: 'done'; id: number; ok: false; code: InvocationErrorCode; message: string; version?: string; heapMb: number }
   | { t: 'invoke'; id: number; service: string; input: unknown; timeoutMs: number | undefined; async: boolean }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; message: string };
+
+/** JSON Schemas of a service's input and output (see json-schemas-of.ts); either may be absent. */
+export interface ServiceJsonSchemas {
+  input?: Record<string, unknown>;
+  output?: Record<string, unknown>;
+}
+
+/**
+ * The schemas of one staged service, sent with `staged` only for the versions the thread evaluated
+ * for that stage (each thread converts a version once) and only when it has a schema.
+ */
+export interface StagedSchemas extends ServiceJsonSchemas {
+  service: string;
+  version: string;
+}
 
 /** Static data every CPU thread gets at start. */
 export interface CpuThreadData {

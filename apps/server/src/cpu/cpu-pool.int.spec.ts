@@ -174,6 +174,69 @@ exports.busy = defineService({ name: 'cpu.busy', lane: 'cpu', handle: (i) => { c
     expect(await pool.run('cpu.bad', null, 'i7', Date.now() + 5000)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
   });
 
+  it('reports the JSON Schemas of the committed CPU-lane services, converted in the threads that load them', async () => {
+    // A file with a zod-typed service and one without schemas; `note` only in version o2, none in o3.
+    const orders = (version: string, schema: 'zod' | 'none', extra = ''): ServiceCode[] => {
+      const order: ServiceCode = {
+        name: 'cpu.order',
+        version,
+        lane: 'cpu',
+        path: `order-${version}.js`,
+        code: `
+const { defineService } = require('@laneway/sdk');
+const { z } = require('zod');
+exports.order = defineService({
+  name: 'cpu.order',
+  lane: 'cpu',
+  ${schema === 'zod' ? `input: z.object({ customerId: z.string(), quantity: z.number().int().min(1)${extra} }), output: z.object({ orderId: z.string() }),` : ''}
+  handle: (i) => ({ orderId: 'o-' + i.customerId }),
+});
+exports.plain = defineService({ name: 'cpu.plain', lane: 'cpu', handle: (i) => { const end = Date.now() + (i?.ms ?? 0); while (Date.now() < end) {} return 1; } });
+`,
+      };
+      return [order, { ...order, name: 'cpu.plain' }];
+    };
+    const own = await startPool({ size: 2 });
+    try {
+      expect(own.schemasOf('cpu.order')).toEqual({});
+      expect(await own.apply(orders('o1', 'zod'))).toEqual([]);
+      const first = own.schemasOf('cpu.order');
+      expect(first.input).toEqual({
+        type: 'object',
+        properties: { customerId: { type: 'string' }, quantity: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
+        required: ['customerId', 'quantity'],
+      });
+      expect(first.output).toMatchObject({ type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'] });
+      expect(own.schemasOf('cpu.plain')).toEqual({});
+      expect(own.schemasOf('cpu.nowhere')).toEqual({});
+      // The threads validate with the same schema.
+      expect(await own.run('cpu.order', { customerId: 'c1', quantity: 0 }, 'bad', Date.now() + 10_000)).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
+
+      // A rejected set changes nothing the pool reports...
+      const broken: ServiceCode = { name: 'cpu.broken', version: 'x2', lane: 'cpu', path: 'broken.js', code: 'throw new Error("no model")' };
+      const withNote = orders('o2', 'zod', ', note: z.string().optional()');
+      expect(await own.apply([...withNote, broken])).toHaveLength(1);
+      expect(own.schemasOf('cpu.order')).toEqual(first);
+      // ...and when the same version comes again without the broken file, the threads (which kept the
+      // module they evaluated) do not convert it again: the pool kept what they sent the first time.
+      expect(await own.apply(withNote)).toEqual([]);
+      expect(own.schemasOf('cpu.order').input?.['properties']).toHaveProperty('note', { type: 'string' });
+      expect(await own.run('cpu.order', { customerId: 'c2', quantity: 1 }, 'ok', Date.now() + 10_000)).toMatchObject({ ok: true, output: { orderId: 'o-c2' }, version: 'o2' });
+
+      // A version without schemas has none; one loaded by the extra thread (both threads busy) has its own.
+      expect(await own.apply(orders('o3', 'none'))).toEqual([]);
+      expect(own.schemasOf('cpu.order')).toEqual({});
+      const running = [1, 2].map((n) => own.run('cpu.plain', { ms: 2000 }, `busy${n}`, Date.now() + 20_000));
+      await until(() => own.busyThreads === 2);
+      expect(await own.apply(orders('o4', 'zod'))).toEqual([]);
+      expect(own.threads).toBe(3);
+      expect(own.schemasOf('cpu.order').input).toEqual(first.input);
+      expect((await Promise.all(running)).map((r) => r.ok)).toEqual([true, true]);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('gives no job to a thread that finished loading the previous set while a new set was loading', async () => {
     // Both sets take a while to load (top-level work); the new one longer than the old one.
     const slowSet = (version: string, loadMs: number): ServiceCode[] => {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { describeLoadFailure, type HeapLimit, type LoadFailure } from '../load/describe-load-failure';
 import { LoadProgress } from '../load/load-progress';
 import type { ServiceCode } from '../registry/service-registry';
-import type { CpuThreadData, CpuThreadInit, FromCpuThread, ToCpuThread } from './cpu-messages';
+import type { CpuThreadData, CpuThreadInit, FromCpuThread, ServiceJsonSchemas, ToCpuThread } from './cpu-messages';
 
 export type CpuRunResult =
   | { ok: true; output: unknown; version: string }
@@ -77,6 +77,14 @@ export class CpuPool {
   private readonly slots = new Set<Slot>();
   private readonly queue: Task[] = [];
   private committed: ServiceCode[] = [];
+  /** The committed set's versions, by service name. */
+  private committedVersions = new Map<string, string>();
+  /**
+   * JSON Schemas the threads reported, by version and service name: of the committed set, and of
+   * any set staged since (a thread converts a version only once, when it first evaluates it, so what
+   * a rejected set brought is kept until the next commit). Only services that have a schema.
+   */
+  private schemas = new Map<string, ServiceJsonSchemas>();
   /** Bumped by every committed set; a thread whose generation is older reloads before its next job. */
   private generation = 0;
   private sequence = 0;
@@ -135,6 +143,11 @@ export class CpuPool {
       return unique;
     }
     this.committed = specs;
+    this.committedVersions = new Map(specs.map((s) => [s.name, s.version]));
+    for (const key of this.schemas.keys()) {
+      const [version, name] = key.split('\u0000');
+      if (this.committedVersions.get(name!) !== version) this.schemas.delete(key);
+    }
     this.generation++;
     for (const slot of loaders) {
       this.post(slot, { t: 'commit' });
@@ -146,6 +159,15 @@ export class CpuPool {
     for (const slot of this.slots) if (slot.ready && !slot.task && slot.generation !== this.generation) this.settle(slot);
     if (extra) this.log.info({ threads: this.slots.size }, 'every CPU thread was busy: an extra thread loaded the new services');
     return [];
+  }
+
+  /**
+   * The JSON Schemas of a committed CPU-lane service's input and output, as its threads converted
+   * them (for /openapi.json); empty when it has none or is not loaded here.
+   */
+  schemasOf(service: string): ServiceJsonSchemas {
+    const version = this.committedVersions.get(service);
+    return (version !== undefined && this.schemas.get(schemaKey(version, service))) || {};
   }
 
   /**
@@ -350,6 +372,7 @@ export class CpuPool {
   private onMessage(slot: Slot, message: FromCpuThread): void {
     switch (message.t) {
       case 'staged':
+        for (const { service, version, input, output } of message.schemas) this.schemas.set(schemaKey(version, service), { input, output });
         slot.stageWaiter?.(message.errors);
         return;
       case 'done': {
@@ -438,6 +461,10 @@ export class CpuPool {
   private post(slot: Slot, message: ToCpuThread): void {
     slot.worker.postMessage(message);
   }
+}
+
+function schemaKey(version: string, service: string): string {
+  return `${version}\u0000${service}`;
 }
 
 /** Whether two sets of CPU-lane services hold the same names with the same code from the same paths. */

@@ -7,10 +7,11 @@ import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ServiceInvocationError, validateWithSchema, type HttpRequestInfo, type ServiceContext, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
 import { evaluateServiceModules } from '@laneway/runtime';
+import { jsonSchemasOf } from '../http/json-schemas-of';
 import { inputRejection } from '../lanes/input-rejection';
 import { describeLoadFailure } from '../load/describe-load-failure';
 import { LoadProgress } from '../load/load-progress';
-import type { CpuThreadInit, FromCpuThread, ToCpuThread } from './cpu-messages';
+import type { CpuThreadInit, FromCpuThread, ServiceJsonSchemas, StagedSchemas, ToCpuThread } from './cpu-messages';
 
 interface Loaded {
   version: string;
@@ -78,15 +79,41 @@ function stage(specs: { name: string; version: string; path: string; code: strin
   });
   const next = new Map<string, Loaded>();
   const errors: { service: string; message: string }[] = [];
-  for (const spec of specs) {
+  const schemas: StagedSchemas[] = [];
+  specs.forEach((spec, i) => {
     const failure = failed.get(spec.version);
     const definition = failure === undefined ? modules.get(spec.version)!.find((d) => d.name === spec.name) : undefined;
-    if (definition) next.set(spec.name, { version: spec.version, definition });
-    else errors.push({ service: spec.name, message: failure ?? `${spec.path} does not export a service named '${spec.name}'` });
-  }
+    if (!definition) {
+      errors.push({ service: spec.name, message: failure ?? `${spec.path} does not export a service named '${spec.name}'` });
+      return;
+    }
+    next.set(spec.name, { version: spec.version, definition });
+    // For /openapi.json on the main thread, which holds no CPU-lane definition: converted once, when
+    // this thread evaluates the version. (Progress entered so that a conversion that hangs is blamed
+    // on this module, like its top level.)
+    if (fresh.has(spec.version)) {
+      progress.enter(i);
+      const found = plainSchemasOf(definition);
+      if (found) schemas.push({ service: spec.name, version: spec.version, ...found });
+    }
+  });
   staged = errors.length ? undefined : next;
   progress.finish();
-  send({ t: 'staged', errors });
+  // Also when the set is rejected: this thread keeps the modules it evaluated, and will not convert
+  // them again if a later set has them.
+  send({ t: 'staged', errors, schemas });
+}
+
+/** A definition's JSON Schemas as plain JSON (so they can be posted), or undefined when it has none. */
+function plainSchemasOf(definition: ServiceDefinition): ServiceJsonSchemas | undefined {
+  try {
+    const { input, output } = jsonSchemasOf(definition);
+    if (!input && !output) return undefined;
+    return JSON.parse(JSON.stringify({ input, output })) as ServiceJsonSchemas;
+  } catch {
+    // A schema object that throws when asked, or a JSON Schema with cycles: left out of the document.
+    return undefined;
+  }
 }
 
 function pruneModules(): void {

@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { LaneClient } from '@laneway/lanes';
+import { Connectors } from '@laneway/connectors';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelRoute } from '../channels/channel-route';
@@ -135,7 +136,9 @@ describe('startHttpServer', () => {
     expect(await pool.apply(registry.ofLane('cpu', prepared.next))).toEqual([]);
     registry.commit(prepared);
     const lanes = new LaneClient({ redis: redisUrl, prefix });
-    const invoker = (refs.invoker = new Invoker({ cluster, server, registry, pool, lanes, logger, cpuJobTimeoutMs: 10_000 }));
+    // No connections in this cluster: an empty set, the real class.
+    const connections = new Connectors({ server });
+    const invoker = (refs.invoker = new Invoker({ cluster, server, registry, pool, lanes, logger, cpuJobTimeoutMs: 10_000, connections }));
     return { registry, pool, lanes, invoker };
   };
 

@@ -4,8 +4,8 @@ type JsonSchema = Record<string, unknown>;
 
 /**
  * JSON Schemas of a loaded service's input and output, where the schema is a Standard Schema that
- * can give one (Standard JSON Schema: zod 4 can). CPU-lane services are loaded in their threads, not
- * here, so they have none yet.
+ * can give one (Standard JSON Schema: zod 4 can). Network-lane services are converted on the main
+ * thread; CPU-lane ones in the CPU thread that loads them, which sends the result to the pool.
  */
 export function jsonSchemasOf(definition: ServiceDefinition | undefined): { input?: JsonSchema; output?: JsonSchema } {
   return { input: convert(definition?.input, 'input'), output: convert(definition?.output, 'output') };

@@ -1,7 +1,7 @@
 import type { InvocationJob, InvocationReply, LaneClient } from '@laneway/lanes';
 import { ServiceInvocationError, type HttpRequestInfo, type InvocationErrorCode, validateWithSchema } from '@laneway/sdk';
 import type { Logger } from 'pino';
-import { InvocationContext, type ContextHost } from '../context/invocation-context';
+import { InvocationContext, type ConnectionClients, type ContextHost } from '../context/invocation-context';
 import type { CpuPool } from '../cpu/cpu-pool';
 import type { RegisteredService, ServiceRegistry } from '../registry/service-registry';
 import { inputRejection } from './input-rejection';
@@ -16,6 +16,8 @@ export interface InvokerOptions {
   logger: Logger;
   /** Deadline of CPU-lane jobs that carry none (async jobs). */
   cpuJobTimeoutMs: number;
+  /** This thread's outgoing connections (ctx.sql, ctx.rest, ...). */
+  connections: ConnectionClients;
 }
 
 const DEFAULT_NESTED_TIMEOUT_MS = 30_000;
@@ -47,10 +49,11 @@ export class Invoker {
   private readonly host: ContextHost;
 
   constructor(private readonly options: InvokerOptions) {
-    const { cluster, server, logger } = options;
+    const { cluster, server, logger, connections } = options;
     this.host = {
       cluster,
       server,
+      connections,
       invoke: (target, input, timeoutMs, deadline) => this.invokeFromService(target, input, timeoutMs, deadline),
       invokeAsync: (target, input) => this.invokeAsyncFromService(target, input),
       logger: (service, invocationId) => logger.child({ service, invocationId }),
@@ -288,7 +291,7 @@ export class Invoker {
   }
 
   private handleNetwork(service: RegisteredService, input: unknown, invocationId: string, deadline: number | undefined, http?: HttpRequestInfo): unknown {
-    const ctx = new InvocationContext(this.host, service.name, service.version, invocationId, deadline, http);
+    const ctx = new InvocationContext(this.host, service.name, service.version, invocationId, deadline, http, service.definition!.connections ?? []);
     const result = service.definition!.handle(input, ctx);
     // No deadline, or a handler that answered synchronously: no timer needed.
     if (!deadline || !isThenable(result)) return result;

@@ -13,6 +13,8 @@ export interface ServiceCode {
   code: string;
   /** 0 = platform default. */
   policy?: { timeoutMs: number; attempts: number; concurrency: number };
+  /** The outgoing connections the service declares. */
+  connections?: readonly string[];
 }
 
 export interface RegisteredService extends ServiceCode {

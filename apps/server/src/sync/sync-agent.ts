@@ -1,8 +1,9 @@
 import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { Lane, SyncServiceClient, type SyncRequest, type SyncResponse } from '@laneway/proto';
+import { Lane, SyncServiceClient, type ConnectionTest, type SyncRequest, type SyncResponse } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Update } from '../registry/service-registry';
+import { ignoreIpServernameWarning, looksLikeTlsFailure, type ControlPlaneTls } from './control-plane-tls';
 import { resourceFromWire } from './resource-wire';
 
 export interface SyncAgentOptions {
@@ -12,6 +13,8 @@ export interface SyncAgentOptions {
   host: string;
   pid: number;
   joinToken: string | undefined;
+  /** LANEWAY_TLS_CA read: the stream uses TLS and verifies the control plane against it; absent, plaintext. */
+  tls?: ControlPlaneTls | undefined;
   /** The revision to announce on (re)connect: the last one applied. */
   appliedRevision: () => number;
   /**
@@ -24,6 +27,8 @@ export interface SyncAgentOptions {
    * `service` names the service, or with `kind` ('channel', ...) another resource.
    */
   apply: (update: Update) => Promise<ApplyError[]>;
+  /** TestConnection: opens one of the server's connections; without it, tests are answered as unsupported. */
+  testConnection?: (name: string, timeoutMs: number) => Promise<{ ok: boolean; error?: string; latencyMs: number }>;
   logger: Logger;
 }
 
@@ -57,7 +62,9 @@ export class SyncAgent {
 
   constructor(private readonly options: SyncAgentOptions) {
     this.log = options.logger.child({ component: 'sync-agent' });
-    this.client = new SyncServiceClient(options.address, credentials.createInsecure(), {
+    if (options.tls) ignoreIpServernameWarning();
+    const channelCredentials = options.tls ? credentials.createSsl(options.tls.ca) : credentials.createInsecure();
+    this.client = new SyncServiceClient(options.address, channelCredentials, {
       'grpc.keepalive_time_ms': 5000,
       'grpc.keepalive_timeout_ms': 5000,
       'grpc.keepalive_permit_without_calls': 1,
@@ -115,11 +122,25 @@ export class SyncAgent {
         err?.code === status.PERMISSION_DENIED
           ? 'error'
           : 'warn';
-      this.log[level]({ reason, code: err?.code, details: err?.details, retryInMs: Math.round(delay) }, 'sync stream lost; reconnecting');
+      if (err?.code === status.UNAVAILABLE && looksLikeTlsFailure(err.details)) {
+        // Most often a CA that did not sign the control plane's certificate, or TLS on one side only.
+        const { address, tls } = this.options;
+        this.log.error(
+          { address, caFile: tls?.caFile, details: err.details, retryInMs: Math.round(delay) },
+          tls
+            ? `TLS connection to the control plane at ${address} failed: does LANEWAY_TLS_CA=${tls.caFile} hold the CA that signed its certificate, for this address?`
+            : `connection to the control plane at ${address} failed: if it serves TLS, set LANEWAY_TLS_CA to its CA file`,
+        );
+      } else {
+        this.log[level]({ reason, code: err?.code, details: err?.details, retryInMs: Math.round(delay) }, 'sync stream lost; reconnecting');
+      }
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     };
     stream.on('data', (response: SyncResponse) => {
       this.backoffMs = MIN_BACKOFF_MS;
+      const test = response.connectionTest;
+      // Not a push: answered on its own, beside any push being applied.
+      if (test) return void this.answerTest(stream, test);
       this.applying = this.applying.then(() => this.onPush(stream, response));
     });
     stream.on('error', (err: ServiceError) => onEnd('error', err));
@@ -139,6 +160,22 @@ export class SyncAgent {
     });
   }
 
+  private async answerTest(stream: { destroyed: boolean; write(message: SyncRequest): boolean }, test: ConnectionTest): Promise<void> {
+    const timeoutMs = test.timeoutMs || 10_000;
+    let result: { ok: boolean; error?: string; latencyMs: number };
+    try {
+      result = this.options.testConnection
+        ? await this.options.testConnection(test.name, timeoutMs)
+        : { ok: false, error: 'this server cannot test connections', latencyMs: 0 };
+    } catch (err) {
+      result = { ok: false, error: `connection '${test.name}': ${(err as Error).message}`, latencyMs: 0 };
+    }
+    this.log.info({ connection: test.name, ok: result.ok, latencyMs: result.latencyMs }, 'tested a connection');
+    if (!stream.destroyed) {
+      stream.write({ connectionTestReply: { id: test.id, ok: result.ok, error: result.error ?? '', latencyMs: Math.round(result.latencyMs) } });
+    }
+  }
+
   private async onPush(stream: ClientDuplexStream<SyncRequest, SyncResponse>, response: SyncResponse): Promise<void> {
     const update: Update = {
       revision: response.revision,
@@ -152,6 +189,7 @@ export class SyncAgent {
         path: s.path,
         code: s.code,
         policy: s.policy,
+        connections: s.connections,
       })),
       resources: response.resources.map(resourceFromWire),
       removedResources: response.removedResources,

@@ -1,0 +1,207 @@
+import { rootCertificates } from 'node:tls';
+import type { RestConnection } from '@laneway/proto';
+import type { RestQueryValue, RestRequestOptions, RestResponse } from '@laneway/sdk';
+import { Pool, type Dispatcher } from 'undici';
+import { ConnectionError } from '../connection-error';
+import { connectionFailure, prefix, type ConnectionInfo } from '../connection-info';
+import type { Backend } from '../slot';
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+const RETRY_STATUSES = new Set([502, 503, 504]);
+const RETRY_BASE_DELAY_MS = 50;
+const RETRY_MAX_DELAY_MS = 1_000;
+
+export interface RestCall {
+  method: string;
+  path: string;
+  body?: unknown;
+  options?: RestRequestOptions;
+  /** Attempts in all; defaults to 1 + the connection's `retries` for idempotent methods, else 1. */
+  attempts?: number;
+}
+
+/** An undici pool to the connection's origin, with its base path, default headers and credentials. */
+export class RestBackend implements Backend {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly spec: RestConnection,
+    private readonly info: ConnectionInfo,
+  ) {
+    let base: URL;
+    try {
+      base = new URL(spec.baseUrl);
+    } catch {
+      throw new ConnectionError(`${prefix(info)}: base_url is not a URL`, { code: 'FAILED', connection: info.name, kind: info.kind, target: info.target });
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+      throw new ConnectionError(`${prefix(info)}: base_url must be http:// or https://, not ${base.protocol}//`, {
+        code: 'FAILED',
+        connection: info.name,
+        kind: info.kind,
+        target: info.target,
+      });
+    }
+    this.basePath = base.pathname.replace(/\/+$/, '');
+    this.timeoutMs = spec.timeoutMs || DEFAULT_TIMEOUT_MS;
+    this.pool = new Pool(base.origin, {
+      connect: {
+        timeout: this.timeoutMs,
+        ...(spec.caPem ? { ca: [...rootCertificates, spec.caPem] } : {}),
+      },
+    });
+    this.headers = {};
+    for (const [name, value] of Object.entries(spec.headers)) this.headers[name.toLowerCase()] = value;
+    if (spec.basic) {
+      this.headers['authorization'] = `Basic ${Buffer.from(`${spec.basic.username}:${spec.basic.password}`).toString('base64')}`;
+    } else if (spec.bearer) {
+      this.headers['authorization'] = `Bearer ${spec.bearer.token}`;
+    } else if (spec.apiKey) {
+      this.headers[spec.apiKey.header.toLowerCase()] = spec.apiKey.key;
+    }
+  }
+
+  async call(call: RestCall): Promise<RestResponse> {
+    const method = call.method.toUpperCase();
+    const attempts = call.attempts ?? (IDEMPOTENT.has(method) ? 1 + this.spec.retries : 1);
+    const signal = call.options?.signal;
+    const { body, contentType } = encodeBody(call.body);
+    const headers: Record<string, string> = { accept: 'application/json, */*;q=0.5', ...this.headers };
+    if (contentType) headers['content-type'] = contentType;
+    for (const [name, value] of Object.entries(call.options?.headers ?? {})) headers[name.toLowerCase()] = value;
+    const path = this.basePath + (call.path.startsWith('/') ? call.path : `/${call.path}`) + queryString(call.options?.query);
+    const timeoutMs = call.options?.timeoutMs ?? this.timeoutMs;
+
+    for (let attempt = 1; ; attempt++) {
+      const last = attempt >= attempts;
+      let outcome: RestResponse;
+      try {
+        outcome = await this.attempt(method, path, headers, body, timeoutMs, signal, last);
+      } catch (err) {
+        if (last || signal?.aborted) throw err;
+        await pause(retryDelay(attempt), signal);
+        continue;
+      }
+      if (last || !RETRY_STATUSES.has(outcome.status)) return outcome;
+      await pause(retryDelay(attempt), signal);
+    }
+  }
+
+  /** One attempt: the deadline covers the answer's headers and its whole body. */
+  private async attempt(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | Uint8Array | undefined,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    last: boolean,
+  ): Promise<RestResponse> {
+    if (signal?.aborted) throw this.aborted(method, path, signal.reason);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onAbort = (): void => controller.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const res = await this.pool.request({ method: method as Dispatcher.HttpMethod, path, headers, body, signal: controller.signal });
+      if (!last && RETRY_STATUSES.has(res.statusCode)) {
+        await res.body.dump();
+        return { status: res.statusCode, headers: {}, body: undefined };
+      }
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: decodeBody(text, res.headers['content-type']) };
+    } catch (err) {
+      if (timedOut) {
+        throw connectionFailure(this.info, new Error(`${method} ${path}: no complete answer within ${timeoutMs} ms`), 'TIMEOUT');
+      }
+      if (signal?.aborted) throw this.aborted(method, path, signal.reason);
+      throw connectionFailure(this.info, withRequest(err, method, path));
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private aborted(method: string, path: string, reason: unknown): ConnectionError {
+    return new ConnectionError(`${prefix(this.info)}: ${method} ${path} cancelled`, {
+      code: 'ABORTED',
+      connection: this.info.name,
+      kind: this.info.kind,
+      target: this.info.target,
+      cause: reason,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function withRequest(err: unknown, method: string, path: string): unknown {
+  if (err instanceof Error) err.message = `${method} ${path}: ${err.message || (err as { code?: string }).code || err.name}`;
+  return err;
+}
+
+function encodeBody(body: unknown): { body: string | Uint8Array | undefined; contentType: string | undefined } {
+  if (body === undefined) return { body: undefined, contentType: undefined };
+  if (typeof body === 'string') return { body, contentType: 'text/plain; charset=utf-8' };
+  if (body instanceof Uint8Array) return { body, contentType: 'application/octet-stream' };
+  return { body: JSON.stringify(body), contentType: 'application/json' };
+}
+
+function decodeBody(text: string, contentType: string | string[] | undefined): unknown {
+  const type = (Array.isArray(contentType) ? contentType[0] : contentType) ?? '';
+  if (text.length > 0 && /^application\/(?:[\w.+-]+\+)?json\b/i.test(type.trim())) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Labelled JSON but not: the text is the most useful thing to hand back.
+    }
+  }
+  return text;
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function queryString(query: Record<string, RestQueryValue> | undefined): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) for (const item of value) params.append(name, String(item));
+    else params.append(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+function retryDelay(attempt: number): number {
+  return Math.min(RETRY_BASE_DELAY_MS * 2 ** (attempt - 1), RETRY_MAX_DELAY_MS);
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    // On abort, the next attempt sees the signal and throws ABORTED.
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
