@@ -6,10 +6,12 @@ import {
   ConnectionServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
+  SecretServiceClient,
   SecurityServiceClient,
   ServerServiceClient,
 } from '@laneway/proto';
 import type {
+  RotateSecretKeyResponse,
   Channel,
   ChannelChangeResponse,
   Cluster,
@@ -85,6 +87,7 @@ export class ApiClient {
   private channelClient?: ChannelServiceClient;
   private securityClient?: SecurityServiceClient;
   private connectionClient?: ConnectionServiceClient;
+  private secretClient?: SecretServiceClient;
   private channelCredentials?: ChannelCredentials;
 
   constructor(private readonly options: ApiClientOptions) {}
@@ -371,6 +374,14 @@ export class ApiClient {
     );
   }
 
+  /** A new key for the stored secrets, and every one re-encrypted with it; the answer names key ids only. */
+  rotateSecretKey(): Promise<RotateSecretKeyResponse> {
+    const client = this.secrets();
+    return this.unary<RotateSecretKeyResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.rotateSecretKey({}, md, opts, cb),
+    );
+  }
+
   /** Closes every gRPC channel (connection) this client opened. Safe to call more than once. */
   close(): void {
     for (const client of this.clients.splice(0)) client.close();
@@ -398,6 +409,10 @@ export class ApiClient {
 
   private security(): SecurityServiceClient {
     return (this.securityClient ??= this.track(new SecurityServiceClient(...this.target())));
+  }
+
+  private secrets(): SecretServiceClient {
+    return (this.secretClient ??= this.track(new SecretServiceClient(...this.target())));
   }
 
   private connections(): ConnectionServiceClient {

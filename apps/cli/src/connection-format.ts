@@ -127,7 +127,10 @@ function specRows(spec: ConnectionSpec | undefined): string[][] {
       ['retries', String(rest.retries)],
     );
     if (rest.basic) {
-      rows.push(['auth', `basic, user ${rest.basic.username}`], ['password', setOrNot(rest.basic.passwordSet)]);
+      rows.push(
+        ['auth', `basic, user ${rest.basic.username}`],
+        ['password', setOrNot(rest.basic.passwordSet)],
+      );
     } else if (rest.bearer) {
       rows.push(['auth', 'bearer token'], ['token', setOrNot(rest.bearer.tokenSet)]);
     } else if (rest.apiKey) {
@@ -182,9 +185,7 @@ export function formatConnectionChange(
   options: { waited: boolean },
 ): string {
   const connection = response.connection;
-  const what = connection
-    ? ` (${connectionKind(connection.spec)} ${connectionTarget(connection.spec)})`
-    : '';
+  const what = connection ? ` (${connectionKind(connection.spec)} ${connectionTarget(connection.spec)})` : '';
   return [
     `${verb} connection ${name}${what}: revision ${response.revision}`,
     formatServerResults(response.servers, options.waited),
@@ -192,7 +193,11 @@ export function formatConnectionChange(
 }
 
 /** One line per server: `srv-a  ok      12ms`, `srv-b  failed  <why>`. */
-export function formatConnectionTest(response: TestConnectionResponse, name: string, cluster: string): string {
+export function formatConnectionTest(
+  response: TestConnectionResponse,
+  name: string,
+  cluster: string,
+): string {
   if (response.servers.length === 0) {
     return `no servers connected in cluster '${cluster}': connection ${name} was not tested`;
   }

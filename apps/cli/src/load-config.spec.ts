@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CliError } from './errors';
-import { adminTokenPath, applyOverrides, loadConfig, readAdminTokenFile } from './load-config';
+import { adminTokenPath, applyOverrides, loadConfig, readAdminTokenFile, readTlsCa } from './load-config';
 
 describe('loadConfig', () => {
   it('defaults to the local control plane and the default cluster, without a token', () => {
@@ -93,5 +93,45 @@ describe('readAdminTokenFile', () => {
     expect((error as CliError).message).toBe(
       `cannot read the admin token in '${path.join(cwd, 'broken', 'admin-token')}' (EISDIR): set LANEWAY_TOKEN`,
     );
+  });
+});
+
+describe('readTlsCa', () => {
+  let cwd = '';
+
+  beforeEach(async () => {
+    cwd = await mkdtemp(path.join(tmpdir(), 'laneway-cli-ca-'));
+  });
+
+  afterEach(async () => {
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it('is plaintext (undefined) when neither LANEWAY_TLS_CA nor a published CA exists', async () => {
+    expect(await readTlsCa(loadConfig({}), {}, cwd)).toBeUndefined();
+  });
+
+  it('finds the CA a control plane published in its data directory (LANEWAY_DATA_DIR followed)', async () => {
+    await mkdir(path.join(cwd, 'state'));
+    await writeFile(path.join(cwd, 'state', 'ca.pem'), 'CA PEM');
+    const env = { LANEWAY_DATA_DIR: 'state' };
+    expect(await readTlsCa(loadConfig(env), env, cwd)).toEqual({
+      ca: Buffer.from('CA PEM'),
+      file: path.join(cwd, 'state', 'ca.pem'),
+      source: 'data-dir',
+    });
+  });
+
+  it('prefers LANEWAY_TLS_CA, relative to cwd, and fails naming it when it cannot be read', async () => {
+    await mkdir(path.join(cwd, '.laneway'));
+    await writeFile(path.join(cwd, '.laneway', 'ca.pem'), 'published');
+    await writeFile(path.join(cwd, 'mine.pem'), 'mine');
+    const env = { LANEWAY_TLS_CA: 'mine.pem' };
+    expect(await readTlsCa(loadConfig(env), env, cwd)).toEqual({ ca: Buffer.from('mine'), file: path.join(cwd, 'mine.pem'), source: 'LANEWAY_TLS_CA' });
+
+    const missing = { LANEWAY_TLS_CA: 'nope.pem' };
+    const error = await readTlsCa(loadConfig(missing), missing, cwd).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toBe(`LANEWAY_TLS_CA=nope.pem: cannot read the CA file '${path.join(cwd, 'nope.pem')}' (ENOENT)`);
   });
 });

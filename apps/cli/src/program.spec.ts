@@ -61,6 +61,7 @@ const ALL_COMMANDS = [
   'security update-jwt',
   'security show',
   'security delete',
+  'secrets rotate-key',
   'status',
   'job',
   'jobs failed',

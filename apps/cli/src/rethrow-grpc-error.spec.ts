@@ -41,6 +41,29 @@ describe('rethrowGrpcError', () => {
     );
   });
 
+  it('says when a TLS handshake failed, naming the CA file', () => {
+    const untrusted = serviceError(
+      status.UNAVAILABLE,
+      'No connection established. Last error: Error: unable to verify the first certificate. Resolution note: ',
+    );
+    expect((grpcErrorToCliError(untrusted, { ...context, connected: false, caFile: '/ca.pem' }) as Error).message).toBe(
+      'UNAVAILABLE: TLS connection to the control plane at cp:50051 failed (unable to verify the first certificate): ' +
+        'does /ca.pem hold the CA that signed its certificate for this address, and does it serve TLS? (set LANEWAY_TLS_CA)',
+    );
+    // With TLS, a control plane that is down is still "cannot reach".
+    const refused = serviceError(status.UNAVAILABLE, 'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1.');
+    expect((grpcErrorToCliError(refused, { ...context, connected: false, caFile: '/ca.pem' }) as Error).message).toBe(
+      'UNAVAILABLE: cannot reach the control plane at cp:50051: is it running? (set LANEWAY_CONTROL_PLANE)',
+    );
+  });
+
+  it('hints at LANEWAY_TLS_CA when a plaintext call got no answer from a listening control plane', () => {
+    const noAnswer = serviceError(status.UNAVAILABLE, 'No connection established. Last error: Failed to connect (2026-12-02T00:06:52.067Z). Resolution note: ');
+    expect((grpcErrorToCliError(noAnswer, { ...context, connected: false }) as Error).message).toBe(
+      'UNAVAILABLE: cannot reach the control plane at cp:50051: is it running? If it serves TLS, set LANEWAY_TLS_CA to its CA file (set LANEWAY_CONTROL_PLANE)',
+    );
+  });
+
   it('keeps an UNAVAILABLE the control plane itself sent', () => {
     const error = serviceError(status.UNAVAILABLE, 'redis is down');
     expect((grpcErrorToCliError(error, { ...context, connected: true }) as Error).message).toBe(

@@ -124,12 +124,15 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     const nextRoutes = routesOf(resources.ofKind<ChannelSpec>('channel', nextResources));
     const routeErrors = routes.check(nextRoutes);
     if (routeErrors.length) return routeErrors.map((e) => ({ kind: 'channel', service: e.route, message: e.message }));
+    // CPU threads hear of the connections first, so that no job of a service using a new one comes before it.
+    pool.setConnections(nextConnections.map((c) => ({ name: c.name, version: c.version, spec: c.spec })));
     const cpuErrors = await pool.apply(registry.ofLane('cpu', prepared.next));
     if (cpuErrors.length) return cpuErrors;
     registry.commit(prepared);
     resources.commit(nextResources);
     // New calls use new or changed connections at once; replaced pools close once their calls finish.
     connectors.replace(nextConnections.map((c) => ({ name: c.name, version: c.version, spec: c.spec })));
+    // (The CPU threads got them before their services were committed, above.)
     // Checked above, so this swaps the table in; requests in flight keep the route they matched.
     routes.replace(nextRoutes);
     // Take jobs only once this server holds the cluster's services: a fresh replica must not answer

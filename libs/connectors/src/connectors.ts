@@ -149,7 +149,7 @@ export class Connectors {
       publisher = {
         publish: (exchange, routingKey, message, options) =>
           this.tracked(name, 'amqp', (slot) =>
-            this.build(slot, () => new AmqpBackend(slot.spec.amqp!, slot.info, this.log)).publish(exchange, routingKey, message, options),
+            this.build(slot, () => new AmqpBackend(slot.spec.amqp!, slot.info, this.log, this.server)).publish(exchange, routingKey, message, options),
           ),
       };
       this.amqpClients.set(name, publisher);

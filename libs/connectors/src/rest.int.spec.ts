@@ -48,6 +48,15 @@ async function listen(server: Server): Promise<string> {
   return String((server.address() as AddressInfo).port);
 }
 
+function openSockets(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 2_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end && !(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
 function rest(fields: Partial<RestConnection>): { rest: RestConnection } {
   return { rest: { baseUrl: '', headers: {}, timeoutMs: 0, retries: 0, caPem: '', ...fields } };
 }
@@ -210,6 +219,9 @@ describe('Connectors: REST', () => {
       // …while the call in flight on the old pool finishes there.
       expect(await inFlight).toMatchObject({ status: 200, body: { late: true } });
       await connectors.whenDrained();
+      // The old pool's keep-alive sockets to the first server are closed.
+      await until(async () => (await openSockets(http)) === 0);
+      expect(await openSockets(http)).toBe(0);
       expect(await connectors.test('api', 2_000)).toMatchObject({ ok: true });
       connectors.replace([]);
       await expect(client.get('/x')).rejects.toMatchObject({ code: 'NOT_DEFINED' });

@@ -4,6 +4,7 @@ import {
   ClusterServiceClient,
   ConnectionServiceClient,
   SecurityServiceClient,
+  SecretServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
   ServerServiceClient,
@@ -16,6 +17,7 @@ import {
   type ConnectionTestResult,
   type Cluster,
   type PutSecurityDefinitionRequest,
+  type RotateSecretKeyResponse,
   type SecurityChangeResponse,
   type SecurityDefinition,
   type DeployResponse,
@@ -43,6 +45,7 @@ export class Api {
   private readonly channels: ChannelServiceClient;
   private readonly security: SecurityServiceClient;
   private readonly connections: ConnectionServiceClient;
+  private readonly secrets: SecretServiceClient;
 
   /** `options.ca`: TLS, trusting that CA (PEM); without it, plaintext. */
   constructor(
@@ -58,6 +61,7 @@ export class Api {
     this.channels = new ChannelServiceClient(address, creds);
     this.security = new SecurityServiceClient(address, creds);
     this.connections = new ConnectionServiceClient(address, creds);
+    this.secrets = new SecretServiceClient(address, creds);
   }
 
   /** The same API with another bearer token (or none). */
@@ -234,8 +238,14 @@ export class Api {
     return (await call<{ servers: ConnectionTestResult[] }>((cb) => this.connections.testConnection({ cluster, name, timeoutMs }, this.meta(), this.opts(timeoutMs + 10_000), cb))).servers;
   }
 
+  /** RotateSecretKey: the key id every stored secret is sealed with afterwards, and how many were re-encrypted. */
+  rotateSecretKey(): Promise<RotateSecretKeyResponse> {
+    return call((cb) => this.secrets.rotateSecretKey({}, this.meta(), this.opts(), cb));
+  }
+
   close(): void {
     this.connections.close();
+    this.secrets.close();
     for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels, this.security]) c.close();
   }
 }

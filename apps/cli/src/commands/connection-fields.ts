@@ -62,7 +62,11 @@ const KIND_FLAGS: Readonly<Record<ConnectionKind, { readonly flag: string; reado
 };
 
 /** Which kinds take a flag, by its attribute name (the flag is how the errors name it). */
-const KIND_OPTIONS: readonly { readonly key: string; readonly flag: string; readonly kinds: readonly ConnectionKind[] }[] = [
+const KIND_OPTIONS: readonly {
+  readonly key: string;
+  readonly flag: string;
+  readonly kinds: readonly ConnectionKind[];
+}[] = [
   { key: 'poolSize', flag: '--pool-size', kinds: ['postgres', 'mysql'] },
   { key: 'statementTimeout', flag: '--statement-timeout', kinds: ['postgres', 'mysql'] },
   { key: 'tlsMode', flag: '--tls-mode', kinds: ['postgres', 'mysql'] },
@@ -91,35 +95,43 @@ function connectionOptions(verb: 'create' | 'update'): readonly Option[] {
     kindOption('rest', 'an HTTP API under this base URL (http:// or https://)'),
     kindOption('redis', 'Redis at this URL (redis:// or rediss://)'),
     kindOption('amqp', 'RabbitMQ at this URL (amqp:// or amqps://)'),
-    new Option('--pool-size <N>', 'SQL: connections per server (default 10)').argParser(countParser('--pool-size')),
-    new Option('--statement-timeout <DURATION>', 'SQL: bound on each statement, e.g. 5s (default none)').argParser(
-      durationParser('--statement-timeout', '5s'),
+    new Option('--pool-size <N>', 'SQL: connections per server (default 10)').argParser(
+      countParser('--pool-size'),
     ),
+    new Option(
+      '--statement-timeout <DURATION>',
+      'SQL: bound on each statement, e.g. 5s (default none)',
+    ).argParser(durationParser('--statement-timeout', '5s')),
     new Option('--tls-mode <MODE>', "SQL: TLS (default the URL's sslmode, else disable)").choices(TLS_MODES),
-    new Option('--header <NAME: VALUE>', 'REST: a header sent with every call (repeatable; not for secrets)').argParser(
-      headerParser,
-    ),
+    new Option(
+      '--header <NAME: VALUE>',
+      'REST: a header sent with every call (repeatable; not for secrets)',
+    ).argParser(headerParser),
     new Option('--timeout <DURATION>', 'REST: deadline of each attempt, e.g. 10s (default 10s)').argParser(
       durationParser('--timeout', '10s'),
     ),
-    new Option('--retries <N>', 'REST: extra attempts of GET, HEAD, PUT and DELETE (default 0, at most 10)').argParser(
-      wholeNumberParser('--retries', 2),
-    ),
-    new Option('--basic-user <USER>', 'REST: HTTP basic auth as USER (the password is read: prompt or stdin)').argParser(
-      nonEmptyParser('a user name, e.g. --basic-user billing'),
-    ),
+    new Option(
+      '--retries <N>',
+      'REST: extra attempts of GET, HEAD, PUT and DELETE (default 0, at most 10)',
+    ).argParser(wholeNumberParser('--retries', 2)),
+    new Option(
+      '--basic-user <USER>',
+      'REST: HTTP basic auth as USER (the password is read: prompt or stdin)',
+    ).argParser(nonEmptyParser('a user name, e.g. --basic-user billing')),
     new Option('--bearer', 'REST: send a bearer token (read: prompt or stdin)'),
-    new Option('--api-key-header <NAME>', 'REST: send a key in this header (the key is read: prompt or stdin)').argParser(
-      nonEmptyParser('an HTTP header name, e.g. --api-key-header x-api-key'),
-    ),
+    new Option(
+      '--api-key-header <NAME>',
+      'REST: send a key in this header (the key is read: prompt or stdin)',
+    ).argParser(nonEmptyParser('an HTTP header name, e.g. --api-key-header x-api-key')),
     new Option('--key-prefix <PREFIX>', 'Redis: prepended to every key the services use').argParser(
       nonEmptyParser('a key prefix, e.g. --key-prefix billing:'),
     ),
     new Option('--confirm', 'AMQP: publisher confirms (publish resolves once the broker has the message)'),
     new Option('--password', 'Redis, AMQP: a password (read: prompt or stdin)'),
-    new Option('--ca <FILE>', 'a PEM file: the CA that signed the TLS certificate of the database, API or broker').argParser(
-      nonEmptyParser('a PEM file, e.g. --ca db-ca.pem'),
-    ),
+    new Option(
+      '--ca <FILE>',
+      'a PEM file: the CA that signed the TLS certificate of the database, API or broker',
+    ).argParser(nonEmptyParser('a PEM file, e.g. --ca db-ca.pem')),
     new Option(
       '--secret-from-argument [VALUE]',
       'the secret itself instead of the prompt or stdin, or alone: accept the password in the URL (it shows in `ps` and the shell history)',
@@ -264,7 +276,12 @@ function safeDecode(text: string): string {
   }
 }
 
-function readSpec(kind: ConnectionKind, url: string, caFile: string, options: OptionValues): ConnectionSpecArgs {
+function readSpec(
+  kind: ConnectionKind,
+  url: string,
+  caFile: string,
+  options: OptionValues,
+): ConnectionSpecArgs {
   switch (kind) {
     case 'postgres':
     case 'mysql':
@@ -299,7 +316,11 @@ function readRestAuth(options: OptionValues): RestAuthArgs {
   const username = optionValue.string(options, 'basicUser');
   const bearer = optionValue.flag(options, 'bearer');
   const header = optionValue.string(options, 'apiKeyHeader');
-  const given = [username !== undefined && '--basic-user', bearer && '--bearer', header !== undefined && '--api-key-header'];
+  const given = [
+    username !== undefined && '--basic-user',
+    bearer && '--bearer',
+    header !== undefined && '--api-key-header',
+  ];
   const flags = given.filter((flag): flag is string => typeof flag === 'string');
   if (flags.length > 1) throw new UsageError(`give one way to authenticate, not ${flags.join(' and ')}`);
   if (username !== undefined) return { kind: 'basic', username };
@@ -337,15 +358,22 @@ function readSecretSource(
       );
     }
     if (typeof fromArgument === 'string') {
-      throw new UsageError(`the ${flag} URL holds a password and --secret-from-argument gives another: give one`);
+      throw new UsageError(
+        `the ${flag} URL holds a password and --secret-from-argument gives another: give one`,
+      );
     }
-    if (keep) throw new UsageError(`the ${flag} URL holds a password, and --keep-secret keeps the stored one: give one`);
+    if (keep)
+      throw new UsageError(
+        `the ${flag} URL holds a password, and --keep-secret keeps the stored one: give one`,
+      );
     return { from: 'argument', value: urlPassword };
   }
   if (typeof fromArgument === 'string') {
     // Redis and AMQP: a password given is a password asked for.
     if (spec.kind === 'rest' && spec.auth.kind === 'none') {
-      throw new UsageError('--secret-from-argument has no secret to give: add --basic-user USER, --bearer or --api-key-header NAME');
+      throw new UsageError(
+        '--secret-from-argument has no secret to give: add --basic-user USER, --bearer or --api-key-header NAME',
+      );
     }
     return { from: 'argument', value: fromArgument };
   }
@@ -356,7 +384,9 @@ function readSecretSource(
   }
   if (keep) {
     if ((spec.kind === 'redis' || spec.kind === 'amqp') && optionValue.flag(options, 'password')) {
-      throw new UsageError('--password reads a new password, and --keep-secret keeps the stored one: give one');
+      throw new UsageError(
+        '--password reads a new password, and --keep-secret keeps the stored one: give one',
+      );
     }
     return { from: 'keep' };
   }

@@ -3,6 +3,8 @@ import { channelGroup } from './channel';
 import { channelsCommand } from './channels';
 import { clusterGroup } from './cluster';
 import { clustersCommand } from './clusters';
+import { connectionGroup } from './connection';
+import { connectionsCommand } from './connections';
 import { deployCommand } from './deploy';
 import { drainCommand } from './drain';
 import { invokeCommand } from './invoke';
@@ -11,6 +13,7 @@ import { jobsGroup } from './jobs';
 import { resumeCommand } from './resume';
 import { rollbackCommand } from './rollback';
 import { securityGroup } from './security';
+import { secretsGroup } from './secrets';
 import { serversCommand } from './servers';
 import { servicesCommand } from './services';
 import { statusCommand } from './status';
@@ -31,6 +34,9 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   channelsCommand,
   channelGroup,
   securityGroup,
+  connectionsCommand,
+  connectionGroup,
+  secretsGroup,
   statusCommand,
   jobCommand,
   jobsGroup,

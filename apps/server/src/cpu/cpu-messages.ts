@@ -1,3 +1,4 @@
+import type { ConnectionEntry } from '@laneway/connectors';
 import type { HttpRequestInfo, InvocationErrorCode } from '@laneway/sdk';
 import type { HeapLimit } from '../load/describe-load-failure';
 import type { ServiceCode } from '../registry/service-registry';
@@ -7,6 +8,8 @@ export type ToCpuThread =
   | { t: 'stage'; specs: ServiceCode[] }
   | { t: 'commit' }
   | { t: 'abort' }
+  /** The cluster's connections (secrets included), for the thread's own pools; the whole set each time. */
+  | { t: 'connections'; entries: ConnectionEntry[] }
   | { t: 'run'; id: number; service: string; input: unknown; invocationId: string; deadline: number; http?: HttpRequestInfo }
   | { t: 'invoke-result'; id: number; ok: true; output: unknown }
   | { t: 'invoke-result'; id: number; ok: false; code: InvocationErrorCode; message: string };

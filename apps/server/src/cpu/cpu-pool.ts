@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { ConnectionEntry } from '@laneway/connectors';
 import type { HttpRequestInfo, InvocationErrorCode } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { describeLoadFailure, type HeapLimit, type LoadFailure } from '../load/describe-load-failure';
@@ -77,6 +78,8 @@ export class CpuPool {
   private readonly slots = new Set<Slot>();
   private readonly queue: Task[] = [];
   private committed: ServiceCode[] = [];
+  /** The connections every thread holds (see setConnections). */
+  private connections: ConnectionEntry[] = [];
   /** The committed set's versions, by service name. */
   private committedVersions = new Map<string, string>();
   /**
@@ -162,6 +165,16 @@ export class CpuPool {
   }
 
   /**
+   * Gives every thread (and every thread started later) the cluster's connections, for pools of its
+   * own. Called before the services that use a new connection are committed, so that a thread hears
+   * of a connection before any job of a service that declares it.
+   */
+  setConnections(entries: ConnectionEntry[]): void {
+    this.connections = entries;
+    for (const slot of this.slots) this.post(slot, { t: 'connections', entries });
+  }
+
+  /**
    * The JSON Schemas of a committed CPU-lane service's input and output, as its threads converted
    * them (for /openapi.json); empty when it has none or is not loaded here.
    */
@@ -237,6 +250,7 @@ export class CpuPool {
       worker.on('message', (message: FromCpuThread) => {
         if (message.t === 'ready') {
           if (!message.niced) this.log.warn({}, 'could not lower the CPU thread priority; network work may slow down');
+          if (this.connections.length) this.post(slot, { t: 'connections', entries: this.connections });
           resolve(slot);
           return;
         }

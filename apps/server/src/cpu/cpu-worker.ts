@@ -5,8 +5,10 @@ import { readlinkSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ServiceInvocationError, validateWithSchema, type HttpRequestInfo, type ServiceContext, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
+import { Connectors } from '@laneway/connectors';
+import { ServiceInvocationError, validateWithSchema, type HttpRequestInfo, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
 import { evaluateServiceModules } from '@laneway/runtime';
+import { InvocationContext, type ContextHost } from '../context/invocation-context';
 import { jsonSchemasOf } from '../http/json-schemas-of';
 import { inputRejection } from '../lanes/input-rejection';
 import { describeLoadFailure } from '../load/describe-load-failure';
@@ -30,6 +32,24 @@ let staged: Map<string, Loaded> | undefined;
 const modules = new Map<string, ServiceDefinition[]>();
 const pendingInvokes = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; service: string }>();
 let invokeSequence = 0;
+// This thread's own pools of the cluster's connections (a pool cannot be shared across threads).
+const connectors = new Connectors({ server: data.server });
+const logAt =
+  (level: 'debug' | 'info' | 'warn' | 'error', base: Record<string, unknown>) =>
+  (fields: Record<string, unknown>, message: string): void =>
+    send({ t: 'log', level, fields: { ...base, ...fields }, message });
+/** What the contexts of this thread's jobs call: the main thread for invocations and logs, this thread's pools. */
+const host: ContextHost = {
+  cluster: data.cluster,
+  server: data.server,
+  invoke: (target, input, timeoutMs, deadline) => callMain(target, input, timeoutMs ?? (deadline ? Math.max(1, deadline - Date.now()) : undefined), false),
+  invokeAsync: (target, input) => callMain<string>(target, input, undefined, true),
+  logger(service, invocationId): ServiceLogger {
+    const base = { cluster: data.cluster, server: data.server, service, invocationId };
+    return { debug: logAt('debug', base), info: logAt('info', base), warn: logAt('warn', base), error: logAt('error', base) };
+  },
+  connections: connectors,
+};
 
 port.on('message', (message: ToCpuThread) => {
   switch (message.t) {
@@ -42,6 +62,9 @@ port.on('message', (message: ToCpuThread) => {
       return;
     case 'abort':
       staged = undefined;
+      return;
+    case 'connections':
+      connectors.replace(message.entries);
       return;
     case 'run':
       void run(message.id, message.service, message.input, message.invocationId, message.deadline, message.http);
@@ -140,7 +163,8 @@ async function run(id: number, name: string, input: unknown, invocationId: strin
         return;
       }
     }
-    const output = await definition.handle(value, makeContext(name, version, invocationId, controller.signal, http));
+    const ctx = new InvocationContext(host, name, version, invocationId, deadline, http, definition.connections ?? [], controller.signal);
+    const output = await definition.handle(value, ctx);
     send({ t: 'done', id, heapMb: heapMb(), ok: true, output: output ?? null, version });
   } catch (err) {
     const code = err instanceof ServiceInvocationError ? err.code : 'SERVICE_FAILED';
@@ -149,28 +173,6 @@ async function run(id: number, name: string, input: unknown, invocationId: strin
   } finally {
     clearTimeout(timer);
   }
-}
-
-function makeContext(service: string, version: string, invocationId: string, signal: AbortSignal, http: HttpRequestInfo | undefined): ServiceContext {
-  const base = { cluster: data.cluster, server: data.server, service, invocationId };
-  const logAt =
-    (level: 'debug' | 'info' | 'warn' | 'error') =>
-    (fields: Record<string, unknown>, message: string): void =>
-      send({ t: 'log', level, fields: { ...base, ...fields }, message });
-  const log: ServiceLogger = { debug: logAt('debug'), info: logAt('info'), warn: logAt('warn'), error: logAt('error') };
-  return {
-    ...base,
-    version,
-    signal,
-    log,
-    http,
-    invoke<T>(target: string, targetInput?: unknown, options?: { timeoutMs?: number }): Promise<T> {
-      return callMain<T>(target, targetInput, options?.timeoutMs, false);
-    },
-    invokeAsync(target: string, targetInput?: unknown): Promise<string> {
-      return callMain<string>(target, targetInput, undefined, true);
-    },
-  };
 }
 
 /** Asks the main thread to invoke a service (it owns the Redis connections and the registry). */

@@ -24,14 +24,20 @@ export function readControlPlaneCa(caFile: string): ControlPlaneTls {
   return { ca, caFile };
 }
 
-// What grpc-js reports when the TLS handshake fails (an untrusted or mismatching certificate), or when
-// one side speaks TLS and the other does not (the peer drops the connection, or sends no TLS record).
+// What grpc-js reports when the TLS handshake fails: an untrusted or mismatching certificate, or a
+// control plane that does not speak TLS (no TLS record comes back).
 const TLS_FAILURE =
-  /certificate|self[- ]signed|unable to verify|hostname|altnames|ERR_SSL|SSL routines|wrong version number|handshake|ECONNRESET|socket disconnected before secure|Connection dropped|protocol error/i;
+  /certificate|self[- ]signed|unable to verify|altnames|ERR_SSL|SSL routines|wrong version number|handshake|socket disconnected before secure/i;
 
-/** True when a connection failure's details look like a TLS mismatch rather than a control plane that is down. */
-export function looksLikeTlsFailure(details: string | undefined): boolean {
-  return details !== undefined && TLS_FAILURE.test(details);
+/**
+ * True when a connection failure's details look like a TLS mismatch rather than a control plane that
+ * is down: with TLS, a failed handshake; without, TCP connected but the HTTP/2 preface got no answer
+ * (what a TLS control plane does to a plaintext client), with no socket error code.
+ */
+export function looksLikeTlsMismatch(details: string | undefined, usingTls: boolean): boolean {
+  if (details === undefined) return false;
+  if (usingTls) return TLS_FAILURE.test(details);
+  return /Failed to connect/.test(details) && !/\bE[A-Z]{4,}\b/.test(details);
 }
 
 let warningFiltered = false;

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Lane, SyncServiceClient, type ConnectionTest, type SyncRequest, type SyncResponse } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Update } from '../registry/service-registry';
-import { ignoreIpServernameWarning, looksLikeTlsFailure, type ControlPlaneTls } from './control-plane-tls';
+import { ignoreIpServernameWarning, looksLikeTlsMismatch, type ControlPlaneTls } from './control-plane-tls';
 import { resourceFromWire } from './resource-wire';
 
 export interface SyncAgentOptions {
@@ -122,7 +122,7 @@ export class SyncAgent {
         err?.code === status.PERMISSION_DENIED
           ? 'error'
           : 'warn';
-      if (err?.code === status.UNAVAILABLE && looksLikeTlsFailure(err.details)) {
+      if (err?.code === status.UNAVAILABLE && looksLikeTlsMismatch(err.details, this.options.tls !== undefined)) {
         // Most often a CA that did not sign the control plane's certificate, or TLS on one side only.
         const { address, tls } = this.options;
         this.log.error(

@@ -10,6 +10,8 @@ import type { Backend } from '../slot';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+const channelErrors = new WeakMap<Channel, Error>();
+
 /**
  * One AMQP connection and one publishing channel per connection version, opened on the first publish
  * and opened again on the next publish after either was closed (broker restart, network, a channel
@@ -25,6 +27,7 @@ export class AmqpBackend implements Backend {
     private readonly spec: AmqpConnection,
     private readonly info: ConnectionInfo,
     private readonly log: Logger,
+    private readonly server: string,
   ) {}
 
   async publish(exchange: string, routingKey: string, message: unknown, options: AmqpPublishOptions = {}): Promise<void> {
@@ -53,8 +56,12 @@ export class AmqpBackend implements Backend {
         await new Promise<void>((resolve) => channel.once('drain', resolve));
       }
     } catch (err) {
-      if (err instanceof Error) err.message = `${where}: ${err.message}`;
-      throw connectionFailure(this.info, err);
+      // A refused message closes the channel; its close error says why (e.g. 404 NOT_FOUND), while
+      // the confirm callback only says "channel closed". The error event may come a moment later.
+      await new Promise((r) => setImmediate(r));
+      const reason = channelErrors.get(channel) ?? err;
+      const message = reason instanceof Error ? reason.message : String(reason);
+      throw connectionFailure(this.info, Object.assign(new Error(`${where}: ${message}`, { cause: err }), { code: (reason as { code?: unknown }).code }));
     }
   }
 
@@ -73,10 +80,16 @@ export class AmqpBackend implements Backend {
 
   private async connect(): Promise<Channel | ConfirmChannel> {
     if (!this.model) {
-      const model = await amqp.connect(connectOptions(this.spec, this.info), socketOptions(this.spec));
+      const model = await amqp.connect(connectOptions(this.spec, this.info), {
+        ...socketOptions(this.spec),
+        // Shown by the broker's tools (rabbitmqctl list_connections client_properties).
+        clientProperties: { connection_name: `laneway ${this.server} ${this.info.name}` },
+      });
       model.on('error', (err: Error) => this.log.warn({ connection: this.info.name, kind: 'amqp', err: scrub(err.message, this.info.secrets) }, 'amqp connection error'));
-      model.on('close', () => {
+      model.on('close', (err?: Error) => {
         if (this.model === model) {
+          // Not ours: the broker or the network dropped it (a forced close emits no 'error').
+          this.log.warn({ connection: this.info.name, kind: 'amqp', err: err ? scrub(err.message, this.info.secrets) : undefined }, 'amqp connection closed; reopening on the next publish');
           this.model = undefined;
           this.channel = undefined;
         }
@@ -85,7 +98,10 @@ export class AmqpBackend implements Backend {
     }
     const model = this.model;
     const channel = this.spec.confirm ? await model.createConfirmChannel() : await model.createChannel();
-    channel.on('error', (err: Error) => this.log.warn({ connection: this.info.name, kind: 'amqp', err: scrub(err.message, this.info.secrets) }, 'amqp channel error'));
+    channel.on('error', (err: Error) => {
+      channelErrors.set(channel, err);
+      this.log.warn({ connection: this.info.name, kind: 'amqp', err: scrub(err.message, this.info.secrets) }, 'amqp channel error');
+    });
     channel.on('close', () => {
       if (this.channel === channel) this.channel = undefined;
     });
@@ -97,9 +113,12 @@ export class AmqpBackend implements Backend {
   async close(): Promise<void> {
     this.closed = true;
     const model = this.model;
+    const channel = this.channel;
     this.model = undefined;
     this.channel = undefined;
-    // Closing the connection waits for the confirms of what was published on it.
+    // The channel first: its close is queued behind what was published on it (and waits for the
+    // confirms), while a connection close can overtake messages still in the channel's buffer.
+    if (channel) await channel.close().catch(() => undefined);
     if (model) await model.close().catch(() => undefined);
   }
 }

@@ -32,8 +32,10 @@ export class RedisBackend implements Backend {
       this.client.disconnect();
       return;
     }
-    // QUIT is answered after every command sent before it.
+    // QUIT is answered after every command sent before it; the socket closes just after.
+    const ended = new Promise((resolve) => this.client.once('end', resolve));
     await this.client.quit().catch(() => this.client.disconnect());
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
   }
 }
 
