@@ -40,7 +40,9 @@ function grpcError(promise: Promise<unknown>): Promise<{ code: number; details: 
 }
 
 /** Runs the built control plane until it exits by itself (or 20 s pass), for start-up refusals. */
-function runControlPlaneToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+function runControlPlaneToExit(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(DIST, 'control-plane/main.js')], {
       cwd: ROOT,
@@ -73,8 +75,17 @@ describe('the gRPC API over TLS with certificates the control plane generated', 
   beforeAll(async () => {
     [cp, other] = await Promise.all([
       // As in the README: a generated admin token, so the CLI finds the token and the CA in the data dir.
-      startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LANEWAY_TLS: 'on', LANEWAY_ADMIN_TOKEN: '' }),
-      startControlPlane({ LANEWAY_DATA_DIR: otherDataDir, LANEWAY_QUEUE_PREFIX: `${prefix}-other`, LANEWAY_GRPC_ADDR: '0.0.0.0:0' }),
+      startControlPlane({
+        LANEWAY_DATA_DIR: dataDir,
+        LANEWAY_QUEUE_PREFIX: prefix,
+        LANEWAY_TLS: 'on',
+        LANEWAY_ADMIN_TOKEN: '',
+      }),
+      startControlPlane({
+        LANEWAY_DATA_DIR: otherDataDir,
+        LANEWAY_QUEUE_PREFIX: `${prefix}-other`,
+        LANEWAY_GRPC_ADDR: '0.0.0.0:0',
+      }),
     ]);
     api = new Api(cp.address, cp.adminToken, { ca: cp.ca });
     await api.createCluster(cluster);
@@ -119,16 +130,24 @@ describe('the gRPC API over TLS with certificates the control plane generated', 
     processes.push(server);
 
     const deployed = await api.deploy(cluster, [{ path: 'tls/echo.ts', content: echo }]);
-    expect(deployed.servers.map((s) => [s.server, s.outcome])).toEqual([['tls-1', ApplyOutcome.APPLY_OUTCOME_ACKED]]);
+    expect(deployed.servers.map((s) => [s.server, s.outcome])).toEqual([
+      ['tls-1', ApplyOutcome.APPLY_OUTCOME_ACKED],
+    ]);
     const invoked = await api.invoke(cluster, 'tls.echo', { value: 'over tls' });
     expect(JSON.parse(invoked.outputJson)).toEqual({ value: 'over tls', server: 'tls-1' });
-    expect((await api.listServers(cluster)).servers.map((s) => [s.name, s.connected])).toEqual([['tls-1', true]]);
+    expect((await api.listServers(cluster)).servers.map((s) => [s.name, s.connected])).toEqual([
+      ['tls-1', true],
+    ]);
     // grpc-js's DEP0123 warning (an IP address as TLS servername) is filtered out of the server's output.
     expect(server.output.join('\n')).not.toContain('DEP0123');
   });
 
   it('lets the CLI find the CA (and the admin token) in the data directory, or take LANEWAY_TLS_CA', async () => {
-    const found = await runCli(['services'], { LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_DATA_DIR: dataDir, LANEWAY_CLUSTER: cluster });
+    const found = await runCli(['services'], {
+      LANEWAY_CONTROL_PLANE: cp.address,
+      LANEWAY_DATA_DIR: dataDir,
+      LANEWAY_CLUSTER: cluster,
+    });
     expect(found.stderr).toBe('');
     expect(found.code).toBe(0);
     expect(found.stdout).toContain('tls.echo');
@@ -150,7 +169,9 @@ describe('the gRPC API over TLS with certificates the control plane generated', 
       LANEWAY_TOKEN: cp.adminToken,
     });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain(`LANEWAY_TLS_CA=${path.join(dataDir, 'no-such-ca.pem')}: cannot read the CA file`);
+    expect(missing.stderr).toContain(
+      `LANEWAY_TLS_CA=${path.join(dataDir, 'no-such-ca.pem')}: cannot read the CA file`,
+    );
     expect(missing.stderr).toContain('ENOENT');
   });
 
@@ -165,13 +186,19 @@ describe('the gRPC API over TLS with certificates the control plane generated', 
     // A server without LANEWAY_TLS_CA does not join, and says what to set.
     const server = await startServer(serverEnv('tls-no-ca', {}), false);
     processes.push(server);
-    const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('if it serves TLS, set LANEWAY_TLS_CA'));
+    const line = await server.waitForLog(
+      (l) => typeof l.msg === 'string' && l.msg.includes('if it serves TLS, set LANEWAY_TLS_CA'),
+    );
     expect(line).toMatchObject({ address: cp.address });
     await server.stop();
     // The CLI with no CA anywhere (an empty data dir) says what to set.
     const emptyDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-tls-e2e-empty-'));
     try {
-      const cli = await runCli(['services', '--deadline', '5000'], { LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_DATA_DIR: emptyDir, LANEWAY_TOKEN: cp.adminToken });
+      const cli = await runCli(['services', '--deadline', '5000'], {
+        LANEWAY_CONTROL_PLANE: cp.address,
+        LANEWAY_DATA_DIR: emptyDir,
+        LANEWAY_TOKEN: cp.adminToken,
+      });
       expect(cli.code).toBe(1);
       expect(cli.stderr).toContain(`UNAVAILABLE: cannot reach the control plane at ${cp.address}`);
       expect(cli.stderr).toContain('LANEWAY_TLS_CA');
@@ -200,9 +227,14 @@ describe('the gRPC API over TLS with certificates the control plane generated', 
     expect(cli.stderr).toContain(other.caFile ?? '');
 
     // A server trusting the other CA does not join, and logs the address and the CA file.
-    const server = await startServer(serverEnv('tls-wrong-ca', { LANEWAY_TLS_CA: other.caFile ?? '' }), false);
+    const server = await startServer(
+      serverEnv('tls-wrong-ca', { LANEWAY_TLS_CA: other.caFile ?? '' }),
+      false,
+    );
     processes.push(server);
-    const line = await server.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('TLS connection to the control plane'));
+    const line = await server.waitForLog(
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('TLS connection to the control plane'),
+    );
     expect(line).toMatchObject({ address: cp.address, caFile: other.caFile });
     expect(String(line.msg)).toContain(`LANEWAY_TLS_CA=${other.caFile ?? ''}`);
     expect((await api.listServers(cluster)).servers.map((s) => s.name)).not.toContain('tls-wrong-ca');
@@ -218,7 +250,9 @@ describe('the gRPC API over TLS with certificates the control plane generated', 
       else server.child.once('exit', (code) => resolve(code));
     });
     expect(exitCode).toBe(1);
-    expect(server.output.join('\n')).toContain(`server failed to start: LANEWAY_TLS_CA=${missing}: cannot read the CA file (ENOENT)`);
+    expect(server.output.join('\n')).toContain(
+      `server failed to start: LANEWAY_TLS_CA=${missing}: cannot read the CA file (ENOENT)`,
+    );
   });
 
   it('reuses the CA and the certificate on a restart', async () => {
@@ -226,9 +260,20 @@ describe('the gRPC API over TLS with certificates the control plane generated', 
     const certBefore = readFileSync(path.join(dataDir, 'tls', 'server-cert.pem'));
     const adminToken = cp.adminToken;
     await cp.process.stop();
-    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LANEWAY_TLS: 'on', LANEWAY_ADMIN_TOKEN: adminToken });
+    cp = await startControlPlane({
+      LANEWAY_DATA_DIR: dataDir,
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_TLS: 'on',
+      LANEWAY_ADMIN_TOKEN: adminToken,
+    });
     expect(cp.tls).toBe('generated');
-    expect(cp.process.lines.some((l) => l.msg === 'generated a TLS certificate authority' || l.msg === 'generated the TLS server certificate')).toBe(false);
+    expect(
+      cp.process.lines.some(
+        (l) =>
+          l.msg === 'generated a TLS certificate authority' ||
+          l.msg === 'generated the TLS server certificate',
+      ),
+    ).toBe(false);
     expect(readFileSync(path.join(dataDir, 'tls', 'ca-cert.pem')).equals(caBefore)).toBe(true);
     expect(readFileSync(path.join(dataDir, 'tls', 'server-cert.pem')).equals(certBefore)).toBe(true);
     // A new port: a new client, trusting the same CA.
@@ -238,7 +283,11 @@ describe('the gRPC API over TLS with certificates the control plane generated', 
     // Restarted on loopback without TLS, it serves plaintext and withdraws the CA it published, so a
     // CLI on this host does not try TLS against it.
     await cp.process.stop();
-    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LANEWAY_ADMIN_TOKEN: adminToken });
+    cp = await startControlPlane({
+      LANEWAY_DATA_DIR: dataDir,
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_ADMIN_TOKEN: adminToken,
+    });
     expect(cp.tls).toBe('off');
     expect(existsSync(path.join(dataDir, 'ca.pem'))).toBe(false);
     expect(existsSync(path.join(dataDir, 'tls', 'ca-cert.pem'))).toBe(true);
@@ -266,7 +315,9 @@ describe('plaintext on a non-loopback address', () => {
       LANEWAY_ADMIN_TOKEN: 'e2e-admin-token-0123456789',
     });
     expect(result.code).toBe(1);
-    expect(result.output).toContain('control plane failed to start: invalid control-plane configuration: LANEWAY_GRPC_ADDR=0.0.0.0:0 is not a loopback address and LANEWAY_TLS=off');
+    expect(result.output).toContain(
+      'control plane failed to start: invalid control-plane configuration: LANEWAY_GRPC_ADDR=0.0.0.0:0 is not a loopback address and LANEWAY_TLS=off',
+    );
     expect(result.output).toContain('LANEWAY_TLS_CERT and LANEWAY_TLS_KEY');
     expect(result.output).toContain('LANEWAY_INSECURE=true');
   });
@@ -283,7 +334,12 @@ describe('plaintext on a non-loopback address', () => {
     try {
       expect(cp.tls).toBe('off');
       expect(cp.caFile).toBeUndefined();
-      expect(cp.process.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('LANEWAY_INSECURE=true: serving gRPC in plaintext'))).toBe(true);
+      expect(
+        cp.process.lines.some(
+          (l) =>
+            typeof l.msg === 'string' && l.msg.startsWith('LANEWAY_INSECURE=true: serving gRPC in plaintext'),
+        ),
+      ).toBe(true);
       expect((await api.getCluster('default')).name).toBe('default');
     } finally {
       api.close();

@@ -10,14 +10,14 @@ import Redis from 'ioredis';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from './cli';
 import type { SecretInput } from './read-secret';
@@ -167,6 +167,24 @@ function selfSignedCertificate(dir: string): string | undefined {
     { stdio: 'ignore' },
   );
   return made.status === 0 ? cert : undefined;
+}
+
+/** stdin as a terminal would be: raw mode recorded, the keys typed fed in. */
+class FakeTerminal extends PassThrough implements SecretInput {
+  readonly isTTY = true;
+  isRaw = false;
+  readonly rawModes: boolean[] = [];
+
+  constructor(typed: string) {
+    super();
+    this.write(typed);
+  }
+
+  setRawMode(mode: boolean): this {
+    this.isRaw = mode;
+    this.rawModes.push(mode);
+    return this;
+  }
 }
 
 function lines(...chunks: string[]): SecretInput {
@@ -421,6 +439,32 @@ describe('laneway connection commands against a real control plane', () => {
     );
   });
 
+  it('on a terminal, prompts on stderr with echo off, saying what an empty answer does', async () => {
+    const terminal = new FakeTerminal(`${SECRETS.basic}\r`);
+    const created = await cli(
+      ['connection', 'create', 'typed', '--rest', 'https://t.example.com', '--basic-user', 'u'],
+      terminal,
+    );
+    expect(created.code).toBe(0);
+    expect(created.stderr).toBe("password for 'typed' (not shown): \n");
+    expect(terminal.rawModes).toEqual([true, false]);
+
+    const sql = await cli(
+      ['connection', 'create', 'typed-sql', '--postgres', 'postgres://app@db.local/x'],
+      new FakeTerminal('\r'),
+    );
+    expect(sql.stderr).toBe("password for 'typed-sql' (not shown; empty for none): \n");
+    const updated = await cli(
+      ['connection', 'update', 'typed', '--rest', 'https://t.example.com', '--basic-user', 'u'],
+      new FakeTerminal('\r'),
+    );
+    expect(updated.code).toBe(0);
+    expect(updated.stderr).toBe("password for 'typed' (not shown; empty keeps the stored one): \n");
+    expect((await cli(['connection', 'show', 'typed'])).stdout).toMatch(/\npassword +set\n/);
+    for (const name of ['typed', 'typed-sql'])
+      expect((await cli(['connection', 'delete', name])).code).toBe(0);
+  });
+
   it('lists every connection: name, kind, target, used by, revision; --json holds only the *_set flags', async () => {
     const listed = await cli(['connections']);
     expect(listed.code).toBe(0);
@@ -649,7 +693,7 @@ describe('laneway connection commands against a real control plane', () => {
       await new Promise((resolve) => (api ? api.close(resolve) : resolve(undefined)));
     });
 
-    it('create, update and delete wait for the server and print what it did', async () => {
+    it('create and update wait for the server and print what it did; --no-wait does not', async () => {
       const created = await cli(['connection', 'create', 'local-api', '--rest', apiUrl, '--timeout', '2s']);
       expect(created.stderr).toBe('');
       expect(created.code).toBe(0);
@@ -690,6 +734,40 @@ describe('laneway connection commands against a real control plane', () => {
       expect(failed.stdout).toMatch(new RegExp(`^${serverName}  failed  \\S.*\n$`));
       expect(failed.stdout).toContain('closed-db');
       expect(failed.stderr).toBe(`error: connection closed-db failed on 1 of 1 server (${serverName})\n`);
+    });
+
+    it('a deployed service that declares a connection shows in USED BY, and keeps it from being deleted', async () => {
+      writeFileSync(
+        path.join(work, 'uses-api.ts'),
+        [
+          "import { defineService } from '@laneway/sdk';",
+          '',
+          "export default defineService({ name: 'orders.sync', lane: 'network', connections: ['local-api'],",
+          '  async handle() { return { ok: true }; } });',
+          '',
+        ].join('\n'),
+      );
+      const deployed = await cli(['deploy', 'uses-api.ts']);
+      expect(deployed.stderr).toBe('');
+      expect(deployed.code).toBe(0);
+
+      const listed = await cli(['connections']);
+      expect(listed.stdout).toMatch(/\nlocal-api +rest +http:\/\/127\.0\.0\.1:\d+ +orders\.sync +\d+\n/);
+      expect((await cli(['connection', 'show', 'local-api'])).stdout).toMatch(/\nused by +orders\.sync\n/);
+
+      const refused = await cli(['connection', 'delete', 'local-api']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^error: FAILED_PRECONDITION: .*'orders\.sync'/);
+      expect((await cli(['connection', 'show', 'local-api'])).code).toBe(0);
+
+      // One no service declares: deleted, and the server applies it.
+      const deleted = await cli(['connection', 'delete', 'closed-db']);
+      expect(deleted.code).toBe(0);
+      expect(deleted.stdout).toMatch(
+        new RegExp(
+          `^deleted connection closed-db: revision \\d+\nservers:\n  ${serverName}  ACKED  applied revision \\d+\n$`,
+        ),
+      );
     });
   });
 

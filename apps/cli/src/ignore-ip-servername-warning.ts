@@ -12,7 +12,10 @@ export function ignoreIpServernameWarning(): void {
   const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
   process.emitWarning = ((...args: unknown[]) => {
     const [, typeOrOptions, code] = args;
-    const warningCode = typeof typeOrOptions === 'object' && typeOrOptions !== null ? (typeOrOptions as { code?: unknown }).code : code;
+    const warningCode =
+      typeof typeOrOptions === 'object' && typeOrOptions !== null
+        ? (typeOrOptions as { code?: unknown }).code
+        : code;
     if (warningCode === 'DEP0123') return;
     emitWarning(...args);
   }) as typeof process.emitWarning;

@@ -95,7 +95,7 @@ export function prefix(info: ConnectionInfo): string {
 export function connectionFailure(info: ConnectionInfo, err: unknown, code?: ConnectionErrorCode): ConnectionError {
   if (err instanceof ConnectionError) return err;
   scrubError(err, info.secrets);
-  const detail = scrub(err instanceof Error ? err.message || err.name : String(err), info.secrets);
+  const detail = scrub(describeError(err), info.secrets);
   const resolved = code ?? classify(err);
   const what = HINTS[resolved];
   return new ConnectionError(`${prefix(info)}: ${what}${what ? ': ' : ''}${detail}`, {
@@ -105,6 +105,15 @@ export function connectionFailure(info: ConnectionInfo, err: unknown, code?: Con
     target: info.target,
     cause: err,
   });
+}
+
+/** Node reports a refused dual-stack connect (localhost: ::1 and 127.0.0.1) as an AggregateError without a message. */
+function describeError(err: unknown): string {
+  if (err instanceof AggregateError && !err.message) {
+    return err.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ') || err.name;
+  }
+  if (err instanceof Error) return err.message || String((err as { code?: unknown }).code ?? err.name);
+  return String(err);
 }
 
 const HINTS: Record<ConnectionErrorCode, string> = {
@@ -133,7 +142,7 @@ function classify(err: unknown): ConnectionErrorCode {
     if (AUTH_CODES.has(code) || /password authentication failed|access denied|ACCESS[-_]REFUSED|WRONGPASS|NOAUTH|invalid password/i.test(message)) {
       return 'AUTH_FAILED';
     }
-    if (TLS_CODES.test(code) || /certificate|self[- ]signed|does not support SSL|SSL/i.test(message)) return 'TLS';
+    if (TLS_CODES.test(code) || /certificate|self[- ]signed|SSL|TLS|secure connection/.test(message)) return 'TLS';
   }
   return 'FAILED';
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { ConnectionSpec, SqlConnection } from '@laneway/proto';
 import { sql } from 'kysely';
 import mysql from 'mysql2/promise';
@@ -235,12 +236,31 @@ describe('Connectors: PostgreSQL', () => {
     }
   });
 
+  it('asks for TLS when tls_mode says so (the local servers have none) and rejects an unknown mode', async () => {
+    const connectors = new Connectors({ server: 'replica-1' });
+    connectors.replace([
+      { name: 'pg-tls', version: 'v1', spec: postgres({ tlsMode: 'require' }) },
+      { name: 'my-tls', version: 'v1', spec: mariadb({ tlsMode: 'verify-full' }) },
+      { name: 'bad-mode', version: 'v1', spec: postgres({ tlsMode: 'prefer' }) },
+    ]);
+    try {
+      const pgErr = await expectConnectionError(sql`select 1`.execute(connectors.sql('pg-tls')));
+      expect(pgErr.code).toBe('TLS');
+      expect(pgErr.message).toContain(`connection 'pg-tls' (postgres 127.0.0.1:5432/test): TLS handshake failed`);
+      const myErr = await expectConnectionError(sql`select 1`.execute(connectors.sql('my-tls')));
+      expect(myErr.code).toBe('TLS');
+      const mode = await expectConnectionError(sql`select 1`.execute(connectors.sql('bad-mode')));
+      expect(mode.message).toContain("tls_mode 'prefer' is not one of disable, require, verify-full");
+    } finally {
+      await connectors.close();
+    }
+  });
+
   it('times out connecting to a server that never answers', async () => {
-    const net = await import('node:net');
-    const sockets: import('node:net').Socket[] = [];
-    const silent = net.createServer((s) => sockets.push(s));
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => sockets.push(s));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const port = (silent.address() as import('node:net').AddressInfo).port;
+    const port = (silent.address() as AddressInfo).port;
     const connectors = new Connectors({ server: 'replica-1' });
     connectors.replace([{ name: 'crm', version: 'v1', spec: postgres({ port, connectTimeoutMs: 300 }) }]);
     try {

@@ -9,6 +9,8 @@ import {
 import {
   ChannelServiceService,
   ClusterServiceService,
+  ConnectionServiceService,
+  SecretServiceService,
   SecurityServiceService,
   DeployServiceService,
   InvokeServiceService,
@@ -76,7 +78,16 @@ const CRUNCH = 'fuzz.crunch';
 
 /** The ts-proto definition of every method: the server's own decoder, the oracle of parse failures. */
 const DEFINITIONS = new Map<string, { requestDeserialize(bytes: Buffer): unknown }>(
-  [ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService, SecurityServiceService].flatMap(
+  [
+    ClusterServiceService,
+    DeployServiceService,
+    InvokeServiceService,
+    ServerServiceService,
+    ChannelServiceService,
+    SecurityServiceService,
+    ConnectionServiceService,
+    SecretServiceService,
+  ].flatMap(
     (service) => Object.values(service).map((definition) => [definition.path, definition] as const),
   ),
 );

@@ -124,7 +124,9 @@ export function loadKeyring(options: KeyringOptions): LoadedKeyring {
     const current = parseSecretKey(options.secretKey, 'LANEWAY_SECRET_KEY');
     return { keyring: new Keyring(current, [...previous, ...(stored?.keys ?? [])]), source: 'env', ...(stored && { file }) };
   }
-  const save = (keyring: Keyring): void => writeKeyringFile(file, keyring);
+  // Keys given in LANEWAY_SECRET_KEY_PREVIOUS open values, but are not copied into the file.
+  const fromEnv = new Set(previous.map((k) => k.id));
+  const save = (keyring: Keyring): void => writeKeyringFile(file, keyring, 'w', fromEnv);
   if (stored) {
     const current = stored.keys.find((k) => k.id === stored.current);
     if (!current) throw new Error(`${file}: its current key '${stored.current}' is not among its keys`);
@@ -132,7 +134,7 @@ export function loadKeyring(options: KeyringOptions): LoadedKeyring {
   }
   const keyring = new Keyring(generateSecretKey(), previous);
   mkdirSync(options.dataDir, { recursive: true });
-  writeKeyringFile(file, keyring, 'wx');
+  writeKeyringFile(file, keyring, 'wx', fromEnv);
   return { keyring, source: 'generated', file, save };
 }
 
@@ -166,10 +168,13 @@ function readKeyringFile(file: string): { current: string; keys: SecretKey[] } |
  * Writes the whole file anew beside the old one, flushed to disk, and renames it over: a crash leaves
  * one or the other, and a key is on disk before any value sealed with it is committed.
  */
-function writeKeyringFile(file: string, keyring: Keyring, flag: 'w' | 'wx' = 'w'): void {
+function writeKeyringFile(file: string, keyring: Keyring, flag: 'w' | 'wx', exclude: ReadonlySet<string>): void {
   const json: KeyringFileJson = {
     current: keyring.current!.id,
-    keys: keyring.ids().map((id) => ({ id, key: keyring.key(id)!.toString('base64') })),
+    keys: keyring
+      .ids()
+      .filter((id) => id === keyring.current!.id || !exclude.has(id))
+      .map((id) => ({ id, key: keyring.key(id)!.toString('base64') })),
   };
   const target = flag === 'wx' ? file : `${file}.${process.pid}.tmp`;
   const fd = openSync(target, flag, 0o600);

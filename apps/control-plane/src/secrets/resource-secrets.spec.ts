@@ -47,7 +47,7 @@ describe('ResourceSecrets: the secret fields of specs, by kind', () => {
     const kept = secrets.seal('c1', 'connection', 'billing', { postgres: { ...pg.postgres, password: '', host: 'db2' } }, stored);
     expect(kept.postgres).toMatchObject({ host: 'db2', password: stored.postgres.password });
     // Another kind of connection: nothing carried over.
-    const redis = secrets.seal('c1', 'connection', 'billing', { redis: { url: 'redis://r', password: '' } }, stored);
+    const redis = secrets.seal<unknown>('c1', 'connection', 'billing', { redis: { url: 'redis://r', password: '' } }, stored);
     expect(redis).toEqual({ redis: { url: 'redis://r', password: '' } });
     for (const [spec, path] of [
       [{ rest: { baseUrl: 'https://x', basic: { username: 'a', password: 'rest-password' } } }, ['rest', 'basic', 'password']],

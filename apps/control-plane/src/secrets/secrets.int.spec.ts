@@ -1,11 +1,15 @@
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
   ClusterServiceClient,
+  ConnectionServiceClient,
+  ConnectionSpec,
   Lane,
   SecretServiceClient,
   SecurityServiceClient,
   SyncServiceClient,
   WaitFor,
+  type Connection,
+  type ConnectionChangeResponse,
   type PutSecurityDefinitionRequest,
   type RotateSecretKeyResponse,
   type SecurityChangeResponse,
@@ -40,6 +44,7 @@ interface Started {
   /** Every log line the control plane wrote (level trace). */
   logs: string[];
   clusters: ClusterServiceClient;
+  connections: ConnectionServiceClient;
   security: SecurityServiceClient;
   secrets: SecretServiceClient;
   sync: SyncServiceClient;
@@ -114,6 +119,7 @@ describe('secrets at rest: sealed in the store, never in answers or logs, opened
     const target = `127.0.0.1:${cp.port}`;
     const clients = {
       clusters: new ClusterServiceClient(target, credentials.createInsecure()),
+      connections: new ConnectionServiceClient(target, credentials.createInsecure()),
       security: new SecurityServiceClient(target, credentials.createInsecure()),
       secrets: new SecretServiceClient(target, credentials.createInsecure()),
       sync: new SyncServiceClient(target, credentials.createInsecure()),
@@ -328,6 +334,55 @@ describe('secrets at rest: sealed in the store, never in answers or logs, opened
     expect(refusal?.code).toBe(status.FAILED_PRECONDITION);
     expect(refusal?.details).toContain('set the same LANEWAY_SECRET_KEY on every control plane');
     expect(await dump()).toContain(`lwsec:v1:${idB}:`);
+  });
+
+  it('connections: every secret field sealed in the row, in the clear on the stream only; empty keeps the stored one', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'laneway-secrets-conn-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const cluster = `secconn-${process.pid}`;
+    const password = recognisable('pgpass');
+    const token = recognisable('bearer');
+    const s = await start(dataDir);
+    await s.rpc((m, cb) => s.clusters.createCluster({ name: cluster }, m, cb));
+    const server = await joinStream(s, cluster, 's1');
+    await server.next();
+    const put = (method: 'createConnection' | 'updateConnection', name: string, spec: ConnectionSpec) =>
+      s.rpc<ConnectionChangeResponse>((m, cb) => s.connections[method]({ cluster, name, spec, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 5000 }, m, cb));
+    const pg = (host: string, pass: string) => ConnectionSpec.fromPartial({ postgres: { host, database: 'billing', user: 'app', password: pass } });
+    const pushedConnections = (push: SyncResponse) => Object.fromEntries(push.resources.filter((r) => r.kind === 'connection').map((r) => [r.name, r.connection]));
+
+    const created = put('createConnection', 'billing', pg('db1', password));
+    expect(pushedConnections(await server.next())['billing']?.postgres).toMatchObject({ host: 'db1', password });
+    expect((await created).connection?.spec?.postgres).toMatchObject({ password: '', passwordSet: true });
+    const crm = put('createConnection', 'crm', ConnectionSpec.fromPartial({ rest: { baseUrl: 'https://crm.example', bearer: { token } } }));
+    expect(pushedConnections(await server.next())['crm']?.rest?.bearer?.token).toBe(token);
+    await crm;
+    // Empty password: the stored one stays (the same sealed value), the server still gets it.
+    const sealedBefore = (await s.cp.store.db.selectFrom('resources').select('spec').where('name', '=', 'billing').executeTakeFirstOrThrow()).spec;
+    const updated = put('updateConnection', 'billing', pg('db2', ''));
+    expect(pushedConnections(await server.next())['billing']?.postgres).toMatchObject({ host: 'db2', password });
+    await updated;
+    const row = JSON.parse((await s.cp.store.db.selectFrom('resources').select('spec').where('name', '=', 'billing').executeTakeFirstOrThrow()).spec) as { postgres: { password: string } };
+    expect(row.postgres.password).toBe((JSON.parse(sealedBefore) as { postgres: { password: string } }).postgres.password);
+    expect(isSealed(row.postgres.password)).toBe(true);
+
+    const answers = [
+      await s.rpc<Connection>((m, cb) => s.connections.getConnection({ cluster, name: 'billing' }, m, cb)),
+      await s.rpc<unknown>((m, cb) => s.connections.listConnections({ cluster }, m, cb)),
+    ];
+    const bytes = dataDirBytes(dataDir);
+    const logText = s.logs.join('');
+    for (const secret of [password, token]) {
+      for (const answer of answers) expect(JSON.stringify(answer)).not.toContain(secret);
+      expect(bytes.includes(Buffer.from(secret))).toBe(false);
+      expect(logText).not.toContain(secret);
+    }
+    const rotated = await s.rpc<RotateSecretKeyResponse>((m, cb) => s.secrets.rotateSecretKey({}, m, cb));
+    expect(rotated.reEncrypted).toBe(2);
+    const late = await joinStream(s, cluster, 's2');
+    const snapshot = pushedConnections(await late.next());
+    expect(snapshot['billing']?.postgres?.password).toBe(password);
+    expect(snapshot['crm']?.rest?.bearer?.token).toBe(token);
   });
 
   it('RotateSecretKey needs the admin token', async () => {

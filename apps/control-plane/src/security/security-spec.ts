@@ -6,8 +6,9 @@ import type { ResourceReader, ResourceRecord } from '../store';
 /**
  * A security definition as stored and pushed: what servers need to check a request, and nothing
  * that would let a reader of the database call the channel: API keys as SHA-256 (they are long and
- * random), passwords as scrypt. A JWT's HS256 secret is needed to verify, so it is kept as given
- * (encryption of stored secrets comes with outgoing connections); public keys are not secret.
+ * random), passwords as scrypt. A JWT's HS256 secret is needed to verify, so it is kept: sealed at
+ * rest by the resource catalog (secrets/secret-fields.ts), in the clear only on the sync stream;
+ * public keys are not secret. A `jwt.hs256Secret` read back from the store is the sealed form.
  */
 export type SecuritySpecRecord = SecuritySpec;
 

@@ -17,7 +17,13 @@ async function handshake(certPem: string, keyPem: string, caPem: string, host: s
   const port = (server.address() as { port: number }).port;
   try {
     return await new Promise<boolean>((resolve) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, ca: caPem, servername: isIp(host) ? undefined : host, checkServerIdentity: (_h, cert) => tls.checkServerIdentity(host, cert) });
+      const socket = tls.connect({
+        host: '127.0.0.1',
+        port,
+        ca: caPem,
+        servername: isIp(host) ? undefined : host,
+        checkServerIdentity: (_h, cert) => tls.checkServerIdentity(host, cert),
+      });
       socket.once('secureConnect', () => {
         resolve(socket.authorized);
         socket.destroy();
@@ -28,7 +34,6 @@ async function handshake(certPem: string, keyPem: string, caPem: string, host: s
     server.close();
   }
 }
-
 
 describe('ensureGeneratedCertificates', () => {
   const dirs: string[] = [];
@@ -43,7 +48,10 @@ describe('ensureGeneratedCertificates', () => {
 
   it('makes a CA and a server certificate it signed, covering the names, keys mode 0600', async () => {
     const dir = tempDir();
-    const made = await ensureGeneratedCertificates({ dir, names: [...NAMES, '10.1.2.3', 'cp.example.internal'] });
+    const made = await ensureGeneratedCertificates({
+      dir,
+      names: [...NAMES, '10.1.2.3', 'cp.example.internal'],
+    });
 
     expect(made.created).toEqual({ ca: true, server: true });
     const ca = new X509Certificate(readFileSync(made.files.caCert));
@@ -52,7 +60,9 @@ describe('ensureGeneratedCertificates', () => {
     expect(cert.ca).toBe(false);
     expect(cert.checkIssued(ca)).toBe(true);
     expect(cert.verify(ca.publicKey)).toBe(true);
-    expect(subjectAltNames(cert).sort()).toEqual([...new Set([...NAMES, '10.1.2.3', 'cp.example.internal'].map((n) => n.toLowerCase()))].sort());
+    expect(subjectAltNames(cert).sort()).toEqual(
+      [...new Set([...NAMES, '10.1.2.3', 'cp.example.internal'].map((n) => n.toLowerCase()))].sort(),
+    );
     expect(cert.checkIP('127.0.0.1')).toBe('127.0.0.1');
     expect(cert.checkIP('::1')).toBeDefined();
     expect(cert.checkHost('localhost')).toBe('localhost');
@@ -60,12 +70,18 @@ describe('ensureGeneratedCertificates', () => {
     expect(statSync(made.files.serverKey).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o077).toBe(0);
     // The key on disk is the certificate's.
-    expect(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(readFileSync(made.files.serverKey)))).toBe(true);
+    expect(
+      cert.checkPrivateKey(
+        (await import('node:crypto')).createPrivateKey(readFileSync(made.files.serverKey)),
+      ),
+    ).toBe(true);
 
     expect(await handshake(made.serverCertPem, made.serverKeyPem, made.caCertPem, '127.0.0.1')).toBe(true);
     expect(await handshake(made.serverCertPem, made.serverKeyPem, made.caCertPem, 'localhost')).toBe(true);
     // A name the certificate does not cover fails the client's check.
-    expect(await handshake(made.serverCertPem, made.serverKeyPem, made.caCertPem, 'elsewhere.example')).toBe(false);
+    expect(await handshake(made.serverCertPem, made.serverKeyPem, made.caCertPem, 'elsewhere.example')).toBe(
+      false,
+    );
   });
 
   it('reuses both on a second start', async () => {
@@ -91,7 +107,11 @@ describe('ensureGeneratedCertificates', () => {
     expect(await handshake(wider.serverCertPem, wider.serverKeyPem, first.caCertPem, '192.0.2.7')).toBe(true);
 
     // 800 days on, the 825-day certificate has less than 30 days left (the CA has years).
-    const later = await ensureGeneratedCertificates({ dir, names: NAMES, now: new Date(Date.now() + 800 * 24 * 3600_000) });
+    const later = await ensureGeneratedCertificates({
+      dir,
+      names: NAMES,
+      now: new Date(Date.now() + 800 * 24 * 3600_000),
+    });
     expect(later.created).toEqual({ ca: false, server: true });
     expect(later.reason).toBe('near expiry');
     expect(later.caCertPem).toBe(first.caCertPem);
@@ -105,6 +125,8 @@ describe('ensureGeneratedCertificates', () => {
     const again = await ensureGeneratedCertificates({ dir, names: NAMES });
     expect(again.created).toEqual({ ca: true, server: true });
     expect(again.caCertPem).not.toBe(first.caCertPem);
-    expect(new X509Certificate(again.serverCertPem).checkIssued(new X509Certificate(again.caCertPem))).toBe(true);
+    expect(new X509Certificate(again.serverCertPem).checkIssued(new X509Certificate(again.caCertPem))).toBe(
+      true,
+    );
   });
 });

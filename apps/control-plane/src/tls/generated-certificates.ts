@@ -89,7 +89,11 @@ export async function ensureGeneratedCertificates(options: {
   }
 
   const existing = created.ca ? undefined : readServer(files, ca.cert);
-  let reason = created.ca ? 'new CA' : existing === undefined ? 'missing or unreadable' : checkServer(existing, names, now);
+  let reason = created.ca
+    ? 'new CA'
+    : existing === undefined
+      ? 'missing or unreadable'
+      : checkServer(existing, names, now);
   if (existing && reason === undefined) {
     chmodSync(files.serverKey, 0o600);
     return {
@@ -127,7 +131,9 @@ export async function ensureGeneratedCertificates(options: {
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension(names.map((n) => ({ type: net.isIP(n) ? 'ip' : 'dns', value: n }))),
+      new x509.SubjectAlternativeNameExtension(
+        names.map((n) => ({ type: net.isIP(n) ? 'ip' : 'dns', value: n })),
+      ),
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
@@ -136,7 +142,16 @@ export async function ensureGeneratedCertificates(options: {
   writeSecret(files.serverKey, serverKeyPem);
   writePublic(files.serverCert, cert.toString('pem'));
   created.server = true;
-  return { files, caCertPem: ca.pem, serverCertPem: cert.toString('pem'), serverKeyPem, names, notAfter, created, reason };
+  return {
+    files,
+    caCertPem: ca.pem,
+    serverCertPem: cert.toString('pem'),
+    serverKeyPem,
+    names,
+    notAfter,
+    created,
+    reason,
+  };
 }
 
 let x509Module: Promise<typeof X509> | undefined;
@@ -152,12 +167,17 @@ function loadX509(): Promise<typeof X509> {
 }
 
 function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']) as Promise<webcrypto.CryptoKeyPair>;
+  return webcrypto.subtle.generateKey(ALGORITHM, true, [
+    'sign',
+    'verify',
+  ]) as Promise<webcrypto.CryptoKeyPair>;
 }
 
 async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key));
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+    .export({ format: 'pem', type: 'pkcs8' })
+    .toString();
 }
 
 /** A positive 128-bit serial number, as hex. */
@@ -167,7 +187,10 @@ function serial(): string {
   return bytes.toString('hex');
 }
 
-function readCa(files: GeneratedCertificateFiles, now: Date): { cert: X509Certificate; pem: string; keyPem: string } | undefined {
+function readCa(
+  files: GeneratedCertificateFiles,
+  now: Date,
+): { cert: X509Certificate; pem: string; keyPem: string } | undefined {
   try {
     const pem = readFileSync(files.caCert, 'utf8');
     const keyPem = readFileSync(files.caKey, 'utf8');
@@ -201,7 +224,8 @@ function readServer(files: GeneratedCertificateFiles, ca: X509Certificate): Exis
 
 /** Why the certificate must be replaced, or undefined when it will do. */
 function checkServer(server: ExistingServer, names: readonly string[], now: Date): string | undefined {
-  if (new Date(server.cert.validTo).getTime() - now.getTime() < SERVER_RENEW_BEFORE_DAYS * DAY_MS) return 'near expiry';
+  if (new Date(server.cert.validTo).getTime() - now.getTime() < SERVER_RENEW_BEFORE_DAYS * DAY_MS)
+    return 'near expiry';
   const missing = names.filter((n) => !server.names.includes(n));
   return missing.length ? `does not cover ${missing.join(', ')}` : undefined;
 }

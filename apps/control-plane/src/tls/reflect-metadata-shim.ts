@@ -23,7 +23,12 @@ export function installReflectMetadataShim(): void {
     }
     return found;
   };
-  reflect['defineMetadata'] = (key: unknown, value: unknown, target: object, property?: PropertyKey): void => {
+  reflect['defineMetadata'] = (
+    key: unknown,
+    value: unknown,
+    target: object,
+    property?: PropertyKey,
+  ): void => {
     bucket(target, property, true)!.set(key, value);
   };
   reflect['getOwnMetadata'] = (key: unknown, target: object, property?: PropertyKey): unknown =>

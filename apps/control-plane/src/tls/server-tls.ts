@@ -26,7 +26,12 @@ export function publishedCaFile(dataDir: string): string {
  * CA certificate is also copied to `<data dir>/ca.pem`, where the CLI finds it; in the other modes
  * that copy is removed, so a CLI on this host does not try TLS against a plaintext control plane.
  */
-export async function serverTls(settings: TlsSettings | undefined, address: string, dataDir: string, logger: Logger): Promise<ServerTls> {
+export async function serverTls(
+  settings: TlsSettings | undefined,
+  address: string,
+  dataDir: string,
+  logger: Logger,
+): Promise<ServerTls> {
   const published = publishedCaFile(dataDir);
   if (settings?.mode !== 'generated') unpublish(published, dataDir);
   if (settings === undefined || settings.mode === 'plaintext') {
@@ -45,32 +50,62 @@ export async function serverTls(settings: TlsSettings | undefined, address: stri
     try {
       leaf = new X509Certificate(cert);
     } catch (err) {
-      throw new Error(`LANEWAY_TLS_CERT=${settings.certFile}: not a PEM certificate (${(err as Error).message})`, { cause: err });
+      throw new Error(
+        `LANEWAY_TLS_CERT=${settings.certFile}: not a PEM certificate (${(err as Error).message})`,
+        { cause: err },
+      );
     }
     try {
-      if (!leaf.checkPrivateKey(createPrivateKey(key))) throw new Error('the key does not belong to the certificate');
+      if (!leaf.checkPrivateKey(createPrivateKey(key)))
+        throw new Error('the key does not belong to the certificate');
     } catch (err) {
-      throw new Error(`LANEWAY_TLS_KEY=${settings.keyFile}: not the private key of LANEWAY_TLS_CERT=${settings.certFile} (${(err as Error).message})`, {
-        cause: err,
-      });
+      throw new Error(
+        `LANEWAY_TLS_KEY=${settings.keyFile}: not the private key of LANEWAY_TLS_CERT=${settings.certFile} (${(err as Error).message})`,
+        {
+          cause: err,
+        },
+      );
     }
     return {
       credentials: ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false),
       describe: { tls: 'files', certFile: settings.certFile, notAfter: new Date(leaf.validTo).toISOString() },
     };
   }
-  const generated = await ensureGeneratedCertificates({ dir: path.join(dataDir, 'tls'), names: certificateNames(address, settings.extraNames) });
-  if (generated.created.ca) logger.info({ caFile: generated.files.caCert }, 'generated a TLS certificate authority');
+  const generated = await ensureGeneratedCertificates({
+    dir: path.join(dataDir, 'tls'),
+    names: certificateNames(address, settings.extraNames),
+  });
+  if (generated.created.ca)
+    logger.info({ caFile: generated.files.caCert }, 'generated a TLS certificate authority');
   if (generated.created.server) {
     logger.info(
-      { certFile: generated.files.serverCert, names: generated.names, notAfter: generated.notAfter.toISOString(), reason: generated.reason },
+      {
+        certFile: generated.files.serverCert,
+        names: generated.names,
+        notAfter: generated.notAfter.toISOString(),
+        reason: generated.reason,
+      },
       'generated the TLS server certificate',
     );
   }
   writePublished(published, generated.caCertPem);
   return {
-    credentials: ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(generated.serverCertPem), private_key: Buffer.from(generated.serverKeyPem) }], false),
-    describe: { tls: 'generated', caFile: published, certFile: generated.files.serverCert, notAfter: generated.notAfter.toISOString() },
+    credentials: ServerCredentials.createSsl(
+      null,
+      [
+        {
+          cert_chain: Buffer.from(generated.serverCertPem),
+          private_key: Buffer.from(generated.serverKeyPem),
+        },
+      ],
+      false,
+    ),
+    describe: {
+      tls: 'generated',
+      caFile: published,
+      certFile: generated.files.serverCert,
+      notAfter: generated.notAfter.toISOString(),
+    },
   };
 }
 
@@ -97,7 +132,10 @@ function readOrThrow(variable: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new Error(`${variable}=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    throw new Error(
+      `${variable}=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      { cause: err },
+    );
   }
 }
 

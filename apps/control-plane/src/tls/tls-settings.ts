@@ -32,7 +32,10 @@ export function decideTls(v: TlsVariables): TlsSettings {
     );
   }
   if (v.certFile !== undefined && v.keyFile !== undefined) {
-    if (v.tls === 'off') throw new Error('LANEWAY_TLS=off contradicts LANEWAY_TLS_CERT and LANEWAY_TLS_KEY: unset one or the other');
+    if (v.tls === 'off')
+      throw new Error(
+        'LANEWAY_TLS=off contradicts LANEWAY_TLS_CERT and LANEWAY_TLS_KEY: unset one or the other',
+      );
     return { mode: 'files', certFile: v.certFile, keyFile: v.keyFile };
   }
   if (v.tls === 'on') return { mode: 'generated', extraNames: v.extraNames };

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './load-config';
 
@@ -39,6 +40,12 @@ describe('server loadConfig', () => {
     expect(() => loadConfig({ LANEWAY_LOAD_TIMEOUT_MS: '0' })).toThrow(/LANEWAY_LOAD_TIMEOUT_MS="0"/);
     expect(loadConfig({ LANEWAY_LOAD_MAX_HEAP_MB: '0' }).loadMaxHeapMb).toBe(0);
     expect(() => loadConfig({ LANEWAY_LOAD_MAX_HEAP_MB: '8' })).toThrow(/LANEWAY_LOAD_MAX_HEAP_MB="8": 0 \(no load-check thread\) or at least 16/);
+  });
+
+  it('reads LANEWAY_TLS_CA as an absolute path; unset or empty is plaintext', () => {
+    expect(loadConfig({}).tlsCaFile).toBeUndefined();
+    expect(loadConfig({ LANEWAY_TLS_CA: ' ' }).tlsCaFile).toBeUndefined();
+    expect(loadConfig({ LANEWAY_TLS_CA: 'certs/ca.pem' }).tlsCaFile).toBe(path.resolve('certs/ca.pem'));
   });
 
   it('parses the health address', () => {

@@ -13,13 +13,18 @@ export function readControlPlaneCa(caFile: string): ControlPlaneTls {
   try {
     ca = readFileSync(caFile);
   } catch (err) {
-    throw new Error(`LANEWAY_TLS_CA=${caFile}: cannot read the CA file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    throw new Error(
+      `LANEWAY_TLS_CA=${caFile}: cannot read the CA file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      { cause: err },
+    );
   }
   try {
     // Only the first certificate of a bundle is parsed here; TLS itself reads all of them.
     new X509Certificate(ca);
   } catch (err) {
-    throw new Error(`LANEWAY_TLS_CA=${caFile}: not a PEM certificate (${(err as Error).message})`, { cause: err });
+    throw new Error(`LANEWAY_TLS_CA=${caFile}: not a PEM certificate (${(err as Error).message})`, {
+      cause: err,
+    });
   }
   return { ca, caFile };
 }
@@ -53,7 +58,10 @@ export function ignoreIpServernameWarning(): void {
   const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
   process.emitWarning = ((...args: unknown[]) => {
     const [, typeOrOptions, code] = args;
-    const warningCode = typeof typeOrOptions === 'object' && typeOrOptions !== null ? (typeOrOptions as { code?: unknown }).code : code;
+    const warningCode =
+      typeof typeOrOptions === 'object' && typeOrOptions !== null
+        ? (typeOrOptions as { code?: unknown }).code
+        : code;
     if (warningCode === 'DEP0123') return;
     emitWarning(...args);
   }) as typeof process.emitWarning;

@@ -73,14 +73,15 @@ export class RestBackend implements Backend {
     const headers: Record<string, string> = { accept: 'application/json, */*;q=0.5', ...this.headers };
     if (contentType) headers['content-type'] = contentType;
     for (const [name, value] of Object.entries(call.options?.headers ?? {})) headers[name.toLowerCase()] = value;
-    const path = this.basePath + (call.path.startsWith('/') ? call.path : `/${call.path}`) + queryString(call.options?.query);
+    const pathOnly = this.basePath + (call.path.startsWith('/') ? call.path : `/${call.path}`);
+    const path = pathOnly + queryString(call.options?.query);
     const timeoutMs = call.options?.timeoutMs ?? this.timeoutMs;
 
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= attempts;
       let outcome: RestResponse;
       try {
-        outcome = await this.attempt(method, path, headers, body, timeoutMs, signal, last);
+        outcome = await this.attempt(method, path, `${method} ${pathOnly.split('?')[0]}`, headers, body, timeoutMs, signal, last);
       } catch (err) {
         if (last || signal?.aborted) throw err;
         await pause(retryDelay(attempt), signal);
@@ -95,13 +96,15 @@ export class RestBackend implements Backend {
   private async attempt(
     method: string,
     path: string,
+    /** Method and path without the query string (which may carry tokens) for error messages. */
+    label: string,
     headers: Record<string, string>,
     body: string | Uint8Array | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     last: boolean,
   ): Promise<RestResponse> {
-    if (signal?.aborted) throw this.aborted(method, path, signal.reason);
+    if (signal?.aborted) throw this.aborted(label, signal.reason);
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -120,18 +123,18 @@ export class RestBackend implements Backend {
       return { status: res.statusCode, headers: flattenHeaders(res.headers), body: decodeBody(text, res.headers['content-type']) };
     } catch (err) {
       if (timedOut) {
-        throw connectionFailure(this.info, new Error(`${method} ${path}: no complete answer within ${timeoutMs} ms`), 'TIMEOUT');
+        throw connectionFailure(this.info, new Error(`${label}: no complete answer within ${timeoutMs} ms`), 'TIMEOUT');
       }
-      if (signal?.aborted) throw this.aborted(method, path, signal.reason);
-      throw connectionFailure(this.info, withRequest(err, method, path));
+      if (signal?.aborted) throw this.aborted(label, signal.reason);
+      throw connectionFailure(this.info, withRequest(err, label));
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  private aborted(method: string, path: string, reason: unknown): ConnectionError {
-    return new ConnectionError(`${prefix(this.info)}: ${method} ${path} cancelled`, {
+  private aborted(label: string, reason: unknown): ConnectionError {
+    return new ConnectionError(`${prefix(this.info)}: ${label} cancelled`, {
       code: 'ABORTED',
       connection: this.info.name,
       kind: this.info.kind,
@@ -145,8 +148,8 @@ export class RestBackend implements Backend {
   }
 }
 
-function withRequest(err: unknown, method: string, path: string): unknown {
-  if (err instanceof Error) err.message = `${method} ${path}: ${err.message || (err as { code?: string }).code || err.name}`;
+function withRequest(err: unknown, label: string): unknown {
+  if (err instanceof Error) err.message = `${label}: ${err.message || (err as { code?: string }).code || err.name}`;
   return err;
 }
 
