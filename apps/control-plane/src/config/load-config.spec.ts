@@ -89,4 +89,16 @@ describe('control-plane loadConfig', () => {
         'LANEWAY_MAX_DEPLOY_FILES="x": must be a whole number (digits only); LANEWAY_MAX_TIMEOUT_MS="0": must be at least 1',
     );
   });
+
+  it('takes LANEWAY_SECRET_KEY and LANEWAY_SECRET_KEY_PREVIOUS, and refuses a malformed key naming the variable, never its value', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ LANEWAY_SECRET_KEY: ` ${key} `, LANEWAY_SECRET_KEY_PREVIOUS: key })).toMatchObject({ secretKey: key, previousSecretKeys: key });
+    expect(loadConfig({ LANEWAY_SECRET_KEY: '' }).secretKey).toBeUndefined();
+    const short = Buffer.alloc(31, 9).toString('base64');
+    for (const variable of ['LANEWAY_SECRET_KEY', 'LANEWAY_SECRET_KEY_PREVIOUS']) {
+      const env = { LANEWAY_SECRET_KEY: key, [variable]: short };
+      expect(() => loadConfig(env)).toThrow(`invalid control-plane configuration: ${variable} decodes to 31 bytes; an AES-256 key is 32 bytes`);
+      expect(() => loadConfig(env)).not.toThrow(short);
+    }
+  });
 });

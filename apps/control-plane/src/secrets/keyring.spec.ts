@@ -44,6 +44,15 @@ describe('keyring: LANEWAY_SECRET_KEY, or a key file generated in the data direc
     expect(again.keyring.ids()).toEqual([next.id, old]);
   });
 
+  it('does not copy LANEWAY_SECRET_KEY_PREVIOUS keys into the key file', () => {
+    const dir = dataDir();
+    const previous = randomBytes(32);
+    const loaded = loadKeyring({ dataDir: dir, previousSecretKeys: previous.toString('base64') });
+    expect(loaded.keyring.key(secretKeyId(previous))).toEqual(previous);
+    loaded.save!(loaded.keyring);
+    expect(loadKeyring({ dataDir: dir }).keyring.ids()).toEqual([loaded.keyring.current!.id]);
+  });
+
   it('refuses a key file others can read', () => {
     const dir = dataDir();
     const { file } = loadKeyring({ dataDir: dir });
