@@ -279,7 +279,7 @@ describe('outgoing connections on two servers', () => {
     const failures: string[] = [];
     const loops = [0, 1, 0, 1].map(async (server) => {
       while (!stop) {
-        const answer = await get(server, '/names/1').catch((err: Error) => ({ status: 0, text: err.message, body: {} }));
+        const answer = await get(server, '/names/1').catch((err: Error) => ({ status: 0, text: err.message, body: {} as Record<string, unknown> }));
         if (answer.status === 200 && answer.body['name'] === 'Ada') ok++;
         else failures.push(`${answer.status} ${answer.text.slice(0, 300)}`);
       }

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api, cleanRedisPrefix, freePort, runCli, startControlPlane, startServer, uniqueName, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
+import { Api, cleanRedisPrefix, freePort, ROOT, runCli, startControlPlane, startServer, uniqueName, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
 
 // Secrets at rest through the built apps: the CLI, a control plane process and data-plane servers.
 describe('stored secrets: sealed on disk, in the clear only in the servers memory, rotated by the CLI', () => {
@@ -15,6 +15,8 @@ describe('stored secrets: sealed on disk, in the clear only in the servers memor
   let api: Api;
   let env: Record<string, string>;
   const servers: AppProcess[] = [];
+  const serverHome = mkdtempSync(path.join(os.tmpdir(), 'laneway-secrets-e2e-home-'));
+  const startedAt = Date.now();
   const controlPlanes: ControlPlaneHandle[] = [];
 
   const keyring = (): { current: string; keys: { id: string; key: string }[] } =>
@@ -40,6 +42,9 @@ describe('stored secrets: sealed on disk, in the clear only in the servers memor
         LANEWAY_QUEUE_PREFIX: prefix,
         LANEWAY_JOIN_TOKEN: await api.joinToken('default'),
         LOG_LEVEL: 'trace',
+        // Anything a server would write to its home or temporary directory lands here, to be searched.
+        HOME: serverHome,
+        TMPDIR: serverHome,
       }),
     );
     return httpPort;
@@ -60,7 +65,20 @@ describe('stored secrets: sealed on disk, in the clear only in the servers memor
     for (const c of controlPlanes) await c.process.stop();
     await cleanRedisPrefix(prefix);
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(serverHome, { recursive: true, force: true });
   });
+
+  /** Files under `dir` (not node_modules or .git) changed since the test started. */
+  const changedFiles = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === '.git' ? [] : changedFiles(full);
+      try {
+        return entry.isFile() && statSync(full).mtimeMs >= startedAt ? [full] : [];
+      } catch {
+        return [];
+      }
+    });
 
   it('checks JWTs on servers with the secret, never writes it to disk or logs, and keeps working across rotate-key and a restart', async () => {
     expect(statSync(path.join(dataDir, 'secret-keys.json')).mode & 0o777).toBe(0o600);
@@ -99,6 +117,10 @@ describe('stored secrets: sealed on disk, in the clear only in the servers memor
     // Nowhere in the data directory, nor in any process's output; no key in any output either.
     const onDisk = Buffer.concat(readdirSync(dataDir).map((f) => readFileSync(path.join(dataDir, f))));
     expect(onDisk.includes(Buffer.from(secret))).toBe(false);
+    // The servers (cwd: the repository) wrote it nowhere: no file changed since the start holds it.
+    for (const file of [...changedFiles(ROOT), ...changedFiles(serverHome)]) {
+      expect(readFileSync(file).includes(Buffer.from(secret)), file).toBe(false);
+    }
     const keys = keyring().keys.map((k) => k.key);
     expect(keys).toHaveLength(3);
     const outputs = [...controlPlanes.map((c) => c.process), ...servers].map((p) => p.output.join('\n')).join('\n') + rotated.stdout + again.stdout + shown.stdout;
