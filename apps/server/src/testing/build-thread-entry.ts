@@ -19,7 +19,11 @@ export async function buildThreadEntry(entry: string, outfile: string): Promise<
     alias: {
       '@laneway/sdk': path.join(repo, 'libs/sdk/src/index.ts'),
       '@laneway/runtime': path.join(repo, 'libs/runtime/src/index.ts'),
+      '@laneway/connectors': path.join(repo, 'libs/connectors/src/index.ts'),
     },
+    // npm packages stay external, and `outfile` is often in a temporary directory: resolve them from
+    // the repository's node_modules.
+    banner: { js: `module.paths.unshift(${JSON.stringify(path.join(repo, 'node_modules'))});` },
     logLevel: 'silent',
   });
 }

@@ -1,7 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import type { AmqpConnection } from '@laneway/proto';
 import type { AmqpPublishOptions } from '@laneway/sdk';
-import amqp from 'amqplib';
+import { amqp } from '../drivers';
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import type { Logger } from 'pino';
 import { ConnectionError } from '../connection-error';
@@ -80,7 +80,7 @@ export class AmqpBackend implements Backend {
 
   private async connect(): Promise<Channel | ConfirmChannel> {
     if (!this.model) {
-      const model = await amqp.connect(connectOptions(this.spec, this.info), {
+      const model = await amqp().connect(connectOptions(this.spec, this.info), {
         ...socketOptions(this.spec),
         // Shown by the broker's tools (rabbitmqctl list_connections client_properties).
         clientProperties: { connection_name: `laneway ${this.server} ${this.info.name}` },
@@ -125,7 +125,7 @@ export class AmqpBackend implements Backend {
 
 /** Opens a fresh connection, opens and closes a channel, and closes it. */
 export async function probeAmqp(spec: AmqpConnection, info: ConnectionInfo, timeoutMs: number): Promise<void> {
-  const model = await amqp.connect(connectOptions(spec, info), { ...socketOptions(spec), timeout: timeoutMs });
+  const model = await amqp().connect(connectOptions(spec, info), { ...socketOptions(spec), timeout: timeoutMs });
   model.on('error', () => undefined);
   try {
     const channel = await model.createChannel();

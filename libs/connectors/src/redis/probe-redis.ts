@@ -1,11 +1,11 @@
 import type { RedisConnection } from '@laneway/proto';
-import { Redis } from 'ioredis';
+import { redis } from '../drivers';
 import type { ConnectionInfo } from '../connection-info';
 import { redisOptions } from './redis-backend';
 
 /** Opens a fresh connection (no retries), sends PING and closes it. */
 export async function probeRedis(spec: RedisConnection, info: ConnectionInfo, timeoutMs: number): Promise<void> {
-  const client = new Redis(spec.url, {
+  const client = new (redis().Redis)(spec.url, {
     ...redisOptions(spec, info),
     lazyConnect: true,
     connectTimeout: timeoutMs,

@@ -1,6 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import type { RedisConnection } from '@laneway/proto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { redis } from '../drivers';
 import type { Logger } from 'pino';
 import { ConnectionError } from '../connection-error';
 import { prefix, scrub, type ConnectionInfo } from '../connection-info';
@@ -13,7 +14,7 @@ export class RedisBackend implements Backend {
   readonly client: Redis;
 
   constructor(spec: RedisConnection, slot: Slot, log: Logger) {
-    this.client = new Redis(spec.url, { ...redisOptions(spec, slot.info), lazyConnect: true, maxRetriesPerRequest: 3 });
+    this.client = new (redis().Redis)(spec.url, { ...redisOptions(spec, slot.info), lazyConnect: true, maxRetriesPerRequest: 3 });
     this.client.on('error', (err: Error) => {
       log.warn({ connection: slot.info.name, kind: 'redis', err: scrub(err.message, slot.info.secrets) }, 'redis connection error');
     });

@@ -1,7 +1,8 @@
 import { rootCertificates } from 'node:tls';
 import type { RestConnection } from '@laneway/proto';
 import type { RestQueryValue, RestRequestOptions, RestResponse } from '@laneway/sdk';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import { undici } from '../drivers';
 import { ConnectionError } from '../connection-error';
 import { connectionFailure, prefix, type ConnectionInfo } from '../connection-info';
 import type { Backend } from '../slot';
@@ -48,7 +49,7 @@ export class RestBackend implements Backend {
     }
     this.basePath = base.pathname.replace(/\/+$/, '');
     this.timeoutMs = spec.timeoutMs || DEFAULT_TIMEOUT_MS;
-    this.pool = new Pool(base.origin, {
+    this.pool = new (undici().Pool)(base.origin, {
       connect: {
         timeout: this.timeoutMs,
         ...(spec.caPem ? { ca: [...rootCertificates, spec.caPem] } : {}),

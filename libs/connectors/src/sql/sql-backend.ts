@@ -2,8 +2,9 @@ import { rootCertificates } from 'node:tls';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { SqlConnection } from '@laneway/proto';
 import { CompiledQuery, MysqlDialect, PostgresDialect, type DatabaseConnection, type Driver } from 'kysely';
-import mysql from 'mysql2';
-import pg from 'pg';
+import type mysql from 'mysql2';
+import type pg from 'pg';
+import { mysql as loadMysql, pg as loadPg } from '../drivers';
 import type { Logger } from 'pino';
 import { connectionFailure, scrub, type ConnectionInfo } from '../connection-info';
 import type { Backend } from '../slot';
@@ -33,11 +34,11 @@ export class SqlBackend implements Backend {
       log.warn({ connection: info.name, kind, err: scrub(err.message, info.secrets) }, 'idle SQL connection lost');
     };
     if (kind === 'postgres') {
-      const pool = new pg.Pool({ ...pgConfig(spec, server), max: spec.poolSize || DEFAULT_POOL_SIZE, idleTimeoutMillis: IDLE_TIMEOUT_MS });
+      const pool = new (loadPg().Pool)({ ...pgConfig(spec, server), max: spec.poolSize || DEFAULT_POOL_SIZE, idleTimeoutMillis: IDLE_TIMEOUT_MS });
       pool.on('error', onPoolError);
       this.driver = new PostgresDialect({ pool }).createDriver();
     } else {
-      const pool = mysql.createPool({
+      const pool = loadMysql().createPool({
         ...mysqlConfig(spec),
         connectionLimit: spec.poolSize || DEFAULT_POOL_SIZE,
         maxIdle: spec.poolSize || DEFAULT_POOL_SIZE,
@@ -72,7 +73,7 @@ export class SqlBackend implements Backend {
 /** Opens one fresh connection with the settings, runs SELECT 1 and closes it. */
 export async function probeSql(kind: SqlKind, spec: SqlConnection, timeoutMs: number): Promise<void> {
   if (kind === 'postgres') {
-    const client = new pg.Client({ ...pgConfig(spec, 'test'), connectionTimeoutMillis: timeoutMs });
+    const client = new (loadPg().Client)({ ...pgConfig(spec, 'test'), connectionTimeoutMillis: timeoutMs });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -82,7 +83,7 @@ export async function probeSql(kind: SqlKind, spec: SqlConnection, timeoutMs: nu
     }
     return;
   }
-  const conn = mysql.createConnection({ ...mysqlConfig(spec), connectTimeout: timeoutMs });
+  const conn = loadMysql().createConnection({ ...mysqlConfig(spec), connectTimeout: timeoutMs });
   conn.on('error', () => undefined);
   try {
     await new Promise<void>((resolve, reject) => conn.query('SELECT 1', (err) => (err ? reject(err) : resolve())));
