@@ -4,14 +4,13 @@ import amqp from 'amqplib';
 import { Redis } from 'ioredis';
 import { createConnection as createMysqlConnection } from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Api, cleanRedisPrefix, freePort, REDIS_URL, startControlPlane, startServer, uniqueName, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
+import { REDIS_URL, startCluster, type Api, type TestCluster } from '@laneway/testkit';
 
 // Outgoing connections end to end: a REST channel on two servers in front of services that read
 // PostgreSQL and MariaDB through ctx.sql, call an HTTP API through ctx.rest, cache in Redis and
@@ -79,13 +78,10 @@ export const probe = defineService({
 `;
 
 describe('outgoing connections on two servers', () => {
-  const prefix = uniqueName('lwconn');
-  const cluster = uniqueName('conns');
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-conns-'));
-  let cp: ControlPlaneHandle;
+  let harness: TestCluster;
   let api: Api;
-  const servers: AppProcess[] = [];
-  const ports: number[] = [];
+  let cluster = '';
+  let dataDir = '';
   let crm: Server;
   let crmUrl = '';
   const crmAuth: string[] = [];
@@ -93,10 +89,10 @@ describe('outgoing connections on two servers', () => {
   let brokerChannel: amqp.Channel;
   let queue = '';
   const redis = new Redis(REDIS_URL);
-  const redisPrefix = `${prefix}:cache:`;
+  const redisPrefix = `lwconn-${run}:cache:`;
 
   const get = async (server: number, route: string): Promise<{ status: number; body: Record<string, unknown>; text: string }> => {
-    const response = await fetch(`http://127.0.0.1:${ports[server]}${route}`);
+    const response = await fetch(`http://127.0.0.1:${harness.httpPorts[server]}${route}`);
     const text = await response.text();
     return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, text };
   };
@@ -139,32 +135,13 @@ describe('outgoing connections on two servers', () => {
     queue = (await brokerChannel.assertQueue('', { exclusive: true })).queue;
     await brokerChannel.bindQueue(queue, EXCHANGE, 'orders');
 
-    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' });
-    api = new Api(cp.address, cp.adminToken);
-    await api.createCluster(cluster);
-    const joinToken = await api.joinToken(cluster);
-    for (const name of ['s1', 's2']) {
-      const port = await freePort();
-      ports.push(port);
-      servers.push(
-        await startServer({
-          LANEWAY_CONTROL_PLANE: cp.address,
-          LANEWAY_CLUSTER: cluster,
-          LANEWAY_SERVER_NAME: name,
-          LANEWAY_QUEUE_PREFIX: prefix,
-          LANEWAY_JOIN_TOKEN: joinToken,
-          LANEWAY_HTTP_ADDR: `127.0.0.1:${port}`,
-          LOG_LEVEL: 'debug',
-        }),
-      );
-    }
+    harness = await startCluster({ servers: 2, http: true, name: 'lwconn', env: { LOG_LEVEL: 'info' }, serverEnv: { LOG_LEVEL: 'debug' } });
+    ({ api, cluster, dataDir } = harness);
   });
 
   afterAll(async () => {
-    api?.close();
-    await Promise.all(servers.map((s) => s.stop()));
-    await cp?.process.stop();
-    await cleanRedisPrefix(prefix);
+    await harness?.stop();
+    await redis.del(`${redisPrefix}hits:1`);
     await new Promise<void>((resolve) => (crm ? crm.close(() => resolve()) : resolve()));
     await brokerChannel?.close().catch(() => undefined);
     await broker?.close().catch(() => undefined);
@@ -178,7 +155,6 @@ describe('outgoing connections on two servers', () => {
     await my?.query(`DROP TABLE IF EXISTS ${MY_TABLE}`);
     await my?.query(`DROP USER IF EXISTS '${MY_USER}'@'%'`);
     await my?.end();
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('refuses a deploy that declares a connection the cluster does not have, naming both', async () => {
@@ -321,7 +297,7 @@ describe('outgoing connections on two servers', () => {
     const crmShown = await api.getConnection(cluster, 'crm');
     expect(crmShown.spec?.rest?.bearer).toEqual({ token: '', tokenSet: true });
     const answers = JSON.stringify([listed, crmShown]);
-    const logs = [cp.process, ...servers].map((p) => p.output.join('')).join('\n');
+    const logs = [harness.cp.process, ...harness.servers].map((p) => p.output.join('')).join('\n');
     const files = readdirSync(dataDir).map((f) => readFileSync(path.join(dataDir, f)));
     for (const secret of SECRETS) {
       expect(answers).not.toContain(secret);

@@ -1,6 +1,7 @@
 // Test and benchmark harness: runs the built apps (dist/) as real child processes and talks to them
 // over their real APIs. Used by e2e/ and tools/bench; never by the apps.
 export { Api } from './api';
+export { startCluster, type TestCluster, type TestClusterOptions } from './cluster';
 export { cleanRedisPrefix, createTestDatabase, uniqueName, eventually } from './fixtures';
 export {
   ADMIN_TOKEN,
