@@ -7,6 +7,7 @@ import {
   DeployServiceClient,
   InvokeServiceClient,
   SecretServiceClient,
+  ScheduleServiceClient,
   SecurityServiceClient,
   ServerServiceClient,
 } from '@laneway/proto';
@@ -52,6 +53,14 @@ import type {
   UndeployResponse,
   UpdateChannelRequest,
 } from '@laneway/proto';
+import type {
+  ListScheduleRunsResponse,
+  ListSchedulesResponse,
+  PutScheduleRequest,
+  Schedule,
+  ScheduleChangeResponse,
+  ScheduleRequest,
+} from '@laneway/proto';
 import { ignoreIpServernameWarning } from './ignore-ip-servername-warning';
 import { rethrowGrpcError } from './rethrow-grpc-error';
 
@@ -88,6 +97,7 @@ export class ApiClient {
   private securityClient?: SecurityServiceClient;
   private connectionClient?: ConnectionServiceClient;
   private secretClient?: SecretServiceClient;
+  private scheduleClient?: ScheduleServiceClient;
   private channelCredentials?: ChannelCredentials;
 
   constructor(private readonly options: ApiClientOptions) {}
@@ -382,6 +392,51 @@ export class ApiClient {
     );
   }
 
+  /** CreateSchedule, or with `update` UpdateSchedule (every field replaced). */
+  putSchedule(request: PutScheduleRequest, update: boolean): Promise<ScheduleChangeResponse> {
+    const client = this.schedules();
+    return this.unary<ScheduleChangeResponse>(client, this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs), (md, opts, cb) =>
+      update ? client.updateSchedule(request, md, opts, cb) : client.createSchedule(request, md, opts, cb),
+    );
+  }
+
+  getSchedule(cluster: string, name: string): Promise<Schedule> {
+    const client = this.schedules();
+    return this.unary<Schedule>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => client.getSchedule({ cluster, name }, md, opts, cb));
+  }
+
+  listSchedules(cluster: string): Promise<ListSchedulesResponse> {
+    const client = this.schedules();
+    return this.unary<ListSchedulesResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => client.listSchedules({ cluster }, md, opts, cb));
+  }
+
+  /** PauseSchedule, ResumeSchedule or DeleteSchedule. */
+  changeSchedule(change: 'pause' | 'resume' | 'delete', request: ScheduleRequest): Promise<ScheduleChangeResponse> {
+    const client = this.schedules();
+    return this.unary<ScheduleChangeResponse>(client, this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs), (md, opts, cb) =>
+      change === 'pause'
+        ? client.pauseSchedule(request, md, opts, cb)
+        : change === 'resume'
+          ? client.resumeSchedule(request, md, opts, cb)
+          : client.deleteSchedule(request, md, opts, cb),
+    );
+  }
+
+  async runScheduleNow(cluster: string, name: string): Promise<string> {
+    const client = this.schedules();
+    const response = await this.unary<{ jobId: string }>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.runScheduleNow({ cluster, name }, md, opts, cb),
+    );
+    return response.jobId;
+  }
+
+  listScheduleRuns(cluster: string, name: string, limit: number): Promise<ListScheduleRunsResponse> {
+    const client = this.schedules();
+    return this.unary<ListScheduleRunsResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.listScheduleRuns({ cluster, name, limit }, md, opts, cb),
+    );
+  }
+
   /** Closes every gRPC channel (connection) this client opened. Safe to call more than once. */
   close(): void {
     for (const client of this.clients.splice(0)) client.close();
@@ -409,6 +464,10 @@ export class ApiClient {
 
   private security(): SecurityServiceClient {
     return (this.securityClient ??= this.track(new SecurityServiceClient(...this.target())));
+  }
+
+  private schedules(): ScheduleServiceClient {
+    return (this.scheduleClient ??= this.track(new ScheduleServiceClient(...this.target())));
   }
 
   private secrets(): SecretServiceClient {

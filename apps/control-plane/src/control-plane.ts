@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { LaneClient } from '@laneway/lanes';
+import { LaneClient, ScheduleQueues } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import { createGrpcApi } from './api/grpc-api';
 import { resolveAdminToken } from './auth/admin-token';
@@ -9,6 +9,7 @@ import { ChannelCatalog } from './channels/channel-catalog';
 import { CompilerPool } from './deploy/compiler-pool';
 import { SecurityCatalog } from './security/security-catalog';
 import { ConnectionCatalog } from './connections/connection-catalog';
+import { ScheduleCatalog } from './schedules/schedule-catalog';
 import { DeployPipeline } from './deploy/deploy-pipeline';
 import { InvokeGateway } from './invoke/invoke-gateway';
 import { ChangeFeed, ClusterStore } from './store';
@@ -55,6 +56,7 @@ export async function startControlPlane(
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
   const auth = new Authenticator(admin.token, store);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
+  const scheduleQueues = new ScheduleQueues({ redis: config.redisUrl, prefix: config.queuePrefix });
   const hub = new SyncHub({ store, auth, logger, limits: config.limits, secrets });
   // Several control planes may share one PostgreSQL store: each pushes the others' changes to the
   // servers it holds.
@@ -83,6 +85,7 @@ export async function startControlPlane(
     channels: new ChannelCatalog(store, hub, logger.child({ component: 'channels' })),
     security: new SecurityCatalog(store, hub, logger.child({ component: 'security' })),
     connections: new ConnectionCatalog(store, hub, logger.child({ component: 'connections' })),
+    schedules: new ScheduleCatalog(store, hub, scheduleQueues, logger.child({ component: 'schedules' })),
     logger,
     limits: config.limits,
     secrets: new SecretKeyRotation(store, secrets, keys, logger.child({ component: 'secrets' })),
@@ -124,6 +127,7 @@ export async function startControlPlane(
         });
       });
       await lanes.close();
+      await scheduleQueues.close();
       await compiler.close();
       await store.close();
     },

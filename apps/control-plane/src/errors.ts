@@ -37,7 +37,7 @@ export class InvalidArgumentError extends LanewayError {
 
 export class NotFoundError extends LanewayError {
   constructor(
-    readonly kind: 'cluster' | 'service' | 'server' | 'job' | 'channel' | 'security' | 'connection',
+    readonly kind: 'cluster' | 'service' | 'server' | 'job' | 'channel' | 'security' | 'connection' | 'schedule',
     readonly key: string,
     message: string,
   ) {
@@ -47,7 +47,7 @@ export class NotFoundError extends LanewayError {
 
 export class AlreadyExistsError extends LanewayError {
   constructor(
-    readonly kind: 'cluster' | 'service' | 'server' | 'channel' | 'security' | 'connection',
+    readonly kind: 'cluster' | 'service' | 'server' | 'channel' | 'security' | 'connection' | 'schedule',
     readonly key: string,
     message: string,
   ) {

@@ -93,6 +93,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
 
   const workers = new LaneWorkers({
     cluster: config.cluster,
+    server: config.serverName,
     prefix: config.queuePrefix,
     connection,
     publisher,

@@ -1,5 +1,5 @@
-export { DEFAULT_QUEUE_PREFIX, idempotencyKey, laneQueueName, rateLimitKey, replyChannel } from './queue-keys';
-export type { InvocationJob, InvocationReply, InvocationResult } from './invocation-job';
+export { DEFAULT_QUEUE_PREFIX, idempotencyKey, laneQueueName, rateLimitKey, replyChannel, scheduleKeys, scheduleSchedulerId } from './queue-keys';
+export type { InvocationJob, InvocationReply, InvocationResult, ScheduleMark } from './invocation-job';
 export {
   LaneClient,
   type LaneClientOptions,
@@ -8,3 +8,13 @@ export {
   type AsyncJobInfo,
 } from './lane-client';
 export { ReplyPublisher } from './reply-publisher';
+export { ScheduleQueues, type ScheduleTiming, type ScheduledInvocation } from './schedule-queues';
+export {
+  acquireScheduleLock,
+  clearScheduleRuns,
+  listScheduleRuns,
+  recordScheduleRun,
+  releaseScheduleLock,
+  SCHEDULE_RUNS_KEPT,
+  type ScheduleRunRecord,
+} from './schedule-runs';

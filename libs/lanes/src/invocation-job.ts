@@ -16,6 +16,18 @@ export interface InvocationJob {
   id: string;
   /** The HTTP request of an invocation that came through a REST channel (`ctx.http`). */
   h?: HttpRequestInfo;
+  /** The schedule that fired this job: the server records its run, and keeps runs apart when told to. */
+  sch?: ScheduleMark;
+}
+
+/** What a schedule's jobs carry (see {@link InvocationJob.sch}). */
+export interface ScheduleMark {
+  /** The schedule's name. */
+  name: string;
+  /** `skip`: a tick that finds the previous run still going completes at once as a skipped run. */
+  overlap: 'skip' | 'allow';
+  /** Set on a RunScheduleNow job. */
+  manual?: boolean;
 }
 
 /** What a server publishes on a job's reply channel. */

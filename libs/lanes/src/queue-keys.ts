@@ -29,3 +29,17 @@ export function rateLimitKey(prefix: string, cluster: string, channel: string, c
 export function idempotencyKey(prefix: string, cluster: string, channel: string, digest: string): string {
   return `${prefix}:idem:${cluster}:${channel}:${digest}`;
 }
+
+/** The BullMQ job scheduler of one schedule, on its service's lane queue (one per cluster and lane). */
+export function scheduleSchedulerId(schedule: string): string {
+  return `schedule.${schedule}`;
+}
+
+/**
+ * The keys of one schedule's runs: `runs` (sorted set of job ids by the time they were due), `run`
+ * (hash: job id -> the run as JSON) and `lock` (held by the run under way, for overlap SKIP).
+ */
+export function scheduleKeys(prefix: string, cluster: string, schedule: string): { runs: string; run: string; lock: string } {
+  const base = `${prefix}:sched:${cluster}:${schedule}`;
+  return { runs: `${base}:runs`, run: `${base}:run`, lock: `${base}:lock` };
+}

@@ -140,3 +140,23 @@ export {
   SecretServiceClient,
   type SecretServiceServer,
 } from './gen/laneway/v1/secret';
+export {
+  ScheduleOverlap,
+  ScheduleSpec,
+  Schedule,
+  PutScheduleRequest,
+  GetScheduleRequest,
+  ListSchedulesRequest,
+  ListSchedulesResponse,
+  ScheduleRequest,
+  ScheduleChangeResponse,
+  RunScheduleNowRequest,
+  RunScheduleNowResponse,
+  ListScheduleRunsRequest,
+  ScheduleRunOutcome,
+  ScheduleRun,
+  ListScheduleRunsResponse,
+  ScheduleServiceService,
+  ScheduleServiceClient,
+  type ScheduleServiceServer,
+} from './gen/laneway/v1/schedule';

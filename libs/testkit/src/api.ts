@@ -3,6 +3,7 @@ import {
   ChannelServiceClient,
   ClusterServiceClient,
   ConnectionServiceClient,
+  ScheduleServiceClient,
   SecurityServiceClient,
   SecretServiceClient,
   DeployServiceClient,
@@ -14,6 +15,10 @@ import {
   type Connection,
   type ConnectionChangeResponse,
   type ConnectionSpec,
+  type PutScheduleRequest,
+  type Schedule,
+  type ScheduleChangeResponse,
+  type ScheduleRun,
   type ConnectionTestResult,
   type Cluster,
   type PutSecurityDefinitionRequest,
@@ -46,6 +51,7 @@ export class Api {
   private readonly security: SecurityServiceClient;
   private readonly connections: ConnectionServiceClient;
   private readonly secrets: SecretServiceClient;
+  private readonly schedules: ScheduleServiceClient;
 
   /** `options.ca`: TLS, trusting that CA (PEM); without it, plaintext. */
   constructor(
@@ -62,6 +68,7 @@ export class Api {
     this.security = new SecurityServiceClient(address, creds);
     this.connections = new ConnectionServiceClient(address, creds);
     this.secrets = new SecretServiceClient(address, creds);
+    this.schedules = new ScheduleServiceClient(address, creds);
   }
 
   /** The same API with another bearer token (or none). */
@@ -243,7 +250,46 @@ export class Api {
     return call((cb) => this.secrets.rotateSecretKey({}, this.meta(), this.opts(), cb));
   }
 
+  /** Creates (or, with `update`, replaces) a schedule; `intervalMs` or `cron` (with `timezone`). */
+  putSchedule(
+    cluster: string,
+    schedule: Partial<Omit<PutScheduleRequest, 'cluster' | 'waitFor' | 'waitTimeoutMs'>> & { name: string; service: string },
+    update = false,
+  ): Promise<ScheduleChangeResponse> {
+    const request: PutScheduleRequest = { cluster, inputJson: '', intervalMs: 0, cron: '', timezone: '', overlap: 0, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...schedule };
+    return call((cb) => (update ? this.schedules.updateSchedule(request, this.meta(), this.opts(), cb) : this.schedules.createSchedule(request, this.meta(), this.opts(), cb)));
+  }
+
+  getSchedule(cluster: string, name: string): Promise<Schedule> {
+    return call((cb) => this.schedules.getSchedule({ cluster, name }, this.meta(), this.opts(), cb));
+  }
+
+  async listSchedules(cluster: string): Promise<Schedule[]> {
+    return (await call<{ schedules: Schedule[] }>((cb) => this.schedules.listSchedules({ cluster }, this.meta(), this.opts(), cb))).schedules;
+  }
+
+  /** Pause, resume or delete. */
+  changeSchedule(cluster: string, name: string, change: 'pause' | 'resume' | 'delete'): Promise<ScheduleChangeResponse> {
+    const request = { cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 };
+    return call((cb) =>
+      change === 'pause'
+        ? this.schedules.pauseSchedule(request, this.meta(), this.opts(), cb)
+        : change === 'resume'
+          ? this.schedules.resumeSchedule(request, this.meta(), this.opts(), cb)
+          : this.schedules.deleteSchedule(request, this.meta(), this.opts(), cb),
+    );
+  }
+
+  async runScheduleNow(cluster: string, name: string): Promise<string> {
+    return (await call<{ jobId: string }>((cb) => this.schedules.runScheduleNow({ cluster, name }, this.meta(), this.opts(), cb))).jobId;
+  }
+
+  async listScheduleRuns(cluster: string, name: string, limit = 0): Promise<ScheduleRun[]> {
+    return (await call<{ runs: ScheduleRun[] }>((cb) => this.schedules.listScheduleRuns({ cluster, name, limit }, this.meta(), this.opts(), cb))).runs;
+  }
+
   close(): void {
+    this.schedules.close();
     this.connections.close();
     this.secrets.close();
     for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels, this.security]) c.close();

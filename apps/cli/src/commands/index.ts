@@ -12,6 +12,8 @@ import { jobCommand } from './job';
 import { jobsGroup } from './jobs';
 import { resumeCommand } from './resume';
 import { rollbackCommand } from './rollback';
+import { scheduleGroup } from './schedule';
+import { schedulesCommand } from './schedules';
 import { securityGroup } from './security';
 import { secretsGroup } from './secrets';
 import { serversCommand } from './servers';
@@ -36,6 +38,8 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   securityGroup,
   connectionsCommand,
   connectionGroup,
+  schedulesCommand,
+  scheduleGroup,
   secretsGroup,
   statusCommand,
   jobCommand,

@@ -11,6 +11,7 @@ import {
   ClusterServiceService,
   ConnectionServiceService,
   SecretServiceService,
+  ScheduleServiceService,
   SecurityServiceService,
   DeployServiceService,
   InvokeServiceService,
@@ -87,6 +88,7 @@ const DEFINITIONS = new Map<string, { requestDeserialize(bytes: Buffer): unknown
     SecurityServiceService,
     ConnectionServiceService,
     SecretServiceService,
+    ScheduleServiceService,
   ].flatMap(
     (service) => Object.values(service).map((definition) => [definition.path, definition] as const),
   ),

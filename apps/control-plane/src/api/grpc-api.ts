@@ -3,6 +3,7 @@ import {
   ChannelServiceService,
   ClusterServiceService,
   ConnectionServiceService,
+  ScheduleServiceService,
   SecretServiceService,
   SecurityServiceService,
   DeployServiceService,
@@ -32,8 +33,10 @@ import type { SyncHub } from '../sync/sync-hub';
 import type { ChannelCatalog } from '../channels/channel-catalog';
 import type { SecurityCatalog } from '../security/security-catalog';
 import type { ConnectionCatalog } from '../connections/connection-catalog';
+import type { ScheduleCatalog } from '../schedules/schedule-catalog';
 import { channelHandlers } from './channel-handlers';
 import { connectionHandlers } from './connection-handlers';
+import { scheduleHandlers } from './schedule-handlers';
 import { securityHandlers } from './security-handlers';
 import { secretHandlers } from '../secrets/secret-handlers';
 import type { SecretKeyRotation } from '../secrets/secret-key-rotation';
@@ -48,6 +51,7 @@ export interface GrpcApiDeps {
   channels: ChannelCatalog;
   security: SecurityCatalog;
   connections: ConnectionCatalog;
+  schedules: ScheduleCatalog;
   /** RotateSecretKey. */
   secrets: SecretKeyRotation;
   auth: Authenticator;
@@ -259,6 +263,7 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   server.addService(ChannelServiceService, channelHandlers(deps.channels, check, log, admin));
   server.addService(SecurityServiceService, securityHandlers(deps.security, check, log, admin));
   server.addService(ConnectionServiceService, connectionHandlers(deps.connections, check, log, admin));
+  server.addService(ScheduleServiceService, scheduleHandlers(deps.schedules, check, log, admin));
   server.addService(SecretServiceService, secretHandlers(deps.secrets, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
 

@@ -2,6 +2,7 @@ import { Lane, WaitFor, type ServerApplyResult } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { ChannelSpecRecord } from '../channels/channel-spec';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
+import type { ScheduleSpecRecord } from '../schedules/schedule-spec';
 import type { ClusterStore, DeployedServiceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import type { SourceFileInput } from './compile-service-file';
@@ -78,6 +79,13 @@ export class DeployPipeline {
           service: name,
           channels: users,
         });
+      }
+      const schedules = (await reader.listResources<ScheduleSpecRecord>('schedule')).filter((r) => r.spec.service === name).map((r) => r.name);
+      if (schedules.length) {
+        throw new FailedPreconditionError(
+          `service '${name}' is run by schedule(s) ${schedules.map((u) => `'${u}'`).join(', ')}: delete or repoint them first`,
+          { service: name, schedules },
+        );
       }
     });
     this.hub.notify(cluster);

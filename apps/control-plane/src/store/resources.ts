@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** Kinds of cluster resources other than services (services keep their own rows, with history). */
-export const RESOURCE_KINDS = ['channel', 'security', 'connection'] as const;
+export const RESOURCE_KINDS = ['channel', 'security', 'connection', 'schedule'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /** One resource as stored: its spec is the kind's own shape (e.g. a ChannelSpecRecord). */

@@ -1,6 +1,7 @@
 import type { Resource, ResourceRef } from '@laneway/proto';
 import type { ChannelSpecRecord } from '../channels/channel-spec';
 import type { ConnectionSpecRecord } from '../connections/connection-spec';
+import type { ScheduleSpecRecord } from '../schedules/schedule-spec';
 import type { SecuritySpecRecord } from '../security/security-spec';
 import type { ResourceRecord, ResourceRef as StoredRef } from '../store';
 
@@ -14,6 +15,8 @@ export function resourceToWire(record: ResourceRecord): Resource {
       return { ...base, security: record.spec as SecuritySpecRecord };
     case 'connection':
       return { ...base, connection: record.spec as ConnectionSpecRecord };
+    case 'schedule':
+      return { ...base, schedule: record.spec as ScheduleSpecRecord };
   }
 }
 

@@ -151,6 +151,7 @@ describe('startHttpServer', () => {
     // Only b takes jobs from the queues: what a cannot start itself is seen to run on b.
     b.workers = new LaneWorkers({
       cluster,
+      server: 'b',
       prefix,
       connection,
       publisher,

@@ -4,9 +4,12 @@ import { laneQueueName, ReplyPublisher, type InvocationJob } from '@laneway/lane
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import type { Invoker } from './invoker';
+import { ScheduleRunner } from './schedule-runner';
 
 export interface LaneWorkersOptions {
   cluster: string;
+  /** This server's name, in the schedules' run lists. */
+  server: string;
   prefix: string;
   connection: Redis;
   /** Used to publish replies; a plain (non-blocking) connection. */
@@ -34,6 +37,7 @@ export class LaneWorkers {
   private readonly workers: Worker<InvocationJob>[] = [];
   // One for all lanes and fetchers: replies to one caller that finish in one turn share a message.
   private readonly replies: ReplyPublisher;
+  private readonly schedules: ScheduleRunner;
   private running = false;
   private drained = false;
   private active = 0;
@@ -46,6 +50,8 @@ export class LaneWorkers {
 
   constructor(private readonly options: LaneWorkersOptions) {
     this.replies = new ReplyPublisher(options.publisher);
+    const { cluster, prefix, server, publisher: redis, lockMs, logger } = options;
+    this.schedules = new ScheduleRunner({ cluster, prefix, server, redis, lockMs, logger: logger.child({ component: 'schedules' }) });
   }
 
   /** True while the workers take jobs. */
@@ -169,6 +175,8 @@ export class LaneWorkers {
         this.active++;
         if (lane === 'network') this.networkJobStarted();
         try {
+          // A schedule's tick (or RunScheduleNow): its overlap rule, and its run recorded once.
+          if (data.sch) return await this.schedules.run(job, data.sch, (d) => invoker.run(d));
           const reply = await invoker.run(data);
           if (data.r) {
             await this.replies.send(data, reply);
@@ -195,6 +203,10 @@ export class LaneWorkers {
     );
     worker.on('error', (err) => log.error({ err }, 'lane worker error'));
     worker.on('failed', (job, err) => {
+      // Failed by BullMQ itself (a run that stalled again and again): the processor recorded nothing.
+      if (job?.data.sch && err.message.includes('allowable limit')) {
+        void this.schedules.failedOutside(job, job.data.sch, err.message);
+      }
       if (job && !job.data.r) {
         log.warn({ service: job.data.s, jobId: job.id, attempt: job.attemptsMade, err: err.message }, 'async job failed');
       }

@@ -19,6 +19,7 @@ import {
 } from "@grpc/grpc-js";
 import { Lane, laneFromJSON, laneToJSON, ServiceError, ServicePolicy } from "./common";
 import { ConnectionSpec } from "./connection";
+import { ScheduleSpec } from "./schedule";
 
 export const protobufPackage = "laneway.v1";
 
@@ -124,14 +125,18 @@ export interface JwtCheck {
  * machinery: one revision per change, deltas and snapshots on this stream, ACK or NACK per push.
  */
 export interface Resource {
-  /** "channel", "security", "connection"; a new kind adds a field to `spec`. */
+  /** "channel", "security", "connection", "schedule"; a new kind adds a field to `spec`. */
   kind: string;
   name: string;
   /** Content hash of the spec. */
   version: string;
   channel?: ChannelSpec | undefined;
   security?: SecuritySpec | undefined;
-  connection?: ConnectionSpec | undefined;
+  connection?:
+    | ConnectionSpec
+    | undefined;
+  /** Servers need nothing from it to fire the ticks (BullMQ does); it is pushed like every kind. */
+  schedule?: ScheduleSpec | undefined;
 }
 
 export interface ResourceRef {
@@ -1459,7 +1464,15 @@ export const JwtCheck: MessageFns<JwtCheck> = {
 };
 
 function createBaseResource(): Resource {
-  return { kind: "", name: "", version: "", channel: undefined, security: undefined, connection: undefined };
+  return {
+    kind: "",
+    name: "",
+    version: "",
+    channel: undefined,
+    security: undefined,
+    connection: undefined,
+    schedule: undefined,
+  };
 }
 
 export const Resource: MessageFns<Resource> = {
@@ -1481,6 +1494,9 @@ export const Resource: MessageFns<Resource> = {
     }
     if (message.connection !== undefined) {
       ConnectionSpec.encode(message.connection, writer.uint32(98).fork()).join();
+    }
+    if (message.schedule !== undefined) {
+      ScheduleSpec.encode(message.schedule, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1546,6 +1562,14 @@ export const Resource: MessageFns<Resource> = {
             message.connection = ConnectionSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.schedule = ScheduleSpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1566,6 +1590,7 @@ export const Resource: MessageFns<Resource> = {
       channel: isSet(object.channel) ? ChannelSpec.fromJSON(object.channel) : undefined,
       security: isSet(object.security) ? SecuritySpec.fromJSON(object.security) : undefined,
       connection: isSet(object.connection) ? ConnectionSpec.fromJSON(object.connection) : undefined,
+      schedule: isSet(object.schedule) ? ScheduleSpec.fromJSON(object.schedule) : undefined,
     };
   },
 
@@ -1589,6 +1614,9 @@ export const Resource: MessageFns<Resource> = {
     if (message.connection !== undefined) {
       obj.connection = ConnectionSpec.toJSON(message.connection);
     }
+    if (message.schedule !== undefined) {
+      obj.schedule = ScheduleSpec.toJSON(message.schedule);
+    }
     return obj;
   },
 
@@ -1608,6 +1636,9 @@ export const Resource: MessageFns<Resource> = {
       : undefined;
     message.connection = (object.connection !== undefined && object.connection !== null)
       ? ConnectionSpec.fromPartial(object.connection)
+      : undefined;
+    message.schedule = (object.schedule !== undefined && object.schedule !== null)
+      ? ScheduleSpec.fromPartial(object.schedule)
       : undefined;
     return message;
   },

@@ -1,0 +1,112 @@
+import type { ScheduledInvocation, ScheduleQueues, ScheduleRunRecord } from '@laneway/lanes';
+import type { Logger } from 'pino';
+import { FailedPreconditionError, UnavailableError } from '../errors';
+import { ResourceCatalog, type ResourceChange, type ResourceWait } from '../resources/resource-catalog';
+import type { ClusterStore, ResourceRecord } from '../store';
+import type { SyncHub } from '../sync/sync-hub';
+import { checkScheduleService, inputOf, overlapOf, scheduleSpecOf, timingOf, type ScheduleInput, type ScheduleSpecRecord } from './schedule-spec';
+
+/**
+ * The cluster's schedules: the `schedule` kind on the common resource machinery (revision, push,
+ * export), plus one BullMQ job scheduler per active schedule on its service's lane queue. The spec is
+ * stored first, then the job scheduler is made to match it; a call that failed half-way is repaired by
+ * making it again (the same spec changes no revision and sets the job scheduler again).
+ */
+export class ScheduleCatalog {
+  private readonly resources: ResourceCatalog<ScheduleSpecRecord>;
+
+  constructor(
+    private readonly store: ClusterStore,
+    hub: SyncHub,
+    private readonly queues: ScheduleQueues,
+    private readonly log: Logger,
+  ) {
+    this.resources = new ResourceCatalog<ScheduleSpecRecord>('schedule', store, hub, log, { checkPut: checkScheduleService });
+  }
+
+  async create(cluster: string, input: ScheduleInput, wait: ResourceWait): Promise<ResourceChange<ScheduleSpecRecord>> {
+    const change = await this.resources.put(cluster, input.name, scheduleSpecOf(input), 'create', wait);
+    await this.apply(cluster, input.name, change.record);
+    return change;
+  }
+
+  /** Replaces every field; a paused schedule stays paused. */
+  async update(cluster: string, input: ScheduleInput, wait: ResourceWait): Promise<ResourceChange<ScheduleSpecRecord>> {
+    const previous = await this.resources.describe(cluster, input.name);
+    const change = await this.resources.put(cluster, input.name, scheduleSpecOf(input, previous.spec.paused), 'update', wait);
+    await this.apply(cluster, input.name, change.record);
+    return change;
+  }
+
+  async setPaused(cluster: string, name: string, paused: boolean, wait: ResourceWait): Promise<ResourceChange<ScheduleSpecRecord>> {
+    const previous = await this.resources.describe(cluster, name);
+    const change = await this.resources.put(cluster, name, { ...previous.spec, paused }, 'update', wait);
+    await this.apply(cluster, name, change.record);
+    return change;
+  }
+
+  async delete(cluster: string, name: string, wait: ResourceWait): Promise<ResourceChange<ScheduleSpecRecord>> {
+    const change = await this.resources.delete(cluster, name, wait);
+    await this.bullmq('remove the job scheduler of', cluster, name, async () => {
+      await this.queues.remove(cluster, name);
+      await this.queues.clearRuns(cluster, name);
+    });
+    return change;
+  }
+
+  describe(cluster: string, name: string): Promise<ResourceRecord<ScheduleSpecRecord>> {
+    return this.resources.describe(cluster, name);
+  }
+
+  list(cluster: string): Promise<{ revision: number; resources: ResourceRecord<ScheduleSpecRecord>[] }> {
+    return this.resources.list(cluster);
+  }
+
+  /** Epoch ms of the schedule's next tick; undefined while paused. */
+  next(cluster: string, name: string): Promise<number | undefined> {
+    return this.bullmq('read the next tick of', cluster, name, () => this.queues.next(cluster, name));
+  }
+
+  async runNow(cluster: string, name: string): Promise<string> {
+    const record = await this.resources.describe(cluster, name);
+    const invocation = await this.invocation(cluster, name, record.spec);
+    return this.bullmq('queue a run of', cluster, name, () => this.queues.runNow(cluster, name, invocation));
+  }
+
+  async runs(cluster: string, name: string, limit: number): Promise<ScheduleRunRecord[]> {
+    await this.resources.describe(cluster, name);
+    return this.bullmq('read the runs of', cluster, name, () => this.queues.runs(cluster, name, limit));
+  }
+
+  /** Makes the schedule's job scheduler match its stored spec. */
+  private async apply(cluster: string, name: string, record: ResourceRecord<ScheduleSpecRecord> | undefined): Promise<void> {
+    if (!record) return;
+    const spec = record.spec;
+    if (spec.paused) {
+      await this.bullmq('remove the job scheduler of', cluster, name, () => this.queues.remove(cluster, name));
+      return;
+    }
+    const invocation = await this.invocation(cluster, name, spec);
+    await this.bullmq('set the job scheduler of', cluster, name, () => this.queues.upsert(cluster, name, timingOf(spec), invocation));
+    this.log.info({ cluster, schedule: name, service: spec.service, lane: invocation.lane, intervalMs: spec.intervalMs, cron: spec.cron, timezone: spec.timezone }, 'schedule set');
+  }
+
+  private async invocation(cluster: string, name: string, spec: ScheduleSpecRecord): Promise<ScheduledInvocation> {
+    const service = await this.store.getService(cluster, spec.service);
+    if (!service) {
+      throw new FailedPreconditionError(`service '${spec.service}' of schedule '${name}' is no longer deployed in cluster '${cluster}': deploy it again, or point the schedule at another service`, {
+        schedule: name,
+        service: spec.service,
+      });
+    }
+    return { service: spec.service, lane: service.lane, input: inputOf(spec), overlap: overlapOf(spec), attempts: service.policy.attempts };
+  }
+
+  private async bullmq<T>(what: string, cluster: string, name: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new UnavailableError(`could not ${what} schedule '${name}' in Redis (${(err as Error).message}): make the call again once Redis is reachable`, { cluster, schedule: name }, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import type { ServiceLane } from '@laneway/sdk';
+import type { InvocationJob, ScheduleMark } from './invocation-job';
+import { DEFAULT_QUEUE_PREFIX, laneQueueName, scheduleSchedulerId } from './queue-keys';
+import { clearScheduleRuns, listScheduleRuns, type ScheduleRunRecord } from './schedule-runs';
+
+/** When a schedule ticks: every `everyMs`, or on a cron expression in a time zone. */
+export type ScheduleTiming = { everyMs: number } | { cron: string; timezone: string };
+
+/** What every run of a schedule invokes, and how. */
+export interface ScheduledInvocation {
+  service: string;
+  lane: ServiceLane;
+  input: unknown;
+  overlap: ScheduleMark['overlap'];
+  /** The service's `attempts` policy (0 = 3). */
+  attempts: number;
+}
+
+const LANES: readonly ServiceLane[] = ['network', 'cpu'];
+const BACKOFF_MS = 1000;
+// Kept like async invocations (GetJob finds a recent run). A failed run is not kept as a dead letter:
+// its schedule's run list records it, and a failing schedule must not pile up one job per tick.
+const JOB_OPTIONS = { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: true } as const;
+
+/**
+ * The control plane's side of schedules: one BullMQ job scheduler per schedule on its service's lane
+ * queue. BullMQ adds a tick's job when the previous one starts, so whichever server takes it, every
+ * tick runs once, and a cluster that was down finds one due job, not one per missed tick.
+ */
+export class ScheduleQueues {
+  private readonly connection: Redis;
+  private readonly queues = new Map<string, Queue>();
+  readonly prefix: string;
+
+  constructor(options: { redis: string | RedisOptions; prefix?: string }) {
+    this.prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
+    const redisOptions: RedisOptions = { maxRetriesPerRequest: null };
+    this.connection = typeof options.redis === 'string' ? new Redis(options.redis, redisOptions) : new Redis({ ...options.redis, ...redisOptions });
+  }
+
+  /**
+   * Starts or updates the schedule's ticks. An interval schedule's first tick is one interval from now
+   * (an update that keeps the interval keeps the pending tick's time).
+   */
+  async upsert(cluster: string, name: string, timing: ScheduleTiming, invocation: ScheduledInvocation): Promise<void> {
+    const id = scheduleSchedulerId(name);
+    // A service redeployed on the other lane moves its schedules with the next update.
+    for (const lane of LANES) if (lane !== invocation.lane) await this.queue(cluster, lane).removeJobScheduler(id);
+    const repeat =
+      'everyMs' in timing
+        ? { every: timing.everyMs, startDate: Date.now() + timing.everyMs }
+        : { pattern: timing.cron, tz: timing.timezone || 'UTC' };
+    await this.queue(cluster, invocation.lane).upsertJobScheduler(id, repeat, {
+      name: invocation.service,
+      data: jobData(name, invocation),
+      opts: { ...JOB_OPTIONS, attempts: invocation.attempts || 3, backoff: { type: 'exponential', delay: BACKOFF_MS } },
+    });
+  }
+
+  /** Stops the ticks (pause, delete); a run under way finishes. */
+  async remove(cluster: string, name: string): Promise<void> {
+    const id = scheduleSchedulerId(name);
+    for (const lane of LANES) await this.queue(cluster, lane).removeJobScheduler(id);
+  }
+
+  /** Epoch ms of the next tick, or undefined when none is scheduled (paused). */
+  async next(cluster: string, name: string): Promise<number | undefined> {
+    const id = scheduleSchedulerId(name);
+    for (const lane of LANES) {
+      const scheduler = await this.queue(cluster, lane).getJobScheduler(id);
+      if (scheduler?.next !== undefined) return Number(scheduler.next);
+    }
+    return undefined;
+  }
+
+  /** Queues one run now, like a tick; returns its job id. */
+  async runNow(cluster: string, name: string, invocation: ScheduledInvocation): Promise<string> {
+    const jobId = `${scheduleSchedulerId(name)}.now.${Date.now()}.${randomBytes(4).toString('hex')}`;
+    const data = jobData(name, invocation);
+    data.sch = { ...data.sch!, manual: true };
+    const options: JobsOptions = { ...JOB_OPTIONS, jobId, attempts: invocation.attempts || 3, backoff: { type: 'exponential', delay: BACKOFF_MS } };
+    await this.queue(cluster, invocation.lane).add(invocation.service, data, options);
+    return jobId;
+  }
+
+  runs(cluster: string, name: string, limit: number): Promise<ScheduleRunRecord[]> {
+    return listScheduleRuns(this.connection, this.prefix, cluster, name, limit);
+  }
+
+  clearRuns(cluster: string, name: string): Promise<void> {
+    return clearScheduleRuns(this.connection, this.prefix, cluster, name);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.connection.quit().catch(() => undefined);
+  }
+
+  private queue(cluster: string, lane: ServiceLane): Queue {
+    const name = laneQueueName(cluster, lane);
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+}
+
+// The job id of each tick (`repeat:<scheduler>:<due ms>`) is the run's invocation id: the server
+// sets `id` from it.
+function jobData(name: string, invocation: ScheduledInvocation): InvocationJob {
+  return { s: invocation.service, i: invocation.input ?? null, id: '', sch: { name, overlap: invocation.overlap } };
+}
