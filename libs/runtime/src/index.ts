@@ -3,6 +3,7 @@ export {
   loadServiceModules,
   type ServiceModuleSource,
   collectServices,
+  noServiceMessage,
   ServiceModuleError,
   type ServiceModuleFailure,
   type LoadServiceModuleOptions,
@@ -12,3 +13,13 @@ export {
   type EvaluateServiceModulesOptions,
   type ServiceModuleOutcome,
 } from './evaluate-service-modules';
+export {
+  formatModuleSet,
+  parseModuleSet,
+  moduleSetKeys,
+  retainSharedModules,
+  sharedModuleCount,
+  MODULE_SET_PREFIX,
+  type ModuleSet,
+  type LinkedModule,
+} from './module-set';

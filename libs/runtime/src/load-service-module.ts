@@ -52,6 +52,8 @@ export interface LoadServiceModuleOptions {
    * too long, or was loading when the process died).
    */
   beforeModule?: (index: number) => void;
+  /** A module that exports no service loads as none (a helper other files import) instead of failing. */
+  allowNoService?: boolean;
 }
 
 const defaultRequire = createRequire(path.join(process.cwd(), 'noop.js'));
@@ -101,7 +103,19 @@ export function loadServiceModules(
       reason: isTimeout(failed.error) ? 'timeout' : 'threw',
     });
   }
-  return sources.map((source, i) => collectServices(batch.exportsOf(i), source.filename));
+  return sources.map((source, i) =>
+    options.allowNoService && !hasService(batch.exportsOf(i)) ? [] : collectServices(batch.exportsOf(i), source.filename),
+  );
+}
+
+function hasService(exports: unknown): boolean {
+  if (isServiceDefinition(exports)) return true;
+  return exports !== null && typeof exports === 'object' && Object.values(exports as Record<string, unknown>).some(isServiceDefinition);
+}
+
+/** Why a file that exports no service cannot be deployed on its own. */
+export function noServiceMessage(filename: string): string {
+  return `${filename}: exports no service: export one with \`export default defineService({ name, lane, handle })\``;
 }
 
 /** The service definitions among a module's exports (default first), each once. */
@@ -116,7 +130,7 @@ export function collectServices(exports: unknown, filename: string): ServiceDefi
   if (found.size === 0) {
     throw new ServiceModuleError(
       filename,
-      `${filename}: exports no service: export one with \`export default defineService({ name, lane, handle })\``,
+      noServiceMessage(filename),
       { reason: 'no-service' },
     );
   }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import vm from 'node:vm';
+import { beginModuleRun, linkedRequire, parseModuleSet, type ModuleSet } from './module-set';
 
 const WRAPPER_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
 const BATCH_GLOBAL = '__lanewayBatch';
@@ -43,15 +44,27 @@ export class ModuleBatch {
   private readonly fns: (((...args: unknown[]) => void) | undefined)[];
   private readonly modules: { exports: unknown }[] = [];
   private readonly args: unknown[][] = [];
+  // The module set of each source that has one (a file with relative imports).
+  private readonly sets: (ModuleSet | undefined)[] = [];
 
   constructor(
     private readonly sources: readonly { code: string; filename: string }[],
     private readonly options: ModuleBatchOptions,
   ) {
     this.fns = sources.map((source, i) => {
+      let code = source.code;
+      try {
+        const set = parseModuleSet(code);
+        this.sets[i] = set;
+        if (set) code = set.modules[set.entry]!.code;
+      } catch (err) {
+        this.reset(i);
+        this.compileErrors.set(i, err);
+        return undefined;
+      }
       this.reset(i);
       try {
-        return vm.compileFunction(source.code, WRAPPER_PARAMS, { filename: source.filename, parsingContext: options.context }) as (
+        return vm.compileFunction(code, WRAPPER_PARAMS, { filename: source.filename, parsingContext: options.context }) as (
           ...a: unknown[]
         ) => void;
       } catch (err) {
@@ -75,7 +88,9 @@ export class ModuleBatch {
     const filename = this.sources[i]!.filename;
     const module = { exports: {} as unknown };
     this.modules[i] = module;
-    this.args[i] = [module.exports, this.options.moduleRequire, module, filename, path.posix.dirname(filename)];
+    const set = this.sets[i];
+    const moduleRequire = set ? linkedRequire(set, module, this.options.moduleRequire, this.options.context) : this.options.moduleRequire;
+    this.args[i] = [module.exports, moduleRequire, module, filename, path.posix.dirname(filename)];
   }
 
   /**
@@ -84,6 +99,7 @@ export class ModuleBatch {
    * undefined once every module ran.
    */
   run(from: number, timeoutMs: number | undefined, onModule?: (index: number) => void): BatchFailure | undefined {
+    beginModuleRun();
     const begun = performance.now();
     let startedAt = begun;
     const enter = (index: number): void => {

@@ -1,5 +1,6 @@
 import { WaitFor } from '@laneway/proto';
 import { Argument } from 'commander';
+import { bundlePackages } from '../bundle-packages';
 import { collectFiles } from '../collect-files';
 import { CliError } from '../errors';
 import { formatApplyFailure, formatDeploy, formatJson } from '../format';
@@ -25,7 +26,9 @@ export const deployCommand = defineCommand<DeployArgs>({
     return { paths: [...positionals], ...readWaitOptions(options) };
   },
   async run(args, context) {
-    const files = await collectFiles(args.paths, context.cwd);
+    const collected = await collectFiles(args.paths, context.cwd);
+    // The npm packages the files import travel with them, bundled (servers install nothing).
+    const files = [...collected, ...(await bundlePackages(collected, context.cwd))];
     const response = await context.api.deploy({
       cluster: context.config.cluster,
       files: files.map((f) => ({ path: f.path, content: f.content })),

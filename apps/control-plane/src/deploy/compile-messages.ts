@@ -7,6 +7,10 @@ export interface CompileRequest {
   t: 'compile';
   id: number;
   files: SourceFileInput[];
+  /** The files' content is compiled code already (module sets of linked files): only inspect them. */
+  inspectOnly?: boolean;
+  /** The bare specifiers of the npm packages bundled in this deploy (files at node_modules/<specifier>.js). */
+  packages?: string[];
 }
 
 /** One service a compiled file exports (path, source and code stay with the file). */
@@ -22,6 +26,13 @@ export interface CompiledFileResult {
   code: string;
   version: string;
   services: InspectedService[];
+  /**
+   * The file's relative import specifiers. A file with any is not inspected in the compile request:
+   * it is linked with the files it imports, then inspected as a module set (`inspectOnly`).
+   */
+  imports: string[];
+  /** Set when the file exports no service: the error to give if no other deployed file imports it. */
+  noService?: string;
 }
 
 /** A file that failed cleanly (a syntax error, a throwing top level, no service exported...). */

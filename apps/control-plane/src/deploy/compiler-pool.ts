@@ -22,6 +22,8 @@ export interface CompilerPoolOptions {
 
 interface Task {
   files: SourceFileInput[];
+  inspectOnly: boolean;
+  packages: string[] | undefined;
   resolve(results: CompiledFileResult[]): void;
   reject(err: Error): void;
 }
@@ -73,9 +75,9 @@ export class CompilerPool {
    * Compiles and inspects `files`, split over the processes. Resolves with one result per file, in
    * order, or rejects with the InvalidArgumentError of the first failing file (in input order).
    */
-  async compile(files: readonly SourceFileInput[]): Promise<CompiledFileResult[]> {
+  async compile(files: readonly SourceFileInput[], options: { inspectOnly?: boolean; packages?: string[] } = {}): Promise<CompiledFileResult[]> {
     const batches = split(files, Math.max(1, Math.min(this.options.size, Math.floor(files.length / MIN_FILES_PER_BATCH))));
-    const settled = await Promise.allSettled(batches.map((batch) => this.run(batch)));
+    const settled = await Promise.allSettled(batches.map((batch) => this.run(batch, options.inspectOnly ?? false, options.packages)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return settled.flatMap((r) => (r as PromiseFulfilledResult<CompiledFileResult[]>).value);
@@ -95,9 +97,9 @@ export class CompilerPool {
     );
   }
 
-  private run(files: SourceFileInput[]): Promise<CompiledFileResult[]> {
+  private run(files: SourceFileInput[], inspectOnly: boolean, packages: string[] | undefined): Promise<CompiledFileResult[]> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ files, resolve, reject });
+      this.queue.push({ files, inspectOnly, packages, resolve, reject });
       this.dispatch();
     });
   }
@@ -112,7 +114,7 @@ export class CompilerPool {
       slot.phase = undefined;
       slot.index = 0;
       this.arm(slot, this.options.compileTimeoutMs ?? 10_000, 'compile');
-      const request: CompileRequest = { t: 'compile', id: slot.taskId, files: task.files };
+      const request: CompileRequest = { t: 'compile', id: slot.taskId, files: task.files, ...(task.inspectOnly ? { inspectOnly: true } : {}), ...(task.packages?.length ? { packages: task.packages } : {}) };
       slot.child.send(request);
     }
   }

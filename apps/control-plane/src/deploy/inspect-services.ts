@@ -21,11 +21,13 @@ export interface InspectOptions {
   timeoutMs?: number;
   /** Called before each file's top level runs; the caller then bounds the time (see loadServiceModules). */
   beforeModule?: (index: number) => void;
+  /** A file that exports no service gives none instead of failing (see loadServiceModules). */
+  allowNoService?: boolean;
 }
 
 /** The services each file exports, in file order (names not yet checked across files). */
 export function inspectFiles(files: readonly CompiledServiceFile[], options: InspectOptions = {}): NewServiceVersion[][] {
-  const { timeoutMs = 2000 + files.length, beforeModule } = options;
+  const { timeoutMs = 2000 + files.length, beforeModule, allowNoService } = options;
   const context = vm.createContext({});
   // Everything the uploads can reach is made inside their own realm: no host object to pollute, no
   // timer that would fire later in the control plane, no module with the control plane's rights.
@@ -34,7 +36,7 @@ export function inspectFiles(files: readonly CompiledServiceFile[], options: Ins
   try {
     loaded = loadServiceModules(
       files.map((f) => ({ code: f.code, filename: f.path })),
-      { context, timeoutMs, requireModule: inert, beforeModule },
+      { context, timeoutMs, requireModule: inert, beforeModule, allowNoService },
     );
   } catch (err) {
     throw new InvalidArgumentError('files', (err as Error).message, { path: (err as { filename?: string }).filename });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connectors } from '@laneway/connectors';
 import { ServiceInvocationError, validateWithSchema, type HttpRequestInfo, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
-import { evaluateServiceModules } from '@laneway/runtime';
+import { evaluateServiceModules, moduleSetKeys, retainSharedModules } from '@laneway/runtime';
 import { InvocationContext, type ContextHost } from '../context/invocation-context';
 import { jsonSchemasOf } from '../http/json-schemas-of';
 import { inputRejection } from '../lanes/input-rejection';
@@ -18,6 +18,8 @@ import type { CpuThreadInit, FromCpuThread, ServiceJsonSchemas, StagedSchemas, T
 interface Loaded {
   version: string;
   definition: ServiceDefinition;
+  /** The shared modules (relative imports) its code uses. */
+  moduleKeys: string[];
 }
 
 const port = parentPort;
@@ -110,7 +112,7 @@ function stage(specs: { name: string; version: string; path: string; code: strin
       errors.push({ service: spec.name, message: failure ?? `${spec.path} does not export a service named '${spec.name}'` });
       return;
     }
-    next.set(spec.name, { version: spec.version, definition });
+    next.set(spec.name, { version: spec.version, definition, moduleKeys: moduleSetKeys(spec.code) });
     // For /openapi.json on the main thread, which holds no CPU-lane definition: converted once, when
     // this thread evaluates the version. (Progress entered so that a conversion that hangs is blamed
     // on this module, like its top level.)
@@ -142,6 +144,7 @@ function plainSchemasOf(definition: ServiceDefinition): ServiceJsonSchemas | und
 function pruneModules(): void {
   const live = new Set([...services.values()].map((s) => s.version));
   for (const version of modules.keys()) if (!live.has(version)) modules.delete(version);
+  retainSharedModules([...services.values()].flatMap((s) => s.moduleKeys));
 }
 
 async function run(id: number, name: string, input: unknown, invocationId: string, deadline: number, http: HttpRequestInfo | undefined): Promise<void> {

@@ -4,7 +4,7 @@
 // evaluates is dropped at once; the main thread evaluates the modules that passed.
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { evaluateServiceModules } from '@laneway/runtime';
+import { evaluateServiceModules, retainSharedModules } from '@laneway/runtime';
 import { describeLoadFailure } from './describe-load-failure';
 import type { FromLoadChecker, LoadCheckerData, ToLoadChecker } from './load-check-messages';
 import { LoadProgress } from './load-progress';
@@ -44,6 +44,8 @@ port.on('message', (message: ToLoadChecker) => {
       continue;
     }
     progress.finish();
+    // What it evaluated is dropped, the helpers the modules imported too.
+    retainSharedModules([]);
     send({ t: 'checked', id, from, to, failures, health: health() });
   }
 });

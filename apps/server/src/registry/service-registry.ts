@@ -1,5 +1,5 @@
 import type { ServiceDefinition, ServiceLane } from '@laneway/sdk';
-import { evaluateServiceModules } from '@laneway/runtime';
+import { evaluateServiceModules, moduleSetKeys, retainSharedModules } from '@laneway/runtime';
 import { describeLoadFailure } from '../load/describe-load-failure';
 import type { LoadChecker } from '../load/load-checker';
 import type { ResourcesUpdate } from '../resources/resource-set';
@@ -127,6 +127,8 @@ export class ServiceRegistry {
     this.appliedRevision = prepared.revision;
     const live = new Set([...this.current.values()].map((s) => s.version));
     for (const version of this.modules.keys()) if (!live.has(version)) this.modules.delete(version);
+    // Helpers (relative imports) no network-lane service of this state uses any more.
+    retainSharedModules(this.ofLane('network').flatMap((s) => moduleSetKeys(s.code)));
   }
 
   /**
