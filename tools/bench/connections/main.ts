@@ -1,23 +1,23 @@
 // Connections benchmark: the per-query time of a primary-key SELECT on the machine's PostgreSQL
 // through ctx.sql inside a deployed service, against the same query on a plain pg Pool + Kysely in
-// this process; and a ctx.rest GET to a local HTTP server against plain undici. Both sides run the
-// same loop (CONCURRENCY callers, back to back) with the same pool size, interleaved run by run, so
-// the ratio is what ctx adds: the lookup of the connection, its bookkeeping of calls in flight, the
-// routing driver.
+// this process; and a ctx.rest GET to a local HTTP server (a process of its own) against plain
+// undici. Both sides run the same loop (CONCURRENCY callers, back to back) with the same pool size,
+// each in its own process against the same target process, interleaved run by run, so the ratio is
+// what ctx adds: the lookup of the connection, its bookkeeping of calls in flight, the routing driver.
 //   npm run bench -- connections [--smoke]
-import { freePort } from '@laneway/testkit';
+import { freePort, ROOT } from '@laneway/testkit';
 import { Kysely, PostgresDialect } from 'kysely';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { fork } from 'node:child_process';
+import path from 'node:path';
 import pg from 'pg';
 import { Pool as UndiciPool } from 'undici';
 import { startBenchCluster } from '../lib/replica';
 import { median, report, round } from '../lib/stats';
 
 const smoke = process.argv.includes('--smoke');
-const RUNS = smoke ? 1 : 5;
-const QUERIES = smoke ? 300 : 4000;
-const REQUESTS = smoke ? 300 : 4000;
+const RUNS = smoke ? 1 : 9;
+const QUERIES = smoke ? 300 : 10_000;
+const REQUESTS = smoke ? 300 : 10_000;
 const CONCURRENCY = 4;
 const POOL = 4;
 const TABLE = `lw_bench_conn_${process.pid}`;
@@ -66,12 +66,12 @@ async function main(): Promise<void> {
   await admin.connect();
   await admin.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, name text NOT NULL)`);
   await admin.query(`INSERT INTO ${TABLE} SELECT g, 'name-' || g FROM generate_series(1, 100) g`);
-  const api = createServer((request, response) => {
-    response.setHeader('content-type', 'application/json');
-    response.end(JSON.stringify({ path: request.url }));
+  const api = fork(path.join(__dirname, 'target.ts'), [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const apiPort = await new Promise<number>((resolve, reject) => {
+    api.once('message', (m: { port: number }) => resolve(m.port));
+    api.once('exit', (code) => reject(new Error(`the HTTP target exited (${code}) before it listened`)));
   });
-  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
-  const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
   const bench = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_HTTP_ADDR: `127.0.0.1:${await freePort()}` } });
   const plainDb = new Kysely<Record<string, { id: number; name: string }>>({ dialect: new PostgresDialect({ pool: new pg.Pool({ ...PG, max: POOL }) }) });
   const plainRest = new UndiciPool(apiUrl, { connections: POOL });
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     await plainDb.destroy();
     await plainRest.close();
     await bench.stop();
-    await new Promise<void>((resolve) => api.close(() => resolve()));
+    api.kill();
     await admin.query(`DROP TABLE IF EXISTS ${TABLE}`);
     await admin.end();
   }
