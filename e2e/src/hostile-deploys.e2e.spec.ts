@@ -38,7 +38,9 @@ describe('hostile deploys against a running control plane and server', () => {
   let api: Api;
 
   beforeAll(async () => {
-    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' });
+    // A 256 MB compile heap (default 512): the hog reaches it in a few steps, before the 2 s load
+    // timeout, also when the machine is busy (a parallel run once saw the timeout come first at 512).
+    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info', LANEWAY_COMPILE_MAX_HEAP_MB: '256' });
     api = new Api(cp.address, cp.adminToken);
     await api.createCluster(cluster);
     server = await startServer({
