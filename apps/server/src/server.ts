@@ -119,20 +119,20 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     if (prepared.errors.length) return prepared.errors;
     const nextResources = resources.prepare(update);
     // Connections before the services that use them: every declared one must be in this push's state.
-    const nextConnections = resources.ofKind<ConnectionSpec>('connection', nextResources);
-    const missing = missingConnections(registry.ofLane('network', prepared.next).concat(registry.ofLane('cpu', prepared.next)), nextConnections);
+    const nextConnections = resources.ofKind<ConnectionSpec>('connection', nextResources).map((c) => ({ name: c.name, version: c.version, spec: c.spec }));
+    const missing = missingConnections([...prepared.next.values()], nextConnections);
     if (missing.length) return missing;
     const nextRoutes = routesOf(resources.ofKind<ChannelSpec>('channel', nextResources));
     const routeErrors = routes.check(nextRoutes);
     if (routeErrors.length) return routeErrors.map((e) => ({ kind: 'channel', service: e.route, message: e.message }));
     // CPU threads hear of the connections first, so that no job of a service using a new one comes before it.
-    pool.setConnections(nextConnections.map((c) => ({ name: c.name, version: c.version, spec: c.spec })));
+    pool.setConnections(nextConnections);
     const cpuErrors = await pool.apply(registry.ofLane('cpu', prepared.next));
     if (cpuErrors.length) return cpuErrors;
     registry.commit(prepared);
     resources.commit(nextResources);
     // New calls use new or changed connections at once; replaced pools close once their calls finish.
-    connectors.replace(nextConnections.map((c) => ({ name: c.name, version: c.version, spec: c.spec })));
+    connectors.replace(nextConnections);
     // (The CPU threads got them before their services were committed, above.)
     // Checked above, so this swaps the table in; requests in flight keep the route they matched.
     routes.replace(nextRoutes);

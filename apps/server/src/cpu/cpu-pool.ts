@@ -170,6 +170,9 @@ export class CpuPool {
    * of a connection before any job of a service that declares it.
    */
   setConnections(entries: ConnectionEntry[]): void {
+    // Most pushes leave the connections as they were: no message (with the secrets) to every thread.
+    const key = (list: ConnectionEntry[]): string => list.map((e) => `${e.name}\u0000${e.version}`).sort().join('\u0001');
+    if (key(entries) === key(this.connections)) return;
     this.connections = entries;
     for (const slot of this.slots) this.post(slot, { t: 'connections', entries });
   }

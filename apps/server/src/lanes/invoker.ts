@@ -91,11 +91,7 @@ export class Invoker {
       const output = await this.runNetwork(service, job.i, job.id, deadline, job.h);
       return { c, ok: true, o: output ?? null, srv: server, v: service.version };
     } catch (err) {
-      const e =
-        err instanceof ServiceInvocationError
-          ? { code: err.code, message: err.message }
-          : { code: 'SERVICE_FAILED' as const, message: `service '${service.name}' failed: ${errorMessage(err)}` };
-      return { c, ok: false, e, srv: server, v: service.version };
+      return { c, ok: false, e: failureOf(service.name, err), srv: server, v: service.version };
     } finally {
       release();
     }
