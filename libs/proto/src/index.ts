@@ -160,3 +160,15 @@ export {
   ScheduleServiceClient,
   type ScheduleServiceServer,
 } from './gen/laneway/v1/schedule';
+export {
+  ConfigFile,
+  ExportRequest,
+  ExportResponse,
+  ApplyRequest,
+  ConfigAction,
+  ConfigChange,
+  ApplyResponse,
+  ConfigServiceService,
+  ConfigServiceClient,
+  type ConfigServiceServer,
+} from './gen/laneway/v1/config';
