@@ -78,6 +78,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       async ? invokerRef.current!.invokeAsyncFromService(service, input) : invokerRef.current!.invokeFromService(service, input, timeoutMs),
     recycleAboveHeapMb: config.cpuThreadMaxHeapMb,
     loadTimeoutMs: config.loadTimeoutMs,
+    sched: config.cpuSched,
   });
   await pool.start();
   const invoker = (invokerRef.current = new Invoker({

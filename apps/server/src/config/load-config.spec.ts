@@ -48,6 +48,12 @@ describe('server loadConfig', () => {
     expect(loadConfig({ LANEWAY_TLS_CA: 'certs/ca.pem' }).tlsCaFile).toBe(path.resolve('certs/ca.pem'));
   });
 
+  it('reads LANEWAY_CPU_SCHED: idle (default) or nice', () => {
+    expect(loadConfig({}).cpuSched).toBe('idle');
+    expect(loadConfig({ LANEWAY_CPU_SCHED: 'nice' }).cpuSched).toBe('nice');
+    expect(() => loadConfig({ LANEWAY_CPU_SCHED: 'fifo' })).toThrow(/LANEWAY_CPU_SCHED="fifo": .*"idle".*"nice"/);
+  });
+
   it('parses the health address', () => {
     expect(loadConfig({ LANEWAY_HTTP_ADDR: '127.0.0.1:8080' }).httpAddress).toEqual({ host: '127.0.0.1', port: 8080 });
   });

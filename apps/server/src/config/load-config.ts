@@ -28,6 +28,7 @@ const schema = z.object({
   LANEWAY_JOB_LOCK_MS: int(1000, 3600_000).default(30_000),
   LANEWAY_SHUTDOWN_TIMEOUT_MS: int(0, 3600_000).default(30_000),
   LANEWAY_CPU_THREAD_MAX_HEAP_MB: int(16, 64 * 1024).default(512),
+  LANEWAY_CPU_SCHED: z.enum(['idle', 'nice']).default('idle'),
   LANEWAY_LOAD_TIMEOUT_MS: int(10, 600_000).default(2000),
   LANEWAY_LOAD_MAX_HEAP_MB: int(0, 64 * 1024)
     .refine((mb) => mb === 0 || mb >= 16, '0 (no load-check thread) or at least 16')
@@ -74,6 +75,11 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** A CPU thread whose heap grows past this is replaced after its current job. */
   cpuThreadMaxHeapMb: number;
+  /**
+   * LANEWAY_CPU_SCHED: how CPU threads give way to the main thread. 'idle' (default): nice 19 and the
+   * SCHED_IDLE policy (through chrt; nice 19 alone if that fails); 'nice': nice 19 only.
+   */
+  cpuSched: 'idle' | 'nice';
   /** Bound on a service module's top-level code when this server loads it (both lanes). */
   loadTimeoutMs: number;
   /**
@@ -125,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     jobLockMs: c.LANEWAY_JOB_LOCK_MS,
     shutdownTimeoutMs: c.LANEWAY_SHUTDOWN_TIMEOUT_MS,
     cpuThreadMaxHeapMb: c.LANEWAY_CPU_THREAD_MAX_HEAP_MB,
+    cpuSched: c.LANEWAY_CPU_SCHED,
     loadTimeoutMs: c.LANEWAY_LOAD_TIMEOUT_MS,
     loadMaxHeapMb: c.LANEWAY_LOAD_MAX_HEAP_MB,
     logLevel: c.LOG_LEVEL,

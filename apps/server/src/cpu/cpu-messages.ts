@@ -16,7 +16,10 @@ export type ToCpuThread =
 
 /** Messages from a CPU-lane thread to the main thread. */
 export type FromCpuThread =
-  | { t: 'ready'; niced: boolean }
+  /** `tid`: the thread's Linux thread id, when it could read it. */
+  | { t: 'ready'; niced: boolean; tid: number | undefined }
+  /** `chrt` could not put the thread under SCHED_IDLE (it stays at nice 19). */
+  | { t: 'sched-failed'; error: string }
   | { t: 'staged'; errors: { service: string; message: string }[]; schemas: StagedSchemas[] }
   | { t: 'done'; id: number; ok: true; output: unknown; version: string; heapMb: number }
   | { t: 'done'; id: number; ok: false; code: InvocationErrorCode; message: string; version?: string; heapMb: number }
@@ -38,6 +41,12 @@ export interface StagedSchemas extends ServiceJsonSchemas {
   version: string;
 }
 
+/**
+ * How a CPU thread lowers its priority: 'nice' is nice 19; 'idle' is nice 19 and the SCHED_IDLE policy
+ * (LANEWAY_CPU_SCHED).
+ */
+export type CpuSched = 'idle' | 'nice';
+
 /** Static data every CPU thread gets at start. */
 export interface CpuThreadData {
   cluster: string;
@@ -52,4 +61,5 @@ export interface CpuThreadInit extends CpuThreadData {
   loadTimeoutMs: number;
   /** The heap at which V8 stops the thread, if limited. */
   heap: HeapLimit | undefined;
+  sched: CpuSched;
 }

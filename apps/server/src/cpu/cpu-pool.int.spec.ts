@@ -46,12 +46,14 @@ describe('CpuPool with real worker threads', () => {
   });
 
   /** A started pool of its own, for a test that needs another size or option. */
-  const startPool = async (options: Pick<CpuPoolOptions, 'size' | 'recycleAboveHeapMb' | 'loadTimeoutMs'>): Promise<CpuPool> => {
+  const startPool = async (
+    options: Pick<CpuPoolOptions, 'size' | 'recycleAboveHeapMb' | 'loadTimeoutMs' | 'sched'> & { logger?: CpuPoolOptions['logger'] },
+  ): Promise<CpuPool> => {
     const own = new CpuPool({
+      logger: pino({ level: 'silent' }),
       ...options,
       workerPath,
       threadData: { cluster: 'c', server: 's' },
-      logger: pino({ level: 'silent' }),
       onInvoke: async () => null,
     });
     await own.start();
@@ -79,6 +81,73 @@ describe('CpuPool with real worker threads', () => {
     });
     expect(nices.filter((n) => n === 19).length).toBeGreaterThanOrEqual(2);
     expect(os.getPriority(process.pid)).toBe(0);
+  });
+
+  /** A thread's fields from /proc/self/task/TID/stat, counted from 1 like proc(5) (from 3 after the name). */
+  const statOf = (tid: number): ((field: number) => number) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (field) => Number(fields[field - 3]);
+  };
+  // Field 41 is the scheduling policy (0 SCHED_OTHER, 5 SCHED_IDLE), field 19 the nice value.
+  const SCHED_OTHER = 0;
+  const SCHED_IDLE = 5;
+  const policyOf = (tid: number): number => statOf(tid)(41);
+  const niceOf = (tid: number): number => statOf(tid)(19);
+
+  it('puts its threads under SCHED_IDLE (keeping nice 19) by default, the main thread staying SCHED_OTHER', async () => {
+    const tids = pool.threadIds;
+    expect(tids).toHaveLength(2);
+    expect(tids).not.toContain(process.pid);
+    // chrt runs asynchronously, after the thread started.
+    await until(() => tids.every((tid) => policyOf(tid) === SCHED_IDLE), 5000);
+    expect(tids.map(niceOf)).toEqual([19, 19]);
+    expect(policyOf(process.pid)).toBe(SCHED_OTHER);
+    expect(await pool.run('cpu.sum', { a: 1, b: 1 }, 'idle', Date.now() + 5000)).toMatchObject({ ok: true, output: { sum: 2 } });
+  });
+
+  it('leaves its threads at nice 19 under SCHED_OTHER with the nice setting', async () => {
+    const own = await startPool({ size: 2, sched: 'nice' });
+    try {
+      const tids = own.threadIds;
+      expect(tids).toHaveLength(2);
+      // Long enough for a chrt started with the thread to have run (it takes a few ms).
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(tids.map(policyOf)).toEqual([SCHED_OTHER, SCHED_OTHER]);
+      expect(tids.map(niceOf)).toEqual([19, 19]);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('warns once and keeps its threads at nice 19 when chrt cannot be run', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    // A thread takes its environment from process.env when it is started: no chrt on this PATH.
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'laneway-no-chrt-'));
+    const saved = process.env['PATH'];
+    process.env['PATH'] = empty;
+    let own: CpuPool | undefined;
+    try {
+      own = await startPool({ size: 2, logger });
+    } finally {
+      process.env['PATH'] = saved;
+      rmSync(empty, { recursive: true, force: true });
+    }
+    try {
+      const failures = (): typeof lines => lines.filter((l) => /SCHED_IDLE/.test(l.msg));
+      await until(() => failures().length === 2, 5000);
+      // pino levels: 40 warn, 20 debug.
+      expect(failures().map((l) => l.level)).toEqual([40, 20]);
+      expect(failures()[0]!.msg).toMatch(/they run at nice 19 only/);
+      const tids = own.threadIds;
+      expect(tids.map(policyOf)).toEqual([SCHED_OTHER, SCHED_OTHER]);
+      expect(tids.map(niceOf)).toEqual([19, 19]);
+      expect(await own.apply(services)).toEqual([]);
+      expect(await own.run('cpu.sum', { a: 2, b: 2 }, 'no-chrt', Date.now() + 10_000)).toMatchObject({ ok: true, output: { sum: 4 } });
+    } finally {
+      await own.close();
+    }
   });
 
   it('terminates a runaway job at its deadline and keeps serving', async () => {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { describeLoadFailure, type HeapLimit, type LoadFailure } from '../load/describe-load-failure';
 import { LoadProgress } from '../load/load-progress';
 import type { ServiceCode } from '../registry/service-registry';
-import type { CpuThreadData, CpuThreadInit, FromCpuThread, ServiceJsonSchemas, ToCpuThread } from './cpu-messages';
+import type { CpuSched, CpuThreadData, CpuThreadInit, FromCpuThread, ServiceJsonSchemas, ToCpuThread } from './cpu-messages';
 
 export type CpuRunResult =
   | { ok: true; output: unknown; version: string }
@@ -29,6 +29,11 @@ export interface CpuPoolOptions {
    * default 2000. A thread that does not stop at it is terminated and replaced.
    */
   loadTimeoutMs?: number;
+  /**
+   * How each thread lowers its priority when it starts (LANEWAY_CPU_SCHED): 'idle' (default) is nice 19
+   * and SCHED_IDLE (set through util-linux's chrt; nice 19 alone if that fails), 'nice' is nice 19 only.
+   */
+  sched?: CpuSched;
 }
 
 interface Task {
@@ -57,6 +62,8 @@ interface Slot {
   error: Error | undefined;
   /** Being terminated (retired, recycled or killed): it no longer counts towards the pool's size. */
   leaving: boolean;
+  /** The thread's Linux thread id, once it reported it. */
+  tid: number | undefined;
 }
 
 type LoadErrors = { service: string; message: string }[];
@@ -92,6 +99,8 @@ export class CpuPool {
   private generation = 0;
   private sequence = 0;
   private closing = false;
+  /** A thread could not be put under SCHED_IDLE: said once, not at every thread start. */
+  private schedFailureLogged = false;
   private readonly log: Logger;
 
   constructor(private readonly options: CpuPoolOptions) {
@@ -105,6 +114,11 @@ export class CpuPool {
   /** Threads alive now: `size`, or one more for a while after a set was loaded while all were busy. */
   get threads(): number {
     return this.slots.size;
+  }
+
+  /** The Linux thread ids of the threads alive now that reported one (diagnostics, tests). */
+  get threadIds(): number[] {
+    return [...this.slots].flatMap((slot) => (slot.tid === undefined ? [] : [slot.tid]));
   }
 
   /** Threads running a job now. */
@@ -125,7 +139,8 @@ export class CpuPool {
    */
   async apply(specs: ServiceCode[]): Promise<LoadErrors> {
     // A push that changes only network-lane services leaves the threads alone: a round trip to each
-    // of them (they run at nice 19) can take tens of milliseconds while the machine is busy deploying.
+    // of them (they run at nice 19, under SCHED_IDLE by default) can take tens of milliseconds while
+    // the machine is busy deploying.
     if (sameServices(specs, this.committed)) return [];
     let loaders = [...this.slots].filter((s) => s.ready && !s.task);
     let extra: Slot | undefined;
@@ -229,6 +244,7 @@ export class CpuPool {
       progress: progress.buffer,
       loadTimeoutMs: this.loadTimeoutMs,
       heap: this.heapLimit,
+      sched: this.options.sched ?? 'idle',
     };
     const worker = new Worker(this.options.workerPath, {
       workerData,
@@ -247,11 +263,13 @@ export class CpuPool {
       progress,
       error: undefined,
       leaving: false,
+      tid: undefined,
     };
     this.slots.add(slot);
     return new Promise((resolve) => {
       worker.on('message', (message: FromCpuThread) => {
         if (message.t === 'ready') {
+          slot.tid = message.tid;
           if (!message.niced) this.log.warn({}, 'could not lower the CPU thread priority; network work may slow down');
           if (this.connections.length) this.post(slot, { t: 'connections', entries: this.connections });
           resolve(slot);
@@ -430,6 +448,17 @@ export class CpuPool {
         return;
       case 'log':
         this.log[message.level](message.fields, message.message);
+        return;
+      case 'sched-failed':
+        // Every thread would fail alike (no chrt, or a kernel without SCHED_IDLE): warned once.
+        if (this.schedFailureLogged) this.log.debug({ tid: slot.tid, error: message.error }, 'could not put a CPU thread under SCHED_IDLE');
+        else {
+          this.schedFailureLogged = true;
+          this.log.warn(
+            { tid: slot.tid, error: message.error },
+            'could not put the CPU threads under SCHED_IDLE (chrt -i); they run at nice 19 only (LANEWAY_CPU_SCHED=nice silences this)',
+          );
+        }
         return;
     }
   }
