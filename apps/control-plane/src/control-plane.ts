@@ -11,6 +11,7 @@ import { SecurityCatalog } from './security/security-catalog';
 import { ConnectionCatalog } from './connections/connection-catalog';
 import { ScheduleCatalog } from './schedules/schedule-catalog';
 import { DeployPipeline } from './deploy/deploy-pipeline';
+import { ClusterConfig } from './cluster-config/cluster-config';
 import { InvokeGateway } from './invoke/invoke-gateway';
 import { ChangeFeed, ClusterStore } from './store';
 import { SyncHub } from './sync/sync-hub';
@@ -76,16 +77,19 @@ export async function startControlPlane(
       )
     : undefined;
   await feed?.start();
+  const deploys = new DeployPipeline(store, hub, logger.child({ component: 'deploy' }), compiler);
+  const schedules = new ScheduleCatalog(store, hub, scheduleQueues, logger.child({ component: 'schedules' }));
   const api = createGrpcApi({
     store,
     hub,
     auth,
-    deploys: new DeployPipeline(store, hub, logger.child({ component: 'deploy' }), compiler),
+    deploys,
     invokes: new InvokeGateway(store, lanes),
     channels: new ChannelCatalog(store, hub, logger.child({ component: 'channels' })),
     security: new SecurityCatalog(store, hub, logger.child({ component: 'security' })),
     connections: new ConnectionCatalog(store, hub, logger.child({ component: 'connections' })),
-    schedules: new ScheduleCatalog(store, hub, scheduleQueues, logger.child({ component: 'schedules' })),
+    schedules,
+    config: new ClusterConfig(store, hub, deploys, schedules, logger.child({ component: 'config' })),
     logger,
     limits: config.limits,
     secrets: new SecretKeyRotation(store, secrets, keys, logger.child({ component: 'secrets' })),

@@ -2,6 +2,7 @@ import { Server, ServerCredentials, type Metadata } from '@grpc/grpc-js';
 import {
   ChannelServiceService,
   ClusterServiceService,
+  ConfigServiceService,
   ConnectionServiceService,
   ScheduleServiceService,
   SecretServiceService,
@@ -35,6 +36,8 @@ import type { SecurityCatalog } from '../security/security-catalog';
 import type { ConnectionCatalog } from '../connections/connection-catalog';
 import type { ScheduleCatalog } from '../schedules/schedule-catalog';
 import { channelHandlers } from './channel-handlers';
+import { configHandlers } from './config-handlers';
+import type { ClusterConfig } from '../cluster-config/cluster-config';
 import { connectionHandlers } from './connection-handlers';
 import { scheduleHandlers } from './schedule-handlers';
 import { securityHandlers } from './security-handlers';
@@ -54,6 +57,8 @@ export interface GrpcApiDeps {
   schedules: ScheduleCatalog;
   /** RotateSecretKey. */
   secrets: SecretKeyRotation;
+  /** Export and Apply of a cluster's configuration. */
+  config: ClusterConfig;
   auth: Authenticator;
   logger: Logger;
   /** What one call may carry (config.limits); gRPC's own bound on a message follows from them. */
@@ -265,6 +270,7 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   server.addService(ConnectionServiceService, connectionHandlers(deps.connections, check, log, admin));
   server.addService(ScheduleServiceService, scheduleHandlers(deps.schedules, check, log, admin));
   server.addService(SecretServiceService, secretHandlers(deps.secrets, log, admin));
+  server.addService(ConfigServiceService, configHandlers(deps.config, check, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
 
   return {

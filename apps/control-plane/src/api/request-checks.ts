@@ -99,6 +99,12 @@ export class RequestChecks {
     return value;
   }
 
+  /** laneway.yaml of an ApplyConfig: at most a file's size (LANEWAY_MAX_FILE_BYTES). */
+  configText(field: string, text: string): string {
+    checkLimit(this.limits, 'maxFileBytes', field, Buffer.byteLength(text), `${field} has ${Buffer.byteLength(text)} bytes`, 'split the configuration, or raise the limit');
+    return text;
+  }
+
   /** The files of a Deploy: count, sizes and paths (see validateUpload). */
   files(files: readonly SourceFileInput[]): readonly SourceFileInput[] {
     validateUpload(files, this.limits);

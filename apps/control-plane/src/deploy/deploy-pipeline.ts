@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ChannelSpecRecord } from '../channels/channel-spec';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import type { ScheduleSpecRecord } from '../schedules/schedule-spec';
-import type { ClusterStore, DeployedServiceRecord } from '../store';
+import type { ClusterStore, DeployedServiceRecord, NewServiceVersion } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import type { SourceFileInput } from './compile-service-file';
 import type { CompilerPool } from './compiler-pool';
@@ -68,6 +68,11 @@ export class DeployPipeline {
       'deployed',
     );
     return { revision: stored.revision, services: stored.services, servers };
+  }
+
+  /** Compiles and inspects files as a deploy would, storing nothing (ApplyConfig plans with it). */
+  validate(files: readonly SourceFileInput[]): Promise<{ services: NewServiceVersion[] }> {
+    return this.validated.validate(files);
   }
 
   async undeploy(cluster: string, name: string, options: DeployOptions): Promise<{ revision: number; servers: ServerApplyResult[] }> {

@@ -15,6 +15,8 @@ export interface LinkInput {
 export interface LinkedFile {
   code: string;
   version: string;
+  /** The other deployed files the set holds, sorted. */
+  reached: string[];
 }
 
 const EXTENSIONS = ['.ts', '.mts', '.cts', '.tsx', '.js', '.mjs', '.cjs'];
@@ -142,10 +144,15 @@ export function linkFiles(files: readonly LinkInput[]): {
   for (const file of files) {
     if (!file.imports.length) continue;
     const modules: Record<string, LinkedModule> = {};
-    for (const p of reach(file.path))
+    const reached = reach(file.path);
+    for (const p of reached)
       modules[p] = { key: p === file.path ? '' : keyOf(p), code: byPath.get(p)!.code, deps: deps.get(p)! };
     const code = formatModuleSet({ entry: file.path, modules });
-    linked.set(file.path, { code, version: createHash('sha256').update(code).digest('hex').slice(0, 20) });
+    linked.set(file.path, {
+      code,
+      version: createHash('sha256').update(code).digest('hex').slice(0, 20),
+      reached: reached.filter((p) => p !== file.path),
+    });
   }
   return { linked, imported };
 }

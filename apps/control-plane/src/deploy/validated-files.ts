@@ -56,6 +56,8 @@ export class ValidatedFiles {
     // What this deploy uses: linked files get their module set (perFile keeps what compiling gave).
     const results = [...(perFile as CompiledFile[])];
     let imported = new Set<string>();
+    // The sources of the other files each linked file's module set holds, kept with its services for export.
+    const sourcesOf = new Map<number, Record<string, string>>();
     if (results.some((r) => r.imports.length)) {
       const link = linkFiles(files.map((file, n) => ({ path: file.path, code: results[n]!.code, imports: results[n]!.imports })));
       imported = link.imported;
@@ -71,7 +73,11 @@ export class ValidatedFiles {
           )
         : [];
       inspected.forEach((result, k) => this.rememberLinked(toInspect[k]!.version, { ...result, code: toInspect[k]!.code, version: toInspect[k]!.version }));
-      for (const s of sets) results[s.n] = { ...this.linkedKnown.get(s.version)!, imports: results[s.n]!.imports };
+      const contentOf = new Map(files.map((f) => [f.path, f.content]));
+      for (const s of sets) {
+        results[s.n] = { ...this.linkedKnown.get(s.version)!, imports: results[s.n]!.imports };
+        sourcesOf.set(s.n, Object.fromEntries(s.reached.map((p) => [p, contentOf.get(p)!])));
+      }
     }
     const compileMs = performance.now() - started;
     // A file that exports no service deploys only as what another deployed file imports; a bundled
@@ -83,7 +89,7 @@ export class ValidatedFiles {
       }
     });
     const services = files.flatMap((file, n) =>
-      results[n]!.services.map((s) => ({ ...s, version: results[n]!.version, path: file.path, source: file.content, code: results[n]!.code })),
+      results[n]!.services.map((s) => ({ ...s, version: results[n]!.version, path: file.path, source: file.content, code: results[n]!.code, sources: sourcesOf.get(n) })),
     );
     // Names must be unique across the whole deploy, remembered files included.
     checkUniqueNames(services);

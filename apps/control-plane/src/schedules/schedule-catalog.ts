@@ -47,11 +47,21 @@ export class ScheduleCatalog {
 
   async delete(cluster: string, name: string, wait: ResourceWait): Promise<ResourceChange<ScheduleSpecRecord>> {
     const change = await this.resources.delete(cluster, name, wait);
+    await this.forget(cluster, name);
+    return change;
+  }
+
+  /** Makes the job scheduler of a schedule stored by another path (ApplyConfig) match its spec. */
+  reconcile(cluster: string, name: string, spec: ScheduleSpecRecord): Promise<void> {
+    return this.apply(cluster, name, { spec });
+  }
+
+  /** Removes the job scheduler and the run list of a deleted schedule. */
+  async forget(cluster: string, name: string): Promise<void> {
     await this.bullmq('remove the job scheduler of', cluster, name, async () => {
       await this.queues.remove(cluster, name);
       await this.queues.clearRuns(cluster, name);
     });
-    return change;
   }
 
   describe(cluster: string, name: string): Promise<ResourceRecord<ScheduleSpecRecord>> {
@@ -79,7 +89,7 @@ export class ScheduleCatalog {
   }
 
   /** Makes the schedule's job scheduler match its stored spec. */
-  private async apply(cluster: string, name: string, record: ResourceRecord<ScheduleSpecRecord> | undefined): Promise<void> {
+  private async apply(cluster: string, name: string, record: Pick<ResourceRecord<ScheduleSpecRecord>, 'spec'> | undefined): Promise<void> {
     if (!record) return;
     const spec = record.spec;
     if (spec.paused) {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Migrator, PostgresIntrospector, sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import { createDatabase } from './create-database';
 import type { DatabaseOptions } from './create-database';
 import { CHANGE_CHANNEL, type ChangeNotice } from './change-feed';
@@ -37,6 +37,43 @@ export interface NewServiceVersion {
   policy: ServicePolicyRecord;
   /** The outgoing connections the service declares; each must exist in the cluster. */
   connections: string[];
+  /** The other deployed files its module set holds (helpers, bundled packages), by path; kept for export. */
+  sources?: Record<string, string>;
+}
+
+/** What one ApplyConfig writes: only what differs from the cluster. */
+export interface ConfigWrite {
+  /** Versions to make current (new or changed services). */
+  services: NewServiceVersion[];
+  /** Services to undeploy. */
+  removeServices: string[];
+  /** Resources to create or replace, specs as stored (secrets sealed). */
+  puts: { kind: ResourceKind; name: string; spec: unknown }[];
+  deletes: ResourceRef[];
+}
+
+export interface ExportedService {
+  name: string;
+  version: string;
+  lane: Lane;
+  path: string;
+  revision: number;
+  source: string;
+  /** The other files its module set holds, by path (helpers, node_modules/<pkg>.js). */
+  sources: Record<string, string>;
+}
+
+export interface ExportedState {
+  revision: number;
+  services: ExportedService[];
+  resources: ResourceRecord[];
+}
+
+/** The cluster changed between planning an apply and writing it. */
+export class ConcurrentChangeError extends FailedPreconditionError {
+  constructor(cluster: string, expected: number, actual: number) {
+    super(`cluster '${cluster}' changed while the apply was being planned (revision ${expected}, now ${actual}): apply again`, { cluster, expected, actual });
+  }
 }
 
 export interface DeployedServiceRecord {
@@ -252,26 +289,7 @@ export class ClusterStore {
       await this.checkConnectionsExist(trx, c.id, cluster, services);
 
       const at = now();
-      for (const chunk of chunks(services)) {
-        await trx
-          .insertInto('service_versions')
-          .values(
-            chunk.map((s) => ({
-              cluster_id: c.id,
-              name: s.name,
-              version: s.version,
-              lane: s.lane,
-              path: s.path,
-              source: s.source,
-              code: s.code,
-              created_at: at,
-              policy: JSON.stringify(s.policy),
-              connections: JSON.stringify(s.connections),
-            })),
-          )
-          .onConflict((oc) => oc.columns(['cluster_id', 'name', 'version']).doNothing())
-          .execute();
-      }
+      await this.insertVersions(trx, c.id, services, at);
 
       const current = new Map<string, { version: string; lane: string; deleted: number }>();
       for (const chunk of chunks(services)) {
@@ -297,33 +315,7 @@ export class ClusterStore {
       if (changed.length === 0) return { revision: c.revision, services: deployed };
 
       const revision = await this.bump(trx, c);
-      for (const chunk of chunks(changed)) {
-        await trx
-          .insertInto('services')
-          .values(
-            chunk.map((d) => ({
-              cluster_id: c.id,
-              name: d.name,
-              version: d.version,
-              lane: d.lane,
-              path: d.path,
-              revision,
-              deleted: 0,
-              updated_at: at,
-            })),
-          )
-          .onConflict((oc) =>
-            oc.columns(['cluster_id', 'name']).doUpdateSet({
-              version: (eb) => eb.ref('excluded.version'),
-              lane: (eb) => eb.ref('excluded.lane'),
-              path: (eb) => eb.ref('excluded.path'),
-              revision,
-              deleted: 0,
-              updated_at: at,
-            }),
-          )
-          .execute();
-      }
+      await this.makeCurrent(trx, c.id, changed, revision, at);
       // What changesSince(cluster, previous revision) will read once this commits, handed to the
       // caller so that the push to servers at that revision need not read it back.
       const changes: ChangeSet = {
@@ -509,6 +501,90 @@ export class ClusterStore {
       const c = await this.findCluster(trx, cluster);
       const rows = await this.liveResources(trx, c.id, kind).execute();
       return { revision: c.revision, resources: rows.map((r) => toResourceRecord<Spec>(r)) };
+    });
+  }
+
+  /**
+   * Applies a cluster's configuration in one transaction and, when anything differs, one revision:
+   * service versions made current or undeployed, resources put or deleted. `expectedRevision` is the
+   * revision the caller planned against: another change since then fails with ABORTED-like
+   * {@link ConcurrentChangeError} (plan again). `check` runs after every write, inside the
+   * transaction, so it sees the state that would commit; throwing rolls everything back.
+   */
+  async applyConfig(cluster: string, write: ConfigWrite, expectedRevision: number, check: ResourceCheck): Promise<{ revision: number; changed: boolean }> {
+    return this.db.transaction().execute(async (trx) => {
+      const c = await this.lockCluster(trx, cluster);
+      if (c.revision !== expectedRevision) throw new ConcurrentChangeError(cluster, expectedRevision, c.revision);
+      const changed = write.services.length + write.removeServices.length + write.puts.length + write.deletes.length > 0;
+      if (!changed) {
+        await check(this.reader(trx, c.id));
+        return { revision: c.revision, changed: false };
+      }
+      const revision = await this.bump(trx, c);
+      const at = now();
+      await this.insertVersions(trx, c.id, write.services, at);
+      await this.makeCurrent(trx, c.id, write.services, revision, at);
+      for (const chunk of chunks(write.removeServices)) {
+        await trx.updateTable('services').set({ deleted: 1, revision, updated_at: at }).where('cluster_id', '=', c.id).where('name', 'in', chunk).execute();
+      }
+      for (const put of write.puts) {
+        const row = { cluster_id: c.id, kind: put.kind, name: put.name, version: specVersion(put.spec), spec: JSON.stringify(put.spec), revision, deleted: 0, updated_at: at };
+        await trx
+          .insertInto('resources')
+          .values(row)
+          .onConflict((oc) => oc.columns(['cluster_id', 'kind', 'name']).doUpdateSet({ version: row.version, spec: row.spec, revision, deleted: 0, updated_at: at }))
+          .execute();
+      }
+      for (const ref of write.deletes) {
+        await trx
+          .updateTable('resources')
+          .set({ deleted: 1, revision, updated_at: at })
+          .where('cluster_id', '=', c.id)
+          .where('kind', '=', ref.kind)
+          .where('name', '=', ref.name)
+          .execute();
+      }
+      await this.checkConnectionsExist(trx, c.id, cluster, write.services);
+      await check(this.reader(trx, c.id));
+      return { revision, changed: true };
+    });
+  }
+
+  /** Everything an export writes, read at one revision: current services with their sources, and every live resource. */
+  async exportState(cluster: string): Promise<ExportedState> {
+    return this.snapshot(async (trx) => {
+      const c = await this.findCluster(trx, cluster);
+      const services = await trx
+        .selectFrom('services as s')
+        .innerJoin('service_versions as v', (join) =>
+          join.onRef('v.cluster_id', '=', 's.cluster_id').onRef('v.name', '=', 's.name').onRef('v.version', '=', 's.version'),
+        )
+        .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 'v.source', 'v.sources'])
+        .where('s.cluster_id', '=', c.id)
+        .where('s.deleted', '=', 0)
+        .orderBy('s.name')
+        .execute();
+      const resources = await trx
+        .selectFrom('resources')
+        .select(['kind', 'name', 'version', 'spec', 'revision', 'updated_at'])
+        .where('cluster_id', '=', c.id)
+        .where('deleted', '=', 0)
+        .orderBy('kind')
+        .orderBy('name')
+        .execute();
+      return {
+        revision: c.revision,
+        services: services.map((row) => ({
+          name: row.name,
+          version: row.version,
+          lane: row.lane as Lane,
+          path: row.path,
+          revision: toNumber(row.revision),
+          source: row.source,
+          sources: row.sources ? (JSON.parse(row.sources) as Record<string, string>) : {},
+        })),
+        resources: resources.map((row) => toResourceRecord(row)),
+      };
     });
   }
 
@@ -779,6 +855,57 @@ export class ClusterStore {
   }
 
   /** Non-deleted services of a cluster with their version's policy. */
+  /** Stores service versions (a version already stored is kept as it is). */
+  private async insertVersions(trx: Transaction<Database>, clusterId: number, services: readonly NewServiceVersion[], at: string): Promise<void> {
+    for (const chunk of chunks(services)) {
+      await trx
+        .insertInto('service_versions')
+        .values(
+          chunk.map((s) => ({
+            cluster_id: clusterId,
+            name: s.name,
+            version: s.version,
+            lane: s.lane,
+            path: s.path,
+            source: s.source,
+            code: s.code,
+            created_at: at,
+            policy: JSON.stringify(s.policy),
+            connections: JSON.stringify(s.connections),
+            sources: s.sources && Object.keys(s.sources).length ? JSON.stringify(s.sources) : null,
+          })),
+        )
+        .onConflict((oc) => oc.columns(['cluster_id', 'name', 'version']).doNothing())
+        .execute();
+    }
+  }
+
+  /** Makes the given versions current at `revision` (undeployed services come back). */
+  private async makeCurrent(
+    trx: Transaction<Database>,
+    clusterId: number,
+    services: readonly { name: string; version: string; lane: Lane; path: string }[],
+    revision: number,
+    at: string,
+  ): Promise<void> {
+    for (const chunk of chunks(services)) {
+      await trx
+        .insertInto('services')
+        .values(chunk.map((d) => ({ cluster_id: clusterId, name: d.name, version: d.version, lane: d.lane, path: d.path, revision, deleted: 0, updated_at: at })))
+        .onConflict((oc) =>
+          oc.columns(['cluster_id', 'name']).doUpdateSet({
+            version: (eb) => eb.ref('excluded.version'),
+            lane: (eb) => eb.ref('excluded.lane'),
+            path: (eb) => eb.ref('excluded.path'),
+            revision,
+            deleted: 0,
+            updated_at: at,
+          }),
+        )
+        .execute();
+    }
+  }
+
   /** Refuses services that declare a connection the cluster does not have (naming both). */
   private async checkConnectionsExist(
     trx: Transaction<Database>,

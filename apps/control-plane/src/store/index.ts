@@ -1,7 +1,10 @@
-export { ClusterStore, DEFAULT_CLUSTER, DEFAULT_POLICY, HOLDER_HEARTBEAT_MS, sameSecret } from './cluster-store';
+export { ClusterStore, ConcurrentChangeError, DEFAULT_CLUSTER, DEFAULT_POLICY, HOLDER_HEARTBEAT_MS, sameSecret } from './cluster-store';
 export type {
   ChangeSet,
   ClusterRecord,
+  ConfigWrite,
+  ExportedService,
+  ExportedState,
   DeployedServiceRecord,
   Lane,
   NewServiceVersion,

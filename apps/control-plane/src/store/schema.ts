@@ -34,6 +34,8 @@ export interface ServiceVersionsTable {
   policy: ColumnType<string, string | undefined, string>;
   /** JSON array of the connection names the version declares; null before migration 0005. */
   connections: ColumnType<string | null, string | undefined, string>;
+  /** JSON object of path -> source of the other files its module set holds; null when none (or before migration 0006). */
+  sources: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** What each cluster currently runs. Undeployed services stay as tombstones so deltas can report them. */
