@@ -256,16 +256,16 @@ export class ClusterConfig {
   private async checkAll(cluster: string, doc: ConfigDocument, write: ConfigWrite, reader: ResourceReader): Promise<void> {
     const sourceOf = (kind: ResourceKind, name: string) =>
       doc.resources[kind].has(name) ? `${CONFIG_FILE}: ${SECTION_OF[kind]}.${name}` : `${kind} '${name}' (kept: the bundle does not name it)`;
+    for (const d of write.deletes) {
+      const where = `removing ${d.kind} '${d.name}' (--prune)`;
+      if (d.kind === 'security') await located(where, () => checkSecurityUnused(d.name, cluster, reader));
+      if (d.kind === 'connection') await located(where, () => checkConnectionUnused(d.name, cluster, reader));
+    }
     for (const c of await reader.listResources<ChannelSpecRecord>('channel')) {
       await located(sourceOf('channel', c.name), () => checkChannelReferences(c.name, c.spec, cluster, reader));
     }
     for (const s of await reader.listResources<ScheduleSpecRecord>('schedule')) {
       await located(sourceOf('schedule', s.name), () => checkScheduleService(s.name, s.spec, cluster, reader));
-    }
-    for (const d of write.deletes) {
-      const where = `removing ${d.kind} '${d.name}' (--prune)`;
-      if (d.kind === 'security') await located(where, () => checkSecurityUnused(d.name, cluster, reader));
-      if (d.kind === 'connection') await located(where, () => checkConnectionUnused(d.name, cluster, reader));
     }
   }
 

@@ -16,12 +16,12 @@ export interface ConfigDocument {
 
 /** Parses laneway.yaml; a syntax or layout error is INVALID_ARGUMENT naming the file, line and column or the key. */
 export function parseConfigDocument(text: string): ConfigDocument {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const error = doc.errors[0];
   if (error) {
     const at = error.linePos?.[0];
     const where = at ? `${CONFIG_FILE}:${at.line}:${at.col}` : CONFIG_FILE;
-    throw new InvalidArgumentError(CONFIG_FILE, `${where}: ${error.message.split('\n')[0]}`, { file: CONFIG_FILE });
+    throw new InvalidArgumentError(CONFIG_FILE, `${where}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, { file: CONFIG_FILE });
   }
   const root: unknown = doc.toJS({ maxAliasCount: 0 }) ?? {};
   if (typeof root !== 'object' || root === null || Array.isArray(root)) {
