@@ -38,7 +38,7 @@ export function referenceNames(places: readonly SecretPlace[]): string[] {
   const base = places.map((p) => {
     const steps = p.path.split('.');
     const last = steps[steps.length - 1]!;
-    const field = last === 'key' && steps.length > 1 ? `${steps[steps.length - 2]}_key` : last;
+    const field = last === 'key' && steps.length > 1 ? steps[steps.length - 2]! : last;
     const name = `${snake(p.name)}_${snake(field)}`;
     return /^[0-9]/.test(name) ? `_${name}` : name;
   });
