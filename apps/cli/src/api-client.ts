@@ -3,6 +3,7 @@ import type { CallOptions, ChannelCredentials, Client, ClientUnaryCall, ServiceE
 import {
   ChannelServiceClient,
   ClusterServiceClient,
+  ConfigServiceClient,
   ConnectionServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
@@ -12,6 +13,10 @@ import {
   ServerServiceClient,
 } from '@laneway/proto';
 import type {
+  ApplyRequest,
+  ApplyResponse,
+  ExportRequest,
+  ExportResponse,
   RotateSecretKeyResponse,
   Channel,
   ChannelChangeResponse,
@@ -98,6 +103,7 @@ export class ApiClient {
   private connectionClient?: ConnectionServiceClient;
   private secretClient?: SecretServiceClient;
   private scheduleClient?: ScheduleServiceClient;
+  private configClient?: ConfigServiceClient;
   private channelCredentials?: ChannelCredentials;
 
   constructor(private readonly options: ApiClientOptions) {}
@@ -437,6 +443,24 @@ export class ApiClient {
     );
   }
 
+  /** The cluster as a bundle: `laneway.yaml` and its services' sources, read at one revision. */
+  configExport(request: ExportRequest): Promise<ExportResponse> {
+    const client = this.configs();
+    return this.unary<ExportResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.export(request, md, opts, cb),
+    );
+  }
+
+  /** What a bundle changes and, unless `dryRun`, the change in one revision; compiles services like Deploy. */
+  configApply(request: ApplyRequest): Promise<ApplyResponse> {
+    const client = this.configs();
+    return this.unary<ApplyResponse>(
+      client,
+      this.deadline(DEFAULT_DEPLOY_DEADLINE_MS, request.timeoutMs),
+      (md, opts, cb) => client.apply(request, md, opts, cb),
+    );
+  }
+
   /** Closes every gRPC channel (connection) this client opened. Safe to call more than once. */
   close(): void {
     for (const client of this.clients.splice(0)) client.close();
@@ -468,6 +492,10 @@ export class ApiClient {
 
   private schedules(): ScheduleServiceClient {
     return (this.scheduleClient ??= this.track(new ScheduleServiceClient(...this.target())));
+  }
+
+  private configs(): ConfigServiceClient {
+    return (this.configClient ??= this.track(new ConfigServiceClient(...this.target())));
   }
 
   private secrets(): SecretServiceClient {

@@ -62,10 +62,14 @@ export function packageNameOf(specifier: string): string {
  * One extra file per npm package the deployed files import: the package as installed in the project
  * (its version as the lockfile pinned it, named in the file's first line), bundled with esbuild into
  * one CommonJS file at `node_modules/<specifier>.js`, so that every server has it without installing
- * anything. A specifier the project cannot resolve is left alone (servers resolve it as before).
- * esbuild is loaded only when some file imports a package.
+ * anything. A specifier the project cannot resolve is left alone (servers resolve it as before), and
+ * so is one in `skip` (already bundled). esbuild is loaded only when some file imports a package.
  */
-export async function bundlePackages(files: readonly CollectedFile[], cwd: string): Promise<CollectedFile[]> {
+export async function bundlePackages(
+  files: readonly CollectedFile[],
+  cwd: string,
+  skip: ReadonlySet<string> = new Set(),
+): Promise<CollectedFile[]> {
   // Only the names the files take, when that is all they take: a much smaller bundle (date-fns:
   // `format` alone is about 48 KB, the whole package 385 KB).
   const uses = new Map<string, Set<string> | 'all'>();
@@ -75,7 +79,7 @@ export async function bundlePackages(files: readonly CollectedFile[], cwd: strin
       uses.set(specifier, names === 'all' || known === 'all' ? 'all' : new Set([...(known ?? []), ...names]));
     }
   }
-  const specifiers = [...uses.keys()].sort();
+  const specifiers = [...uses.keys()].filter((s) => !skip.has(s)).sort();
   if (!specifiers.length) return [];
   const projectRequire = createRequire(path.join(cwd, 'noop.js'));
   const resolvable = specifiers.filter((s) => {

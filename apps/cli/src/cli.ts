@@ -10,7 +10,7 @@ import type { SecretInput } from './read-secret';
 export type { Output } from './program';
 
 export interface RunOptions {
-  /** Defaults to process.env (read only by loadConfig and readAdminTokenFile). */
+  /** Defaults to process.env (read by loadConfig, readAdminTokenFile and the `${env:NAME}` secrets of diff and apply). */
   readonly env?: NodeJS.ProcessEnv;
   readonly stdout: Output;
   readonly stderr: Output;
@@ -56,6 +56,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
       config,
       json: globals.json,
       cwd,
+      env,
       out,
       err,
       readSecret: (prompt) => readSecret(options.stdin ?? process.stdin, options.stderr, prompt),

@@ -24,9 +24,14 @@ export function isDeployableFileName(name: string): boolean {
  * The files to deploy for the PATH arguments of `laneway deploy`. A file argument is taken as is; a
  * directory is walked recursively for .ts/.mts/.cts/.js/.mjs/.cjs files, skipping node_modules,
  * declaration files (*.d.ts), tests (*.spec.ts, *.test.ts and their .js forms) and symbolic links
- * to directories. The result is sorted by path, with each file once.
+ * to directories. The result is sorted by path, with each file once. A directory without such files
+ * is refused unless `options.allowEmpty` (a configuration bundle may hold no services).
  */
-export async function collectFiles(paths: readonly string[], cwd: string): Promise<CollectedFile[]> {
+export async function collectFiles(
+  paths: readonly string[],
+  cwd: string,
+  options: { readonly allowEmpty?: boolean } = {},
+): Promise<CollectedFile[]> {
   const found = new Map<string, string>(); // real path -> absolute path as reached
   for (const arg of paths) {
     const absolute = path.resolve(cwd, arg);
@@ -36,7 +41,7 @@ export async function collectFiles(paths: readonly string[], cwd: string): Promi
     if (stats.isDirectory()) {
       const before = found.size;
       await walk(absolute, found);
-      if (found.size === before) {
+      if (found.size === before && options.allowEmpty !== true) {
         throw new CliError(
           `no files to deploy in '${arg}' (looked for ${SOURCE_EXTENSIONS.map((e) => `*${e}`).join(', ')})`,
         );

@@ -15,7 +15,7 @@ export const GLOBAL_OPTIONS: readonly Option[] = Object.freeze([
   new Option('--json', 'print the raw response object as JSON'),
   new Option(
     '--deadline <MS>',
-    'gRPC deadline per call (default 60000 for deploy, 35000 otherwise)',
+    'gRPC deadline per call (default 60000 for deploy and apply, 35000 otherwise)',
   ).argParser(millisecondsParser('--deadline', 1)),
 ]);
 

@@ -47,6 +47,9 @@ const ALL_COMMANDS = [
   'versions',
   'rollback',
   'undeploy',
+  'export',
+  'diff',
+  'apply',
   'channels',
   'channel create',
   'channel update',
@@ -175,6 +178,63 @@ describe('parseCommandLine', () => {
     expect(command(['services'])).toMatchObject({ name: 'services', args: null });
     expect(command(['servers'])).toMatchObject({ name: 'servers', args: null });
     expect(command(['clusters'])).toMatchObject({ name: 'clusters', args: null });
+  });
+
+  it('reads export, diff and apply', () => {
+    expect(command(['export'])).toEqual({
+      name: 'export',
+      args: { output: undefined, keyFile: undefined },
+      globals: { json: false },
+    });
+    expect(
+      command(['export', '-o', './prod-config', '--with-secrets', '--key-file', 'prod.key']).args,
+    ).toEqual({
+      output: './prod-config',
+      keyFile: 'prod.key',
+    });
+    expect(command(['export', '--output=out']).args).toMatchObject({ output: 'out' });
+    expect(rejected(['export', '--with-secrets'])).toMatch(
+      /^error: --with-secrets needs --key-file <FILE>\n/,
+    );
+    expect(rejected(['export', '--key-file', 'k'])).toMatch(/^error: --key-file goes with --with-secrets /);
+    expect(rejected(['export', 'dir'])).toMatch(/^error: unexpected argument 'dir' for 'export'/);
+
+    expect(command(['diff', './prod-config'])).toEqual({
+      name: 'diff',
+      args: { dir: './prod-config', prune: false, keyFile: undefined, all: false },
+      globals: { json: false },
+    });
+    expect(command(['diff', 'd', '--prune', '--all', '--key-file', 'k']).args).toEqual({
+      dir: 'd',
+      prune: true,
+      keyFile: 'k',
+      all: true,
+    });
+    expect(rejected(['diff'])).toMatch(/^error: missing required argument 'DIR'/);
+
+    expect(command(['apply', 'd'])).toMatchObject({
+      name: 'apply',
+      args: {
+        dir: 'd',
+        prune: false,
+        dryRun: false,
+        all: false,
+        waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
+        timeoutMs: 0,
+      },
+    });
+    expect(
+      command(['apply', 'd', '--prune', '--dry-run', '--no-wait', '--timeout', '5000', '--key-file', 'k'])
+        .args,
+    ).toEqual({
+      dir: 'd',
+      prune: true,
+      dryRun: true,
+      keyFile: 'k',
+      all: false,
+      waitFor: WaitFor.WAIT_FOR_NONE,
+      timeoutMs: 5000,
+    });
   });
 
   it('reads versions, rollback, status, drain and resume', () => {

@@ -2,6 +2,7 @@ import { credentials, Metadata, type CallOptions, type ServiceError } from '@grp
 import {
   ChannelServiceClient,
   ClusterServiceClient,
+  ConfigServiceClient,
   ConnectionServiceClient,
   ScheduleServiceClient,
   SecurityServiceClient,
@@ -10,6 +11,9 @@ import {
   InvokeServiceClient,
   ServerServiceClient,
   WaitFor,
+  type ApplyRequest,
+  type ApplyResponse,
+  type ExportResponse,
   type Channel,
   type ChannelChangeResponse,
   type Connection,
@@ -52,6 +56,7 @@ export class Api {
   private readonly connections: ConnectionServiceClient;
   private readonly secrets: SecretServiceClient;
   private readonly schedules: ScheduleServiceClient;
+  private readonly configs: ConfigServiceClient;
 
   /** `options.ca`: TLS, trusting that CA (PEM); without it, plaintext. */
   constructor(
@@ -69,6 +74,7 @@ export class Api {
     this.connections = new ConnectionServiceClient(address, creds);
     this.secrets = new SecretServiceClient(address, creds);
     this.schedules = new ScheduleServiceClient(address, creds);
+    this.configs = new ConfigServiceClient(address, creds);
   }
 
   /** The same API with another bearer token (or none). */
@@ -288,7 +294,29 @@ export class Api {
     return (await call<{ runs: ScheduleRun[] }>((cb) => this.schedules.listScheduleRuns({ cluster, name, limit }, this.meta(), this.opts(), cb))).runs;
   }
 
+  /** The cluster as a bundle (`laneway.yaml` and sources); secrets as `${env:NAME}` unless `secretsKey`. */
+  configExport(cluster: string, secretsKey: Buffer = Buffer.alloc(0)): Promise<ExportResponse> {
+    return call((cb) => this.configs.export({ cluster, secretsKey }, this.meta(), this.opts(), cb));
+  }
+
+  /** Applies a bundle (waiting for every server, 20 s), or with `dryRun` only answers the changes. */
+  configApply(
+    request: Partial<Omit<ApplyRequest, 'cluster' | 'files'>> & Pick<ApplyRequest, 'cluster' | 'files'>,
+  ): Promise<ApplyResponse> {
+    const full: ApplyRequest = {
+      dryRun: false,
+      prune: false,
+      secretValues: {},
+      secretsKey: Buffer.alloc(0),
+      waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
+      timeoutMs: 20_000,
+      ...request,
+    };
+    return call((cb) => this.configs.apply(full, this.meta(), this.opts(full.timeoutMs + 30_000), cb));
+  }
+
   close(): void {
+    this.configs.close();
     this.schedules.close();
     this.connections.close();
     this.secrets.close();

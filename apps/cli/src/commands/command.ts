@@ -10,6 +10,8 @@ export interface CommandContext {
   readonly json: boolean;
   /** Relative paths (deploy's PATH arguments) are resolved against this. */
   readonly cwd: string;
+  /** The CLI's environment (process.env unless a test gives one): where `${env:NAME}` secrets come from. */
+  readonly env: NodeJS.ProcessEnv;
   /** Writes a line to stdout. */
   out(text: string): void;
   /** Writes a line to stderr. */

@@ -1,4 +1,5 @@
 import type { CliCommandEntry } from './command';
+import { applyCommand } from './apply';
 import { channelGroup } from './channel';
 import { channelsCommand } from './channels';
 import { clusterGroup } from './cluster';
@@ -6,7 +7,9 @@ import { clustersCommand } from './clusters';
 import { connectionGroup } from './connection';
 import { connectionsCommand } from './connections';
 import { deployCommand } from './deploy';
+import { diffCommand } from './diff';
 import { drainCommand } from './drain';
+import { exportCommand } from './export';
 import { invokeCommand } from './invoke';
 import { jobCommand } from './job';
 import { jobsGroup } from './jobs';
@@ -33,6 +36,9 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   versionsCommand,
   rollbackCommand,
   undeployCommand,
+  exportCommand,
+  diffCommand,
+  applyCommand,
   channelsCommand,
   channelGroup,
   securityGroup,
