@@ -16,7 +16,7 @@ import {
   type ExportResponse,
   type ListServicesResponse,
 } from '@laneway/proto';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,11 +34,7 @@ export default defineService({ name: 'crm.get-customer', connections: ['billing'
 `;
 const HELPER = `export function greeting(name: string): string {\n  return 'hello ' + name;\n}\n`;
 const OTHER = `import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'crm.ping', handle: () => 'pong' });\n`;
-const PUBLIC_KEY = `-----BEGIN PUBLIC KEY-----
-MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEZ0pE6ZqYvYkJg3x1n8e8vWb7yC0Ww0Xv
-1gqS2wYB0l9p6mE3k8hO2sLwH0y3m2G2gJm1t0nJm2V8b1XrY0c8wQ==
------END PUBLIC KEY-----
-`;
+const PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
 describe('ConfigService: a cluster as code (export, diff, apply in one revision)', () => {
   const prefix = `lwtest-cfg-${randomBytes(6).toString('hex')}`;
@@ -140,6 +136,9 @@ describe('ConfigService: a cluster as code (export, diff, apply in one revision)
       security.createSecurityDefinition({ cluster: source, name: 'sso', jwt: { hs256Secret: 'h'.repeat(40), publicKeyPem: '', issuer: 'https://id.example.com', audience: 'laneway', secretSet: false }, ...wait }, m, cb),
     );
     await rpc((m, cb) =>
+      security.createSecurityDefinition({ cluster: source, name: 'partner-sso', jwt: { hs256Secret: '', publicKeyPem: PUBLIC_KEY, issuer: '', audience: '', secretSet: false }, ...wait }, m, cb),
+    );
+    await rpc((m, cb) =>
       channels.createChannel({ cluster: source, name: 'get-customer', method: 'GET', path: '/customers/:id', service: 'crm.get-customer', security: 'partner', timeoutMs: 5000, async: false, rateLimitPerSecond: 20, ...wait }, m, cb),
     );
     await rpc((m, cb) =>
@@ -166,6 +165,8 @@ describe('ConfigService: a cluster as code (export, diff, apply in one revision)
     expect(yaml).toContain('password: ${env:BILLING_PASSWORD}');
     expect(yaml).toContain('hs256Secret: ${env:SSO_HS256_SECRET}');
     expect(yaml).toContain('overlap: ALLOW');
+    // A PEM key is written as a block of lines, as it reads.
+    expect(yaml).toContain(`publicKeyPem: |\n        ${PUBLIC_KEY.split('\n')[0]}`);
     expect(yaml).toContain(`cluster: ${source}`);
     // Neither a secret nor a sealed value leaves the control plane.
     for (const secret of ['s3cret-pw', 'h'.repeat(40), 'lovelace-1815', 'k'.repeat(32), 'lwsec:']) expect(yaml).not.toContain(secret);
@@ -180,6 +181,7 @@ describe('ConfigService: a cluster as code (export, diff, apply in one revision)
     expect(actions(plan)).toEqual([
       'security/ops:ADD',
       'security/partner:ADD',
+      'security/partner-sso:ADD',
       'security/sso:ADD',
       'connection/billing:ADD',
       'service/crm.get-customer:ADD',
@@ -262,8 +264,8 @@ describe('ConfigService: a cluster as code (export, diff, apply in one revision)
     const target = await newCluster();
     const secretValues = { BILLING_PASSWORD: 's3cret-pw', SSO_HS256_SECRET: 'h'.repeat(40) };
     await apply({ cluster: target, files: exported.files, secretValues });
-    const yaml = yamlOf(exported).replace(/\n  partner:\n    apiKey:\n      header: x-api-key\n      keySha256: [0-9a-f]+/, '');
-    expect(yaml).not.toContain('partner:');
+    const yaml = yamlOf(exported).replace(/\n {2}partner:\n {4}apiKey:\n {6}header: x-api-key\n {6}keySha256: [0-9a-f]+/, '');
+    expect(yaml).not.toMatch(/ partner:/);
     const details = await failure(apply({ cluster: target, files: withYaml(exported.files, yaml), secretValues, prune: true }), status.FAILED_PRECONDITION);
     expect(details).toContain("removing security 'partner' (--prune)");
     expect(details).toContain("'get-customer'");
