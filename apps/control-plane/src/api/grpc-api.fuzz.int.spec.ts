@@ -9,6 +9,7 @@ import {
 import {
   ChannelServiceService,
   ClusterServiceService,
+  ConfigServiceService,
   ConnectionServiceService,
   SecretServiceService,
   ScheduleServiceService,
@@ -89,6 +90,7 @@ const DEFINITIONS = new Map<string, { requestDeserialize(bytes: Buffer): unknown
     ConnectionServiceService,
     SecretServiceService,
     ScheduleServiceService,
+    ConfigServiceService,
   ].flatMap(
     (service) => Object.values(service).map((definition) => [definition.path, definition] as const),
   ),
