@@ -36,6 +36,38 @@ export default defineService({
   };
 }
 
+/** The same services, each importing one shared helper module (deployed with them). */
+const HELPER = {
+  path: 'bench/lib/money.ts',
+  content: `export const CURRENCIES = ['EUR', 'USD', 'GBP', 'CHF', 'JPY'] as const;
+export function cents(amount: number, factor: number): number {
+  return Math.round(amount * 100 * factor) / 100;
+}
+export function format(amount: number, currency: (typeof CURRENCIES)[number] = 'EUR'): string {
+  return new Intl.NumberFormat('en', { style: 'currency', currency }).format(amount);
+}
+`,
+};
+function helperServiceFile(i: number): { path: string; content: string } {
+  return {
+    path: `bench/svc-${i}.ts`,
+    content: `import { defineService } from '@laneway/sdk';
+import { cents } from './lib/money';
+
+interface Input { id?: string; amount?: number }
+
+export default defineService({
+  name: 'bench.svc-${i}',
+  lane: 'network',
+  async handle(input: Input, ctx) {
+    const amount = cents(input?.amount ?? 0, ${(i % 7) + 1});
+    return { id: input?.id ?? 'n/a', amount, server: ctx.server };
+  },
+});
+`,
+  };
+}
+
 const files = (count: number, generation: number, offset = 0) =>
   Array.from({ length: count }, (_, i) => serviceFile(i + offset, generation));
 
@@ -175,6 +207,16 @@ async function main(): Promise<void> {
       catchupMs.push(Number(applied['time']) - Number(connected['time']));
     }
 
+    // 2b. Idle memory per service when every service imports one shared helper module: the same
+    // names replaced by versions that import ./lib/money, each invoked once on s1, then GC.
+    const helperBatch = [HELPER, ...Array.from({ length: SERVICES }, (_, i) => helperServiceFile(i))];
+    const withHelper = await api.deploy(cluster, helperBatch, undefined, 60_000);
+    if (withHelper.servers.some((s) => s.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED)) throw new Error('the helper deploy was not ACKed by all');
+    await drainOthers(true);
+    await invokeAll(Array.from({ length: SERVICES }, (_, i) => `bench.svc-${i}`));
+    await drainOthers(false);
+    const helperIdleKb = ((await memory(httpPorts[0]!)) - rssBefore) / SERVICES / 1024;
+
     // 4. Ten times as many services in one call.
     let deploy10kMs: number | null = null;
     if (!smoke) {
@@ -201,6 +243,7 @@ async function main(): Promise<void> {
     if (deploy10kMs !== null) report(`deploy ${10 * SERVICES} services, ACKed by ${SERVERS}`, deploy10kMs, 'ms', { op: '<', value: 3000 });
     report(`redeploy of the same ${SERVICES} files (nothing changed)`, median(redeployMs), 'ms', undefined, `(runs ${redeployMs.map((v) => Math.round(v)).join(', ')})`);
     report('idle RSS per network-lane service (s1)', idleKb, 'KB', { op: '<', value: 20 }, `(after GC, each invoked once, baseline after the same traffic; a vm context per service, measured here: ${round(ctxKb)} KB)`);
+    report(`idle RSS per service, all ${SERVICES} importing one helper (s1)`, helperIdleKb, 'KB', { op: '<', value: 20 }, `(${round(helperIdleKb / idleKb)}x the services without imports)`);
     report(`catch-up of a restarted server (${SERVICES} services)`, catchupMedian, 'ms', { op: '<', value: 300 * (SERVICES / 1000) }, `(runs ${catchupMs.join(', ')})`);
     console.log(
       JSON.stringify({
@@ -213,6 +256,7 @@ async function main(): Promise<void> {
         deploy_10k_ms: deploy10kMs === null ? null : round(deploy10kMs, 1),
         redeploy_unchanged_ms: round(median(redeployMs), 1),
         idle_kb_per_service: round(idleKb, 2),
+        idle_kb_per_service_shared_helper: round(helperIdleKb, 2),
         catchup_ms: round(catchupMedian, 1),
         baseline_compile_load_ms: round(baselineMs, 1),
         vm_context_kb_per_service: round(ctxKb, 1),
