@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -244,6 +245,35 @@ describe('startHttpServer', () => {
     const response = await fetch(`${base}/bytes`);
     expect(response.headers.get('content-type')).toBe('application/octet-stream');
     expect([...new Uint8Array(await response.arrayBuffer())]).toEqual([0, 1, 254, 255]);
+  });
+
+  it('answers a bodiless GET (taken past fastify) exactly as the same request through fastify', async () => {
+    // The same GET, once plain (the fast path) and once announcing a chunked body that is empty, which
+    // sends it through fastify: status, headers (but the per-request ones) and body must agree.
+    const get = (p: string, chunked: boolean) =>
+      new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${base}${p}`, { method: 'GET', headers: chunked ? { 'transfer-encoding': 'chunked' } : {} }, (res) => {
+          let body = '';
+          res.setEncoding('latin1');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => {
+            const { date: _date, 'x-request-id': id, connection: _c, 'keep-alive': _k, ...headers } = res.headers;
+            expect(id).toBeTruthy();
+            resolve({ status: res.statusCode!, headers, body });
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const p of ['/custom', '/bytes', '/boom', '/slow?ms=1000', '/private', '/echo/%zz', '/nothing-here', '/typed']) {
+      const [fast, framework] = [await get(p, false), await get(p, true)];
+      expect(fast, p).toEqual(framework);
+    }
+    const [fast, framework] = [await get('/echo/7?q=1', false), await get('/echo/7?q=1', true)];
+    expect(fast.status).toBe(200);
+    // ctx.http.headers differ (one request carries transfer-encoding), so the lengths do too.
+    expect({ ...fast.headers, 'content-length': '' }).toEqual({ ...framework.headers, 'content-length': '' });
+    expect((JSON.parse(fast.body) as Json)['input']).toEqual((JSON.parse(framework.body) as Json)['input']);
   });
 
   it('answers each refusal with its status, code, field and x-request-id', async () => {
