@@ -138,29 +138,11 @@ async function main(): Promise<void> {
 
     const baselineMs = median(Array.from({ length: 3 }, () => baselineCompileAndLoad(SERVICES)));
 
-    // Warm s1 up with the same invocation traffic first, so that the memory baseline already holds
-    // what traffic alone grows (V8's young generation, Redis and gRPC buffers) and the delta below is
-    // what the services cost.
-    await api.deploy(cluster, [serviceFile(-1, 0)]);
-    const drainOthers = async (drained: boolean): Promise<void> => {
-      for (const s of ['s2', 's3']) await (drained ? api.drain(cluster, s) : api.resume(cluster, s));
-    };
-    const invokeAll = async (names: string[]): Promise<void> => {
-      for (let i = 0; i < names.length; i += 100) {
-        await Promise.all(names.slice(i, i + 100).map((name) => api.invoke(cluster, name, { id: 'x', amount: 1 })));
-      }
-    };
-    await drainOthers(true);
-    await invokeAll(Array.from({ length: SERVICES }, () => 'bench.svc--1'));
-    await drainOthers(false);
-    const rssBefore = await memory(httpPorts[0]!);
-
     // 1. Deploy SERVICES services in one call, ACKed by every server; each run changes every service.
     // Two warm-up deploys first (JIT, connection buffers), not counted: the first deploys of a fresh
     // process run 30-50% slower here.
     const WARMUP = smoke ? 0 : 2;
     const deployMs: number[] = [];
-    let idleKb = 0;
     for (let run = -WARMUP; run < RUNS; run++) {
       const batch = files(SERVICES, run + WARMUP * 1000);
       const started = performance.now();
@@ -168,14 +150,6 @@ async function main(): Promise<void> {
       if (run >= 0) deployMs.push(performance.now() - started);
       const acked = result.servers.filter((s) => s.outcome === ApplyOutcome.APPLY_OUTCOME_ACKED).length;
       if (acked !== SERVERS) throw new Error(`run ${run}: only ${acked} of ${SERVERS} servers ACKed: ${JSON.stringify(result.servers)}`);
-      if (run === 0) {
-        // 2. Idle memory per service on s1: every service invoked once there (others drained), then GC.
-        await drainOthers(true);
-        await invokeAll(Array.from({ length: SERVICES }, (_, i) => `bench.svc-${i}`));
-        await drainOthers(false);
-        idleKb = (await memory(httpPorts[0]!)) - rssBefore;
-        idleKb = idleKb / SERVICES / 1024;
-      }
     }
 
     // 1b. The last batch sent again unchanged (a CI job deploying the whole directory): the control
@@ -207,10 +181,13 @@ async function main(): Promise<void> {
       catchupMs.push(Number(applied['time']) - Number(connected['time']));
     }
 
-    // 2b. Idle memory per service when every service imports one shared helper module, measured like
-    // 2. but on a server of its own (a fresh process, warmed with the same traffic), so that what the
-    // earlier deploys left in s1's heap does not count.
-    const helperIdleKb = await (async (): Promise<number> => {
+    /**
+     * Idle RSS per service: a fresh server of a cluster of its own, warmed with the same invocation
+     * traffic first (so the baseline already holds what traffic alone grows: V8's young generation,
+     * Redis and gRPC buffers), then `batch` deployed, each service invoked once, GC, and the growth
+     * divided by the services. A fresh process, so what earlier deploys left in a heap does not count.
+     */
+    const idleKbPerService = async (batch: { path: string; content: string }[]): Promise<number> => {
       const memCluster = uniqueName('benchmem');
       await api.createCluster(memCluster);
       const memPort = await freePort();
@@ -225,14 +202,17 @@ async function main(): Promise<void> {
         await api.deploy(memCluster, [serviceFile(-1, 0)]);
         for (let i = 0; i < SERVICES; i += 100) await Promise.all(Array.from({ length: 100 }, () => api.invoke(memCluster, 'bench.svc--1', { id: 'x', amount: 1 })));
         const before = await memory(memPort);
-        const result = await api.deploy(memCluster, [HELPER, ...Array.from({ length: SERVICES }, (_, i) => helperServiceFile(i))], undefined, 60_000);
-        if (result.servers.some((x) => x.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED)) throw new Error('the helper deploy was not ACKed');
+        const result = await api.deploy(memCluster, batch, undefined, 60_000);
+        if (result.servers.some((x) => x.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED)) throw new Error('the memory deploy was not ACKed');
         for (let i = 0; i < SERVICES; i += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => api.invoke(memCluster, `bench.svc-${i + k}`, { id: 'x', amount: 1 })));
         return ((await memory(memPort)) - before) / SERVICES / 1024;
       } finally {
         await mem.stop();
       }
-    })();
+    };
+    // 2. Idle memory per service, without imports and with every service importing one shared helper.
+    const idleKb = await idleKbPerService(files(SERVICES, 7));
+    const helperIdleKb = await idleKbPerService([HELPER, ...Array.from({ length: SERVICES }, (_, i) => helperServiceFile(i))]);
 
     // 4. Ten times as many services in one call.
     let deploy10kMs: number | null = null;
@@ -259,7 +239,7 @@ async function main(): Promise<void> {
     report(`deploy ${SERVICES} services, ACKed by ${SERVERS} servers`, deployMedian, 'ms', { op: '<', value: 300 * (SERVICES / 1000) }, `(${round(deployMedian / baselineMs)}x baseline; runs ${deployMs.map((v) => Math.round(v)).join(', ')})`);
     if (deploy10kMs !== null) report(`deploy ${10 * SERVICES} services, ACKed by ${SERVERS}`, deploy10kMs, 'ms', { op: '<', value: 3000 });
     report(`redeploy of the same ${SERVICES} files (nothing changed)`, median(redeployMs), 'ms', undefined, `(runs ${redeployMs.map((v) => Math.round(v)).join(', ')})`);
-    report('idle RSS per network-lane service (s1)', idleKb, 'KB', { op: '<', value: 20 }, `(after GC, each invoked once, baseline after the same traffic; a vm context per service, measured here: ${round(ctxKb)} KB)`);
+    report('idle RSS per network-lane service', idleKb, 'KB', { op: '<', value: 20 }, `(a fresh server, after GC, each invoked once, baseline after the same traffic; a vm context per service, measured here: ${round(ctxKb)} KB)`);
     report(`idle RSS per service, all ${SERVICES} importing one helper`, helperIdleKb, 'KB', { op: '<', value: 20 }, `(${round(helperIdleKb / idleKb)}x the services without imports)`);
     report(`catch-up of a restarted server (${SERVICES} services)`, catchupMedian, 'ms', { op: '<', value: 300 * (SERVICES / 1000) }, `(runs ${catchupMs.join(', ')})`);
     console.log(
