@@ -150,7 +150,7 @@ export class ClusterConfig {
     const sources = files.filter((f) => f !== configFile);
     const services = sources.length ? (await this.deploys.validate(sources)).services : [];
     for (let attempt = 1; ; attempt++) {
-      const state = await this.store.exportState(cluster);
+      const state = await this.store.exportState(cluster, false);
       const plan = this.plan(cluster, resolved, services, state, options.prune);
       if (options.dryRun) return { revision: state.revision, changes: plan.changes, applied: false, servers: [] };
       try {

@@ -550,8 +550,11 @@ export class ClusterStore {
     });
   }
 
-  /** Everything an export writes, read at one revision: current services with their sources, and every live resource. */
-  async exportState(cluster: string): Promise<ExportedState> {
+  /**
+   * Everything an export writes, read at one revision: current services with their sources, and every
+   * live resource. Without `withSources` the services' texts are left out (empty): what a plan needs.
+   */
+  async exportState(cluster: string, withSources = true): Promise<ExportedState> {
     return this.snapshot(async (trx) => {
       const c = await this.findCluster(trx, cluster);
       const services = await trx
@@ -559,7 +562,8 @@ export class ClusterStore {
         .innerJoin('service_versions as v', (join) =>
           join.onRef('v.cluster_id', '=', 's.cluster_id').onRef('v.name', '=', 's.name').onRef('v.version', '=', 's.version'),
         )
-        .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 'v.source', 'v.sources'])
+        .select(['s.name', 's.version', 's.lane', 's.path', 's.revision'])
+        .$if(withSources, (q) => q.select(['v.source', 'v.sources']))
         .where('s.cluster_id', '=', c.id)
         .where('s.deleted', '=', 0)
         .orderBy('s.name')
@@ -580,7 +584,7 @@ export class ClusterStore {
           lane: row.lane as Lane,
           path: row.path,
           revision: toNumber(row.revision),
-          source: row.source,
+          source: row.source ?? '',
           sources: row.sources ? (JSON.parse(row.sources) as Record<string, string>) : {},
         })),
         resources: resources.map((row) => toResourceRecord(row)),
