@@ -20,6 +20,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
@@ -36,7 +37,20 @@ const HELPER = `export function greeting(name: string): string {\n  return 'hell
 const OTHER = `import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'crm.ping', handle: () => 'pong' });\n`;
 const PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
-describe('ConfigService: a cluster as code (export, diff, apply in one revision)', () => {
+const PG_ADMIN_URL = process.env['LANEWAY_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function withAdmin(fn: (client: pg.Client) => Promise<unknown>): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe.each(['sqlite', 'postgres'] as const)('ConfigService on %s: a cluster as code (export, diff, apply in one revision)', (store) => {
+  let database: string | undefined;
   const prefix = `lwtest-cfg-${randomBytes(6).toString('hex')}`;
   const source = `cfg-src-${process.pid}`;
   let dataDir: string;
@@ -85,8 +99,16 @@ describe('ConfigService: a cluster as code (export, diff, apply in one revision)
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'laneway-cfg-'));
+    let databaseUrl: string | undefined;
+    if (store === 'postgres') {
+      database = `laneway_cfg_${randomBytes(6).toString('hex')}`;
+      await withAdmin((c) => c.query(`CREATE DATABASE ${database}`));
+      const url = new URL(PG_ADMIN_URL);
+      url.pathname = `/${database}`;
+      databaseUrl = url.toString();
+    }
     running = await startControlPlane(
-      { grpcAddress: '127.0.0.1:0', dataDir, databaseUrl: undefined, redisUrl: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', queuePrefix: prefix, adminToken: undefined, logLevel: 'silent', limits: DEFAULT_LIMITS, compile: TEST_COMPILE },
+      { grpcAddress: '127.0.0.1:0', dataDir, databaseUrl, redisUrl: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', queuePrefix: prefix, adminToken: undefined, logLevel: 'silent', limits: DEFAULT_LIMITS, compile: TEST_COMPILE },
       pino({ level: 'silent' }),
       { compileWorkerPath: await compileWorkerBundle() },
     );
@@ -155,6 +177,7 @@ describe('ConfigService: a cluster as code (export, diff, apply in one revision)
     for (const c of [clusters, deploys, config, security, connections, channels, schedules]) c?.close();
     await running?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (database) await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
   });
 
   it('exports laneway.yaml, the service files, their helper, and secrets as references', () => {
