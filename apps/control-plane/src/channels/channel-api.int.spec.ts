@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status } from '@grpc/grpc-js';
 import {
   ApplyOutcome,
   ChannelServiceClient,
@@ -20,8 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
-
-type Callback<Res> = (error: ServiceError | null, response: Res) => void;
+import { grpcCalls } from '../testing/grpc-calls';
 
 describe('ChannelService: channels are cluster resources, stored, checked and pushed like services', () => {
   const prefix = `lwtest-chan-${randomBytes(6).toString('hex')}`;
@@ -35,22 +34,7 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
   const pushes: SyncResponse[] = [];
   let stream: ReturnType<SyncServiceClient['sync']>;
 
-  const md = (): Metadata => {
-    const m = new Metadata();
-    m.set('authorization', `Bearer ${running.adminToken}`);
-    return m;
-  };
-  const rpc = <Res>(fn: (m: Metadata, cb: Callback<Res>) => unknown): Promise<Res> =>
-    new Promise((resolve, reject) => fn(md(), (err, res) => (err ? reject(err) : resolve(res))));
-  const failure = async (call: Promise<unknown>, code: status): Promise<string> => {
-    const err = await call.then(
-      () => undefined,
-      (e: ServiceError) => e,
-    );
-    expect(err, 'expected the call to fail').toBeDefined();
-    expect(err!.code, err!.details).toBe(code);
-    return err!.details;
-  };
+  const { rpc, failure } = grpcCalls(() => running.adminToken);
   const channel = (over: Partial<CreateChannelRequest> = {}): CreateChannelRequest => ({
     cluster,
     name: 'get-customer',

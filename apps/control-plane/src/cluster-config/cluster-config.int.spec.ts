@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, status } from '@grpc/grpc-js';
 import {
   ClusterServiceClient,
   ConfigAction,
@@ -26,8 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
-
-type Callback<Res> = (error: ServiceError | null, response: Res) => void;
+import { grpcCalls } from '../testing/grpc-calls';
 
 const SERVICE = `import { defineService } from '@laneway/sdk';
 import { greeting } from './lib/greeting';
@@ -65,22 +64,7 @@ describe.each(['sqlite', 'postgres'] as const)('ConfigService on %s: a cluster a
   let exported: ExportResponse;
   let fresh = 0;
 
-  const md = (): Metadata => {
-    const m = new Metadata();
-    m.set('authorization', `Bearer ${running.adminToken}`);
-    return m;
-  };
-  const rpc = <Res>(fn: (m: Metadata, cb: Callback<Res>) => unknown): Promise<Res> =>
-    new Promise((resolve, reject) => fn(md(), (err, res) => (err ? reject(err) : resolve(res))));
-  const failure = async (call: Promise<unknown>, code: status): Promise<string> => {
-    const err = await call.then(
-      () => undefined,
-      (e: ServiceError) => e,
-    );
-    expect(err, 'expected the call to fail').toBeDefined();
-    expect(err!.code, err!.details).toBe(code);
-    return err!.details;
-  };
+  const { rpc, failure } = grpcCalls(() => running.adminToken);
   const wait = { waitFor: WaitFor.WAIT_FOR_NONE, waitTimeoutMs: 0 };
   const exportOf = (cluster: string, secretsKey = Buffer.alloc(0)) => rpc<ExportResponse>((m, cb) => config.export({ cluster, secretsKey }, m, cb));
   const apply = (req: Partial<ApplyRequest> & { cluster: string; files: ConfigFile[] }) =>
