@@ -3,11 +3,12 @@
 // REST channel (a control plane and one server replica, the handler a network-lane service), each in
 // its own process, loaded one after the other by one wrk (Debian's, 1 thread) run from a load-generator
 // process of its own. Then the
-// channel's p99 at a fixed rate with the server's CPU lane saturated against the same rate with it idle.
+// channel's p99 at a fixed rate with the server's CPU lane saturated against the same rate with it idle,
+// and with the cores kept busy by processes outside Laneway (the machine's floor for that ratio).
 //   npm run bench -- http [--smoke]
 import { LaneClient } from '@laneway/lanes';
 import { freePort, REDIS_URL, ROOT } from '@laneway/testkit';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchCluster, type BenchCluster } from '../lib/replica';
@@ -200,7 +201,27 @@ async function main(): Promise<void> {
       }
     };
 
-    const results: Record<Target | 'idle' | 'loaded' | 'idleBurst' | 'loadedBurst', Measured[]> = {
+    /**
+     * The machine's floor: the same paced load while CPU_THREADS processes outside Laneway burn CPU
+     * under SCHED_IDLE (what the CPU lane's threads run under), so no Laneway work is added, only busy
+     * cores. On this 2-vCPU VM that alone raised the p99 1.2-2x.
+     */
+    const BURNER = `const parent = process.ppid, until = Date.now() + 60000; let x = 0;
+for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid !== parent || Date.now() > until) process.exit(0); }`;
+    const outsideLoaded = async (): Promise<Measured> => {
+      const burners = Array.from({ length: CPU_THREADS }, () =>
+        // Each burner also stops once its parent is gone (a killed bench leaves no spinning process) or after 60 s.
+        spawn('chrt', ['-i', '0', process.execPath, '-e', BURNER], { stdio: 'ignore' }),
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 2 * CPU_BURN_MS));
+        return await load({ url: urls.laneway, connections: CONNECTIONS, durationS: FIXED_S, overallRate: FIXED_RATE, headers: KEY_HEADERS, paced: true });
+      } finally {
+        for (const b of burners) b.kill('SIGKILL');
+      }
+    };
+
+    const results: Record<Target | 'idle' | 'loaded' | 'idleBurst' | 'loadedBurst' | 'outside', Measured[]> = {
       bare: [],
       fastify: [],
       moleculer: [],
@@ -209,6 +230,7 @@ async function main(): Promise<void> {
       loaded: [],
       idleBurst: [],
       loadedBurst: [],
+      outside: [],
     };
     for (let run = 0; run < RUNS; run++) {
       // Interleaved, the starting peer rotated per run, so that drift of the machine spreads over all of them.
@@ -221,6 +243,7 @@ async function main(): Promise<void> {
         results[cpu ? 'loaded' : 'idle'].push(paced);
         results[cpu ? 'loadedBurst' : 'idleBurst'].push(burst);
       }
+      results.outside.push(await outsideLoaded());
     }
 
     const med = (key: keyof typeof results, field: keyof LoadResult | 'cpuJobsPerS'): number => median(results[key].map((r) => r[field] ?? 0));
@@ -272,6 +295,15 @@ async function main(): Promise<void> {
       `(${round(loadedP99 / idleP99)}x idle from the medians; p50 ${round(med('loaded', 'p50'), 3)} ms; ${Math.round(med('loaded', 'rps'))} req/s; ${cpuJobs('loaded')}${failures('loaded')})`,
     );
     report('saturated / idle p99, median of runs', loadedVsIdle, 'x', { op: '<', value: 1.5 }, `(runs ${results.loaded.map((r, n) => round(r.p99 / results.idle[n]!.p99)).join(', ')})`);
+    const outsideP99 = med('outside', 'p99');
+    const outsideVsIdle = perRun('outside', 'idle', 'p99');
+    report(
+      'same, cores busy outside Laneway (the floor)',
+      outsideP99,
+      'ms',
+      undefined,
+      `(${CPU_THREADS} processes burning under SCHED_IDLE, no CPU-lane work; median of runs ${round(outsideVsIdle)}x idle: runs ${results.outside.map((r, n) => round(r.p99 / results.idle[n]!.p99)).join(', ')})`,
+    );
     report('same via autocannon bursts, CPU lane idle', idleBurstP99, 'ms', undefined, `(p50 ${round(med('idleBurst', 'p50'), 3)} ms; autocannon's own p99 ${med('idleBurst', 'autocannonP99')} ms${failures('idleBurst')})`);
     report(
       'same via autocannon bursts, CPU lane saturated',
@@ -297,6 +329,8 @@ async function main(): Promise<void> {
         moleculer_p99_ms: round(p99.moleculer, 3),
         cpu_loaded_p99_ms: round(loadedP99, 3),
         cpu_idle_p99_ms: round(idleP99, 3),
+        outside_loaded_p99_ms: round(outsideP99, 3),
+        outside_loaded_vs_idle: round(outsideVsIdle, 3),
         vs_bare: round(vsBare, 3),
         vs_moleculer: round(vsMoleculer, 3),
         cpu_loaded_vs_idle: round(loadedVsIdle, 3),
