@@ -4,11 +4,10 @@ import { channelSpecOf } from '../channels/channel-spec';
 import { connectionSpecOf } from '../connections/connection-spec';
 import { InvalidArgumentError } from '../errors';
 import { scheduleSpecOf } from '../schedules/schedule-spec';
-import { securitySpecOf, type SecuritySpecRecord } from '../security/security-spec';
+import { apiKeyHeaderOf, checkBasicUsername, checkSecurityName, securitySpecOf, type SecuritySpecRecord } from '../security/security-spec';
 import type { ResourceKind } from '../store';
 
 const HEX = /^[0-9a-f]+$/;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const OVERLAPS: Record<string, ScheduleOverlap> = { SKIP: ScheduleOverlap.SCHEDULE_OVERLAP_SKIP, ALLOW: ScheduleOverlap.SCHEDULE_OVERLAP_ALLOW };
 
 type Fields = Record<string, unknown>;
@@ -53,7 +52,7 @@ function withSetFlags(fields: Fields): Fields {
  * the stored hash, so applying the same file twice changes nothing.
  */
 function securityFromConfig(name: string, fields: Fields, previous: SecuritySpecRecord | undefined): SecuritySpecRecord {
-  if (!NAME.test(name)) securitySpecOf({ name }); // throws the usual message for a bad name
+  checkSecurityName(name);
   const apiKey = fields.apiKey as { header: string; key: string; keySha256: string } | undefined;
   const basic = fields.basicAuth as { username: string; password: string; salt: string; hash: string; cost: number } | undefined;
   const jwt = fields.jwt as { hs256Secret: string; publicKeyPem: string; issuer: string; audience: string } | undefined;
@@ -64,12 +63,12 @@ function securityFromConfig(name: string, fields: Fields, previous: SecuritySpec
       if (apiKey.keySha256.length !== 64 || !HEX.test(apiKey.keySha256)) {
         throw new InvalidArgumentError('apiKey.keySha256', 'apiKey.keySha256 must be 64 lower-case hex digits (the SHA-256 of the key)');
       }
-      const checked = securitySpecOf({ name, apiKey: { header: apiKey.header, key: 'x'.repeat(32), keySet: false } });
-      return { apiKey: { header: checked.apiKey!.header, keySha256: apiKey.keySha256 } };
+      return { apiKey: { header: apiKeyHeaderOf(apiKey.header), keySha256: apiKey.keySha256 } };
     }
     return securitySpecOf({ name, apiKey: { header: apiKey.header, key: apiKey.key, keySet: false } }, previous);
   }
   if (basic) {
+    checkBasicUsername(basic.username);
     if (basic.password && (basic.salt || basic.hash)) throw new InvalidArgumentError('basicAuth', 'give basicAuth.password or its salt, hash and cost, not both');
     if (basic.hash || basic.salt) {
       if (!HEX.test(basic.salt) || !HEX.test(basic.hash) || basic.hash.length < 32) {
@@ -78,8 +77,7 @@ function securityFromConfig(name: string, fields: Fields, previous: SecuritySpec
       if (!Number.isInteger(basic.cost) || basic.cost < 1024 || basic.cost > 1 << 20 || (basic.cost & (basic.cost - 1)) !== 0) {
         throw new InvalidArgumentError('basicAuth.cost', `basicAuth.cost ${basic.cost} must be a power of two from 1024 to 1048576 (scrypt's N)`);
       }
-      const checked = securitySpecOf({ name, basicAuth: { username: basic.username, password: 'x'.repeat(8), passwordSet: false } });
-      return { basicAuth: { username: checked.basicAuth!.username, salt: basic.salt, hash: basic.hash, cost: basic.cost } };
+      return { basicAuth: { username: basic.username, salt: basic.salt, hash: basic.hash, cost: basic.cost } };
     }
     const stored = previous?.basicAuth;
     if (basic.password && stored && passwordMatches(basic.password, stored)) return { basicAuth: { ...stored, username: basic.username } };

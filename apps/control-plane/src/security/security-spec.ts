@@ -32,21 +32,19 @@ export interface SecurityInput {
  * the one `previous` holds (so an operator can change a header or an issuer without the secret).
  */
 export function securitySpecOf(input: SecurityInput, previous?: SecuritySpecRecord): SecuritySpecRecord {
-  if (!NAME.test(input.name)) {
-    throw new InvalidArgumentError('name', `security definition name '${input.name}' is invalid: use 1-128 letters, digits, '.', '-' or '_', starting with a letter or digit`);
-  }
+  checkSecurityName(input.name);
   const kinds = [input.apiKey, input.basicAuth, input.jwt].filter(Boolean).length;
   if (kinds !== 1) throw new InvalidArgumentError('auth', 'give exactly one of api_key, basic_auth or jwt');
   if (input.apiKey) {
-    const { header, key } = input.apiKey;
-    if (!HEADER.test(header)) throw new InvalidArgumentError('api_key.header', `api_key.header '${header}' is not an HTTP header name (e.g. x-api-key)`);
-    if (!key && previous?.apiKey) return { apiKey: { header: header.toLowerCase(), keySha256: previous.apiKey.keySha256 } };
+    const { key } = input.apiKey;
+    const header = apiKeyHeaderOf(input.apiKey.header);
+    if (!key && previous?.apiKey) return { apiKey: { header, keySha256: previous.apiKey.keySha256 } };
     if (key.length < MIN_KEY) throw new InvalidArgumentError('api_key.key', `api_key.key has ${key.length} characters; use at least ${MIN_KEY} (a random key)`);
-    return { apiKey: { header: header.toLowerCase(), keySha256: createHash('sha256').update(key).digest('hex') } };
+    return { apiKey: { header, keySha256: createHash('sha256').update(key).digest('hex') } };
   }
   if (input.basicAuth) {
     const { username, password } = input.basicAuth;
-    if (!username || username.includes(':')) throw new InvalidArgumentError('basic_auth.username', `basic_auth.username '${username}' must be non-empty and hold no ':'`);
+    checkBasicUsername(username);
     if (!password && previous?.basicAuth) return { basicAuth: { ...previous.basicAuth, username } };
     if (password.length < MIN_PASSWORD) throw new InvalidArgumentError('basic_auth.password', `basic_auth.password has ${password.length} characters; use at least ${MIN_PASSWORD}`);
     const salt = randomBytes(16).toString('hex');
@@ -71,6 +69,22 @@ export function securitySpecOf(input: SecurityInput, previous?: SecuritySpecReco
     if (type !== 'rsa' && type !== 'ec') throw new InvalidArgumentError('jwt.public_key_pem', `jwt.public_key_pem is a ${type} key; use an RSA (RS256) or EC P-256 (ES256) key`);
   }
   return { jwt: { hs256Secret: secret, publicKeyPem: jwt.publicKeyPem, issuer: jwt.issuer, audience: jwt.audience } };
+}
+
+export function checkSecurityName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new InvalidArgumentError('name', `security definition name '${name}' is invalid: use 1-128 letters, digits, '.', '-' or '_', starting with a letter or digit`);
+  }
+}
+
+/** The header an API key travels in, as stored (lower case); refuses what is not a header name. */
+export function apiKeyHeaderOf(header: string): string {
+  if (!HEADER.test(header)) throw new InvalidArgumentError('api_key.header', `api_key.header '${header}' is not an HTTP header name (e.g. x-api-key)`);
+  return header.toLowerCase();
+}
+
+export function checkBasicUsername(username: string): void {
+  if (!username || username.includes(':')) throw new InvalidArgumentError('basic_auth.username', `basic_auth.username '${username}' must be non-empty and hold no ':'`);
 }
 
 /** A definition as answers show it: secrets never, only whether they are set. */
