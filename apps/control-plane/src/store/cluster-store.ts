@@ -452,14 +452,7 @@ export class ClusterStore {
       if (live && existing.version === version) return { revision: c.revision, record: toResourceRecord<Spec>(existing), changed: false };
       const revision = await this.bump(trx, c);
       const at = now();
-      const row = { cluster_id: c.id, kind, name, version, spec: JSON.stringify(spec), revision, deleted: 0, updated_at: at };
-      await trx
-        .insertInto('resources')
-        .values(row)
-        .onConflict((oc) =>
-          oc.columns(['cluster_id', 'kind', 'name']).doUpdateSet({ version, spec: row.spec, revision, deleted: 0, updated_at: at }),
-        )
-        .execute();
+      await this.writeResource(trx, c.id, { kind, name, spec }, version, revision, at);
       return { revision, record: { kind, name, version, spec, revision, updatedAt: at }, changed: true };
     });
   }
@@ -478,13 +471,7 @@ export class ClusterStore {
       if (!existing || existing.deleted !== 0) throw resourceNotFound(kind, name, cluster);
       await check?.(this.reader(trx, c.id));
       const revision = await this.bump(trx, c);
-      await trx
-        .updateTable('resources')
-        .set({ deleted: 1, revision, updated_at: now() })
-        .where('cluster_id', '=', c.id)
-        .where('kind', '=', kind)
-        .where('name', '=', name)
-        .execute();
+      await this.tombstoneResource(trx, c.id, { kind, name }, revision, now());
       return { revision };
     });
   }
@@ -527,23 +514,8 @@ export class ClusterStore {
       for (const chunk of chunks(write.removeServices)) {
         await trx.updateTable('services').set({ deleted: 1, revision, updated_at: at }).where('cluster_id', '=', c.id).where('name', 'in', chunk).execute();
       }
-      for (const put of write.puts) {
-        const row = { cluster_id: c.id, kind: put.kind, name: put.name, version: specVersion(put.spec), spec: JSON.stringify(put.spec), revision, deleted: 0, updated_at: at };
-        await trx
-          .insertInto('resources')
-          .values(row)
-          .onConflict((oc) => oc.columns(['cluster_id', 'kind', 'name']).doUpdateSet({ version: row.version, spec: row.spec, revision, deleted: 0, updated_at: at }))
-          .execute();
-      }
-      for (const ref of write.deletes) {
-        await trx
-          .updateTable('resources')
-          .set({ deleted: 1, revision, updated_at: at })
-          .where('cluster_id', '=', c.id)
-          .where('kind', '=', ref.kind)
-          .where('name', '=', ref.name)
-          .execute();
-      }
+      for (const put of write.puts) await this.writeResource(trx, c.id, put, specVersion(put.spec), revision, at);
+      for (const ref of write.deletes) await this.tombstoneResource(trx, c.id, ref, revision, at);
       await this.checkConnectionsExist(trx, c.id, cluster, write.services);
       await check(this.reader(trx, c.id));
       return { revision, changed: true };
@@ -859,6 +831,34 @@ export class ClusterStore {
   }
 
   /** Non-deleted services of a cluster with their version's policy. */
+  /** Creates or replaces one resource row (a tombstone comes back to life) at `revision`. */
+  private async writeResource(
+    trx: Transaction<Database>,
+    clusterId: number,
+    put: { kind: ResourceKind; name: string; spec: unknown },
+    version: string,
+    revision: number,
+    at: string,
+  ): Promise<void> {
+    const spec = JSON.stringify(put.spec);
+    await trx
+      .insertInto('resources')
+      .values({ cluster_id: clusterId, kind: put.kind, name: put.name, version, spec, revision, deleted: 0, updated_at: at })
+      .onConflict((oc) => oc.columns(['cluster_id', 'kind', 'name']).doUpdateSet({ version, spec, revision, deleted: 0, updated_at: at }))
+      .execute();
+  }
+
+  /** Marks one resource deleted at `revision` (the row stays so deltas can report it). */
+  private async tombstoneResource(trx: Transaction<Database>, clusterId: number, ref: ResourceRef, revision: number, at: string): Promise<void> {
+    await trx
+      .updateTable('resources')
+      .set({ deleted: 1, revision, updated_at: at })
+      .where('cluster_id', '=', clusterId)
+      .where('kind', '=', ref.kind)
+      .where('name', '=', ref.name)
+      .execute();
+  }
+
   /** Stores service versions (a version already stored is kept as it is). */
   private async insertVersions(trx: Transaction<Database>, clusterId: number, services: readonly NewServiceVersion[], at: string): Promise<void> {
     for (const chunk of chunks(services)) {
