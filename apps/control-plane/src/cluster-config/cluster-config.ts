@@ -96,18 +96,19 @@ export class ClusterConfig {
   async export(cluster: string, secretsKey: Uint8Array = new Uint8Array()): Promise<ConfigExport> {
     const state = await this.store.exportState(cluster);
     const cipher = secretsKey.length ? new ExportCipher(secretsKey) : undefined;
-    const places: SecretPlace[] = [];
+    // Every secret field that is set, with its stored (sealed) value.
+    const places: (SecretPlace & { sealed: string })[] = [];
     for (const r of state.resources) {
-      for (const path of SECRET_FIELDS[r.kind]?.paths ?? []) if (stringAt(r.spec, path)) places.push({ kind: r.kind, name: r.name, path });
+      for (const path of SECRET_FIELDS[r.kind]?.paths ?? []) {
+        const sealed = stringAt(r.spec, path);
+        if (sealed) places.push({ kind: r.kind, name: r.name, path, sealed });
+      }
     }
     const names = cipher ? [] : referenceNames(places);
     const written = new Map<string, string>();
     places.forEach((p, i) => {
-      const record = state.resources.find((r) => r.kind === p.kind && r.name === p.name)!;
-      written.set(
-        placeOf(p),
-        cipher ? cipher.encrypt(this.hub.secrets.box.open(stringAt(record.spec, p.path)!, secretContext(cluster, p.kind, p.name, p.path)), placeOf(p)) : referenceOf(names[i]!),
-      );
+      const value = cipher ? cipher.encrypt(this.hub.secrets.box.open(p.sealed, secretContext(cluster, p.kind, p.name, p.path)), placeOf(p)) : referenceOf(names[i]!);
+      written.set(placeOf(p), value);
     });
     const sections = Object.fromEntries(SECTIONS.map((s) => [s.kind, new Map<string, Record<string, unknown>>()])) as Record<ResourceKind, Map<string, Record<string, unknown>>>;
     for (const r of state.resources) {
