@@ -16,19 +16,23 @@ const SERVICES = smoke ? 100 : 1000;
 const RUNS = smoke ? 1 : 5;
 const SERVERS = 3;
 
-/** A small, distinct network-lane service, typical of integration code. */
-function serviceFile(i: number, generation: number): { path: string; content: string } {
+/**
+ * A small, distinct network-lane service, typical of integration code; with `helper`, it imports
+ * HELPER (deployed with it) for its arithmetic.
+ */
+function serviceFile(i: number, generation: number, helper = false): { path: string; content: string } {
+  const amount = helper ? `cents(input?.amount ?? 0, ${(i % 7) + 1})` : `(input?.amount ?? 0) * ${(i % 7) + 1}`;
   return {
     path: `bench/svc-${i}.ts`,
     content: `import { defineService } from '@laneway/sdk';
-
+${helper ? "import { cents } from './lib/money';\n" : ''}
 interface Input { id?: string; amount?: number }
 
 export default defineService({
   name: 'bench.svc-${i}',
   lane: 'network',
   async handle(input: Input, ctx) {
-    const amount = (input?.amount ?? 0) * ${(i % 7) + 1};
+    const amount = ${amount};
     return { id: input?.id ?? 'n/a', amount, generation: ${generation}, server: ctx.server };
   },
 });
@@ -36,7 +40,7 @@ export default defineService({
   };
 }
 
-/** The same services, each importing one shared helper module (deployed with them). */
+/** One helper module every service of the shared-helper memory measurement imports. */
 const HELPER = {
   path: 'bench/lib/money.ts',
   content: `export const CURRENCIES = ['EUR', 'USD', 'GBP', 'CHF', 'JPY'] as const;
@@ -48,25 +52,6 @@ export function format(amount: number, currency: (typeof CURRENCIES)[number] = '
 }
 `,
 };
-function helperServiceFile(i: number): { path: string; content: string } {
-  return {
-    path: `bench/svc-${i}.ts`,
-    content: `import { defineService } from '@laneway/sdk';
-import { cents } from './lib/money';
-
-interface Input { id?: string; amount?: number }
-
-export default defineService({
-  name: 'bench.svc-${i}',
-  lane: 'network',
-  async handle(input: Input, ctx) {
-    const amount = cents(input?.amount ?? 0, ${(i % 7) + 1});
-    return { id: input?.id ?? 'n/a', amount, server: ctx.server };
-  },
-});
-`,
-  };
-}
 
 const files = (count: number, generation: number, offset = 0) =>
   Array.from({ length: count }, (_, i) => serviceFile(i + offset, generation));
@@ -212,7 +197,7 @@ async function main(): Promise<void> {
     };
     // 2. Idle memory per service, without imports and with every service importing one shared helper.
     const idleKb = await idleKbPerService(files(SERVICES, 7));
-    const helperIdleKb = await idleKbPerService([HELPER, ...Array.from({ length: SERVICES }, (_, i) => helperServiceFile(i))]);
+    const helperIdleKb = await idleKbPerService([HELPER, ...Array.from({ length: SERVICES }, (_, i) => serviceFile(i, 7, true))]);
 
     // 4. Ten times as many services in one call.
     let deploy10kMs: number | null = null;
