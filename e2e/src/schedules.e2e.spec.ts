@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { ApplyOutcome, ScheduleOverlap, ScheduleRunOutcome } from '@laneway/proto';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -103,7 +104,9 @@ describe('schedules: one run per tick on three servers, pause/resume/run now, a 
   const effects = async (key: string): Promise<Effect[]> => (await redis.lrange(key, 0, -1)).map((e) => JSON.parse(e) as Effect);
 
   beforeAll(async () => {
-    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix });
+    // Job schedulers are checked against the stored schedules twice a second (30 s by default), which
+    // also shows that checking leaves matching ones alone: the tests below count exact ticks.
+    cp = await startControlPlane({ LANEWAY_DATA_DIR: dataDir, LANEWAY_QUEUE_PREFIX: prefix, LANEWAY_SCHEDULE_CHECK_MS: '500' });
     api = new Api(cp.address, cp.adminToken);
     await api.createCluster(cluster);
     joinToken = await api.joinToken(cluster);
@@ -314,6 +317,44 @@ describe('schedules: one run per tick on three servers, pause/resume/run now, a 
     expect(runs.every((r) => r.outcome === ScheduleRunOutcome.SCHEDULE_RUN_OUTCOME_OK)).toBe(true);
     expect(runs.map((r) => r.jobId).sort()).toEqual([...new Set(started)].sort());
   }, 40_000);
+
+  it('keeps a schedule running when Redis loses its job scheduler, drops a leftover, and moves it with its service to the CPU lane', async () => {
+    const key = `${prefix}:kept`;
+    const { laneQueueName, scheduleSchedulerId } = await import('@laneway/lanes');
+    const lanes = { network: new Queue(laneQueueName(cluster, 'network'), { connection: redis, prefix }), cpu: new Queue(laneQueueName(cluster, 'cpu'), { connection: redis, prefix }) };
+    const where = async (schedule: string): Promise<string[]> =>
+      (await Promise.all((['network', 'cpu'] as const).map(async (lane) => ((await lanes[lane].getJobScheduler(scheduleSchedulerId(schedule))) ? [lane] : [])))).flat();
+    try {
+      await api.putSchedule(cluster, { name: 'kept', service: 'sch.count', intervalMs: 1000, inputJson: JSON.stringify({ redis: REDIS_URL, key }) });
+      await eventually(() => redis.llen(key), (n) => n >= 2, 15_000);
+
+      // What a Redis restart does to it (Redis keeps nothing on disk), and a leftover of a schedule the store does not hold.
+      await lanes.network.removeJobScheduler(scheduleSchedulerId('kept'));
+      await lanes.network.upsertJobScheduler(scheduleSchedulerId('ghost'), { every: 3_600_000, startDate: Date.now() + 3_600_000 }, { name: 'sch.count', data: { s: 'sch.count', i: null, id: '' } });
+      const atLoss = await redis.llen(key);
+      expect(await where('kept')).toEqual([]);
+      await eventually(() => where('kept'), (w) => w.join() === 'network', 10_000);
+      await eventually(() => where('ghost'), (w) => w.length === 0, 10_000);
+      await eventually(() => redis.llen(key), (n) => n >= atLoss + 2, 15_000);
+      expect((await api.getSchedule(cluster, 'kept')).nextRunAt).not.toBe('');
+
+      // The service redeployed on the CPU lane: its schedule's ticks go to the CPU lane queue, where they run.
+      await api.deploy(cluster, [{ path: 'sched/services.js', content: services.replace("name: 'sch.count',", "name: 'sch.count',\n  lane: 'cpu',") }]);
+      await eventually(() => where('kept'), (w) => w.join() === 'cpu', 10_000);
+      const moved = await redis.llen(key);
+      await eventually(() => redis.llen(key), (n) => n >= moved + 2, 15_000);
+      const runs = await api.listScheduleRuns(cluster, 'kept', 1000);
+      expect(runs.every((r) => r.outcome === ScheduleRunOutcome.SCHEDULE_RUN_OUTCOME_OK)).toBe(true);
+      // Every tick ran once: no tick doubled by a repair.
+      const ids = (await effects(key)).map((e) => e.id);
+      expect(new Set(ids).size).toBe(ids.length);
+    } finally {
+      await api.changeSchedule(cluster, 'kept', 'delete').catch(() => undefined);
+      await api.deploy(cluster, [{ path: 'sched/services.js', content: services }]);
+      await lanes.network.close();
+      await lanes.cpu.close();
+    }
+  }, 60_000);
 
   it('makes exactly one catch-up run after every server was down for a minute', async () => {
     const key = `${prefix}:beat`;

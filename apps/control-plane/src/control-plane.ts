@@ -10,6 +10,7 @@ import { CompilerPool } from './deploy/compiler-pool';
 import { SecurityCatalog } from './security/security-catalog';
 import { ConnectionCatalog } from './connections/connection-catalog';
 import { ScheduleCatalog } from './schedules/schedule-catalog';
+import { ScheduleKeeper } from './schedules/schedule-keeper';
 import { DeployPipeline } from './deploy/deploy-pipeline';
 import { ClusterConfig } from './cluster-config/cluster-config';
 import { InvokeGateway } from './invoke/invoke-gateway';
@@ -79,6 +80,8 @@ export async function startControlPlane(
   await feed?.start();
   const deploys = new DeployPipeline(store, hub, logger.child({ component: 'deploy' }), compiler);
   const schedules = new ScheduleCatalog(store, hub, scheduleQueues, logger.child({ component: 'schedules' }));
+  const scheduleKeeper = new ScheduleKeeper(store, schedules, logger.child({ component: 'schedules' }), config.scheduleCheckMs ?? 30_000);
+  deploys.onServicesChanged((cluster) => scheduleKeeper.nudge(cluster));
   const api = createGrpcApi({
     store,
     hub,
@@ -95,6 +98,7 @@ export async function startControlPlane(
     secrets: new SecretKeyRotation(store, secrets, keys, logger.child({ component: 'secrets' })),
   });
   const port = await api.listen(config.grpcAddress, tls.credentials);
+  scheduleKeeper.start();
   logger.info(
     { address: config.grpcAddress, port, store: config.databaseUrl ? 'postgresql' : `sqlite:${config.dataDir}`, ...tls.describe },
     'control plane listening',
@@ -119,6 +123,7 @@ export async function startControlPlane(
     adminToken: admin.token,
     async close() {
       await feed?.stop();
+      await scheduleKeeper.close();
       hub.shutdown();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -1,4 +1,5 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobSchedulerJson, type JobsOptions } from 'bullmq';
+import { isDeepStrictEqual } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ServiceLane } from '@laneway/sdk';
@@ -20,6 +21,7 @@ export interface ScheduledInvocation {
 }
 
 const LANES: readonly ServiceLane[] = ['network', 'cpu'];
+const SCHEDULER_PREFIX = scheduleSchedulerId('');
 const BACKOFF_MS = 1000;
 // Kept like async invocations (GetJob finds a recent run). A failed run is not kept as a dead letter:
 // its schedule's run list records it, and a failing schedule must not pile up one job per tick.
@@ -58,6 +60,33 @@ export class ScheduleQueues {
       data: jobData(name, invocation),
       opts: { ...JOB_OPTIONS, attempts: invocation.attempts || 3, backoff: { type: 'exponential', delay: BACKOFF_MS } },
     });
+  }
+
+  /**
+   * Whether the schedule's job scheduler in Redis is the one `upsert(timing, invocation)` would set:
+   * on the invocation's lane queue only, with its timing, service, input, overlap and attempts. False
+   * when Redis lost it (Redis keeps nothing on disk), when the service moved to the other lane, or
+   * when a call stopped half-way; `upsert` then repairs it.
+   */
+  async matches(cluster: string, name: string, timing: ScheduleTiming, invocation: ScheduledInvocation): Promise<boolean> {
+    const id = scheduleSchedulerId(name);
+    for (const lane of LANES) {
+      const scheduler = await this.queue(cluster, lane).getJobScheduler(id);
+      if (lane !== invocation.lane ? scheduler !== undefined : !scheduler || !sameScheduler(scheduler, timing, jobData(name, invocation), invocation)) return false;
+    }
+    return true;
+  }
+
+  /** The schedules that have a job scheduler in Redis on either lane queue of the cluster. */
+  async scheduled(cluster: string): Promise<Set<string>> {
+    const names = new Set<string>();
+    for (const lane of LANES) {
+      for (const scheduler of await this.queue(cluster, lane).getJobSchedulers(0, -1)) {
+        const id = scheduler.id ?? scheduler.key;
+        if (id.startsWith(SCHEDULER_PREFIX)) names.add(id.slice(SCHEDULER_PREFIX.length));
+      }
+    }
+    return names;
   }
 
   /** Stops the ticks (pause, delete); a run under way finishes. */
@@ -108,6 +137,17 @@ export class ScheduleQueues {
     }
     return queue;
   }
+}
+
+function sameScheduler(scheduler: JobSchedulerJson, timing: ScheduleTiming, data: InvocationJob, invocation: ScheduledInvocation): boolean {
+  const timed = 'everyMs' in timing ? Number(scheduler.every) === timing.everyMs && !scheduler.pattern : scheduler.pattern === timing.cron && (scheduler.tz ?? 'UTC') === (timing.timezone || 'UTC');
+  return (
+    timed &&
+    scheduler.name === invocation.service &&
+    // As stored: JSON, so an undefined field is no field.
+    isDeepStrictEqual(scheduler.template?.data, JSON.parse(JSON.stringify(data))) &&
+    Number(scheduler.template?.opts?.attempts) === (invocation.attempts || 3)
+  );
 }
 
 // The job id of each tick (`repeat:<scheduler>:<due ms>`) is the run's invocation id: the server

@@ -270,10 +270,13 @@ export class ClusterConfig {
     }
   }
 
-  /** The job schedulers of schedules the apply changed or removed (as ScheduleCatalog does per call). */
+  /**
+   * The job schedulers after an apply: removed schedules lose theirs and their run lists; every other
+   * schedule's is made to match, which also moves those of services the apply put on the other lane.
+   */
   private async reconcileSchedules(cluster: string, write: ConfigWrite): Promise<void> {
-    for (const put of write.puts) if (put.kind === 'schedule') await this.schedules.reconcile(cluster, put.name, put.spec as ScheduleSpecRecord);
     for (const d of write.deletes) if (d.kind === 'schedule') await this.schedules.forget(cluster, d.name);
+    await this.schedules.reconcileCluster(cluster);
   }
 }
 

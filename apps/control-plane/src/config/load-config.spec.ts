@@ -17,6 +17,7 @@ describe('control-plane loadConfig', () => {
       adminToken: undefined,
       logLevel: 'info',
       logFormat: 'auto',
+      scheduleCheckMs: 30_000,
       tls: { mode: 'plaintext', insecure: false },
       limits: DEFAULT_LIMITS,
       compile: { workers: Math.min(2, os.availableParallelism()), maxHeapMb: 512, loadTimeoutMs: 2000 },
@@ -44,6 +45,12 @@ describe('control-plane loadConfig', () => {
     expect(() => loadConfig({ LANEWAY_LOG_FORMAT: 'colour' })).toThrow(
       /invalid control-plane configuration: LANEWAY_LOG_FORMAT="colour": .*"pretty".*"json"/,
     );
+  });
+
+  it('reads LANEWAY_SCHEDULE_CHECK_MS, and refuses one that is not a whole number of ms from 100 to an hour', () => {
+    expect(loadConfig({ LANEWAY_SCHEDULE_CHECK_MS: '500' }).scheduleCheckMs).toBe(500);
+    expect(() => loadConfig({ LANEWAY_SCHEDULE_CHECK_MS: '10' })).toThrow(/invalid control-plane configuration: LANEWAY_SCHEDULE_CHECK_MS="10": .*100/);
+    expect(() => loadConfig({ LANEWAY_SCHEDULE_CHECK_MS: 'often' })).toThrow(/LANEWAY_SCHEDULE_CHECK_MS="often"/);
   });
 
   it('reads every limit from its variable; empty means the default', () => {

@@ -64,6 +64,8 @@ const schema = z.object({
   LANEWAY_COMPILE_WORKERS: z.coerce.number().int().min(1).max(64).optional(),
   LANEWAY_COMPILE_MAX_HEAP_MB: z.coerce.number().int().min(64).max(65_536).default(512),
   LANEWAY_LOAD_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(2000),
+  // How often the schedules' job schedulers in Redis are checked against the store (schedules/schedule-keeper.ts).
+  LANEWAY_SCHEDULE_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   // The limits of limits.ts (LIMIT_VARIABLES names the same variables).
   LANEWAY_MAX_DEPLOY_FILES: limit('maxDeployFiles'),
   LANEWAY_MAX_FILE_BYTES: limit('maxFileBytes'),
@@ -108,6 +110,11 @@ export interface ControlPlaneConfig {
   limits: Readonly<Limits>;
   /** The processes that compile and inspect uploads (a crash or a runaway there costs one deploy). */
   compile: Readonly<CompileSettings>;
+  /**
+   * LANEWAY_SCHEDULE_CHECK_MS: how often the job schedulers in Redis are compared with the stored
+   * schedules and repaired (Redis keeps nothing on disk). Absent (a config built by hand): 30 s.
+   */
+  scheduleCheckMs?: number;
   /** How the gRPC API is served (LANEWAY_TLS*, LANEWAY_INSECURE); absent (a config built by hand) is plaintext. */
   tls?: TlsSettings;
   /**
@@ -169,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     adminToken: c.LANEWAY_ADMIN_TOKEN,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LANEWAY_LOG_FORMAT,
+    scheduleCheckMs: c.LANEWAY_SCHEDULE_CHECK_MS,
     tls: Object.freeze(tls),
     secretKey: c.LANEWAY_SECRET_KEY,
     previousSecretKeys: c.LANEWAY_SECRET_KEY_PREVIOUS,

@@ -30,6 +30,7 @@ const DEFAULT_WAIT_MS = 10_000;
 export class DeployPipeline {
   // Compile and inspection outcomes by (path, content), shared by every cluster.
   private readonly validated: ValidatedFiles;
+  private readonly changeListeners: ((cluster: string) => void)[] = [];
 
   constructor(
     private readonly store: ClusterStore,
@@ -38,6 +39,11 @@ export class DeployPipeline {
     compiler: CompilerPool,
   ) {
     this.validated = new ValidatedFiles(compiler);
+  }
+
+  /** Called after a deploy or a rollback stored a change of the cluster's services (what depends on their lanes follows). */
+  onServicesChanged(listener: (cluster: string) => void): void {
+    this.changeListeners.push(listener);
   }
 
   async deploy(cluster: string, files: readonly SourceFileInput[], options: DeployOptions): Promise<DeployOutcome> {
@@ -50,7 +56,10 @@ export class DeployPipeline {
     const stored = await this.store.deployServices(cluster, services);
     const storedMs = performance.now() - started;
     const changed = stored.services.some((s) => s.changed);
-    if (changed) this.hub.notify(cluster, stored.delta);
+    if (changed) {
+      this.hub.notify(cluster, stored.delta);
+      this.servicesChanged(cluster);
+    }
     const servers = await this.waitIfAsked(cluster, stored.revision, options);
     this.log.info(
       {
@@ -108,10 +117,17 @@ export class DeployPipeline {
     if (!service) throw new InvalidArgumentError('service', 'service is empty: give the name of the service to roll back');
     if (!version) throw new InvalidArgumentError('version', 'version is empty: pick one from ListServiceVersions');
     const result = await this.store.rollbackService(cluster, service, version);
-    if (result.service.changed) this.hub.notify(cluster);
+    if (result.service.changed) {
+      this.hub.notify(cluster);
+      this.servicesChanged(cluster);
+    }
     const servers = await this.waitIfAsked(cluster, result.revision, options);
     this.log.info({ cluster, revision: result.revision, service, version: result.service.version }, 'rolled back');
     return { ...result, servers };
+  }
+
+  private servicesChanged(cluster: string): void {
+    for (const listener of this.changeListeners) listener(cluster);
   }
 
   private async waitIfAsked(cluster: string, revision: number, options: DeployOptions): Promise<ServerApplyResult[]> {

@@ -1,10 +1,15 @@
-import type { ScheduledInvocation, ScheduleQueues, ScheduleRunRecord } from '@laneway/lanes';
+import type { ScheduledInvocation, ScheduleQueues, ScheduleRunRecord, ScheduleTiming } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, UnavailableError } from '../errors';
 import { ResourceCatalog, type ResourceChange, type ResourceWait } from '../resources/resource-catalog';
 import type { ClusterStore, ResourceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import { checkScheduleService, inputOf, overlapOf, scheduleSpecOf, timingOf, type ScheduleInput, type ScheduleSpecRecord } from './schedule-spec';
+
+/** A job scheduler to set (missing or different), or to remove (a paused schedule's, or a deleted one's leftover). */
+type SchedulerRepair =
+  | { kind: 'set'; name: string; timing: ScheduleTiming; invocation: ScheduledInvocation }
+  | { kind: 'paused' | 'leftover'; name: string };
 
 /**
  * The cluster's schedules: the `schedule` kind on the common resource machinery (revision, push,
@@ -51,9 +56,71 @@ export class ScheduleCatalog {
     return change;
   }
 
-  /** Makes the job scheduler of a schedule stored by another path (ApplyConfig) match its spec. */
-  reconcile(cluster: string, name: string, spec: ScheduleSpecRecord): Promise<void> {
-    return this.apply(cluster, name, { spec });
+  /**
+   * Makes Redis hold the job schedulers the cluster's stored schedules call for, and no others:
+   * one for each active schedule, on its service's lane queue as the service is deployed now, with
+   * its timing, input and the service's attempts. Repairs what Redis lost (it keeps nothing on disk),
+   * a service redeployed on the other lane, a call that stopped half-way, and a deleted schedule's
+   * leftover. Touches nothing that already matches (an interval schedule keeps its next tick). A
+   * schedule whose service is no longer deployed is reported in `failed` and left as it is.
+   *
+   * With `settleMs`, a difference is acted on only if it is still there that much later: a
+   * create, pause or delete under way stores its spec and then sets its job scheduler, and a pass
+   * in between must not set it a second time (which would move an interval schedule's first tick).
+   */
+  async reconcileCluster(cluster: string, settleMs = 0): Promise<{ repaired: string[]; removed: string[]; failed: string[] }> {
+    let found = await this.differences(cluster);
+    if (settleMs > 0 && found.repairs.length) {
+      const first = new Set(found.repairs.map((r) => `${r.name}\u0000${r.kind}`));
+      await new Promise((r) => setTimeout(r, settleMs));
+      found = await this.differences(cluster);
+      found.repairs = found.repairs.filter((r) => first.has(`${r.name}\u0000${r.kind}`));
+    }
+    const repaired: string[] = [];
+    const removed: string[] = [];
+    for (const repair of found.repairs) {
+      const { name } = repair;
+      if (repair.kind === 'set') {
+        await this.bullmq('set the job scheduler of', cluster, name, () => this.queues.upsert(cluster, name, repair.timing, repair.invocation));
+        repaired.push(name);
+      } else {
+        await this.bullmq('remove the job scheduler of', cluster, name, () => this.queues.remove(cluster, name));
+        (repair.kind === 'leftover' ? removed : repaired).push(name);
+      }
+    }
+    if (repaired.length || removed.length) this.log.info({ cluster, repaired, removed }, 'job schedulers repaired to match the stored schedules');
+    return { repaired, removed, failed: found.failed };
+  }
+
+  /** What reconcileCluster would change now. */
+  private async differences(cluster: string): Promise<{ repairs: SchedulerRepair[]; failed: string[] }> {
+    // Redis first, the store second: a schedule created in between is in the store (and checked
+    // below) even if its job scheduler was not listed, so it is never taken for a leftover.
+    const present = await this.bullmq('list the job schedulers of', cluster, '*', () => this.queues.scheduled(cluster));
+    const { resources } = await this.resources.list(cluster);
+    const repairs: SchedulerRepair[] = [];
+    const failed: string[] = [];
+    for (const { name, spec } of resources) {
+      if (spec.paused) {
+        if (present.has(name)) repairs.push({ kind: 'paused', name });
+        continue;
+      }
+      let invocation: ScheduledInvocation;
+      try {
+        invocation = await this.invocation(cluster, name, spec);
+      } catch (err) {
+        if (!(err instanceof FailedPreconditionError)) throw err;
+        failed.push(name);
+        this.log.warn({ cluster, schedule: name, service: spec.service }, err.message);
+        continue;
+      }
+      const timing = timingOf(spec);
+      const matches = present.has(name) && (await this.bullmq('read the job scheduler of', cluster, name, () => this.queues.matches(cluster, name, timing, invocation)));
+      if (!matches) repairs.push({ kind: 'set', name, timing, invocation });
+    }
+    const stored = new Set(resources.map((r) => r.name));
+    for (const name of present) if (!stored.has(name)) repairs.push({ kind: 'leftover', name });
+    return { repairs, failed };
   }
 
   /** Removes the job scheduler and the run list of a deleted schedule. */
