@@ -4,6 +4,8 @@ import type { ScheduleCatalog } from './schedule-catalog';
 
 // A difference is repaired only if it is still there this much later (see reconcileCluster).
 const SETTLE_MS = 1000;
+// close() waits this long for a pass under way (one stuck on an unreachable Redis would never end).
+const CLOSE_WAIT_MS = 2000;
 
 /**
  * Keeps every cluster's job schedulers in Redis matching its stored schedules: one pass when the
@@ -17,6 +19,7 @@ export class ScheduleKeeper {
   /** Per cluster: the pass under way, and whether another was asked for while it ran. */
   private readonly passes = new Map<string, { running: Promise<void>; again: boolean }>();
   private closed = false;
+  private checkingAll = false;
 
   constructor(
     private readonly store: ClusterStore,
@@ -36,16 +39,18 @@ export class ScheduleKeeper {
     void this.check(cluster);
   }
 
-  /** Checks every cluster, one after the other. */
+  /** Checks every cluster, one after the other; skipped while the previous round is still going (Redis unreachable). */
   async checkAll(): Promise<void> {
-    let clusters: string[];
+    if (this.checkingAll) return;
+    this.checkingAll = true;
     try {
-      clusters = (await this.store.listClusters()).map((c) => c.name);
+      const clusters = (await this.store.listClusters()).map((c) => c.name);
+      for (const cluster of clusters) await this.check(cluster);
     } catch (err) {
       this.log.warn({ err }, 'could not list the clusters to check their schedules; trying again at the next pass');
-      return;
+    } finally {
+      this.checkingAll = false;
     }
-    for (const cluster of clusters) await this.check(cluster);
   }
 
   /** One pass over a cluster; a pass asked for while one runs starts when it ends (at most one waits). */
@@ -72,10 +77,12 @@ export class ScheduleKeeper {
     return state.running;
   }
 
-  /** Stops the passes; resolves when the one under way has ended. */
+  /** Stops the passes; resolves when the ones under way have ended, or after CLOSE_WAIT_MS. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    await Promise.all([...this.passes.values()].map((p) => p.running));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([...this.passes.values()].map((p) => p.running)), new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 }
