@@ -166,7 +166,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     logger: log,
   });
   const security = new SecurityChecks(resources);
-  const limiter = new RateLimiter(publisher, config.queuePrefix, config.cluster, log);
+  const limiterRedis = RateLimiter.connect(config.redisUrl);
+  const limiter = new RateLimiter(limiterRedis, config.queuePrefix, config.cluster, log);
   // One listener: /healthz for the load balancer, /debug/memory, and the cluster's channels.
   let http: RunningHttpServer | undefined;
   if (config.httpAddress) {
@@ -188,7 +189,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       invoker,
       security: (route, request) => security.check(route, request.headers),
       rateLimit: limiter.take,
-      enqueue: new AsyncEnqueuer(publisher, config.queuePrefix, config.cluster, invoker).enqueue,
+      enqueue: new AsyncEnqueuer(publisher, config.queuePrefix, config.cluster, invoker, () => lanes.connected && publisher.status === 'ready').enqueue,
       openApi: () =>
         openApiDocument({
           cluster: config.cluster,
@@ -228,7 +229,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       await connectors.close();
       await checker?.close();
       await lanes.close();
-      await Promise.all([connection.quit(), publisher.quit()]).catch(() => undefined);
+      await Promise.all([connection.quit(), publisher.quit(), limiterRedis.quit()].map((q) => q.catch(() => undefined)));
       log.info({}, 'server stopped');
     },
   };

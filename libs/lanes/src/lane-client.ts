@@ -105,6 +105,11 @@ export class LaneClient {
     this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onReply(message));
   }
 
+  /** Whether its Redis connection is up now; while it is not, calls wait for it to come back. */
+  get connected(): boolean {
+    return this.connection.status === 'ready';
+  }
+
   /** Subscribes to the reply channel; called by the first invoke, or up front to fail fast. */
   start(): Promise<void> {
     this.ready ??= this.subscriber.subscribe(this.channel).then(() => undefined);

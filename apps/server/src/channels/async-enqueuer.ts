@@ -6,6 +6,13 @@ import type { ChannelRoute } from './channel-route';
 
 // How long a client's Idempotency-Key keeps naming its first job.
 const IDEMPOTENCY_TTL_S = 24 * 3600;
+// How long queueing may take before the caller is answered 503 (the job may be queued after that).
+const ENQUEUE_TIMEOUT_MS = 5000;
+
+/** Why an async call was not (or may not have been) queued: its message is for the caller. */
+export class QueueUnavailableError extends Error {
+  readonly code = 'QUEUE_UNAVAILABLE';
+}
 
 /**
  * Queues async channel calls through the durable async path (retries, stalled-job recovery). With an
@@ -18,9 +25,34 @@ export class AsyncEnqueuer {
     private readonly prefix: string,
     private readonly cluster: string,
     private readonly invoker: Invoker,
+    /** Whether Redis is reachable now; while it is not, calls are refused at once (their commands would wait for it). */
+    private readonly available: () => boolean = () => true,
   ) {}
 
-  readonly enqueue = async (route: ChannelRoute, input: unknown, options: { idempotencyKey: string | undefined; caller: string }): Promise<{ jobId: string; repeated: boolean }> => {
+  /**
+   * Refused at once, queueing nothing, while Redis is unreachable; a call whose Redis commands take
+   * over ENQUEUE_TIMEOUT_MS is answered with an error too, though its job may still be queued.
+   */
+  readonly enqueue = (route: ChannelRoute, input: unknown, options: { idempotencyKey: string | undefined; caller: string }): Promise<{ jobId: string; repeated: boolean }> => {
+    if (!this.available()) {
+      return Promise.reject(new QueueUnavailableError(`channel '${route.name}' is async and Redis is unreachable: nothing was queued; retry later`));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new QueueUnavailableError(
+              `channel '${route.name}': Redis did not answer within ${ENQUEUE_TIMEOUT_MS / 1000} s; the call may still be queued, so repeat it with the same Idempotency-Key to have it run once`,
+            ),
+          ),
+        ENQUEUE_TIMEOUT_MS,
+      );
+    });
+    return Promise.race([this.queue(route, input, options), late]).finally(() => clearTimeout(timer));
+  };
+
+  private async queue(route: ChannelRoute, input: unknown, options: { idempotencyKey: string | undefined; caller: string }): Promise<{ jobId: string; repeated: boolean }> {
     const jobId = `${route.name}-${randomUUID()}`;
     if (options.idempotencyKey === undefined) return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
     // Keys are the caller's: two callers may pick the same key without seeing each other's job.
@@ -38,5 +70,5 @@ export class AsyncEnqueuer {
       await this.redis.del(key).catch(() => undefined);
       throw err;
     }
-  };
+  }
 }

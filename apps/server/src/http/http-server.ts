@@ -410,8 +410,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       if (closing) void reply.header('connection', 'close');
       return void reply.code(202).type('application/json').send(JSON.stringify({ jobId: queued.jobId }));
     } catch (err) {
-      log.warn({ err, channel: route.name }, 'could not queue an async channel call');
-      return fail(reply, 503, { code: 'UNAVAILABLE', message: `channel '${route.name}': the invocation could not be queued; retry` }, true);
+      // The enqueuer's own refusals (Redis unreachable or slow) say what happened to the call.
+      const refusal = (err as { code?: string }).code === 'QUEUE_UNAVAILABLE' ? (err as Error).message : undefined;
+      if (refusal) log.debug({ channel: route.name, reason: refusal }, 'async channel call refused');
+      else log.warn({ err, channel: route.name }, 'could not queue an async channel call');
+      return fail(reply, 503, { code: 'UNAVAILABLE', message: refusal ?? `channel '${route.name}': the invocation could not be queued; retry` }, true);
     }
   }
 
