@@ -1,3 +1,4 @@
+import { status } from '@grpc/grpc-js';
 import { JobState } from '@laneway/proto';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +56,7 @@ class RedisRelay {
   }
 }
 
-describe('channels while the server cannot reach Redis: sync calls answered, rate limits let through, async calls refused at once', () => {
+describe('while Redis is unreachable: sync channel calls answered, rate limits let through, async channel calls and Invoke refused at once', () => {
   let c: TestCluster;
   let relay: RedisRelay;
   let base: string;
@@ -65,7 +66,9 @@ describe('channels while the server cannot reach Redis: sync calls answered, rat
     relay = new RedisRelay({ host: redis.hostname, port: Number(redis.port || 6379) });
     const relayPort = await freePort();
     await relay.listen(relayPort);
-    c = await startCluster({ servers: 1, http: true, name: 'lwoutage', serverEnv: { REDIS_URL: `redis://127.0.0.1:${relayPort}` } });
+    // The control plane and the server both reach Redis through the relay.
+    const viaRelay = { REDIS_URL: `redis://127.0.0.1:${relayPort}` };
+    c = await startCluster({ servers: 1, http: true, name: 'lwoutage', env: viaRelay, serverEnv: viaRelay });
     await c.api.deploy(c.cluster, [{ path: 'outage/services.js', content: services }]);
     await c.api.putChannel(c.cluster, { name: 'plain', method: 'GET', path: '/plain/:id', service: 'out.echo' });
     await c.api.putChannel(c.cluster, { name: 'limited', method: 'GET', path: '/limited/:id', service: 'out.echo', rateLimitPerSecond: 2 });
@@ -121,6 +124,17 @@ describe('channels while the server cannot reach Redis: sync calls answered, rat
 
     // The server still answers its health check (it keeps its services; the lanes wait for Redis).
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+
+    // The control plane's Invoke, InvokeAsync and GetJob: UNAVAILABLE at once, naming Redis.
+    for (const call of [() => c.api.invokeAsync(c.cluster, 'out.echo', { n: 4 }), () => c.api.invoke(c.cluster, 'out.echo', { n: 5 }), () => c.api.getJob(c.cluster, 'jobs-1')]) {
+      const t = performance.now();
+      const err = (await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code?: number; details?: string } | undefined;
+      expect(err).toMatchObject({ code: status.UNAVAILABLE, details: expect.stringMatching(/Redis \(REDIS_URL\) is unreachable/) });
+      expect(performance.now() - t).toBeLessThan(1000);
+    }
   }, 30_000);
 
   it('after the outage: async calls are queued again and the limit holds again', async () => {

@@ -189,7 +189,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       invoker,
       security: (route, request) => security.check(route, request.headers),
       rateLimit: limiter.take,
-      enqueue: new AsyncEnqueuer(publisher, config.queuePrefix, config.cluster, invoker, () => lanes.connected && publisher.status === 'ready').enqueue,
+      enqueue: new AsyncEnqueuer(publisher, config.queuePrefix, config.cluster, invoker, () => lanes.connected).enqueue,
       openApi: () =>
         openApiDocument({
           cluster: config.cluster,

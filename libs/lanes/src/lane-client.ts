@@ -90,6 +90,7 @@ export class LaneClient {
   private flushScheduled = false;
   private ready: Promise<void> | undefined;
   private closed = false;
+  private wasReady = false;
 
   constructor(options: LaneClientOptions) {
     this.prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
@@ -101,13 +102,18 @@ export class LaneClient {
       typeof options.redis === 'string'
         ? new Redis(options.redis, redisOptions)
         : new Redis({ ...options.redis, ...redisOptions });
+    this.connection.once('ready', () => (this.wasReady = true));
     this.subscriber = this.connection.duplicate();
     this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onReply(message));
   }
 
-  /** Whether its Redis connection is up now; while it is not, calls wait for it to come back. */
+  /**
+   * False from the moment a connection that was up is lost until it is back (calls made meanwhile
+   * would wait for it); true while the first connection is being made, which calls wait for briefly.
+   */
   get connected(): boolean {
-    return this.connection.status === 'ready';
+    const status = this.connection.status;
+    return status === 'ready' || (!this.wasReady && (status === 'wait' || status === 'connecting' || status === 'connect'));
   }
 
   /** Subscribes to the reply channel; called by the first invoke, or up front to fail fast. */

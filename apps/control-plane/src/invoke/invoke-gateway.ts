@@ -1,5 +1,5 @@
 import type { AsyncJobInfo, LaneClient } from '@laneway/lanes';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, shownValue } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, shownValue, UnavailableError } from '../errors';
 import type { ClusterStore, ServiceRecord } from '../store';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -8,6 +8,9 @@ const DEFAULT_LIST_LIMIT = 100;
 /**
  * Invoke / InvokeAsync: finds the service's lane in the store and queues the call on it. The API has
  * checked the request against the configured limits (timeout, input size and depth, list limit) already.
+ * While Redis is unreachable every call here is refused at once with UNAVAILABLE (its commands would
+ * otherwise wait for Redis to come back, past any caller's patience, and an async call would be
+ * queued later without its caller knowing).
  */
 export class InvokeGateway {
   constructor(
@@ -23,6 +26,7 @@ export class InvokeGateway {
   ): Promise<{ outputJson: string; server: string; version: string }> {
     const input = parseInput(inputJson);
     const record = await this.find(cluster, service);
+    this.requireRedis();
     const timeout = timeoutMs || record.policy.timeoutMs || DEFAULT_TIMEOUT_MS;
     const result = await this.lanes.invoke({ cluster, lane: record.lane, service, input, timeoutMs: timeout });
     return { outputJson: JSON.stringify(result.output ?? null), server: result.server, version: result.version };
@@ -31,12 +35,14 @@ export class InvokeGateway {
   async invokeAsync(cluster: string, service: string, inputJson: string): Promise<string> {
     const input = parseInput(inputJson);
     const record = await this.find(cluster, service);
+    this.requireRedis();
     return this.lanes.invokeAsync({ cluster, lane: record.lane, service, input, attempts: record.policy.attempts || undefined });
   }
 
   async getJob(cluster: string, jobId: string): Promise<AsyncJobInfo> {
     if (!jobId) throw new InvalidArgumentError('job_id', 'job_id is empty');
     await this.store.getCluster(cluster);
+    this.requireRedis();
     const job = await this.lanes.getJob(cluster, jobId);
     if (!job) throw new NotFoundError('job', jobId, `job '${jobId}' does not exist in cluster '${cluster}' (completed jobs are kept for an hour)`);
     return job;
@@ -44,6 +50,7 @@ export class InvokeGateway {
 
   async listFailedJobs(cluster: string, service: string, limit: number): Promise<AsyncJobInfo[]> {
     await this.store.getCluster(cluster);
+    this.requireRedis();
     return this.lanes.listFailed(cluster, { service: service || undefined, limit: limit || DEFAULT_LIST_LIMIT });
   }
 
@@ -53,6 +60,10 @@ export class InvokeGateway {
       throw new FailedPreconditionError(`job '${jobId}' is ${job.state}, not failed: only failed jobs can be retried`);
     }
     return (await this.lanes.retryFailed(cluster, jobId))!;
+  }
+
+  private requireRedis(): void {
+    if (!this.lanes.connected) throw new UnavailableError('Redis (REDIS_URL) is unreachable from the control plane: nothing was queued or read; retry once it is back');
   }
 
   private async find(cluster: string, service: string): Promise<ServiceRecord> {
