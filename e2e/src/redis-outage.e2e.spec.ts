@@ -95,6 +95,7 @@ describe('while Redis is unreachable: sync channel calls answered, rate limits l
 
   it('before the outage: the limit holds, async calls are queued and run', async () => {
     expect((await timed('/plain/1')).status).toBe(200);
+    expect(await (await fetch(`${base}/healthz`)).json()).toMatchObject({ status: 'serving', redis: 'up' });
     expect(await burst()).toContain(429);
     const queued = await timed('/jobs', post(1));
     expect(queued.status).toBe(202);
@@ -122,8 +123,10 @@ describe('while Redis is unreachable: sync channel calls answered, rate limits l
     expect(refused.body).toEqual({ error: { code: 'UNAVAILABLE', message: expect.stringMatching(/Redis is unreachable: nothing was queued/) } });
     expect(refused.ms).toBeLessThan(1000);
 
-    // The server still answers its health check (it keeps its services; the lanes wait for Redis).
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    // The server stays in the load balancer (sync channels need no Redis) and says what it lacks.
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'serving', redis: 'unreachable' });
 
     // The control plane's Invoke, InvokeAsync and GetJob: UNAVAILABLE at once, naming Redis.
     for (const call of [() => c.api.invokeAsync(c.cluster, 'out.echo', { n: 4 }), () => c.api.invoke(c.cluster, 'out.echo', { n: 5 }), () => c.api.getJob(c.cluster, 'jobs-1')]) {

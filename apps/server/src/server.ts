@@ -183,6 +183,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
           inFlight: workers.inFlight,
           networkFetchers: workers.networkFetchers,
           httpInFlight: http?.inFlight ?? 0,
+          // Sync channel calls need no Redis, so the server stays 'serving' without it; operators see it here.
+          redis: lanes.connected ? 'up' : 'unreachable',
         }),
       },
       routes,
