@@ -8,7 +8,7 @@ export {
   type AsyncJobInfo,
 } from './lane-client';
 export { ReplyPublisher } from './reply-publisher';
-export { ScheduleQueues, type ScheduleTiming, type ScheduledInvocation } from './schedule-queues';
+export { ScheduleQueues, schedulerMatches, type FoundScheduler, type ScheduleTiming, type ScheduledInvocation } from './schedule-queues';
 export {
   acquireScheduleLock,
   clearScheduleRuns,

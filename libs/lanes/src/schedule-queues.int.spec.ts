@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ScheduleQueues, type ScheduledInvocation, type ScheduleTiming } from './schedule-queues';
+import { schedulerMatches, ScheduleQueues, type ScheduledInvocation, type ScheduleTiming } from './schedule-queues';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -12,6 +12,11 @@ describe('ScheduleQueues: what is in Redis compared with what a schedule calls f
   const cron: ScheduleTiming = { cron: '0 3 * * *', timezone: 'Europe/Warsaw' };
   const invocation: ScheduledInvocation = { service: 'crm.sync', lane: 'network', input: { full: true }, overlap: 'skip', attempts: 0 };
 
+  /** What `scheduled` finds for one schedule, compared as the control plane does. */
+  const matches = async (name: string, timing: ScheduleTiming, wanted: ScheduledInvocation): Promise<boolean> =>
+    schedulerMatches((await queues.scheduled('c')).get(name), name, timing, wanted);
+  const names = async (): Promise<Set<string>> => new Set((await queues.scheduled('c')).keys());
+
   afterAll(async () => {
     await queues.close();
     const redis = new Redis(REDIS_URL);
@@ -21,37 +26,37 @@ describe('ScheduleQueues: what is in Redis compared with what a schedule calls f
   });
 
   it('matches only the job scheduler upsert set: same lane, timing, service, input and attempts', async () => {
-    expect(await queues.scheduled('c')).toEqual(new Set());
-    expect(await queues.matches('c', 'nightly', every, invocation)).toBe(false);
+    expect(await names()).toEqual(new Set());
+    expect(await matches('nightly', every, invocation)).toBe(false);
 
     await queues.upsert('c', 'nightly', every, invocation);
-    expect(await queues.scheduled('c')).toEqual(new Set(['nightly']));
-    expect(await queues.matches('c', 'nightly', every, invocation)).toBe(true);
+    expect(await names()).toEqual(new Set(['nightly']));
+    expect(await matches('nightly', every, invocation)).toBe(true);
 
-    expect(await queues.matches('c', 'nightly', { everyMs: 30_000 }, invocation)).toBe(false);
-    expect(await queues.matches('c', 'nightly', cron, invocation)).toBe(false);
-    expect(await queues.matches('c', 'nightly', every, { ...invocation, lane: 'cpu' })).toBe(false);
-    expect(await queues.matches('c', 'nightly', every, { ...invocation, service: 'crm.other' })).toBe(false);
-    expect(await queues.matches('c', 'nightly', every, { ...invocation, input: { full: false } })).toBe(false);
-    expect(await queues.matches('c', 'nightly', every, { ...invocation, overlap: 'allow' })).toBe(false);
+    expect(await matches('nightly', { everyMs: 30_000 }, invocation)).toBe(false);
+    expect(await matches('nightly', cron, invocation)).toBe(false);
+    expect(await matches('nightly', every, { ...invocation, lane: 'cpu' })).toBe(false);
+    expect(await matches('nightly', every, { ...invocation, service: 'crm.other' })).toBe(false);
+    expect(await matches('nightly', every, { ...invocation, input: { full: false } })).toBe(false);
+    expect(await matches('nightly', every, { ...invocation, overlap: 'allow' })).toBe(false);
     // attempts 0 means the default, 3.
-    expect(await queues.matches('c', 'nightly', every, { ...invocation, attempts: 3 })).toBe(true);
-    expect(await queues.matches('c', 'nightly', every, { ...invocation, attempts: 5 })).toBe(false);
+    expect(await matches('nightly', every, { ...invocation, attempts: 3 })).toBe(true);
+    expect(await matches('nightly', every, { ...invocation, attempts: 5 })).toBe(false);
   });
 
   it('matches a cron schedule by expression and time zone, and no longer once it is on both lanes or removed', async () => {
     await queues.upsert('c', 'report', cron, { ...invocation, lane: 'cpu', input: null });
-    expect(await queues.matches('c', 'report', cron, { ...invocation, lane: 'cpu', input: null })).toBe(true);
-    expect(await queues.matches('c', 'report', { ...cron, timezone: 'UTC' }, { ...invocation, lane: 'cpu', input: null })).toBe(false);
-    expect(await queues.matches('c', 'report', cron, { ...invocation, lane: 'network', input: null })).toBe(false);
+    expect(await matches('report', cron, { ...invocation, lane: 'cpu', input: null })).toBe(true);
+    expect(await matches('report', { ...cron, timezone: 'UTC' }, { ...invocation, lane: 'cpu', input: null })).toBe(false);
+    expect(await matches('report', cron, { ...invocation, lane: 'network', input: null })).toBe(false);
 
     // Moved to the network lane: upsert takes it off the CPU lane's queue.
     await queues.upsert('c', 'report', cron, { ...invocation, lane: 'network', input: null });
-    expect(await queues.matches('c', 'report', cron, { ...invocation, lane: 'network', input: null })).toBe(true);
-    expect(await queues.scheduled('c')).toEqual(new Set(['nightly', 'report']));
+    expect(await matches('report', cron, { ...invocation, lane: 'network', input: null })).toBe(true);
+    expect(await names()).toEqual(new Set(['nightly', 'report']));
 
     await queues.remove('c', 'report');
-    expect(await queues.matches('c', 'report', cron, { ...invocation, lane: 'network', input: null })).toBe(false);
-    expect(await queues.scheduled('c')).toEqual(new Set(['nightly']));
+    expect(await matches('report', cron, { ...invocation, lane: 'network', input: null })).toBe(false);
+    expect(await names()).toEqual(new Set(['nightly']));
   });
 });

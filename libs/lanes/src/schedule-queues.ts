@@ -63,30 +63,20 @@ export class ScheduleQueues {
   }
 
   /**
-   * Whether the schedule's job scheduler in Redis is the one `upsert(timing, invocation)` would set:
-   * on the invocation's lane queue only, with its timing, service, input, overlap and attempts. False
-   * when Redis lost it (Redis keeps nothing on disk), when the service moved to the other lane, or
-   * when a call stopped half-way; `upsert` then repairs it.
+   * The job schedulers of the cluster's schedules in Redis (both lane queues, one listing each), by
+   * schedule name, with what each holds: what {@link schedulerMatches} compares.
    */
-  async matches(cluster: string, name: string, timing: ScheduleTiming, invocation: ScheduledInvocation): Promise<boolean> {
-    const id = scheduleSchedulerId(name);
-    for (const lane of LANES) {
-      const scheduler = await this.queue(cluster, lane).getJobScheduler(id);
-      if (lane !== invocation.lane ? scheduler !== undefined : !scheduler || !sameScheduler(scheduler, timing, jobData(name, invocation), invocation)) return false;
-    }
-    return true;
-  }
-
-  /** The schedules that have a job scheduler in Redis on either lane queue of the cluster. */
-  async scheduled(cluster: string): Promise<Set<string>> {
-    const names = new Set<string>();
+  async scheduled(cluster: string): Promise<Map<string, FoundScheduler[]>> {
+    const found = new Map<string, FoundScheduler[]>();
     for (const lane of LANES) {
       for (const scheduler of await this.queue(cluster, lane).getJobSchedulers(0, -1)) {
         const id = scheduler.id ?? scheduler.key;
-        if (id.startsWith(SCHEDULER_PREFIX)) names.add(id.slice(SCHEDULER_PREFIX.length));
+        if (!id.startsWith(SCHEDULER_PREFIX)) continue;
+        const name = id.slice(SCHEDULER_PREFIX.length);
+        found.set(name, [...(found.get(name) ?? []), { lane, scheduler }]);
       }
     }
-    return names;
+    return found;
   }
 
   /** Stops the ticks (pause, delete); a run under way finishes. */
@@ -137,6 +127,22 @@ export class ScheduleQueues {
     }
     return queue;
   }
+}
+
+/** A schedule's job scheduler as {@link ScheduleQueues.scheduled} found it, and the lane queue it is on. */
+export interface FoundScheduler {
+  lane: ServiceLane;
+  scheduler: JobSchedulerJson;
+}
+
+/**
+ * Whether what Redis holds for a schedule (`found`, from `scheduled`) is what `upsert(timing,
+ * invocation)` would set: one job scheduler, on the invocation's lane queue, with its timing, service,
+ * input, overlap and attempts. False when Redis lost it (Redis keeps nothing on disk), when the
+ * service moved to the other lane, or when a call stopped half-way; `upsert` then repairs it.
+ */
+export function schedulerMatches(found: readonly FoundScheduler[] | undefined, name: string, timing: ScheduleTiming, invocation: ScheduledInvocation): boolean {
+  return found?.length === 1 && found[0]!.lane === invocation.lane && sameScheduler(found[0]!.scheduler, timing, jobData(name, invocation), invocation);
 }
 
 function sameScheduler(scheduler: JobSchedulerJson, timing: ScheduleTiming, data: InvocationJob, invocation: ScheduledInvocation): boolean {

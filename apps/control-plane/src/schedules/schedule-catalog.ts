@@ -1,8 +1,8 @@
-import type { ScheduledInvocation, ScheduleQueues, ScheduleRunRecord, ScheduleTiming } from '@laneway/lanes';
+import { schedulerMatches, type ScheduledInvocation, type ScheduleQueues, type ScheduleRunRecord, type ScheduleTiming } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, UnavailableError } from '../errors';
 import { ResourceCatalog, type ResourceChange, type ResourceWait } from '../resources/resource-catalog';
-import type { ClusterStore, ResourceRecord } from '../store';
+import type { ClusterStore, ResourceRecord, ServiceRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import { checkScheduleService, inputOf, overlapOf, scheduleSpecOf, timingOf, type ScheduleInput, type ScheduleSpecRecord } from './schedule-spec';
 
@@ -98,6 +98,7 @@ export class ScheduleCatalog {
     // below) even if its job scheduler was not listed, so it is never taken for a leftover.
     const present = await this.bullmq('list the job schedulers of', cluster, '*', () => this.queues.scheduled(cluster));
     const { resources } = await this.resources.list(cluster);
+    const services = new Map((await this.store.listServices(cluster)).services.map((s) => [s.name, s]));
     const repairs: SchedulerRepair[] = [];
     const failed: string[] = [];
     for (const { name, spec } of resources) {
@@ -107,7 +108,7 @@ export class ScheduleCatalog {
       }
       let invocation: ScheduledInvocation;
       try {
-        invocation = await this.invocation(cluster, name, spec);
+        invocation = invocationOf(cluster, name, spec, services.get(spec.service));
       } catch (err) {
         if (!(err instanceof FailedPreconditionError)) throw err;
         failed.push(name);
@@ -115,11 +116,10 @@ export class ScheduleCatalog {
         continue;
       }
       const timing = timingOf(spec);
-      const matches = present.has(name) && (await this.bullmq('read the job scheduler of', cluster, name, () => this.queues.matches(cluster, name, timing, invocation)));
-      if (!matches) repairs.push({ kind: 'set', name, timing, invocation });
+      if (!schedulerMatches(present.get(name), name, timing, invocation)) repairs.push({ kind: 'set', name, timing, invocation });
     }
     const stored = new Set(resources.map((r) => r.name));
-    for (const name of present) if (!stored.has(name)) repairs.push({ kind: 'leftover', name });
+    for (const name of present.keys()) if (!stored.has(name)) repairs.push({ kind: 'leftover', name });
     return { repairs, failed };
   }
 
@@ -169,14 +169,7 @@ export class ScheduleCatalog {
   }
 
   private async invocation(cluster: string, name: string, spec: ScheduleSpecRecord): Promise<ScheduledInvocation> {
-    const service = await this.store.getService(cluster, spec.service);
-    if (!service) {
-      throw new FailedPreconditionError(`service '${spec.service}' of schedule '${name}' is no longer deployed in cluster '${cluster}': deploy it again, or point the schedule at another service`, {
-        schedule: name,
-        service: spec.service,
-      });
-    }
-    return { service: spec.service, lane: service.lane, input: inputOf(spec), overlap: overlapOf(spec), attempts: service.policy.attempts };
+    return invocationOf(cluster, name, spec, await this.store.getService(cluster, spec.service));
   }
 
   private async bullmq<T>(what: string, cluster: string, name: string, fn: () => Promise<T>): Promise<T> {
@@ -186,4 +179,15 @@ export class ScheduleCatalog {
       throw new UnavailableError(`could not ${what} schedule '${name}' in Redis (${(err as Error).message}): make the call again once Redis is reachable`, { cluster, schedule: name }, { cause: err });
     }
   }
+}
+
+/** What each run of a schedule invokes, with its service as deployed now; FAILED_PRECONDITION when it is not. */
+function invocationOf(cluster: string, name: string, spec: ScheduleSpecRecord, service: ServiceRecord | undefined): ScheduledInvocation {
+  if (!service) {
+    throw new FailedPreconditionError(`service '${spec.service}' of schedule '${name}' is no longer deployed in cluster '${cluster}': deploy it again, or point the schedule at another service`, {
+      schedule: name,
+      service: spec.service,
+    });
+  }
+  return { service: spec.service, lane: service.lane, input: inputOf(spec), overlap: overlapOf(spec), attempts: service.policy.attempts };
 }

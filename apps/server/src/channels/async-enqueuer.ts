@@ -26,7 +26,7 @@ export class AsyncEnqueuer {
     private readonly cluster: string,
     private readonly invoker: Invoker,
     /** Whether Redis is reachable now; while it is not, calls are refused at once (their commands would wait for it). */
-    private readonly available: () => boolean = () => true,
+    private readonly available: () => boolean,
   ) {}
 
   /**
