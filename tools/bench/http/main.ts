@@ -297,7 +297,9 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     const vsMoleculer = perRun('laneway', 'moleculer', 'rps');
     const bareVsMoleculer = perRun('bare', 'moleculer', 'rps');
     const fastifyVsMoleculer = perRun('fastify', 'moleculer', 'rps');
-    const ratiosOf = (a: Target, b: Target): string => results[a].map((r, n) => round(r.rps / results[b][n]!.rps)).join(', ');
+    /** The per-run ratios that perRun takes the median of, for the report. */
+    const ratiosOf = (a: keyof typeof results, b: keyof typeof results, field: 'rps' | 'p99' = 'rps'): string =>
+      results[a].map((r, n) => round(r[field] / results[b][n]![field])).join(', ');
     const loadedVsIdle = perRun('loaded', 'idle', 'p99');
     const idleBurstP99 = med('idleBurst', 'p99');
     const loadedBurstP99 = med('loadedBurst', 'p99');
@@ -334,7 +336,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       undefined,
       `(${round(loadedP99 / idleP99)}x idle from the medians; p50 ${round(med('loaded', 'p50'), 3)} ms; ${Math.round(med('loaded', 'rps'))} req/s; ${cpuJobs('loaded')}${failures('loaded')})`,
     );
-    report('saturated / idle p99, median of runs', loadedVsIdle, 'x', { op: '<', value: 1.5 }, `(runs ${results.loaded.map((r, n) => round(r.p99 / results.idle[n]!.p99)).join(', ')})`);
+    report('saturated / idle p99, median of runs', loadedVsIdle, 'x', { op: '<', value: 1.5 }, `(runs ${ratiosOf('loaded', 'idle', 'p99')})`);
     const outsideP99 = med('outside', 'p99');
     const outsideVsIdle = perRun('outside', 'idle', 'p99');
     report(
@@ -342,7 +344,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       outsideP99,
       'ms',
       undefined,
-      `(${CPU_THREADS} processes burning under SCHED_IDLE, no CPU-lane work; median of runs ${round(outsideVsIdle)}x idle: runs ${results.outside.map((r, n) => round(r.p99 / results.idle[n]!.p99)).join(', ')})`,
+      `(${CPU_THREADS} processes burning under SCHED_IDLE, no CPU-lane work; median of runs ${round(outsideVsIdle)}x idle: runs ${ratiosOf('outside', 'idle', 'p99')})`,
     );
     report('same via autocannon bursts, CPU lane idle', idleBurstP99, 'ms', undefined, `(p50 ${round(med('idleBurst', 'p50'), 3)} ms; autocannon's own p99 ${med('idleBurst', 'autocannonP99')} ms${failures('idleBurst')})`);
     report(
