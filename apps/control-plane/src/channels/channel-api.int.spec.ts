@@ -131,6 +131,9 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
       `channel 'x6': security definition 'partners' does not exist in cluster '${cluster}': create it first`,
     );
     expect(await failure(create(channel({ name: 'bad name!' })), status.INVALID_ARGUMENT)).toContain("channel name 'bad name!' is invalid");
+    expect(await failure(create(channel({ name: 'x9', path: '/files/*' })), status.INVALID_ARGUMENT)).toContain("path '/files/*' is invalid: segment '*' holds '*'");
+    // OpenAPI's spelling of the existing route is the same route.
+    expect(await failure(create(channel({ name: 'dup-braced', path: '/customers/{key}' })), status.ALREADY_EXISTS)).toContain("channel 'get-customer' already answers GET /customers/:id");
     expect(await failure(create(channel({ name: 'dup-route', path: '/customers/:key' })), status.ALREADY_EXISTS)).toBe(
       `channel 'get-customer' already answers GET /customers/:id in cluster '${cluster}': change its path, or update that channel`,
     );
@@ -148,6 +151,9 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
     expect(push.resources[0]!.channel).toMatchObject({ path: '/customers/:id/profile', timeoutMs: 2000 });
     const same = await rpc<ChannelChangeResponse>((m, cb) => channels.updateChannel({ ...channel(), path: '/customers/:id/profile', timeoutMs: 2000 }, m, cb));
     expect(same.revision).toBe(response.revision);
+    // OpenAPI's spelling of the same path is stored as ':id': the same spec, nothing to push.
+    const braced = await rpc<ChannelChangeResponse>((m, cb) => channels.updateChannel({ ...channel(), path: '/customers/{id}/profile', timeoutMs: 2000 }, m, cb));
+    expect(braced).toMatchObject({ revision: response.revision, channel: { path: '/customers/:id/profile' } });
     expect(await failure(rpc((m, cb) => channels.updateChannel(channel({ name: 'missing' }), m, cb)), status.NOT_FOUND)).toBe(`channel 'missing' does not exist in cluster '${cluster}'`);
     const described = await rpc<{ path: string; revision: number }>((m, cb) => channels.describeChannel({ cluster, name: 'get-customer' }, m, cb));
     expect(described).toMatchObject({ path: '/customers/:id/profile', revision: response.revision });

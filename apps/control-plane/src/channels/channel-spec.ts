@@ -19,8 +19,10 @@ export const CHANNEL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as cons
 export type ChannelMethod = (typeof CHANNEL_METHODS)[number];
 
 const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const LITERAL_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=@-]+$/;
+const LITERAL_SEGMENT = /^[A-Za-z0-9._~!$&'()+,;=@-]+$/;
 const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// OpenAPI's spelling of a whole-segment parameter: '{name}' is stored as ':name'.
+const BRACED_SEGMENT = /^\{([^{}/]*)\}$/;
 const MAX_PATH = 1024;
 // Served by every server itself; a channel there would be shadowed or would shadow it.
 const RESERVED = ['/healthz', '/metrics', '/openapi.json', '/debug'];
@@ -37,7 +39,11 @@ export interface ChannelInput {
   rateLimitPerSecond: number;
 }
 
-/** Checks the fields that need no look-up and returns the spec to store (method upper-cased). */
+/**
+ * Checks the fields that need no look-up and returns the spec to store: method upper-cased, and path
+ * parameters in one spelling (`/greet/{name}`, OpenAPI's, is stored as `/greet/:name`), so a list or
+ * an export shows one form whichever was given.
+ */
 export function channelSpecOf(input: ChannelInput): ChannelSpecRecord {
   if (!CHANNEL_NAME.test(input.name)) {
     throw new InvalidArgumentError('name', `channel name '${input.name}' is invalid: use 1-128 letters, digits, '.', '-' or '_', starting with a letter or digit`);
@@ -46,11 +52,11 @@ export function channelSpecOf(input: ChannelInput): ChannelSpecRecord {
   if (!(CHANNEL_METHODS as readonly string[]).includes(method)) {
     throw new InvalidArgumentError('method', `method '${input.method}' is not one of ${CHANNEL_METHODS.join(', ')}`);
   }
-  checkPath(input.path);
+  const path = channelPathOf(input.path);
   if (!input.service) throw new InvalidArgumentError('service', 'service is empty: name the deployed service this channel invokes');
   return {
     method: method as ChannelMethod,
-    path: input.path,
+    path,
     service: input.service,
     security: input.security,
     timeoutMs: input.timeoutMs,
@@ -59,25 +65,41 @@ export function channelSpecOf(input: ChannelInput): ChannelSpecRecord {
   };
 }
 
-function checkPath(path: string): void {
+/**
+ * The path to store: checked, with every `{name}` segment written `:name`. Refused (INVALID_ARGUMENT,
+ * field `path`) when it does not start with '/', has an empty segment, a bad or repeated parameter, a
+ * `*` (no wildcards: it would otherwise be a literal star), or a character a URL path cannot carry.
+ */
+export function channelPathOf(path: string): string {
   const bad = (why: string): never => {
     throw new InvalidArgumentError('path', `path '${path.length > 80 ? `${path.slice(0, 80)}...` : path}' is invalid: ${why}`);
   };
   if (!path.startsWith('/')) bad("it must start with '/'");
   if (path.length > MAX_PATH) bad(`it has ${path.length} characters; at most ${MAX_PATH}`);
   if (RESERVED.some((r) => path === r || path.startsWith(`${r}/`))) bad(`${RESERVED.join(', ')} are served by every server itself`);
-  if (path === '/') return;
+  if (path === '/') return path;
   const params = new Set<string>();
-  for (const segment of path.slice(1).split('/')) {
-    if (segment === '') bad("it has an empty segment ('//' or a trailing '/')");
-    if (segment.startsWith(':')) {
-      if (!PARAM_SEGMENT.test(segment)) bad(`parameter '${segment}' must be ':' and a name of letters, digits and '_'`);
-      if (params.has(segment)) bad(`parameter '${segment}' appears twice`);
-      params.add(segment);
-    } else if (!LITERAL_SEGMENT.test(segment)) {
-      bad(`segment '${segment}' holds characters a URL path cannot carry unescaped`);
-    }
-  }
+  const segments = path
+    .slice(1)
+    .split('/')
+    .map((segment) => {
+      if (segment === '') bad("it has an empty segment ('//' or a trailing '/')");
+      if (segment.includes('*')) bad(`segment '${segment}' holds '*': paths have no wildcards; use a parameter such as ':name' or '{name}' for one segment`);
+      const braced = BRACED_SEGMENT.exec(segment);
+      const param = braced ? `:${braced[1]}` : segment;
+      if (param.startsWith(':')) {
+        if (!PARAM_SEGMENT.test(param)) bad(`parameter '${segment}' must be ':name' or '{name}', a name of letters, digits and '_' (at most 64)`);
+        if (params.has(param)) bad(`parameter '${param.slice(1)}' appears twice`);
+        params.add(param);
+        return param;
+      }
+      if (segment.includes('{') || segment.includes('}')) {
+        bad(`segment '${segment}' holds '{' or '}': a parameter is a whole segment, '{name}' or ':name'`);
+      }
+      if (!LITERAL_SEGMENT.test(segment)) bad(`segment '${segment}' holds characters a URL path cannot carry unescaped`);
+      return segment;
+    });
+  return `/${segments.join('/')}`;
 }
 
 /** The shape two paths share when they match the same requests: /a/:id and /a/:key are one route. */

@@ -243,6 +243,18 @@ describe.each(['sqlite', 'postgres'] as const)('ConfigService on %s: a cluster a
     expect(await revisionOf(target)).toBe(0);
   });
 
+  it("takes a channel path in OpenAPI's {name} spelling as :name (exported so, unchanged on a re-apply) and refuses a *, as the RPCs do", async () => {
+    const target = await newCluster();
+    const secretValues = { BILLING_PASSWORD: 's3cret-pw', SSO_HS256_SECRET: 'h'.repeat(40) };
+    const braced = withYaml(exported.files, yamlOf(exported).replace('path: /customers/:id', 'path: /customers/{id}'));
+    expect((await apply({ cluster: target, files: braced, secretValues })).applied).toBe(true);
+    expect(yamlOf(await exportOf(target))).toContain('path: /customers/:id\n');
+    expect(actions(await apply({ cluster: target, files: braced, secretValues, dryRun: true }))).toContain('channel/get-customer:UNCHANGED');
+    const star = withYaml(exported.files, yamlOf(exported).replace('path: /customers/:id', 'path: /customers/*'));
+    const details = await failure(apply({ cluster: target, files: star, secretValues }), status.INVALID_ARGUMENT);
+    expect(details).toContain("laneway.yaml: channels.get-customer: path '/customers/*' is invalid: segment '*' holds '*'");
+  });
+
   it('keeps what the bundle does not name unless prune, and keeps a secret the bundle leaves out', async () => {
     const target = await newCluster();
     const secretValues = { BILLING_PASSWORD: 's3cret-pw', SSO_HS256_SECRET: 'h'.repeat(40) };
