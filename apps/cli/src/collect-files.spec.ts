@@ -63,8 +63,17 @@ describe('collectFiles on a real directory tree', () => {
   it('makes paths relative to the working directory', async () => {
     const files = await collectFiles(['.'], path.join(root, 'services/nested'));
     expect(files.map((f) => f.path)).toEqual(['deep/resize.ts', 'linked.ts']);
+  });
+
+  it('makes paths of files outside the working directory relative to their common directory, never with ..', async () => {
     const fromOutside = await collectFiles([path.join(root, 'other')], path.join(root, 'services'));
-    expect(fromOutside.map((f) => f.path)).toEqual(['../other/extra.ts']);
+    expect(fromOutside.map((f) => f.path)).toEqual(['extra.ts']);
+    const oneFile = await collectFiles([path.join(root, 'services/nested/deep/resize.ts')], path.join(root, 'other'));
+    expect(oneFile.map((f) => f.path)).toEqual(['resize.ts']);
+    // Some inside, some outside: one base for all (their common directory), so relative imports between them still resolve.
+    const mixed = await collectFiles(['extra.ts', '../services/nested/deep'], path.join(root, 'other'));
+    expect(mixed.map((f) => f.path)).toEqual(['other/extra.ts', 'services/nested/deep/resize.ts']);
+    for (const file of [...fromOutside, ...oneFile, ...mixed]) expect(file.path.split('/')).not.toContain('..');
   });
 
   it('takes a named file as is, and each file once however often it is reached', async () => {

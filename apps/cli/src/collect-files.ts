@@ -4,7 +4,10 @@ import { CliError } from './errors';
 
 /** One file to deploy: the path as sent to the control plane and its text. */
 export interface CollectedFile {
-  /** Relative to the working directory, with `/` separators. */
+  /**
+   * Relative, with `/` separators and never a `..` segment: to the working directory when every file
+   * is under it, else to the files' common directory (see {@link requestBase}).
+   */
   readonly path: string;
   readonly content: string;
 }
@@ -52,9 +55,10 @@ export async function collectFiles(
       throw new CliError(`'${arg}' is neither a file nor a directory`);
     }
   }
+  const base = requestBase(cwd, [...found.values()]);
   const files = await Promise.all(
     [...found.values()].map(async (absolute) => ({
-      path: toRequestPath(cwd, absolute),
+      path: toRequestPath(base, absolute),
       content: await readFile(absolute, 'utf8'),
     })),
   );
@@ -80,8 +84,32 @@ async function walk(directory: string, found: Map<string, string>): Promise<void
   }
 }
 
-function toRequestPath(cwd: string, absolute: string): string {
-  return path.relative(cwd, absolute).split(path.sep).join('/');
+/**
+ * What the files' paths are relative to: the working directory when every file is under it (the
+ * paths a deploy has always sent), else the files' deepest common directory, so that no path climbs
+ * out with `..` (`deploy /tmp/x/a.ts` from a repository sends `a.ts`, not `../../tmp/x/a.ts`, which
+ * an export could not write). One base for all files keeps their relative imports resolving.
+ */
+export function requestBase(cwd: string, absolutePaths: readonly string[]): string {
+  const inside = (file: string): boolean => {
+    const relative = path.relative(cwd, file);
+    return relative !== '' && !relative.startsWith(`..${path.sep}`) && relative !== '..' && !path.isAbsolute(relative);
+  };
+  if (absolutePaths.every(inside)) return cwd;
+  const [first, ...rest] = absolutePaths.map((file) => path.dirname(file).split(path.sep));
+  if (first === undefined) return cwd;
+  let shared = first.length;
+  for (const segments of rest) {
+    let i = 0;
+    while (i < shared && i < segments.length && segments[i] === first[i]) i++;
+    shared = i;
+  }
+  // On POSIX the first segment of an absolute path is '' (the root): keep at least it.
+  return first.slice(0, Math.max(shared, 1)).join(path.sep) || path.sep;
+}
+
+function toRequestPath(base: string, absolute: string): string {
+  return path.relative(base, absolute).split(path.sep).join('/');
 }
 
 export function describeFsError(error: unknown): string {

@@ -124,6 +124,7 @@ describe('writeExport on real directories', () => {
         { path: bad, content: 'x' },
       ]);
       await expect(refused).rejects.toThrow(`refusing to write '${bad}' of the export`);
+      await expect(refused).rejects.toThrow('upgrade the control plane (it exports such files under safe names), or redeploy the service');
     }
     expect(await tree(at('prod'))).toEqual(['laneway.yaml', 'old.ts']);
     expect(await readFile(at('prod/laneway.yaml'), 'utf8')).toBe('old\n');

@@ -56,7 +56,13 @@ export async function writeExport(
 ): Promise<string[]> {
   for (const file of files) {
     const problem = exportPathProblem(file.path);
-    if (problem) throw new CliError(`refusing to write '${file.path}' of the export: ${problem}`);
+    if (problem) {
+      // A control plane of today exports such paths (stored by older deploys) under safe names.
+      throw new CliError(
+        `refusing to write '${file.path}' of the export: ${problem}. The control plane sent it as an older deploy stored it: ` +
+          'upgrade the control plane (it exports such files under safe names), or redeploy the service that holds this file from its own directory',
+      );
+    }
   }
   await checkExportDirectory(root, label);
   await mkdir(root, { recursive: true });

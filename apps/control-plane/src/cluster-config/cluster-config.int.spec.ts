@@ -25,6 +25,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { DEFAULT_LIMITS } from '../limits';
+import { DEFAULT_POLICY } from '../store';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
 import { grpcCalls } from '../testing/grpc-calls';
 
@@ -211,6 +212,32 @@ describe.each(['sqlite', 'postgres'] as const)('ConfigService on %s: a cluster a
     expect(second.applied).toBe(false);
     expect(second.revision).toBe(applied.revision);
     expect(second.changes.every((c) => c.action === ConfigAction.CONFIG_ACTION_UNCHANGED)).toBe(true);
+  });
+
+  it('exports files an older deploy stored out of its directory (../x/a.ts) under safe names, and a round trip holds', async () => {
+    const old = await newCluster();
+    const service = SERVICE.replace("name: 'crm.get-customer', connections: ['billing'], ", "name: 'old.outside', ");
+    // Today's Deploy refuses such paths (validateUpload), so they are stored as an older one did.
+    await running.store.deployServices(old, [
+      { name: 'old.outside', version: 'v-old-1', lane: 'network', path: '../x/a.ts', source: service, code: 'module.exports = {};', policy: DEFAULT_POLICY, connections: [], sources: { '../x/lib/greeting.ts': HELPER } },
+      { name: 'old.absolute', version: 'v-old-2', lane: 'network', path: '/tmp/y/b.ts', source: OTHER.replace('crm.ping', 'old.absolute'), code: 'module.exports = {};', policy: DEFAULT_POLICY, connections: [] },
+    ]);
+    const first = await exportOf(old);
+    expect(first.files.map((f) => f.path)).toEqual(['laneway.yaml', '__root__/tmp/y/b.ts', '__up__/x/a.ts', '__up__/x/lib/greeting.ts']);
+    expect(first.files.find((f) => f.path === '__up__/x/lib/greeting.ts')!.content).toBe(HELPER);
+
+    // Applied elsewhere (the helper import still resolves beside its service), exported again: the same files.
+    const target = await newCluster();
+    expect((await apply({ cluster: target, files: first.files })).applied).toBe(true);
+    const services = await rpc<ListServicesResponse>((m, cb) => deploys.listServices({ cluster: target }, m, cb));
+    expect(services.services.map((s) => [s.name, s.path])).toEqual([
+      ['old.absolute', '__root__/tmp/y/b.ts'],
+      ['old.outside', '__up__/x/a.ts'],
+    ]);
+    const second = await exportOf(target);
+    expect(second.files.map((f) => f.path)).toEqual(first.files.map((f) => f.path));
+    for (const f of first.files.slice(1)) expect(second.files.find((g) => g.path === f.path)!.content).toBe(f.content);
+    expect(yamlOf(second)).toBe(yamlOf(first).replace(`cluster: ${old}`, `cluster: ${target}`));
   });
 
   it('refuses a bundle whose secret references are not set, naming every one, and changes nothing', async () => {

@@ -25,6 +25,7 @@ import type { SyncHub } from '../sync/sync-hub';
 import { CONFIG_FILE, formatConfigDocument, parseConfigDocument, type ConfigDocument } from './config-document';
 import { compactShape, readShape, SECTIONS, SHAPES } from './config-shapes';
 import { ExportCipher } from './export-cipher';
+import { exportFilePaths } from './export-file-paths';
 import { specFromConfig } from './resource-import';
 import { placeOf, referenceNames, referenceOf, resolveSecrets, type MissingReference, type SecretPlace } from './secret-references';
 
@@ -135,8 +136,17 @@ export class ClusterConfig {
       put(s.path, s.source, s.revision);
       for (const [path, content] of Object.entries(s.sources)) put(path, content, s.revision);
     }
-    const out: SourceFileInput[] = [{ path: CONFIG_FILE, content: formatConfigDocument(cluster, sections, note) }];
-    for (const [path, { content }] of [...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) if (path !== CONFIG_FILE) out.push({ path, content });
+    files.delete(CONFIG_FILE);
+    // Paths older deploys stored out of their directory (`../x/a.ts`) are written under a safe name.
+    const exportedAs = exportFilePaths([...files.keys()]);
+    const sources: SourceFileInput[] = [];
+    for (const [path, { content }] of files) {
+      const name = exportedAs.get(path) ?? path;
+      if (name !== path) this.log.warn({ cluster, path, exportedAs: name }, 'a stored file path points out of the export directory: exported under a safe name');
+      sources.push({ path: name, content });
+    }
+    sources.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const out: SourceFileInput[] = [{ path: CONFIG_FILE, content: formatConfigDocument(cluster, sections, note) }, ...sources];
     return { revision: state.revision, files: out, secretReferences: [...new Set(names)].sort() };
   }
 

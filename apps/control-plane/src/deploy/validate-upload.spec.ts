@@ -36,6 +36,25 @@ describe('validateUpload', () => {
     expect(noPath.message).toBe('files[0].path is empty: give each file a path');
   });
 
+  it('refuses a path with a .. segment or an absolute path with INVALID_ARGUMENT naming the field and the value', () => {
+    const cases: [string, string][] = [
+      ['../x/a.ts', "files[1].path '../x/a.ts' has a '..' segment"],
+      ['lib/../../a.ts', "files[1].path 'lib/../../a.ts' has a '..' segment"],
+      ['..\\a.ts', "files[1].path '..\\a.ts' has a '..' segment"],
+      ['/tmp/x/a.ts', "files[1].path '/tmp/x/a.ts' is absolute"],
+      ['C:\\x\\a.ts', "files[1].path 'C:\\x\\a.ts' is absolute"],
+    ];
+    for (const [path, message] of cases) {
+      const err = thrown(() => validateUpload([file('ok.ts'), file(path)]));
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect(err).toMatchObject({ field: 'files[1].path' });
+      expect(err.message).toBe(
+        `${message}: send paths relative to the deployed files' own directory, with no '..' segment (laneway deploy does), so that every file has a place in an export`,
+      );
+    }
+    expect(() => validateUpload([file('a..b/c..ts'), file('lib/./x.ts'), file('C:x.ts')])).not.toThrow();
+  });
+
   it('refuses more files than LANEWAY_MAX_DEPLOY_FILES', () => {
     const err = thrown(() => validateUpload([file('a'), file('b'), file('c'), file('d')], SMALL));
 

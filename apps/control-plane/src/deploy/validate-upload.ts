@@ -23,8 +23,8 @@ const UNBOUNDED: Readonly<DeployLimits> = {
 
 /**
  * Checks the shape of a deploy's files before any compile work: at least one file and at most
- * maxDeployFiles; paths non-empty, unique, at most maxPathLength characters and free of control
- * characters; contents free of NUL (a PostgreSQL text column cannot hold one) and within maxFileBytes
+ * maxDeployFiles; paths non-empty, unique, relative without a `..` segment, at most maxPathLength
+ * characters and free of control characters; contents free of NUL (a PostgreSQL text column cannot hold one) and within maxFileBytes
  * each and maxDeployBytes together. Over a limit: LimitExceededError; anything else: InvalidArgumentError.
  *
  * Without `limits` only the shape is checked: the gRPC API checks every Deploy with the configured
@@ -64,6 +64,13 @@ export function validateUpload(
         `${field} ${shown} contains a control character: use printable characters only`,
       );
     }
+    const outside = pathOutside(file.path);
+    if (outside) {
+      throw new InvalidArgumentError(
+        field,
+        `${field} ${shown} ${outside}: send paths relative to the deployed files' own directory, with no '..' segment (laneway deploy does), so that every file has a place in an export`,
+      );
+    }
     if (paths.has(file.path)) {
       throw new InvalidArgumentError(field, `${field} '${file.path}' appears twice in one deploy`);
     }
@@ -94,4 +101,15 @@ export function validateUpload(
     `the ${files.length} files of the deploy are ${total} bytes together`,
     'deploy them in several calls',
   );
+}
+
+/**
+ * Why a deployed file's path points out of the deploy's directory (absolute, or a `..` segment,
+ * with `/` or `\` separators), or undefined when it does not. Such a path could not be written by
+ * an export (older deploys stored some: the export renames them, see exportFilePaths).
+ */
+export function pathOutside(path: string): string | undefined {
+  if (/^[/\\]/.test(path) || /^[A-Za-z]:[/\\]/.test(path)) return 'is absolute';
+  if (path.split(/[/\\]/).includes('..')) return "has a '..' segment";
+  return undefined;
 }
