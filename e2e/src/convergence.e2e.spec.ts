@@ -105,9 +105,13 @@ describe('deployments converge on every server (issue 3)', () => {
     await api.createCluster(other);
     const intruder = await startServer({ ...serverEnv('intruder'), LANEWAY_CLUSTER: other }, false);
     try {
-      const refused = await intruder.waitForLog((l) => l.msg === 'sync stream lost; reconnecting');
-      expect(refused['code']).toBe(status.PERMISSION_DENIED);
-      expect(String(refused['details'])).toContain(`cannot be used for cluster '${other}'`);
+      // Refused before it ever synced: no retry can help, so it stops at once and says what to fix.
+      expect(await intruder.waitForExit()).toBe(1);
+      const refused = await intruder.waitForLog((l) => l.level === 60);
+      expect(String(refused.msg)).toContain(`refused this server (PERMISSION_DENIED: `);
+      expect(String(refused.msg)).toContain(`cannot be used for cluster '${other}'`);
+      expect(String(refused.msg)).toContain(`check LANEWAY_JOIN_TOKEN: print cluster '${other}'s token with \`npx laneway cluster token ${other}\``);
+      expect(intruder.lines.some((l) => l.msg === 'sync stream lost; reconnecting')).toBe(false);
       expect((await api.listServers(other)).servers).toEqual([]);
     } finally {
       await intruder.stop();

@@ -52,6 +52,7 @@ import type {
   SecurityChangeResponse,
   SecurityDefinition,
   ServerInfo,
+  RemoveServerResponse,
   TestConnectionRequest,
   TestConnectionResponse,
   UndeployRequest,
@@ -217,6 +218,13 @@ export class ApiClient {
     const client = this.servers();
     return this.unary<ServerInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
       client.resumeServer({ cluster, server }, md, opts, cb),
+    );
+  }
+
+  removeServer(cluster: string, server: string): Promise<RemoveServerResponse> {
+    const client = this.servers();
+    return this.unary<RemoveServerResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.removeServer({ cluster, server }, md, opts, cb),
     );
   }
 

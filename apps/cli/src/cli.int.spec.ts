@@ -103,21 +103,23 @@ function deployResponse(request: DeployRequest): DeployResponse {
       ? []
       : request.cluster === 'flaky'
         ? [
-            { server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] },
+            { server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] },
             {
               server: 'srv-b',
+              httpAddress: '',
               outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
               appliedRevision: 6,
               errors: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
             },
             {
               server: 'srv-c',
+              httpAddress: '',
               outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT,
               appliedRevision: 5,
               errors: [],
             },
           ]
-        : [{ server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] }];
+        : [{ server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] }];
   return {
     revision: 7,
     services: [
@@ -176,7 +178,7 @@ const deployService: DeployServiceServer = {
     callback(null, {
       revision: 8,
       servers: [
-        { server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 8, errors: [] },
+        { server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 8, errors: [] },
       ],
     });
   },
@@ -249,6 +251,7 @@ const deployService: DeployServiceServer = {
 function rollbackResponse(request: RollbackRequest): RollbackResponse {
   const acked = {
     server: 'srv-a',
+    httpAddress: '',
     outcome: ApplyOutcome.APPLY_OUTCOME_ACKED,
     appliedRevision: 9,
     errors: [],
@@ -271,6 +274,7 @@ function rollbackResponse(request: RollbackRequest): RollbackResponse {
               acked,
               {
                 server: 'srv-b',
+                httpAddress: '',
                 outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
                 appliedRevision: 8,
                 errors: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
@@ -400,6 +404,7 @@ const SERVERS: readonly ServerInfo[] = [
     lastSeen: '2025-01-02T03:04:05.000Z',
     lastNack: [],
     drained: false,
+    httpAddress: '127.0.0.1:8080',
   },
   {
     name: 'srv-b',
@@ -411,6 +416,7 @@ const SERVERS: readonly ServerInfo[] = [
     lastSeen: '2025-01-02T03:00:00.000Z',
     lastNack: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
     drained: true,
+    httpAddress: '',
   },
 ];
 
@@ -437,6 +443,15 @@ const serverService: ServerServiceServer = {
   },
   resumeServer(call, callback) {
     setDrained(record('resumeServer', call), false, callback);
+  },
+  removeServer(call, callback) {
+    const request = record('removeServer', call);
+    const server = SERVERS.find((s) => s.name === request.server);
+    if (!server) return notFound(callback, `server '${request.server}' has never joined cluster '${request.cluster}'`);
+    if (server.connected) {
+      return callback({ code: status.FAILED_PRECONDITION, details: `server '${server.name}' is connected to cluster '${request.cluster}': stop it first` });
+    }
+    callback(null, {});
   },
 };
 
@@ -474,6 +489,7 @@ function channelServers(
   if (request.waitFor === WaitFor.WAIT_FOR_NONE) return [];
   const acked = {
     server: 'srv-a',
+    httpAddress: '',
     outcome: ApplyOutcome.APPLY_OUTCOME_ACKED,
     appliedRevision: revision,
     errors: [],
@@ -483,6 +499,7 @@ function channelServers(
     acked,
     {
       server: 'srv-b',
+      httpAddress: '',
       outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
       appliedRevision: revision - 1,
       errors: [
@@ -495,6 +512,7 @@ function channelServers(
     },
     {
       server: 'srv-c',
+      httpAddress: '',
       outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT,
       appliedRevision: revision - 2,
       errors: [],
@@ -960,12 +978,25 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toBe(
         [
-          'NAME   CONNECTED  DRAINED  APPLIED REVISION  LANES        LAST SEEN                 LAST NACK',
-          'srv-a  yes        no       7                 network,cpu  2025-01-02T03:04:05.000Z  -',
-          'srv-b  no         yes      6                 network      2025-01-02T03:00:00.000Z  hello: cannot load: boom',
+          'NAME   CONNECTED  DRAINED  CHANNELS AT     APPLIED REVISION  LANES        LAST SEEN                 LAST NACK',
+          'srv-a  yes        no       127.0.0.1:8080  7                 network,cpu  2025-01-02T03:04:05.000Z  -',
+          'srv-b  no         yes      -               6                 network      2025-01-02T03:00:00.000Z  hello: cannot load: boom',
           '',
         ].join('\n'),
       );
+    });
+
+    it('server remove forgets a stopped server and is refused for a connected one', async () => {
+      const removed = await cli(['server', 'remove', 'srv-b']);
+      expect(removed).toEqual({ code: 0, stdout: 'removed server srv-b from cluster default\n', stderr: '' });
+      expect(requestsTo('removeServer')).toEqual([{ cluster: 'default', server: 'srv-b' }]);
+
+      const refused = await cli(['server', 'remove', 'srv-a']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("server 'srv-a' is connected to cluster 'default': stop it first");
+
+      const list = await cli(['server', 'list']);
+      expect(list.stdout).toContain('srv-a  yes');
     });
 
     it('clusters, cluster create and cluster delete', async () => {
@@ -1063,8 +1094,8 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(result).toEqual({
         code: 0,
         stdout: [
-          'NAME   CONNECTED  DRAINED  APPLIED REVISION  LANES        LAST SEEN                 LAST NACK',
-          'srv-a  yes        yes      7                 network,cpu  2025-01-02T03:04:05.000Z  -',
+          'NAME   CONNECTED  DRAINED  CHANNELS AT     APPLIED REVISION  LANES        LAST SEEN                 LAST NACK',
+          'srv-a  yes        yes      127.0.0.1:8080  7                 network,cpu  2025-01-02T03:04:05.000Z  -',
           '',
         ].join('\n'),
         stderr: '',
@@ -1383,7 +1414,7 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(JSON.parse(json.stdout)).toMatchObject({
         revision: 12,
         channel: { name: 'lookup', method: 'GET', path: '/customers/:id', service: 'hello' },
-        servers: [{ server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED }],
+        servers: [{ server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED }],
       });
     });
 

@@ -52,7 +52,7 @@ describe('formatConfigApply', () => {
       revision: 8,
       applied: true,
       servers: [
-        { server: 'replica-1', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 8, errors: [] },
+        { server: 'replica-1', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 8, errors: [] },
       ],
     };
     const text = formatConfigApply(response, { all: false, dir: 'd', waited: true });

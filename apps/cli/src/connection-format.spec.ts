@@ -97,7 +97,7 @@ describe('connection formatting', () => {
           revision: 4,
           connection: connection({}),
           servers: [
-            { server: 'srv-a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 4, errors: [] },
+            { server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 4, errors: [] },
           ],
         },
         { waited: true },

@@ -59,6 +59,7 @@ describe('format', () => {
         servers: [
           {
             server: 's1',
+            httpAddress: '',
             outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
             appliedRevision: 2,
             errors: [{ service: 'svc', kind: '', message: 'bad' }],
@@ -76,7 +77,7 @@ describe('format', () => {
   });
 
   it('summarises servers that did not apply a revision', () => {
-    const ok = { server: 'a', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 1, errors: [] };
+    const ok = { server: 'a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 1, errors: [] };
     expect(formatApplyFailure(1, [ok])).toBeUndefined();
     expect(formatApplyFailure(1, [])).toBeUndefined();
     expect(
@@ -112,11 +113,12 @@ describe('format', () => {
         lastSeen: '',
         lastNack: [],
         drained: true,
+        httpAddress: '10.0.0.5:8080',
       }),
     ).toBe(
       [
-        'NAME  CONNECTED  DRAINED  APPLIED REVISION  LANES  LAST SEEN  LAST NACK',
-        's1    no         yes      4                 -      -          -',
+        'NAME  CONNECTED  DRAINED  CHANNELS AT    APPLIED REVISION  LANES  LAST SEEN  LAST NACK',
+        's1    no         yes      10.0.0.5:8080  4                 -      -          -',
       ].join('\n'),
     );
   });

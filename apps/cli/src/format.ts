@@ -119,6 +119,16 @@ export function formatServerResults(servers: readonly ServerApplyResult[], waite
   return out.join('\n');
 }
 
+/**
+ * A warning when servers applied a channel change but none of them has a channel listener
+ * (LANEWAY_HTTP_ADDR=off): the channel is stored and pushed, yet no client can call it.
+ */
+export function formatNoChannelListener(servers: readonly ServerApplyResult[]): string | undefined {
+  if (servers.length === 0 || servers.some((s) => s.httpAddress)) return undefined;
+  const n = servers.length;
+  return `warning: none of the ${n} server${n === 1 ? '' : 's'} that applied this change listens for channels (LANEWAY_HTTP_ADDR=off on ${n === 1 ? 'it' : 'each'}): no client can call it yet`;
+}
+
 export function formatServiceError(error: ServiceError): string {
   const name = error.kind ? `${error.kind} ${error.service}` : error.service;
   return name ? `${name}: ${error.message}` : error.message;
@@ -334,13 +344,14 @@ export function formatServices(response: ListServicesResponse, cluster: string):
   ]);
 }
 
-const SERVER_HEADER = ['NAME', 'CONNECTED', 'DRAINED', 'APPLIED REVISION', 'LANES', 'LAST SEEN', 'LAST NACK'];
+const SERVER_HEADER = ['NAME', 'CONNECTED', 'DRAINED', 'CHANNELS AT', 'APPLIED REVISION', 'LANES', 'LAST SEEN', 'LAST NACK'];
 
 function serverRow(s: ServerInfo): string[] {
   return [
     s.name,
     yesNo(s.connected),
     yesNo(s.drained),
+    s.httpAddress || '-',
     String(s.appliedRevision),
     s.lanes.map(laneName).join(',') || '-',
     s.lastSeen || '-',

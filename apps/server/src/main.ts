@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { loadConfig } from './config/load-config';
 import type { LogFormat } from './config/load-config';
-import { startServer } from './server';
+import { startServer, type RunningServer } from './server';
 
 /**
  * The root logger: JSON lines on stdout (what log collectors and the e2e tests read), or, on a
@@ -21,8 +21,19 @@ function createLogger(level: string, format: LogFormat): Logger {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, config.logFormat ?? 'auto');
-  const running = await startServer(config, logger);
   let stopping = false;
+  // Set once started; a refusal may in principle arrive before (it then has nothing to close).
+  const started: { server?: RunningServer } = {};
+  const running = (started.server = await startServer(config, logger, {
+    // A refused join (a wrong LANEWAY_JOIN_TOKEN, an unknown cluster) cannot heal by retrying: stop now.
+    onRefused: (message) => {
+      if (stopping) return;
+      stopping = true;
+      logger.fatal({}, message);
+      if (config.logFormat !== 'pretty' && !process.stdout.isTTY) process.stderr.write(`server stopped: ${message}\n`);
+      void (started.server?.close() ?? Promise.resolve()).finally(() => process.exit(1));
+    },
+  }));
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;

@@ -65,6 +65,7 @@ describe('startServer applying pushes from a sync stream', () => {
       LANEWAY_SERVER_NAME: 's1',
       LANEWAY_QUEUE_PREFIX: prefix,
       LANEWAY_JOIN_TOKEN: 'lwj_test',
+      LANEWAY_HTTP_ADDR: '127.0.0.1:0',
       REDIS_URL: redisUrl,
       LANEWAY_CPU_THREADS: '1',
       // CPU threads stop at twice this: 64 MB.
@@ -72,6 +73,7 @@ describe('startServer applying pushes from a sync stream', () => {
       LANEWAY_LOAD_TIMEOUT_MS: '1000',
       LANEWAY_LOAD_MAX_HEAP_MB: '64',
       LANEWAY_SHUTDOWN_TIMEOUT_MS: '2000',
+      LANEWAY_DEBUG_ADDR: '127.0.0.1:0',
     });
     running = await startServer(config, pino({ level: 'silent' }), {
       cpuWorkerPath: path.join(dir, 'cpu-worker.js'),
@@ -107,10 +109,15 @@ describe('startServer applying pushes from a sync stream', () => {
 
   let revision = 0;
   /** Pushes a delta on the one stream and returns the server's answer to it. */
-  const push = async (services: ServiceSpec[], full = false, resources: Pick<SyncResponse, 'resources' | 'removedResources'> = { resources: [], removedResources: [] }): Promise<SyncRequest> => {
+  const push = async (
+    services: ServiceSpec[],
+    full = false,
+    resources: Pick<SyncResponse, 'resources' | 'removedResources'> = { resources: [], removedResources: [] },
+    drained = false,
+  ): Promise<SyncRequest> => {
     const nonce = randomUUID();
     const from = received.length;
-    streams[0]!.write({ revision: ++revision, nonce, full, services, removed: [], drained: false, connectionTest: undefined, ...resources });
+    streams[0]!.write({ revision: ++revision, nonce, full, services, removed: [], drained, connectionTest: undefined, ...resources });
     return request(from, (r) => r.ack?.nonce === nonce || r.nack?.nonce === nonce);
   };
 
@@ -179,5 +186,26 @@ describe('startServer applying pushes from a sync stream', () => {
 
     expect(await push([], false, { resources: [], removedResources: [{ kind: 'channel', name: 'get-a' }] })).toMatchObject({ ack: { revision } });
     expect(running.resources.ofKind('channel')).toEqual([]);
+  });
+
+  it('serves /debug/memory on LANEWAY_DEBUG_ADDR only (not on the public channel listener), and /healthz says when it is drained', async () => {
+    const debug = `http://127.0.0.1:${running.debugPort}`;
+    const memory = await fetch(`${debug}/debug/memory?gc=1`);
+    expect(memory.status).toBe(200);
+    expect(await memory.json()).toMatchObject({ rss: expect.any(Number), heapUsed: expect.any(Number), gc: expect.any(Boolean) });
+    expect((await fetch(`${debug}/healthz`)).status).toBe(404);
+    const post = await fetch(`${debug}/debug/memory`, { method: 'POST' });
+    expect({ status: post.status, allow: post.headers.get('allow') }).toEqual({ status: 405, allow: 'GET, HEAD' });
+    const public_ = `http://127.0.0.1:${running.httpPort}`;
+    expect(running.httpPort).not.toBe(running.debugPort);
+    expect((await fetch(`${public_}/debug/memory`)).status).toBe(404);
+
+    expect(await push([], false, undefined, true)).toMatchObject({ ack: { revision } });
+    const drained = await fetch(`${public_}/healthz`);
+    expect(drained.status).toBe(503);
+    expect(await drained.json()).toMatchObject({ status: 'drained', server: 's1' });
+    expect(await push([], false, undefined, false)).toMatchObject({ ack: { revision } });
+    const serving = await fetch(`${public_}/healthz`);
+    expect({ status: serving.status, body: await serving.json() }).toMatchObject({ status: 200, body: { status: 'serving' } });
   });
 });

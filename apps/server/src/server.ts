@@ -14,6 +14,7 @@ import { AsyncEnqueuer } from './channels/async-enqueuer';
 import { RateLimiter } from './channels/rate-limiter';
 import { RouteTable } from './channels/route-table';
 import { SecurityChecks } from './channels/security-checks';
+import { startDebugServer, type RunningDebugServer } from './http/debug-server';
 import { RESERVED_PATHS, startHttpServer, type RunningHttpServer } from './http/http-server';
 import { Invoker } from './lanes/invoker';
 import { LaneWorkers } from './lanes/lane-workers';
@@ -29,6 +30,8 @@ export interface RunningServer {
   resources: ResourceSet;
   /** The port of the HTTP listener (channels, /healthz), when LANEWAY_HTTP_ADDR is set. */
   httpPort: number | undefined;
+  /** The port of the debug listener (/debug/memory), when LANEWAY_DEBUG_ADDR is set. */
+  debugPort: number | undefined;
   /** Stops taking jobs, finishes in-flight ones, closes everything. */
   close(): Promise<void>;
 }
@@ -38,6 +41,11 @@ export interface StartServerOptions {
   cpuWorkerPath?: string;
   /** Path of the bundled load-check thread entry; defaults to load-check-worker.js beside this bundle. */
   loadCheckWorkerPath?: string;
+  /**
+   * The control plane refused this server before it ever synced (a wrong join token, an unknown
+   * cluster): the sync agent has stopped and the caller should stop the server. Default: logged.
+   */
+  onRefused?: (message: string) => void;
 }
 
 /** Starts one data-plane replica: sync agent, registry, CPU pool, lane workers, health endpoint. */
@@ -154,6 +162,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     host: os.hostname(),
     pid: process.pid,
     joinToken: config.joinToken,
+    httpAddress: () => (http ? advertisedAddress(config.httpAddress!.host, http.port) : ''),
+    onRefused: options.onRefused ?? ((message) => log.error({}, message)),
     tls: controlPlaneTls,
     appliedRevision: () => registry.revision,
     apply,
@@ -168,7 +178,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const security = new SecurityChecks(resources);
   const limiterRedis = RateLimiter.connect(config.redisUrl);
   const limiter = new RateLimiter(limiterRedis, config.queuePrefix, config.cluster, log);
-  // One listener: /healthz for the load balancer, /debug/memory, and the cluster's channels.
+  // One public listener: /healthz for the load balancer, /openapi.json, and the cluster's channels.
+  // /debug/memory is on a listener of its own, where the operator put it (LANEWAY_DEBUG_ADDR).
+  const debug: RunningDebugServer | undefined = config.debugAddress && (await startDebugServer({ ...config.debugAddress, logger: log }));
   let http: RunningHttpServer | undefined;
   if (config.httpAddress) {
     http = await startHttpServer({
@@ -176,6 +188,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       port: config.httpAddress.port,
       health: {
         serving: () => workers.serving,
+        drained: () => workers.isDrained,
         details: () => ({
           server: config.serverName,
           cluster: config.cluster,
@@ -210,6 +223,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       requestTimeoutMs: config.httpRequestTimeoutMs,
       maxHeaderBytes: config.httpMaxHeaderBytes,
       closeTimeoutMs: config.shutdownTimeoutMs,
+    }).catch((err: unknown) => {
+      throw listenError(err, config.httpAddress!);
     });
   }
   agent.start();
@@ -218,12 +233,14 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     registry,
     resources,
     httpPort: http?.port,
+    debugPort: debug?.port,
     async close() {
       if (closing) return;
       closing = true;
       // Channel requests first: no new connections, the requests in flight finish (their calls may
       // still need this server's lanes), then the lanes drain.
       await http?.close();
+      await debug?.close();
       const { finished } = await workers.close(config.shutdownTimeoutMs);
       if (!finished) log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight jobs did not finish in time; other servers take them over');
       agent.stop();
@@ -235,6 +252,31 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       log.info({}, 'server stopped');
     },
   };
+}
+
+/** A failed bind of the channel listener, naming the variable to change (two replicas on one host need two addresses). */
+function listenError(err: unknown, address: { host: string; port: number }): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const at = `LANEWAY_HTTP_ADDR=${address.host}:${address.port}`;
+  if (code === 'EADDRINUSE') {
+    return new Error(
+      `${at}: the address is already in use (another replica on this host?): give each replica its own address, e.g. LANEWAY_HTTP_ADDR=${address.host}:${address.port + 1}, or LANEWAY_HTTP_ADDR=off for no channel listener`,
+      { cause: err },
+    );
+  }
+  return new Error(`${at}: cannot listen there: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * The channel listener's address as others should dial it: the bound host, or, when it listens on
+ * every interface, this host's first external IPv4 address (its name when it has none).
+ */
+function advertisedAddress(host: string, port: number): string {
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal);
+  return `${external?.address ?? os.hostname()}:${port}`;
 }
 
 /** The services of a push that declare a connection the push's state does not hold (the control plane refuses those deploys). */

@@ -58,6 +58,8 @@ export {
   ListServersResponse,
   DrainServerRequest,
   ResumeServerRequest,
+  RemoveServerRequest,
+  RemoveServerResponse,
   ServerServiceService,
   ServerServiceClient,
   type ServerServiceServer,

@@ -70,6 +70,11 @@ export class AppProcess {
     });
   }
 
+  /** Resolves with the exit code once the process has exited (null after a signal). */
+  waitForExit(): Promise<number | null> {
+    return this.exited;
+  }
+
   get alive(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -131,10 +136,11 @@ export async function startControlPlane(env: Record<string, string>): Promise<Co
     await proc.kill9();
     throw err;
   });
-  // With LANEWAY_ADMIN_TOKEN set to '', the control plane generates its token and logs it once.
+  // With LANEWAY_ADMIN_TOKEN set to '', the control plane generates its token into a file (the log
+  // names the file, never the token) or reads it from there.
   const adminToken =
     env['LANEWAY_ADMIN_TOKEN'] === ''
-      ? String((await proc.waitForLog((l) => l.msg === 'generated the admin token' || l.msg === 'admin token loaded'))['adminToken'] ?? '')
+      ? readFileSync(String((await proc.waitForLog((l) => l.msg === 'generated the admin token' || l.msg === 'admin token loaded'))['file']), 'utf8').trim()
       : (env['LANEWAY_ADMIN_TOKEN'] ?? ADMIN_TOKEN);
   const caFile = typeof line['caFile'] === 'string' ? line['caFile'] : undefined;
   return {
@@ -150,6 +156,8 @@ export async function startServer(env: Record<string, string>, waitUntilServing 
   const proc = start(`server ${env['LANEWAY_SERVER_NAME'] ?? ''}`, 'server/main.js', {
     REDIS_URL,
     LANEWAY_CPU_THREADS: '1',
+    // Any free port, so that many replicas share this host (the default, 127.0.0.1:8080, fits one).
+    LANEWAY_HTTP_ADDR: '127.0.0.1:0',
     ...env,
   });
   if (waitUntilServing) {

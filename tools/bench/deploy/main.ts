@@ -89,6 +89,7 @@ function contextPerServiceKb(count: number): number {
   return kb;
 }
 
+/** The server's RSS after two full GCs, from its debug listener (LANEWAY_DEBUG_ADDR) at `port`. */
 async function memory(port: number): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}/debug/memory?gc=1`);
   return ((await res.json()) as { rss: number }).rss;
@@ -176,21 +177,24 @@ async function main(): Promise<void> {
       const memCluster = uniqueName('benchmem');
       await api.createCluster(memCluster);
       const memPort = await freePort();
+      // /debug/memory is served on the debug listener only, never on the channel listener.
+      const debugPort = await freePort();
       const mem = await startServer({
         ...(await serverEnv(0)),
         LANEWAY_CLUSTER: memCluster,
         LANEWAY_SERVER_NAME: 'm1',
         LANEWAY_JOIN_TOKEN: await api.joinToken(memCluster),
         LANEWAY_HTTP_ADDR: `127.0.0.1:${memPort}`,
+        LANEWAY_DEBUG_ADDR: `127.0.0.1:${debugPort}`,
       });
       try {
         await api.deploy(memCluster, [serviceFile(-1, 0)]);
         for (let i = 0; i < SERVICES; i += 100) await Promise.all(Array.from({ length: 100 }, () => api.invoke(memCluster, 'bench.svc--1', { id: 'x', amount: 1 })));
-        const before = await memory(memPort);
+        const before = await memory(debugPort);
         const result = await api.deploy(memCluster, batch, undefined, 60_000);
         if (result.servers.some((x) => x.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED)) throw new Error('the memory deploy was not ACKed');
         for (let i = 0; i < SERVICES; i += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => api.invoke(memCluster, `bench.svc-${i + k}`, { id: 'x', amount: 1 })));
-        return ((await memory(memPort)) - before) / SERVICES / 1024;
+        return ((await memory(debugPort)) - before) / SERVICES / 1024;
       } finally {
         await mem.stop();
       }

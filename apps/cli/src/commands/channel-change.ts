@@ -1,7 +1,7 @@
 import { WaitFor } from '@laneway/proto';
 import type { ChannelChangeResponse, ServerApplyResult } from '@laneway/proto';
 import { CliError } from '../errors';
-import { formatApplyFailure, formatChannelChange, formatJson } from '../format';
+import { formatApplyFailure, formatChannelChange, formatJson, formatNoChannelListener } from '../format';
 import type { CommandContext } from './command';
 
 /**
@@ -14,11 +14,14 @@ export function reportChannelChange(
   response: ChannelChangeResponse,
   context: CommandContext,
 ): number {
-  return reportResourceChange(
+  const code = reportResourceChange(
     response,
     () => formatChannelChange(verb, args.name, response, { waited: args.waitFor !== WaitFor.WAIT_FOR_NONE }),
     context,
   );
+  const unheard = formatNoChannelListener(response.servers);
+  if (unheard !== undefined) context.err(unheard);
+  return code;
 }
 
 /**

@@ -19,6 +19,7 @@ import { scheduleGroup } from './schedule';
 import { schedulesCommand } from './schedules';
 import { securityGroup } from './security';
 import { secretsGroup } from './secrets';
+import { serverGroup } from './server';
 import { serversCommand } from './servers';
 import { servicesCommand } from './services';
 import { statusCommand } from './status';
@@ -51,6 +52,7 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   jobCommand,
   jobsGroup,
   serversCommand,
+  serverGroup,
   drainCommand,
   resumeCommand,
   clustersCommand,

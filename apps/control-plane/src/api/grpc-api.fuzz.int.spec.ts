@@ -745,6 +745,7 @@ describe('the gRPC API under arbitrary requests', () => {
         lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
         appliedRevision: 0,
         instanceId,
+        httpAddress: '',
       },
     });
     await first;

@@ -26,7 +26,7 @@ import type { AsyncJobInfo } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
 import { laneToProto, type DeployPipeline } from '../deploy/deploy-pipeline';
-import { NotFoundError } from '../errors';
+import { FailedPreconditionError, NotFoundError } from '../errors';
 import type { InvokeGateway } from '../invoke/invoke-gateway';
 import { maxReceiveMessageBytes, type Limits } from '../limits';
 import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord } from '../store';
@@ -128,6 +128,7 @@ export function createGrpcApi(deps: GrpcApiDeps): {
     appliedRevision: row.appliedRevision,
     lastNack: row.lastNack,
     drained: row.drained,
+    httpAddress: row.httpAddress,
   });
 
   const findServer = async (cluster: string, name: string): Promise<ServerInfo> => {
@@ -259,6 +260,17 @@ export function createGrpcApi(deps: GrpcApiDeps): {
     }),
     drainServer: unary('DrainServer', log, admin, async (req) => setDrained(req, true)),
     resumeServer: unary('ResumeServer', log, admin, async (req) => setDrained(req, false)),
+    removeServer: unary('RemoveServer', log, admin, async (req) => {
+      const cluster = clusterOf(req);
+      const name = check.name('server', req.server, 'give the name of a server (see ListServers)');
+      const row = (await store.listServers(cluster)).find((s) => s.name === name);
+      if (!row) throw new NotFoundError('server', name, `server '${name}' has never joined cluster '${cluster}'`);
+      if (presence(row, hub.connectedServers(cluster)).connected) {
+        throw new FailedPreconditionError(`server '${name}' is connected to cluster '${cluster}': stop it first (a running server cannot be removed)`);
+      }
+      await store.removeServer(cluster, name);
+      return {};
+    }),
   };
 
   server.addService(ClusterServiceService, clusters);

@@ -91,7 +91,7 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
     stream = sync.sync(joinMd);
     stream.on('data', (p: SyncResponse) => pushes.push(p));
     stream.on('error', () => undefined);
-    stream.write({ hello: { cluster, server: 's1', host: 'test', pid: 1, lanes: [Lane.LANE_NETWORK], appliedRevision: 0, instanceId: 'i1' } });
+    stream.write({ hello: { cluster, server: 's1', host: 'test', pid: 1, lanes: [Lane.LANE_NETWORK], appliedRevision: 0, instanceId: 'i1', httpAddress: '' } });
     const snapshot = await nextPush();
     expect(snapshot.full).toBe(true);
     expect(snapshot.resources).toEqual([]);

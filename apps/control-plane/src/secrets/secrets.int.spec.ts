@@ -63,7 +63,7 @@ class ServerStream {
     this.call = sync.sync(md);
     this.call.on('data', (p: SyncResponse) => this.pushes.push(p));
     this.call.on('error', () => undefined);
-    this.call.write({ hello: { cluster, server, host: 'test', pid: 1, lanes: [Lane.LANE_NETWORK], appliedRevision: 0, instanceId: server } });
+    this.call.write({ hello: { cluster, server, host: 'test', pid: 1, lanes: [Lane.LANE_NETWORK], appliedRevision: 0, instanceId: server, httpAddress: '' } });
   }
 
   async next(): Promise<SyncResponse> {

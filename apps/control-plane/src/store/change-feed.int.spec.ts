@@ -103,7 +103,7 @@ describe('ChangeFeed: control planes sharing one PostgreSQL store hear each othe
 
   it('names the server whose drain state changed', async () => {
     await a.createCluster('feed-2');
-    await a.recordServerHello('feed-2', { name: 'srv-1', host: 'h', pid: 1, lanes: ['network'], appliedRevision: 0 });
+    await a.recordServerHello('feed-2', { name: 'srv-1', host: 'h', pid: 1, lanes: ['network'], appliedRevision: 0, httpAddress: '' });
     const before = heardByB.changes.length;
     await a.setServerDrained('feed-2', 'srv-1', true);
     await until(() => heardByB.changes.length === before + 1);

@@ -184,7 +184,7 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
       () => store.listServices(missing),
       () => store.getService(missing, 's'),
       () => store.changesSince(missing, 0),
-      () => store.recordServerHello(missing, { name: 'srv', host: 'h', pid: 1, lanes: ['cpu'], appliedRevision: 0 }),
+      () => store.recordServerHello(missing, { name: 'srv', host: 'h', pid: 1, lanes: ['cpu'], appliedRevision: 0, httpAddress: '' }),
       () => store.recordServerApplied(missing, 'srv', 1, null),
       () => store.releaseServer(missing, 'srv'),
       () => store.listServers(missing),
@@ -392,8 +392,8 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     await store.createCluster(c);
     expect(await store.listServers(c)).toEqual([]);
 
-    await store.recordServerHello(c, { name: 'srv-b', host: 'host-b', pid: 200, lanes: ['cpu'], appliedRevision: 0 });
-    await store.recordServerHello(c, { name: 'srv-a', host: 'host-a', pid: 100, lanes: ['network', 'cpu'], appliedRevision: 3 });
+    await store.recordServerHello(c, { name: 'srv-b', host: 'host-b', pid: 200, lanes: ['cpu'], appliedRevision: 0, httpAddress: '' });
+    await store.recordServerHello(c, { name: 'srv-a', host: 'host-a', pid: 100, lanes: ['network', 'cpu'], appliedRevision: 3, httpAddress: '' });
     const listed = await store.listServers(c);
     let a = listed[0];
     expect(a).toMatchObject({ name: 'srv-a', host: 'host-a', pid: 100, lanes: ['network', 'cpu'], appliedRevision: 3, lastNack: [] });
@@ -410,7 +410,7 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     expect(a).toMatchObject({ appliedRevision: 4, lastNack: nack });
 
     // A reconnect keeps the last nack; the next ack clears it.
-    await store.recordServerHello(c, { name: 'srv-a', host: 'host-a2', pid: 101, lanes: ['network'], appliedRevision: 4 });
+    await store.recordServerHello(c, { name: 'srv-a', host: 'host-a2', pid: 101, lanes: ['network'], appliedRevision: 4, httpAddress: '' });
     [a] = await store.listServers(c);
     expect(a).toMatchObject({ host: 'host-a2', pid: 101, lanes: ['network'], appliedRevision: 4, lastNack: nack });
     await store.recordServerApplied(c, 'srv-a', 5, null);
@@ -435,7 +435,7 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     for (const name of [c, keep]) {
       await store.deployServices(name, [svc('api', 'v1'), svc('job', 'j1', 'cpu')]);
       await store.deployServices(name, [svc('api', 'v2')]);
-      await store.recordServerHello(name, { name: 'srv', host: 'h', pid: 1, lanes: ['network'], appliedRevision: 0 });
+      await store.recordServerHello(name, { name: 'srv', host: 'h', pid: 1, lanes: ['network'], appliedRevision: 0, httpAddress: '' });
     }
     const ids = await store.db.selectFrom('clusters').select(['id', 'name']).where('name', 'in', [c, keep]).execute();
     const idOf = (name: string) => ids.find((r) => r.name === name)?.id ?? -1;

@@ -124,6 +124,8 @@ export interface ServerHello {
   pid: number;
   lanes: Lane[];
   appliedRevision: number;
+  /** The channel listener's HOST:PORT; '' when the server has none. */
+  httpAddress: string;
 }
 
 export interface ServiceErrorRecord {
@@ -145,6 +147,8 @@ export interface ServerRecord {
   /** The revision the last NACK rejected (0: none since the last ACK). */
   lastNackRevision: number;
   drained: boolean;
+  /** The channel listener's HOST:PORT from the server's last hello; '' when it has none. */
+  httpAddress: string;
   /** Another control plane sharing this database holds the server's stream (and kept it fresh). */
   connectedElsewhere: boolean;
 }
@@ -609,6 +613,7 @@ export class ClusterStore {
         last_seen: now(),
         last_nack: null,
         control_plane: this.instanceId,
+        http_address: hello.httpAddress,
       })
       .onConflict((oc) =>
         oc.columns(['cluster_id', 'name']).doUpdateSet({
@@ -618,6 +623,7 @@ export class ClusterStore {
           applied_revision: hello.appliedRevision,
           last_seen: now(),
           control_plane: this.instanceId,
+          http_address: hello.httpAddress,
         }),
       )
       .execute();
@@ -662,7 +668,7 @@ export class ClusterStore {
     const c = await this.findCluster(this.db, cluster);
     const rows = await this.db
       .selectFrom('servers')
-      .select(['name', 'host', 'pid', 'lanes', 'applied_revision', 'last_seen', 'last_nack', 'last_nack_revision', 'drained', 'control_plane'])
+      .select(['name', 'host', 'pid', 'lanes', 'applied_revision', 'last_seen', 'last_nack', 'last_nack_revision', 'drained', 'control_plane', 'http_address'])
       .where('cluster_id', '=', c.id)
       .orderBy('name')
       .execute();
@@ -677,12 +683,20 @@ export class ClusterStore {
       lastNack: row.last_nack === null ? [] : (JSON.parse(row.last_nack) as Partial<ServiceErrorRecord>[]).map((e) => ({ service: e.service ?? '', message: e.message ?? '', kind: e.kind ?? '' })),
       lastNackRevision: toNumber(row.last_nack_revision),
       drained: row.drained !== 0,
+      httpAddress: row.http_address,
       connectedElsewhere:
         this.postgres &&
         row.control_plane !== null &&
         row.control_plane !== this.instanceId &&
         Date.now() - Date.parse(row.last_seen) < HOLDER_TTL_MS,
     }));
+  }
+
+  /** Forgets a server (its row, drain state included); the caller checked that it is not connected. */
+  async removeServer(cluster: string, server: string): Promise<void> {
+    const c = await this.findCluster(this.db, cluster);
+    const result = await this.db.deleteFrom('servers').where('cluster_id', '=', c.id).where('name', '=', server).executeTakeFirst();
+    if (result.numDeletedRows === 0n) throw new NotFoundError('server', server, `server '${server}' has never joined cluster '${cluster}'`);
   }
 
   /** Marks a server drained (or not). Returns false when the server never said hello to the cluster. */

@@ -67,6 +67,8 @@ export interface ServersTable {
   /** Instance id of the control plane holding the server's sync stream; null when none does. */
   control_plane: ColumnType<string | null, string | null | undefined, string | null>;
   last_nack_revision: BigIntColumn;
+  /** The channel listener's HOST:PORT from the last hello; '' when the server has none. */
+  http_address: ColumnType<string, string | undefined, string>;
 }
 
 /** The cluster's typed resources other than services; tombstones (deleted = 1) stay for deltas. */

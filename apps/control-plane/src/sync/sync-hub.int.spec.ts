@@ -71,6 +71,7 @@ class DataPlaneStream {
         lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
         appliedRevision,
         instanceId: instance.id,
+        httpAddress: '',
       },
     });
     return this;

@@ -63,6 +63,8 @@ class Session {
     readonly instanceId: string,
     readonly host: string,
     readonly pid: number,
+    /** The server's channel listener, HOST:PORT; '' when it has none. */
+    readonly httpAddress: string,
   ) {
     this.ackedRevision = appliedRevision;
     this.recordedRevision = appliedRevision;
@@ -144,6 +146,7 @@ export class SyncHub {
           this.checks.name('hello.server', hello.server, 'set LANEWAY_SERVER_NAME on the server');
           this.checks.optionalName('hello.host', hello.host);
           this.checks.optionalName('hello.instance_id', hello.instanceId);
+          this.checks.optionalName('hello.http_address', hello.httpAddress);
         } catch (err) {
           const known = err instanceof LanewayError;
           return this.endWithError(call, known ? grpcStatusOf(err) : status.INVALID_ARGUMENT, known ? err.message : 'hello is invalid');
@@ -157,6 +160,7 @@ export class SyncHub {
           hello.instanceId,
           hello.host,
           hello.pid,
+          hello.httpAddress,
         );
         session = opened;
         this.open(opened, hello.lanes.map(laneName)).catch((err: unknown) => this.fail(opened, err));
@@ -339,7 +343,7 @@ export class SyncHub {
         if (done.has(server)) continue;
         const row: ServerRecord | undefined = rows.get(server);
         const result = (outcome: ApplyOutcome, errors: ServerApplyResult['errors'] = []): void =>
-          void done.set(server, { server, outcome, appliedRevision: row?.appliedRevision ?? 0, errors });
+          void done.set(server, { server, outcome, appliedRevision: row?.appliedRevision ?? 0, errors, httpAddress: row?.httpAddress ?? '' });
         if (row && row.appliedRevision >= revision) result(ApplyOutcome.APPLY_OUTCOME_ACKED);
         else if (row && row.lastNackRevision >= revision) result(ApplyOutcome.APPLY_OUTCOME_NACKED, row.lastNack);
         else if (!row?.connectedElsewhere && !this.sessions.get(cluster)?.has(server)) {
@@ -369,6 +373,7 @@ export class SyncHub {
         outcome,
         appliedRevision: session.recordedRevision,
         errors,
+        httpAddress: session.httpAddress,
       });
       const check = (): boolean => {
         if (session.recordedRevision >= revision) return finish(result(ApplyOutcome.APPLY_OUTCOME_ACKED));
@@ -404,6 +409,7 @@ export class SyncHub {
       pid: session.pid,
       lanes,
       appliedRevision: session.ackedRevision,
+      httpAddress: session.httpAddress,
     });
     // A server ahead of the cluster followed another database (or this one was restored): nothing it
     // holds can be trusted as a base for deltas, so it starts over from a full snapshot.

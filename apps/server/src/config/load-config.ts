@@ -3,6 +3,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_QUEUE_PREFIX } from '@laneway/lanes';
 
+/** Where a server answers channels and /healthz unless LANEWAY_HTTP_ADDR says otherwise. */
+export const DEFAULT_HTTP_ADDR = '127.0.0.1:8080';
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const schema = z.object({
@@ -12,6 +15,10 @@ const schema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
   LANEWAY_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default(DEFAULT_QUEUE_PREFIX),
   LANEWAY_HTTP_ADDR: z
+    .string()
+    .regex(/^(off|[^:]*:\d+)$/, 'must be HOST:PORT (port 0: any free port), or off for no channel listener')
+    .default(DEFAULT_HTTP_ADDR),
+  LANEWAY_DEBUG_ADDR: z
     .string()
     .regex(/^[^:]*:\d+$/, 'must be HOST:PORT')
     .optional(),
@@ -23,7 +30,7 @@ const schema = z.object({
   LANEWAY_NETWORK_FETCHERS: int(1, 16).default(2),
   LANEWAY_CPU_THREADS: int(1, 256).optional(),
   LANEWAY_CPU_JOB_TIMEOUT_MS: int(10, 24 * 3600_000).default(60_000),
-  LANEWAY_JOIN_TOKEN: z.string().min(1).optional(),
+  LANEWAY_JOIN_TOKEN: z.string().optional(),
   LANEWAY_TLS_CA: z.string().optional().transform((value) => value?.trim() || undefined),
   LANEWAY_JOB_LOCK_MS: int(1000, 3600_000).default(30_000),
   LANEWAY_SHUTDOWN_TIMEOUT_MS: int(0, 3600_000).default(30_000),
@@ -50,6 +57,12 @@ export interface ServerConfig {
   redisUrl: string;
   queuePrefix: string;
   httpAddress: { host: string; port: number } | undefined;
+  /**
+   * LANEWAY_DEBUG_ADDR: where `GET /debug/memory` is served, on a listener of its own (never the
+   * public channel listener); an empty host is 127.0.0.1. Unset (or absent in a config built by
+   * hand): no debug listener.
+   */
+  debugAddress?: { host: string; port: number } | undefined;
   /** REST channel requests at once on this server; beyond it, 503. */
   httpMaxInFlight: number;
   /** Bytes of a channel request's body; beyond it, 413. */
@@ -62,7 +75,7 @@ export interface ServerConfig {
   networkFetchers: number;
   cpuThreads: number;
   cpuJobTimeoutMs: number;
-  /** The cluster's join token (ClusterService.GetJoinToken). */
+  /** The cluster's join token (ClusterService.GetJoinToken); loadConfig refuses to start without one. */
   joinToken: string | undefined;
   /**
    * LANEWAY_TLS_CA: PEM file of the CA(s) that signed the control plane's certificate; set, the sync
@@ -106,10 +119,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     throw new Error(`invalid server configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
+  const joinToken = c.LANEWAY_JOIN_TOKEN?.trim();
+  if (!joinToken) {
+    // Without it the control plane refuses the sync stream: say so now, not in a retry loop.
+    throw new Error(
+      `LANEWAY_JOIN_TOKEN is not set: a server joins cluster '${c.LANEWAY_CLUSTER}' with its join token. ` +
+        `Print it with \`npx laneway cluster token ${c.LANEWAY_CLUSTER}\` and start the server with LANEWAY_JOIN_TOKEN=<token> ` +
+        `(e.g. export LANEWAY_JOIN_TOKEN=$(npx laneway cluster token ${c.LANEWAY_CLUSTER}))`,
+    );
+  }
   let httpAddress: ServerConfig['httpAddress'];
-  if (c.LANEWAY_HTTP_ADDR) {
+  if (c.LANEWAY_HTTP_ADDR !== 'off') {
     const at = c.LANEWAY_HTTP_ADDR.lastIndexOf(':');
     httpAddress = { host: c.LANEWAY_HTTP_ADDR.slice(0, at) || '0.0.0.0', port: Number(c.LANEWAY_HTTP_ADDR.slice(at + 1)) };
+  }
+  let debugAddress: ServerConfig['debugAddress'];
+  if (c.LANEWAY_DEBUG_ADDR) {
+    const at = c.LANEWAY_DEBUG_ADDR.lastIndexOf(':');
+    debugAddress = { host: c.LANEWAY_DEBUG_ADDR.slice(0, at) || '127.0.0.1', port: Number(c.LANEWAY_DEBUG_ADDR.slice(at + 1)) };
   }
   return Object.freeze({
     controlPlane: c.LANEWAY_CONTROL_PLANE,
@@ -118,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     redisUrl: c.REDIS_URL,
     queuePrefix: c.LANEWAY_QUEUE_PREFIX,
     httpAddress,
+    debugAddress,
     httpMaxInFlight: c.LANEWAY_HTTP_MAX_IN_FLIGHT,
     httpMaxBodyBytes: c.LANEWAY_HTTP_MAX_BODY_BYTES,
     httpRequestTimeoutMs: c.LANEWAY_HTTP_REQUEST_TIMEOUT_MS,
@@ -126,7 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     networkFetchers: c.LANEWAY_NETWORK_FETCHERS,
     cpuThreads: c.LANEWAY_CPU_THREADS ?? Math.max(1, os.availableParallelism()),
     cpuJobTimeoutMs: c.LANEWAY_CPU_JOB_TIMEOUT_MS,
-    joinToken: c.LANEWAY_JOIN_TOKEN,
+    joinToken,
     tlsCaFile: c.LANEWAY_TLS_CA && path.resolve(c.LANEWAY_TLS_CA),
     jobLockMs: c.LANEWAY_JOB_LOCK_MS,
     shutdownTimeoutMs: c.LANEWAY_SHUTDOWN_TIMEOUT_MS,

@@ -168,7 +168,7 @@ describe('startHttpServer', () => {
     http = await startHttpServer({
       host: '127.0.0.1',
       port: 0,
-      health: { serving: () => !drained, details: () => ({ server: 'a', revision: 1 }) },
+      health: { serving: () => !drained, drained: () => drained, details: () => ({ server: 'a', revision: 1 }) },
       routes,
       invoker: a.invoker,
       logger,
@@ -332,18 +332,19 @@ describe('startHttpServer', () => {
     expect(remote.json).toMatchObject({ server: 'b', input: { x: 'x y', k: 'v' }, http: { params: { x: 'x y' }, requestId: 'rid-remote' } });
   });
 
-  it('keeps /healthz and /debug/memory as they were, and answers channels while drained', async () => {
+  it('says on /healthz that a drained server is drained (503), answers its channels, and serves no /debug/memory to the public', async () => {
     const healthy = await call('/healthz');
     expect(healthy.status).toBe(200);
     expect(healthy.json).toEqual({ status: 'serving', server: 'a', revision: 1 });
     expect(healthy.headers.get('x-request-id')).toBeTruthy();
     drained = true;
-    expect((await call('/healthz')).json).toMatchObject({ status: 'not-serving' });
-    expect((await call('/healthz')).status).toBe(503);
+    const health = await call('/healthz');
+    expect(health.status).toBe(503);
+    expect(health.json).toEqual({ status: 'drained', server: 'a', revision: 1 });
     expect((await call('/echo/1')).status).toBe(200);
     drained = false;
-    const memory = await call('/debug/memory?gc=1');
-    expect(memory.json).toMatchObject({ rss: expect.any(Number), heapUsed: expect.any(Number), gc: expect.any(Boolean) });
+    // The debugging endpoints are on the debug listener (LANEWAY_DEBUG_ADDR) only.
+    expectError(await call('/debug/memory?gc=1'), 404, 'NOT_FOUND', 'path');
   });
 
   it('swaps the route table under load without failing a request', async () => {

@@ -16,6 +16,8 @@ import { RawReply, RawRequest, type ChannelHttpReply, type ChannelHttpRequest } 
 export interface HealthState {
   /** True while the server takes jobs (not drained). */
   serving(): boolean;
+  /** True while the control plane has the server drained: `/healthz` then says `"drained"` (still 503). */
+  drained?(): boolean;
   details(): Record<string, unknown>;
 }
 
@@ -98,7 +100,7 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const RESERVED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'x-request-id']);
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 /** The paths the listener serves itself: give them to the RouteTable as `reserved`, so no channel takes them. */
-export const RESERVED_PATHS: readonly string[] = Object.freeze(['/healthz', '/debug/memory', '/openapi.json']);
+export const RESERVED_PATHS: readonly string[] = Object.freeze(['/healthz', '/openapi.json']);
 
 const STATUS_OF: Record<InvocationErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -116,7 +118,7 @@ const CODE_OF: Record<InvocationErrorCode, string> = {
 };
 
 /**
- * The server's one HTTP listener: `GET /healthz`, `GET /debug/memory` and the REST channels of
+ * The server's public HTTP listener: `GET /healthz`, `GET /openapi.json` and the REST channels of
  * `routes`, matched per request so that a new route table needs no re-registration. Every answer
  * carries `x-request-id`; every error is `{"error": {"code", "message", "field"?}}`.
  */
@@ -208,17 +210,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     void reply
       .code(ok ? 200 : 503)
       .type('application/json')
-      .send(JSON.stringify({ status: ok ? 'serving' : 'not-serving', ...health.details() }));
-  });
-  app.get('/debug/memory', (request, reply) => {
-    if (refusedWhileClosing(reply)) return;
-    void reply.header('x-request-id', request.id);
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if ((request.query as Record<string, unknown>)['gc'] === '1' && gc) {
-      gc();
-      gc();
-    }
-    void reply.type('application/json').send(JSON.stringify({ ...process.memoryUsage(), gc: Boolean(gc) }));
+      .send(JSON.stringify({ status: ok ? 'serving' : health.drained?.() ? 'drained' : 'not-serving', ...health.details() }));
   });
   app.get('/openapi.json', (request, reply) => {
     if (refusedWhileClosing(reply)) return;

@@ -59,6 +59,11 @@ export class LaneWorkers {
     return this.running && !this.drained;
   }
 
+  /** True while the control plane has this server drained (or another replica took its name). */
+  get isDrained(): boolean {
+    return this.drained;
+  }
+
   get inFlight(): number {
     return this.active;
   }

@@ -13,6 +13,14 @@ export interface SyncAgentOptions {
   host: string;
   pid: number;
   joinToken: string | undefined;
+  /** The channel listener's HOST:PORT, sent in every hello; '' when the server has none. */
+  httpAddress?: () => string;
+  /**
+   * The control plane refused this server before it ever synced (a wrong join token, another
+   * cluster's token, an unknown cluster): retrying cannot help, so the server should stop and say why.
+   * Once synced, the same refusals (a rotated token) are logged and retried: the server keeps serving.
+   */
+  onRefused?: (message: string) => void;
   /** LANEWAY_TLS_CA read: the stream uses TLS and verifies the control plane against it; absent, plaintext. */
   tls?: ControlPlaneTls | undefined;
   /** The revision to announce on (re)connect: the last one applied. */
@@ -39,6 +47,18 @@ export interface ApplyError {
   kind?: string;
 }
 
+/** Answers to a hello that no retry can change. */
+const REFUSALS: ReadonlySet<number> = new Set([status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.NOT_FOUND]);
+
+/** What a refused server says before it exits, naming what to change. */
+function refusalMessage(err: ServiceError, cluster: string, address: string): string {
+  const fix =
+    err.code === status.NOT_FOUND
+      ? `check LANEWAY_CLUSTER (create the cluster with \`npx laneway cluster create ${cluster}\`)`
+      : `check LANEWAY_JOIN_TOKEN: print cluster '${cluster}'s token with \`npx laneway cluster token ${cluster}\``;
+  return `the control plane at ${address} refused this server (${status[err.code]}: ${err.details}): ${fix}`;
+}
+
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 5000;
 
@@ -53,6 +73,8 @@ export class SyncAgent {
   private backoffMs = MIN_BACKOFF_MS;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The control plane accepted this server at least once (it sent a push). */
+  private everSynced = false;
   // Pushes are applied one at a time, in order.
   private applying: Promise<void> = Promise.resolve();
   private readonly log: Logger;
@@ -105,6 +127,11 @@ export class SyncAgent {
       ended = true;
       if (this.stream === stream) this.stream = undefined;
       if (this.stopped) return;
+      if (!this.everSynced && this.options.onRefused && err && REFUSALS.has(err.code)) {
+        this.stopped = true;
+        this.options.onRefused(refusalMessage(err, this.options.cluster, this.options.address));
+        return;
+      }
       if (err?.code === status.ALREADY_EXISTS) {
         // Keep trying (slowly): the other replica may go away. Meanwhile take no jobs.
         this.backoffMs = MAX_BACKOFF_MS;
@@ -138,6 +165,7 @@ export class SyncAgent {
     };
     stream.on('data', (response: SyncResponse) => {
       this.backoffMs = MIN_BACKOFF_MS;
+      this.everSynced = true;
       const test = response.connectionTest;
       // Not a push: answered on its own, beside any push being applied.
       if (test) return void this.answerTest(stream, test);
@@ -156,6 +184,7 @@ export class SyncAgent {
         lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
         appliedRevision: this.options.appliedRevision(),
         instanceId: this.instanceId,
+        httpAddress: this.options.httpAddress?.() ?? '',
       },
     });
   }

@@ -5,6 +5,7 @@ import * as m0003 from './0003-server-holder';
 import * as m0004 from './0004-resources';
 import * as m0005 from './0005-service-connections';
 import * as m0006 from './0006-service-sources';
+import * as m0007 from './0007-server-http-address';
 
 /**
  * Every migration, keyed by name; the migrator runs them in key order. Listed statically because the
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   '0004-resources': m0004,
   '0005-service-connections': m0005,
   '0006-service-sources': m0006,
+  '0007-server-http-address': m0007,
 };
 
 export const migrationProvider: MigrationProvider = {

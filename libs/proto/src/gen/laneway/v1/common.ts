@@ -148,6 +148,11 @@ export interface ServerApplyResult {
   appliedRevision: number;
   /** Set when outcome is NACKED: what the server could not load. */
   errors: ServiceError[];
+  /**
+   * The server's channel listener (HOST:PORT), empty when it listens for none: a channel change that
+   * only servers without one applied reaches no client.
+   */
+  httpAddress: string;
 }
 
 /** What a server could not apply: a service, or another resource of the cluster (see `kind`). */
@@ -170,7 +175,7 @@ export interface ServicePolicy {
 }
 
 function createBaseServerApplyResult(): ServerApplyResult {
-  return { server: "", outcome: 0, appliedRevision: 0, errors: [] };
+  return { server: "", outcome: 0, appliedRevision: 0, errors: [], httpAddress: "" };
 }
 
 export const ServerApplyResult: MessageFns<ServerApplyResult> = {
@@ -186,6 +191,9 @@ export const ServerApplyResult: MessageFns<ServerApplyResult> = {
     }
     for (const v of message.errors) {
       ServiceError.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.httpAddress !== "") {
+      writer.uint32(42).string(message.httpAddress);
     }
     return writer;
   },
@@ -235,6 +243,14 @@ export const ServerApplyResult: MessageFns<ServerApplyResult> = {
             message.errors.push(ServiceError.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.httpAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -257,6 +273,11 @@ export const ServerApplyResult: MessageFns<ServerApplyResult> = {
         ? globalThis.Number(object.applied_revision)
         : 0,
       errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => ServiceError.fromJSON(e)) : [],
+      httpAddress: isSet(object.httpAddress)
+        ? globalThis.String(object.httpAddress)
+        : isSet(object.http_address)
+        ? globalThis.String(object.http_address)
+        : "",
     };
   },
 
@@ -274,6 +295,9 @@ export const ServerApplyResult: MessageFns<ServerApplyResult> = {
     if (message.errors?.length) {
       obj.errors = message.errors.map((e) => ServiceError.toJSON(e));
     }
+    if (message.httpAddress !== "") {
+      obj.httpAddress = message.httpAddress;
+    }
     return obj;
   },
 
@@ -286,6 +310,7 @@ export const ServerApplyResult: MessageFns<ServerApplyResult> = {
     message.outcome = object.outcome ?? 0;
     message.appliedRevision = object.appliedRevision ?? 0;
     message.errors = object.errors?.map((e) => ServiceError.fromPartial(e)) || [];
+    message.httpAddress = object.httpAddress ?? "";
     return message;
   },
 };

@@ -40,6 +40,11 @@ export interface ServerInfo {
   /** The last NACK's errors, empty once a later revision was ACKed. */
   lastNack: ServiceError[];
   drained: boolean;
+  /**
+   * HOST:PORT of the server's channel listener (REST channels, /healthz) as it reported it in its
+   * last hello; empty when it listens for none (LANEWAY_HTTP_ADDR=off).
+   */
+  httpAddress: string;
 }
 
 export interface ListServersResponse {
@@ -55,6 +60,14 @@ export interface DrainServerRequest {
 export interface ResumeServerRequest {
   cluster: string;
   server: string;
+}
+
+export interface RemoveServerRequest {
+  cluster: string;
+  server: string;
+}
+
+export interface RemoveServerResponse {
 }
 
 function createBaseListServersRequest(): ListServersRequest {
@@ -135,6 +148,7 @@ function createBaseServerInfo(): ServerInfo {
     lastSeen: "",
     lastNack: [],
     drained: false,
+    httpAddress: "",
   };
 }
 
@@ -170,6 +184,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     }
     if (message.drained !== false) {
       writer.uint32(72).bool(message.drained);
+    }
+    if (message.httpAddress !== "") {
+      writer.uint32(82).string(message.httpAddress);
     }
     return writer;
   },
@@ -269,6 +286,14 @@ export const ServerInfo: MessageFns<ServerInfo> = {
             message.drained = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.httpAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -304,6 +329,11 @@ export const ServerInfo: MessageFns<ServerInfo> = {
         ? object.last_nack.map((e: any) => ServiceError.fromJSON(e))
         : [],
       drained: isSet(object.drained) ? globalThis.Boolean(object.drained) : false,
+      httpAddress: isSet(object.httpAddress)
+        ? globalThis.String(object.httpAddress)
+        : isSet(object.http_address)
+        ? globalThis.String(object.http_address)
+        : "",
     };
   },
 
@@ -336,6 +366,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     if (message.drained !== false) {
       obj.drained = message.drained;
     }
+    if (message.httpAddress !== "") {
+      obj.httpAddress = message.httpAddress;
+    }
     return obj;
   },
 
@@ -353,6 +386,7 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     message.lastSeen = object.lastSeen ?? "";
     message.lastNack = object.lastNack?.map((e) => ServiceError.fromPartial(e)) || [];
     message.drained = object.drained ?? false;
+    message.httpAddress = object.httpAddress ?? "";
     return message;
   },
 };
@@ -612,6 +646,143 @@ export const ResumeServerRequest: MessageFns<ResumeServerRequest> = {
   },
 };
 
+function createBaseRemoveServerRequest(): RemoveServerRequest {
+  return { cluster: "", server: "" };
+}
+
+export const RemoveServerRequest: MessageFns<RemoveServerRequest> = {
+  encode(message: RemoveServerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    if (message.server !== "") {
+      writer.uint32(18).string(message.server);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveServerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveServerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveServerRequest {
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      server: isSet(object.server) ? globalThis.String(object.server) : "",
+    };
+  },
+
+  toJSON(message: RemoveServerRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    if (message.server !== "") {
+      obj.server = message.server;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveServerRequest>, I>>(base?: I): RemoveServerRequest {
+    return RemoveServerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveServerRequest>, I>>(object: I): RemoveServerRequest {
+    const message = createBaseRemoveServerRequest();
+    message.cluster = object.cluster ?? "";
+    message.server = object.server ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveServerResponse(): RemoveServerResponse {
+  return {};
+}
+
+export const RemoveServerResponse: MessageFns<RemoveServerResponse> = {
+  encode(_: RemoveServerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveServerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveServerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveServerResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveServerResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RemoveServerResponse>, I>>(base?: I): RemoveServerResponse {
+    return RemoveServerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RemoveServerResponse>, I>>(_: I): RemoveServerResponse {
+    const message = createBaseRemoveServerResponse();
+    return message;
+  },
+};
+
 /** The data-plane servers of a cluster, as the control plane sees them. */
 export type ServerServiceService = typeof ServerServiceService;
 export const ServerServiceService = {
@@ -644,6 +815,20 @@ export const ServerServiceService = {
     responseSerialize: (value: ServerInfo): Buffer => Buffer.from(ServerInfo.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServerInfo => ServerInfo.decode(value),
   },
+  /**
+   * Forgets a server that is not connected (a replica retired for good). A server that later says
+   * hello again joins anew. FAILED_PRECONDITION while it is connected to any control plane.
+   */
+  removeServer: {
+    path: "/laneway.v1.ServerService/RemoveServer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveServerRequest): Buffer => Buffer.from(RemoveServerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveServerRequest => RemoveServerRequest.decode(value),
+    responseSerialize: (value: RemoveServerResponse): Buffer =>
+      Buffer.from(RemoveServerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveServerResponse => RemoveServerResponse.decode(value),
+  },
 } as const;
 
 export interface ServerServiceServer extends UntypedServiceImplementation {
@@ -652,6 +837,11 @@ export interface ServerServiceServer extends UntypedServiceImplementation {
   drainServer: handleUnaryCall<DrainServerRequest, ServerInfo>;
   /** Undoes DrainServer. */
   resumeServer: handleUnaryCall<ResumeServerRequest, ServerInfo>;
+  /**
+   * Forgets a server that is not connected (a replica retired for good). A server that later says
+   * hello again joins anew. FAILED_PRECONDITION while it is connected to any control plane.
+   */
+  removeServer: handleUnaryCall<RemoveServerRequest, RemoveServerResponse>;
 }
 
 export interface ServerServiceClient extends Client {
@@ -701,6 +891,25 @@ export interface ServerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError1 | null, response: ServerInfo) => void,
+  ): ClientUnaryCall;
+  /**
+   * Forgets a server that is not connected (a replica retired for good). A server that later says
+   * hello again joins anew. FAILED_PRECONDITION while it is connected to any control plane.
+   */
+  removeServer(
+    request: RemoveServerRequest,
+    callback: (error: ServiceError1 | null, response: RemoveServerResponse) => void,
+  ): ClientUnaryCall;
+  removeServer(
+    request: RemoveServerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: RemoveServerResponse) => void,
+  ): ClientUnaryCall;
+  removeServer(
+    request: RemoveServerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: RemoveServerResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -45,6 +45,11 @@ export interface Hello {
    * the same process) from another replica that was given the same name.
    */
   instanceId: string;
+  /**
+   * HOST:PORT of the server's channel listener (the port it really bound, when it asked for 0);
+   * empty when it has none.
+   */
+  httpAddress: string;
 }
 
 export interface Ack {
@@ -305,7 +310,7 @@ export const SyncRequest: MessageFns<SyncRequest> = {
 };
 
 function createBaseHello(): Hello {
-  return { cluster: "", server: "", host: "", pid: 0, lanes: [], appliedRevision: 0, instanceId: "" };
+  return { cluster: "", server: "", host: "", pid: 0, lanes: [], appliedRevision: 0, instanceId: "", httpAddress: "" };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -334,6 +339,9 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.instanceId !== "") {
       writer.uint32(58).string(message.instanceId);
+    }
+    if (message.httpAddress !== "") {
+      writer.uint32(66).string(message.httpAddress);
     }
     return writer;
   },
@@ -417,6 +425,14 @@ export const Hello: MessageFns<Hello> = {
             message.instanceId = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.httpAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -446,6 +462,11 @@ export const Hello: MessageFns<Hello> = {
         : isSet(object.instance_id)
         ? globalThis.String(object.instance_id)
         : "",
+      httpAddress: isSet(object.httpAddress)
+        ? globalThis.String(object.httpAddress)
+        : isSet(object.http_address)
+        ? globalThis.String(object.http_address)
+        : "",
     };
   },
 
@@ -472,6 +493,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.instanceId !== "") {
       obj.instanceId = message.instanceId;
     }
+    if (message.httpAddress !== "") {
+      obj.httpAddress = message.httpAddress;
+    }
     return obj;
   },
 
@@ -487,6 +511,7 @@ export const Hello: MessageFns<Hello> = {
     message.lanes = object.lanes?.map((e) => e) || [];
     message.appliedRevision = object.appliedRevision ?? 0;
     message.instanceId = object.instanceId ?? "";
+    message.httpAddress = object.httpAddress ?? "";
     return message;
   },
 };
