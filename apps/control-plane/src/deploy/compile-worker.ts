@@ -25,6 +25,11 @@ process.on('message', (message: CompileRequest) => {
 });
 // The parent going away (a crash, a kill) must not leave this process behind.
 process.on('disconnect', () => process.exit(0));
+// A Ctrl-C reaches the whole process group, this process too (and a service manager's SIGTERM often
+// the whole group): the parent owns its lifetime. Its own signal closes the pool, which ends this
+// process, and a parent gone ends it through 'disconnect' above; dying here at once would race that
+// shutdown, and the pool would take the exit for a crash and start a replacement.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
 send({ t: 'ready' });
 
 function handle({ id, files, inspectOnly, packages: bundled }: CompileRequest): FromCompileProcess {

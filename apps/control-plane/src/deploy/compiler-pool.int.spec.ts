@@ -1,11 +1,26 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../errors';
+import { readdirSync, readFileSync } from 'node:fs';
+import { InvalidArgumentError, UnavailableError } from '../errors';
 import { compileWorkerBundle } from '../testing/compile-worker-bundle';
 import { CompilerPool } from './compiler-pool';
 
 const SDK = "import { defineService } from '@laneway/sdk';\n";
 const good = (name: string) => ({ path: `svc/${name}.ts`, content: `${SDK}export default defineService({ name: '${name}', handle: (): string => 'ok' });\n` });
+
+/** This process's child processes, from /proc (Linux). */
+function childPids(): number[] {
+  return readdirSync('/proc').flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      // The fields after the command name (which may hold spaces) start with state, then the parent.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid ? [Number(entry)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
 
 async function rejection(promise: Promise<unknown>): Promise<InvalidArgumentError> {
   const err = await promise.then(
@@ -86,6 +101,32 @@ describe('CompilerPool with real compile processes', () => {
     expect(threw.message).toBe('svc/throws.ts: loading failed: no config');
     const recursion = await rejection(pool.compile([{ path: 'svc/recurse.ts', content: `${SDK}const f = (n: number): number => f(n + 1) + 1;\nf(0);\n` }]));
     expect(recursion.message).toBe('svc/recurse.ts: loading failed: Maximum call stack size exceeded');
+  });
+
+  it('leaves a Ctrl-C to its owner: a process outlives SIGINT, and close() mid-compile is UNAVAILABLE, not a crash', async () => {
+    const logged: { level: number; msg: string }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => logged.push(JSON.parse(line) as { level: number; msg: string }) });
+    const before = new Set(childPids());
+    const own = new CompilerPool({ workerPath: await compileWorkerBundle(), size: 1, maxHeapMb: 128, loadTimeoutMs: 20_000, logger });
+    await own.start();
+    const mine = childPids().filter((pid) => !before.has(pid));
+    expect(mine).toHaveLength(1);
+    let spinning: Promise<unknown> | undefined;
+    try {
+      // A Ctrl-C reaches the whole process group; the pool's owner decides when its processes end.
+      process.kill(mine[0]!, 'SIGINT');
+      await new Promise((r) => setTimeout(r, 300));
+      const [file] = await own.compile([good('after.sigint')]);
+      expect(file!.services[0]!.name).toBe('after.sigint');
+      expect(childPids().filter((pid) => !before.has(pid))).toEqual(mine);
+
+      spinning = own.compile([{ path: 'svc/spin.ts', content: `${SDK}for (;;) {}\n` }]).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await own.close();
+    }
+    expect(await spinning).toBeInstanceOf(UnavailableError);
+    expect(logged.filter((l) => l.level >= 40)).toEqual([]);
   });
 
   it('answers other compiles while one process is stuck in a loop', async () => {

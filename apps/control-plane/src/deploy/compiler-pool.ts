@@ -165,13 +165,18 @@ export class CompilerPool {
         if (!slot.ready) reject(new Error(`the compile process ${this.options.workerPath} exited (${signal ?? code}) before it was ready: ${slot.stderrTail.trim().slice(-500)}`));
         const task = slot.task;
         slot.task = undefined;
-        if (task) {
+        if (task && this.closing) {
+          // close() ended it: nothing crashed, the deploy just cannot finish here.
+          task.reject(new UnavailableError('the control plane is shutting down'));
+        } else if (task) {
           const error = this.deathError(slot, task.files, code, signal);
           this.log.warn({ file: error.details['path'], code, signal, reason: error.message }, 'compile process died on a deploy; replacing it');
           task.reject(error);
         }
         if (this.closing) return;
         this.spawn().catch((err: unknown) => {
+          // A replacement still starting when the pool closes is ended by close(): not an error.
+          if (this.closing) return;
           this.log.error({ err }, 'could not replace a compile process');
           // With no process left, queued deploys would wait for ever.
           if (this.slots.size === 0) for (const t of this.queue.splice(0)) t.reject(new UnavailableError('no compile process is running; see the control-plane log'));
