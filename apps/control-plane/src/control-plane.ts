@@ -27,6 +27,9 @@ export interface RunningControlPlane {
   port: number;
   store: ClusterStore;
   adminToken: string;
+  /** Where the admin token came from: `generated` on the first start (kept in `adminTokenFile`). */
+  adminTokenSource: 'env' | 'file' | 'generated';
+  adminTokenFile: string | undefined;
   close(): Promise<void>;
 }
 
@@ -104,8 +107,9 @@ export async function startControlPlane(
     'control plane listening',
   );
   if (admin.source === 'generated') {
-    // Printed once, when created, so the operator can copy it; it stays in the file for later.
-    logger.info({ adminToken: admin.token, file: admin.file }, 'generated the admin token');
+    // The token itself never goes into the log (logs are shipped and kept elsewhere): main.ts shows
+    // it on the terminal, and it stays in the file.
+    logger.info({ file: admin.file }, 'generated the admin token');
   } else {
     logger.info({ source: admin.source, file: admin.file }, 'admin token loaded');
   }
@@ -121,6 +125,8 @@ export async function startControlPlane(
     port,
     store,
     adminToken: admin.token,
+    adminTokenSource: admin.source,
+    adminTokenFile: admin.file,
     async close() {
       await feed?.stop();
       await scheduleKeeper.close();

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { loadConfig } from './config/load-config';
 import type { LogFormat } from './config/load-config';
+import { adminTokenNotice } from './auth/admin-token';
 import { startControlPlane } from './control-plane';
 
 /**
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, config.logFormat ?? 'auto');
   const running = await startControlPlane(config, logger);
+  if (running.adminTokenSource === 'generated' && running.adminTokenFile) {
+    process.stderr.write(adminTokenNotice(running.adminToken, running.adminTokenFile, process.stderr.isTTY === true));
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

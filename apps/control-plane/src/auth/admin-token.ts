@@ -20,3 +20,13 @@ export function resolveAdminToken(configured: string | undefined, dataDir: strin
   writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
   return { token, source: 'generated', file };
 }
+
+/**
+ * What the first start tells its operator about the token it generated: on a terminal the token
+ * itself (to copy); otherwise (stderr piped into a log collector) only where it is kept. Written to
+ * stderr as plain text, apart from the JSON log on stdout, which never carries it.
+ */
+export function adminTokenNotice(token: string, file: string, terminal: boolean): string {
+  if (terminal) return `Generated the admin token, kept in ${file} (the CLI reads it there; elsewhere set LANEWAY_TOKEN):\n\n  ${token}\n\n`;
+  return `Generated the admin token, kept in ${file} (the CLI reads it there; elsewhere set LANEWAY_TOKEN to its content). It is shown only on a terminal, never in the log.\n`;
+}
