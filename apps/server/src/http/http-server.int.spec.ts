@@ -317,6 +317,41 @@ describe('startHttpServer', () => {
     expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('answers 405 with Allow to any method a path does not serve (QUERY, PROPFIND, OPTIONS...), and 404 where no channel has the path', async () => {
+    /** One request with any method (fetch refuses some), answered as status, Allow and error. */
+    const send = (method: string, p: string, body?: string) =>
+      new Promise<{ status: number; allow: string | undefined; requestId: unknown; error: Json['error'] | undefined }>((resolve, reject) => {
+        const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+        const req = httpRequest(`${base}${p}`, { method, headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode!, allow: res.headers['allow'], requestId: res.headers['x-request-id'], error: text ? (JSON.parse(text) as Json).error : undefined }),
+          );
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (const method of ['QUERY', 'PROPFIND', 'MKCOL', 'SEARCH', 'OPTIONS', 'TRACE', 'DELETE', 'PATCH']) {
+      const r = await send(method, '/echo/abc');
+      expect(r, method).toMatchObject({ status: 405, allow: 'GET, POST, PUT', requestId: expect.any(String), error: { code: 'METHOD_NOT_ALLOWED', field: 'method' } });
+      expect(r.error!.message).toBe(`path "/echo/abc" does not accept method ${method}; it accepts GET, POST, PUT`);
+    }
+    // A body changes nothing (QUERY carries one), nor does HEAD's missing body.
+    expect(await send('QUERY', '/echo/abc', '{"q":1}')).toMatchObject({ status: 405, allow: 'GET, POST, PUT' });
+    expect(await send('HEAD', '/echo/abc')).toMatchObject({ status: 405, allow: 'GET, POST, PUT' });
+    // The listener's own paths answer GET (and HEAD) only.
+    for (const method of ['POST', 'PROPFIND']) expect(await send(method, '/healthz')).toMatchObject({ status: 405, allow: 'GET, HEAD' });
+    expect(await send('HEAD', '/healthz')).toMatchObject({ status: 200 });
+    // Paths no channel has stay 404, whatever the method; a bad encoding stays 400.
+    for (const method of ['QUERY', 'PROPFIND', 'GET', 'POST']) {
+      expect(await send(method, '/nothing/here'), method).toMatchObject({ status: 404, allow: undefined, error: { code: 'NOT_FOUND', field: 'path' } });
+    }
+    expect(await send('PROPFIND', '/echo/%zz')).toMatchObject({ status: 400, error: { code: 'BAD_ENCODING', field: 'path' } });
+    expect((await send('GET', '/echo/abc')).status).toBe(200);
+  });
+
   it('runs CPU-lane services in this server’s pool, and through the queue when its thread is busy', async () => {
     expect((await call('/cpu/5?n=5')).json).toEqual({ n: '5', server: 'a', params: { n: '5' } });
     const [busy, overflow] = await Promise.all([call('/cpu/1?ms=600'), new Promise((r) => setTimeout(r, 100)).then(() => call('/cpu/2'))]);
