@@ -103,23 +103,23 @@ function deployResponse(request: DeployRequest): DeployResponse {
       ? []
       : request.cluster === 'flaky'
         ? [
-            { server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] },
+            { server: 'srv-a', httpAddress: '127.0.0.1:8080', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] },
             {
               server: 'srv-b',
-              httpAddress: '',
+              httpAddress: '127.0.0.1:8080',
               outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
               appliedRevision: 6,
               errors: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
             },
             {
               server: 'srv-c',
-              httpAddress: '',
+              httpAddress: '127.0.0.1:8080',
               outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT,
               appliedRevision: 5,
               errors: [],
             },
           ]
-        : [{ server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] }];
+        : [{ server: 'srv-a', httpAddress: '127.0.0.1:8080', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 7, errors: [] }];
   return {
     revision: 7,
     services: [
@@ -178,7 +178,7 @@ const deployService: DeployServiceServer = {
     callback(null, {
       revision: 8,
       servers: [
-        { server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 8, errors: [] },
+        { server: 'srv-a', httpAddress: '127.0.0.1:8080', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED, appliedRevision: 8, errors: [] },
       ],
     });
   },
@@ -251,7 +251,7 @@ const deployService: DeployServiceServer = {
 function rollbackResponse(request: RollbackRequest): RollbackResponse {
   const acked = {
     server: 'srv-a',
-    httpAddress: '',
+    httpAddress: '127.0.0.1:8080',
     outcome: ApplyOutcome.APPLY_OUTCOME_ACKED,
     appliedRevision: 9,
     errors: [],
@@ -274,7 +274,7 @@ function rollbackResponse(request: RollbackRequest): RollbackResponse {
               acked,
               {
                 server: 'srv-b',
-                httpAddress: '',
+                httpAddress: '127.0.0.1:8080',
                 outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
                 appliedRevision: 8,
                 errors: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
@@ -489,7 +489,7 @@ function channelServers(
   if (request.waitFor === WaitFor.WAIT_FOR_NONE) return [];
   const acked = {
     server: 'srv-a',
-    httpAddress: '',
+    httpAddress: '127.0.0.1:8080',
     outcome: ApplyOutcome.APPLY_OUTCOME_ACKED,
     appliedRevision: revision,
     errors: [],
@@ -499,7 +499,7 @@ function channelServers(
     acked,
     {
       server: 'srv-b',
-      httpAddress: '',
+      httpAddress: '127.0.0.1:8080',
       outcome: ApplyOutcome.APPLY_OUTCOME_NACKED,
       appliedRevision: revision - 1,
       errors: [
@@ -512,7 +512,7 @@ function channelServers(
     },
     {
       server: 'srv-c',
-      httpAddress: '',
+      httpAddress: '127.0.0.1:8080',
       outcome: ApplyOutcome.APPLY_OUTCOME_TIMED_OUT,
       appliedRevision: revision - 2,
       errors: [],
@@ -1108,7 +1108,7 @@ describe('laneway CLI against a real gRPC server', () => {
 
       expect(result.code).toBe(0);
       expect(requestsTo('resumeServer')).toEqual([{ cluster: 'prod', server: 'srv-b' }]);
-      expect(result.stdout).toContain('\nsrv-b  no         no       6 ');
+      expect(result.stdout).toContain('\nsrv-b  no         no       -            6 ');
       expect(result.stderr).toBe('srv-b is not connected: it will be resumed when it reconnects\n');
     });
 
@@ -1193,6 +1193,15 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(result.code).toBe(0);
       expect(requestsTo('rollback')).toMatchObject([{ waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 }]);
       expect(result.stdout).toContain('servers: not waited for (--no-wait)');
+    });
+
+    it('rollback without a version asks for the versions and says when none is older than the current one', async () => {
+      const result = await cli(['rollback', 'hello']);
+
+      expect(result.code).toBe(1);
+      expect(requestsTo('listServiceVersions')).toEqual([{ cluster: 'default', service: 'hello' }]);
+      expect(requestsTo('rollback')).toEqual([]);
+      expect(result.stderr).toBe("error: service 'hello' has no version older than the current one: nothing to roll back to (see 'laneway versions hello')\n");
     });
 
     it('rollback exits 1 when a server NACKs', async () => {
@@ -1414,7 +1423,7 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(JSON.parse(json.stdout)).toMatchObject({
         revision: 12,
         channel: { name: 'lookup', method: 'GET', path: '/customers/:id', service: 'hello' },
-        servers: [{ server: 'srv-a', httpAddress: '', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED }],
+        servers: [{ server: 'srv-a', httpAddress: '127.0.0.1:8080', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED }],
       });
     });
 
@@ -2156,7 +2165,7 @@ describe('laneway CLI against a real gRPC server', () => {
         'invoke NAME',
         'services ',
         'versions SERVICE',
-        'rollback SERVICE VERSION',
+        'rollback SERVICE [VERSION]',
         'undeploy NAME',
         'channels ',
         'channel create NAME',
@@ -2173,6 +2182,8 @@ describe('laneway CLI against a real gRPC server', () => {
         'jobs failed ',
         'jobs retry ID',
         'servers ',
+        'server list ',
+        'server remove SERVER',
         'drain SERVER',
         'resume SERVER',
         'clusters ',

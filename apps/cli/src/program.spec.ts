@@ -1,4 +1,5 @@
 import { WaitFor } from '@laneway/proto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from './program';
 
@@ -85,6 +86,10 @@ const ALL_COMMANDS = [
   'jobs failed',
   'jobs retry',
   'servers',
+  'server list',
+  'server drain',
+  'server resume',
+  'server remove',
   'drain',
   'resume',
   'clusters',
@@ -583,7 +588,7 @@ describe('parseCommandLine', () => {
 
   it.each([
     // Missing or extra arguments: commander's message, or one naming the extra arguments.
-    [['rollback', 'hello'], "error: missing required argument 'VERSION'", 'rollback'],
+    [['rollback'], "error: missing required argument 'SERVICE'", 'rollback'],
     [['versions'], "error: missing required argument 'SERVICE'", 'versions'],
     [['drain'], "error: missing required argument 'SERVER'", 'drain'],
     [['job'], "error: missing required argument 'ID'", 'job'],
@@ -621,7 +626,7 @@ describe('parseCommandLine', () => {
     // Bad values, named with the flag.
     [
       ['deploy', 'dir', '--timeout', 'soon'],
-      "error: option '--timeout <MS>' argument 'soon' is invalid. Give a whole number of milliseconds from 0 to 4294967295, e.g. --timeout 5000.",
+      "error: option '--timeout <MS>' argument 'soon' is invalid. Give whole milliseconds from 0 to 4294967295, e.g. --timeout 5000, or a duration with a unit, e.g. --timeout 5s.",
       'deploy',
     ],
     [
@@ -667,7 +672,7 @@ describe('parseCommandLine', () => {
     [['services', '--control-plane='], "error: option '--control-plane <ADDR>' argument '' is invalid."],
     [
       ['services', '--deadline', '0'],
-      "error: option '--deadline <MS>' argument '0' is invalid. Give a whole number of milliseconds from 1",
+      "error: option '--deadline <MS>' argument '0' is invalid. Give whole milliseconds from 1",
     ],
     [['services', '--cluster'], "error: option '--cluster <NAME>' argument missing"],
     [['frobnicate'], "error: unknown command 'frobnicate'\n"],
@@ -709,6 +714,15 @@ describe('parseCommandLine', () => {
     );
   });
 
+  it('prints the version of the root package.json for --version and -V, wherever the global flags are', () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(help(['--version'])).toBe(`${version}\n`);
+    expect(help(['-V'])).toBe(`${version}\n`);
+    expect(help(['--cluster', 'x', '--version'])).toBe(`${version}\n`);
+    expect(help(['--help'])).toContain('\n  -V, --version ');
+  });
+
   it('reports a missing command with the overview', () => {
     for (const argv of [[], ['--json'], ['--cluster', 'x']]) {
       const stderr = rejected(argv);
@@ -726,7 +740,7 @@ describe('parseCommandLine', () => {
     for (const line of [
       'deploy PATH... ',
       'invoke NAME ',
-      'rollback SERVICE VERSION ',
+      'rollback SERVICE [VERSION] ',
       'jobs failed ',
       'jobs retry ID ',
       'cluster create NAME ',
@@ -744,6 +758,7 @@ describe('parseCommandLine', () => {
     expect(listed).toEqual([...ALL_COMMANDS, 'help']);
     expect(overview).toContain('LANEWAY_DATA_DIR');
     expect(overview).toContain('Exit status: 0 success, 1 error, 2 bad command line.');
+    expect(overview).toContain('Durations: a <DURATION> flag needs a unit: 500ms, 5s, 2m or 1h');
   });
 
   it("prints a command's help for `help WORDS...`, WORDS --help and -h, wherever the global flags are", () => {
