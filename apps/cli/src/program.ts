@@ -10,6 +10,7 @@ import type { CliCommand, CliCommandGroup, PreparedCommand } from './commands';
 import { GLOBAL_OPTIONS, readGlobalFlags } from './global-options';
 import type { GlobalFlags } from './global-options';
 import { commandPath, errorHint, HELP_CONFIGURATION, PROGRAM_HELP_FOOTER } from './usage';
+import { CLI_VERSION } from './version';
 
 /** Anything with `write(text)`: process.stdout, or a test's string collector. */
 export interface Output {
@@ -45,9 +46,10 @@ export function parseCommandLine(argv: readonly string[], output: ProgramOutput)
     program.parse([...argv], { from: 'user' });
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
-    // `--help` is commander.helpDisplayed; everything else, including the help printed for a missing
-    // command (commander.help), is a bad command line.
-    return { kind: 'exit', code: error.code === 'commander.helpDisplayed' ? 0 : 2 };
+    // `--help` is commander.helpDisplayed and `--version` commander.version; everything else,
+    // including the help printed for a missing command (commander.help), is a bad command line.
+    const shown = error.code === 'commander.helpDisplayed' || error.code === 'commander.version';
+    return { kind: 'exit', code: shown ? 0 : 2 };
   }
   if (line === undefined) throw new Error(`laneway: no command ran for: ${argv.join(' ')}`);
   return line;
@@ -74,6 +76,7 @@ function createProgram(output: ProgramOutput, done: (line: CommandLine) => void)
     .allowExcessArguments(true);
   for (const option of GLOBAL_OPTIONS) program.addOption(option);
   program
+    .version(CLI_VERSION, '-V, --version', 'print the version and exit')
     .showHelpAfterError(errorHint(program))
     .addHelpText('after', `\n${PROGRAM_HELP_FOOTER}`)
     // Commander prints the help on stderr when the command words are missing (`laneway`,

@@ -84,5 +84,8 @@ export const PROGRAM_HELP_FOOTER = [
   '                         directory, if it exists)',
   "  LANEWAY_DATA_DIR       the control plane's data directory (default ./.laneway)",
   '',
+  'Durations: a <DURATION> flag needs a unit: 500ms, 5s, 2m or 1h (a bare number is',
+  'refused); a <MS> flag is milliseconds by its name: 5000, or with a unit, 5s.',
+  '',
   'Exit status: 0 success, 1 error, 2 bad command line.',
 ].join('\n');

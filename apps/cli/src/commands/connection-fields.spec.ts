@@ -6,7 +6,8 @@
 import { WaitFor } from '@laneway/proto';
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../program';
-import { durationParser, headerParser } from './connection-fields';
+import { headerParser } from './connection-fields';
+import { durationParser } from './option-parsers';
 import { specOf } from './connection-put';
 
 function parse(argv: string[]) {
@@ -215,18 +216,46 @@ describe('connection test flags', () => {
     });
     expect(args(['connection', 'test', 'billing'])).toEqual({ name: 'billing', timeoutMs: 0 });
     expect(refused(['connection', 'test', 'billing', '--timeout', 'soon'])).toContain(
-      'Give a duration: a number with ms, s, m or h (a bare number is milliseconds), e.g. --timeout 10s.',
+      'Give a duration: a number with ms, s, m or h, e.g. --timeout 10s.',
+    );
+  });
+});
+
+describe('duration flags', () => {
+  it('refuse a bare number (exit 2), naming the flag, the value and the units to use', () => {
+    expect(refused(create('--postgres', 'postgres://a@b/c', '--statement-timeout', '5'))).toBe(
+      "error: option '--statement-timeout <DURATION>' argument '5' is invalid. Give a unit: 5ms, 5s, 5m or 5h.",
+    );
+    expect(refused(create('--rest', 'https://a.example', '--timeout', '10'))).toBe(
+      "error: option '--timeout <DURATION>' argument '10' is invalid. Give a unit: 10ms, 10s, 10m or 10h.",
+    );
+    expect(refused(['connection', 'test', 'billing', '--timeout', '1.5'])).toBe(
+      "error: option '--timeout <DURATION>' argument '1.5' is invalid. Give a unit: 1.5ms, 1.5s, 1.5m or 1.5h.",
+    );
+    expect(refused(['schedule', 'create', 's', '--service', 'x', '--every', '30'])).toBe(
+      "error: option '--every <DURATION>' argument '30' is invalid. Give a unit: 30ms, 30s, 30m or 30h.",
+    );
+    expect(refused(['schedule', 'create', 's', '--service', 'x', '--every', '500ms'])).toBe(
+      "error: option '--every <DURATION>' argument '500ms' is invalid. Give at least 1s, e.g. --every 30s.",
+    );
+  });
+
+  it('<MS> flags take milliseconds by name: a bare number, or a duration with a unit', () => {
+    expect(args(['connection', 'delete', 'billing', '--wait-timeout', '2000'])).toMatchObject({ waitTimeoutMs: 2000 });
+    expect(args(['connection', 'delete', 'billing', '--wait-timeout', '2s'])).toMatchObject({ waitTimeoutMs: 2000 });
+    expect(refused(['connection', 'delete', 'billing', '--wait-timeout', '2 weeks'])).toBe(
+      "error: option '--wait-timeout <MS>' argument '2 weeks' is invalid. Give whole milliseconds from 0 to 4294967295, e.g. --wait-timeout 5000, or a duration with a unit, e.g. --wait-timeout 5s.",
     );
   });
 });
 
 describe('durationParser and headerParser', () => {
-  it('durations: ms, s, m, h, decimals, a bare number is milliseconds; anything else is refused', () => {
+  it('durations: ms, s, m, h, decimals; a bare number and anything else is refused', () => {
     const parse = durationParser('--timeout', '10s');
-    expect(['250ms', '5s', '0.5s', '2m', '1h', '750', ' 3s '].map(parse)).toEqual([
-      250, 5000, 500, 120_000, 3_600_000, 750, 3000,
+    expect(['250ms', '5s', '0.5s', '2m', '1h', ' 3s '].map(parse)).toEqual([
+      250, 5000, 500, 120_000, 3_600_000, 3000,
     ]);
-    for (const bad of ['', 's', '5 s', '-1s', '1d', '5sec', '1e3', '2000h'])
+    for (const bad of ['', 's', '5 s', '-1s', '1d', '5sec', '1e3', '2000h', '750', '0'])
       expect(() => parse(bad)).toThrow();
   });
 

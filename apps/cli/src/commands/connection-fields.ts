@@ -11,30 +11,10 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { ConnectionKind } from '../connection-format';
 import { UsageError } from '../errors';
 import type { OptionValues } from './command';
-import { countParser, nonEmptyParser, wholeNumberParser } from './option-parsers';
+import { countParser, durationParser, nonEmptyParser, wholeNumberParser } from './option-parsers';
 import { optionValue } from './option-values';
 import { CHANNEL_WAIT_OPTIONS, readWaitOptions } from './wait-options';
 import type { WaitArgs } from './wait-options';
-
-const MAX_UINT32 = 0xffff_ffff;
-const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * `--flag DURATION`: `500ms`, `5s`, `1.5s`, `2m`, `1h`, or a bare whole number of milliseconds (as
- * the other commands' MS flags take), as whole milliseconds that fit the uint32 field.
- */
-export function durationParser(flag: string, example: string): (value: string) => number {
-  return (value) => {
-    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-    const ms = match ? Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] ?? 1)) : Number.NaN;
-    if (!Number.isSafeInteger(ms) || ms > MAX_UINT32) {
-      throw new InvalidArgumentError(
-        `Give a duration: a number with ms, s, m or h (a bare number is milliseconds), e.g. ${flag} ${example}.`,
-      );
-    }
-    return ms;
-  };
-}
 
 /** `--header 'name: value'`, repeatable: the pairs so far, this one added (a name given twice is refused). */
 export function headerParser(value: string, previous: unknown): readonly (readonly [string, string])[] {

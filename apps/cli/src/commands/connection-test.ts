@@ -3,7 +3,7 @@ import { formatConnectionTest, formatConnectionTestFailure } from '../connection
 import { CliError } from '../errors';
 import { formatJson } from '../format';
 import { defineCommand } from './command';
-import { durationParser } from './connection-fields';
+import { durationParser } from './option-parsers';
 import { optionValue } from './option-values';
 
 export interface ConnectionTestArgs {

@@ -14,17 +14,66 @@ function parseUint32(raw: string): number | undefined {
   return Number.isSafeInteger(value) && value <= MAX_UINT32 ? value : undefined;
 }
 
-/** `--flag MS`: a whole number of milliseconds, at least `min`, that fits the uint32 field. */
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `5s`, `1.5s`, `2m`, `1h` as whole milliseconds; a bare number when `bare` is its unit. */
+function parseDuration(raw: string, bare: 'ms' | undefined): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  const unit = match?.[2] ?? bare;
+  if (!match || unit === undefined) return undefined;
+  const ms = Math.round(Number(match[1]) * (DURATION_UNITS[unit] ?? Number.NaN));
+  return Number.isSafeInteger(ms) && ms <= MAX_UINT32 ? ms : undefined;
+}
+
+/** `5ms, 5s, 5m or 5h`, after the number given. */
+function unitsFor(bareNumber: string): string {
+  const n = bareNumber.trim();
+  return `${n}ms, ${n}s, ${n}m or ${n}h`;
+}
+
+/**
+ * `--flag MS`: milliseconds, as the flag's name says: a whole number (`5000`), or a duration with a
+ * unit (`5s`, `500ms`, `2m`, `1h`), at least `min`, that fits the uint32 field.
+ */
 export function millisecondsParser(flag: string, min = 0): (value: string) => number {
   return (value) => {
-    const ms = parseUint32(value);
-    if (ms === undefined || ms < min) {
+    const whole = /^\s*\d+\s*$/.test(value) ? parseUint32(value) : parseDuration(value, undefined);
+    if (whole === undefined || whole < min) {
       throw new InvalidArgumentError(
-        `Give a whole number of milliseconds from ${min} to ${MAX_UINT32}, e.g. ${flag} 5000.`,
+        `Give whole milliseconds from ${min} to ${MAX_UINT32}, e.g. ${flag} 5000, or a duration with a unit, e.g. ${flag} 5s.`,
       );
+    }
+    return whole;
+  };
+}
+
+/**
+ * `--flag DURATION`: a number with a unit, `500ms`, `5s`, `1.5s`, `2m` or `1h`, as whole
+ * milliseconds (at least `minMs`) that fit the uint32 field. A bare number is refused, naming the
+ * units: it is not clear which one it means.
+ */
+export function durationParser(flag: string, example: string, minMs = 0): (value: string) => number {
+  return (value) => {
+    if (/^\s*\d+(?:\.\d+)?\s*$/.test(value)) {
+      throw new InvalidArgumentError(`Give a unit: ${unitsFor(value)}.`);
+    }
+    const ms = parseDuration(value, undefined);
+    if (ms === undefined) {
+      throw new InvalidArgumentError(`Give a duration: a number with ms, s, m or h, e.g. ${flag} ${example}.`);
+    }
+    if (ms < minMs) {
+      throw new InvalidArgumentError(`Give at least ${formatDuration(minMs)}, e.g. ${flag} ${example}.`);
     }
     return ms;
   };
+}
+
+/** Milliseconds as the shortest exact duration: `1s`, `1500ms`, `2m`. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 /** `--flag N`: a whole number of at least 1 that fits the uint32 field. */

@@ -4,10 +4,12 @@ import { UsageError } from '../errors';
 import { formatScheduleChange } from '../schedule-format';
 import { reportResourceChange } from './channel-change';
 import { defineCommand } from './command';
-import { durationParser } from './connection-fields';
-import { jsonTextParser, nonEmptyParser } from './option-parsers';
+import { durationParser, jsonTextParser, nonEmptyParser } from './option-parsers';
 import { optionValue } from './option-values';
 import { CHANNEL_WAIT_OPTIONS, readWaitOptions, type WaitArgs } from './wait-options';
+
+/** The control plane's floor on interval_ms: checked here too, to name the flag and its unit. */
+const MIN_INTERVAL_MS = 1000;
 
 export interface SchedulePutArgs {
   readonly name: string;
@@ -35,7 +37,7 @@ export const schedulePutCommand = (mode: 'create' | 'update') =>
     arguments: [new Argument('NAME', 'the schedule')],
     options: [
       new Option('--service <NAME>', 'the deployed service every run invokes').makeOptionMandatory().argParser(nonEmptyParser('a service name')),
-      new Option('--every <DURATION>', 'run every DURATION (30s, 5m, 1h; at least 1s); the first run is one interval from now').argParser(durationParser('--every', '30s')),
+      new Option('--every <DURATION>', 'run every DURATION (30s, 5m, 1h; at least 1s); the first run is one interval from now').argParser(durationParser('--every', '30s', MIN_INTERVAL_MS)),
       new Option('--cron <EXPR>', "run on a cron expression: minute hour day month weekday, e.g. '0 * * * *'").argParser(nonEmptyParser('a cron expression')),
       new Option('--tz <ZONE>', 'the IANA time zone of --cron (default UTC), e.g. Europe/Berlin').argParser(nonEmptyParser('a time zone')),
       new Option('--data <JSON>', 'the input of every run (default null)').argParser(jsonTextParser('--data')),
