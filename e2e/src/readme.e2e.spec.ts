@@ -1,0 +1,165 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanRedisPrefix, freePort, ROOT, uniqueName } from '@laneway/testkit';
+
+/** One fenced `sh` block of the README's Quickstart, and how the README says to run it. */
+interface Block {
+  readonly line: number;
+  readonly script: string;
+  /** Marked `<!-- readme-test: background until="TEXT" -->`: a terminal of its own, ready once TEXT is printed. */
+  readonly until?: string;
+}
+
+/** The `sh` blocks between `## Quickstart` and the next `## ` heading, in order. */
+function quickstartBlocks(markdown: string): Block[] {
+  const lines = markdown.split('\n');
+  const start = lines.findIndex((l) => l === '## Quickstart');
+  if (start < 0) throw new Error('README.md has no "## Quickstart" section');
+  const end = lines.findIndex((l, i) => i > start && l.startsWith('## '));
+  const blocks: Block[] = [];
+  for (let i = start + 1; i < (end < 0 ? lines.length : end); i++) {
+    if (lines[i] !== '```sh') continue;
+    const close = lines.findIndex((l, j) => j > i && l === '```');
+    const marker = /^<!-- readme-test: background until="([^"]+)" -->$/.exec(lines[i - 1] ?? '');
+    blocks.push({ line: i + 1, script: lines.slice(i + 1, close).join('\n'), ...(marker ? { until: marker[1] } : {}) });
+    i = close;
+  }
+  return blocks;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+/** A terminal running a long-lived block: its own process group, so Ctrl-C reaches every process in it. */
+class Terminal {
+  output = '';
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+
+  constructor(
+    readonly block: Block,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.child = spawn('bash', ['-e', '-o', 'pipefail', '-c', block.script], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const take = (chunk: Buffer): void => void (this.output += chunk.toString('utf8'));
+    this.child.stdout!.on('data', take);
+    this.child.stderr!.on('data', take);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  async ready(timeoutMs: number): Promise<void> {
+    const until = this.block.until!;
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes(until)) {
+      const gone = await Promise.race([this.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 100))]);
+      if (gone || Date.now() > deadline) {
+        throw new Error(`README.md:${this.block.line}: no "${until}" ${gone ? 'before it exited' : `within ${timeoutMs} ms`}; output:\n${this.output.slice(-3000)}`);
+      }
+    }
+  }
+
+  /** Ctrl-C: SIGINT to the whole group; resolves with the exit code (SIGKILL after `graceMs`). */
+  async interrupt(graceMs = 30_000): Promise<number | null | 'killed'> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    process.kill(-this.child.pid!, 'SIGINT');
+    const code = await Promise.race([this.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), graceMs))]);
+    if (code !== 'late') return code;
+    process.kill(-this.child.pid!, 'SIGKILL');
+    await this.exited;
+    return 'killed';
+  }
+}
+
+function run(block: Block, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', block.script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// The README's Quickstart is a promise to every new user: its commands, run as written and in order,
+// against a fresh control plane and two replicas started by its own `nx serve` lines.
+describe('README.md quickstart, run as written', () => {
+  const blocks = quickstartBlocks(readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-readme-'));
+  const prefix = uniqueName('lwreadme');
+  const terminals: Terminal[] = [];
+
+  afterAll(async () => {
+    for (const t of terminals.reverse()) await t.interrupt(5_000);
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(path.join(ROOT, 'demo-config'), { recursive: true, force: true });
+    await cleanRedisPrefix(prefix);
+  });
+
+  it('has terminals to start and commands to run', () => {
+    expect(blocks.filter((b) => b.until).length).toBe(3);
+    expect(blocks.filter((b) => !b.until).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('runs every block in order; each command succeeds and Ctrl-C stops every terminal cleanly', async () => {
+    for (const port of [8080, 8081]) {
+      if (!(await portFree(port))) throw new Error(`port ${port} is taken: the README's replicas listen on 8080 and 8081`);
+    }
+    // A fresh control plane of the test's own (its data directory, gRPC port and Redis prefix), so that
+    // nothing of a developer's ./.laneway or running cluster is touched. CI=true: no colours, JSON logs.
+    const grpc = `127.0.0.1:${await freePort()}`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      CI: 'true',
+      REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+      LANEWAY_DATA_DIR: dataDir,
+      LANEWAY_GRPC_ADDR: grpc,
+      LANEWAY_CONTROL_PLANE: grpc,
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_CPU_THREADS: '1',
+    };
+    const outputs: string[] = [];
+    for (const block of blocks) {
+      if (block.until) {
+        const terminal = new Terminal(block, env);
+        terminals.push(terminal);
+        await terminal.ready(120_000);
+        continue;
+      }
+      const result = await run(block, env);
+      if (result.code !== 0) {
+        throw new Error(`README.md:${block.line}: the block exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+      }
+      outputs.push(result.stdout);
+    }
+    const all = outputs.join('\n');
+    // What the prose around the blocks promises, checked on what they printed.
+    expect(all).toContain('"greeting": "Hello, Ada!"');
+    expect(all).toMatch(/replica-1 +yes +no +127\.0\.0\.1:8080 /);
+    expect(all).toMatch(/replica-2 +yes +no +127\.0\.0\.1:8081 /);
+    expect(all).toContain('{"greeting":"Hello, Ada!"');
+    expect(all).toContain('{"greeting":"Hello, Grace!"');
+    expect(all).toContain('401 without the key');
+    expect(all).toContain('"greeting": "Welcome, Ada!"');
+    expect(all).toContain('"status":"drained"');
+    expect(all).toMatch(/state +completed/);
+    expect(all).toMatch(/nothing to apply: revision \d+ matches demo-config/);
+
+    // "Stop each terminal with Ctrl-C": every process of every terminal exits, and says nothing at error level.
+    for (const terminal of terminals.splice(0).reverse()) {
+      const where = `README.md:${terminal.block.line}`;
+      expect(await terminal.interrupt(), where).not.toBe('killed');
+      expect(terminal.output.split('\n').filter((l) => /"level":(50|60)/.test(l)), where).toEqual([]);
+    }
+  });
+});
