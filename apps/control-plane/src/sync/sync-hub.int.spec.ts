@@ -71,7 +71,7 @@ class DataPlaneStream {
         lanes: [Lane.LANE_NETWORK, Lane.LANE_CPU],
         appliedRevision,
         instanceId: instance.id,
-        httpAddress: '',
+        httpAddress: '10.0.0.7:8080',
       },
     });
     return this;
@@ -428,13 +428,14 @@ describe('SyncHub over a real gRPC stream', () => {
 
     expect(outcome.revision).toBe(push.revision);
     expect(outcome.servers).toEqual([
-      { server: 'nack-1', outcome: ApplyOutcome.APPLY_OUTCOME_NACKED, appliedRevision: first.revision, errors },
+      { server: 'nack-1', outcome: ApplyOutcome.APPLY_OUTCOME_NACKED, appliedRevision: first.revision, errors, httpAddress: '10.0.0.7:8080' },
     ]);
     const [row] = await until(
       () => store.listServers(cluster),
       (rows) => (rows[0]?.lastNack.length ?? 0) > 0,
     );
-    expect(row).toMatchObject({ name: 'nack-1', appliedRevision: first.revision, lastNack: errors });
+    // The channel address of its hello is stored with it (ListServers shows it).
+    expect(row).toMatchObject({ name: 'nack-1', appliedRevision: first.revision, lastNack: errors, httpAddress: '10.0.0.7:8080' });
     // The rejected revision is not pushed again.
     await dp.expectSilence(200);
   });
