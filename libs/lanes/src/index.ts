@@ -1,5 +1,5 @@
 export { DEFAULT_QUEUE_PREFIX, idempotencyKey, laneQueueName, rateLimitKey, replyChannel, scheduleKeys, scheduleSchedulerId } from './queue-keys';
-export type { InvocationJob, InvocationReply, InvocationResult, ScheduleMark } from './invocation-job';
+export type { InvocationFailure, InvocationJob, InvocationReply, InvocationResult, ScheduleMark } from './invocation-job';
 export {
   LaneClient,
   type LaneClientOptions,

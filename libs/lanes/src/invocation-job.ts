@@ -33,7 +33,15 @@ export interface ScheduleMark {
 /** What a server publishes on a job's reply channel. */
 export type InvocationReply =
   | { c: string; ok: true; o: unknown; srv: string; v: string }
-  | { c: string; ok: false; e: { code: InvocationErrorCode; message: string }; srv: string; v?: string };
+  | { c: string; ok: false; e: InvocationFailure; srv: string; v?: string };
+
+/** Why an invocation failed, as a reply (and a worker) carries it. */
+export interface InvocationFailure {
+  code: InvocationErrorCode;
+  message: string;
+  /** Set when the service said that running it again cannot succeed: an async job then fails at once, without retries. */
+  retryable?: false;
+}
 
 /** The outcome of a sync invocation, as the caller sees it. */
 export interface InvocationResult<TOutput = unknown> {

@@ -310,7 +310,7 @@ export class LaneClient {
     this.pending.delete(reply.c);
     clearTimeout(pending.timer);
     if (reply.ok) pending.resolve({ output: reply.o, server: reply.srv, version: reply.v });
-    else pending.reject(new ServiceInvocationError(reply.e.code, reply.e.message, pending.service));
+    else pending.reject(new ServiceInvocationError(reply.e.code, reply.e.message, pending.service, { retryable: reply.e.retryable }));
   }
 }
 

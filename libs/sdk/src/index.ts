@@ -17,7 +17,7 @@ export type { ServiceLogger } from './service-logger';
 export type { SqlClient, RedisClient, RestClient, RestRequestOptions, RestResponse, RestQueryValue, AmqpPublisher, AmqpPublishOptions } from './connections';
 export type { HttpRequestInfo } from './http-request';
 export { httpResponse, isHttpResponse, HTTP_RESPONSE_MARK, type HttpResponse, type HttpResponseInit } from './http-response';
-export { ServiceInvocationError, type InvocationErrorCode } from './service-invocation-error';
+export { ServiceInvocationError, type InvocationErrorCode, type ServiceInvocationErrorOptions } from './service-invocation-error';
 export {
   SchemaIssuesError,
   isStandardSchema,

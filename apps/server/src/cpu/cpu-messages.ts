@@ -12,7 +12,9 @@ export type ToCpuThread =
   | { t: 'connections'; entries: ConnectionEntry[] }
   | { t: 'run'; id: number; service: string; input: unknown; invocationId: string; deadline: number; http?: HttpRequestInfo }
   | { t: 'invoke-result'; id: number; ok: true; output: unknown }
-  | { t: 'invoke-result'; id: number; ok: false; code: InvocationErrorCode; message: string };
+  | { t: 'invoke-result'; id: number; ok: false; code: InvocationErrorCode; message: string; retryable?: false }
+  /** Check an input against a service's input schema only (an async call, before it is queued). */
+  | { t: 'check'; id: number; service: string; input: unknown };
 
 /** Messages from a CPU-lane thread to the main thread. */
 export type FromCpuThread =
@@ -22,7 +24,10 @@ export type FromCpuThread =
   | { t: 'sched-failed'; error: string }
   | { t: 'staged'; errors: { service: string; message: string }[]; schemas: StagedSchemas[] }
   | { t: 'done'; id: number; ok: true; output: unknown; version: string; heapMb: number }
-  | { t: 'done'; id: number; ok: false; code: InvocationErrorCode; message: string; version?: string; heapMb: number }
+  | { t: 'done'; id: number; ok: false; code: InvocationErrorCode; message: string; retryable?: false; version?: string; heapMb: number }
+  /** The answer to `check`: `message` says why the schema refused the input (ok when it fits or the service has no schema). */
+  | { t: 'checked'; id: number; ok: true }
+  | { t: 'checked'; id: number; ok: false; message: string }
   | { t: 'invoke'; id: number; service: string; input: unknown; timeoutMs: number | undefined; async: boolean }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; message: string };
 

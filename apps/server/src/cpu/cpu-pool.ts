@@ -9,7 +9,10 @@ import type { CpuSched, CpuThreadData, CpuThreadInit, FromCpuThread, ServiceJson
 
 export type CpuRunResult =
   | { ok: true; output: unknown; version: string }
-  | { ok: false; code: InvocationErrorCode; message: string; version?: string };
+  | { ok: false; code: InvocationErrorCode; message: string; retryable?: false; version?: string };
+
+/** What {@link CpuPool.checkInput} answers: the input fits (or the service has no schema), or why not. */
+export type CpuInputCheck = { ok: true } | { ok: false; message: string };
 
 export interface CpuPoolOptions {
   size: number;
@@ -64,6 +67,8 @@ interface Slot {
   leaving: boolean;
   /** The thread's Linux thread id, once it reported it. */
   tid: number | undefined;
+  /** Input checks posted to the thread and not answered yet, by id. */
+  checks: Map<number, (check: CpuInputCheck) => void>;
 }
 
 type LoadErrors = { service: string; message: string }[];
@@ -212,6 +217,24 @@ export class CpuPool {
     return idle > this.queue.length;
   }
 
+  /**
+   * Checks `input` against a CPU-lane service's input schema (which lives in the threads) without
+   * running it, in a thread that is idle now, so the check waits behind no job. Undefined when no
+   * thread is idle (or the pool is closing): the caller goes on unchecked.
+   */
+  checkInput(service: string, input: unknown): Promise<CpuInputCheck> | undefined {
+    if (this.closing || this.queue.length) return undefined;
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.task || slot.generation !== this.generation) continue;
+      const id = ++this.sequence;
+      return new Promise((resolve) => {
+        slot.checks.set(id, resolve);
+        this.post(slot, { t: 'check', id, service, input });
+      });
+    }
+    return undefined;
+  }
+
   run(service: string, input: unknown, invocationId: string, deadline: number, http?: HttpRequestInfo): Promise<CpuRunResult> {
     if (this.closing) {
       return Promise.resolve({ ok: false, code: 'UNAVAILABLE', message: 'the server is shutting down' });
@@ -264,6 +287,7 @@ export class CpuPool {
       error: undefined,
       leaving: false,
       tid: undefined,
+      checks: new Map(),
     };
     this.slots.add(slot);
     return new Promise((resolve) => {
@@ -300,6 +324,9 @@ export class CpuPool {
             message: `service '${task.service}' crashed its CPU-lane thread (exit code ${code})`,
           });
         }
+        // A check the thread never answered lets the call be queued: the worker checks it again.
+        for (const answer of slot.checks.values()) answer({ ok: true });
+        slot.checks.clear();
         resolve(slot);
         // Replaced unless the pool is still at its size (a retired extra thread, or a busy one
         // retired after an extra thread took its place).
@@ -419,7 +446,7 @@ export class CpuPool {
         task.resolve(
           message.ok
             ? { ok: true, output: message.output, version: message.version }
-            : { ok: false, code: message.code, message: message.message, version: message.version },
+            : { ok: false, code: message.code, message: message.message, retryable: message.retryable, version: message.version },
         );
         const limit = this.options.recycleAboveHeapMb;
         if (limit && message.heapMb > limit) {
@@ -436,16 +463,23 @@ export class CpuPool {
       case 'invoke':
         this.options.onInvoke(message.service, message.input, message.timeoutMs, message.async).then(
           (output) => this.post(slot, { t: 'invoke-result', id: message.id, ok: true, output }),
-          (err: { code?: InvocationErrorCode; message?: string }) =>
+          (err: { code?: InvocationErrorCode; message?: string; retryable?: unknown }) =>
             this.post(slot, {
               t: 'invoke-result',
               id: message.id,
               ok: false,
               code: err.code ?? 'SERVICE_FAILED',
               message: err.message ?? String(err),
+              ...(err.retryable === false ? { retryable: false as const } : {}),
             }),
         );
         return;
+      case 'checked': {
+        const answer = slot.checks.get(message.id);
+        slot.checks.delete(message.id);
+        answer?.(message.ok ? { ok: true } : { ok: false, message: message.message });
+        return;
+      }
       case 'log':
         this.log[message.level](message.fields, message.message);
         return;

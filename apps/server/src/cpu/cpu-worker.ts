@@ -12,6 +12,7 @@ import { evaluateServiceModules, moduleSetKeys, retainSharedModules } from '@lan
 import { InvocationContext, type ContextHost } from '../context/invocation-context';
 import { jsonSchemasOf } from '../http/json-schemas-of';
 import { inputRejection } from '../lanes/input-rejection';
+import { notRetryable } from '../lanes/not-retryable';
 import { describeLoadFailure } from '../load/describe-load-failure';
 import { LoadProgress } from '../load/load-progress';
 import type { CpuThreadInit, FromCpuThread, ServiceJsonSchemas, StagedSchemas, ToCpuThread } from './cpu-messages';
@@ -72,12 +73,15 @@ port.on('message', (message: ToCpuThread) => {
     case 'run':
       void run(message.id, message.service, message.input, message.invocationId, message.deadline, message.http);
       return;
+    case 'check':
+      void check(message.id, message.service, message.input);
+      return;
     case 'invoke-result': {
       const pending = pendingInvokes.get(message.id);
       if (!pending) return;
       pendingInvokes.delete(message.id);
       if (message.ok) pending.resolve(message.output);
-      else pending.reject(new ServiceInvocationError(message.code, message.message, pending.service));
+      else pending.reject(new ServiceInvocationError(message.code, message.message, pending.service, { retryable: message.retryable }));
       return;
     }
   }
@@ -175,9 +179,20 @@ async function run(id: number, name: string, input: unknown, invocationId: strin
   } catch (err) {
     const code = err instanceof ServiceInvocationError ? err.code : 'SERVICE_FAILED';
     const message = err instanceof ServiceInvocationError ? err.message : `service '${name}' failed: ${(err as Error)?.message ?? String(err)}`;
-    send({ t: 'done', id, heapMb: heapMb(), ok: false, code, message, version });
+    send({ t: 'done', id, heapMb: heapMb(), ok: false, code, message, ...(notRetryable(err) ? { retryable: false as const } : {}), version });
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Checks an input against a service's input schema only, for an async call about to be queued. */
+async function check(id: number, name: string, input: unknown): Promise<void> {
+  const schema = services.get(name)?.definition.input;
+  try {
+    if (schema) await validateWithSchema(schema, input);
+    send({ t: 'checked', id, ok: true });
+  } catch (err) {
+    send({ t: 'checked', id, ok: false, message: inputRejection(name, err) });
   }
 }
 

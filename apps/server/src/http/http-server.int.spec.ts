@@ -10,11 +10,13 @@ import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { LaneClient } from '@laneway/lanes';
+import { Queue } from 'bullmq';
+import { LaneClient, laneQueueName, ScheduleQueues, type AsyncJobInfo, type ScheduleRunRecord } from '@laneway/lanes';
 import { Connectors } from '@laneway/connectors';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelRoute } from '../channels/channel-route';
+import { AsyncEnqueuer } from '../channels/async-enqueuer';
 import { RouteTable } from '../channels/route-table';
 import { CpuPool } from '../cpu/cpu-pool';
 import { Invoker } from '../lanes/invoker';
@@ -39,13 +41,26 @@ exports.typed = defineService({
   handle: (input) => input,
 });
 exports.boom = defineService({ name: 'boom', handle: () => { throw new Error('kaput'); } });
+exports.refuses = defineService({ name: 'refuses', handle: (input) => {
+  throw new (require('@laneway/sdk').ServiceInvocationError)('SERVICE_FAILED', 'customer ' + input.id + ' is closed for good', 'refuses', { retryable: false });
+} });
 exports.slow = defineService({ name: 'slow', handle: async (input, ctx) => { await sleep(Number(input.ms)); return { slept: Number(input.ms), server: ctx.server }; } });
 exports.bulk = defineService({ name: 'bulk', concurrency: 1, handle: async (input, ctx) => { await sleep(Number(input.ms)); return { server: ctx.server }; } });
 exports.custom = defineService({ name: 'custom', handle: () => httpResponse({ status: 201, headers: { location: '/x/1', 'content-length': '999' }, body: 'made' }) });
 exports.bytes = defineService({ name: 'bytes', handle: () => httpResponse({ body: new Uint8Array([0, 1, 254, 255]) }) });
 `;
 const CPU_CODE = `
-const { defineService } = require('@laneway/sdk');
+const { defineService, ServiceInvocationError } = require('@laneway/sdk');
+exports.typed = defineService({ name: 'cpu.typed', lane: 'cpu',
+  input: { parse(v) {
+    if (typeof v.n === 'string' && /^[0-9]+$/.test(v.n)) return { n: Number(v.n) };
+    const e = new Error('bad input'); e.issues = [{ path: ['n'], message: 'expected digits' }]; throw e;
+  } },
+  handle: (input) => {
+    if (input.n === 0) throw new ServiceInvocationError('SERVICE_FAILED', 'zero is never accepted', 'cpu.typed', { retryable: false });
+    return { n: input.n };
+  },
+});
 exports.hash = defineService({ name: 'cpu.hash', lane: 'cpu', handle: (input, ctx) => {
   const until = Date.now() + Number(input.ms || 0);
   while (Date.now() < until) {}
@@ -55,7 +70,7 @@ exports.hash = defineService({ name: 'cpu.hash', lane: 'cpu', handle: (input, ct
 const REMOTE_CODE = `
 exports.remote = require('@laneway/sdk').defineService({ name: 'remote.only', handle: (input, ctx) => ({ input, http: ctx.http, server: ctx.server }) });
 `;
-const NETWORK = ['echo', 'typed', 'boom', 'slow', 'bulk', 'custom', 'bytes'];
+const NETWORK = ['echo', 'typed', 'boom', 'refuses', 'slow', 'bulk', 'custom', 'bytes'];
 
 const spec = (name: string, lane: 'network' | 'cpu', code: string, version: string, concurrency = 0): ServiceCode => ({
   name,
@@ -68,6 +83,7 @@ const spec = (name: string, lane: 'network' | 'cpu', code: string, version: stri
 const specs = (withRemote: boolean): ServiceCode[] => [
   ...NETWORK.map((n) => spec(n, 'network', NETWORK_CODE, 'net1', n === 'bulk' ? 1 : 0)),
   spec('cpu.hash', 'cpu', CPU_CODE, 'cpu1'),
+  spec('cpu.typed', 'cpu', CPU_CODE, 'cpu1'),
   ...(withRemote ? [spec('remote.only', 'network', REMOTE_CODE, 'rem1')] : []),
 ];
 
@@ -94,6 +110,8 @@ const ROUTES: ChannelRoute[] = [
   route('remote', 'GET', '/remote/:x', 'remote.only'),
   route('ghost', 'GET', '/ghost', 'ghost.service', { timeoutMs: 2000 }),
   route('private', 'GET', '/private', 'echo', { security: 'basic-auth' }),
+  route('typed-async', 'POST', '/async/typed', 'typed', { async: true }),
+  route('cpu-typed-async', 'POST', '/async/cpu/:n', 'cpu.typed', { async: true }),
 ];
 
 /** A JSON answer: an error body, or a service's output. */
@@ -172,6 +190,7 @@ describe('startHttpServer', () => {
       routes,
       invoker: a.invoker,
       logger,
+      enqueue: new AsyncEnqueuer(publisher, prefix, cluster, a.invoker, () => true).enqueue,
       maxBodyBytes: 64 * 1024,
       requestTimeoutMs: 1000,
       maxHeaderBytes: 8 * 1024,
@@ -350,6 +369,81 @@ describe('startHttpServer', () => {
     }
     expect(await send('PROPFIND', '/echo/%zz')).toMatchObject({ status: 400, error: { code: 'BAD_ENCODING', field: 'path' } });
     expect((await send('GET', '/echo/abc')).status).toBe(200);
+  });
+
+  /** An async job once its first attempt is over: failed (not retried), delayed (to be retried) or completed. */
+  const settled = async (id: string): Promise<AsyncJobInfo> => {
+    for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      const job = await a.lanes.getJob(cluster, id);
+      if (job && (job.state === 'failed' || job.state === 'delayed' || job.state === 'completed')) return job;
+    }
+    throw new Error(`job ${id} did not finish its first attempt in time`);
+  };
+  /** Jobs in the cluster's lane queues, in every state. */
+  const queued = async (): Promise<number> => {
+    let total = 0;
+    for (const lane of ['network', 'cpu'] as const) {
+      const queue = new Queue(laneQueueName(cluster, lane), { connection: redis[0]!, prefix });
+      total += Object.values(await queue.getJobCounts()).reduce((x, y) => x + y, 0);
+      await queue.close();
+    }
+    return total;
+  };
+
+  it('checks an async channel’s input against the service schema before queueing: 400 naming the field, as a sync channel, and nothing queued', async () => {
+    const json = { 'content-type': 'application/json' };
+    const before = await queued();
+    const bad = await call('/async/typed', { method: 'POST', headers: json, body: '{"age":"x"}' });
+    expectError(bad, 400, 'INVALID_INPUT', 'age');
+    expect(bad.json.error.message).toBe("service 'typed' rejected its input: field 'age': expected digits");
+    // A CPU-lane service's schema lives in the CPU threads: one of this server's checks it.
+    const cpu = await call('/async/cpu/x', { method: 'POST' });
+    expectError(cpu, 400, 'INVALID_INPUT', 'n');
+    expect(cpu.json.error.message).toBe("service 'cpu.typed' rejected its input: field 'n': expected digits");
+    expect(await queued()).toBe(before);
+
+    const good = await call('/async/typed', { method: 'POST', headers: json, body: '{"age":"41"}' });
+    expect(good.status).toBe(202);
+    expect(await settled(String(good.json['jobId']))).toMatchObject({ state: 'completed', output: { age: 41 }, attemptsMade: 1 });
+    const goodCpu = await call('/async/cpu/7', { method: 'POST' });
+    expect(goodCpu.status).toBe(202);
+    expect(await settled(String(goodCpu.json['jobId']))).toMatchObject({ state: 'completed', output: { n: 7 } });
+  });
+
+  it('fails an async job at once, without retries, when the service refuses its input or marks its error not retryable; other errors are retried', async () => {
+    // As InvokeAsync queues (no check before): the worker's validation fails the job for good.
+    const queue = (service: string, lane: 'network' | 'cpu', input: unknown) =>
+      a.lanes.invokeAsync({ cluster, lane, service, input, attempts: 5, backoffMs: 60_000 });
+    const invalid = await settled(await queue('typed', 'network', { age: 'x' }));
+    expect(invalid).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: "service 'typed' rejected its input: field 'age': expected digits" });
+    const invalidCpu = await settled(await queue('cpu.typed', 'cpu', { n: 'x' }));
+    expect(invalidCpu).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: "service 'cpu.typed' rejected its input: field 'n': expected digits" });
+    // ServiceInvocationError's retryable: false, thrown on the event loop and in a CPU thread.
+    expect(await settled(await queue('refuses', 'network', { id: 7 }))).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: 'customer 7 is closed for good' });
+    expect(await settled(await queue('cpu.typed', 'cpu', { n: '0' }))).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: 'zero is never accepted' });
+    // Any other failure waits for its next attempt.
+    expect(await settled(await queue('boom', 'network', {}))).toMatchObject({ state: 'delayed', attemptsMade: 1, failedReason: "service 'boom' failed: kaput" });
+  });
+
+  it('records a schedule’s run that its service refuses as failed at its first attempt; other failures are retried first', async () => {
+    const schedules = new ScheduleQueues({ redis: redisUrl, prefix });
+    try {
+      const runsOf = async (name: string): Promise<ScheduleRunRecord[]> => {
+        for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+          const runs = await schedules.runs(cluster, name, 10);
+          if (runs.length) return runs;
+        }
+        throw new Error(`schedule ${name} recorded no run in time`);
+      };
+      const invalid = await schedules.runNow(cluster, 'bad-input', { service: 'typed', lane: 'network', input: { age: 'x' }, overlap: 'allow', attempts: 5 });
+      expect(await runsOf('bad-input')).toEqual([
+        expect.objectContaining({ jobId: invalid, outcome: 'failed', attempt: 1, error: "service 'typed' rejected its input: field 'age': expected digits" }),
+      ]);
+      await schedules.runNow(cluster, 'flaky', { service: 'boom', lane: 'network', input: {}, overlap: 'allow', attempts: 2 });
+      expect(await runsOf('flaky')).toEqual([expect.objectContaining({ outcome: 'failed', attempt: 2 })]);
+    } finally {
+      await schedules.close();
+    }
   });
 
   it('runs CPU-lane services in this server’s pool, and through the queue when its thread is busy', async () => {

@@ -25,6 +25,12 @@ export interface HealthState {
 export interface ChannelRunner {
   /** The outcome itself when the service answered synchronously, else a promise of it. */
   invokeFromChannel(service: string, input: unknown, call: ChannelCall): ChannelOutcome | Promise<ChannelOutcome>;
+  /**
+   * Checks an async channel's input against the service's input schema before it is queued: the
+   * rejection message (as a sync call's INVALID_ARGUMENT says it), or undefined when it fits or
+   * cannot be checked here. Without it, async input is queued unchecked.
+   */
+  checkInput?(service: string, input: unknown): string | undefined | Promise<string | undefined>;
 }
 
 /** The answer of a {@link SecurityCheck}: let the request through, or refuse it with 401 or 403. */
@@ -425,6 +431,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     if (key !== undefined && (key.length === 0 || key.length > 256)) {
       return fail(reply, 400, { code: 'BAD_IDEMPOTENCY_KEY', message: `Idempotency-Key has ${key.length} characters; use 1-256`, field: 'idempotency-key' });
     }
+    // Input the service would refuse is answered 400 as on a sync channel, not queued to fail in a worker.
+    const checked = invoker.checkInput?.(route.service, input);
+    const rejected = isThenable(checked) ? await checked : checked;
+    if (rejected !== undefined) return fail(reply, 400, { code: 'INVALID_INPUT', message: rejected, field: rejectedField(rejected) });
     try {
       const queued = await options.enqueue(route, input, { idempotencyKey: key, caller: call.caller || `ip:${call.request.ip}` });
       if (queued.repeated) void reply.header('idempotent-replayed', 'true');

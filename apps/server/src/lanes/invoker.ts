@@ -5,6 +5,7 @@ import { InvocationContext, type ConnectionClients, type ContextHost } from '../
 import type { CpuPool } from '../cpu/cpu-pool';
 import type { RegisteredService, ServiceRegistry } from '../registry/service-registry';
 import { inputRejection } from './input-rejection';
+import { notRetryable } from './not-retryable';
 
 export interface InvokerOptions {
   cluster: string;
@@ -86,7 +87,7 @@ export class Invoker {
         const result = await this.options.pool.run(service.name, job.i, job.id, deadline, job.h);
         return result.ok
           ? { c, ok: true, o: result.output, srv: server, v: result.version }
-          : { c, ok: false, e: { code: result.code, message: result.message }, srv: server, v: result.version };
+          : { c, ok: false, e: { code: result.code, message: result.message, ...(result.retryable === false ? { retryable: false } : {}) }, srv: server, v: result.version };
       }
       const output = await this.runNetwork(service, job.i, job.id, deadline, job.h);
       return { c, ok: true, o: output ?? null, srv: server, v: service.version };
@@ -243,6 +244,28 @@ export class Invoker {
     return result.output;
   }
 
+  /**
+   * Checks an async call's input against the service's input schema before it is queued, as a sync
+   * call would: here for a network-lane service loaded on this server, in an idle CPU thread for a
+   * CPU-lane one. The rejection message (what a sync call's INVALID_ARGUMENT says), or undefined when
+   * the input fits or cannot be checked now (the service is not loaded here, every CPU thread is
+   * busy): the job is then queued and the worker refuses it, without retries.
+   */
+  checkInput(target: string, input: unknown): string | undefined | Promise<string | undefined> {
+    const local = this.options.registry.get(target);
+    if (local?.lane === 'cpu') return this.options.pool.checkInput(target, input)?.then((check) => (check.ok ? undefined : check.message));
+    const schema = local?.definition?.input;
+    if (!schema) return undefined;
+    const refused = (err: unknown): string => inputRejection(target, err);
+    let checked: unknown;
+    try {
+      checked = validateWithSchema(schema, input);
+    } catch (err) {
+      return refused(err);
+    }
+    return isThenable(checked) ? Promise.resolve(checked).then(() => undefined, refused) : undefined;
+  }
+
   /** `ctx.invokeAsync`: a durable job on the target's lane queue, with the target's attempts policy. */
   async invokeAsyncFromService(target: string, input: unknown, invocationId?: string): Promise<string> {
     const known = this.options.registry.get(target);
@@ -304,11 +327,14 @@ export class Invoker {
   }
 }
 
-/** The code and message of a failed invocation, as `run` shapes them. */
-function failureOf(service: string, err: unknown): { code: InvocationErrorCode; message: string } {
-  return err instanceof ServiceInvocationError
-    ? { code: err.code, message: err.message }
-    : { code: 'SERVICE_FAILED', message: `service '${service}' failed: ${errorMessage(err)}` };
+/** The code and message of a failed invocation, as `run` shapes them, and `retryable: false` when the error said so. */
+function failureOf(service: string, err: unknown): { code: InvocationErrorCode; message: string; retryable?: false } {
+  const failure: { code: InvocationErrorCode; message: string; retryable?: false } =
+    err instanceof ServiceInvocationError
+      ? { code: err.code, message: err.message }
+      : { code: 'SERVICE_FAILED', message: `service '${service}' failed: ${errorMessage(err)}` };
+  if (notRetryable(err)) failure.retryable = false;
+  return failure;
 }
 
 function errorMessage(err: unknown): string {

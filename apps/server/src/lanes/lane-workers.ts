@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { laneQueueName, ReplyPublisher, type InvocationJob } from '@laneway/lanes';
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
+import { asyncFailure } from './async-failure';
 import type { Invoker } from './invoker';
 import { ScheduleRunner } from './schedule-runner';
 
@@ -188,8 +189,9 @@ export class LaneWorkers {
             return undefined;
           }
           // Async invocation: a failure is thrown so that BullMQ retries it with backoff and, after
-          // the last attempt, keeps it as a failed job.
-          if (!reply.ok) throw new Error(reply.e.message);
+          // the last attempt, keeps it as a failed job; one that would fail the same way again
+          // (input the schema refuses, an error the service marked) is failed at once.
+          if (!reply.ok) throw asyncFailure(reply.e);
           return reply.o;
         } finally {
           this.active--;

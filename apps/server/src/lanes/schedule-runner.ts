@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   acquireScheduleLock,
@@ -10,6 +10,7 @@ import {
   type ScheduleRunRecord,
 } from '@laneway/lanes';
 import type { Logger } from 'pino';
+import { asyncFailure } from './async-failure';
 
 export interface ScheduleRunnerOptions {
   cluster: string;
@@ -63,8 +64,10 @@ export class ScheduleRunner {
         await record('ok');
         return reply.o;
       }
-      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await record('failed', reply.e.message);
-      throw new Error(reply.e.message);
+      const failure = asyncFailure(reply.e);
+      // Its last attempt, or one that is not retried: the run's final outcome.
+      if (failure instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await record('failed', reply.e.message);
+      throw failure;
     } finally {
       clearInterval(renew);
       if (renew) await releaseScheduleLock(redis, prefix, cluster, mark.name, jobId).catch(() => undefined);
