@@ -235,6 +235,13 @@ export class ApiClient {
     );
   }
 
+  getCluster(name: string): Promise<Cluster> {
+    const client = this.clusters();
+    return this.unary<Cluster>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      client.getCluster({ name }, md, opts, cb),
+    );
+  }
+
   createCluster(name: string): Promise<Cluster> {
     const client = this.clusters();
     return this.unary<Cluster>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>

@@ -308,6 +308,19 @@ const FAILED_JOB: JobInfo = {
   finishedAt: '2025-01-01T00:00:09.000Z',
 };
 
+/** FAILED_JOB as --json prints it: the state by name, the input as JSON, no output yet (null). */
+const FAILED_JOB_JSON = {
+  jobId: 'job-7',
+  service: 'resize',
+  state: 'FAILED',
+  attemptsMade: 3,
+  input: { width: -1 },
+  output: null,
+  failedReason: FAILED_JOB.failedReason,
+  createdAt: FAILED_JOB.createdAt,
+  finishedAt: FAILED_JOB.finishedAt,
+};
+
 const invokeService: InvokeServiceServer = {
   invoke(call, callback) {
     received.calls.push('invoke');
@@ -365,7 +378,9 @@ const clusterService: ClusterServiceServer = {
     });
   },
   getCluster(call, callback) {
-    notFound(callback, missingCluster(call.request.name));
+    const { name } = record('getCluster', call);
+    if (name !== 'default') return notFound(callback, missingCluster(name));
+    callback(null, { name, revision: 7, createdAt: '2025-01-01T00:00:00.000Z', serviceCount: 2 });
   },
   listClusters(_call, callback) {
     received.calls.push('listClusters');
@@ -865,11 +880,33 @@ describe('laneway CLI against a real gRPC server', () => {
       );
     });
 
-    it('--json prints the raw response', async () => {
+    it('--json prints the response, enum values by name', async () => {
       const result = await cli(['deploy', 'services', '--json']);
 
       expect(result.code).toBe(0);
-      expect(JSON.parse(result.stdout)).toEqual(deployResponse(onlyDeploy().request));
+      const response = deployResponse(onlyDeploy().request);
+      expect(JSON.parse(result.stdout)).toEqual({
+        ...response,
+        services: response.services.map((s, n) => ({ ...s, lane: ['NETWORK', 'CPU'][n] })),
+        servers: [{ ...response.servers[0], outcome: 'ACKED' }],
+      });
+    });
+
+    it('--json reports an error as one JSON object on stderr, the status apart', async () => {
+      const result = await cli(['deploy', 'services', '--cluster', 'missing', '--json']);
+
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(JSON.parse(result.stderr)).toEqual({
+        error: {
+          code: 'NOT_FOUND',
+          message: "cluster 'missing' does not exist: create it with 'laneway cluster create missing'",
+        },
+      });
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      const local = await cli(['deploy', 'nope', '--json']);
+      expect(local.code).toBe(1);
+      expect(JSON.parse(local.stderr)).toEqual({ error: { code: 'ERROR', message: "cannot read 'nope': no such file or directory" } });
     });
 
     it('reports the control plane error as STATUS: details with exit 1', async () => {
@@ -913,12 +950,12 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(result.stdout).toBe('job job-42\n');
     });
 
-    it('--json prints the raw response', async () => {
+    it("--json prints the response with the service's output as JSON, not as a string", async () => {
       const result = await cli(['--json', 'invoke', 'hello']);
 
       expect(result.code).toBe(0);
       expect(JSON.parse(result.stdout)).toEqual({
-        outputJson: '{"greeting":"hello, ada","n":[1,2]}',
+        output: { greeting: 'hello, ada', n: [1, 2] },
         server: 'srv-a',
         version: VERSION,
       });
@@ -1025,6 +1062,21 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(received.calls).toEqual(['listClusters', 'createCluster', 'deleteCluster', 'deleteCluster']);
     });
 
+    it('cluster list and cluster show, as every resource kind has them', async () => {
+      expect(await cli(['cluster', 'list'])).toEqual(await cli(['clusters']));
+      const shown = await cli(['cluster', 'show', 'default']);
+      expect(shown).toEqual({
+        code: 0,
+        stdout: 'cluster   default\nrevision  7\nservices  2\ncreated   2025-01-01T00:00:00.000Z\n',
+        stderr: '',
+      });
+      expect(requestsTo('getCluster')).toEqual([{ name: 'default' }]);
+      const missing = await cli(['cluster', 'show', 'nope', '--json']);
+      expect(missing.code).toBe(1);
+      expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: 'NOT_FOUND' } });
+      expect((await cli(['channel', 'list'])).stdout).toBe((await cli(['channels'])).stdout);
+    });
+
     it('undeploy prints the revision and the servers', async () => {
       const result = await cli(['undeploy', 'hello']);
 
@@ -1116,7 +1168,7 @@ describe('laneway CLI against a real gRPC server', () => {
       const json = await cli(['drain', 'srv-b', '--json']);
       expect(json.code).toBe(0);
       expect(json.stderr).toBe('');
-      expect(JSON.parse(json.stdout)).toEqual({ ...SERVERS[1], drained: true });
+      expect(JSON.parse(json.stdout)).toEqual({ ...SERVERS[1], lanes: ['NETWORK'], drained: true });
 
       const missing = await cli(['resume', 'nope']);
       expect(missing.code).toBe(1);
@@ -1223,9 +1275,12 @@ describe('laneway CLI against a real gRPC server', () => {
       const result = await cli(['rollback', 'hello', 'abcdef01', '--json']);
 
       expect(result.code).toBe(0);
-      expect(JSON.parse(result.stdout)).toEqual(
-        rollbackResponse(requestsTo('rollback')[0] as RollbackRequest),
-      );
+      const response = rollbackResponse(requestsTo('rollback')[0] as RollbackRequest);
+      expect(JSON.parse(result.stdout)).toEqual({
+        ...response,
+        service: { ...response.service, lane: 'CPU' },
+        servers: response.servers.map((s) => ({ ...s, outcome: 'ACKED' })),
+      });
     });
   });
 
@@ -1248,7 +1303,7 @@ describe('laneway CLI against a real gRPC server', () => {
     it('jobs failed without flags asks for every service at the default limit; says when none', async () => {
       const all = await cli(['jobs', 'failed', '--json']);
       expect(all.code).toBe(0);
-      expect(JSON.parse(all.stdout)).toEqual({ jobs: [FAILED_JOB] });
+      expect(JSON.parse(all.stdout)).toEqual({ jobs: [FAILED_JOB_JSON] });
 
       const none = await cli(['jobs', 'failed', '--service', 'hello']);
       expect(none).toEqual({
@@ -1267,7 +1322,7 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(retried).toEqual({ code: 0, stdout: 'job job-7 (resize) queued again: waiting\n', stderr: '' });
 
       const json = await cli(['jobs', 'retry', 'job-7', '--json']);
-      expect(JSON.parse(json.stdout)).toMatchObject({ jobId: 'job-7', state: JobState.JOB_STATE_WAITING });
+      expect(JSON.parse(json.stdout)).toMatchObject({ jobId: 'job-7', state: 'WAITING' });
 
       const notFailed = await cli(['jobs', 'retry', 'job-42']);
       expect(notFailed.code).toBe(1);
@@ -1316,7 +1371,9 @@ describe('laneway CLI against a real gRPC server', () => {
       );
 
       const json = await cli(['job', 'job-7', '--json']);
-      expect(JSON.parse(json.stdout)).toEqual(FAILED_JOB);
+      expect(JSON.parse(json.stdout)).toEqual(FAILED_JOB_JSON);
+      const shown = await cli(['jobs', 'show', 'job-7', '--json']);
+      expect(shown.stdout).toBe(json.stdout);
 
       const missing = await cli(['job', 'nope']);
       expect(missing.code).toBe(1);
@@ -1423,7 +1480,7 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(JSON.parse(json.stdout)).toMatchObject({
         revision: 12,
         channel: { name: 'lookup', method: 'GET', path: '/customers/:id', service: 'hello' },
-        servers: [{ server: 'srv-a', httpAddress: '127.0.0.1:8080', outcome: ApplyOutcome.APPLY_OUTCOME_ACKED }],
+        servers: [{ server: 'srv-a', httpAddress: '127.0.0.1:8080', outcome: 'ACKED' }],
       });
     });
 

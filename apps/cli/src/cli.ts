@@ -1,8 +1,8 @@
 import { ApiClient } from './api-client';
 import type { CommandContext } from './commands/command';
-import { CliError } from './errors';
+import { CliError, formatJsonError } from './errors';
 import { applyOverrides, loadConfig, readAdminTokenFile, readTlsCa } from './load-config';
-import { parseCommandLine } from './program';
+import { parseCommandLine, wantsJson } from './program';
 import type { Output } from './program';
 import { readSecret } from './read-secret';
 import type { SecretInput } from './read-secret';
@@ -26,7 +26,8 @@ export interface RunOptions {
 /**
  * Runs one `laneway` command line (argv without the node and script paths) and resolves to the
  * exit code: 0 success, 1 error (`error: <message>` on stderr), 2 bad command line (the message, the
- * usage and a hint to `--help`). Never rejects.
+ * usage and a hint to `--help`). With `--json`, an error is one line on stderr instead,
+ * `{"error":{"code":"NOT_FOUND","message":"…"}}` (`USAGE` for a bad command line). Never rejects.
  */
 export async function run(argv: readonly string[], options: RunOptions): Promise<number> {
   const out = (text: string): void => void options.stdout.write(`${text}\n`);
@@ -63,12 +64,13 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     };
     return await command.run(context);
   } catch (error) {
-    if (error instanceof CliError) {
-      err(`error: ${error.message}`);
-      return error.exitCode;
+    const message = error instanceof Error ? error.message : String(error);
+    if (wantsJson(argv)) {
+      err(error instanceof CliError ? formatJsonError(error.code, error.detail) : formatJsonError('ERROR', message));
+      return error instanceof CliError ? error.exitCode : 1;
     }
-    err(`error: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    err(`error: ${message}`);
+    return error instanceof CliError ? error.exitCode : 1;
   } finally {
     api?.close();
   }

@@ -1,7 +1,7 @@
 import { ApplyOutcome, ConfigAction } from '@laneway/proto';
 import type { ApplyResponse, ConfigChange, ExportResponse } from '@laneway/proto';
 import { describe, expect, it } from 'vitest';
-import { exportJson, formatConfigApply, formatConfigDiff, formatExport } from './config-format';
+import { exportJson, formatConfigApply, formatConfigDiff, formatExport, hasChanges } from './config-format';
 
 function change(
   kind: string,
@@ -33,15 +33,36 @@ describe('formatConfigDiff', () => {
         '+ channel orders (laneway.yaml: channels.orders)',
         '~ connection billing: postgres.host, postgres.password',
         '- service crm.old',
-        '  kept (not in ./prod-config; --prune removes): service crm.x',
+        '  not in ./prod-config, kept (--prune removes): service crm.x',
         '+ service crm.get (crm/get.ts)',
-        '2 to add, 1 to change, 1 to remove, 1 kept',
+        '2 to add, 1 to change, 1 to remove, 1 unchanged, 1 not in ./prod-config, kept',
       ].join('\n'),
     );
-    expect(formatConfigDiff(RESPONSE, { all: true, dir: 'd' })).toContain('\n= schedule nightly\n');
     expect(formatConfigDiff({ ...RESPONSE, changes: [] }, { all: false, dir: 'd' })).toBe(
-      '0 to add, 0 to change, 0 to remove, 0 kept',
+      '0 to add, 0 to change, 0 to remove, 0 unchanged, 0 not in d, kept',
     );
+  });
+
+  it('with --all, lists as many lines of each kind as the counts say, in the same words', () => {
+    const lines = formatConfigDiff(RESPONSE, { all: true, dir: 'd' }).split('\n');
+    const counts = lines.pop()!;
+    expect(lines).toContain('= schedule nightly');
+    const listed = (prefix: string) => lines.filter((line) => line.startsWith(prefix)).length;
+    expect(counts).toBe(
+      `${listed('+ ')} to add, ${listed('~ ')} to change, ${listed('- ')} to remove, ${listed('= ')} unchanged, ${listed('  not in d, kept')} not in d, kept`,
+    );
+    expect(lines).toHaveLength(CHANGES.length);
+  });
+});
+
+describe('hasChanges (diff --exit-code)', () => {
+  it('is true when something would be added, changed or removed; kept and unchanged are no change', () => {
+    expect(hasChanges(CHANGES)).toBe(true);
+    expect(hasChanges(CHANGES.filter((c) => c.action === ConfigAction.CONFIG_ACTION_REMOVE))).toBe(true);
+    expect(
+      hasChanges(CHANGES.filter((c) => c.action === ConfigAction.CONFIG_ACTION_UNCHANGED || c.action === ConfigAction.CONFIG_ACTION_KEEP)),
+    ).toBe(false);
+    expect(hasChanges([])).toBe(false);
   });
 });
 
@@ -58,7 +79,7 @@ describe('formatConfigApply', () => {
     const text = formatConfigApply(response, { all: false, dir: 'd', waited: true });
     expect(text).toMatch(/^\+ channel orders/);
     expect(text).toContain(
-      '\napplied revision 8: 2 added, 1 changed, 1 removed, 1 kept\nservers:\n  replica-1  ACKED',
+      '\napplied revision 8: 2 added, 1 changed, 1 removed, 1 unchanged, 1 not in d, kept\nservers:\n  replica-1  ACKED',
     );
   });
 
@@ -70,7 +91,7 @@ describe('formatConfigApply', () => {
       changes: [change('schedule', 'nightly', ConfigAction.CONFIG_ACTION_UNCHANGED)],
     };
     expect(formatConfigApply(response, { all: false, dir: 'prod', waited: true })).toBe(
-      'nothing to apply: revision 7 matches prod (0 added, 0 changed, 0 removed, 0 kept)',
+      'nothing to apply: revision 7 matches prod (0 added, 0 changed, 0 removed, 1 unchanged, 0 not in prod, kept)',
     );
   });
 });

@@ -14,7 +14,7 @@ export interface ChangeListOptions {
 
 /**
  * One change: `+ channel orders (laneway.yaml: channels.orders)`, `~ connection billing: postgres.host`,
- * `- service crm.old`, `= schedule nightly`, `  kept (not in DIR; --prune removes): service x`.
+ * `- service crm.old`, `= schedule nightly`, `  not in DIR, kept (--prune removes): service x`.
  */
 export function formatConfigChange(change: ConfigChange, dir: string): string {
   const what = `${change.kind} ${change.name}`;
@@ -28,7 +28,7 @@ export function formatConfigChange(change: ConfigChange, dir: string): string {
     case ConfigAction.CONFIG_ACTION_UNCHANGED:
       return `= ${what}`;
     case ConfigAction.CONFIG_ACTION_KEEP:
-      return `  kept (not in ${dir}; --prune removes): ${what}`;
+      return `  not in ${dir}, kept (--prune removes): ${what}`;
     default:
       return `? ${what}`;
   }
@@ -41,23 +41,34 @@ export function formatConfigChanges(changes: readonly ConfigChange[], options: C
     .map((change) => formatConfigChange(change, options.dir));
 }
 
-/** `2 to add, 1 to change, 0 to remove, 3 kept`; once applied, `2 added, 1 changed, 0 removed, 3 kept`. */
-export function formatChangeCounts(changes: readonly ConfigChange[], done: boolean): string {
+/**
+ * The count of every kind of line the change list can show, in the list's words: `2 to add, 1 to
+ * change, 0 to remove, 4 unchanged, 3 not in DIR, kept`; once applied, `2 added, 1 changed, ...`.
+ * (Without --all the unchanged ones are counted, not listed.)
+ */
+export function formatChangeCounts(changes: readonly ConfigChange[], done: boolean, dir: string): string {
   const count = (action: ConfigAction): number => changes.filter((change) => change.action === action).length;
   const [add, change, remove] = done ? ['added', 'changed', 'removed'] : ['to add', 'to change', 'to remove'];
   return [
     `${count(ConfigAction.CONFIG_ACTION_ADD)} ${add}`,
     `${count(ConfigAction.CONFIG_ACTION_CHANGE)} ${change}`,
     `${count(ConfigAction.CONFIG_ACTION_REMOVE)} ${remove}`,
-    `${count(ConfigAction.CONFIG_ACTION_KEEP)} kept`,
+    `${count(ConfigAction.CONFIG_ACTION_UNCHANGED)} unchanged`,
+    `${count(ConfigAction.CONFIG_ACTION_KEEP)} not in ${dir}, kept`,
   ].join(', ');
+}
+
+/** Whether applying would change the cluster: something to add, change or remove (`diff --exit-code`). */
+export function hasChanges(changes: readonly ConfigChange[]): boolean {
+  const changing = [ConfigAction.CONFIG_ACTION_ADD, ConfigAction.CONFIG_ACTION_CHANGE, ConfigAction.CONFIG_ACTION_REMOVE];
+  return changes.some((change) => changing.includes(change.action));
 }
 
 /** `laneway diff` (and `apply --dry-run`): the change list, then the counts. */
 export function formatConfigDiff(response: ApplyResponse, options: ChangeListOptions): string {
   return [
     ...formatConfigChanges(response.changes, options),
-    formatChangeCounts(response.changes, false),
+    formatChangeCounts(response.changes, false, options.dir),
   ].join('\n');
 }
 
@@ -72,11 +83,11 @@ export function formatConfigApply(
   const lines = formatConfigChanges(response.changes, options);
   if (!response.applied) {
     lines.push(
-      `nothing to apply: revision ${response.revision} matches ${options.dir} (${formatChangeCounts(response.changes, true)})`,
+      `nothing to apply: revision ${response.revision} matches ${options.dir} (${formatChangeCounts(response.changes, true, options.dir)})`,
     );
     return lines.join('\n');
   }
-  lines.push(`applied revision ${response.revision}: ${formatChangeCounts(response.changes, true)}`);
+  lines.push(`applied revision ${response.revision}: ${formatChangeCounts(response.changes, true, options.dir)}`);
   lines.push(formatServerResults(response.servers, options.waited));
   return lines.join('\n');
 }

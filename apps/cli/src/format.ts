@@ -26,6 +26,7 @@ import type {
   ServiceError,
   UndeployResponse,
 } from '@laneway/proto';
+import { toOutputJson } from './json-output';
 
 /** Versions are content hashes; the first 12 characters are enough to tell them apart. */
 export function shortVersion(version: string): string {
@@ -476,6 +477,16 @@ export function formatClusters(response: ListClustersResponse): string {
   ]);
 }
 
+/** One cluster, field by field. */
+export function formatCluster(cluster: Cluster): string {
+  return formatTable([
+    ['cluster', cluster.name],
+    ['revision', String(cluster.revision)],
+    ['services', String(cluster.serviceCount)],
+    ['created', cluster.createdAt || '-'],
+  ]);
+}
+
 export function formatClusterCreated(cluster: Cluster): string {
   return `created cluster ${cluster.name}`;
 }
@@ -490,7 +501,10 @@ export function formatInvokeOutput(outputJson: string): string {
   }
 }
 
-/** `--json`: the response object as the client received it. */
+/**
+ * `--json`: the response object as the client received it, enum values by name and `…Json` fields
+ * as JSON (see json-output.ts).
+ */
 export function formatJson(response: unknown): string {
-  return JSON.stringify(response, null, 2);
+  return JSON.stringify(toOutputJson(response), null, 2);
 }

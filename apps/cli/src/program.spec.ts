@@ -52,6 +52,7 @@ const ALL_COMMANDS = [
   'diff',
   'apply',
   'channels',
+  'channel list',
   'channel create',
   'channel update',
   'channel show',
@@ -66,12 +67,14 @@ const ALL_COMMANDS = [
   'security show',
   'security delete',
   'connections',
+  'connection list',
   'connection create',
   'connection update',
   'connection show',
   'connection delete',
   'connection test',
   'schedules',
+  'schedule list',
   'schedule create',
   'schedule update',
   'schedule show',
@@ -83,7 +86,9 @@ const ALL_COMMANDS = [
   'secrets rotate-key',
   'status',
   'job',
+  'jobs list',
   'jobs failed',
+  'jobs show',
   'jobs retry',
   'servers',
   'server list',
@@ -93,7 +98,9 @@ const ALL_COMMANDS = [
   'drain',
   'resume',
   'clusters',
+  'cluster list',
   'cluster create',
+  'cluster show',
   'cluster delete',
   'cluster token',
 ];
@@ -206,15 +213,17 @@ describe('parseCommandLine', () => {
 
     expect(command(['diff', './prod-config'])).toEqual({
       name: 'diff',
-      args: { dir: './prod-config', prune: false, keyFile: undefined, all: false },
+      args: { dir: './prod-config', prune: false, keyFile: undefined, all: false, exitCode: false },
       globals: { json: false },
     });
-    expect(command(['diff', 'd', '--prune', '--all', '--key-file', 'k']).args).toEqual({
+    expect(command(['diff', 'd', '--prune', '--all', '--key-file', 'k', '--exit-code']).args).toEqual({
       dir: 'd',
       prune: true,
       keyFile: 'k',
       all: true,
+      exitCode: true,
     });
+    expect(rejected(['apply', 'd', '--exit-code'])).toMatch(/^error: unknown option '--exit-code'/);
     expect(rejected(['diff'])).toMatch(/^error: missing required argument 'DIR'/);
 
     expect(command(['apply', 'd'])).toMatchObject({
@@ -552,15 +561,12 @@ describe('parseCommandLine', () => {
     );
   });
 
-  it('reports an unknown word after security as an unknown subcommand, with the group usage', () => {
-    for (const argv of [
-      ['security', 'lsit'],
-      ['security', 'create', 'x', '--header', 'h'],
-    ]) {
-      expect(rejected(argv)).toMatch(
-        /^error: unknown command '(lsit|create)'\n\nUsage: laneway security COMMAND \[arguments\]\nRun 'laneway security --help' for its commands\.\n$/,
-      );
-    }
+  it('reports an unknown word after security as an unknown subcommand, with a suggestion and the group usage', () => {
+    const usage = "\n\nUsage: laneway security COMMAND \\[arguments\\]\nRun 'laneway security --help' for its commands\\.\n$";
+    expect(rejected(['security', 'lsit'])).toMatch(new RegExp(`^error: unknown command 'lsit'\n\\(Did you mean list\\?\\)${usage}`));
+    expect(rejected(['security', 'shwo', 'x'])).toMatch(new RegExp(`^error: unknown command 'shwo'\n\\(Did you mean show\\?\\)${usage}`));
+    expect(rejected(['security', 'create', 'x', '--header', 'h'])).toMatch(new RegExp(`^error: unknown command 'create'${usage}`));
+    expect(rejected(['security', 'frobnicate'])).toMatch(new RegExp(`^error: unknown command 'frobnicate'${usage}`));
     expect(rejected(['security', '--bogus'])).toMatch(/^error: unknown option '--bogus'\n/);
     const group = help(['security', '--help']);
     expect(help(['help', 'security'])).toBe(group);
@@ -705,13 +711,35 @@ describe('parseCommandLine', () => {
 
     const missing = rejected(['cluster']);
     expect(missing).toMatch(
-      /^error: 'cluster' needs a subcommand \(one of: create, delete, token\)\n\nUsage: laneway cluster COMMAND/,
+      /^error: 'cluster' needs a subcommand \(one of: list, create, show, delete, token\)\n\nUsage: laneway cluster COMMAND/,
     );
     expect(missing).toContain('\n  cluster token NAME ');
-    expect(rejected(['jobs'])).toMatch(/^error: 'jobs' needs a subcommand \(one of: failed, retry\)\n/);
+    expect(rejected(['jobs'])).toMatch(/^error: 'jobs' needs a subcommand \(one of: list, failed, show, retry\)\n/);
     expect(rejected(['channel'])).toMatch(
-      /^error: 'channel' needs a subcommand \(one of: create, update, show, delete\)\n/,
+      /^error: 'channel' needs a subcommand \(one of: list, create, update, show, delete\)\n/,
     );
+    // Mistyped, a subcommand gets a suggestion, as a command does.
+    expect(rejected(['channel', 'craete', 'x'])).toMatch(/^error: unknown command 'craete'\n\(Did you mean create\?\)\n/);
+  });
+
+  it('gives every resource kind the same verbs: list (beside the plural command) and show', () => {
+    for (const [plural, group] of [
+      ['channels', 'channel'],
+      ['connections', 'connection'],
+      ['schedules', 'schedule'],
+      ['clusters', 'cluster'],
+    ] as const) {
+      expect(command([group, 'list'])).toEqual({ name: `${group} list`, args: null, globals: { json: false } });
+      expect(command([plural]).args).toBeNull();
+      expect(rejected([group, 'list', 'x'])).toMatch(new RegExp(`^error: unexpected argument 'x' for '${group} list' \\(it takes none\\)`));
+    }
+    expect(command(['security', 'list']).name).toBe('security list');
+    expect(command(['jobs', 'list', '--limit', '5'])).toMatchObject({ name: 'jobs list', args: { service: '', limit: 5 } });
+    expect(command(['jobs', 'show', 'job-1'])).toMatchObject({ name: 'jobs show', args: { jobId: 'job-1' } });
+    expect(command(['cluster', 'show', 'prod'])).toMatchObject({ name: 'cluster show', args: { name: 'prod' } });
+    for (const group of ['channel', 'connection', 'schedule', 'security', 'jobs', 'cluster']) {
+      expect(command([group, 'show', 'x']).name).toBe(`${group} show`);
+    }
   });
 
   it('prints the version of the root package.json for --version and -V, wherever the global flags are', () => {
@@ -724,11 +752,34 @@ describe('parseCommandLine', () => {
   });
 
   it('reports a missing command with the overview', () => {
-    for (const argv of [[], ['--json'], ['--cluster', 'x']]) {
+    for (const argv of [[], ['--cluster', 'x']]) {
       const stderr = rejected(argv);
       expect(stderr).toMatch(/^error: missing command\n\nUsage: laneway \[options\] COMMAND \[arguments\]\n/);
       expect(stderr).toContain('\n  cluster create NAME ');
     }
+  });
+
+  it('with --json, reports a bad command line as one JSON object on stderr (code USAGE), and nothing else', () => {
+    const json = (argv: string[]) => JSON.parse(rejected(argv)) as unknown;
+    expect(json(['--json'])).toEqual({ error: { code: 'USAGE', message: 'missing command' } });
+    expect(json(['cluster', '--json'])).toEqual({
+      error: { code: 'USAGE', message: "'cluster' needs a subcommand (one of: list, create, show, delete, token)" },
+    });
+    expect(json(['--json', 'channel', 'craete', 'x'])).toEqual({
+      error: { code: 'USAGE', message: "unknown command 'craete' (Did you mean create?)" },
+    });
+    expect(json(['invoke', 'x', '--timeout', 'soon', '--json'])).toEqual({
+      error: {
+        code: 'USAGE',
+        message:
+          "option '--timeout <MS>' argument 'soon' is invalid. Give whole milliseconds from 0 to 4294967295, e.g. --timeout 5000, or a duration with a unit, e.g. --timeout 5s.",
+      },
+    });
+    expect(json(['--json', 'security', 'create-api-key', 'k'])).toEqual({
+      error: { code: 'USAGE', message: "required option '--header <NAME>' not specified" },
+    });
+    // Help asked for is still help, on stdout.
+    expect(help(['--json', 'help', 'deploy'])).toMatch(/^Usage: laneway deploy /);
   });
 
   it('prints the overview for --help, -h and help: every command with its arguments, the flags, the environment', () => {
@@ -780,7 +831,8 @@ describe('parseCommandLine', () => {
     const cluster = help(['help', 'cluster']);
     expect(help(['cluster', '--help'])).toBe(cluster);
     expect(cluster).toMatch(/^Usage: laneway cluster COMMAND \[arguments\]\n/);
-    expect(cluster).toContain('\nCommands:\n  cluster create NAME ');
+    expect(cluster).toContain('\nCommands:\n  cluster list ');
+    expect(cluster).toContain('\n  cluster create NAME ');
   });
 
   it.each(ALL_COMMANDS)("has help for '%s' that shows its usage", (words) => {

@@ -5,11 +5,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands';
-import { UsageError } from './errors';
+import { formatJsonError, UsageError } from './errors';
 import type { CliCommand, CliCommandGroup, PreparedCommand } from './commands';
 import { GLOBAL_OPTIONS, readGlobalFlags } from './global-options';
 import type { GlobalFlags } from './global-options';
-import { commandPath, errorHint, HELP_CONFIGURATION, PROGRAM_HELP_FOOTER } from './usage';
+import { commandPath, errorHint, HELP_CONFIGURATION, PROGRAM_HELP_FOOTER, suggestion } from './usage';
 import { CLI_VERSION } from './version';
 
 /** Anything with `write(text)`: process.stdout, or a test's string collector. */
@@ -39,9 +39,23 @@ export type CommandLine =
  */
 export function parseCommandLine(argv: readonly string[], output: ProgramOutput): CommandLine {
   let line: CommandLine | undefined;
-  const program = createProgram(output, (parsed) => {
-    line = parsed;
-  });
+  // With --json, a bad command line is one JSON object on stderr instead of commander's text.
+  const json = wantsJson(argv);
+  let missing: string | undefined;
+  const program = createProgram(
+    json
+      ? {
+          stdout: output.stdout,
+          stderr: { write: () => true, ...(output.stderr.columns !== undefined && { columns: output.stderr.columns }) },
+        }
+      : output,
+    (parsed) => {
+      line = parsed;
+    },
+    (text) => {
+      missing = text;
+    },
+  );
   try {
     program.parse([...argv], { from: 'user' });
   } catch (error) {
@@ -49,13 +63,37 @@ export function parseCommandLine(argv: readonly string[], output: ProgramOutput)
     // `--help` is commander.helpDisplayed and `--version` commander.version; everything else,
     // including the help printed for a missing command (commander.help), is a bad command line.
     const shown = error.code === 'commander.helpDisplayed' || error.code === 'commander.version';
+    if (json && !shown) {
+      const message = error.code === 'commander.help' && missing !== undefined ? missing : error.message;
+      output.stderr.write(`${formatJsonError('USAGE', usageMessage(message))}\n`);
+    }
     return { kind: 'exit', code: shown ? 0 : 2 };
   }
   if (line === undefined) throw new Error(`laneway: no command ran for: ${argv.join(' ')}`);
   return line;
 }
 
-function createProgram(output: ProgramOutput, done: (line: CommandLine) => void): Command {
+/** Whether the global `--json` flag is on the command line (before a `--` that ends the flags). */
+export function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** Commander's `error: unknown command 'x'\n(Did you mean y?)` as one line without `error: `. */
+function usageMessage(text: string): string {
+  return text
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
+function createProgram(
+  output: ProgramOutput,
+  done: (line: CommandLine) => void,
+  onMissingCommand: (message: string) => void,
+): Command {
   // Settings made before adding subcommands are inherited by them (commander copies them).
   const program = new Command('laneway')
     .description(
@@ -81,7 +119,11 @@ function createProgram(output: ProgramOutput, done: (line: CommandLine) => void)
     .addHelpText('after', `\n${PROGRAM_HELP_FOOTER}`)
     // Commander prints the help on stderr when the command words are missing (`laneway`,
     // `laneway cluster`); say why first.
-    .addHelpText('beforeAll', ({ error, command }) => (error ? `${missingCommand(command)}\n` : ''));
+    .addHelpText('beforeAll', ({ error, command }) => {
+      if (!error) return '';
+      onMissingCommand(missingCommand(command));
+      return `${missingCommand(command)}\n`;
+    });
 
   const onCommand = (command: PreparedCommand): void => {
     done({ kind: 'command', globals: readGlobalFlags(program.opts()), command });
@@ -136,8 +178,8 @@ function prepare(command: Command, spec: CliCommand): PreparedCommand {
 
 /**
  * A group's default command gets the words commander did not know as a subcommand (`laneway
- * security lsit`): report the word as the unknown subcommand it is, with the group's usage. Then the
- * flags it does not take, as commander would have without allowUnknownOption.
+ * security lsit`): report the word as the unknown subcommand it is, with a suggestion and the group's
+ * usage. Then the flags it does not take, as commander would have without allowUnknownOption.
  */
 function rejectUnknownWords(command: Command): void {
   const group = command.parent;
@@ -145,7 +187,9 @@ function rejectUnknownWords(command: Command): void {
   // Named (`security list x`), the command reports its own extra arguments.
   const named = group?.args[0] === command.name();
   if (group && !named && first !== undefined && !first.startsWith('-')) {
-    group.error(`error: unknown command '${first}'`, { code: 'commander.unknownCommand' });
+    // With the suggestion commander gives for the groups without a default command.
+    const hint = suggestion(first, group.commands.map((c) => c.name()));
+    group.error(`error: unknown command '${first}'${hint}`, { code: 'commander.unknownCommand' });
   }
   const flag = command.args.find((arg) => arg.startsWith('-') && arg !== '-');
   if (flag !== undefined)

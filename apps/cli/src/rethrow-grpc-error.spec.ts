@@ -18,12 +18,14 @@ describe('rethrowGrpcError', () => {
   it('turns a ServiceError into CliError "<STATUS_NAME>: <details>"', () => {
     const error = serviceError(status.NOT_FOUND, "cluster 'x' does not exist");
     expect(() => rethrowGrpcError(error, { ...context, connected: true })).toThrow(
-      new CliError("NOT_FOUND: cluster 'x' does not exist"),
+      new CliError("NOT_FOUND: cluster 'x' does not exist", { code: 'NOT_FOUND', detail: "cluster 'x' does not exist" }),
     );
     const converted = grpcErrorToCliError(error, context);
     expect(converted).toBeInstanceOf(CliError);
     expect((converted as CliError).cause).toBe(error);
     expect((converted as CliError).exitCode).toBe(1);
+    // What --json reports: the status name and the details apart.
+    expect(converted).toMatchObject({ code: 'NOT_FOUND', detail: "cluster 'x' does not exist" });
   });
 
   it('adds the hint when the control plane cannot be reached', () => {

@@ -54,26 +54,33 @@ export function grpcErrorToCliError(error: unknown, context: GrpcErrorContext): 
         CONNECTION_FAILURE.test(error.details);
   if (unreachable && context.caFile !== undefined && TLS_FAILURE.test(error.details)) {
     const reason = /Last error: (?:Error: )?(.*?)(?:\. Resolution note:.*)?$/s.exec(error.details.trim())?.[1]?.trim() ?? error.details;
-    return new CliError(
-      `${name}: TLS connection to the control plane at ${context.controlPlane} failed (${reason}): ` +
+    return statusError(
+      name,
+      `TLS connection to the control plane at ${context.controlPlane} failed (${reason}): ` +
         `does ${context.caFile} hold the CA that signed its certificate for this address, and does it serve TLS? (set LANEWAY_TLS_CA)`,
-      { cause: error },
+      error,
     );
   }
   if (unreachable && context.caFile === undefined && HANDSHAKE_REFUSED.test(error.details) && !/\bE[A-Z]{4,}\b/.test(error.details)) {
-    return new CliError(
-      `${name}: cannot reach the control plane at ${context.controlPlane}: is it running? If it serves TLS, set LANEWAY_TLS_CA to its CA file (set LANEWAY_CONTROL_PLANE)`,
-      { cause: error },
+    return statusError(
+      name,
+      `cannot reach the control plane at ${context.controlPlane}: is it running? If it serves TLS, set LANEWAY_TLS_CA to its CA file (set LANEWAY_CONTROL_PLANE)`,
+      error,
     );
   }
   if (unreachable) {
-    return new CliError(
-      `${name}: cannot reach the control plane at ${context.controlPlane}: is it running? (set LANEWAY_CONTROL_PLANE)`,
-      { cause: error },
+    return statusError(
+      name,
+      `cannot reach the control plane at ${context.controlPlane}: is it running? (set LANEWAY_CONTROL_PLANE)`,
+      error,
     );
   }
-  const details = error.details.trim() || 'no details';
-  return new CliError(`${name}: ${details}`, { cause: error });
+  return statusError(name, error.details.trim() || 'no details', error);
+}
+
+/** `<STATUS_NAME>: <detail>`, with the status name as the code `--json` reports. */
+function statusError(name: string, detail: string, cause: ServiceError): CliError {
+  return new CliError(`${name}: ${detail}`, { cause, code: name, detail });
 }
 
 /** Throws what `grpcErrorToCliError` makes of `error`. */

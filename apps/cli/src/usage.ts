@@ -50,6 +50,43 @@ export function usageLine(command: Command): string {
   return [program, commandTerm(command), ...flags].join(' ');
 }
 
+/** Optimal string alignment distance: edits (insert, delete, substitute, swap two) from a to b. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 0; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i]!;
+      const above = d[i - 1]!;
+      row[j] = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+      }
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * `\n(Did you mean list?)` for a mistyped word, as commander suggests a command or a flag (the
+ * closest names within 3 edits that share most of their letters), or '' when nothing is close.
+ */
+export function suggestion(word: string, names: readonly string[]): string {
+  let best = 3;
+  let similar: string[] = [];
+  for (const name of new Set(names)) {
+    if (name.length <= 1) continue;
+    const distance = editDistance(word, name);
+    const length = Math.max(word.length, name.length);
+    if ((length - distance) / length <= 0.4) continue;
+    if (distance < best) [best, similar] = [distance, [name]];
+    else if (distance === best) similar.push(name);
+  }
+  similar.sort((a, b) => a.localeCompare(b));
+  if (similar.length > 1) return `\n(Did you mean one of ${similar.join(', ')}?)`;
+  return similar.length === 1 ? `\n(Did you mean ${similar[0]}?)` : '';
+}
+
 /** What follows a command-line error's message: the usage, and where the full help is. */
 export function errorHint(command: Command): string {
   const help = [programOf(command).name(), commandPath(command), '--help'].filter(Boolean).join(' ');

@@ -2,11 +2,18 @@ import { channelCreateCommand } from './channel-create';
 import { channelDeleteCommand } from './channel-delete';
 import { channelShowCommand } from './channel-show';
 import { channelUpdateCommand } from './channel-update';
-import { defineGroup } from './command';
+import { channelsCommand } from './channels';
+import { aliasOf, defineGroup } from './command';
 
-/** `laneway channel create NAME …`, `… update NAME …`, `… show NAME`, `… delete NAME`. */
+/** `laneway channel list`, `… create NAME …`, `… update NAME …`, `… show NAME`, `… delete NAME`. */
 export const channelGroup = defineGroup({
   name: 'channel',
-  summary: 'Create, update, show and delete REST channels',
-  commands: [channelCreateCommand, channelUpdateCommand, channelShowCommand, channelDeleteCommand],
+  summary: 'List, create, update, show and delete REST channels',
+  commands: [
+    aliasOf(channelsCommand, 'list', "List the cluster's REST channels (also `laneway channels`)"),
+    channelCreateCommand,
+    channelUpdateCommand,
+    channelShowCommand,
+    channelDeleteCommand,
+  ],
 });

@@ -98,3 +98,11 @@ export function defineCommand<Args>(definition: CommandDefinition<Args>): CliCom
 export function defineGroup(group: Omit<CliCommandGroup, 'kind'>): CliCommandGroup {
   return { kind: 'group', ...group };
 }
+
+/**
+ * The same command under another name, so that every resource kind has the same verbs: `channel
+ * list` runs what `channels` runs, `jobs show ID` what `job ID` does.
+ */
+export function aliasOf(command: CliCommand, name: string, summary: string): CliCommand {
+  return { ...command, name, summary };
+}

@@ -1,17 +1,19 @@
-import { defineGroup } from './command';
+import { aliasOf, defineGroup } from './command';
 import { connectionDeleteCommand } from './connection-delete';
 import { connectionPutCommand } from './connection-put';
 import { connectionShowCommand } from './connection-show';
 import { connectionTestCommand } from './connection-test';
+import { connectionsCommand } from './connections';
 
 /**
- * `laneway connection create NAME --postgres|--mysql|--rest|--redis|--amqp URL …`, `… update NAME …`,
+ * `laneway connection list`, `… create NAME --postgres|--mysql|--rest|--redis|--amqp URL …`, `… update NAME …`,
  * `… show NAME`, `… delete NAME`, `… test NAME`: the outgoing connections services declare.
  */
 export const connectionGroup = defineGroup({
   name: 'connection',
-  summary: 'Create, update, show, delete and test outgoing connections',
+  summary: 'List, create, update, show, delete and test outgoing connections',
   commands: [
+    aliasOf(connectionsCommand, 'list', "List the cluster's outgoing connections (also `laneway connections`)"),
     connectionPutCommand('create'),
     connectionPutCommand('update'),
     connectionShowCommand,
