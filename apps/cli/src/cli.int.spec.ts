@@ -567,6 +567,16 @@ const channelService: ChannelServiceServer = {
         details: `channel 'customer' already exists in cluster '${request.cluster}'`,
       });
     }
+    // As the control plane words it: the request's field, not the flag.
+    if (request.path.includes('//')) {
+      return callback({ code: status.INVALID_ARGUMENT, details: `path '${request.path}' is invalid: segment 2 is empty` });
+    }
+    if (request.rateLimitPerSecond > 100_000) {
+      return callback({
+        code: status.INVALID_ARGUMENT,
+        details: `rate_limit_per_second ${request.rateLimitPerSecond} is over 100000`,
+      });
+    }
     changeChannel(request, callback);
   },
   updateChannel(call, callback) {
@@ -1484,6 +1494,16 @@ describe('laneway CLI against a real gRPC server', () => {
       });
     });
 
+    it("names the flags in the control plane's INVALID_ARGUMENT, not the request's fields", async () => {
+      const badPath = await cli(['channel', 'create', 'x', '--method', 'GET', '--path', '/a//b', '--service', 'hello']);
+      expect(badPath.code).toBe(1);
+      expect(badPath.stderr).toBe("error: INVALID_ARGUMENT: --path '/a//b' is invalid: segment 2 is empty\n");
+      const tooMany = await cli(['channel', 'create', 'x', ...CREATE, '--rate-limit', '200000', '--json']);
+      expect(JSON.parse(tooMany.stderr)).toEqual({
+        error: { code: 'INVALID_ARGUMENT', message: '--rate-limit 200000 is over 100000' },
+      });
+    });
+
     it('channel update replaces every field and exits 1 when a server NACKs or times out', async () => {
       const result = await cli(
         [
@@ -1548,7 +1568,7 @@ describe('laneway CLI against a real gRPC server', () => {
         code: 1,
         stdout: '',
         stderr:
-          "error: INVALID_ARGUMENT: channel 'lookup': service 'nope' is not deployed in cluster 'default': deploy it first\n",
+          "error: INVALID_ARGUMENT: channel 'lookup': --service 'nope' is not deployed in cluster 'default': deploy it first\n",
       });
 
       const taken = await cli(['channel', 'create', 'customer', ...CREATE]);
@@ -1981,7 +2001,7 @@ describe('laneway CLI against a real gRPC server', () => {
       expect(short).toEqual({
         code: 1,
         stdout: '',
-        stderr: 'error: INVALID_ARGUMENT: api_key.key has 9 characters; use at least 16 (a random key)\n',
+        stderr: 'error: INVALID_ARGUMENT: the API key (read from the prompt or stdin) has 9 characters; use at least 16 (a random key)\n',
       });
       const taken = await cli(['security', 'create-api-key', 'partner-key', '--header', 'x', '--generate']);
       expect(taken).toEqual({

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import type { FlagNames } from '../flag-names';
 import type { OptionValues } from './command';
 import {
   httpMethodParser,
@@ -39,6 +40,17 @@ export const CHANNEL_FIELD_OPTIONS: readonly Option[] = Object.freeze([
   new Option('--async', 'answer 202 with a job id at once and run the invocation durably'),
   ...CHANNEL_WAIT_OPTIONS,
 ]);
+
+/** CreateChannel's and UpdateChannel's fields as the control plane names them, and their flags. */
+export const CHANNEL_FLAGS: FlagNames = {
+  method: '--method',
+  path: '--path',
+  service: '--service',
+  security: '--security',
+  timeout_ms: '--timeout',
+  rate_limit_per_second: '--rate-limit',
+  wait_timeout_ms: '--wait-timeout',
+};
 
 export interface ChannelFieldArgs {
   readonly name: string;

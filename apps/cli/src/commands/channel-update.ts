@@ -1,5 +1,6 @@
 import { Argument } from 'commander';
-import { CHANNEL_FIELD_OPTIONS, readChannelFields } from './channel-fields';
+import { namingFlags } from '../flag-names';
+import { CHANNEL_FIELD_OPTIONS, CHANNEL_FLAGS, readChannelFields } from './channel-fields';
 import type { ChannelFieldArgs } from './channel-fields';
 import { reportChannelChange } from './channel-change';
 import { defineCommand } from './command';
@@ -11,7 +12,9 @@ export const channelUpdateCommand = defineCommand<ChannelFieldArgs>({
   options: CHANNEL_FIELD_OPTIONS,
   parse: ([name = ''], options) => readChannelFields(name, options),
   async run(args, context) {
-    const response = await context.api.updateChannel({ cluster: context.config.cluster, ...args });
+    const response = await namingFlags(CHANNEL_FLAGS, () =>
+      context.api.updateChannel({ cluster: context.config.cluster, ...args }),
+    );
     return reportChannelChange('updated', args, response, context);
   },
 });

@@ -14,7 +14,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeFsError } from '../collect-files';
 import { formatConnectionChange } from '../connection-format';
+import type { ConnectionKind } from '../connection-format';
 import { CliError } from '../errors';
+import { namingFlags, type FlagNames } from '../flag-names';
 import { reportResourceChange } from './channel-change';
 import { defineCommand } from './command';
 import type { CliCommand, CommandContext } from './command';
@@ -37,6 +39,38 @@ function secretName(spec: ConnectionSpecArgs): string {
 /** Whether an empty secret is a connection without one (SQL), rather than a secret not given. */
 function mayBeEmpty(spec: ConnectionSpecArgs): boolean {
   return spec.kind === 'postgres' || spec.kind === 'mysql';
+}
+
+/**
+ * A connection's fields as the control plane names them (`spec.rest.timeout_ms`), and the flags (or
+ * the part of the URL, or the secret read) they came from.
+ */
+export function connectionFlags(kind: ConnectionKind): FlagNames {
+  const url = `--${kind}`;
+  const spec = `spec.${kind}`;
+  return {
+    [`${spec}.url`]: url,
+    [`${spec}.host`]: `the host of ${url}`,
+    [`${spec}.port`]: `the port of ${url}`,
+    [`${spec}.database`]: `the database of ${url}`,
+    [`${spec}.user`]: `the user of ${url}`,
+    [`${spec}.password`]: 'the password (read from the prompt or stdin)',
+    [`${spec}.pool_size`]: '--pool-size',
+    [`${spec}.statement_timeout_ms`]: '--statement-timeout',
+    [`${spec}.tls_mode`]: '--tls-mode',
+    [`${spec}.ca_pem`]: 'the --ca file',
+    'spec.rest.base_url': '--rest',
+    'spec.rest.headers': '--header',
+    'spec.rest.timeout_ms': '--timeout',
+    'spec.rest.retries': '--retries',
+    'spec.rest.basic.username': '--basic-user',
+    'spec.rest.basic.password': 'the password (read from the prompt or stdin)',
+    'spec.rest.bearer.token': 'the bearer token (read from the prompt or stdin)',
+    'spec.rest.api_key.header': '--api-key-header',
+    'spec.rest.api_key.key': 'the API key (read from the prompt or stdin)',
+    'spec.redis.key_prefix': '--key-prefix',
+    wait_timeout_ms: '--wait-timeout',
+  };
 }
 
 /** The command `create` or `update`. */
@@ -65,10 +99,9 @@ export function connectionPutCommand(verb: 'create' | 'update'): CliCommand {
         waitFor: args.waitFor,
         waitTimeoutMs: args.waitTimeoutMs,
       };
-      const response =
-        verb === 'create'
-          ? await context.api.createConnection(request)
-          : await context.api.updateConnection(request);
+      const response = await namingFlags(connectionFlags(args.spec.kind), () =>
+        verb === 'create' ? context.api.createConnection(request) : context.api.updateConnection(request),
+      );
       return reportResourceChange(
         response,
         () =>

@@ -1,6 +1,7 @@
 import { Argument, Option } from 'commander';
 import { formatConnectionTest, formatConnectionTestFailure } from '../connection-format';
 import { CliError } from '../errors';
+import { namingFlags } from '../flag-names';
 import { formatJson } from '../format';
 import { defineCommand } from './command';
 import { durationParser } from './option-parsers';
@@ -30,7 +31,7 @@ export const connectionTestCommand = defineCommand<ConnectionTestArgs>({
   parse: ([name = ''], options) => ({ name, timeoutMs: optionValue.number(options, 'timeout') ?? 0 }),
   async run(args, context) {
     const { cluster } = context.config;
-    const response = await context.api.testConnection({ cluster, ...args });
+    const response = await namingFlags({ timeout_ms: '--timeout' }, () => context.api.testConnection({ cluster, ...args }));
     context.out(context.json ? formatJson(response) : formatConnectionTest(response, args.name, cluster));
     const failure = formatConnectionTestFailure(args.name, response.servers);
     if (failure !== undefined) throw new CliError(failure);

@@ -3,9 +3,10 @@ import { Argument } from 'commander';
 import { bundlePackages } from '../bundle-packages';
 import { collectFiles } from '../collect-files';
 import { CliError } from '../errors';
+import { namingFlags } from '../flag-names';
 import { formatApplyFailure, formatDeploy, formatJson } from '../format';
 import { defineCommand } from './command';
-import { readWaitOptions, WAIT_OPTIONS } from './wait-options';
+import { readWaitOptions, WAIT_FLAGS, WAIT_OPTIONS } from './wait-options';
 import type { WaitArgs } from './wait-options';
 
 export interface DeployArgs extends WaitArgs {
@@ -29,12 +30,14 @@ export const deployCommand = defineCommand<DeployArgs>({
     const collected = await collectFiles(args.paths, context.cwd);
     // The npm packages the files import travel with them, bundled (servers install nothing).
     const files = [...collected, ...(await bundlePackages(collected, context.cwd))];
-    const response = await context.api.deploy({
-      cluster: context.config.cluster,
-      files: files.map((f) => ({ path: f.path, content: f.content })),
-      waitFor: args.waitFor,
-      timeoutMs: args.timeoutMs,
-    });
+    const response = await namingFlags(WAIT_FLAGS, () =>
+      context.api.deploy({
+        cluster: context.config.cluster,
+        files: files.map((f) => ({ path: f.path, content: f.content })),
+        waitFor: args.waitFor,
+        timeoutMs: args.timeoutMs,
+      }),
+    );
     context.out(
       context.json
         ? formatJson(response)

@@ -1,8 +1,12 @@
 import { Argument, Option } from 'commander';
+import { namingFlags, type FlagNames } from '../flag-names';
 import { formatInvokeOutput, formatJson } from '../format';
 import { defineCommand } from './command';
 import { jsonTextParser, millisecondsParser } from './option-parsers';
 import { optionValue } from './option-values';
+
+/** Invoke's and InvokeAsync's fields as the control plane names them, and their flags. */
+const INVOKE_FLAGS: FlagNames = { input_json: '--data', timeout_ms: '--timeout' };
 
 export interface InvokeArgs {
   readonly service: string;
@@ -42,11 +46,11 @@ export const invokeCommand = defineCommand<InvokeArgs>({
       timeoutMs: args.timeoutMs,
     };
     if (args.async) {
-      const response = await context.api.invokeAsync(request);
+      const response = await namingFlags(INVOKE_FLAGS, () => context.api.invokeAsync(request));
       context.out(context.json ? formatJson(response) : `job ${response.jobId}`);
       return 0;
     }
-    const response = await context.api.invoke(request);
+    const response = await namingFlags(INVOKE_FLAGS, () => context.api.invoke(request));
     if (context.json) {
       context.out(formatJson(response));
     } else {

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { namingFlags } from '../flag-names';
 import { formatFailedJobs, formatJson } from '../format';
 import { defineCommand } from './command';
 import { countParser } from './option-parsers';
@@ -27,7 +28,9 @@ export const jobsFailedCommand = defineCommand<JobsFailedArgs>({
   },
   async run(args, context) {
     const cluster = context.config.cluster;
-    const response = await context.api.listFailedJobs({ cluster, service: args.service, limit: args.limit });
+    const response = await namingFlags({ limit: '--limit', service: '--service' }, () =>
+      context.api.listFailedJobs({ cluster, service: args.service, limit: args.limit }),
+    );
     context.out(
       context.json ? formatJson(response) : formatFailedJobs(response, { cluster, service: args.service }),
     );

@@ -1,9 +1,10 @@
 import { WaitFor } from '@laneway/proto';
 import { Argument } from 'commander';
 import { CliError } from '../errors';
+import { namingFlags } from '../flag-names';
 import { formatApplyFailure, formatJson, formatRollback } from '../format';
 import { defineCommand, type CommandContext } from './command';
-import { readWaitOptions, WAIT_OPTIONS } from './wait-options';
+import { readWaitOptions, WAIT_FLAGS, WAIT_OPTIONS } from './wait-options';
 import type { WaitArgs } from './wait-options';
 
 export interface RollbackArgs extends WaitArgs {
@@ -28,13 +29,15 @@ export const rollbackCommand = defineCommand<RollbackArgs>({
   },
   async run(args, context) {
     const version = args.version || (await versionBeforeCurrent(args.service, context));
-    const response = await context.api.rollback({
-      cluster: context.config.cluster,
-      service: args.service,
-      version,
-      waitFor: args.waitFor,
-      timeoutMs: args.timeoutMs,
-    });
+    const response = await namingFlags(WAIT_FLAGS, () =>
+      context.api.rollback({
+        cluster: context.config.cluster,
+        service: args.service,
+        version,
+        waitFor: args.waitFor,
+        timeoutMs: args.timeoutMs,
+      }),
+    );
     context.out(
       context.json
         ? formatJson(response)

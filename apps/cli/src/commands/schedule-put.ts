@@ -1,6 +1,7 @@
 import { ScheduleOverlap, WaitFor } from '@laneway/proto';
 import { Argument, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors';
+import { namingFlags, type FlagNames } from '../flag-names';
 import { formatScheduleChange } from '../schedule-format';
 import { reportResourceChange } from './channel-change';
 import { defineCommand } from './command';
@@ -10,6 +11,17 @@ import { CHANNEL_WAIT_OPTIONS, readWaitOptions, type WaitArgs } from './wait-opt
 
 /** The control plane's floor on interval_ms: checked here too, to name the flag and its unit. */
 const MIN_INTERVAL_MS = 1000;
+
+/** The request's fields as the control plane names them, and the flags they come from. */
+export const SCHEDULE_FLAGS: FlagNames = {
+  service: '--service',
+  interval_ms: '--every',
+  cron: '--cron',
+  timezone: '--tz',
+  input_json: '--data',
+  overlap: '--overlap',
+  wait_timeout_ms: '--wait-timeout',
+};
 
 export interface SchedulePutArgs {
   readonly name: string;
@@ -64,7 +76,9 @@ export const schedulePutCommand = (mode: 'create' | 'update') =>
       };
     },
     async run(args, context) {
-      const response = await context.api.putSchedule({ cluster: context.config.cluster, ...args }, mode === 'update');
+      const response = await namingFlags(SCHEDULE_FLAGS, () =>
+        context.api.putSchedule({ cluster: context.config.cluster, ...args }, mode === 'update'),
+      );
       return reportResourceChange(
         response,
         () => formatScheduleChange(mode === 'create' ? 'created' : 'updated', args.name, response, { waited: args.waitFor !== WaitFor.WAIT_FOR_NONE }),

@@ -1,4 +1,5 @@
 import { Argument, Option } from 'commander';
+import { namingFlags } from '../flag-names';
 import { formatJson } from '../format';
 import { formatSchedule, formatScheduleRuns } from '../schedule-format';
 import { defineCommand } from './command';
@@ -41,7 +42,9 @@ export const scheduleRunsCommand = defineCommand<{ readonly name: string; readon
   options: [new Option('--limit <N>', 'how many (default 100, at most 1000)').argParser(countParser('--limit'))],
   parse: ([name = ''], options) => ({ name, limit: optionValue.number(options, 'limit') ?? 0 }),
   async run(args, context) {
-    const response = await context.api.listScheduleRuns(context.config.cluster, args.name, args.limit);
+    const response = await namingFlags({ limit: '--limit' }, () =>
+      context.api.listScheduleRuns(context.config.cluster, args.name, args.limit),
+    );
     context.out(context.json ? formatJson(response) : formatScheduleRuns(response, args.name));
     return 0;
   },

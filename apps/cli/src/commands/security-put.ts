@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describeFsError } from '../collect-files';
 import { CliError, UsageError } from '../errors';
+import { namingFlags, type FlagNames } from '../flag-names';
 import { formatSecurityChange } from '../format';
 import { reportResourceChange } from './channel-change';
 import { defineCommand } from './command';
@@ -158,6 +159,22 @@ const KINDS: Readonly<Record<SecurityKind, KindSpec>> = Object.freeze({
   },
 });
 
+/**
+ * The definition's fields as the control plane names them, and where they came from: the flags, or
+ * the secret read from the prompt or stdin.
+ */
+const SECURITY_FLAGS: FlagNames = {
+  'api_key.header': '--header',
+  'api_key.key': 'the API key (read from the prompt or stdin)',
+  'basic_auth.username': '--username',
+  'basic_auth.password': 'the password (read from the prompt or stdin)',
+  'jwt.hs256_secret': 'the HS256 secret (read from the prompt or stdin)',
+  'jwt.public_key_pem': 'the --public-key file',
+  'jwt.issuer': '--issuer',
+  'jwt.audience': '--audience',
+  wait_timeout_ms: '--wait-timeout',
+};
+
 /** The command `create-KIND` or `update-KIND`. */
 export function securityPutCommand(verb: 'create' | 'update', kind: SecurityKind): CliCommand {
   const spec = KINDS[kind];
@@ -195,10 +212,11 @@ export function securityPutCommand(verb: 'create' | 'update', kind: SecurityKind
         waitFor: args.waitFor,
         waitTimeoutMs: args.waitTimeoutMs,
       };
-      const response =
+      const response = await namingFlags(SECURITY_FLAGS, () =>
         verb === 'create'
-          ? await context.api.createSecurityDefinition(request)
-          : await context.api.updateSecurityDefinition(request);
+          ? context.api.createSecurityDefinition(request)
+          : context.api.updateSecurityDefinition(request),
+      );
       // Stored: the one time the generated key is shown (first, alone on its line, for `head -n1`).
       if (secret.generated && !context.json) {
         context.out(secret.value);

@@ -1,9 +1,10 @@
 import { WaitFor } from '@laneway/proto';
 import { Argument } from 'commander';
 import { CliError } from '../errors';
+import { namingFlags } from '../flag-names';
 import { formatApplyFailure, formatJson, formatUndeploy } from '../format';
 import { defineCommand } from './command';
-import { readWaitOptions, WAIT_OPTIONS } from './wait-options';
+import { readWaitOptions, WAIT_FLAGS, WAIT_OPTIONS } from './wait-options';
 import type { WaitArgs } from './wait-options';
 
 export interface UndeployArgs extends WaitArgs {
@@ -19,12 +20,14 @@ export const undeployCommand = defineCommand<UndeployArgs>({
     return { name, ...readWaitOptions(options) };
   },
   async run(args, context) {
-    const response = await context.api.undeploy({
-      cluster: context.config.cluster,
-      name: args.name,
-      waitFor: args.waitFor,
-      timeoutMs: args.timeoutMs,
-    });
+    const response = await namingFlags(WAIT_FLAGS, () =>
+      context.api.undeploy({
+        cluster: context.config.cluster,
+        name: args.name,
+        waitFor: args.waitFor,
+        timeoutMs: args.timeoutMs,
+      }),
+    );
     context.out(
       context.json
         ? formatJson(response)

@@ -1,5 +1,6 @@
 import { WaitFor } from '@laneway/proto';
 import { Option } from 'commander';
+import type { FlagNames } from '../flag-names';
 import type { OptionValues } from './command';
 import { millisecondsParser } from './option-parsers';
 import { optionValue } from './option-values';
@@ -16,6 +17,9 @@ export function waitOptions(timeoutFlag: 'timeout' | 'wait-timeout'): readonly O
     ),
   ]);
 }
+
+/** How the control plane names the wait of deploy, undeploy and rollback (`timeout_ms`): `--timeout`. */
+export const WAIT_FLAGS: FlagNames = { timeout_ms: '--timeout' };
 
 /** The wait flags of deploy, undeploy and rollback: `--no-wait`, `--timeout <MS>`. */
 export const WAIT_OPTIONS: readonly Option[] = waitOptions('timeout');
