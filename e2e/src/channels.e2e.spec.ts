@@ -193,6 +193,11 @@ describe('REST channels on two servers', () => {
     const wrongMethod = await http(0, '/customers/1');
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('POST');
+    // A method no channel can have is 405 too, not fastify's 400 (QUERY) or 404 (PROPFIND).
+    for (const method of ['QUERY', 'PROPFIND']) {
+      const other = await http(0, '/customers/1', { method, headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect({ method, status: other.status, allow: other.headers.get('allow') }).toEqual({ method, status: 405, allow: 'POST' });
+    }
     const badJson = await http(0, '/customers/1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":' });
     expect(badJson.status).toBe(400);
   });
@@ -374,6 +379,25 @@ describe('REST channels on two servers', () => {
       (j) => j.state === JobState.JOB_STATE_COMPLETED,
     );
     expect(job).toMatchObject({ service: 'crm.report', attemptsMade: 1 });
+
+    // Input the service's schema refuses is answered 400 before anything is queued, as on a sync
+    // channel (a network-lane service, then a CPU-lane one checked in a CPU thread).
+    await api.putChannel(cluster, { name: 'async-order', method: 'POST', path: '/async/customers/{customerId}/orders', service: 'shop.create-order', async: true });
+    await api.putChannel(cluster, { name: 'async-score', method: 'POST', path: '/async/scores', service: 'shop.score', async: true });
+    const json = { 'content-type': 'application/json' };
+    const refused = await http(0, '/async/customers/c9/orders', { method: 'POST', headers: json, body: JSON.stringify({ quantity: 0 }) });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ error: { code: 'INVALID_INPUT', field: 'quantity' } });
+    const refusedCpu = await http(1, '/async/scores', { method: 'POST', headers: json, body: JSON.stringify({ basket: 'x' }) });
+    expect(refusedCpu.status).toBe(400);
+    expect(refusedCpu.body).toMatchObject({ error: { code: 'INVALID_INPUT', field: 'basket' } });
+    const queued = await http(1, '/async/customers/c9/orders', { method: 'POST', headers: json, body: JSON.stringify({ quantity: 2 }) });
+    expect(queued.status).toBe(202);
+    const order = await eventually(
+      () => api.getJob(cluster, String(queued.body['jobId'])),
+      (j) => j.state === JobState.JOB_STATE_COMPLETED,
+    );
+    expect(JSON.parse(order.outputJson)).toEqual({ orderId: 'o-c9', quantity: 2 });
   });
 
   it('validates input with the service schema (400 naming the field) and publishes a valid OpenAPI 3.1 document', async () => {
@@ -401,6 +425,9 @@ describe('REST channels on two servers', () => {
     const order = paths['/customers/{customerId}/orders']!['post']!;
     expect(order['operationId']).toBe('create-order');
     expect(JSON.stringify(order['requestBody'])).toContain('"quantity"');
+    // quantity must be in the body: the body is required (the path gives customerId).
+    expect(order['requestBody']).toMatchObject({ required: true });
+    expect(Object.keys(order['responses'] as object).sort()).toEqual(['200', '400', '404', '413', '415', '500', '503', '504']);
     expect(JSON.stringify(order['responses'])).toContain('"orderId"');
     const score = paths['/scores']!['post']!;
     expect(score['requestBody']).toMatchObject({
