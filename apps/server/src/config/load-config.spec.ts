@@ -59,11 +59,10 @@ describe('server loadConfig', () => {
   });
 
   it('reads LANEWAY_DEBUG_ADDR (unset: no debug listener; an empty host is loopback)', () => {
-    const env = { LANEWAY_JOIN_TOKEN: 'lwj_test' };
-    expect(loadConfig(env).debugAddress).toBeUndefined();
-    expect(loadConfig({ ...BASE, ...env, LANEWAY_DEBUG_ADDR: '10.0.0.5:9464' }).debugAddress).toEqual({ host: '10.0.0.5', port: 9464 });
-    expect(loadConfig({ ...BASE, ...env, LANEWAY_DEBUG_ADDR: ':9464' }).debugAddress).toEqual({ host: '127.0.0.1', port: 9464 });
-    expect(() => loadConfig({ ...BASE, ...env, LANEWAY_DEBUG_ADDR: 'localhost' })).toThrow(/LANEWAY_DEBUG_ADDR="localhost": must be HOST:PORT/);
+    expect(loadConfig(BASE).debugAddress).toBeUndefined();
+    expect(loadConfig({ ...BASE, LANEWAY_DEBUG_ADDR: '10.0.0.5:9464' }).debugAddress).toEqual({ host: '10.0.0.5', port: 9464 });
+    expect(loadConfig({ ...BASE, LANEWAY_DEBUG_ADDR: ':9464' }).debugAddress).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(() => loadConfig({ ...BASE, LANEWAY_DEBUG_ADDR: 'localhost' })).toThrow(/LANEWAY_DEBUG_ADDR="localhost": must be HOST:PORT/);
   });
 
   it('parses the channel listener address: HOST:PORT (port 0: any free one), an empty host is every interface, off is none', () => {
