@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -225,5 +225,72 @@ describe('the laneway CLI against a running cluster', () => {
     expect(deleted.code).toBe(0);
     expect(deleted.stdout).toMatch(/^deleted security definition partner: revision \d+\nservers:\n {2}replica-1 {2}ACKED /);
     expect((await runBin(['security'], env)).stdout).toMatch(/^no security definitions in cluster 'default' \(revision \d+\)\n$/);
+  });
+
+  it('prints its version, enum names and JSON output with --json, errors as JSON, and names the flags', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const shown = await runBin(['--version'], env);
+    expect(shown).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+
+    const deployed = await runCli(['deploy', 'examples/hello.ts', '--json'], env);
+    expect(deployed.code).toBe(0);
+    const deployJson = JSON.parse(deployed.stdout) as { services: { name: string; lane: unknown }[]; servers: unknown[] };
+    expect(deployJson.services.map((s) => [s.name, s.lane]).sort()).toEqual([
+      ['hello.crunch', 'CPU'],
+      ['hello.greet', 'NETWORK'],
+    ]);
+    expect(deployJson.servers).toMatchObject([{ server: 'replica-1', outcome: 'ACKED' }]);
+    const invoked = await runCli(['invoke', 'hello.greet', '--data', '{"name":"Ada"}', '--json'], env);
+    expect(invoked.code).toBe(0);
+    expect(JSON.parse(invoked.stdout)).toEqual({
+      output: { greeting: 'Hello, Ada!', server: 'replica-1' },
+      server: 'replica-1',
+      version: expect.any(String),
+    });
+    const servers = await runCli(['servers', '--json'], env);
+    const [server] = (JSON.parse(servers.stdout) as { servers: { name: string; lanes: string[] }[] }).servers;
+    expect(server?.name).toBe('replica-1');
+    expect([...(server?.lanes ?? [])].sort()).toEqual(['CPU', 'NETWORK']);
+
+    const missing = await runCli(['job', 'nope', '--json'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: 'NOT_FOUND', message: expect.stringContaining("'nope'") } });
+    const mistyped = await runCli(['channel', 'craete', 'x', '--json'], env);
+    expect(mistyped.code).toBe(2);
+    expect(JSON.parse(mistyped.stderr)).toEqual({ error: { code: 'USAGE', message: "unknown command 'craete' (Did you mean create?)" } });
+
+    // The control plane refuses the request's timezone; the CLI names the flag typed.
+    const zone = await runCli(['schedule', 'create', 'bad-zone', '--service', 'hello.greet', '--cron', '0 * * * *', '--tz', 'Nowhere/Else'], env);
+    expect(zone.code).toBe(1);
+    expect(zone.stderr).toMatch(/^error: INVALID_ARGUMENT: --tz 'Nowhere\/Else' is not an IANA time zone/);
+    const bare = await runCli(['connection', 'create', 'db', '--postgres', 'postgres://app@db.local/x', '--statement-timeout', '5'], env);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/^error: option '--statement-timeout <DURATION>' argument '5' is invalid\. Give a unit: 5ms, 5s, 5m or 5h\.\n/);
+  });
+
+  it('deploys a file from outside the working directory under a path without .., and the cluster still exports', async () => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'laneway-cli-outside-'));
+    const exported = mkdtempSync(path.join(os.tmpdir(), 'laneway-cli-export-'));
+    try {
+      writeFileSync(
+        path.join(outside, 'outside.ts'),
+        "import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'outside.ping', handle: () => 'pong' });\n",
+      );
+      const deployed = await runCli(['deploy', path.join(outside, 'outside.ts')], env);
+      expect(deployed.stderr).toBe('');
+      expect(deployed.code).toBe(0);
+      const services = JSON.parse((await runCli(['services', '--json'], env)).stdout) as { services: { name: string; path: string }[] };
+      expect(services.services.find((s) => s.name === 'outside.ping')?.path).toBe('outside.ts');
+
+      const exportedNow = await runCli(['export', '-o', exported], env);
+      expect(exportedNow.stderr).toBe('');
+      expect(exportedNow.code).toBe(0);
+      expect(readFileSync(path.join(exported, 'outside.ts'), 'utf8')).toContain("name: 'outside.ping'");
+    } finally {
+      await runCli(['undeploy', 'outside.ping'], env);
+      rmSync(outside, { recursive: true, force: true });
+      rmSync(exported, { recursive: true, force: true });
+    }
   });
 });

@@ -111,6 +111,10 @@ describe('laneway export / diff / apply: a cluster as code, round trip across co
     expect(diff.code).toBe(0);
     expect(diff.stdout).toMatch(/\+ channel get-customer/);
     expect(diff.stdout).toMatch(/\+ service crm\.get-customer/);
+    // --exit-code: 1 while there is something to apply, as git diff --exit-code.
+    const exitCode = await cli(dst, ['diff', path.join(work, 'a'), '--exit-code'], env);
+    expect(exitCode.code).toBe(1);
+    expect(exitCode.stdout).toBe(diff.stdout);
     const before = (await dst.api.getCluster(dst.cluster)).revision;
     const applied = await cli(dst, ['apply', path.join(work, 'a')], env);
     expect(applied.stderr).toBe('');
@@ -142,5 +146,9 @@ describe('laneway export / diff / apply: a cluster as code, round trip across co
     const twice = await cli(dst, ['apply', path.join(work, 'b')], { CRM_TOKEN });
     expect(twice.code).toBe(0);
     expect(twice.stdout).toContain('nothing to apply');
+    const same = await cli(dst, ['diff', path.join(work, 'b'), '--exit-code', '--all'], { CRM_TOKEN });
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/^= service crm\.get-customer$/m);
+    expect(same.stdout).toMatch(/\n0 to add, 0 to change, 0 to remove, \d+ unchanged, 0 not in .*, kept\n$/);
   }, 60_000);
 });
