@@ -12,7 +12,10 @@ export const GLOBAL_OPTIONS: readonly Option[] = Object.freeze([
   new Option('--cluster <NAME>', 'the cluster to act on (default $LANEWAY_CLUSTER, else default)').argParser(
     nonEmptyParser('a cluster name, e.g. --cluster default'),
   ),
-  new Option('--json', 'print the raw response object as JSON'),
+  new Option(
+    '--json',
+    'print the answer as JSON (enum values by name, a service\'s input and output as JSON), and an error as {"error":{"code","message"}} on stderr',
+  ),
   new Option(
     '--deadline <MS>',
     'gRPC deadline per call (default 60000 for deploy and apply, 35000 otherwise)',
