@@ -61,7 +61,7 @@ const TARGETS: readonly Target[] = ['bare', 'fastify', 'moleculer', 'laneway'];
 const LABEL: Record<Target, string> = {
   bare: 'bare node:http (the ceiling)',
   fastify: 'fastify 5.12 alone (reference)',
-  moleculer: 'moleculer 0.15 + moleculer-web 0.11',
+  moleculer: 'moleculer 0.14 + moleculer-web 0.10',
   laneway: 'Laneway channel',
 };
 
