@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -67,16 +67,39 @@ class Terminal {
     }
   }
 
-  /** Ctrl-C: SIGINT to the whole group; resolves with the exit code (SIGKILL after `graceMs`). */
+  /**
+   * Ctrl-C: SIGINT to the whole group; resolves with the exit code. Past `graceMs`, SIGKILL to every
+   * process below the terminal, wherever its group (nx runs a task's command in a group of its own).
+   */
   async interrupt(graceMs = 30_000): Promise<number | null | 'killed'> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
     process.kill(-this.child.pid!, 'SIGINT');
     const code = await Promise.race([this.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), graceMs))]);
     if (code !== 'late') return code;
-    process.kill(-this.child.pid!, 'SIGKILL');
+    for (const pid of [this.child.pid!, ...descendantsOf(this.child.pid!)]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
     await this.exited;
     return 'killed';
   }
+}
+
+/** Every process below `root`, read from `ps` (children before they can be re-parented by a kill). */
+function descendantsOf(root: number): number[] {
+  const table = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  for (let frontier = [root]; frontier.length; ) {
+    frontier = table.filter(([, ppid]) => frontier.includes(ppid)).map(([pid]) => pid);
+    found.push(...frontier);
+  }
+  return found;
 }
 
 function run(block: Block, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -99,7 +122,8 @@ describe('README.md quickstart, run as written', () => {
   const terminals: Terminal[] = [];
 
   afterAll(async () => {
-    for (const t of terminals.reverse()) await t.interrupt(5_000);
+    // Only after a failure: the test itself interrupts them. Whatever is still running goes.
+    for (const t of terminals.reverse()) await t.interrupt(10_000);
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(path.join(ROOT, 'demo-config'), { recursive: true, force: true });
     await cleanRedisPrefix(prefix);
