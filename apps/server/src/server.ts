@@ -156,7 +156,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   };
 
   const agent = new SyncAgent({
-    address: config.controlPlane,
+    addresses: config.controlPlanes,
     cluster: config.cluster,
     server: config.serverName,
     host: os.hostname(),

@@ -9,7 +9,7 @@ describe('server loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(BASE);
     expect(config).toMatchObject({
-      controlPlane: '127.0.0.1:50051',
+      controlPlanes: ['127.0.0.1:50051'],
       cluster: 'default',
       redisUrl: 'redis://127.0.0.1:6379',
       queuePrefix: 'laneway',
@@ -71,6 +71,31 @@ describe('server loadConfig', () => {
     expect(loadConfig({ ...BASE, LANEWAY_HTTP_ADDR: ':8081' }).httpAddress).toEqual({ host: '0.0.0.0', port: 8081 });
     expect(loadConfig({ ...BASE, LANEWAY_HTTP_ADDR: 'off' }).httpAddress).toBeUndefined();
     expect(() => loadConfig({ ...BASE, LANEWAY_HTTP_ADDR: 'localhost' })).toThrow(/LANEWAY_HTTP_ADDR="localhost": must be HOST:PORT .* or off/);
+  });
+
+  it('reads LANEWAY_CONTROL_PLANE as a comma-separated list of HOST:PORT, in order', () => {
+    expect(loadConfig({ ...BASE, LANEWAY_CONTROL_PLANE: 'cp1.internal:50051' }).controlPlanes).toEqual(['cp1.internal:50051']);
+    const config = loadConfig({ ...BASE, LANEWAY_CONTROL_PLANE: ' 10.0.0.2:50051, cp3:7000 ,[::1]:50051' });
+    expect(config.controlPlanes).toEqual(['10.0.0.2:50051', 'cp3:7000', '[::1]:50051']);
+    expect(Object.isFrozen(config.controlPlanes)).toBe(true);
+  });
+
+  it('refuses a LANEWAY_CONTROL_PLANE entry that is not HOST:PORT, naming the variable, its value and the entry', () => {
+    const bad: [string, RegExp][] = [
+      ['cp1:50051,cp2', /LANEWAY_CONTROL_PLANE="cp1:50051,cp2": entry "cp2" is not HOST:PORT/],
+      ['cp1:50051,,cp2:50051', /LANEWAY_CONTROL_PLANE="cp1:50051,,cp2:50051": an empty entry/],
+      ['cp1:50051,', /LANEWAY_CONTROL_PLANE="cp1:50051,": an empty entry/],
+      ['', /LANEWAY_CONTROL_PLANE="": an empty entry/],
+      ['cp1:0', /entry "cp1:0" has port 0, not 1-65535/],
+      ['cp1:70000', /entry "cp1:70000" has port 70000, not 1-65535/],
+      ['http://cp1:50051', /entry "http:\/\/cp1:50051" is not HOST:PORT/],
+      ['cp 1:50051', /entry "cp 1:50051" is not HOST:PORT/],
+      ['cp1:50051;cp2:50051', /entry "cp1:50051;cp2:50051" is not HOST:PORT/],
+      ['cp1:50051, cp1:50051', /entry "cp1:50051" is listed twice/],
+    ];
+    for (const [value, message] of bad) {
+      expect(() => loadConfig({ ...BASE, LANEWAY_CONTROL_PLANE: value }), value).toThrow(message);
+    }
   });
 
   it('refuses to start without a join token, naming the variable and the command that prints it', () => {

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_QUEUE_PREFIX } from '@laneway/lanes';
+import { parseControlPlaneList } from './control-plane-list';
 
 /** Where a server answers channels and /healthz unless LANEWAY_HTTP_ADDR says otherwise. */
 export const DEFAULT_HTTP_ADDR = '127.0.0.1:8080';
@@ -9,7 +10,15 @@ export const DEFAULT_HTTP_ADDR = '127.0.0.1:8080';
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const schema = z.object({
-  LANEWAY_CONTROL_PLANE: z.string().min(1).default('127.0.0.1:50051'),
+  LANEWAY_CONTROL_PLANE: z
+    .string()
+    .default('127.0.0.1:50051')
+    .transform((value, ctx) => {
+      const parsed = parseControlPlaneList(value);
+      if ('addresses' in parsed) return parsed.addresses;
+      ctx.addIssue({ code: 'custom', message: parsed.problem });
+      return z.NEVER;
+    }),
   LANEWAY_CLUSTER: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a valid cluster name').default('default'),
   LANEWAY_SERVER_NAME: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ., -, _ only').optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
@@ -51,7 +60,12 @@ const schema = z.object({
 export type LogFormat = 'auto' | 'pretty' | 'json';
 
 export interface ServerConfig {
-  controlPlane: string;
+  /**
+   * LANEWAY_CONTROL_PLANE: the control planes' `HOST:PORT`s, in order (control planes sharing one
+   * PostgreSQL database). The sync stream goes to one; when it is lost or cannot be opened, the next
+   * attempt goes to the next address, round robin.
+   */
+  controlPlanes: readonly string[];
   cluster: string;
   serverName: string;
   redisUrl: string;
@@ -139,7 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     debugAddress = { host: c.LANEWAY_DEBUG_ADDR.slice(0, at) || '127.0.0.1', port: Number(c.LANEWAY_DEBUG_ADDR.slice(at + 1)) };
   }
   return Object.freeze({
-    controlPlane: c.LANEWAY_CONTROL_PLANE,
+    controlPlanes: Object.freeze(c.LANEWAY_CONTROL_PLANE),
     cluster: c.LANEWAY_CLUSTER,
     serverName: c.LANEWAY_SERVER_NAME ?? `${os.hostname()}-${process.pid}`,
     redisUrl: c.REDIS_URL,

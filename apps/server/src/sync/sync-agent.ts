@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { connectivityState, credentials, Metadata, status, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { Lane, SyncServiceClient, type ConnectionTest, type SyncRequest, type SyncResponse } from '@laneway/proto';
 import type { Logger } from 'pino';
@@ -7,7 +7,11 @@ import { ignoreIpServernameWarning, looksLikeTlsMismatch, type ControlPlaneTls }
 import { resourceFromWire } from './resource-wire';
 
 export interface SyncAgentOptions {
-  address: string;
+  /**
+   * The control planes' HOST:PORTs (sharing one store), tried in order: a lost stream or a failed
+   * connect moves the next attempt to the next address, round robin.
+   */
+  addresses: readonly string[];
   cluster: string;
   server: string;
   host: string;
@@ -61,14 +65,23 @@ function refusalMessage(err: ServiceError, cluster: string, address: string): st
 
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 5000;
+/** A stream that stayed connected this long before it was lost counts as a success: the backoff starts over. */
+const HEALTHY_STREAM_MS = MAX_BACKOFF_MS;
 
 /**
- * Holds the server's sync stream to the control plane. Reconnects with jittered exponential backoff
- * and announces its applied revision, so catching up after any outage is the same as starting.
- * While disconnected the server keeps serving what it has.
+ * Holds the server's sync stream to a control plane. Reconnects with jittered exponential backoff
+ * and announces its applied revision, so catching up after any outage, on the same control plane or
+ * on another of the list, is the same as starting. While disconnected the server keeps serving what
+ * it has.
  */
 export class SyncAgent {
-  private readonly client: SyncServiceClient;
+  private client: SyncServiceClient | undefined;
+  private clientAddress = '';
+  private readonly channelCredentials: ChannelCredentials;
+  /** Index in `options.addresses` of the control plane the current (or next) stream goes to. */
+  private addressIndex = 0;
+  /** Failed attempts since the last success; the backoff grows when they cover the whole list. */
+  private failuresInRound = 0;
   private stream: ClientDuplexStream<SyncRequest, SyncResponse> | undefined;
   private backoffMs = MIN_BACKOFF_MS;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -83,17 +96,10 @@ export class SyncAgent {
   readonly instanceId = randomUUID();
 
   constructor(private readonly options: SyncAgentOptions) {
+    if (options.addresses.length === 0) throw new Error('SyncAgent needs at least one control plane address');
     this.log = options.logger.child({ component: 'sync-agent' });
     if (options.tls) ignoreIpServernameWarning();
-    const channelCredentials = options.tls ? credentials.createSsl(options.tls.ca) : credentials.createInsecure();
-    this.client = new SyncServiceClient(options.address, channelCredentials, {
-      'grpc.keepalive_time_ms': 5000,
-      'grpc.keepalive_timeout_ms': 5000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.max_receive_message_length': 256 * 1024 * 1024,
-      'grpc.initial_reconnect_backoff_ms': MIN_BACKOFF_MS,
-      'grpc.max_reconnect_backoff_ms': MAX_BACKOFF_MS,
-    });
+    this.channelCredentials = options.tls ? credentials.createSsl(options.tls.ca) : credentials.createInsecure();
     let resolve!: () => void;
     this.firstApply = { promise: new Promise<void>((r) => (resolve = r)), resolve };
     this.firstApply.resolve = resolve;
@@ -112,25 +118,57 @@ export class SyncAgent {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.stream?.cancel();
-    this.client.close();
+    this.client?.close();
+  }
+
+  /** The client for the address of this attempt; the previous address's connection is closed when it changes. */
+  private clientFor(address: string): SyncServiceClient {
+    if (this.client && this.clientAddress === address) return this.client;
+    this.client?.close();
+    this.clientAddress = address;
+    this.client = new SyncServiceClient(address, this.channelCredentials, {
+      'grpc.keepalive_time_ms': 5000,
+      'grpc.keepalive_timeout_ms': 5000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      'grpc.initial_reconnect_backoff_ms': MIN_BACKOFF_MS,
+      'grpc.max_reconnect_backoff_ms': MAX_BACKOFF_MS,
+    });
+    return this.client;
   }
 
   private connect(): void {
     if (this.stopped) return;
+    const addresses = this.options.addresses;
+    const address = addresses[this.addressIndex % addresses.length]!;
+    const client = this.clientFor(address);
     const metadata = new Metadata();
     if (this.options.joinToken) metadata.set('authorization', `Bearer ${this.options.joinToken}`);
-    const stream = this.client.sync(metadata);
+    const stream = client.sync(metadata);
     this.stream = stream;
     let ended = false;
+    // When the connection to this control plane came up (undefined: not yet, or never).
+    let openedAt: number | undefined;
+    this.whenReady(client, () => ended || this.stopped, () => {
+      openedAt = performance.now();
+      this.log.info({ address, appliedRevision: this.options.appliedRevision() }, 'sync stream open');
+    });
     const onEnd = (reason: string, err?: ServiceError): void => {
       if (ended) return;
       ended = true;
       if (this.stream === stream) this.stream = undefined;
       if (this.stopped) return;
+      // Only a control plane that answered sends these (a connection failure is UNAVAILABLE), and
+      // every control plane of the list reads the same store: another one would refuse it too.
       if (!this.everSynced && this.options.onRefused && err && REFUSALS.has(err.code)) {
         this.stopped = true;
-        this.options.onRefused(refusalMessage(err, this.options.cluster, this.options.address));
+        this.options.onRefused(refusalMessage(err, this.options.cluster, address));
         return;
+      }
+      if (openedAt !== undefined && performance.now() - openedAt >= HEALTHY_STREAM_MS) {
+        // A stream that worked for a while and was then lost (its control plane died): start over.
+        this.backoffMs = MIN_BACKOFF_MS;
+        this.failuresInRound = 0;
       }
       if (err?.code === status.ALREADY_EXISTS) {
         // Keep trying (slowly): the other replica may go away. Meanwhile take no jobs.
@@ -140,7 +178,13 @@ export class SyncAgent {
         });
       }
       const delay = this.backoffMs * (0.5 + Math.random() * 0.5);
-      this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
+      // The next attempt goes to the next control plane; waiting longer only once all of them failed.
+      this.addressIndex = (this.addressIndex + 1) % addresses.length;
+      if (++this.failuresInRound >= addresses.length) {
+        this.failuresInRound = 0;
+        this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);
+      }
+      const next = addresses[this.addressIndex]!;
       const level =
         err?.code === status.ALREADY_EXISTS ||
         err?.code === status.NOT_FOUND ||
@@ -151,20 +195,21 @@ export class SyncAgent {
           : 'warn';
       if (err?.code === status.UNAVAILABLE && looksLikeTlsMismatch(err.details, this.options.tls !== undefined)) {
         // Most often a CA that did not sign the control plane's certificate, or TLS on one side only.
-        const { address, tls } = this.options;
+        const { tls } = this.options;
         this.log.error(
-          { address, caFile: tls?.caFile, details: err.details, retryInMs: Math.round(delay) },
+          { address, next, caFile: tls?.caFile, details: err.details, retryInMs: Math.round(delay) },
           tls
             ? `TLS connection to the control plane at ${address} failed: does LANEWAY_TLS_CA=${tls.caFile} hold the CA that signed its certificate, for this address?`
             : `connection to the control plane at ${address} failed: if it serves TLS, set LANEWAY_TLS_CA to its CA file`,
         );
       } else {
-        this.log[level]({ reason, code: err?.code, details: err?.details, retryInMs: Math.round(delay) }, 'sync stream lost; reconnecting');
+        this.log[level]({ address, next, reason, code: err?.code, details: err?.details, retryInMs: Math.round(delay) }, 'sync stream lost; reconnecting');
       }
       this.reconnectTimer = setTimeout(() => this.connect(), delay);
     };
     stream.on('data', (response: SyncResponse) => {
       this.backoffMs = MIN_BACKOFF_MS;
+      this.failuresInRound = 0;
       this.everSynced = true;
       const test = response.connectionTest;
       // Not a push: answered on its own, beside any push being applied.
@@ -187,6 +232,22 @@ export class SyncAgent {
         httpAddress: this.options.httpAddress?.() ?? '',
       },
     });
+  }
+
+  /**
+   * Calls `onReady` once the client's connection is up (the control plane may still refuse the hello);
+   * gives up when `done()` says the stream is over. A control plane that is up to date with this
+   * server sends nothing on the stream, so the connection's state is what says it was reached.
+   */
+  private whenReady(client: SyncServiceClient, done: () => boolean, onReady: () => void): void {
+    const channel = client.getChannel();
+    const watch = (): void => {
+      if (done()) return;
+      const state = channel.getConnectivityState(false);
+      if (state === connectivityState.READY) onReady();
+      else if (state !== connectivityState.SHUTDOWN) channel.watchConnectivityState(state, Date.now() + 1000, watch);
+    };
+    watch();
   }
 
   private async answerTest(stream: { destroyed: boolean; write(message: SyncRequest): boolean }, test: ConnectionTest): Promise<void> {
