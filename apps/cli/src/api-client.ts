@@ -1,5 +1,5 @@
-import { connectivityState, credentials, Metadata } from '@grpc/grpc-js';
-import type { CallOptions, ChannelCredentials, Client, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { Channel as GrpcChannel, connectivityState, credentials, Metadata, status } from '@grpc/grpc-js';
+import type { CallOptions, ChannelCredentials, Client, ClientOptions, ClientUnaryCall, ServiceError } from '@grpc/grpc-js';
 import {
   ChannelServiceClient,
   ClusterServiceClient,
@@ -77,8 +77,11 @@ export const DEFAULT_DEADLINE_MS = 35_000;
 const DEADLINE_SLACK_MS = 5_000;
 
 export interface ApiClientOptions {
-  /** host:port of the control plane. */
-  readonly controlPlane: string;
+  /**
+   * HOST:PORTs of the control planes (sharing one store), in order. A call that cannot connect to
+   * one goes to the next; the address that answered is kept for the calls after it.
+   */
+  readonly controlPlanes: readonly string[];
   /** Sent as `authorization: Bearer <token>` on every call when set. */
   readonly token?: string | undefined;
   /** Overrides every per-call deadline (ms). */
@@ -89,450 +92,440 @@ export interface ApiClientOptions {
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 
+type ClientConstructor<C extends Client> = new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C;
+
+/** One control plane of the list: its connection, shared by the service clients made on it. */
+interface Target {
+  readonly channel: GrpcChannel;
+  readonly clients: Map<ClientConstructor<Client>, Client>;
+}
+
+/**
+ * What grpc-js answers when it had no connection to send the call on (refused, no route, no such
+ * name, a failed TLS handshake): the control plane never saw the call, so another may take it.
+ */
+const NEVER_SENT = /No connection established|Name resolution failed/i;
+
 /**
  * The control plane's gRPC API as promises. Every call has a deadline; a failed call rejects with the
  * CliError made by rethrowGrpcError. Clients are created on first use; call `close()` when done.
+ * A call that could not connect to a control plane is made again on the next one of the list (never
+ * one that may have reached a control plane: it may have changed something).
  */
 export class ApiClient {
-  private readonly clients: Client[] = [];
-  private deployClient?: DeployServiceClient;
-  private invokeClient?: InvokeServiceClient;
-  private clusterClient?: ClusterServiceClient;
-  private serverClient?: ServerServiceClient;
-  private channelClient?: ChannelServiceClient;
-  private securityClient?: SecurityServiceClient;
-  private connectionClient?: ConnectionServiceClient;
-  private secretClient?: SecretServiceClient;
-  private scheduleClient?: ScheduleServiceClient;
-  private configClient?: ConfigServiceClient;
+  private readonly targets = new Map<string, Target>();
+  /** Index in `controlPlanes` of the address calls go to first: the last one that could be reached. */
+  private current = 0;
   private channelCredentials?: ChannelCredentials;
 
-  constructor(private readonly options: ApiClientOptions) {}
+  constructor(private readonly options: ApiClientOptions) {
+    if (options.controlPlanes.length === 0) throw new Error('ApiClient needs at least one control plane address');
+  }
 
+  /** The address calls go to first. */
   get controlPlane(): string {
-    return this.options.controlPlane;
+    return this.options.controlPlanes[this.current]!;
   }
 
   deploy(request: DeployRequest): Promise<DeployResponse> {
-    const client = this.deploys();
     return this.unary<DeployResponse>(
-      client,
       this.deadline(DEFAULT_DEPLOY_DEADLINE_MS, request.timeoutMs),
-      (md, opts, cb) => client.deploy(request, md, opts, cb),
+      (md, opts, cb) => this.deploys().deploy(request, md, opts, cb),
     );
   }
 
   listServices(cluster: string): Promise<ListServicesResponse> {
-    const client = this.deploys();
-    return this.unary<ListServicesResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.listServices({ cluster }, md, opts, cb),
+    return this.unary<ListServicesResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.deploys().listServices({ cluster }, md, opts, cb),
     );
   }
 
   undeploy(request: UndeployRequest): Promise<UndeployResponse> {
-    const client = this.deploys();
     return this.unary<UndeployResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
-      (md, opts, cb) => client.undeploy(request, md, opts, cb),
+      (md, opts, cb) => this.deploys().undeploy(request, md, opts, cb),
     );
   }
 
   rollback(request: RollbackRequest): Promise<RollbackResponse> {
-    const client = this.deploys();
     return this.unary<RollbackResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
-      (md, opts, cb) => client.rollback(request, md, opts, cb),
+      (md, opts, cb) => this.deploys().rollback(request, md, opts, cb),
     );
   }
 
   listServiceVersions(cluster: string, service: string): Promise<ListServiceVersionsResponse> {
-    const client = this.deploys();
-    return this.unary<ListServiceVersionsResponse>(
-      client,
-      this.deadline(DEFAULT_DEADLINE_MS),
-      (md, opts, cb) => client.listServiceVersions({ cluster, service }, md, opts, cb),
+    return this.unary<ListServiceVersionsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.deploys().listServiceVersions({ cluster, service }, md, opts, cb),
     );
   }
 
   getDeploymentStatus(cluster: string): Promise<DeploymentStatus> {
-    const client = this.deploys();
-    return this.unary<DeploymentStatus>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.getDeploymentStatus({ cluster }, md, opts, cb),
+    return this.unary<DeploymentStatus>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.deploys().getDeploymentStatus({ cluster }, md, opts, cb),
     );
   }
 
   invoke(request: InvokeRequest): Promise<InvokeResponse> {
-    const client = this.invokes();
-    return this.unary<InvokeResponse>(
-      client,
-      this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
-      (md, opts, cb) => client.invoke(request, md, opts, cb),
+    return this.unary<InvokeResponse>(this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs), (md, opts, cb) =>
+      this.invokes().invoke(request, md, opts, cb),
     );
   }
 
   invokeAsync(request: InvokeRequest): Promise<InvokeAsyncResponse> {
-    const client = this.invokes();
-    return this.unary<InvokeAsyncResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.invokeAsync(request, md, opts, cb),
+    return this.unary<InvokeAsyncResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.invokes().invokeAsync(request, md, opts, cb),
     );
   }
 
   getJob(cluster: string, jobId: string): Promise<JobInfo> {
-    const client = this.invokes();
-    return this.unary<JobInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.getJob({ cluster, jobId }, md, opts, cb),
+    return this.unary<JobInfo>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.invokes().getJob({ cluster, jobId }, md, opts, cb),
     );
   }
 
   listFailedJobs(request: ListFailedJobsRequest): Promise<ListFailedJobsResponse> {
-    const client = this.invokes();
-    return this.unary<ListFailedJobsResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.listFailedJobs(request, md, opts, cb),
+    return this.unary<ListFailedJobsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.invokes().listFailedJobs(request, md, opts, cb),
     );
   }
 
   retryJob(cluster: string, jobId: string): Promise<JobInfo> {
-    const client = this.invokes();
-    return this.unary<JobInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.retryJob({ cluster, jobId }, md, opts, cb),
+    return this.unary<JobInfo>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.invokes().retryJob({ cluster, jobId }, md, opts, cb),
     );
   }
 
   listServers(cluster: string): Promise<ListServersResponse> {
-    const client = this.servers();
-    return this.unary<ListServersResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.listServers({ cluster }, md, opts, cb),
+    return this.unary<ListServersResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.servers().listServers({ cluster }, md, opts, cb),
     );
   }
 
   drainServer(cluster: string, server: string): Promise<ServerInfo> {
-    const client = this.servers();
-    return this.unary<ServerInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.drainServer({ cluster, server }, md, opts, cb),
+    return this.unary<ServerInfo>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.servers().drainServer({ cluster, server }, md, opts, cb),
     );
   }
 
   resumeServer(cluster: string, server: string): Promise<ServerInfo> {
-    const client = this.servers();
-    return this.unary<ServerInfo>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.resumeServer({ cluster, server }, md, opts, cb),
+    return this.unary<ServerInfo>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.servers().resumeServer({ cluster, server }, md, opts, cb),
     );
   }
 
   removeServer(cluster: string, server: string): Promise<RemoveServerResponse> {
-    const client = this.servers();
-    return this.unary<RemoveServerResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.removeServer({ cluster, server }, md, opts, cb),
+    return this.unary<RemoveServerResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.servers().removeServer({ cluster, server }, md, opts, cb),
     );
   }
 
   listClusters(): Promise<ListClustersResponse> {
-    const client = this.clusters();
-    return this.unary<ListClustersResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.listClusters({}, md, opts, cb),
+    return this.unary<ListClustersResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.clusters().listClusters({}, md, opts, cb),
     );
   }
 
   getCluster(name: string): Promise<Cluster> {
-    const client = this.clusters();
-    return this.unary<Cluster>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.getCluster({ name }, md, opts, cb),
+    return this.unary<Cluster>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.clusters().getCluster({ name }, md, opts, cb),
     );
   }
 
   createCluster(name: string): Promise<Cluster> {
-    const client = this.clusters();
-    return this.unary<Cluster>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.createCluster({ name }, md, opts, cb),
+    return this.unary<Cluster>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.clusters().createCluster({ name }, md, opts, cb),
     );
   }
 
   deleteCluster(name: string): Promise<DeleteClusterResponse> {
-    const client = this.clusters();
-    return this.unary<DeleteClusterResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.deleteCluster({ name }, md, opts, cb),
+    return this.unary<DeleteClusterResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.clusters().deleteCluster({ name }, md, opts, cb),
     );
   }
 
   getJoinToken(name: string): Promise<JoinToken> {
-    const client = this.clusters();
-    return this.unary<JoinToken>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.getJoinToken({ name }, md, opts, cb),
+    return this.unary<JoinToken>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.clusters().getJoinToken({ name }, md, opts, cb),
     );
   }
 
   rotateJoinToken(name: string): Promise<JoinToken> {
-    const client = this.clusters();
-    return this.unary<JoinToken>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.rotateJoinToken({ name }, md, opts, cb),
+    return this.unary<JoinToken>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.clusters().rotateJoinToken({ name }, md, opts, cb),
     );
   }
 
   createChannel(request: CreateChannelRequest): Promise<ChannelChangeResponse> {
-    const client = this.channels();
     return this.unary<ChannelChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.createChannel(request, md, opts, cb),
+      (md, opts, cb) => this.channels().createChannel(request, md, opts, cb),
     );
   }
 
   updateChannel(request: UpdateChannelRequest): Promise<ChannelChangeResponse> {
-    const client = this.channels();
     return this.unary<ChannelChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.updateChannel(request, md, opts, cb),
+      (md, opts, cb) => this.channels().updateChannel(request, md, opts, cb),
     );
   }
 
   describeChannel(cluster: string, name: string): Promise<Channel> {
-    const client = this.channels();
-    return this.unary<Channel>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.describeChannel({ cluster, name }, md, opts, cb),
+    return this.unary<Channel>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.channels().describeChannel({ cluster, name }, md, opts, cb),
     );
   }
 
   listChannels(cluster: string): Promise<ListChannelsResponse> {
-    const client = this.channels();
-    return this.unary<ListChannelsResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.listChannels({ cluster }, md, opts, cb),
+    return this.unary<ListChannelsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.channels().listChannels({ cluster }, md, opts, cb),
     );
   }
 
   deleteChannel(request: DeleteChannelRequest): Promise<ChannelChangeResponse> {
-    const client = this.channels();
     return this.unary<ChannelChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.deleteChannel(request, md, opts, cb),
+      (md, opts, cb) => this.channels().deleteChannel(request, md, opts, cb),
     );
   }
 
   createSecurityDefinition(request: PutSecurityDefinitionRequest): Promise<SecurityChangeResponse> {
-    const client = this.security();
     return this.unary<SecurityChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.createSecurityDefinition(request, md, opts, cb),
+      (md, opts, cb) => this.security().createSecurityDefinition(request, md, opts, cb),
     );
   }
 
   updateSecurityDefinition(request: PutSecurityDefinitionRequest): Promise<SecurityChangeResponse> {
-    const client = this.security();
     return this.unary<SecurityChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.updateSecurityDefinition(request, md, opts, cb),
+      (md, opts, cb) => this.security().updateSecurityDefinition(request, md, opts, cb),
     );
   }
 
   getSecurityDefinition(cluster: string, name: string): Promise<SecurityDefinition> {
-    const client = this.security();
-    return this.unary<SecurityDefinition>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.getSecurityDefinition({ cluster, name }, md, opts, cb),
+    return this.unary<SecurityDefinition>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.security().getSecurityDefinition({ cluster, name }, md, opts, cb),
     );
   }
 
   listSecurityDefinitions(cluster: string): Promise<ListSecurityDefinitionsResponse> {
-    const client = this.security();
-    return this.unary<ListSecurityDefinitionsResponse>(
-      client,
-      this.deadline(DEFAULT_DEADLINE_MS),
-      (md, opts, cb) => client.listSecurityDefinitions({ cluster }, md, opts, cb),
+    return this.unary<ListSecurityDefinitionsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.security().listSecurityDefinitions({ cluster }, md, opts, cb),
     );
   }
 
   deleteSecurityDefinition(request: DeleteSecurityDefinitionRequest): Promise<SecurityChangeResponse> {
-    const client = this.security();
     return this.unary<SecurityChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.deleteSecurityDefinition(request, md, opts, cb),
+      (md, opts, cb) => this.security().deleteSecurityDefinition(request, md, opts, cb),
     );
   }
 
   createConnection(request: PutConnectionRequest): Promise<ConnectionChangeResponse> {
-    const client = this.connections();
     return this.unary<ConnectionChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.createConnection(request, md, opts, cb),
+      (md, opts, cb) => this.connections().createConnection(request, md, opts, cb),
     );
   }
 
   updateConnection(request: PutConnectionRequest): Promise<ConnectionChangeResponse> {
-    const client = this.connections();
     return this.unary<ConnectionChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.updateConnection(request, md, opts, cb),
+      (md, opts, cb) => this.connections().updateConnection(request, md, opts, cb),
     );
   }
 
   getConnection(cluster: string, name: string): Promise<Connection> {
-    const client = this.connections();
-    return this.unary<Connection>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.getConnection({ cluster, name }, md, opts, cb),
+    return this.unary<Connection>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.connections().getConnection({ cluster, name }, md, opts, cb),
     );
   }
 
   listConnections(cluster: string): Promise<ListConnectionsResponse> {
-    const client = this.connections();
-    return this.unary<ListConnectionsResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.listConnections({ cluster }, md, opts, cb),
+    return this.unary<ListConnectionsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.connections().listConnections({ cluster }, md, opts, cb),
     );
   }
 
   deleteConnection(request: DeleteConnectionRequest): Promise<ConnectionChangeResponse> {
-    const client = this.connections();
     return this.unary<ConnectionChangeResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
-      (md, opts, cb) => client.deleteConnection(request, md, opts, cb),
+      (md, opts, cb) => this.connections().deleteConnection(request, md, opts, cb),
     );
   }
 
   /** Each connected server opens the connection, within `timeoutMs` (0: the control plane's 10 s). */
   testConnection(request: TestConnectionRequest): Promise<TestConnectionResponse> {
-    const client = this.connections();
     return this.unary<TestConnectionResponse>(
-      client,
       this.deadline(DEFAULT_DEADLINE_MS, request.timeoutMs),
-      (md, opts, cb) => client.testConnection(request, md, opts, cb),
+      (md, opts, cb) => this.connections().testConnection(request, md, opts, cb),
     );
   }
 
   /** A new key for the stored secrets, and every one re-encrypted with it; the answer names key ids only. */
   rotateSecretKey(): Promise<RotateSecretKeyResponse> {
-    const client = this.secrets();
-    return this.unary<RotateSecretKeyResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.rotateSecretKey({}, md, opts, cb),
+    return this.unary<RotateSecretKeyResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.secrets().rotateSecretKey({}, md, opts, cb),
     );
   }
 
   /** CreateSchedule, or with `update` UpdateSchedule (every field replaced). */
   putSchedule(request: PutScheduleRequest, update: boolean): Promise<ScheduleChangeResponse> {
-    const client = this.schedules();
-    return this.unary<ScheduleChangeResponse>(client, this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs), (md, opts, cb) =>
-      update ? client.updateSchedule(request, md, opts, cb) : client.createSchedule(request, md, opts, cb),
+    return this.unary<ScheduleChangeResponse>(
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) =>
+        update
+          ? this.schedules().updateSchedule(request, md, opts, cb)
+          : this.schedules().createSchedule(request, md, opts, cb),
     );
   }
 
   getSchedule(cluster: string, name: string): Promise<Schedule> {
-    const client = this.schedules();
-    return this.unary<Schedule>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => client.getSchedule({ cluster, name }, md, opts, cb));
+    return this.unary<Schedule>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.schedules().getSchedule({ cluster, name }, md, opts, cb),
+    );
   }
 
   listSchedules(cluster: string): Promise<ListSchedulesResponse> {
-    const client = this.schedules();
-    return this.unary<ListSchedulesResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => client.listSchedules({ cluster }, md, opts, cb));
+    return this.unary<ListSchedulesResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.schedules().listSchedules({ cluster }, md, opts, cb),
+    );
   }
 
   /** PauseSchedule, ResumeSchedule or DeleteSchedule. */
-  changeSchedule(change: 'pause' | 'resume' | 'delete', request: ScheduleRequest): Promise<ScheduleChangeResponse> {
-    const client = this.schedules();
-    return this.unary<ScheduleChangeResponse>(client, this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs), (md, opts, cb) =>
-      change === 'pause'
-        ? client.pauseSchedule(request, md, opts, cb)
-        : change === 'resume'
-          ? client.resumeSchedule(request, md, opts, cb)
-          : client.deleteSchedule(request, md, opts, cb),
+  changeSchedule(
+    change: 'pause' | 'resume' | 'delete',
+    request: ScheduleRequest,
+  ): Promise<ScheduleChangeResponse> {
+    return this.unary<ScheduleChangeResponse>(
+      this.deadline(DEFAULT_DEADLINE_MS, request.waitTimeoutMs),
+      (md, opts, cb) =>
+        change === 'pause'
+          ? this.schedules().pauseSchedule(request, md, opts, cb)
+          : change === 'resume'
+            ? this.schedules().resumeSchedule(request, md, opts, cb)
+            : this.schedules().deleteSchedule(request, md, opts, cb),
     );
   }
 
   async runScheduleNow(cluster: string, name: string): Promise<string> {
-    const client = this.schedules();
-    const response = await this.unary<{ jobId: string }>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.runScheduleNow({ cluster, name }, md, opts, cb),
+    const response = await this.unary<{ jobId: string }>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.schedules().runScheduleNow({ cluster, name }, md, opts, cb),
     );
     return response.jobId;
   }
 
   listScheduleRuns(cluster: string, name: string, limit: number): Promise<ListScheduleRunsResponse> {
-    const client = this.schedules();
-    return this.unary<ListScheduleRunsResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.listScheduleRuns({ cluster, name, limit }, md, opts, cb),
+    return this.unary<ListScheduleRunsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.schedules().listScheduleRuns({ cluster, name, limit }, md, opts, cb),
     );
   }
 
   /** The cluster as a bundle: `laneway.yaml` and its services' sources, read at one revision. */
   configExport(request: ExportRequest): Promise<ExportResponse> {
-    const client = this.configs();
-    return this.unary<ExportResponse>(client, this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      client.export(request, md, opts, cb),
+    return this.unary<ExportResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.configs().export(request, md, opts, cb),
     );
   }
 
   /** What a bundle changes and, unless `dryRun`, the change in one revision; compiles services like Deploy. */
   configApply(request: ApplyRequest): Promise<ApplyResponse> {
-    const client = this.configs();
     return this.unary<ApplyResponse>(
-      client,
       this.deadline(DEFAULT_DEPLOY_DEADLINE_MS, request.timeoutMs),
-      (md, opts, cb) => client.apply(request, md, opts, cb),
+      (md, opts, cb) => this.configs().apply(request, md, opts, cb),
     );
   }
 
   /** Closes every gRPC channel (connection) this client opened. Safe to call more than once. */
   close(): void {
-    for (const client of this.clients.splice(0)) client.close();
+    for (const target of this.targets.values()) target.channel.close();
+    this.targets.clear();
   }
 
   private deploys(): DeployServiceClient {
-    return (this.deployClient ??= this.track(new DeployServiceClient(...this.target())));
+    return this.client(DeployServiceClient);
   }
 
   private invokes(): InvokeServiceClient {
-    return (this.invokeClient ??= this.track(new InvokeServiceClient(...this.target())));
+    return this.client(InvokeServiceClient);
   }
 
   private servers(): ServerServiceClient {
-    return (this.serverClient ??= this.track(new ServerServiceClient(...this.target())));
+    return this.client(ServerServiceClient);
   }
 
   private clusters(): ClusterServiceClient {
-    return (this.clusterClient ??= this.track(new ClusterServiceClient(...this.target())));
+    return this.client(ClusterServiceClient);
   }
 
   private channels(): ChannelServiceClient {
-    return (this.channelClient ??= this.track(new ChannelServiceClient(...this.target())));
+    return this.client(ChannelServiceClient);
   }
 
   private security(): SecurityServiceClient {
-    return (this.securityClient ??= this.track(new SecurityServiceClient(...this.target())));
+    return this.client(SecurityServiceClient);
   }
 
   private schedules(): ScheduleServiceClient {
-    return (this.scheduleClient ??= this.track(new ScheduleServiceClient(...this.target())));
+    return this.client(ScheduleServiceClient);
   }
 
   private configs(): ConfigServiceClient {
-    return (this.configClient ??= this.track(new ConfigServiceClient(...this.target())));
+    return this.client(ConfigServiceClient);
   }
 
   private secrets(): SecretServiceClient {
-    return (this.secretClient ??= this.track(new SecretServiceClient(...this.target())));
+    return this.client(SecretServiceClient);
   }
 
   private connections(): ConnectionServiceClient {
-    return (this.connectionClient ??= this.track(new ConnectionServiceClient(...this.target())));
+    return this.client(ConnectionServiceClient);
   }
 
-  private target(): [string, ChannelCredentials] {
+  /** The service client of that kind on the current control plane's connection. */
+  private client<C extends Client>(kind: ClientConstructor<C>): C {
+    const address = this.controlPlane;
+    const target = this.target(address);
+    const made = target.clients.get(kind);
+    if (made) return made as C;
+    const client = new kind(address, this.credentials(), { channelOverride: target.channel });
+    target.clients.set(kind, client);
+    return client;
+  }
+
+  private target(address: string): Target {
+    let target = this.targets.get(address);
+    if (!target) {
+      target = { channel: new GrpcChannel(address, this.credentials(), {}), clients: new Map() };
+      this.targets.set(address, target);
+    }
+    return target;
+  }
+
+  private credentials(): ChannelCredentials {
     if (!this.channelCredentials) {
       const { tls } = this.options;
       if (tls) ignoreIpServernameWarning();
       this.channelCredentials = tls ? credentials.createSsl(tls.ca) : credentials.createInsecure();
     }
-    return [this.options.controlPlane, this.channelCredentials];
+    return this.channelCredentials;
   }
 
-  private track<C extends Client>(client: C): C {
-    this.clients.push(client);
-    return client;
+  /**
+   * After a call found no connection to `tried`'s last address: makes the next address of the list
+   * that this call has not tried the current one; false when every one was tried.
+   */
+  private moveOn(tried: readonly string[]): boolean {
+    const { controlPlanes } = this.options;
+    for (let step = 0; step < controlPlanes.length; step++) {
+      const index = (this.current + step) % controlPlanes.length;
+      if (!tried.includes(controlPlanes[index]!)) {
+        this.current = index;
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The deadline in ms: the override, else enough for the server-side timeout, else the default. */
@@ -547,28 +540,43 @@ export class ApiClient {
     return metadata;
   }
 
+  /**
+   * Makes the call on the current control plane (`start` picks its client then), and again on the
+   * next ones while grpc-js says it had no connection to send it on; one deadline for all attempts.
+   */
   private unary<Res>(
-    client: Client,
     deadlineMs: number,
     start: (metadata: Metadata, options: Partial<CallOptions>, callback: Callback<Res>) => ClientUnaryCall,
   ): Promise<Res> {
+    const deadline = Date.now() + deadlineMs;
+    const tried: string[] = [];
     return new Promise<Res>((resolve, reject) => {
-      start(this.metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
-        if (error === null) {
-          resolve(response);
-          return;
-        }
-        try {
-          const state = client.getChannel().getConnectivityState(false);
-          rethrowGrpcError(error, {
-            controlPlane: this.options.controlPlane,
-            connected: state === connectivityState.READY,
-            caFile: this.options.tls?.caFile,
-          });
-        } catch (cliError) {
-          reject(cliError);
-        }
-      });
+      const attempt = (): void => {
+        const address = this.controlPlane;
+        const { channel } = this.target(address);
+        tried.push(address);
+        start(this.metadata(), { deadline }, (error, response) => {
+          if (error === null) {
+            resolve(response);
+            return;
+          }
+          const connected = channel.getConnectivityState(false) === connectivityState.READY;
+          if (!connected && error.code === status.UNAVAILABLE && NEVER_SENT.test(error.details) && this.moveOn(tried)) {
+            attempt();
+            return;
+          }
+          try {
+            rethrowGrpcError(error, {
+              controlPlane: tried.length > 1 ? `any of ${tried.join(', ')}` : address,
+              connected,
+              caFile: this.options.tls?.caFile,
+            });
+          } catch (cliError) {
+            reject(cliError);
+          }
+        });
+      };
+      attempt();
     });
   }
 }

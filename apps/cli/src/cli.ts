@@ -47,7 +47,7 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
     // LANEWAY_TLS_CA, else the CA a control plane with generated certificates published beside its token.
     const tls = await readTlsCa(config, env, cwd);
     api = new ApiClient({
-      controlPlane: config.controlPlane,
+      controlPlanes: config.controlPlanes,
       token: config.token,
       tls: tls && { ca: tls.ca, caFile: tls.file },
       deadlineMs: globals.deadlineMs,

@@ -1,14 +1,22 @@
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { OptionValues } from './commands/command';
 import { millisecondsParser, nonEmptyParser } from './commands/option-parsers';
 import { optionValue } from './commands/option-values';
+import { parseControlPlaneList } from './control-plane-list';
+
+/** `--control-plane HOST:PORT[,HOST:PORT...]`: checked here (exit 2 naming the bad entry), split by applyOverrides. */
+function controlPlaneListParser(value: string): string {
+  const parsed = parseControlPlaneList(value);
+  if ('problem' in parsed) throw new InvalidArgumentError(`${parsed.problem[0]!.toUpperCase()}${parsed.problem.slice(1)}.`);
+  return value.trim();
+}
 
 /** The flags every command takes, before or after the command words. */
 export const GLOBAL_OPTIONS: readonly Option[] = Object.freeze([
   new Option(
     '--control-plane <ADDR>',
-    'control plane address (default $LANEWAY_CONTROL_PLANE, else 127.0.0.1:50051)',
-  ).argParser(nonEmptyParser('the control plane as HOST:PORT, e.g. --control-plane 127.0.0.1:50051')),
+    'control plane HOST:PORT, or a comma-separated list of control planes sharing one store, the next tried when one cannot be reached (default $LANEWAY_CONTROL_PLANE, else 127.0.0.1:50051)',
+  ).argParser(controlPlaneListParser),
   new Option('--cluster <NAME>', 'the cluster to act on (default $LANEWAY_CLUSTER, else default)').argParser(
     nonEmptyParser('a cluster name, e.g. --cluster default'),
   ),
@@ -23,7 +31,7 @@ export const GLOBAL_OPTIONS: readonly Option[] = Object.freeze([
 ]);
 
 export interface GlobalFlags {
-  /** `--control-plane`: overrides LANEWAY_CONTROL_PLANE. */
+  /** `--control-plane`, as given (a checked comma-separated list): overrides LANEWAY_CONTROL_PLANE. */
   readonly controlPlane?: string;
   /** `--cluster`: overrides LANEWAY_CLUSTER. */
   readonly cluster?: string;

@@ -7,7 +7,7 @@ import { adminTokenPath, applyOverrides, loadConfig, readAdminTokenFile, readTls
 
 describe('loadConfig', () => {
   it('defaults to the local control plane and the default cluster, without a token', () => {
-    expect(loadConfig({})).toEqual({ controlPlane: '127.0.0.1:50051', cluster: 'default', token: undefined });
+    expect(loadConfig({})).toEqual({ controlPlanes: ['127.0.0.1:50051'], cluster: 'default', token: undefined });
   });
 
   it('reads LANEWAY_CONTROL_PLANE, LANEWAY_CLUSTER and LANEWAY_TOKEN; empty counts as unset', () => {
@@ -17,7 +17,7 @@ describe('loadConfig', () => {
         LANEWAY_CLUSTER: 'prod',
         LANEWAY_TOKEN: 't0k',
       }),
-    ).toEqual({ controlPlane: 'cp.internal:9000', cluster: 'prod', token: 't0k' });
+    ).toEqual({ controlPlanes: ['cp.internal:9000'], cluster: 'prod', token: 't0k' });
     expect(loadConfig({ LANEWAY_CONTROL_PLANE: '', LANEWAY_CLUSTER: ' ', LANEWAY_TOKEN: '' })).toEqual(
       loadConfig({}),
     );
@@ -27,9 +27,31 @@ describe('loadConfig', () => {
     const config = loadConfig({ LANEWAY_CLUSTER: 'prod', LANEWAY_TOKEN: 't0k' });
     expect(Object.isFrozen(config)).toBe(true);
     const overridden = applyOverrides(config, { cluster: 'staging', controlPlane: undefined });
-    expect(overridden).toEqual({ controlPlane: '127.0.0.1:50051', cluster: 'staging', token: 't0k' });
+    expect(overridden).toEqual({ controlPlanes: ['127.0.0.1:50051'], cluster: 'staging', token: 't0k' });
     expect(Object.isFrozen(overridden)).toBe(true);
     expect(config.cluster).toBe('prod');
+  });
+
+  it('reads LANEWAY_CONTROL_PLANE and --control-plane as comma-separated lists of HOST:PORT, in order', () => {
+    const config = loadConfig({ LANEWAY_CONTROL_PLANE: ' cp1:50051, 10.0.0.2:50051 ,[::1]:7000' });
+    expect(config.controlPlanes).toEqual(['cp1:50051', '10.0.0.2:50051', '[::1]:7000']);
+    expect(Object.isFrozen(config.controlPlanes)).toBe(true);
+    expect(applyOverrides(config, { controlPlane: 'cp9:1,cp8:2' }).controlPlanes).toEqual(['cp9:1', 'cp8:2']);
+  });
+
+  it('refuses a bad entry, naming the variable or the flag, the value and the entry', () => {
+    const bad: [string, string][] = [
+      ['cp1:50051,cp2', 'entry "cp2" is not HOST:PORT (e.g. 127.0.0.1:50051)'],
+      ['cp1:50051,,cp2:50051', 'an empty entry (two commas in a row, or a comma at an end): give HOST:PORT[,HOST:PORT...]'],
+      ['cp1:99999', 'entry "cp1:99999" has port 99999, not 1-65535'],
+      ['cp1:1,cp1:1', 'entry "cp1:1" is listed twice'],
+    ];
+    for (const [value, problem] of bad) {
+      const fromEnv = (): unknown => loadConfig({ LANEWAY_CONTROL_PLANE: value });
+      expect(fromEnv).toThrow(CliError);
+      expect(fromEnv).toThrow(`LANEWAY_CONTROL_PLANE=${value}: ${problem}`);
+      expect(() => applyOverrides(loadConfig({}), { controlPlane: value })).toThrow(`--control-plane ${value}: ${problem}`);
+    }
   });
 
   it('takes a token found elsewhere only when the environment has none', () => {

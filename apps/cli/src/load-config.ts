@@ -1,11 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parseControlPlaneList } from './control-plane-list';
 import { CliError } from './errors';
 
 /** Where the CLI talks to and as whom. The only place that reads the environment. */
 export interface CliConfig {
-  /** host:port of the control plane's gRPC API. */
-  readonly controlPlane: string;
+  /**
+   * HOST:PORTs of the control planes' gRPC API (control planes sharing one store), in the order they
+   * are tried: a call that cannot connect to one goes to the next.
+   */
+  readonly controlPlanes: readonly string[];
   /** The cluster the commands act on. */
   readonly cluster: string;
   /** Sent as `authorization: Bearer <token>` when set. */
@@ -19,10 +23,13 @@ export const DEFAULT_CLUSTER = 'default';
 /** The control plane's default LANEWAY_DATA_DIR, relative to the directory it was started in. */
 export const DEFAULT_DATA_DIR = './.laneway';
 
-/** Reads LANEWAY_CONTROL_PLANE, LANEWAY_CLUSTER, LANEWAY_TOKEN and LANEWAY_TLS_CA; empty values count as unset. */
+/**
+ * Reads LANEWAY_CONTROL_PLANE (a comma-separated list), LANEWAY_CLUSTER, LANEWAY_TOKEN and
+ * LANEWAY_TLS_CA; empty values count as unset. Throws CliError naming a bad LANEWAY_CONTROL_PLANE.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): CliConfig {
   return Object.freeze({
-    controlPlane: nonEmpty(env['LANEWAY_CONTROL_PLANE']) ?? DEFAULT_CONTROL_PLANE,
+    controlPlanes: controlPlaneList('LANEWAY_CONTROL_PLANE', nonEmpty(env['LANEWAY_CONTROL_PLANE']) ?? DEFAULT_CONTROL_PLANE),
     cluster: nonEmpty(env['LANEWAY_CLUSTER']) ?? DEFAULT_CLUSTER,
     token: nonEmpty(env['LANEWAY_TOKEN']),
     tlsCa: nonEmpty(env['LANEWAY_TLS_CA']),
@@ -42,7 +49,7 @@ export function applyOverrides(
   },
 ): CliConfig {
   return Object.freeze({
-    controlPlane: overrides.controlPlane ?? config.controlPlane,
+    controlPlanes: overrides.controlPlane === undefined ? config.controlPlanes : controlPlaneList('--control-plane', overrides.controlPlane),
     cluster: overrides.cluster ?? config.cluster,
     token: config.token ?? overrides.token,
     tlsCa: config.tlsCa,
@@ -112,6 +119,16 @@ export async function readTlsCa(config: CliConfig, env: NodeJS.ProcessEnv, cwd: 
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw new CliError(`cannot read the control plane's CA in '${file}' (${code ?? String(error)}): set LANEWAY_TLS_CA`, { cause: error });
   }
+}
+
+/** The addresses of a list, or a CliError naming where it came from, the value and the bad entry. */
+function controlPlaneList(source: 'LANEWAY_CONTROL_PLANE' | '--control-plane', value: string): readonly string[] {
+  const parsed = parseControlPlaneList(value);
+  if ('problem' in parsed) {
+    const given = source === '--control-plane' ? `--control-plane ${value}` : `${source}=${value}`;
+    throw new CliError(`${given}: ${parsed.problem}`);
+  }
+  return Object.freeze(parsed.addresses);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

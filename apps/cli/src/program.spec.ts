@@ -677,6 +677,10 @@ describe('parseCommandLine', () => {
     [['services', '--cluster', '  '], "error: option '--cluster <NAME>' argument '  ' is invalid."],
     [['services', '--control-plane='], "error: option '--control-plane <ADDR>' argument '' is invalid."],
     [
+      ['services', '--control-plane', 'cp1:50051,cp2'],
+      "error: option '--control-plane <ADDR>' argument 'cp1:50051,cp2' is invalid. Entry \"cp2\" is not HOST:PORT (e.g. 127.0.0.1:50051).",
+    ],
+    [
       ['services', '--deadline', '0'],
       "error: option '--deadline <MS>' argument '0' is invalid. Give whole milliseconds from 1",
     ],
