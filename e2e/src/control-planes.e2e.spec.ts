@@ -9,6 +9,7 @@ import {
   createTestDatabase,
   eventually,
   freePort,
+  runCli,
   startControlPlane,
   startServer,
   uniqueName,
@@ -168,5 +169,47 @@ describe('two control planes sharing one PostgreSQL store', () => {
     // A deploy now waits for s1 only.
     const deployed = await apis[0]!.deploy(cluster, [{ path: 'twocp/value.js', content: version('v4') }]);
     expect(deployed.servers.map((s) => [s.server, s.outcome])).toEqual([['s1', ApplyOutcome.APPLY_OUTCOME_ACKED]]);
+  });
+
+  // Last: it kills a control plane.
+  it('a server given a list moves past a dead address at start and to the survivor when its control plane dies; so does the CLI', async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const roamer = await startServer({
+      LANEWAY_CONTROL_PLANE: [dead, ...cps.map((cp) => cp.address)].join(','),
+      LANEWAY_CLUSTER: cluster,
+      LANEWAY_SERVER_NAME: 'roamer',
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_JOIN_TOKEN: await apis[0]!.joinToken(cluster),
+    });
+    servers.push(roamer);
+    expect(roamer.lines.find((l) => l.msg === 'sync stream lost; reconnecting')).toMatchObject({ address: dead, next: cps[0]!.address });
+    const first = await roamer.waitForLog((l) => l.msg === 'sync stream open');
+    expect(first['address']).toBe(cps[0]!.address);
+
+    // s1 follows the first control plane only: stopped first, so that the survivor does not wait for it.
+    await servers[0]!.stop();
+    await cps[0]!.process.kill9();
+    const moved = await roamer.waitForLog((l) => l.msg === 'sync stream open' && l['address'] === cps[1]!.address, 10_000);
+    expect(typeof moved['appliedRevision']).toBe('number');
+
+    const deployed = await apis[1]!.deploy(cluster, [{ path: 'twocp/value.js', content: version('v5') }]);
+    expect(deployed.servers.find((s) => s.server === 'roamer')).toMatchObject({
+      outcome: ApplyOutcome.APPLY_OUTCOME_ACKED,
+      appliedRevision: deployed.revision,
+    });
+    const answer = await apis[1]!.invoke(cluster, 'twocp.value', {});
+    expect(JSON.parse(answer.outputJson)).toMatchObject({ value: 'v5' });
+
+    // The CLI skips the addresses it cannot connect to, the dead control plane's included.
+    const cli = await runCli(['servers', '--json'], {
+      LANEWAY_CONTROL_PLANE: `${dead},${cps[0]!.address},${cps[1]!.address}`,
+      LANEWAY_CLUSTER: cluster,
+      LANEWAY_TOKEN: cps[1]!.adminToken,
+      LANEWAY_DATA_DIR: dirs[1]!,
+    });
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    const listed = (JSON.parse(cli.stdout) as { servers: { name: string; connected: boolean }[] }).servers;
+    expect(listed.find((s) => s.name === 'roamer')?.connected).toBe(true);
   });
 });
