@@ -97,6 +97,7 @@ const ALL_COMMANDS = [
   'server remove',
   'drain',
   'resume',
+  'lb haproxy',
   'clusters',
   'cluster list',
   'cluster create',

@@ -13,6 +13,7 @@ import { exportCommand } from './export';
 import { invokeCommand } from './invoke';
 import { jobCommand } from './job';
 import { jobsGroup } from './jobs';
+import { lbGroup } from './lb';
 import { resumeCommand } from './resume';
 import { rollbackCommand } from './rollback';
 import { scheduleGroup } from './schedule';
@@ -55,6 +56,7 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   serverGroup,
   drainCommand,
   resumeCommand,
+  lbGroup,
   clustersCommand,
   clusterGroup,
 ]);
