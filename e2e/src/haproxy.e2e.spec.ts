@@ -138,7 +138,7 @@ describe('laneway lb haproxy with a real HAProxy', () => {
     expect(new Set(sent.map((s) => s.server)), haproxyOutput.join('\n')).toEqual(new Set(['s1', 's2']));
   });
 
-  it('takes a drained server out by its health check within about 3 s, without a failed request', async () => {
+  it('takes a drained server out by its health check within about 3 s (asserted: 4.5 s, for a busy CI machine), without a failed request', async () => {
     const drained = await runCli(['drain', 's1'], env);
     expect(drained.code).toBe(0);
     const start = Date.now();
@@ -146,7 +146,7 @@ describe('laneway lb haproxy with a real HAProxy', () => {
     expect(failures(sent), haproxyOutput.slice(-20).join('\n')).toEqual([]);
     expect(lastFrom('s2', 20)(sent)).toBe(true);
     const lastToS1 = sent.filter((s) => s.server === 's1').at(-1)?.at ?? start;
-    expect(lastToS1 - start).toBeLessThan(3_500);
+    expect(lastToS1 - start).toBeLessThan(4_500);
 
     // Resumed, it takes requests again once two checks passed.
     expect((await runCli(['resume', 's1'], env)).code).toBe(0);
