@@ -2,7 +2,7 @@
 // npm packages stay external (resolved from node_modules at run time). Output: dist/<app root>/.
 // Usage: node tools/build/build-app.mjs apps/server
 import { build } from 'esbuild';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -41,7 +41,7 @@ const externalPackages = {
 
 rmSync(outdir, { recursive: true, force: true });
 const started = performance.now();
-await build({
+const result = await build({
   entryPoints,
   outdir,
   bundle: true,
@@ -52,5 +52,9 @@ await build({
   tsconfig: path.join(root, projectRoot, 'tsconfig.json'),
   plugins: [externalPackages],
   logLevel: 'warning',
+  // meta.json: the external imports of each output, from which tools/package/package.mjs derives an
+  // installable package's dependencies.
+  metafile: true,
 });
+writeFileSync(path.join(outdir, 'meta.json'), JSON.stringify(result.metafile));
 console.log(`built ${projectRoot} -> ${path.relative(root, outdir)} in ${Math.round(performance.now() - started)} ms`);
