@@ -131,6 +131,7 @@ export async function startControlPlane(
       await feed?.stop();
       await scheduleKeeper.close();
       hub.shutdown();
+      api.health.stop();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           api.server.forceShutdown();

@@ -174,3 +174,27 @@ export {
   ConfigServiceClient,
   type ConfigServiceServer,
 } from './gen/laneway/v1/config';
+// The standard gRPC health and server reflection services (proto/grpc/), and the descriptors reflection serves.
+export {
+  HealthCheckRequest,
+  HealthCheckResponse,
+  HealthCheckResponse_ServingStatus,
+  HealthListRequest,
+  HealthListResponse,
+  HealthService,
+  HealthClient,
+  type HealthServer,
+} from './gen/grpc/health/v1/health';
+export {
+  ServerReflectionRequest,
+  ServerReflectionResponse,
+  ServerReflectionService as ServerReflectionV1AlphaService,
+  ServerReflectionClient as ServerReflectionV1AlphaClient,
+  type ServerReflectionServer as ServerReflectionV1AlphaServer,
+} from './gen/grpc/reflection/v1alpha/reflection';
+export {
+  ServerReflectionService as ServerReflectionV1Service,
+  ServerReflectionClient as ServerReflectionV1Client,
+  type ServerReflectionServer as ServerReflectionV1Server,
+} from './gen/grpc/reflection/v1/reflection';
+export { descriptorSetBase64 } from './gen/descriptor-set';

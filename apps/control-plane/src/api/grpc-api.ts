@@ -13,6 +13,9 @@ import {
   Lane,
   ServerServiceService,
   SyncServiceService,
+  HealthService,
+  ServerReflectionV1AlphaService,
+  ServerReflectionV1Service,
   type Cluster,
   type ClusterServiceServer,
   type DeployServiceServer,
@@ -44,6 +47,8 @@ import { securityHandlers } from './security-handlers';
 import { secretHandlers } from '../secrets/secret-handlers';
 import type { SecretKeyRotation } from '../secrets/secret-key-rotation';
 import { unary } from './grpc-errors';
+import { GrpcHealth, serviceName } from './grpc-health';
+import { reflectionHandler } from './grpc-reflection';
 import { RequestChecks } from './request-checks';
 
 export interface GrpcApiDeps {
@@ -107,8 +112,10 @@ function presence(row: ServerRecord, local: Set<string>): { connected: boolean; 
 /** Builds the gRPC server with every laneway.v1 service; `listen` binds it. */
 export function createGrpcApi(deps: GrpcApiDeps): {
   server: Server;
-  /** Binds `address` (plaintext unless `credentials` say otherwise); resolves to the port. */
+  /** Binds `address` (plaintext unless `credentials` say otherwise) and starts the health probe; resolves to the port. */
   listen(address: string, credentials?: ServerCredentials): Promise<number>;
+  /** grpc.health.v1.Health; stop() it before shutting the server down (it ends the Watch streams). */
+  health: GrpcHealth;
 } {
   const { store, hub, deploys, invokes, auth } = deps;
   const log = deps.logger.child({ component: 'api' });
@@ -285,11 +292,29 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   server.addService(ConfigServiceService, configHandlers(deps.config, check, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
 
+  // Health and reflection answer without a token (probes and grpcurl carry none): they reveal the
+  // schema and whether the store answers, nothing of a cluster.
+  const served = [
+    ...[ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService, SecurityServiceService],
+    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService],
+    ...[HealthService, ServerReflectionV1Service, ServerReflectionV1AlphaService],
+  ].map(serviceName);
+  const health = new GrpcHealth({ probe: () => store.ping(), services: served, logger: log.child({ component: 'health' }) });
+  server.addService(HealthService, health.handlers);
+  const reflection = reflectionHandler(served);
+  server.addService(ServerReflectionV1Service, { serverReflectionInfo: reflection });
+  server.addService(ServerReflectionV1AlphaService, { serverReflectionInfo: reflection });
+
   return {
     server,
+    health,
     listen: (address, credentials = ServerCredentials.createInsecure()) =>
       new Promise((resolve, reject) => {
-        server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+        server.bindAsync(address, credentials, (err, port) => {
+          if (err) return reject(err);
+          health.start();
+          resolve(port);
+        });
       }),
   };
 }

@@ -228,6 +228,11 @@ export class ClusterStore {
     await this.db.destroy();
   }
 
+  /** The cheapest round trip to the database: health probes it (rejects while it is unreachable). */
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
   async createCluster(name: string): Promise<ClusterRecord> {
     if (!CLUSTER_NAME.test(name)) {
       throw new InvalidArgumentError(
