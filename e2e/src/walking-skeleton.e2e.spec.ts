@@ -1,5 +1,5 @@
-import { status } from '@grpc/grpc-js';
-import { ApplyOutcome, JobState, Lane } from '@laneway/proto';
+import { credentials, status } from '@grpc/grpc-js';
+import { ApplyOutcome, HealthCheckResponse_ServingStatus, HealthClient, JobState, Lane, type HealthCheckResponse } from '@laneway/proto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -127,6 +127,20 @@ describe.each([
     const err = await grpcError(api.createCluster(cluster));
     expect(err.code).toBe(status.ALREADY_EXISTS);
     expect(err.details).toContain(`'${cluster}'`);
+  });
+
+  it('answers grpc.health.v1 Check SERVING without a token, overall and per service (the built bundle needs no .proto file)', async () => {
+    const health = new HealthClient(cp.address, credentials.createInsecure());
+    try {
+      for (const service of ['', 'laneway.v1.DeployService']) {
+        const res = await new Promise<HealthCheckResponse>((resolve, reject) =>
+          health.check({ service }, (err, r) => (err ? reject(err) : resolve(r))),
+        );
+        expect(HealthCheckResponse_ServingStatus[res.status], service).toBe('SERVING');
+      }
+    } finally {
+      health.close();
+    }
   });
 
   it('deploys a network-lane and a CPU-lane service, ACKed by both replicas', async () => {
