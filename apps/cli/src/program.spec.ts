@@ -847,3 +847,17 @@ describe('parseCommandLine', () => {
     expect(text).toContain('\nGlobal Options:\n');
   });
 });
+
+describe('lb haproxy --watch', () => {
+  it('takes --interval and --reload-cmd, and needs --out', () => {
+    expect(command(['lb', 'haproxy', '--watch', '--out', 'lb.cfg', '--interval', '500ms', '--reload-cmd', 'systemctl reload haproxy']).args).toMatchObject({
+      out: 'lb.cfg',
+      watch: { intervalMs: 500, reloadCmd: 'systemctl reload haproxy' },
+    });
+    expect(command(['lb', 'haproxy', '--watch', '--out', 'lb.cfg']).args).toMatchObject({ watch: { intervalMs: 1000, reloadCmd: undefined } });
+    expect(command(['lb', 'haproxy']).args).toMatchObject({ watch: undefined });
+    expect(rejected(['lb', 'haproxy', '--watch', '--reload-cmd', 'true'])).toMatch(/^error: --watch needs --out FILE/);
+    expect(rejected(['lb', 'haproxy', '--out', 'lb.cfg', '--reload-cmd', 'true'])).toMatch(/^error: --reload-cmd works only with --watch --out FILE: add --watch\./);
+    expect(rejected(['lb', 'haproxy', '--watch', '--out', 'lb.cfg', '--interval', '5'])).toContain("option '--interval <DURATION>' argument '5' is invalid. Give a unit: 5ms, 5s, 5m or 5h.");
+  });
+});
