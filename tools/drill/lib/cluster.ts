@@ -26,6 +26,8 @@ export interface DrillClusterOptions {
   /** The Redis of the lanes (queues); REDIS_URL by default. Job records always go to REDIS_URL. */
   redisUrl?: string;
   serverEnv?: Record<string, string>;
+  /** At most this many `drill.job` runs at once per server (0: no bound). */
+  jobConcurrency?: number;
 }
 
 /**
@@ -71,7 +73,7 @@ export class DrillCluster {
     c.joinToken = await api.joinToken(c.cluster);
     for (let n = 1; n <= options.servers; n++) c.httpPorts.set(`s${n}`, await freePort());
     await Promise.all([...c.httpPorts.keys()].map((name) => c.startServer(name)));
-    await api.deploy(c.cluster, drillServices(REDIS_URL, c.runsKey));
+    await api.deploy(c.cluster, drillServices(REDIS_URL, c.runsKey, options.jobConcurrency));
     await api.putChannel(c.cluster, { name: 'who', method: 'GET', path: '/who', service: WHO_SERVICE, timeoutMs: 10_000 });
     await api.putChannel(c.cluster, { name: 'job', method: 'POST', path: '/job', service: JOB_SERVICE, async: true });
     c.haproxy = await Haproxy.start(c.dir, c.cliEnv(), cleanup);

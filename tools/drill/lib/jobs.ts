@@ -17,6 +17,8 @@ export interface JobResult {
   /** Runs beyond the first of a job (at-least-once delivery). */
   duplicates: number;
   lostIds: string[];
+  /** Why each lost job counts as lost: never ran, or its state and last error. */
+  lostWhy: string[];
 }
 
 /**
@@ -84,12 +86,18 @@ export class JobTracker {
     }
     // Ran, and recorded by BullMQ as completed: the record is written just before completion.
     const notCompleted: string[] = [];
+    const why: string[] = [];
+    for (const id of missing) {
+      const job = await this.api.getJob(this.cluster, id).catch((err: Error) => ({ state: -1, failedReason: err.message, attemptsMade: 0 }));
+      why.push(`${id}: never ran (state ${JobState[job.state] ?? job.state}, ${job.attemptsMade} attempts, ${job.failedReason || 'no error'})`);
+    }
     for (const id of this.ids.filter((id) => runs[id])) {
       for (;;) {
-        const state = await this.api.getJob(this.cluster, id).then((j) => j.state, () => JobState.UNRECOGNIZED);
-        if (state === JobState.JOB_STATE_COMPLETED) break;
+        const job = await this.api.getJob(this.cluster, id).catch(() => undefined);
+        if (job?.state === JobState.JOB_STATE_COMPLETED) break;
         if (Date.now() > until) {
           notCompleted.push(id);
+          why.push(`${id}: ran ${runs[id]} time(s) but ${job ? `state ${JobState[job.state] ?? job.state}, ${job.attemptsMade} attempts, ${job.failedReason || 'no error'}` : 'GetJob failed'}`);
           break;
         }
         await sleep(100);
@@ -97,7 +105,12 @@ export class JobTracker {
     }
     const duplicates = this.ids.reduce((sum, id) => sum + Math.max(0, Number(runs[id] ?? 0) - 1), 0);
     const lostIds = [...missing, ...notCompleted];
-    return { sent: this.sent, accepted: this.ids.length, refused: this.refused, failed: this.failed, lost: lostIds.length, duplicates, lostIds };
+    return { sent: this.sent, accepted: this.ids.length, refused: this.refused, failed: this.failed, lost: lostIds.length, duplicates, lostIds, lostWhy: why };
+  }
+
+  /** Runs per invocation id so far. */
+  runs(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.runsKey);
   }
 
   /** Jobs started on `server` that had not finished running at this moment (cut off, if it dies now). */

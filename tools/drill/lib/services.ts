@@ -6,9 +6,10 @@ export const JOB_SERVICE = 'drill.job';
  * `drill.job` (the async jobs) counts its runs per invocation id in a Redis hash (and notes in two more
  * which server started and which finished each), so a drill measures
  * losses (an id never run) and duplicates (an id run twice) instead of assuming them. Its Redis is
- * REDIS_URL, never a Redis the drill restarts.
+ * REDIS_URL, never a Redis the drill restarts. `jobConcurrency`: at most that many jobs run at once
+ * per server (a backlog builds up behind them).
  */
-export function drillServices(recordRedisUrl: string, runsKey: string): { path: string; content: string }[] {
+export function drillServices(recordRedisUrl: string, runsKey: string, jobConcurrency = 0): { path: string; content: string }[] {
   const header = `
 const { defineService } = require('@laneway/sdk');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -32,7 +33,8 @@ exports.default = defineService({
 const { Redis } = require('ioredis');
 let client;
 exports.default = defineService({
-  name: '${JOB_SERVICE}',
+  name: '${JOB_SERVICE}',${jobConcurrency ? `
+  concurrency: ${jobConcurrency},` : ''}
   async handle(input, ctx) {
     client = client || new Redis(${JSON.stringify(recordRedisUrl)}, { maxRetriesPerRequest: 3 });
     await client.hset(${JSON.stringify(`${runsKey}:started`)}, ctx.invocationId, ctx.server);

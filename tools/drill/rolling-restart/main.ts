@@ -55,7 +55,7 @@ void runDrill('rolling-restart', (short ? 75 : 180) * 1000, async (cleanup, line
       `${jobResult.lost} lost, ${jobResult.duplicates} run twice`,
   );
   for (const f of jobs.failures) lines.push(`  failed call: ${f}`);
-  if (jobResult.lostIds.length) lines.push(`  lost job ids: ${jobResult.lostIds.slice(0, 10).join(', ')}`);
+  for (const why of jobResult.lostWhy.slice(0, 10)) lines.push(`  lost: ${why}`);
   return {
     sent: result.sent + jobResult.sent,
     ok: result.ok + jobResult.accepted - jobResult.lost,

@@ -61,7 +61,7 @@ void runDrill('server-kill', (short ? 60 : 180) * 1000, async (cleanup, lines) =
   const takenOver = await jobs.finishedBy(cutOff);
   lines.push(`${cutOff.length} jobs were mid-run on ${victim} when it died; finished afterwards by ${JSON.stringify(countBy(takenOver))}`);
   for (const f of jobs.failures) lines.push(`  failed call: ${f}`);
-  if (jobResult.lostIds.length) lines.push(`  lost job ids: ${jobResult.lostIds.slice(0, 10).join(', ')}`);
+  for (const why of jobResult.lostWhy.slice(0, 10)) lines.push(`  lost: ${why}`);
   if (cutOff.length === 0) throw new Error(`${victim} held no job mid-run at the kill: the drill proved nothing about take-over`);
   if (takenOver.some((s) => s === victim || s === '')) throw new Error(`a job cut off on ${victim} was not finished by another server: ${JSON.stringify(takenOver)}`);
   if (!before[victim]) throw new Error(`${victim} answered no request before the kill: the drill proved nothing`);
