@@ -1,8 +1,8 @@
 // A host without a checkout: `npm run package`'s server tarball installs into an empty directory from
 // the npm registry (or its cache) and the installed `laneway-server` joins a control plane and runs
 // services, with no repository on its module path. The CLI's tarball is installed and asked for its
-// version and the cluster's servers. The control plane's is not installed here: better-sqlite3 builds
-// from source on this machine (about 2 minutes).
+// version and the cluster's servers. The control plane's is only packed and read, not installed:
+// better-sqlite3 builds from source on this machine (about 2 minutes).
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -173,6 +173,19 @@ describe('installable packages on a host without a checkout', () => {
     expect(JSON.parse(hello.outputJson)).toEqual({ greeting: 'hello host', server: 'installed-1' });
     const square = await api!.invoke(cluster, 'pkg.square', { n: 12 });
     expect(JSON.parse(square.outputJson)).toEqual({ square: 144 });
+  });
+
+  it('packs the control plane with its compile process and native dependencies (not installed here: better-sqlite3 builds from source)', async () => {
+    const { files, manifest } = await packed(await pack('control-plane', out));
+    expect(files).toEqual(expect.arrayContaining(['package/bin/laneway-control-plane.js', 'package/main.js', 'package/compile-worker.js', 'package/package.json']));
+    expect(files.filter((f) => !/^package\/(bin\/)?[\w-]+\.js(\.map)?$/.test(f))).toEqual(['package/package.json']);
+    expect(manifest).toMatchObject({ name: 'laneway-control-plane', bin: { 'laneway-control-plane': 'bin/laneway-control-plane.js' } });
+    expect(manifest.engines).toEqual(rootManifest.engines);
+    expect(manifest.devDependencies).toBeUndefined();
+    const deps = Object.entries(manifest.dependencies ?? {});
+    expect(deps.map(([name]) => name)).toEqual(expect.arrayContaining(['better-sqlite3', '@swc/core', 'kysely', 'pino']));
+    expect(deps.filter(([name]) => name.startsWith('@laneway/') || name === 'esbuild' || name === 'commander')).toEqual([]);
+    for (const [name, version] of deps) expect(`${name}@${version}`).toBe(`${name}@${lock.packages[`node_modules/${name}`]?.version}`);
   });
 
   it('installs the CLI as `laneway`, which prints its version and lists the installed server', async () => {
