@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const DRILLS = ['server-kill', 'rolling-restart', 'redis-restart'];
+const DRILLS = ['server-kill', 'rolling-restart', 'redis-restart', 'control-plane-loss'];
 const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith('--'));
 const names = args.filter((a) => !a.startsWith('--'));

@@ -46,7 +46,7 @@ export class DrillCluster {
   /** The Redis hash (on REDIS_URL) where the job service counts each invocation id's runs. */
   readonly runsKey: string;
   readonly dir = mkdtempSync(path.join(os.tmpdir(), 'laneway-drill-'));
-  private readonly cpAddresses: string[] = [];
+  readonly cpAddresses: string[] = [];
   private readonly secretKey = randomBytes(32).toString('base64');
   private readonly redisUrl: string;
 
