@@ -64,10 +64,11 @@ export class DrillCluster {
     const c = new DrillCluster(options, cleanup);
     const count = options.controlPlanes ?? 1;
     for (let n = 0; n < count; n++) c.cpAddresses.push(`127.0.0.1:${await freePort()}`);
-    for (let n = 0; n < count; n++) await c.startControlPlane(n);
+    // Registered first: a start that fails halfway leaves nothing running.
     cleanup.add('close the API clients', () => c.apis.forEach((a) => a.close()));
     cleanup.add('stop the control planes', () => Promise.all(c.cps.map((cp) => cp?.process.stop(5_000))).then(() => undefined));
     cleanup.add('stop the servers', () => Promise.all([...c.servers.values()].map((s) => s.stop(5_000))).then(() => undefined));
+    for (let n = 0; n < count; n++) await c.startControlPlane(n);
     const api = c.api;
     await api.createCluster(c.cluster);
     c.joinToken = await api.joinToken(c.cluster);
