@@ -3,7 +3,7 @@
 // master) and sends it requests; a drained server is `disabled` after its states were saved over the
 // stats socket; a configuration haproxy -c refuses never replaces the file nor reloads; a control
 // plane that dies (kill -9) leaves the file as it is; SIGTERM and SIGINT end the watch with exit 0.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,9 +14,11 @@ import {
   ROOT,
   eventually,
   freePort,
+  requireHaproxy,
   runCli,
   startCluster,
   startServer,
+  stopChild,
   type TestCluster,
 } from '@laneway/testkit';
 
@@ -128,9 +130,7 @@ describe('laneway lb haproxy --watch with a real HAProxy', () => {
   };
 
   beforeAll(async () => {
-    const version = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-    if (version.error || version.status !== 0)
-      throw new Error('haproxy is not installed: apt-get install -y haproxy (.ci/run installs it)');
+    requireHaproxy();
     tc = await startCluster({ servers: 2, http: true, name: 'lwlbw' });
     env = {
       LANEWAY_CONTROL_PLANE: tc.cp.address,
@@ -167,13 +167,7 @@ describe('laneway lb haproxy --watch with a real HAProxy', () => {
   afterAll(async () => {
     await watch?.stop('SIGKILL');
     await broken?.stop('SIGKILL');
-    if (haproxy && haproxy.exitCode === null && haproxy.signalCode === null) {
-      const exited = new Promise((resolve) => haproxy!.once('exit', resolve));
-      haproxy.kill('SIGTERM');
-      const timer = setTimeout(() => haproxy!.kill('SIGKILL'), 3_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    if (haproxy) await stopChild(haproxy);
     await tc?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

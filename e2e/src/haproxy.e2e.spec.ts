@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, runCli, startCluster, type TestCluster } from '@laneway/testkit';
+import { freePort, requireHaproxy, runCli, startCluster, stopChild, type TestCluster } from '@laneway/testkit';
 
 const service = `
 import { defineService } from '@laneway/sdk';
@@ -25,14 +25,6 @@ interface Sent {
   status: number;
   server: string;
   at: number;
-}
-
-/** haproxy -v, or a failure naming how to install it: CI installs it (.ci/run), so a missing one is an error, not a skip. */
-function requireHaproxy(): void {
-  const version = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  if (version.error || version.status !== 0) {
-    throw new Error(`haproxy is not installed (${version.error?.message ?? `exit ${version.status}`}): apt-get install -y haproxy (.ci/run installs it)`);
-  }
 }
 
 describe('laneway lb haproxy with a real HAProxy', () => {
@@ -83,13 +75,7 @@ describe('laneway lb haproxy with a real HAProxy', () => {
   });
 
   afterAll(async () => {
-    if (haproxy && haproxy.exitCode === null && haproxy.signalCode === null) {
-      const exited = new Promise((resolve) => haproxy!.once('exit', resolve));
-      haproxy.kill('SIGTERM');
-      const timer = setTimeout(() => haproxy!.kill('SIGKILL'), 3_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    if (haproxy) await stopChild(haproxy);
     await tc?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

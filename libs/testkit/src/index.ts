@@ -13,6 +13,8 @@ export {
   startControlPlane,
   startServer,
   freePort,
+  requireHaproxy,
+  stopChild,
   type ControlPlaneHandle,
   type LogLine,
 } from './processes';

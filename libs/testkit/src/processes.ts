@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -193,4 +193,22 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** SIGTERM, then SIGKILL if the process is still there after `graceMs`; resolves once it has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 3_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Fails, naming how to install it, unless Debian's haproxy runs: CI installs it (.ci/run), so a missing one is an error, not a skip. */
+export function requireHaproxy(): void {
+  const version = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (version.error || version.status !== 0) {
+    throw new Error(`haproxy is not installed (${version.error?.message ?? `exit ${version.status}`}): apt-get install -y haproxy (.ci/run installs it)`);
+  }
 }

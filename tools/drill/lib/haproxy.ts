@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { freePort, runCli } from '@laneway/testkit';
+import { freePort, runCli, stopChild } from '@laneway/testkit';
 import type { Cleanup } from './cleanup';
 
 /** Debian's real haproxy on a configuration the built CLI wrote (`laneway lb haproxy --out`). */
@@ -64,12 +64,7 @@ export class Haproxy {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3_000);
-    await exited;
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return stopChild(this.child);
   }
 }

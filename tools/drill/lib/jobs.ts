@@ -39,6 +39,26 @@ export class JobTracker {
     private readonly runsKey: string,
   ) {}
 
+  /**
+   * Submits a job with `submit` every `everyMs` (not waiting for each answer) until the returned
+   * stop() is called; stop() resolves once the loop has ended.
+   */
+  submitEvery(everyMs: number, submit: () => Promise<void>): { stop(): Promise<void> } {
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        void submit();
+        await sleep(everyMs);
+      }
+    })();
+    return {
+      stop: () => {
+        running = false;
+        return loop;
+      },
+    };
+  }
+
   /** One InvokeAsync through the control plane. */
   async viaControlPlane(service: string, input: unknown): Promise<void> {
     this.sent++;

@@ -33,13 +33,7 @@ void runDrill('redis-restart', (short ? 60 : 180) * 1000, async (cleanup, lines)
   cleanup.add('close the job tracker', () => jobs.close());
   const jobUrl = `http://127.0.0.1:${c.haproxy.port}/job`;
   const load = new SteadyLoad(`http://127.0.0.1:${c.haproxy.port}/who`);
-  let submitting = true;
-  const submitter = (async () => {
-    while (submitting) {
-      void jobs.viaChannel(jobUrl, { ms: JOB_SERVICE_MS });
-      await sleep(JOB_EVERY_MS);
-    }
-  })();
+  const submitter = jobs.submitEvery(JOB_EVERY_MS, () => jobs.viaChannel(jobUrl, { ms: JOB_SERVICE_MS }));
   const started = Date.now();
   await sleep(BEFORE_MS);
   await Promise.all(Array.from({ length: BURST }, () => jobs.viaChannel(jobUrl, { ms: JOB_SERVICE_MS })));
@@ -55,8 +49,7 @@ void runDrill('redis-restart', (short ? 60 : 180) * 1000, async (cleanup, lines)
   lines.push(`Redis started again on the same port and dir after ${upAt - downAt} ms`);
   const refusedInGap = jobs.refused - refusedBefore;
   await sleep(AFTER_MS);
-  submitting = false;
-  await submitter;
+  await submitter.stop();
   const result = await load.stop();
   const loadSeconds = Math.round((Date.now() - started) / 1000);
   while (jobs.sent > jobs.ids.length + jobs.failed + jobs.refused) await sleep(50);

@@ -19,13 +19,7 @@ void runDrill('rolling-restart', (short ? 75 : 180) * 1000, async (cleanup, line
   const jobs = new JobTracker(c.api, c.cluster, c.runsKey);
   cleanup.add('close the job tracker', () => jobs.close());
   const load = new SteadyLoad(`http://127.0.0.1:${c.haproxy.port}/who`);
-  let submitting = true;
-  const submitter = (async () => {
-    while (submitting) {
-      void jobs.viaControlPlane(JOB_SERVICE, { ms: JOB_SERVICE_MS });
-      await sleep(JOB_EVERY_MS);
-    }
-  })();
+  const submitter = jobs.submitEvery(JOB_EVERY_MS, () => jobs.viaControlPlane(JOB_SERVICE, { ms: JOB_SERVICE_MS }));
   const started = Date.now();
   await sleep(PAUSE_MS);
   for (const name of c.names) {
@@ -42,8 +36,7 @@ void runDrill('rolling-restart', (short ? 75 : 180) * 1000, async (cleanup, line
     );
     await sleep(PAUSE_MS);
   }
-  submitting = false;
-  await submitter;
+  await submitter.stop();
   const result = await load.stop();
   while (jobs.sent > jobs.ids.length + jobs.failed + jobs.refused) await sleep(50);
   const jobResult = await jobs.verify(30_000);

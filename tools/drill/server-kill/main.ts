@@ -27,13 +27,7 @@ void runDrill('server-kill', (short ? 60 : 180) * 1000, async (cleanup, lines) =
   const jobs = new JobTracker(c.api, c.cluster, c.runsKey);
   cleanup.add('close the job tracker', () => jobs.close());
   const load = new SteadyLoad(`http://127.0.0.1:${c.haproxy.port}/who`);
-  let submitting = true;
-  const submitter = (async () => {
-    while (submitting) {
-      void jobs.viaControlPlane(JOB_SERVICE, { ms: JOB_SERVICE_MS });
-      await sleep(JOB_EVERY_MS);
-    }
-  })();
+  const submitter = jobs.submitEvery(JOB_EVERY_MS, () => jobs.viaControlPlane(JOB_SERVICE, { ms: JOB_SERVICE_MS }));
 
   await sleep(KILL_AT_MS);
   const before = { ...load.counts.byServer };
@@ -45,8 +39,7 @@ void runDrill('server-kill', (short ? 60 : 180) * 1000, async (cleanup, lines) =
   await c.haproxy.waitFor(victim, 'DOWN', 10_000);
   lines.push(`HAProxy took ${victim} out ${Date.now() - killedAt} ms after the kill`);
   await sleep(Math.max(0, LOAD_MS - (Date.now() - killedAt) - KILL_AT_MS));
-  submitting = false;
-  await submitter;
+  await submitter.stop();
   const result = await load.stop();
   // Let the last InvokeAsync calls return before counting.
   while (jobs.sent > jobs.ids.length + jobs.failed + jobs.refused) await sleep(50);
