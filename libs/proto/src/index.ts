@@ -198,3 +198,28 @@ export {
   type ServerReflectionServer as ServerReflectionV1Server,
 } from './gen/grpc/reflection/v1/reflection';
 export { descriptorSetBase64 } from './gen/descriptor-set';
+export {
+  MirrorRole,
+  CreateMirrorTokenRequest,
+  MirrorToken,
+  FollowRequest,
+  FollowResponse,
+  GetMirrorStatusRequest,
+  MirrorFollower,
+  DiscardedChange,
+  MirrorStatus,
+  PromoteRequest,
+  PromoteResponse,
+  PullRequest,
+  PullHello,
+  PullAck,
+  ServiceVersionSpec,
+  PullResponse,
+  HandOverRequest,
+  HandOverResponse,
+  StepDownRequest,
+  StepDownResponse,
+  MirrorServiceService,
+  MirrorServiceClient,
+  type MirrorServiceServer,
+} from './gen/laneway/v1/mirror';
