@@ -7,6 +7,7 @@ import {
   ConnectionServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
+  MirrorServiceClient,
   SecretServiceClient,
   ScheduleServiceClient,
   SecurityServiceClient,
@@ -45,6 +46,12 @@ import type {
   ListServersResponse,
   ListServicesResponse,
   ListServiceVersionsResponse,
+  FollowRequest,
+  FollowResponse,
+  MirrorStatus,
+  MirrorToken,
+  PromoteRequest,
+  PromoteResponse,
   PutConnectionRequest,
   PutSecurityDefinitionRequest,
   RollbackRequest,
@@ -437,6 +444,43 @@ export class ApiClient {
     );
   }
 
+  /** On a source: a mirror token for `cluster` (the answer is the only time it is shown). */
+  createMirrorToken(cluster: string): Promise<MirrorToken> {
+    return this.unary<MirrorToken>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.mirrors().createMirrorToken({ cluster }, md, opts, cb),
+    );
+  }
+
+  /** On the follower's control plane; answers once the first snapshot is applied, so it gets Deploy's deadline. */
+  followMirror(request: FollowRequest): Promise<FollowResponse> {
+    return this.unary<FollowResponse>(this.deadline(DEFAULT_DEPLOY_DEADLINE_MS), (md, opts, cb) =>
+      this.mirrors().follow(request, md, opts, cb),
+    );
+  }
+
+  getMirrorStatus(cluster: string): Promise<MirrorStatus> {
+    return this.unary<MirrorStatus>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.mirrors().getMirrorStatus({ cluster }, md, opts, cb),
+    );
+  }
+
+  /**
+   * Promote; a planned switchover waits for the source's final revision, so it gets Deploy's
+   * deadline. Without `address`, each attempt sends the address of the control plane it goes to (the
+   * one this client talks to), so the old source can follow this site. Resolves with the answer and
+   * the address sent.
+   */
+  async promoteMirror(
+    request: Omit<PromoteRequest, 'address'> & { readonly address?: string | undefined },
+  ): Promise<{ readonly response: PromoteResponse; readonly address: string }> {
+    let sent = '';
+    const response = await this.unary<PromoteResponse>(this.deadline(DEFAULT_DEPLOY_DEADLINE_MS), (md, opts, cb) => {
+      sent = request.address ?? this.controlPlane;
+      return this.mirrors().promote({ ...request, address: sent }, md, opts, cb);
+    });
+    return { response, address: sent };
+  }
+
   /** Closes every gRPC channel (connection) this client opened. Safe to call more than once. */
   close(): void {
     for (const target of this.targets.values()) target.channel.close();
@@ -481,6 +525,10 @@ export class ApiClient {
 
   private connections(): ConnectionServiceClient {
     return this.client(ConnectionServiceClient);
+  }
+
+  private mirrors(): MirrorServiceClient {
+    return this.client(MirrorServiceClient);
   }
 
   /** The service client of that kind on the current control plane's connection. */

@@ -26,7 +26,7 @@ export const GLOBAL_OPTIONS: readonly Option[] = Object.freeze([
   ),
   new Option(
     '--deadline <MS>',
-    'gRPC deadline per call (default 60000 for deploy and apply, 35000 otherwise)',
+    'gRPC deadline per call (default 60000 for deploy, apply, mirror follow and mirror promote, 35000 otherwise)',
   ).argParser(millisecondsParser('--deadline', 1)),
 ]);
 

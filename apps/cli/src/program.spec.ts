@@ -104,6 +104,10 @@ const ALL_COMMANDS = [
   'cluster show',
   'cluster delete',
   'cluster token',
+  'mirror token',
+  'mirror follow',
+  'mirror status',
+  'mirror promote',
 ];
 
 describe('parseCommandLine', () => {

@@ -14,6 +14,7 @@ import { invokeCommand } from './invoke';
 import { jobCommand } from './job';
 import { jobsGroup } from './jobs';
 import { lbGroup } from './lb';
+import { mirrorGroup } from './mirror';
 import { resumeCommand } from './resume';
 import { rollbackCommand } from './rollback';
 import { scheduleGroup } from './schedule';
@@ -59,6 +60,7 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   lbGroup,
   clustersCommand,
   clusterGroup,
+  mirrorGroup,
 ]);
 
 export type {
