@@ -6,7 +6,7 @@ import type { ResourceChange } from '../resources/resource-catalog';
 import type { ChannelSpecRecord } from '../channels/channel-spec';
 import type { ResourceRecord } from '../store';
 import { unary } from './grpc-errors';
-import type { RequestChecks } from './request-checks';
+import type { RequestChecks } from '../checks/request-checks';
 
 /** ChannelService: the wire side of {@link ChannelCatalog}; fields are checked here, the rules there. */
 export function channelHandlers(

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ClusterConfig, ConfigActionName } from '../cluster-config/cluster-config';
 import { CONFIG_FILE } from '../cluster-config/config-document';
 import { unary } from './grpc-errors';
-import type { RequestChecks } from './request-checks';
+import type { RequestChecks } from '../checks/request-checks';
 
 const ACTIONS: Record<ConfigActionName, ConfigAction> = {
   add: ConfigAction.CONFIG_ACTION_ADD,

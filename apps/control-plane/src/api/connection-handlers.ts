@@ -5,7 +5,7 @@ import type { ConnectionCatalog } from '../connections/connection-catalog';
 import { connectionOf, type ConnectionSpecRecord } from '../connections/connection-spec';
 import type { ResourceChange } from '../resources/resource-catalog';
 import { unary } from './grpc-errors';
-import type { RequestChecks } from './request-checks';
+import type { RequestChecks } from '../checks/request-checks';
 
 /** ConnectionService: the wire side of {@link ConnectionCatalog}. No answer carries a password, token or key. */
 export function connectionHandlers(

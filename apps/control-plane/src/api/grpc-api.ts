@@ -49,7 +49,7 @@ import type { SecretKeyRotation } from '../secrets/secret-key-rotation';
 import { unary } from './grpc-errors';
 import { GrpcHealth, serviceName } from './grpc-health';
 import { reflectionHandler } from './grpc-reflection';
-import { RequestChecks } from './request-checks';
+import { RequestChecks } from '../checks/request-checks';
 
 export interface GrpcApiDeps {
   store: ClusterStore;

@@ -6,7 +6,7 @@ import type { ScheduleCatalog } from '../schedules/schedule-catalog';
 import { scheduleOf, scheduleRunOf, type ScheduleInput, type ScheduleSpecRecord } from '../schedules/schedule-spec';
 import { SCHEDULE_RUNS_KEPT } from '@laneway/lanes';
 import { unary } from './grpc-errors';
-import type { RequestChecks } from './request-checks';
+import type { RequestChecks } from '../checks/request-checks';
 
 const DEFAULT_RUNS = 100;
 

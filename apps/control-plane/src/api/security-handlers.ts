@@ -5,7 +5,7 @@ import type { ResourceChange } from '../resources/resource-catalog';
 import type { SecurityCatalog } from '../security/security-catalog';
 import { securityDefinitionOf, type SecuritySpecRecord } from '../security/security-spec';
 import { unary } from './grpc-errors';
-import type { RequestChecks } from './request-checks';
+import type { RequestChecks } from '../checks/request-checks';
 
 /** SecurityService: the wire side of {@link SecurityCatalog}. No answer carries a key, password or secret. */
 export function securityHandlers(

@@ -1,6 +1,7 @@
 /**
- * Errors the control plane raises on purpose. Each has a stable code; the API edge maps codes to gRPC
- * statuses in one table (api/grpc-errors.ts). Messages name the field and the value, and say what to do.
+ * Errors the control plane raises on purpose. Each has a stable code, mapped to a gRPC status in one
+ * table (errors/grpc-status.ts) that the API and the sync stream share. Messages name the field and the
+ * value, and say what to do.
  */
 export type ErrorCode =
   | 'INVALID_ARGUMENT'

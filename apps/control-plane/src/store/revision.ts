@@ -1,0 +1,66 @@
+import type { Kysely, Transaction } from 'kysely';
+import { NotFoundError } from '../errors';
+import type { ChangeNotice } from './change-feed';
+import type { StoreDialect } from './dialect';
+import { toNumber } from './rows';
+import type { Database } from './schema';
+
+export type Db = Kysely<Database>;
+
+/** What every part of the store works with: the database, its dialect, and this store's identity. */
+export interface StoreContext {
+  readonly db: Db;
+  readonly dialect: StoreDialect;
+  /** Tells this process's own change notices from other control planes' (see ChangeFeed). */
+  readonly instanceId: string;
+}
+
+export interface ClusterRow {
+  id: number;
+  name: string;
+  revision: number;
+}
+
+export function clusterNotFound(name: string): NotFoundError {
+  return new NotFoundError('cluster', name, `cluster '${name}' does not exist: create it with CreateCluster`);
+}
+
+/** The cluster's row, unlocked. */
+export async function findCluster(db: Db, name: string): Promise<ClusterRow> {
+  const row = await db.selectFrom('clusters').select(['id', 'revision']).where('name', '=', name).executeTakeFirst();
+  if (!row) throw clusterNotFound(name);
+  return { id: row.id, name, revision: toNumber(row.revision) };
+}
+
+/**
+ * Reads the cluster row and holds it until the transaction ends, so writers to one cluster take turns
+ * and each sees the revision the previous one committed.
+ */
+export async function lockCluster(ctx: StoreContext, trx: Transaction<Database>, name: string): Promise<ClusterRow> {
+  const row = await ctx.dialect.lockClusterRow(trx, name);
+  if (!row) throw clusterNotFound(name);
+  return { id: row.id, name, revision: toNumber(row.revision) };
+}
+
+/** Moves the (locked) cluster to its next revision and announces it; returns the new revision. */
+export async function bump(ctx: StoreContext, trx: Transaction<Database>, c: ClusterRow): Promise<number> {
+  const revision = c.revision + 1;
+  await trx.updateTable('clusters').set({ revision }).where('id', '=', c.id).execute();
+  await announce(ctx, trx, c.name);
+  return revision;
+}
+
+/**
+ * Tells the other control planes sharing this database that a cluster changed (or, with `server`,
+ * that server's drain state), so that they push it to the servers they hold. Sent inside the
+ * transaction: delivered on commit, and not at all on rollback (see StoreDialect.notify).
+ */
+export async function announce(ctx: StoreContext, trx: Transaction<Database>, cluster: string, server = ''): Promise<void> {
+  const notice: ChangeNotice = { c: cluster, s: server, o: ctx.instanceId };
+  await ctx.dialect.notify(trx, notice);
+}
+
+/** Runs reads that must agree with each other (the revision and the rows it describes) on one snapshot. */
+export function snapshot<T>(ctx: StoreContext, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return ctx.dialect.snapshotTransaction(ctx.db).execute(fn);
+}
