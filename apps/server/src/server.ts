@@ -19,6 +19,7 @@ import { RESERVED_PATHS, startHttpServer, type RunningHttpServer } from './http/
 import { Invoker } from './lanes/invoker';
 import { LaneWorkers } from './lanes/lane-workers';
 import { LoadChecker } from './load/load-checker';
+import { ServerMetrics } from './metrics/server-metrics';
 import { ServiceRegistry, type RegisteredService, type Update } from './registry/service-registry';
 import { ResourceSet } from './resources/resource-set';
 import { readControlPlaneCa } from './sync/control-plane-tls';
@@ -68,12 +69,19 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const resources = new ResourceSet();
   // The channels every server answers on its HTTP listener.
   const routes = new RouteTable([], { reserved: RESERVED_PATHS });
+  // On unless LANEWAY_METRICS=off: served at GET /metrics on the channel listener.
+  const metrics = config.metrics === false ? undefined : new ServerMetrics();
   const redisOptions = { maxRetriesPerRequest: null };
   const connection = new Redis(config.redisUrl, redisOptions);
   const publisher = new Redis(config.redisUrl, redisOptions);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
   // The cluster's outgoing connections, for the services on this thread (CPU threads have their own).
-  const connectors = new Connectors({ server: config.serverName, log: log.child({ component: 'connections' }) });
+  const connectors = new Connectors({
+    server: config.serverName,
+    log: log.child({ component: 'connections' }),
+    onCall: metrics && ((name, kind, seconds, ok) => (ok ? metrics.connection(name, kind).observe(seconds) : metrics.connection(name, kind).observeError(seconds))),
+  });
+  metrics?.watchConnections(() => connectors.stats());
 
   // The pool needs the invoker (for ctx.invoke from CPU-lane services) and the invoker needs the pool.
   const invokerRef: { current?: Invoker } = {};
@@ -98,6 +106,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     logger: log,
     cpuJobTimeoutMs: config.cpuJobTimeoutMs,
     connections: connectors,
+    metrics,
   }));
 
   const workers = new LaneWorkers({
@@ -112,7 +121,9 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     cpuConcurrency: config.cpuThreads,
     lockMs: config.jobLockMs,
     logger: log,
+    metrics,
   });
+  const stopQueueWatch = metrics?.watchQueues(config.cluster, config.queuePrefix, publisher);
 
   let closing = false;
   let synced = false;
@@ -144,6 +155,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     connectors.replace(nextConnections);
     // (The CPU threads got them before their services were committed, above.)
     // Checked above, so this swaps the table in; requests in flight keep the route they matched.
+    // Each route's http_route series is made now, not on its first request.
+    if (metrics) for (const route of nextRoutes) route.metrics = metrics.http.route(route.path);
     routes.replace(nextRoutes);
     // Take jobs only once this server holds the cluster's services: a fresh replica must not answer
     // "not found" for jobs that an up-to-date replica could run.
@@ -223,6 +236,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       requestTimeoutMs: config.httpRequestTimeoutMs,
       maxHeaderBytes: config.httpMaxHeaderBytes,
       closeTimeoutMs: config.shutdownTimeoutMs,
+      metrics,
     }).catch((err: unknown) => {
       throw listenError(err, config.httpAddress!);
     });
@@ -244,6 +258,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       const { finished } = await workers.close(config.shutdownTimeoutMs);
       if (!finished) log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight jobs did not finish in time; other servers take them over');
       agent.stop();
+      await stopQueueWatch?.();
       await pool.close();
       await connectors.close();
       await checker?.close();

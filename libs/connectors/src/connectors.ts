@@ -18,7 +18,7 @@ import { connectionFailure, describeConnection, kindOf, prefix, type ConnectionI
 import { RedisBackend } from './redis/redis-backend';
 import { RestBackend } from './rest/rest-backend';
 import { Slot } from './slot';
-import { probeSql, SqlBackend } from './sql/sql-backend';
+import { probeSql, SqlBackend, type PoolStats } from './sql/sql-backend';
 import { RoutingDriver } from './sql/routing-driver';
 import { probeRedis } from './redis/probe-redis';
 
@@ -36,6 +36,22 @@ export interface ConnectorsOptions {
   log?: Logger;
   /** How long a replaced or removed connection's pool may finish its calls before it is closed. Default 30 s. */
   drainTimeoutMs?: number;
+  /**
+   * Told of every call (a SQL query, a REST request, an AMQP publish): the connection's name and
+   * kind, its duration in seconds, and whether it succeeded. For the server's metrics; unset, calls
+   * are not timed.
+   */
+  onCall?: (name: string, kind: ConnectionKind, seconds: number, ok: boolean) => void;
+}
+
+/** One connection now, as {@link Connectors.stats} reports it. */
+export interface ConnectionStats {
+  name: string;
+  kind: ConnectionKind;
+  /** Calls in flight on its current version. */
+  inFlight: number;
+  /** A SQL connection's pool once it is open. */
+  pool?: PoolStats;
 }
 
 export type ConnectionTestOutcome = { ok: true; latencyMs: number } | { ok: false; error: string; latencyMs: number };
@@ -71,8 +87,10 @@ export class Connectors {
   private readonly restClients = new Map<string, RestClient>();
   private readonly amqpClients = new Map<string, AmqpPublisher>();
   private closed = false;
+  private readonly onCall: ConnectorsOptions['onCall'];
 
   constructor(options: ConnectorsOptions) {
+    this.onCall = options.onCall;
     this.server = options.server;
     this.log = options.log ?? pino({ level: 'silent' });
     this.drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
@@ -89,7 +107,10 @@ export class Connectors {
       if (existing && existing.version === entry.version && existing.info.kind === kind) {
         next.set(entry.name, existing);
       } else {
-        next.set(entry.name, new Slot(entry.version, entry.spec, describeConnection(entry.name, kind, entry.spec)));
+        const slot = new Slot(entry.version, entry.spec, describeConnection(entry.name, kind, entry.spec));
+        const onCall = this.onCall;
+        if (onCall) slot.onCall = (seconds, ok) => onCall(entry.name, kind, seconds, ok);
+        next.set(entry.name, slot);
       }
     }
     const previous = this.current;
@@ -188,6 +209,14 @@ export class Connectors {
     }
   }
 
+  /** The current connections' figures (for the server's metrics): calls in flight, and a SQL pool's size, in use and waiting. */
+  stats(): ConnectionStats[] {
+    return [...this.current.entries()].map(([name, slot]) => {
+      const backend = slot.createdBackend;
+      return { name, kind: slot.info.kind, inFlight: slot.inFlight, ...(backend instanceof SqlBackend ? { pool: backend.poolStats() } : {}) };
+    });
+  }
+
   /** Resolves once every replaced or removed version's pool is closed (for shutdown and tests). */
   async whenDrained(): Promise<void> {
     while (this.draining.size > 0) await Promise.all([...this.draining]);
@@ -228,10 +257,15 @@ export class Connectors {
   private async tracked<T>(name: string, use: string, work: (slot: Slot) => Promise<T>): Promise<T> {
     const slot = this.slot(name, use, [use as ConnectionKind]);
     slot.enter();
+    const started = slot.onCall ? performance.now() : 0;
+    let ok = false;
     try {
-      return await work(slot);
+      const result = await work(slot);
+      ok = true;
+      return result;
     } finally {
       slot.leave();
+      slot.onCall?.((performance.now() - started) / 1000, ok);
     }
   }
 

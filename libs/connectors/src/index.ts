@@ -1,3 +1,3 @@
-export { Connectors, type ConnectionEntry, type ConnectorsOptions, type ConnectionTestOutcome } from './connectors';
+export { Connectors, type ConnectionEntry, type ConnectorsOptions, type ConnectionTestOutcome, type ConnectionStats } from './connectors';
 export { ConnectionError, type ConnectionErrorCode, type ConnectionErrorFields } from './connection-error';
 export { CONNECTION_KINDS, type ConnectionKind } from './connection-info';

@@ -16,6 +16,8 @@ export class Slot {
   private backendValue: Backend | undefined;
   private idleWaiters: (() => void)[] = [];
   retired = false;
+  /** Told of every call on this version (its duration in seconds, and whether it succeeded): the server's metrics. */
+  onCall: ((seconds: number, ok: boolean) => void) | undefined;
 
   constructor(
     readonly version: string,
@@ -29,6 +31,11 @@ export class Slot {
 
   get created(): boolean {
     return this.backendValue !== undefined;
+  }
+
+  /** The backend, when it was created (no pool is opened to read it). */
+  get createdBackend(): Backend | undefined {
+    return this.backendValue;
   }
 
   backend<T extends Backend>(create: () => T): T {

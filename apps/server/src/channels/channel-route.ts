@@ -1,3 +1,5 @@
+import type { RouteSeries } from '../metrics/server-metrics';
+
 /** The methods a REST channel can answer. */
 export type ChannelMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -21,6 +23,8 @@ export interface ChannelRoute {
   rateLimitPerSecond?: number;
   /** Answer 202 with a job id at once and run the invocation durably (the async path). */
   async?: boolean;
+  /** Its `http_route` series, made when the route table is built (see ServerMetrics); absent with metrics off. */
+  metrics?: RouteSeries;
 }
 
 /** The timeout of a route whose `timeoutMs` is 0. */

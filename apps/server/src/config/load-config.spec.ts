@@ -33,6 +33,13 @@ describe('server loadConfig', () => {
     );
   });
 
+  it('reads LANEWAY_METRICS: on by default, off turns /metrics and the measuring off', () => {
+    expect(loadConfig(BASE).metrics).toBe(true);
+    expect(loadConfig({ ...BASE, LANEWAY_METRICS: 'on' }).metrics).toBe(true);
+    expect(loadConfig({ ...BASE, LANEWAY_METRICS: 'off' }).metrics).toBe(false);
+    expect(() => loadConfig({ ...BASE, LANEWAY_METRICS: 'no' })).toThrow(/LANEWAY_METRICS="no": .*"on".*"off"/);
+  });
+
   it('names every bad variable with its value', () => {
     expect(() => loadConfig({ ...BASE, LANEWAY_CLUSTER: 'Bad Name', REDIS_URL: 'localhost:6379' })).toThrow(
       /LANEWAY_CLUSTER="Bad Name": not a valid cluster name; REDIS_URL="localhost:6379": must be a redis:\/\/ URL/,

@@ -49,6 +49,7 @@ const schema = z.object({
   LANEWAY_LOAD_MAX_HEAP_MB: int(0, 64 * 1024)
     .refine((mb) => mb === 0 || mb >= 16, '0 (no load-check thread) or at least 16')
     .default(512),
+  LANEWAY_METRICS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   // Unset or empty: pretty on a terminal, JSON lines otherwise (main.ts decides, from process.stdout.isTTY).
   LANEWAY_LOG_FORMAT: z.preprocess(
@@ -114,6 +115,8 @@ export interface ServerConfig {
    * 0: no such thread (a heap blow-up at load then ends the server).
    */
   loadMaxHeapMb: number;
+  /** LANEWAY_METRICS: GET /metrics and the measuring behind it; false = off (absent in a config built by hand: on). */
+  metrics?: boolean;
   logLevel: string;
   /**
    * LANEWAY_LOG_FORMAT: 'auto' (default) is pretty when stdout is a terminal, else JSON lines. Only
@@ -176,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     cpuSched: c.LANEWAY_CPU_SCHED,
     loadTimeoutMs: c.LANEWAY_LOAD_TIMEOUT_MS,
     loadMaxHeapMb: c.LANEWAY_LOAD_MAX_HEAP_MB,
+    metrics: c.LANEWAY_METRICS === 'on',
     logLevel: c.LOG_LEVEL,
     logFormat: c.LANEWAY_LOG_FORMAT,
   });

@@ -9,6 +9,7 @@ import type { RouteMatch, RouteTable } from '../channels/route-table';
 import type { ChannelCall, ChannelOutcome } from '../lanes/invoker';
 import { rejectedField } from '../lanes/input-rejection';
 import { channelInput, NO_BODY } from './channel-input';
+import type { HttpMetrics, RouteSeries } from '../metrics/server-metrics';
 import { parseQuery } from './parse-query';
 import { RawReply, RawRequest, type ChannelHttpReply, type ChannelHttpRequest } from './raw-exchange';
 
@@ -82,6 +83,11 @@ export interface HttpServerOptions {
   enqueue?: AsyncEnqueuer;
   /** The OpenAPI document of the channels, served at GET /openapi.json. */
   openApi?: () => Record<string, unknown>;
+  /**
+   * Where every answered request is recorded (http_server_request_duration_seconds), and what
+   * GET /metrics answers; without it (LANEWAY_METRICS=off), nothing is measured and /metrics is 404.
+   */
+  metrics?: { http: HttpMetrics; text(): Promise<string>; contentType: string };
 }
 
 export interface RunningHttpServer {
@@ -106,7 +112,16 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 const RESERVED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'x-request-id']);
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 /** The paths the listener serves itself: give them to the RouteTable as `reserved`, so no channel takes them. */
-export const RESERVED_PATHS: readonly string[] = Object.freeze(['/healthz', '/openapi.json']);
+export const RESERVED_PATHS: readonly string[] = Object.freeze(['/healthz', '/metrics', '/openapi.json']);
+
+// What the metrics keep on a request (node's IncomingMessage): when it arrived and the series of the
+// route that took it. Set on every request in the same order, so they do not change its shape per request.
+const STARTED = Symbol('laneway.started');
+const SERIES = Symbol('laneway.series');
+interface Measured {
+  [STARTED]: number;
+  [SERIES]: RouteSeries | undefined;
+}
 
 const STATUS_OF: Record<InvocationErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -135,6 +150,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const closeTimeoutMs = options.closeTimeoutMs ?? 30_000;
+  const httpMetrics = options.metrics?.http;
+  // The listener's own paths: their series are made once, here.
+  const ownSeries = httpMetrics && { healthz: httpMetrics.route('/healthz'), metrics: httpMetrics.route('/metrics'), openapi: httpMetrics.route('/openapi.json') };
+  /** Records an answered request (a 'finish' listener: `this` is the response). */
+  const recordFinished = function (this: http.ServerResponse): void {
+    const req = this.req as http.IncomingMessage & Measured;
+    (req[SERIES] ?? httpMetrics!.unmatched).observe(req.method, this.statusCode, (performance.now() - req[STARTED]) / 1000);
+  };
+  /** Which route took the request (for http_route). */
+  const tag = (raw: unknown, series: RouteSeries | undefined): void => {
+    if (httpMetrics) (raw as Measured)[SERIES] = series;
+  };
   let inFlight = 0;
   let closing = false;
   /** An error answer; while closing, it also ends its connection (so close() does not wait on idle keep-alives). */
@@ -162,6 +189,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
           connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 2))),
         },
         (req, res) => {
+          if (httpMetrics) {
+            const measured = req as http.IncomingMessage & Measured;
+            measured[STARTED] = performance.now();
+            measured[SERIES] = undefined;
+            res.on('finish', recordFinished);
+          }
           if (!channelFastPath(req, res)) handler(req, res);
         },
       ),
@@ -210,6 +243,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
 
   app.get('/healthz', (request, reply) => {
+    tag(request.raw, ownSeries?.healthz);
     if (refusedWhileClosing(reply)) return;
     void reply.header('x-request-id', request.id);
     const ok = health.serving();
@@ -218,7 +252,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       .type('application/json')
       .send(JSON.stringify({ status: ok ? 'serving' : health.drained?.() ? 'drained' : 'not-serving', ...health.details() }));
   });
+  app.get('/metrics', async (request, reply) => {
+    tag(request.raw, ownSeries?.metrics);
+    if (refusedWhileClosing(reply)) return;
+    void reply.header('x-request-id', request.id);
+    if (!options.metrics) return fail(reply, 404, { code: 'NOT_FOUND', message: 'metrics are off on this server (LANEWAY_METRICS=off)' });
+    const text = await options.metrics.text();
+    void reply.type(options.metrics.contentType).send(text);
+  });
   app.get('/openapi.json', (request, reply) => {
+    tag(request.raw, ownSeries?.openapi);
     if (refusedWhileClosing(reply)) return;
     void reply.header('x-request-id', request.id);
     if (!options.openApi) return fail(reply, 404, { code: 'NOT_FOUND', message: 'this server publishes no OpenAPI document' });
@@ -345,6 +388,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const match = matched ?? routes.match(request.method, path);
     if (match.kind !== 'found') return unrouted(reply, request.method, path, match);
     const { route, params } = match;
+    if (httpMetrics) (request.raw as unknown as Measured)[SERIES] = route.metrics ?? httpMetrics.route(route.path);
     const call: ChannelRequest = {
       request,
       reply,

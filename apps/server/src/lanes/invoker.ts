@@ -3,6 +3,7 @@ import { ServiceInvocationError, type HttpRequestInfo, type InvocationErrorCode,
 import type { Logger } from 'pino';
 import { InvocationContext, type ConnectionClients, type ContextHost } from '../context/invocation-context';
 import type { CpuPool } from '../cpu/cpu-pool';
+import type { ServerMetrics } from '../metrics/server-metrics';
 import type { RegisteredService, ServiceRegistry } from '../registry/service-registry';
 import { inputRejection } from './input-rejection';
 import { notRetryable } from './not-retryable';
@@ -19,6 +20,8 @@ export interface InvokerOptions {
   cpuJobTimeoutMs: number;
   /** This thread's outgoing connections (ctx.sql, ctx.rest, ...). */
   connections: ConnectionClients;
+  /** Where each invocation run here is counted and timed (by service and lane); absent with metrics off. */
+  metrics?: ServerMetrics | undefined;
 }
 
 const DEFAULT_NESTED_TIMEOUT_MS = 30_000;
@@ -82,19 +85,24 @@ export class Invoker {
     if (policyTimeout) deadline = Math.min(deadline, Date.now() + policyTimeout);
     // Most services have no concurrency cap: no await (and no extra turn) for them.
     const release = service.policy?.concurrency ? await this.acquire(service) : noop;
+    const started = this.options.metrics ? performance.now() : 0;
+    let ok = false;
     try {
       if (service.lane === 'cpu') {
         const result = await this.options.pool.run(service.name, job.i, job.id, deadline, job.h);
+        ok = result.ok;
         return result.ok
           ? { c, ok: true, o: result.output, srv: server, v: result.version }
           : { c, ok: false, e: { code: result.code, message: result.message, ...(result.retryable === false ? { retryable: false } : {}) }, srv: server, v: result.version };
       }
       const output = await this.runNetwork(service, job.i, job.id, deadline, job.h);
+      ok = true;
       return { c, ok: true, o: output ?? null, srv: server, v: service.version };
     } catch (err) {
       return { c, ok: false, e: failureOf(service.name, err), srv: server, v: service.version };
     } finally {
       release();
+      if (this.options.metrics) this.measured(service, started, ok);
     }
   }
 
@@ -113,25 +121,31 @@ export class Invoker {
     const policyTimeout = local.policy?.timeoutMs || 0;
     const deadline = policyTimeout ? Math.min(call.deadline, Date.now() + policyTimeout) : call.deadline;
     if (local.lane === 'cpu') return this.channelOnCpu(local, input, invocationId, deadline, call.http, release);
+    const measuring = this.options.metrics !== undefined;
+    const started = measuring ? performance.now() : 0;
     // The network lane: a handler that answers synchronously gets no promise and no extra turn.
     let result: unknown;
     try {
       result = this.runNetwork(local, input, invocationId, deadline, call.http);
     } catch (err) {
       release();
+      if (measuring) this.measured(local, started, false);
       return { ok: false, ...failureOf(local.name, err), via: 'network' };
     }
     if (!isThenable(result)) {
       release();
+      if (measuring) this.measured(local, started, true);
       return { ok: true, output: result ?? null, version: local.version, via: 'network' };
     }
     return Promise.resolve(result).then(
       (output): ChannelOutcome => {
         release();
+        if (measuring) this.measured(local, started, true);
         return { ok: true, output: output ?? null, version: local.version, via: 'network' };
       },
       (err: unknown): ChannelOutcome => {
         release();
+        if (measuring) this.measured(local, started, false);
         return { ok: false, ...failureOf(local.name, err), via: 'network' };
       },
     );
@@ -145,8 +159,11 @@ export class Invoker {
     http: HttpRequestInfo,
     release: () => void,
   ): Promise<ChannelOutcome> {
+    const started = this.options.metrics ? performance.now() : 0;
+    let ok = false;
     try {
       const result = await this.options.pool.run(local.name, input, invocationId, deadline, http);
+      ok = result.ok;
       return result.ok
         ? { ok: true, output: result.output, version: result.version, via: 'cpu' }
         : { ok: false, code: result.code, message: result.message, via: 'cpu' };
@@ -154,7 +171,16 @@ export class Invoker {
       return { ok: false, ...failureOf(local.name, err), via: 'cpu' };
     } finally {
       release();
+      if (this.options.metrics) this.measured(local, started, ok);
     }
+  }
+
+  /** Records one invocation of `service` run here (laneway_service_*): from `started` (performance.now()) to now. */
+  private measured(service: RegisteredService, started: number, ok: boolean): void {
+    const cell = this.options.metrics!.service(service.name, service.lane);
+    const seconds = (performance.now() - started) / 1000;
+    if (ok) cell.observe(seconds);
+    else cell.observeError(seconds);
   }
 
   private async channelViaQueue(
@@ -228,10 +254,15 @@ export class Invoker {
       const policyTimeout = local.policy?.timeoutMs || 0;
       const deadline = Date.now() + (policyTimeout ? Math.min(budget, policyTimeout) : budget);
       const release = local.policy?.concurrency ? await this.acquire(local) : noop;
+      const started = this.options.metrics ? performance.now() : 0;
+      let ok = false;
       try {
-        return await this.runNetwork(local, input, `${this.options.server}-l${++this.sequence}`, deadline);
+        const output = await this.runNetwork(local, input, `${this.options.server}-l${++this.sequence}`, deadline);
+        ok = true;
+        return output;
       } finally {
         release();
+        if (this.options.metrics) this.measured(local, started, ok);
       }
     }
     const result = await this.options.lanes.invoke({

@@ -4,6 +4,7 @@ import { laneQueueName, ReplyPublisher, type InvocationJob } from '@laneway/lane
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { asyncFailure } from './async-failure';
+import type { ServerMetrics } from '../metrics/server-metrics';
 import type { Invoker } from './invoker';
 import { ScheduleRunner } from './schedule-runner';
 
@@ -23,6 +24,8 @@ export interface LaneWorkersOptions {
   /** BullMQ lock duration; stalled jobs of a dead server are recovered after about this long. */
   lockMs: number;
   logger: Logger;
+  /** Where each job's wait, run time and outcome are recorded, by lane; absent with metrics off. */
+  metrics?: ServerMetrics | undefined;
 }
 
 /** Network-lane jobs in flight on this server at which the extra fetchers start. */
@@ -166,6 +169,7 @@ export class LaneWorkers {
   private worker(lane: ServiceLane, concurrency: number): Worker<InvocationJob> {
     const { invoker, logger } = this.options;
     const log = logger.child({ lane });
+    const series = this.options.metrics?.lane(lane);
     const worker = new Worker<InvocationJob>(
       laneQueueName(this.options.cluster, lane),
       async (job, token) => {
@@ -176,14 +180,24 @@ export class LaneWorkers {
           await job.moveToWait(token);
           throw new WaitingError();
         }
+        // Wait: from when the job was queued (or, delayed, due) to now, expired or not; a retry's wait
+        // would be its backoff, so only first runs count.
+        if (series && job.attemptsMade === 0) series.wait.observe(Math.max(0, Date.now() - job.timestamp - (job.delay || 0)) / 1000);
         // The caller gave up already: running the job would only waste the lane.
         if (data.d !== undefined && data.d < Date.now()) return undefined;
         this.active++;
         if (lane === 'network') this.networkJobStarted();
+        const started = series ? performance.now() : 0;
+        let ok = false;
         try {
           // A schedule's tick (or RunScheduleNow): its overlap rule, and its run recorded once.
-          if (data.sch) return await this.schedules.run(job, data.sch, (d) => invoker.run(d));
+          if (data.sch) {
+            const output = await this.schedules.run(job, data.sch, (d) => invoker.run(d));
+            ok = true;
+            return output;
+          }
           const reply = await invoker.run(data);
+          ok = reply.ok;
           if (data.r) {
             await this.replies.send(data, reply);
             return undefined;
@@ -196,6 +210,11 @@ export class LaneWorkers {
         } finally {
           this.active--;
           if (lane === 'network') this.networkActive--;
+          if (series) {
+            const seconds = (performance.now() - started) / 1000;
+            if (ok) series.duration.observe(seconds);
+            else series.duration.observeError(seconds);
+          }
         }
       },
       {

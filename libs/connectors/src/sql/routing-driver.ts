@@ -102,7 +102,19 @@ class ScrubbingConnection implements DatabaseConnection {
   ) {}
 
   executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    return guard(this.slot, this.inner.executeQuery<R>(compiledQuery));
+    const onCall = this.slot.onCall;
+    if (!onCall) return guard(this.slot, this.inner.executeQuery<R>(compiledQuery));
+    const started = performance.now();
+    return guard(this.slot, this.inner.executeQuery<R>(compiledQuery)).then(
+      (result) => {
+        onCall((performance.now() - started) / 1000, true);
+        return result;
+      },
+      (err: unknown) => {
+        onCall((performance.now() - started) / 1000, false);
+        throw err;
+      },
+    );
   }
 
   streamQuery<R>(compiledQuery: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {

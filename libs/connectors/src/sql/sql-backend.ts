@@ -17,10 +17,20 @@ const DEFAULT_POOL_SIZE = 10;
 
 type SqlKind = 'postgres' | 'mysql';
 
+/** A SQL pool's figures: its bound, connections open, connections lent out, and acquires waiting for one. */
+export interface PoolStats {
+  max: number;
+  size: number;
+  inUse: number;
+  waiting: number;
+}
+
 /** A pg or mysql2 pool for one connection version, behind Kysely's own driver for that dialect. */
 export class SqlBackend implements Backend {
   readonly driver: Driver;
   private readonly ready: Promise<void>;
+  /** The pool's figures now (see {@link poolStats}). */
+  readonly poolStats: () => PoolStats;
 
   constructor(
     readonly kind: SqlKind,
@@ -37,6 +47,8 @@ export class SqlBackend implements Backend {
       const pool = new (loadPg().Pool)({ ...pgConfig(spec, server), max: spec.poolSize || DEFAULT_POOL_SIZE, idleTimeoutMillis: IDLE_TIMEOUT_MS });
       pool.on('error', onPoolError);
       this.driver = new PostgresDialect({ pool }).createDriver();
+      const max = spec.poolSize || DEFAULT_POOL_SIZE;
+      this.poolStats = () => ({ max, size: pool.totalCount, inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount });
     } else {
       const pool = loadMysql().createPool({
         ...mysqlConfig(spec),
@@ -47,6 +59,13 @@ export class SqlBackend implements Backend {
         waitForConnections: true,
       });
       pool.on('connection', (conn) => conn.on('error', onPoolError));
+      const max = spec.poolSize || DEFAULT_POOL_SIZE;
+      // mysql2 keeps these in fields of its pool that it does not declare; read them defensively.
+      const inner = pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
+      this.poolStats = () => {
+        const size = inner._allConnections?.length ?? 0;
+        return { max, size, inUse: size - (inner._freeConnections?.length ?? 0), waiting: inner._connectionQueue?.length ?? 0 };
+      };
       const timeoutMs = spec.statementTimeoutMs;
       this.driver = new MysqlDialect({
         pool,
