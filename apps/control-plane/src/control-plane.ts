@@ -16,15 +16,21 @@ import { ClusterConfig } from './cluster-config/cluster-config';
 import { InvokeGateway } from './invoke/invoke-gateway';
 import { ChangeFeed, ClusterStore } from './store';
 import { SyncHub } from './sync/sync-hub';
+import { FollowerSessions } from './sync/follower-sessions';
+import { MirrorCoordinator } from './mirror/mirror-coordinator';
 import { loadKeyring } from './secrets/keyring';
 import { ResourceSecrets } from './secrets/resource-secrets';
 import { SecretBox } from './secrets/secret-box';
 import { SecretKeyRotation } from './secrets/secret-key-rotation';
 import { serverTls } from './tls/server-tls';
+import { startHttpListener, type RunningHttpListener } from './http/http-listener';
+import { ControlPlaneMetrics } from './metrics/control-plane-metrics';
 
 export interface RunningControlPlane {
   /** The bound port (useful with port 0). */
   port: number;
+  /** The bound port of the HTTP listener (/metrics, /healthz), when LANEWAY_HTTP_ADDR is not off. */
+  httpPort: number | undefined;
   store: ClusterStore;
   adminToken: string;
   /** Where the admin token came from: `generated` on the first start (kept in `adminTokenFile`). */
@@ -62,7 +68,9 @@ export async function startControlPlane(
   const auth = new Authenticator(admin.token, store);
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
   const scheduleQueues = new ScheduleQueues({ redis: config.redisUrl, prefix: config.queuePrefix });
+  const metrics = new ControlPlaneMetrics();
   const hub = new SyncHub({ store, auth, logger, limits: config.limits, secrets });
+  metrics.watchClusters({ listClusters: () => store.listClusters(), listServers: (c) => store.listServers(c), connectedServers: (c) => hub.connectedServers(c) });
   // Several control planes may share one PostgreSQL store: each pushes the others' changes to the
   // servers it holds.
   const feed = config.databaseUrl
@@ -85,9 +93,22 @@ export async function startControlPlane(
   const schedules = new ScheduleCatalog(store, hub, scheduleQueues, logger.child({ component: 'schedules' }));
   const scheduleKeeper = new ScheduleKeeper(store, schedules, logger.child({ component: 'schedules' }), config.scheduleCheckMs ?? 30_000);
   deploys.onServicesChanged((cluster) => scheduleKeeper.nudge(cluster));
+  const followers = new FollowerSessions(store, auth, secrets, logger);
+  const mirror = new MirrorCoordinator({
+    store,
+    hub,
+    followers,
+    secrets,
+    reconcileSchedules: async (cluster) => {
+      await schedules.reconcileCluster(cluster);
+    },
+    logger,
+  });
   const api = createGrpcApi({
     store,
     hub,
+    mirror,
+    followers,
     auth,
     deploys,
     invokes: new InvokeGateway(store, lanes),
@@ -99,11 +120,22 @@ export async function startControlPlane(
     logger,
     limits: config.limits,
     secrets: new SecretKeyRotation(store, secrets, keys, logger.child({ component: 'secrets' })),
+    metrics,
   });
   const port = await api.listen(config.grpcAddress, tls.credentials);
+  // GET /metrics and /healthz (LANEWAY_HTTP_ADDR); a taken address fails the start, naming the variable.
+  const http: RunningHttpListener | undefined =
+    config.httpAddress &&
+    (await startHttpListener({ ...config.httpAddress, metrics, healthy: () => store.ping().then(() => true, () => false), logger }).catch((err: unknown) => {
+      api.server.forceShutdown();
+      throw new Error(`LANEWAY_HTTP_ADDR=${config.httpAddress!.host}:${config.httpAddress!.port}: cannot listen there (${(err as Error).message}); give another address, or off for no HTTP listener`, { cause: err });
+    }));
   scheduleKeeper.start();
+  // Followed clusters resume pulling (from the source revision they applied); a promoted site whose old
+  // source has not stepped down keeps telling it to.
+  await mirror.start();
   logger.info(
-    { address: config.grpcAddress, port, store: config.databaseUrl ? 'postgresql' : `sqlite:${config.dataDir}`, ...tls.describe },
+    { address: config.grpcAddress, port, ...(http ? { http: `${config.httpAddress!.host}:${http.port}`, httpPort: http.port } : {}), store: config.databaseUrl ? 'postgresql' : `sqlite:${config.dataDir}`, ...tls.describe },
     'control plane listening',
   );
   if (admin.source === 'generated') {
@@ -123,12 +155,15 @@ export async function startControlPlane(
   }
   return {
     port,
+    httpPort: http?.port,
     store,
     adminToken: admin.token,
     adminTokenSource: admin.source,
     adminTokenFile: admin.file,
     async close() {
+      await http?.close();
       await feed?.stop();
+      await mirror.close();
       await scheduleKeeper.close();
       hub.shutdown();
       api.health.stop();

@@ -10,6 +10,7 @@ import {
   DeployServiceService,
   InvokeServiceService,
   JobState,
+  MirrorServiceService,
   Lane,
   ServerServiceService,
   SyncServiceService,
@@ -32,6 +33,7 @@ import { laneToProto, type DeployPipeline } from '../deploy/deploy-pipeline';
 import { FailedPreconditionError, NotFoundError } from '../errors';
 import type { InvokeGateway } from '../invoke/invoke-gateway';
 import { maxReceiveMessageBytes, type Limits } from '../limits';
+import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics';
 import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import type { ChannelCatalog } from '../channels/channel-catalog';
@@ -50,6 +52,9 @@ import { unary } from './grpc-errors';
 import { GrpcHealth, serviceName } from './grpc-health';
 import { reflectionHandler } from './grpc-reflection';
 import { RequestChecks } from '../checks/request-checks';
+import type { MirrorCoordinator } from '../mirror/mirror-coordinator';
+import type { FollowerSessions } from '../sync/follower-sessions';
+import { mirrorHandlers } from './mirror-handlers';
 
 export interface GrpcApiDeps {
   store: ClusterStore;
@@ -64,10 +69,15 @@ export interface GrpcApiDeps {
   secrets: SecretKeyRotation;
   /** Export and Apply of a cluster's configuration. */
   config: ClusterConfig;
+  /** MirrorService: following another site, promotion, and the link's source side. */
+  mirror: MirrorCoordinator;
+  followers: FollowerSessions;
   auth: Authenticator;
   logger: Logger;
   /** What one call may carry (config.limits); gRPC's own bound on a message follows from them. */
   limits: Readonly<Limits>;
+  /** Times every unary RPC (rpc_server_call_duration_seconds); absent: not measured. */
+  metrics?: ControlPlaneMetrics;
 }
 
 /**
@@ -120,6 +130,8 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   const { store, hub, deploys, invokes, auth } = deps;
   const log = deps.logger.child({ component: 'api' });
   const server = new Server(serverOptions(deps.limits));
+  // Before any addService: every service's unary calls are timed.
+  deps.metrics?.instrument(server);
   // Every field of every request is checked against the limits before it reaches the store or a queue.
   const check = new RequestChecks(deps.limits);
   const clusterOf = (req: { cluster: string }): string => check.name('cluster', req.cluster);
@@ -291,12 +303,13 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   server.addService(SecretServiceService, secretHandlers(deps.secrets, log, admin));
   server.addService(ConfigServiceService, configHandlers(deps.config, check, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
+  server.addService(MirrorServiceService, mirrorHandlers(deps.mirror, deps.followers, auth, check, log, admin));
 
   // Health and reflection answer without a token (probes and grpcurl carry none): they reveal the
   // schema and whether the store answers, nothing of a cluster.
   const served = [
     ...[ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService, SecurityServiceService],
-    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService],
+    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService, MirrorServiceService],
     ...[HealthService, ServerReflectionV1Service, ServerReflectionV1AlphaService],
   ].map(serviceName);
   const health = new GrpcHealth({ probe: () => store.ping(), services: served, logger: log.child({ component: 'health' }) });

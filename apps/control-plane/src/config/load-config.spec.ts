@@ -10,6 +10,7 @@ describe('control-plane loadConfig', () => {
 
     expect(config).toEqual({
       grpcAddress: '127.0.0.1:50051',
+      httpAddress: { host: '127.0.0.1', port: 8090 },
       databaseUrl: undefined,
       dataDir: path.resolve('./.laneway'),
       redisUrl: 'redis://127.0.0.1:6379',
@@ -45,6 +46,14 @@ describe('control-plane loadConfig', () => {
     expect(() => loadConfig({ LANEWAY_LOG_FORMAT: 'colour' })).toThrow(
       /invalid control-plane configuration: LANEWAY_LOG_FORMAT="colour": .*"pretty".*"json"/,
     );
+  });
+
+  it('reads LANEWAY_HTTP_ADDR: HOST:PORT (port 0 any, empty host every interface), or off for no listener', () => {
+    expect(loadConfig({ LANEWAY_HTTP_ADDR: '127.0.0.1:0' }).httpAddress).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(loadConfig({ LANEWAY_HTTP_ADDR: ':9100' }).httpAddress).toEqual({ host: '0.0.0.0', port: 9100 });
+    expect(loadConfig({ LANEWAY_HTTP_ADDR: '[::1]:9100' }).httpAddress).toEqual({ host: '::1', port: 9100 });
+    expect(loadConfig({ LANEWAY_HTTP_ADDR: 'off' }).httpAddress).toBeUndefined();
+    expect(() => loadConfig({ LANEWAY_HTTP_ADDR: '8090' })).toThrow(/invalid control-plane configuration: LANEWAY_HTTP_ADDR="8090": must be HOST:PORT/);
   });
 
   it('reads LANEWAY_SCHEDULE_CHECK_MS, and refuses one that is not a whole number of ms from 100 to an hour', () => {

@@ -39,8 +39,15 @@ const limit = (key: keyof Limits) =>
     );
 
 
+/** Where the control plane serves GET /metrics and GET /healthz unless LANEWAY_HTTP_ADDR says otherwise (servers' channels default to 8080). */
+export const DEFAULT_HTTP_ADDR = '127.0.0.1:8090';
+
 const schema = z.object({
   LANEWAY_GRPC_ADDR: z.string().min(1).default('127.0.0.1:50051'),
+  LANEWAY_HTTP_ADDR: z
+    .string()
+    .regex(/^(off|(\[[^\]]*\]|[^:]*):\d+)$/, 'must be HOST:PORT (port 0: any free port), or off for no HTTP listener')
+    .default(DEFAULT_HTTP_ADDR),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
@@ -94,6 +101,11 @@ export type LogFormat = 'auto' | 'pretty' | 'json';
 
 export interface ControlPlaneConfig {
   grpcAddress: string;
+  /**
+   * LANEWAY_HTTP_ADDR: the control plane's HTTP listener (GET /metrics, GET /healthz); an empty host
+   * is every interface. `off` (or absent in a config built by hand): no listener.
+   */
+  httpAddress?: { host: string; port: number } | undefined;
   databaseUrl: string | undefined;
   dataDir: string;
   redisUrl: string;
@@ -167,8 +179,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
   } catch (err) {
     throw new Error(`invalid control-plane configuration: ${(err as Error).message}`, { cause: err });
   }
+  let httpAddress: ControlPlaneConfig['httpAddress'];
+  if (c.LANEWAY_HTTP_ADDR !== 'off') {
+    const at = c.LANEWAY_HTTP_ADDR.lastIndexOf(':');
+    // An IPv6 host may come in brackets ([::1]:8090); node listens on it without them.
+    const host = c.LANEWAY_HTTP_ADDR.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+    httpAddress = Object.freeze({ host: host || '0.0.0.0', port: Number(c.LANEWAY_HTTP_ADDR.slice(at + 1)) });
+  }
   return Object.freeze({
     grpcAddress: c.LANEWAY_GRPC_ADDR,
+    httpAddress,
     databaseUrl: c.DATABASE_URL,
     dataDir: path.resolve(c.LANEWAY_DATA_DIR),
     redisUrl: c.REDIS_URL,
