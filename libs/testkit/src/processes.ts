@@ -120,6 +120,8 @@ export interface ControlPlaneHandle {
   /** With generated certificates: the CA file it published (`<data dir>/ca.pem`) and its content. */
   caFile?: string;
   ca?: Buffer;
+  /** The port of its HTTP listener (GET /metrics, /healthz), unless LANEWAY_HTTP_ADDR=off. */
+  httpPort?: number;
 }
 
 /** The admin token the e2e control planes use (set through LANEWAY_ADMIN_TOKEN). */
@@ -128,6 +130,8 @@ export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 export async function startControlPlane(env: Record<string, string>): Promise<ControlPlaneHandle> {
   const proc = start('control-plane', 'control-plane/main.js', {
     LANEWAY_GRPC_ADDR: '127.0.0.1:0',
+    // Any free port, so that many control planes share this host (the default, 127.0.0.1:8090, fits one).
+    LANEWAY_HTTP_ADDR: '127.0.0.1:0',
     LANEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
     REDIS_URL,
     ...env,
@@ -149,6 +153,7 @@ export async function startControlPlane(env: Record<string, string>): Promise<Co
     adminToken,
     tls: String(line['tls'] ?? 'off'),
     ...(caFile ? { caFile, ca: readFileSync(caFile) } : {}),
+    ...(typeof line['httpPort'] === 'number' ? { httpPort: line['httpPort'] } : {}),
   };
 }
 
