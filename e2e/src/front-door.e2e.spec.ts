@@ -115,6 +115,7 @@ function newPrefix(): string {
 function startBuiltControlPlane(env: Record<string, string>): GroupProcess {
   return startInGroup('control-plane', process.execPath, [path.join(DIST, 'control-plane/main.js')], {
     LANEWAY_GRPC_ADDR: '127.0.0.1:0',
+    LANEWAY_HTTP_ADDR: '127.0.0.1:0',
     LANEWAY_LOG_FORMAT: 'json',
     REDIS_URL,
     ...env,
@@ -282,6 +283,7 @@ describe('the admin token of a first start', () => {
       LANEWAY_DATA_DIR: dataDir,
       LANEWAY_QUEUE_PREFIX: newPrefix(),
       LANEWAY_GRPC_ADDR: '127.0.0.1:0',
+      LANEWAY_HTTP_ADDR: '127.0.0.1:0',
       LANEWAY_LOG_FORMAT: 'json',
       REDIS_URL,
     });

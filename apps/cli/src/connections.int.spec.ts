@@ -213,6 +213,7 @@ describe('laneway connection commands against a real control plane', () => {
       main,
       {
         LANEWAY_GRPC_ADDR: '127.0.0.1:0',
+        LANEWAY_HTTP_ADDR: '127.0.0.1:0',
         LANEWAY_DATA_DIR: dataDir,
         LANEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
         LANEWAY_QUEUE_PREFIX: prefix,
