@@ -169,7 +169,8 @@ export class ControlPlaneMetrics {
 
   /** The Prometheus text exposition of every metric. */
   text(): Promise<string> {
-    return this.registry.metrics();
+    // prom-client writes a NaN (the event-loop delay before its first sample) as 'Nan'; the format says 'NaN'.
+    return this.registry.metrics().then((text) => text.replace(/ Nan$/gm, ' NaN'));
   }
 
   get contentType(): string {
