@@ -1,69 +1,21 @@
 import { status } from '@grpc/grpc-js';
 import { JobState } from '@laneway/proto';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freePort, REDIS_URL, startCluster, type TestCluster } from '@laneway/testkit';
+import { eventually, freePort, REDIS_URL, startCluster, TcpRelay, type TestCluster } from '@laneway/testkit';
 
 const services = `
 const { defineService } = require('@laneway/sdk');
 exports.echo = defineService({ name: 'out.echo', handle: (input) => ({ got: input }) });
 `;
 
-/**
- * A TCP relay between one server and Redis that the test can cut: the server loses Redis (its open
- * connections end, new ones are refused at once) while the control plane and the test keep theirs.
- */
-class RedisRelay {
-  private readonly sockets = new Set<net.Socket>();
-  private cut = false;
-  private readonly server: net.Server;
-
-  constructor(private readonly target: { host: string; port: number }) {
-    this.server = net.createServer((client) => {
-      if (this.cut) {
-        client.destroy();
-        return;
-      }
-      const upstream = net.connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-      client.pipe(upstream).pipe(client);
-    });
-  }
-
-  listen(port: number): Promise<void> {
-    return new Promise((resolve) => this.server.listen(port, '127.0.0.1', resolve));
-  }
-
-  /** Redis is gone for whoever comes through here. */
-  down(): void {
-    this.cut = true;
-    for (const s of this.sockets) s.destroy();
-  }
-
-  up(): void {
-    this.cut = false;
-  }
-
-  close(): Promise<void> {
-    this.down();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 describe('while Redis is unreachable: sync channel calls answered, rate limits let through, async channel calls and Invoke refused at once', () => {
   let c: TestCluster;
-  let relay: RedisRelay;
+  let relay: TcpRelay;
   let base: string;
 
   beforeAll(async () => {
     const redis = new URL(REDIS_URL);
-    relay = new RedisRelay({ host: redis.hostname, port: Number(redis.port || 6379) });
+    relay = new TcpRelay({ host: redis.hostname, port: Number(redis.port || 6379) });
     const relayPort = await freePort();
     await relay.listen(relayPort);
     // The control plane and the server both reach Redis through the relay.

@@ -16,6 +16,8 @@ import { ClusterConfig } from './cluster-config/cluster-config';
 import { InvokeGateway } from './invoke/invoke-gateway';
 import { ChangeFeed, ClusterStore } from './store';
 import { SyncHub } from './sync/sync-hub';
+import { FollowerSessions } from './sync/follower-sessions';
+import { MirrorCoordinator } from './mirror/mirror-coordinator';
 import { loadKeyring } from './secrets/keyring';
 import { ResourceSecrets } from './secrets/resource-secrets';
 import { SecretBox } from './secrets/secret-box';
@@ -91,9 +93,22 @@ export async function startControlPlane(
   const schedules = new ScheduleCatalog(store, hub, scheduleQueues, logger.child({ component: 'schedules' }));
   const scheduleKeeper = new ScheduleKeeper(store, schedules, logger.child({ component: 'schedules' }), config.scheduleCheckMs ?? 30_000);
   deploys.onServicesChanged((cluster) => scheduleKeeper.nudge(cluster));
+  const followers = new FollowerSessions(store, auth, secrets, logger);
+  const mirror = new MirrorCoordinator({
+    store,
+    hub,
+    followers,
+    secrets,
+    reconcileSchedules: async (cluster) => {
+      await schedules.reconcileCluster(cluster);
+    },
+    logger,
+  });
   const api = createGrpcApi({
     store,
     hub,
+    mirror,
+    followers,
     auth,
     deploys,
     invokes: new InvokeGateway(store, lanes),
@@ -116,6 +131,9 @@ export async function startControlPlane(
       throw new Error(`LANEWAY_HTTP_ADDR=${config.httpAddress!.host}:${config.httpAddress!.port}: cannot listen there (${(err as Error).message}); give another address, or off for no HTTP listener`, { cause: err });
     }));
   scheduleKeeper.start();
+  // Followed clusters resume pulling (from the source revision they applied); a promoted site whose old
+  // source has not stepped down keeps telling it to.
+  await mirror.start();
   logger.info(
     { address: config.grpcAddress, port, ...(http ? { http: `${config.httpAddress!.host}:${http.port}`, httpPort: http.port } : {}), store: config.databaseUrl ? 'postgresql' : `sqlite:${config.dataDir}`, ...tls.describe },
     'control plane listening',
@@ -145,6 +163,7 @@ export async function startControlPlane(
     async close() {
       await http?.close();
       await feed?.stop();
+      await mirror.close();
       await scheduleKeeper.close();
       hub.shutdown();
       api.health.stop();

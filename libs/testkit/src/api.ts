@@ -9,6 +9,7 @@ import {
   SecretServiceClient,
   DeployServiceClient,
   InvokeServiceClient,
+  MirrorServiceClient,
   ServerServiceClient,
   WaitFor,
   type ApplyRequest,
@@ -39,6 +40,9 @@ import {
   type RollbackResponse,
   type ServerInfo,
   type UndeployResponse,
+  type FollowRequest,
+  type MirrorStatus,
+  type PromoteResponse,
 } from '@laneway/proto';
 
 type Callback<T> = (err: ServiceError | null, value: T) => void;
@@ -57,6 +61,7 @@ export class Api {
   private readonly secrets: SecretServiceClient;
   private readonly schedules: ScheduleServiceClient;
   private readonly configs: ConfigServiceClient;
+  private readonly mirrors: MirrorServiceClient;
 
   /** `options.ca`: TLS, trusting that CA (PEM); without it, plaintext. */
   constructor(
@@ -75,6 +80,7 @@ export class Api {
     this.secrets = new SecretServiceClient(address, creds);
     this.schedules = new ScheduleServiceClient(address, creds);
     this.configs = new ConfigServiceClient(address, creds);
+    this.mirrors = new MirrorServiceClient(address, creds);
   }
 
   /** The same API with another bearer token (or none). */
@@ -315,11 +321,31 @@ export class Api {
     return call((cb) => this.configs.apply(full, this.meta(), this.opts(full.timeoutMs + 30_000), cb));
   }
 
+  async mirrorToken(cluster: string): Promise<string> {
+    return (await call<{ token: string }>((cb) => this.mirrors.createMirrorToken({ cluster }, this.meta(), this.opts(), cb))).token;
+  }
+
+  async follow(request: Partial<FollowRequest> & Pick<FollowRequest, 'cluster' | 'sourceAddress' | 'token'>, timeoutMs = 60_000): Promise<MirrorStatus> {
+    const full: FollowRequest = { sourceCluster: '', caPem: '', replace: false, ...request };
+    const response = await call<{ status?: MirrorStatus }>((cb) => this.mirrors.follow(full, this.meta(), this.opts(timeoutMs), cb));
+    return response.status!;
+  }
+
+  mirrorStatus(cluster: string): Promise<MirrorStatus> {
+    return call((cb) => this.mirrors.getMirrorStatus({ cluster }, this.meta(), this.opts(), cb));
+  }
+
+  promote(cluster: string, options: { force?: boolean; address?: string; caPem?: string } = {}, timeoutMs = 60_000): Promise<PromoteResponse> {
+    return call((cb) =>
+      this.mirrors.promote({ cluster, force: options.force ?? false, address: options.address ?? '', caPem: options.caPem ?? '' }, this.meta(), this.opts(timeoutMs), cb),
+    );
+  }
+
   close(): void {
     this.configs.close();
     this.schedules.close();
     this.connections.close();
     this.secrets.close();
-    for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels, this.security]) c.close();
+    for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels, this.security, this.mirrors]) c.close();
   }
 }

@@ -2,6 +2,7 @@
 // over their real APIs. Used by e2e/ and tools/bench; never by the apps.
 export { Api } from './api';
 export { startCluster, type TestCluster, type TestClusterOptions } from './cluster';
+export { TcpRelay } from './relay';
 export { cleanRedisPrefix, createTestDatabase, uniqueName, eventually } from './fixtures';
 export {
   ADMIN_TOKEN,

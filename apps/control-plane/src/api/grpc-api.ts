@@ -10,6 +10,7 @@ import {
   DeployServiceService,
   InvokeServiceService,
   JobState,
+  MirrorServiceService,
   Lane,
   ServerServiceService,
   SyncServiceService,
@@ -51,6 +52,9 @@ import { unary } from './grpc-errors';
 import { GrpcHealth, serviceName } from './grpc-health';
 import { reflectionHandler } from './grpc-reflection';
 import { RequestChecks } from '../checks/request-checks';
+import type { MirrorCoordinator } from '../mirror/mirror-coordinator';
+import type { FollowerSessions } from '../sync/follower-sessions';
+import { mirrorHandlers } from './mirror-handlers';
 
 export interface GrpcApiDeps {
   store: ClusterStore;
@@ -65,6 +69,9 @@ export interface GrpcApiDeps {
   secrets: SecretKeyRotation;
   /** Export and Apply of a cluster's configuration. */
   config: ClusterConfig;
+  /** MirrorService: following another site, promotion, and the link's source side. */
+  mirror: MirrorCoordinator;
+  followers: FollowerSessions;
   auth: Authenticator;
   logger: Logger;
   /** What one call may carry (config.limits); gRPC's own bound on a message follows from them. */
@@ -296,12 +303,13 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   server.addService(SecretServiceService, secretHandlers(deps.secrets, log, admin));
   server.addService(ConfigServiceService, configHandlers(deps.config, check, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
+  server.addService(MirrorServiceService, mirrorHandlers(deps.mirror, deps.followers, auth, check, log, admin));
 
   // Health and reflection answer without a token (probes and grpcurl carry none): they reveal the
   // schema and whether the store answers, nothing of a cluster.
   const served = [
     ...[ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService, SecurityServiceService],
-    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService],
+    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService, MirrorServiceService],
     ...[HealthService, ServerReflectionV1Service, ServerReflectionV1AlphaService],
   ].map(serviceName);
   const health = new GrpcHealth({ probe: () => store.ping(), services: served, logger: log.child({ component: 'health' }) });

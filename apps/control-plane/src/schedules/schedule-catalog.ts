@@ -98,6 +98,11 @@ export class ScheduleCatalog {
     // below) even if its job scheduler was not listed, so it is never taken for a leftover.
     const present = await this.bullmq('list the job schedulers of', cluster, '*', () => this.queues.scheduled(cluster));
     const { resources } = await this.resources.list(cluster);
+    // Schedules fire only where the cluster is writable: a follower (or a source handing over) keeps
+    // them stored, and armed on the other site, so a tick never fires on both.
+    if (!(await this.store.isWritable(cluster))) {
+      return { repairs: [...present.keys()].map((name) => ({ kind: 'paused' as const, name })), failed: [] };
+    }
     const services = new Map((await this.store.listServices(cluster)).services.map((s) => [s.name, s]));
     const repairs: SchedulerRepair[] = [];
     const failed: string[] = [];

@@ -32,6 +32,29 @@ import type {
 import { deleteResource, getResource, listResources, putResource } from './resource-rows';
 import type { ResourceCheck, ResourceKind, ResourceRecord } from './resources';
 import type { Db, StoreContext } from './revision';
+import {
+  applyPulled,
+  beginHandOver,
+  cancelHandOver,
+  clusterOfMirrorToken,
+  createMirrorToken,
+  getMirrorState,
+  isWritable,
+  listMirrorLinks,
+  mirrorChangesSince,
+  promote,
+  recordFollower,
+  startFollowing,
+  stepDown,
+  stepDownDone,
+  type DiscardedRecord,
+  type FollowLink,
+  type MirrorChangeSet,
+  type MirrorRoleName,
+  type MirrorStateRecord,
+  type PulledChange,
+  type SealPulled,
+} from './mirror-state';
 import { deployServices, getService, listServices, listServiceVersions, rollbackService, undeployService } from './services';
 
 export type * from './records';
@@ -240,5 +263,65 @@ export class ClusterStore {
   /** The cluster a join token belongs to, if any. */
   clusterOfJoinToken(token: string): Promise<string | undefined> {
     return clusterOfJoinToken(this.ctx, token);
+  }
+
+  // Mirroring between sites (mirror-state.ts).
+
+  /** Source: a new mirror token (shown once, stored hashed); the cluster becomes a source. */
+  createMirrorToken(cluster: string): Promise<string> {
+    return createMirrorToken(this.ctx, cluster);
+  }
+
+  clusterOfMirrorToken(token: string): Promise<string | undefined> {
+    return clusterOfMirrorToken(this.ctx, token);
+  }
+
+  getMirrorState(cluster: string): Promise<MirrorStateRecord> {
+    return getMirrorState(this.ctx, cluster);
+  }
+
+  listMirrorLinks(): Promise<{ cluster: string; role: MirrorRoleName; stepDownPending: boolean }[]> {
+    return listMirrorLinks(this.ctx);
+  }
+
+  recordFollower(cluster: string, followerId: string, followerCluster: string, appliedRevision: number): Promise<void> {
+    return recordFollower(this.ctx, cluster, followerId, followerCluster, appliedRevision);
+  }
+
+  startFollowing(cluster: string, link: FollowLink, replace: boolean): Promise<void> {
+    return startFollowing(this.ctx, cluster, link, replace);
+  }
+
+  applyPulled(cluster: string, change: PulledChange, seal: SealPulled): Promise<{ revision: number; changed: boolean }> {
+    return applyPulled(this.ctx, cluster, change, seal);
+  }
+
+  mirrorChangesSince(cluster: string, since: number): Promise<MirrorChangeSet> {
+    return mirrorChangesSince(this.ctx, cluster, since);
+  }
+
+  beginHandOver(cluster: string, epoch: number, to: string, untilMs: number): Promise<number> {
+    return beginHandOver(this.ctx, cluster, epoch, to, untilMs);
+  }
+
+  cancelHandOver(cluster: string): Promise<void> {
+    return cancelHandOver(this.ctx, cluster);
+  }
+
+  promote(cluster: string, opts: { epoch?: number; advertiseAddress: string; advertiseCaPem: string }): Promise<{ epoch: number; fenceRevision: number }> {
+    return promote(this.ctx, cluster, opts);
+  }
+
+  stepDown(cluster: string, opts: { epoch: number; link: FollowLink; fenceRevision: number }): Promise<DiscardedRecord[]> {
+    return stepDown(this.ctx, cluster, opts);
+  }
+
+  stepDownDone(cluster: string): Promise<void> {
+    return stepDownDone(this.ctx, cluster);
+  }
+
+  /** Whether the cluster's schedules may fire on this site (not a follower, not handing over). */
+  isWritable(cluster: string): Promise<boolean> {
+    return isWritable(this.db, cluster);
   }
 }

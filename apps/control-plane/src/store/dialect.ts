@@ -17,12 +17,24 @@ export interface StoreDialect {
    * Reads the cluster row and holds it until the transaction ends, so writers to one cluster take turns
    * and each sees the revision the previous one committed. Undefined when there is no such cluster.
    */
-  lockClusterRow(trx: Transaction<Database>, name: string): Promise<{ id: number; revision: number | string } | undefined>;
+  lockClusterRow(trx: Transaction<Database>, name: string): Promise<LockedClusterRow | undefined>;
   /** Tells the other control planes sharing the database of a change, on commit (never on rollback). */
   notify(trx: Transaction<Database>, notice: ChangeNotice): Promise<void>;
   /** A transaction whose statements all read one snapshot (the revision and the rows it describes). */
   snapshotTransaction(db: Kysely<Database>): TransactionBuilder<Database>;
 }
+
+/** The cluster row as a writer locks it: the revision, and what the write fence checks (mirroring). */
+export interface LockedClusterRow {
+  id: number;
+  revision: number | string;
+  mirror_role: string;
+  mirror_source: string;
+  handover_until: string | null;
+  handover_to: string;
+}
+
+const LOCKED_COLUMNS = ['id', 'revision', 'mirror_role', 'mirror_source', 'handover_until', 'handover_to'] as const;
 
 export const postgresDialect: StoreDialect = {
   shared: true,
@@ -32,7 +44,7 @@ export const postgresDialect: StoreDialect = {
   lockClusterRow(trx, name) {
     // NO KEY UPDATE is the lock the later revision update takes anyway; unlike FOR UPDATE it does not
     // block foreign-key checks, so server hellos for this cluster are not held up by a deploy.
-    return trx.selectFrom('clusters').select(['id', 'revision']).where('name', '=', name).forNoKeyUpdate().executeTakeFirst();
+    return trx.selectFrom('clusters').select(LOCKED_COLUMNS).where('name', '=', name).forNoKeyUpdate().executeTakeFirst();
   },
   async notify(trx, notice) {
     await sql`select pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify(notice)})`.execute(trx);
@@ -58,7 +70,7 @@ export const sqliteDialect: StoreDialect = {
       .updateTable('clusters')
       .set({ revision: sql<number>`revision` })
       .where('name', '=', name)
-      .returning(['id', 'revision'])
+      .returning(LOCKED_COLUMNS)
       .executeTakeFirst();
   },
   async notify() {

@@ -23,3 +23,15 @@ export { createDatabase } from './create-database';
 export type { DatabaseOptions } from './create-database';
 export { migrationProvider, migrations } from './migrations';
 export type { Database } from './schema';
+export type {
+  DiscardedRecord,
+  FollowLink,
+  MirrorChangeSet,
+  MirroredVersion,
+  MirrorFollowerRecord,
+  MirrorLinkRecord,
+  MirrorRoleName,
+  MirrorStateRecord,
+  PulledChange,
+  SealPulled,
+} from './mirror-state';

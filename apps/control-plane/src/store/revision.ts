@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { NotFoundError } from '../errors';
+import { FailedPreconditionError, NotFoundError } from '../errors';
 import type { ChangeNotice } from './change-feed';
 import type { StoreDialect } from './dialect';
 import { toNumber } from './rows';
@@ -35,10 +35,27 @@ export async function findCluster(db: Db, name: string): Promise<ClusterRow> {
 /**
  * Reads the cluster row and holds it until the transaction ends, so writers to one cluster take turns
  * and each sees the revision the previous one committed.
+ *
+ * It is also the write fence of mirroring: every change to a cluster's state takes this lock, so a
+ * follower (which changes only by what it pulls from its source) and a source handing over to another
+ * site refuse it here, under the lock, with FAILED_PRECONDITION naming the source. `fenced: false` is
+ * for the mirror's own writes (a pulled change, a promotion, a step-down) and local ones (mirror tokens).
  */
-export async function lockCluster(ctx: StoreContext, trx: Transaction<Database>, name: string): Promise<ClusterRow> {
+export async function lockCluster(ctx: StoreContext, trx: Transaction<Database>, name: string, opts: { fenced?: boolean } = {}): Promise<ClusterRow> {
   const row = await ctx.dialect.lockClusterRow(trx, name);
   if (!row) throw clusterNotFound(name);
+  if (opts.fenced !== false) {
+    if (row.mirror_role === 'follower') {
+      throw new FailedPreconditionError(
+        `cluster '${name}' is a read-only follower of ${row.mirror_source}: make the change on the source (or promote this site with laneway mirror promote ${name})`,
+      );
+    }
+    if (row.handover_until !== null && Date.parse(row.handover_until) > Date.now()) {
+      throw new FailedPreconditionError(
+        `cluster '${name}' is handing over to ${row.handover_to || 'its follower'} (a planned switchover): the change is refused, make it on the new source once the handover ends`,
+      );
+    }
+  }
   return { id: row.id, name, revision: toNumber(row.revision) };
 }
 

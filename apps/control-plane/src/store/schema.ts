@@ -17,6 +17,54 @@ export interface ClustersTable {
   created_at: string;
   /** Token servers present to join this cluster; null until first asked for. */
   join_token: string | null;
+  /** 'standalone' | 'source' | 'follower' (migration 0008). */
+  mirror_role: ColumnType<string, string | undefined, string>;
+  /** The fencing number: raised by every promotion. */
+  epoch: ColumnType<number | string, number | undefined, number>;
+  /** A follower's source, as the refusal of a direct change names it: "cluster 'c' at HOST:PORT". */
+  mirror_source: ColumnType<string, string | undefined, string>;
+  /** ISO-8601 UTC: a source handing over refuses writes until then; null when not handing over. */
+  handover_until: ColumnType<string | null, string | null | undefined, string | null>;
+  handover_to: ColumnType<string, string | undefined, string>;
+}
+
+/** A follower's link to its source, or a promoted site's to the source it replaced (see migration 0008). */
+export interface MirrorLinksTable {
+  cluster_id: number;
+  source_address: string;
+  source_cluster: string;
+  /** Sealed with this site's key. */
+  token: string;
+  ca_pem: ColumnType<string, string | undefined, string>;
+  applied_source_revision: BigIntColumn;
+  step_down_pending: ColumnType<number, number | undefined, number>;
+  fence_revision: BigIntColumn;
+  advertise_address: ColumnType<string, string | undefined, string>;
+  advertise_ca_pem: ColumnType<string, string | undefined, string>;
+  updated_at: string;
+}
+
+export interface MirrorTokensTable {
+  token_sha256: string;
+  cluster_id: number;
+  created_at: string;
+}
+
+export interface MirrorFollowersTable {
+  cluster_id: number;
+  follower_id: string;
+  follower_cluster: string;
+  applied_revision: BigIntColumn;
+  last_seen: string;
+}
+
+export interface MirrorDiscardedTable {
+  cluster_id: number;
+  kind: string;
+  name: string;
+  revision: BigIntColumn;
+  epoch: BigIntColumn;
+  discarded_at: string;
 }
 
 /** Every version ever deployed, so a rollback can reuse compiled code without the source tree. */
@@ -93,4 +141,8 @@ export interface Database {
   services: ServicesTable;
   servers: ServersTable;
   resources: ResourcesTable;
+  mirror_links: MirrorLinksTable;
+  mirror_tokens: MirrorTokensTable;
+  mirror_followers: MirrorFollowersTable;
+  mirror_discarded: MirrorDiscardedTable;
 }

@@ -7,14 +7,13 @@ import {
   type ConnectionTestReply,
   type ConnectionTestResult,
   type ServerApplyResult,
-  type ServiceSpec,
   type SyncRequest,
   type SyncResponse,
 } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
 import { HOLDER_HEARTBEAT_MS, type ChangeSet, type ClusterStore, type Lane as StoreLane, type ServerRecord, type ServiceErrorRecord } from '../store';
-import { refToWire, resourceToWire } from './resource-wire';
+import { refToWire, resourceToWire, serviceToWire } from './resource-wire';
 import { AlreadyExistsError, LanewayError } from '../errors';
 import { grpcStatusOf, wireMessage } from '../errors/grpc-status';
 import { RequestChecks } from '../checks/request-checks';
@@ -103,6 +102,7 @@ export class SyncHub {
   private readonly superseded = new Map<string, string[]>();
   private nonceSequence = 0;
   /** TestConnection requests sent on streams, by id, waiting for each server's reply. */
+  private readonly changeListeners: ((cluster: string) => void)[] = [];
   private readonly testWaiters = new Map<string, (reply: ConnectionTestReply) => void>();
   // Servers of a cluster usually stand at the same revision, so one read of "changes since R" serves
   // them all; dropped on every change to the cluster and after a second.
@@ -225,6 +225,15 @@ export class SyncHub {
     for (const session of this.sessions.get(cluster)?.values() ?? []) {
       this.push(session).catch((err: unknown) => this.fail(session, err));
     }
+    for (const listener of this.changeListeners) listener(cluster);
+  }
+
+  /**
+   * Also tells `listener` of every change to a cluster's state (made here, or by another control
+   * plane sharing the store): the mirror link's source side pushes to followers from it.
+   */
+  onChange(listener: (cluster: string) => void): void {
+    this.changeListeners.push(listener);
   }
 
   /**
@@ -506,17 +515,7 @@ export class SyncHub {
       nonce,
       full: sendServices && changes.full,
       services: sendServices
-        ? changes.services.map(
-            (s): ServiceSpec => ({
-              name: s.name,
-              version: s.version,
-              lane: laneEnum(s.lane),
-              path: s.path,
-              code: s.code,
-              policy: s.policy,
-              connections: s.connections ?? [],
-            }),
-          )
+        ? changes.services.map(serviceToWire)
         : [],
       removed: sendServices ? changes.removed : [],
       drained,
@@ -618,10 +617,6 @@ function disconnectedBefore(server: string, revision: number): ServerApplyResult
 /** The error of a wait that ran out of time. */
 function notAppliedWithin(server: string, revision: number, timeoutMs: number): ServerApplyResult['errors'][number] {
   return { service: '', kind: '', message: `server '${server}' did not apply revision ${revision} within ${timeoutMs} ms` };
-}
-
-function laneEnum(lane: StoreLane): Lane {
-  return lane === 'cpu' ? Lane.LANE_CPU : Lane.LANE_NETWORK;
 }
 
 function laneName(lane: Lane): StoreLane {

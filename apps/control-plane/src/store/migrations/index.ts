@@ -6,6 +6,7 @@ import * as m0004 from './0004-resources';
 import * as m0005 from './0005-service-connections';
 import * as m0006 from './0006-service-sources';
 import * as m0007 from './0007-server-http-address';
+import * as m0008 from './0008-mirror';
 
 /**
  * Every migration, keyed by name; the migrator runs them in key order. Listed statically because the
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '0005-service-connections': m0005,
   '0006-service-sources': m0006,
   '0007-server-http-address': m0007,
+  '0008-mirror': m0008,
 };
 
 export const migrationProvider: MigrationProvider = {
