@@ -5,7 +5,7 @@
 // post-split change listed as discarded.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -13,10 +13,12 @@ import { ApplyOutcome, MirrorRole, WaitFor } from '@laneway/proto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ADMIN_TOKEN,
   Api,
   createTestDatabase,
   eventually,
   freePort,
+  runCli,
   startCluster,
   startControlPlane,
   stopChild,
@@ -120,6 +122,9 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
   let addrB: string;
   let token: string;
   let restartedB: ControlPlaneHandle | undefined;
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'laneway-mirror-'));
+  const tokenFile = path.join(scratch, 'token');
+  const cliEnv = (site: TestCluster) => ({ LANEWAY_CONTROL_PLANE: site.cp.address, LANEWAY_TOKEN: ADMIN_TOKEN });
 
   /** One channel call on a server of a site: its status and body. */
   const get = async (port: number, url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> => {
@@ -165,6 +170,7 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     await b?.stop();
     if (redisB) await stopChild(redisB);
     await dbB?.drop().catch(() => undefined);
+    rmSync(scratch, { recursive: true, force: true });
     await pgAdmin(async (client) => {
       await client.query(`DROP TABLE IF EXISTS ${PG_TABLE}`);
       await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [PG_ROLE]);
@@ -173,8 +179,13 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
   }, 60_000);
 
   it('refuses a wrong token, a source cluster that does not exist and a wrong CA, each with a clear error, storing nothing', async () => {
-    token = await a.api.mirrorToken(a.cluster);
-    expect(token).toMatch(/^lwm_/);
+    // The CLI prints the token alone on stdout, so it goes straight into a file.
+    const made = await runCli(['mirror', 'token', a.cluster], cliEnv(a));
+    expect(made.code, made.stderr).toBe(0);
+    token = made.stdout.trim();
+    expect(token).toMatch(/^lwm_[A-Za-z0-9_-]{40,}$/);
+    expect(made.stderr).toContain('laneway mirror follow');
+    writeFileSync(tokenFile, `${token}\n`);
 
     const wrongToken = await refusal(b.api.follow({ cluster: b.cluster, sourceAddress: addrA, sourceCluster: a.cluster, token: 'lwm_not-a-token' }));
     expect(wrongToken.code).toBe(status.INVALID_ARGUMENT);
@@ -202,9 +213,13 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
   });
 
   it('follows from empty: a service, a PostgreSQL connection with its password, an API-key channel and a schedule made on the source answer on the follower\'s servers', async () => {
-    const followed = await b.api.follow({ cluster: b.cluster, sourceAddress: addrA, sourceCluster: a.cluster, token });
+    const followedCli = await runCli(['mirror', 'follow', b.cluster, '--source', addrA, '--source-cluster', a.cluster, '--token-file', tokenFile, '--json'], cliEnv(b));
+    expect(followedCli.code, followedCli.stderr).toBe(0);
+    const followed = await b.api.mirrorStatus(b.cluster);
     expect(followed.role).toBe(MirrorRole.MIRROR_ROLE_FOLLOWER);
     expect(followed.connected).toBe(true);
+    const shown = JSON.parse((await runCli(['mirror', 'status', b.cluster, '--json'], cliEnv(b))).stdout) as Record<string, unknown>;
+    expect(shown).toMatchObject({ role: 'FOLLOWER', sourceAddress: addrA, sourceCluster: a.cluster, connected: true });
     expect((await a.api.mirrorStatus(a.cluster)).role).toBe(MirrorRole.MIRROR_ROLE_SOURCE);
 
     await a.api.createConnection(a.cluster, 'pg', {
