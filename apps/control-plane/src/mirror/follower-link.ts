@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import type { MirrorServiceClient, PullRequest, PullResponse } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { ClusterStore, PulledChange } from '../store';
+import { NotFoundError } from '../errors';
 import { changeFromWire } from '../sync/pull-wire';
 import { describeSourceError, sourceClient, type SourceTarget } from './source-client';
 
@@ -117,9 +118,20 @@ export class FollowerLink {
     let epoch = 0;
     try {
       const state = await this.opts.store.getMirrorState(this.opts.cluster);
+      if (state.role !== 'follower') {
+        // Promoted, or the cluster was deleted and made again: nothing to follow any more.
+        this.log.info({ role: state.role }, 'the cluster no longer follows: link stopped');
+        this.stop();
+        return;
+      }
       applied = state.link?.appliedSourceRevision ?? 0;
       epoch = state.epoch;
     } catch (err) {
+      if (err instanceof NotFoundError) {
+        this.log.info('the cluster was deleted: link stopped');
+        this.stop();
+        return;
+      }
       this.failed(status.INTERNAL, `could not read the follower's state: ${(err as Error).message}`);
       return;
     }
