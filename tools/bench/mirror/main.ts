@@ -188,8 +188,10 @@ async function main(): Promise<void> {
     // delays nothing measured here; its duration is the source's figure for the same change.
     const changeMs: number[] = [];
     const sourceChangeMs: number[] = [];
+    const changes: { revision: number; startedEpochMs: number }[] = [];
     for (let i = 0; i < CHANGES; i++) {
       const url = `/bench-mirror/c${i}?id=x`;
+      const startedEpochMs = Date.now();
       const t0 = performance.now();
       const [change, ...answered] = await Promise.all([
         source.api.putChannel(source.cluster, { name: `bench-mirror-c${i}`, method: 'GET', path: `/bench-mirror/c${i}`, service: `bench.svc-${i}` }).then((r) => ({ r, at: performance.now() })),
@@ -198,11 +200,26 @@ async function main(): Promise<void> {
       if (change.r.servers.some((s) => s.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED)) throw new Error(`change ${i}: not ACKed by every source server: ${JSON.stringify(change.r.servers)}`);
       changeMs.push(Math.max(...answered) - t0);
       sourceChangeMs.push(change.at - t0);
+      changes.push({ revision: change.r.revision, startedEpochMs });
     }
     const status = await follower.api.mirrorStatus(follower.cluster);
     if (!status.connected || status.appliedSourceRevision !== (await source.api.getCluster(source.cluster)).revision) {
       throw new Error(`the follower did not end caught up: ${JSON.stringify(status)}`);
     }
+
+    // Where the time goes, from the follower control plane's own log ("applied a change from the
+    // source": when its store committed the change, and how long applying it took).
+    const appliedLines = follower.cp.process.lines.filter((l) => l.msg === 'applied a change from the source');
+    const appliedOf = (sourceRevision: number) => appliedLines.find((l) => l['sourceRevision'] === sourceRevision);
+    const deployApplied = appliedOf(deployed.result.revision);
+    const changeApplied = changes.map((c) => ({ c, line: appliedOf(c.revision) })).filter((x) => x.line);
+    const breakdown = [
+      deployApplied ? `deploy: the follower's store applied it in ${String(deployApplied['applyMs'])} ms` : undefined,
+      changeApplied.length
+        ? `one-channel changes: stored on the follower p50 ${Math.round(median(changeApplied.map((x) => Number(x.line!['time']) - x.c.startedEpochMs)))} ms after the call's start (apply p50 ${median(changeApplied.map((x) => Number(x.line!['applyMs'])))} ms)`
+        : undefined,
+    ].filter(Boolean);
+    if (breakdown.length) console.log(`breakdown (follower control plane log): ${breakdown.join('; ')}`);
 
     const p50 = percentile(changeMs, 50);
     const p90 = percentile(changeMs, 90);
