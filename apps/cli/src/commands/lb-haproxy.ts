@@ -1,11 +1,23 @@
 import { Argument, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiClient } from '../api-client';
 import { CliError, UsageError } from '../errors';
 import { formatJson } from '../format';
 import { DEFAULT_BIND, DEFAULT_STATE_FILE, DEFAULT_STATS_SOCKET, haproxyConfig, type LbCluster } from '../haproxy-config';
 import { writeChecked, type WriteResult } from '../haproxy-file';
 import { runReloadCommand, saveServerState } from '../haproxy-runtime';
+import {
+  fileCollector,
+  pairSites,
+  readSiteCaFile,
+  readSiteTokenFile,
+  siteCollector,
+  SiteStates,
+  type SiteCluster,
+  type SiteOptions,
+  type SiteSpec,
+} from '../haproxy-sites';
 import { HaproxyWatch } from '../haproxy-watch';
 import { defineCommand, type CommandContext } from './command';
 import { durationParser, formatDuration, nonEmptyParser } from './option-parsers';
@@ -14,6 +26,8 @@ import { optionValue } from './option-values';
 export interface LbHaproxyArgs {
   /** The clusters whose servers share the backend; empty: the one of --cluster / LANEWAY_CLUSTER. */
   readonly clusters: readonly string[];
+  /** `--site CLUSTER@ADDR` with its `--site-token-file` (and `--site-ca`): clusters of other control planes. */
+  readonly sites: readonly SiteOptions[];
   readonly bind: string;
   readonly stateFile: string;
   readonly statsSocket: string;
@@ -24,6 +38,8 @@ export interface LbHaproxyArgs {
 }
 
 const DEFAULT_WATCH_INTERVAL_MS = 1_000;
+/** Per-call deadline towards a --site's control plane: one that hangs must not hold up the other sites' changes for long. */
+const SITE_DEADLINE_MS = 10_000;
 
 /** `--bind ADDR`: HOST:PORT, [V6]:PORT or :PORT, the port from 1 to 65535. */
 function bindParser(value: string): string {
@@ -42,15 +58,27 @@ export const lbHaproxyCommand = defineCommand<LbHaproxyArgs>({
   arguments: [
     new Argument(
       '[CLUSTER...]',
-      'clusters of this control plane whose servers share the one backend (default --cluster, else $LANEWAY_CLUSTER, else default); clusters of other control planes come with mirroring',
+      'clusters of this control plane (--control-plane) whose servers share the one backend (default --cluster, else $LANEWAY_CLUSTER, else default); clusters of other control planes come with --site',
     ),
   ],
   options: [
+    new Option(
+      '--site <CLUSTER@ADDR>',
+      "repeatable: a cluster on another control plane (the other site of a mirrored cluster) whose servers join the backend, CLUSTER@HOST:PORT[,HOST:PORT...] (e.g. --site prod@10.0.1.5:50051); each needs its own --site-token-file. With --site, servers are named SITE:CLUSTER:SERVER, SITE being the first address of the site's control planes (for this control plane's clusters, the first of --control-plane); with --watch, a site whose control plane cannot be reached keeps its last known servers",
+    ).argParser(siteCollector),
+    new Option(
+      '--site-token-file <FILE>',
+      "a file holding the token of a --site's control plane (e.g. a copy of its data directory's admin-token), once per --site in the same order",
+    ).argParser(fileCollector('--site-token-file', 'site-b.token')),
+    new Option(
+      '--site-ca <FILE>',
+      "the PEM of the CA that signed a --site's control plane certificate, once per --site in the same order (all of them or none: without, plaintext)",
+    ).argParser(fileCollector('--site-ca', 'site-b-ca.pem')),
     new Option('--bind <ADDR>', `the address HAProxy listens on, HOST:PORT or :PORT (default ${DEFAULT_BIND}; e.g. :80 on a load-balancer host)`).argParser(bindParser),
     new Option('--out <FILE>', 'write FILE instead of printing, replacing it only once `haproxy -c` accepts the new text (unchecked, with a warning, when haproxy is not installed)').argParser(
       nonEmptyParser('a file, e.g. --out /etc/haproxy/haproxy.cfg'),
     ),
-    new Option('--watch', 'keep running: poll the control plane every --interval and rewrite --out FILE (checked with haproxy -c) and run --reload-cmd whenever servers come, go, drain or resume; SIGINT or SIGTERM ends it'),
+    new Option('--watch', 'keep running: poll the control plane (and every --site) every --interval and rewrite --out FILE (checked with haproxy -c) and run --reload-cmd whenever servers come, go, drain or resume; SIGINT or SIGTERM ends it'),
     new Option('--interval <DURATION>', `with --watch: how often to poll the control plane (default ${formatDuration(DEFAULT_WATCH_INTERVAL_MS)})`).argParser(
       durationParser('--interval', '2s', 100),
     ),
@@ -75,8 +103,14 @@ export const lbHaproxyCommand = defineCommand<LbHaproxyArgs>({
     if (!watch && (intervalMs !== undefined || reloadCmd !== undefined)) {
       throw new UsageError(`${reloadCmd !== undefined ? '--reload-cmd' : '--interval'} works only with --watch --out FILE: add --watch.`);
     }
+    const sites = pairSites(
+      (options['site'] as readonly SiteSpec[] | undefined) ?? [],
+      (options['siteTokenFile'] as readonly string[] | undefined) ?? [],
+      (options['siteCa'] as readonly string[] | undefined) ?? [],
+    );
     return {
       clusters: [...new Set(positionals.map((c) => c.trim()).filter(Boolean))],
+      sites,
       bind: optionValue.string(options, 'bind') ?? DEFAULT_BIND,
       stateFile: optionValue.string(options, 'stateFile') ?? DEFAULT_STATE_FILE,
       statsSocket: optionValue.string(options, 'statsSocket') ?? DEFAULT_STATS_SOCKET,
@@ -85,41 +119,71 @@ export const lbHaproxyCommand = defineCommand<LbHaproxyArgs>({
     };
   },
   async run(args, context) {
-    if (args.watch && args.out !== undefined) return watch(args, path.resolve(context.cwd, args.out), args.watch, context);
-    const text = await generate(args, context);
-    if (args.out === undefined) {
-      context.out(context.json ? formatJson({ config: text }) : text.trimEnd());
-      return 0;
+    const clients: ApiClient[] = [];
+    try {
+      const states = await siteStates(args, context, clients);
+      return await runWith(args, context, () => generate(args, states));
+    } finally {
+      for (const client of clients) client.close();
     }
-    const file = path.resolve(context.cwd, args.out);
-    writeOut(file, text, context);
-    if (context.json) context.out(formatJson({ out: file }));
-    return 0;
   },
 });
 
-/** The configuration from the control plane's state now. */
-async function generate(args: LbHaproxyArgs, context: CommandContext): Promise<string> {
+/**
+ * What to read: the clusters of this control plane, then those of each --site on a client of its own
+ * (its token and CA files read first, so a bad one fails before any call). Clients go into `clients`.
+ */
+async function siteStates(args: LbHaproxyArgs, context: CommandContext, clients: ApiClient[]): Promise<SiteStates> {
+  const several = args.sites.length > 0;
+  const own = context.config.controlPlanes[0]!;
   const names = args.clusters.length ? args.clusters : [context.config.cluster];
-  const clusters: LbCluster[] = [];
-  for (const name of names) {
-    const [servers, channels] = await Promise.all([context.api.listServers(name), context.api.listChannels(name)]);
-    clusters.push({
-      name,
-      revision: Number(servers.revision),
-      servers: servers.servers.map((s) => ({ name: s.name, httpAddress: s.httpAddress, connected: s.connected, drained: s.drained })),
-      channelTimeoutsMs: channels.channels.map((c) => c.timeoutMs),
-    });
+  const read: SiteCluster[] = names.map((cluster) => ({
+    site: own,
+    cluster,
+    described: `cluster ${cluster} at --control-plane ${context.config.controlPlanes.join(',')}`,
+    api: context.api,
+  }));
+  const opened = await Promise.all(args.sites.map(async (site) => ({ site, token: await readSiteTokenFile(site, context.cwd), tls: await readSiteCaFile(site, context.cwd) })));
+  for (const { site, token, tls } of opened) {
+    const api = new ApiClient({ controlPlanes: site.controlPlanes, token, tls, deadlineMs: SITE_DEADLINE_MS });
+    clients.push(api);
+    read.push({ site: site.controlPlanes[0]!, cluster: site.cluster, described: `--site ${site.given}`, api });
   }
+  return new SiteStates(read, several, (line) => context.err(line));
+}
+
+/** Prints, writes or (--watch) keeps writing what `generate` makes. */
+async function runWith(args: LbHaproxyArgs, context: CommandContext, generate: () => Promise<string>): Promise<number> {
+  if (args.watch && args.out !== undefined) return watch(args, path.resolve(context.cwd, args.out), args.watch, context, generate);
+  const text = await generate();
+  if (args.out === undefined) {
+    context.out(context.json ? formatJson({ config: text }) : text.trimEnd());
+    return 0;
+  }
+  const file = path.resolve(context.cwd, args.out);
+  writeOut(file, text, context);
+  if (context.json) context.out(formatJson({ out: file }));
+  return 0;
+}
+
+/** The configuration from the state of every site now (a site out of reach: its last known servers, see SiteStates). */
+async function generate(args: LbHaproxyArgs, states: SiteStates): Promise<string> {
+  const clusters: LbCluster[] = await states.read();
   return haproxyConfig({ clusters, bind: args.bind, stateFile: args.stateFile, statsSocket: args.statsSocket });
 }
 
 /** `--watch`: polls until SIGINT or SIGTERM (exit 0); only a first poll that cannot succeed ends it early. */
-async function watch(args: LbHaproxyArgs, file: string, options: NonNullable<LbHaproxyArgs['watch']>, context: CommandContext): Promise<number> {
+async function watch(
+  args: LbHaproxyArgs,
+  file: string,
+  options: NonNullable<LbHaproxyArgs['watch']>,
+  context: CommandContext,
+  generate: () => Promise<string>,
+): Promise<number> {
   const { reloadCmd } = options;
   const watcher = new HaproxyWatch({
     file,
-    generate: () => generate(args, context),
+    generate,
     write: (target, text) => writeChecked(target, text),
     saveState: () => saveServerState(args.statsSocket, args.stateFile),
     reload: reloadCmd === undefined ? undefined : () => runReloadCommand(reloadCmd, file, context.env),
