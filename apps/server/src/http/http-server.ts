@@ -153,11 +153,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const httpMetrics = options.metrics?.http;
   // The listener's own paths: their series are made once, here.
   const ownSeries = httpMetrics && { healthz: httpMetrics.route('/healthz'), metrics: httpMetrics.route('/metrics'), openapi: httpMetrics.route('/openapi.json') };
-  /** Records an answered request (a 'finish' listener: `this` is the response). */
-  const recordFinished = function (this: http.ServerResponse): void {
-    const req = this.req as http.IncomingMessage & Measured;
-    (req[SERIES] ?? httpMetrics!.unmatched).observe(req.method, this.statusCode, (performance.now() - req[STARTED]) / 1000);
+  /** Records an answered request: `status` from `res`'s request, which the listener stamped when it arrived. */
+  const recordSent = (res: http.ServerResponse, status: number): void => {
+    const req = res.req as http.IncomingMessage & Measured;
+    (req[SERIES] ?? httpMetrics!.unmatched).observe(req.method, status, (performance.now() - req[STARTED]) / 1000);
   };
+  /** The same for requests fastify answers (a 'finish' listener: `this` is the response). */
+  const recordFinished = function (this: http.ServerResponse): void {
+    recordSent(this, this.statusCode);
+  };
+  /** What RawReply tells when it has answered (the channel fast path needs no 'finish' listener). */
+  const rawSent = httpMetrics && recordSent;
   /** Which route took the request (for http_route). */
   const tag = (raw: unknown, series: RouteSeries | undefined): void => {
     if (httpMetrics) (raw as Measured)[SERIES] = series;
@@ -193,9 +199,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
             const measured = req as http.IncomingMessage & Measured;
             measured[STARTED] = performance.now();
             measured[SERIES] = undefined;
-            res.on('finish', recordFinished);
           }
-          if (!channelFastPath(req, res)) handler(req, res);
+          if (channelFastPath(req, res)) return;
+          if (httpMetrics) res.on('finish', recordFinished);
+          handler(req, res);
         },
       ),
     frameworkErrors: (err, request, reply) => {
@@ -315,7 +322,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const match = routes.match(method, q < 0 ? url : url.slice(0, q));
     if (match.kind !== 'found') return false;
     const request = new RawRequest(req, requestIdOf(req.headers['x-request-id']));
-    const reply = new RawReply(res, request);
+    const reply = new RawReply(res, request, rawSent);
     const failed = (err: unknown): void => {
       log.error({ err: (err as Error)?.message, url, requestId: request.id }, 'HTTP request failed inside the server');
       fail(reply, 500, { code: 'INTERNAL', message: `the server failed to handle the request (request id ${request.id})` });
@@ -336,7 +343,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
    */
   function unservedMethod(req: http.IncomingMessage, res: http.ServerResponse): void {
     const request = new RawRequest(req, requestIdOf(req.headers['x-request-id']));
-    const reply = new RawReply(res, request);
+    const reply = new RawReply(res, request, rawSent);
     if (refusedWhileClosing(reply)) return;
     const path = pathOf(req.url);
     const match = routes.match(request.method, path);

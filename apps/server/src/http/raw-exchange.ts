@@ -57,6 +57,8 @@ export class RawReply implements ChannelHttpReply {
   constructor(
     private readonly res: http.ServerResponse,
     readonly request: { readonly id: string },
+    /** Told of the answer once it is written (the metrics; one shared function, no closure per request). */
+    private readonly onSent?: (res: http.ServerResponse, status: number) => void,
   ) {}
 
   header(name: string, value: string): this {
@@ -99,6 +101,7 @@ export class RawReply implements ChannelHttpReply {
     }
     this.res.writeHead(this.status, this.values);
     this.res.end(payload);
+    this.onSent?.(this.res, this.status);
     return this;
   }
 }
