@@ -14,20 +14,22 @@ export interface DrillOutcome {
  * Prints what the drill sent, what succeeded, failed and was lost, then the one JSON line; the exit
  * code is 1 when anything failed or was lost (or the drill itself broke: `error`).
  */
-export function finish(outcome: DrillOutcome, lines: string[], error?: unknown): never {
+export function finish(outcome: DrillOutcome, lines: string[], error?: unknown, extra: Record<string, number | string> = {}): never {
   for (const line of lines) console.log(`  ${line}`);
   if (error) console.error(`drill ${outcome.drill} broke: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   console.log(
     `  sent ${outcome.sent}, ok ${outcome.ok}, failed ${outcome.failed}, lost ${outcome.lost}, duplicates ${outcome.duplicates}, in ${outcome.seconds} s`,
   );
-  console.log(JSON.stringify(outcome));
+  // A drill's own figures (e.g. the two-site drills' writes) go before "seconds".
+  const { seconds, ...counts } = outcome;
+  console.log(JSON.stringify({ ...counts, ...extra, seconds }));
   process.exit(error || outcome.failed !== 0 || outcome.lost !== 0 ? 1 : 0);
 }
 
 export const short = process.argv.includes('--short');
 
 /** What a drill's body returns: its counts and the lines that say what happened. */
-export type DrillCounts = Omit<DrillOutcome, 'drill' | 'seconds'>;
+export type DrillCounts = Omit<DrillOutcome, 'drill' | 'seconds'> & { extra?: Record<string, number | string> };
 
 /**
  * Runs a drill's body within `limitMs`, then its cleanup (always: on success, failure, timeout or
@@ -62,5 +64,6 @@ export async function runDrill(
     clearTimeout(timer);
     await cleanup.runAll();
   }
-  return finish({ drill, ...counts, seconds: Math.round((Date.now() - started) / 100) / 10 }, lines, error);
+  const { extra, ...base } = counts;
+  return finish({ drill, ...base, seconds: Math.round((Date.now() - started) / 100) / 10 }, lines, error, extra);
 }
