@@ -4,10 +4,12 @@
 // its own process, loaded one after the other by one wrk (Debian's, 1 thread) run from a load-generator
 // process of its own. Then the
 // channel's p99 at a fixed rate with the server's CPU lane saturated against the same rate with it idle,
-// and with the cores kept busy by processes outside Laneway (the machine's floor for that ratio).
+// and with the cores kept busy by processes outside Laneway (the machine's floor for that ratio). The
+// same channel on a second replica with LANEWAY_METRICS=off is loaded beside the others, so that the
+// server CPU per request with metrics on (the default) against off gives the cost of the metrics.
 //   npm run bench -- http [--smoke]
 import { LaneClient } from '@laneway/lanes';
-import { freePort, REDIS_URL, ROOT } from '@laneway/testkit';
+import { freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -56,14 +58,17 @@ export const burn = defineService({
 `;
 
 type Measured = LoadResult & { cpuJobsPerS?: number; cpuUsPerRequest?: number };
-type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway';
-const TARGETS: readonly Target[] = ['bare', 'fastify', 'moleculer', 'laneway'];
+type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff';
+const TARGETS: readonly Target[] = ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff'];
 const LABEL: Record<Target, string> = {
   bare: 'bare node:http (the ceiling)',
   fastify: 'fastify 5.12 alone (reference)',
   moleculer: 'moleculer 0.14 + moleculer-web 0.10',
   laneway: 'Laneway channel',
+  metricsOff: 'Laneway channel, LANEWAY_METRICS=off',
 };
+/** The most server CPU per request that metrics on may cost against off: 5% more. */
+const METRICS_OVERHEAD_TARGET = 1.05;
 
 /** A forked TypeScript child (run through tsx) that says { ready: true } over IPC once it is up. */
 async function forkReady(script: string, args: string[], name: string): Promise<ChildProcess> {
@@ -138,7 +143,7 @@ function loadRunner(child: ChildProcess): (request: LoadRequest) => Promise<Load
 }
 
 function headersOf(target: Target): Record<string, string> {
-  return target === 'laneway' ? KEY_HEADERS : {};
+  return target === 'laneway' || target === 'metricsOff' ? KEY_HEADERS : {};
 }
 
 async function checkAnswer(target: Target, url: string): Promise<void> {
@@ -152,6 +157,7 @@ async function checkAnswer(target: Target, url: string): Promise<void> {
 async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   let bench: BenchCluster | undefined;
+  let metricsOff: AppProcess | undefined;
   let client: LaneClient | undefined;
   try {
     const urls = {} as Record<Target, string>;
@@ -175,6 +181,30 @@ async function main(): Promise<void> {
     await api.putChannel(cluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
     urls.laneway = `http://127.0.0.1:${httpPort}${ROUTE}`;
     pids.laneway = bench.servers[0]!.child.pid;
+    // The same channel on a replica with metrics off, in a cluster of its own: it takes none of the
+    // first cluster's lane jobs (the CPU-lane figures below stay the first replica's alone), and, not
+    // drained, it runs as the first replica does (a drained replica measured up to 15% more CPU per
+    // request than a serving one, which would hide the metrics' cost).
+    const offCluster = `${cluster}-off`;
+    await api.createCluster(offCluster);
+    const offPort = await freePort();
+    metricsOff = await startServer({
+      LANEWAY_CONTROL_PLANE: bench.cp.address,
+      LANEWAY_CLUSTER: offCluster,
+      LANEWAY_SERVER_NAME: 'metrics-off',
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_JOIN_TOKEN: await api.joinToken(offCluster),
+      LANEWAY_HTTP_ADDR: `127.0.0.1:${offPort}`,
+      LANEWAY_CPU_THREADS: String(CPU_THREADS),
+      LANEWAY_METRICS: 'off',
+    });
+    await api.deploy(offCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
+    await api.createSecurity(offCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
+    await api.putChannel(offCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
+    urls.metricsOff = `http://127.0.0.1:${offPort}${ROUTE}`;
+    pids.metricsOff = metricsOff.child.pid;
+    if ((await fetch(`http://127.0.0.1:${offPort}/metrics`)).status !== 404) throw new Error('the LANEWAY_METRICS=off replica serves /metrics');
+    if ((await fetch(`http://127.0.0.1:${httpPort}/metrics`)).status !== 200) throw new Error('the metrics-on replica does not serve /metrics');
     client = new LaneClient({ redis: REDIS_URL, prefix });
     const lanes = client;
     await lanes.invoke({ cluster, lane: 'cpu', service: 'bench.burn', input: { ms: 1 }, timeoutMs: 20_000 });
@@ -251,6 +281,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       fastify: [],
       moleculer: [],
       laneway: [],
+      metricsOff: [],
       idle: [],
       loaded: [],
       idleBurst: [],
@@ -301,6 +332,9 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     const ratiosOf = (a: keyof typeof results, b: keyof typeof results, field: 'rps' | 'p99' = 'rps'): string =>
       results[a].map((r, n) => round(r[field] / results[b][n]![field])).join(', ');
     const loadedVsIdle = perRun('loaded', 'idle', 'p99');
+    // Server CPU per request with metrics on against off, per run (the two measured a few seconds apart).
+    const overheadRuns = results.laneway.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.metricsOff[n]!.cpuUsPerRequest ?? Number.NaN));
+    const metricsOverhead = median(overheadRuns);
     const idleBurstP99 = med('idleBurst', 'p99');
     const loadedBurstP99 = med('loadedBurst', 'p99');
     const cpuMax = round((CPU_THREADS * 1000) / CPU_BURN_MS);
@@ -315,6 +349,14 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       report(LABEL[target], rps[target], 'req/s', undefined, `(${vsBare}p99 ${round(p99[target])} ms${cpuNote(target)}; runs ${runsOf(target)}${failures(target)})`);
     }
     report(LABEL.laneway, rps.laneway, 'req/s', undefined, `(p99 ${round(p99.laneway)} ms${cpuNote('laneway')}; runs ${runsOf('laneway')}${failures('laneway')})`);
+    report(LABEL.metricsOff, rps.metricsOff, 'req/s', undefined, `(p99 ${round(p99.metricsOff)} ms${cpuNote('metricsOff')}; runs ${runsOf('metricsOff')}${failures('metricsOff')})`);
+    report(
+      'metrics_overhead: server CPU/request on / off',
+      metricsOverhead,
+      'x',
+      { op: '<', value: METRICS_OVERHEAD_TARGET },
+      `(median of runs ${overheadRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.laneway)} against ${round(cpuUs.metricsOff)} µs/request from the medians)`,
+    );
     report(`${LABEL.laneway} / bare, median of runs`, vsBare, 'x', { op: '>', value: 0.7 }, `(${round(rps.laneway / rps.bare)}x from the medians)`);
     report(`${LABEL.laneway} / moleculer-web, median of runs`, vsMoleculer, 'x', { op: '>', value: 1.5 }, `(${round(rps.laneway / rps.moleculer)}x from the medians)`);
     // The ceiling of that ratio on this machine: bare node:http does nothing but answer, so no server
@@ -377,6 +419,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         vs_moleculer: round(vsMoleculer, 3),
         bare_vs_moleculer: round(bareVsMoleculer, 3),
         cpu_us_per_request: Object.fromEntries(TARGETS.map((t) => [t, round(cpuUs[t], 3)])),
+        metrics_overhead: round(metricsOverhead, 3),
         fastify_vs_moleculer: round(fastifyVsMoleculer, 3),
         cpu_loaded_vs_idle: round(loadedVsIdle, 3),
         cpu_loaded_jobs_per_s: round(med('loaded', 'cpuJobsPerS')),
@@ -387,6 +430,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
   } finally {
     await client?.close();
     await Promise.all(children.map((c) => stopChild(c)));
+    await metricsOff?.stop();
     await bench?.stop();
   }
 }
