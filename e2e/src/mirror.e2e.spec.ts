@@ -317,6 +317,20 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     const logs = [a.cp.process, b.cp.process, ...a.servers, ...b.servers].map((p) => p.output.join('\n')).join('\n');
     expect(logs.length).toBeGreaterThan(1000);
     for (const secret of [...secrets, token]) expect(logs.includes(secret)).toBe(false);
+
+    // The audit log of each site: the follower's changes came from the link, the source's from the admin.
+    const auditB = await runCli(['audit', '--cluster', b.cluster, '--limit', '1000', '--json'], cliEnv(b));
+    expect(auditB.code, auditB.stderr).toBe(0);
+    const recordsB = (JSON.parse(auditB.stdout) as { records: { rpc: string; actor: string; outcome: string; revisionAfter: number }[] }).records;
+    expect(recordsB.some((r) => r.rpc === 'laneway.v1.MirrorService/Follow' && r.actor === 'admin' && r.outcome === 'OK')).toBe(true);
+    expect(recordsB.filter((r) => r.actor === `mirror-link:${addrA}` && r.outcome === 'OK').length).toBeGreaterThan(3);
+    expect(recordsB.filter((r) => r.rpc === 'laneway.v1.ChannelService/CreateChannel' && r.outcome === 'FAILED_PRECONDITION').length).toBeGreaterThan(0);
+    const auditA = await runCli(['audit', '--cluster', a.cluster, '--limit', '1000', '--json'], cliEnv(a));
+    expect(auditA.stdout).toContain('laneway.v1.ConnectionService/CreateConnection');
+    for (const secret of [...secrets, token, ADMIN_TOKEN]) {
+      expect(auditA.stdout.includes(secret)).toBe(false);
+      expect(auditB.stdout.includes(secret)).toBe(false);
+    }
   });
 
   it('switches over (planned) under channel load on both sites: 0 failed requests, every acknowledged write kept, no schedule tick run twice', async () => {

@@ -8,6 +8,9 @@ import {
   DeployServiceClient,
   InvokeServiceClient,
   MirrorServiceClient,
+  AuditServiceClient,
+  type ListAuditRecordsRequest,
+  type ListAuditRecordsResponse,
   SecretServiceClient,
   ScheduleServiceClient,
   SecurityServiceClient,
@@ -455,6 +458,12 @@ export class ApiClient {
   followMirror(request: FollowRequest): Promise<FollowResponse> {
     return this.unary<FollowResponse>(this.deadline(DEFAULT_DEPLOY_DEADLINE_MS), (md, opts, cb) =>
       this.mirrors().follow(request, md, opts, cb),
+    );
+  }
+
+  listAuditRecords(request: ListAuditRecordsRequest): Promise<ListAuditRecordsResponse> {
+    return this.unary<ListAuditRecordsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
+      this.client(AuditServiceClient).listAuditRecords(request, md, opts, cb),
     );
   }
 

@@ -98,6 +98,7 @@ const ALL_COMMANDS = [
   'drain',
   'resume',
   'lb haproxy',
+  'audit',
   'clusters',
   'cluster list',
   'cluster create',
@@ -111,6 +112,12 @@ const ALL_COMMANDS = [
 ];
 
 describe('parseCommandLine', () => {
+  it('reads audit with its filters, and refuses a bare-number --since', () => {
+    expect(command(['audit', '--all-clusters', '--since', '1h', '--limit', '20']).args).toEqual({ allClusters: true, sinceMs: 3_600_000, limit: 20 });
+    expect(command(['audit']).args).toEqual({ allClusters: false, sinceMs: undefined, limit: 100 });
+    expect(() => command(['audit', '--since', '10'])).toThrow(/unit/);
+  });
+
   it('reads deploy with its paths and flags', () => {
     expect(command(['deploy', 'a.ts', 'dir'])).toEqual({
       name: 'deploy',

@@ -223,3 +223,11 @@ export {
   MirrorServiceClient,
   type MirrorServiceServer,
 } from './gen/laneway/v1/mirror';
+export {
+  AuditRecord,
+  ListAuditRecordsRequest,
+  ListAuditRecordsResponse,
+  AuditServiceService,
+  AuditServiceClient,
+  type AuditServiceServer,
+} from './gen/laneway/v1/audit';

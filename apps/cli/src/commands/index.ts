@@ -1,5 +1,6 @@
 import type { CliCommandEntry } from './command';
 import { applyCommand } from './apply';
+import { auditCommand } from './audit';
 import { channelGroup } from './channel';
 import { channelsCommand } from './channels';
 import { clusterGroup } from './cluster';
@@ -58,6 +59,7 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   drainCommand,
   resumeCommand,
   lbGroup,
+  auditCommand,
   clustersCommand,
   clusterGroup,
   mirrorGroup,

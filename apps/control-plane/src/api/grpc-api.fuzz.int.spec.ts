@@ -17,6 +17,7 @@ import {
   DeployServiceService,
   InvokeServiceService,
   MirrorServiceService,
+  AuditServiceService,
   JobState,
   Lane,
   ServerServiceService,
@@ -93,6 +94,7 @@ const DEFINITIONS = new Map<string, { requestDeserialize(bytes: Buffer): unknown
     ScheduleServiceService,
     ConfigServiceService,
     MirrorServiceService,
+    AuditServiceService,
   ].flatMap((service) =>
     Object.values(service)
       // Streams (MirrorService.Pull) are not fuzzed here, as SyncService is not.

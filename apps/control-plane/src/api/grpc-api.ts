@@ -11,6 +11,7 @@ import {
   InvokeServiceService,
   JobState,
   MirrorServiceService,
+  AuditServiceService,
   Lane,
   ServerServiceService,
   SyncServiceService,
@@ -55,6 +56,8 @@ import { RequestChecks } from '../checks/request-checks';
 import type { MirrorCoordinator } from '../mirror/mirror-coordinator';
 import type { FollowerSessions } from '../sync/follower-sessions';
 import { mirrorHandlers } from './mirror-handlers';
+import { auditHandlers } from './audit-handlers';
+import { instrumentAudit } from './audit-middleware';
 
 export interface GrpcApiDeps {
   store: ClusterStore;
@@ -132,6 +135,8 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   const server = new Server(serverOptions(deps.limits));
   // Before any addService: every service's unary calls are timed.
   deps.metrics?.instrument(server);
+  // Every call that changes something writes an audit record (in the change's transaction when it bumps a revision).
+  instrumentAudit(server, store, log);
   // Every field of every request is checked against the limits before it reaches the store or a queue.
   const check = new RequestChecks(deps.limits);
   const clusterOf = (req: { cluster: string }): string => check.name('cluster', req.cluster);
@@ -303,13 +308,14 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   server.addService(SecretServiceService, secretHandlers(deps.secrets, log, admin));
   server.addService(ConfigServiceService, configHandlers(deps.config, check, log, admin));
   server.addService(SyncServiceService, { sync: hub.handleStream });
+  server.addService(AuditServiceService, auditHandlers(store, check, log, admin));
   server.addService(MirrorServiceService, mirrorHandlers(deps.mirror, deps.followers, auth, check, log, admin));
 
   // Health and reflection answer without a token (probes and grpcurl carry none): they reveal the
   // schema and whether the store answers, nothing of a cluster.
   const served = [
     ...[ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService, SecurityServiceService],
-    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService, MirrorServiceService],
+    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService, MirrorServiceService, AuditServiceService],
     ...[HealthService, ServerReflectionV1Service, ServerReflectionV1AlphaService],
   ].map(serviceName);
   const health = new GrpcHealth({ probe: () => store.ping(), services: served, logger: log.child({ component: 'health' }) });

@@ -1,6 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { PermissionDeniedError, UnauthenticatedError } from '../errors';
-import { sameSecret, type ClusterStore } from '../store';
+import { auditScope, sameSecret, type ClusterStore } from '../store';
 
 /**
  * Who is calling: an operator or automation holding the admin token, a server of one cluster (join
@@ -19,6 +19,14 @@ export class Authenticator {
   ) {}
 
   async authenticate(metadata: Metadata): Promise<Principal> {
+    const principal = await this.principalOf(metadata);
+    // The audit record of the call under way names who made it.
+    const scope = auditScope.getStore();
+    if (scope) scope.actor = principal.kind === 'admin' ? 'admin' : `${principal.kind}:${principal.cluster}`;
+    return principal;
+  }
+
+  private async principalOf(metadata: Metadata): Promise<Principal> {
     const header = metadata.get('authorization')[0];
     const token = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1] : undefined;
     if (!token) {

@@ -6,7 +6,7 @@ import { MirrorRole } from '@laneway/proto';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../errors';
 import type { ResourceSecrets } from '../secrets/resource-secrets';
-import type { ClusterStore, DiscardedRecord, MirrorRoleName, MirrorStateRecord, PulledChange } from '../store';
+import { auditScope, type ClusterStore, type DiscardedRecord, type MirrorRoleName, type MirrorStateRecord, type PulledChange } from '../store';
 import type { FollowerSessions } from '../sync/follower-sessions';
 import type { SyncHub } from '../sync/sync-hub';
 import { FollowerLink } from './follower-link';
@@ -248,8 +248,12 @@ export class MirrorCoordinator {
   }
 
   /** Applies one pulled change to this site's store, sealing secrets with this site's key. */
-  private apply(cluster: string, change: PulledChange): Promise<{ revision: number; changed: boolean }> {
-    return this.opts.store.applyPulled(cluster, change, (kind, name, spec, stored) => this.opts.secrets.seal(cluster, kind, name, spec, stored));
+  private apply(cluster: string, change: PulledChange, source: string): Promise<{ revision: number; changed: boolean }> {
+    // Audited as the link's own change (whatever call's context the stream's events run in).
+    const scope = { actor: `mirror-link:${source}`, peer: source, rpc: 'laneway.v1.MirrorService/Pull', cluster, kind: 'mirror', name: '', traceId: '', written: 0 };
+    return auditScope.run(scope, () =>
+      this.opts.store.applyPulled(cluster, change, (kind, name, spec, stored) => this.opts.secrets.seal(cluster, kind, name, spec, stored)),
+    );
   }
 
   private async startLink(cluster: string, waitFirst: boolean): Promise<void> {
@@ -264,7 +268,7 @@ export class MirrorCoordinator {
       target,
       followerId: this.followerId(cluster, target.token),
       store: this.opts.store,
-      apply: (change) => this.apply(cluster, change),
+      apply: (change) => this.apply(cluster, change, target.address),
       applied: () => this.opts.hub.notify(cluster),
       logger: this.log,
     });

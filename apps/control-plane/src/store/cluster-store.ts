@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
+import { listAudit, writeAudit, type AuditRecordRow, type AuditScope } from './audit-log';
 import { createDatabase } from './create-database';
 import type { DatabaseOptions } from './create-database';
 import { changesSince, applyConfig, exportState } from './cluster-state';
@@ -323,5 +324,16 @@ export class ClusterStore {
   /** Whether the cluster's schedules may fire on this site (not a follower, not handing over). */
   isWritable(cluster: string): Promise<boolean> {
     return isWritable(this.db, cluster);
+  }
+
+  // The audit log (audit-log.ts).
+
+  /** The record of a call that committed no revision, or was refused. */
+  writeAudit(scope: AuditScope, outcome: string, message: string): Promise<void> {
+    return writeAudit(this.ctx, scope, outcome, message);
+  }
+
+  listAudit(opts: { cluster?: string; since?: string; limit: number; beforeId?: number }): Promise<AuditRecordRow[]> {
+    return listAudit(this.db, opts);
   }
 }

@@ -35,3 +35,4 @@ export type {
   PulledChange,
   SealPulled,
 } from './mirror-state';
+export { auditScope, type AuditRecordRow, type AuditScope } from './audit-log';

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { FailedPreconditionError, NotFoundError } from '../errors';
+import { auditBump } from './audit-log';
 import type { ChangeNotice } from './change-feed';
 import type { StoreDialect } from './dialect';
 import { toNumber } from './rows';
@@ -64,6 +65,8 @@ export async function bump(ctx: StoreContext, trx: Transaction<Database>, c: Clu
   const revision = c.revision + 1;
   await trx.updateTable('clusters').set({ revision }).where('id', '=', c.id).execute();
   await announce(ctx, trx, c.name);
+  // The call's audit record commits with the change, or not at all.
+  await auditBump(trx, c.name, c.revision, revision);
   return revision;
 }
 

@@ -145,4 +145,22 @@ export interface Database {
   mirror_tokens: MirrorTokensTable;
   mirror_followers: MirrorFollowersTable;
   mirror_discarded: MirrorDiscardedTable;
+  audit_log: AuditLogTable;
+}
+
+/** One audited call (migration 0009). */
+export interface AuditLogTable {
+  id: Generated<number | string>;
+  at: string;
+  actor: string;
+  peer: string;
+  rpc: string;
+  cluster: string;
+  kind: string;
+  name: string;
+  revision_before: BigIntColumn;
+  revision_after: BigIntColumn;
+  outcome: string;
+  message: string;
+  trace_id: string;
 }
