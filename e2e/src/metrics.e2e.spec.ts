@@ -1,3 +1,4 @@
+import { ApplyOutcome } from '@laneway/proto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -298,6 +299,7 @@ describe('Prometheus metrics on two servers and the control plane', () => {
       'laneway_server_nacked_revision',
       'laneway_server_connected',
       'laneway_server_drained',
+      'laneway_sync_nacks_total',
       'process_cpu_seconds_total',
       'nodejs_eventloop_lag_p99_seconds',
     ]) {
@@ -405,5 +407,33 @@ describe('Prometheus metrics on two servers and the control plane', () => {
       () => scrape(cp.httpPort!),
       (f) => valueOf(f, 'laneway_server_drained', 'laneway_server_drained', { ...at, server: 's2' }) === 0,
     );
+  });
+
+  it('counts a NACK and shows the refused revision until the server ACKs again', async () => {
+    const at = { cluster };
+    const nacks = async (): Promise<number> => valueOf(await scrape(cp.httpPort!), 'laneway_sync_nacks_total', 'laneway_sync_nacks_total', at);
+    const before = await nacks();
+    // Loads on s1, throws on s2 (the control plane's inspection does not run it with a server's environment).
+    const fragile = (ok: boolean): string =>
+      `const { defineService } = require('@laneway/sdk');\n${ok ? '' : "if (typeof process !== 'undefined' && process.env.LANEWAY_SERVER_NAME === 's2') throw new Error('not here');\n"}` +
+      `exports.default = defineService({ name: 'm.fragile', handle: () => ({ ok: ${ok} }) });\n`;
+    const refused = await api.deploy(cluster, [{ path: 'm/fragile.js', content: fragile(false) }]);
+    expect(refused.servers.map((s) => [s.server, s.outcome])).toEqual([
+      ['s1', ApplyOutcome.APPLY_OUTCOME_ACKED],
+      ['s2', ApplyOutcome.APPLY_OUTCOME_NACKED],
+    ]);
+    expect((await nacks()) - before).toBe(1);
+    const nacked = (f: Map<string, Family>, server: string): number => valueOf(f, 'laneway_server_nacked_revision', 'laneway_server_nacked_revision', { ...at, server });
+    await eventually(
+      () => scrape(cp.httpPort!),
+      (f) => nacked(f, 's2') === refused.revision && nacked(f, 's1') === 0,
+    );
+    const fixed = await api.deploy(cluster, [{ path: 'm/fragile.js', content: fragile(true) }]);
+    expect(fixed.servers.every((s) => s.outcome === ApplyOutcome.APPLY_OUTCOME_ACKED)).toBe(true);
+    await eventually(
+      () => scrape(cp.httpPort!),
+      (f) => nacked(f, 's2') === 0 && valueOf(f, 'laneway_server_applied_revision', 'laneway_server_applied_revision', { ...at, server: 's2' }) === fixed.revision,
+    );
+    expect((await nacks()) - before).toBe(1);
   });
 });

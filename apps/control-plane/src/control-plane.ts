@@ -69,7 +69,7 @@ export async function startControlPlane(
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
   const scheduleQueues = new ScheduleQueues({ redis: config.redisUrl, prefix: config.queuePrefix });
   const metrics = new ControlPlaneMetrics();
-  const hub = new SyncHub({ store, auth, logger, limits: config.limits, secrets });
+  const hub = new SyncHub({ store, auth, logger, limits: config.limits, secrets, onNack: (cluster) => metrics.nack(cluster) });
   metrics.watchClusters({ listClusters: () => store.listClusters(), listServers: (c) => store.listServers(c), connectedServers: (c) => hub.connectedServers(c) });
   // Several control planes may share one PostgreSQL store: each pushes the others' changes to the
   // servers it holds.

@@ -1,5 +1,5 @@
 import type { Server, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** OpenTelemetry's advice for request durations, with 1 ms and 2.5 ms below it. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
@@ -32,6 +32,7 @@ export class ControlPlaneMetrics {
   readonly httpDuration: Histogram<'http_route' | 'http_request_method' | 'http_response_status_code'>;
   private readonly rpcDuration: Histogram<'rpc_system' | 'rpc_service' | 'rpc_method' | 'rpc_grpc_status_code'>;
   private readonly deployDuration: Histogram<'operation' | 'outcome'>;
+  private readonly nacks: Counter<'cluster'>;
   private source: ClusterSource | undefined;
   private snapshot: { at: number; value: Promise<ClusterSnapshot> } | undefined;
 
@@ -56,6 +57,12 @@ export class ControlPlaneMetrics {
       help: 'Duration of deploys, rollbacks, undeploys and config applies, from the request to the answer (servers waited for included), by operation and outcome.',
       labelNames: ['operation', 'outcome'],
       buckets: DEPLOY_BUCKETS,
+      registers: [this.registry],
+    });
+    this.nacks = new Counter({
+      name: 'laneway_sync_nacks_total',
+      help: 'Pushes a server refused (NACK) on a sync stream held by this control plane, by cluster.',
+      labelNames: ['cluster'],
       registers: [this.registry],
     });
     const read = (): Promise<ClusterSnapshot | undefined> => this.clusters();
@@ -91,6 +98,11 @@ export class ControlPlaneMetrics {
       (s) => s.nackedRevision,
     );
     perServer('laneway_server_drained', 'Whether each server is drained (takes no jobs): 1 or 0.', (s) => (s.drained ? 1 : 0));
+  }
+
+  /** A server on a stream held here refused a push of `cluster`. */
+  nack(cluster: string): void {
+    this.nacks.inc({ cluster });
   }
 
   /** Where the cluster and server gauges are read from. */

@@ -85,6 +85,8 @@ export interface SyncHubOptions {
    * opens what it pushes. Default: no key, so values in the clear pass and nothing can be sealed.
    */
   secrets?: ResourceSecrets;
+  /** Told of every NACK (a server refused a push): the metrics' laneway_sync_nacks_total. */
+  onNack?: (cluster: string, server: string) => void;
 }
 
 /**
@@ -116,12 +118,15 @@ export class SyncHub {
 
   private readonly heartbeat: NodeJS.Timeout | undefined;
 
+  private readonly onNackSeen: SyncHubOptions['onNack'];
+
   constructor(options: SyncHubOptions) {
     this.store = options.store;
     this.auth = options.auth;
     this.log = options.logger.child({ component: 'sync-hub' });
     this.checks = new RequestChecks(options.limits ?? DEFAULT_LIMITS);
     this.secrets = options.secrets ?? new ResourceSecrets(new SecretBox(new Keyring()));
+    this.onNackSeen = options.onNack;
     // Other control planes on the same database see the servers held here as connected while this runs.
     if (this.store.shared) {
       this.heartbeat = setInterval(() => {
@@ -572,6 +577,7 @@ export class SyncHub {
     session.ackedDrained = session.inflight.drained;
     session.inflight = undefined;
     session.nackedRevision = revision;
+    this.onNackSeen?.(session.cluster, session.server);
     await this.store.recordServerApplied(session.cluster, session.server, revision, errors);
     session.lastNack = { revision, errors };
     session.log.warn({ revision, errors }, 'server rejected revision; it keeps its last good state');
