@@ -229,6 +229,15 @@ describe('startHttpServer', () => {
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);
   };
 
+  it('answers GET /metrics 404 when metrics are off (LANEWAY_METRICS=off); no channel may take the path', async () => {
+    const r = await call('/metrics');
+    expectError(r, 404, 'NOT_FOUND');
+    expect(r.json?.error?.message).toContain('LANEWAY_METRICS=off');
+    expect(routes.check([{ name: 'm', method: 'GET', path: '/metrics', service: 'x', security: '', timeoutMs: 0 }])).toEqual([
+      { route: 'm', message: expect.stringContaining('which the server serves itself') },
+    ]);
+  });
+
   it('merges path parameters over the query over the JSON body, and shows the request as ctx.http', async () => {
     const r = await call('/echo/42?id=q&x=1&x=2&name=from%20query&plus=a+b', {
       method: 'POST',
