@@ -109,7 +109,12 @@ export class Site {
     });
   }
 
-  async startServer(name: string): Promise<void> {
+  /**
+   * Starts (or starts again) server `name`. `newPort`: on a fresh free port, for a server started again
+   * after a while (its old port, free meanwhile, may have become some outgoing connection's local port).
+   */
+  async startServer(name: string, newPort = false): Promise<void> {
+    if (newPort) this.httpPorts.set(name, await freePort());
     this.servers.set(
       name,
       await startServer({

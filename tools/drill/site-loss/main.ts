@@ -118,8 +118,9 @@ void runDrill('site-loss', (short ? 60 : 150) * 1000, async (cleanup, lines) => 
     `A's control plane back: ${roleName(statusA)} of ${statusA.sourceAddress} at epoch ${statusA.epoch} within ${followMs} ms; discarded ${statusA.discarded.length} change(s) (${afterSplit.length - notListed.length} of the ${afterSplit.length} post-split writes listed); channels ${converged ? 'the same as B' : 'DIFFERENT from B'} (${channelsA.length})`,
   );
 
-  // A's servers back: they serve B's state (the deploy and B's first write) and take load again.
-  await Promise.all(a.names.map((server) => a.startServer(server)));
+  // A's servers back (on new ports: nothing in front of them to keep right): they serve B's state
+  // (B's first write, not the post-split channel) and take load again.
+  await Promise.all(a.names.map((server) => a.startServer(server, true)));
   for (const server of a.names) {
     await until(`${server} serves B's write`, () => fetch(a.url(server, '/on-b'), { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0), (s) => s === 200);
     await until(`${server} drops the post-split channel`, () => fetch(a.url(server, '/split'), { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0), (s) => s === 404);
