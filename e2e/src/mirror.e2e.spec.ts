@@ -257,6 +257,14 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     const source = await a.api.mirrorStatus(a.cluster);
     expect(source.followers).toHaveLength(1);
     expect(source.followers[0]).toMatchObject({ cluster: b.cluster, connected: true, appliedRevision: status.sourceRevision });
+
+    // The same on each control plane's /metrics.
+    const scrape = async (cp: ControlPlaneHandle) => (await fetch(`http://127.0.0.1:${cp.httpPort}/metrics`)).text();
+    const metricsB = await scrape(b.cp);
+    expect(metricsB).toContain(`laneway_mirror_connected{cluster="${b.cluster}"} 1`);
+    expect(metricsB).toContain(`laneway_mirror_lag_seconds{cluster="${b.cluster}"} 0`);
+    expect(metricsB).toContain(`laneway_mirror_applied_source_revision{cluster="${b.cluster}"} ${status.sourceRevision}`);
+    expect(await scrape(a.cp)).toMatch(new RegExp(`laneway_mirror_follower_applied_revision\\{cluster="${a.cluster}",follower="[^"]+"\\} ${status.sourceRevision}`));
   });
 
   it('refuses every direct change on the follower, naming the source; draining its own servers stays allowed', async () => {

@@ -6,7 +6,7 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0
 /** A deploy compiles, stores and waits for the servers: up to minutes. */
 const DEPLOY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 /** The RPCs whose duration is also a deploy's (laneway_deploy_duration_seconds), by operation. */
-const DEPLOY_RPCS: Readonly<Record<string, string>> = { Deploy: 'deploy', Rollback: 'rollback', Undeploy: 'undeploy', ApplyConfig: 'apply_config' };
+const DEPLOY_RPCS: Readonly<Record<string, string>> = { Deploy: 'deploy', Rollback: 'rollback', Undeploy: 'undeploy', Apply: 'apply_config' };
 
 /** What the cluster gauges read at scrape time: the store's clusters and servers, and who holds a stream here. */
 export interface ClusterSource {
@@ -15,6 +15,22 @@ export interface ClusterSource {
     cluster: string,
   ): Promise<readonly { name: string; appliedRevision: number; lastNackRevision: number; drained: boolean; connectedElsewhere: boolean }[]>;
   connectedServers(cluster: string): Set<string>;
+}
+
+/** What the mirroring gauges read: a cluster's mirror status. */
+export interface MirrorSnapshot {
+  cluster: string;
+  role: 'standalone' | 'source' | 'follower';
+  epoch: number;
+  lagMs: number;
+  connected: boolean;
+  appliedSourceRevision: number;
+  followers: readonly { followerId: string; appliedRevision: number }[];
+}
+
+export interface MirrorSource {
+  listClusters(): Promise<readonly { name: string }[]>;
+  status(cluster: string): Promise<MirrorSnapshot>;
 }
 
 interface ClusterSnapshot {
@@ -98,6 +114,55 @@ export class ControlPlaneMetrics {
       (s) => s.nackedRevision,
     );
     perServer('laneway_server_drained', 'Whether each server is drained (takes no jobs): 1 or 0.', (s) => (s.drained ? 1 : 0));
+  }
+
+  /**
+   * Mirroring gauges, read at scrape time: per cluster that is a follower, its lag behind the source,
+   * whether the link is up and the source revision applied; per mirrored cluster, its epoch; per source,
+   * each follower's applied revision.
+   */
+  watchMirror(source: MirrorSource): void {
+    let cached: { at: number; value: Promise<MirrorSnapshot[]> } | undefined;
+    const read = (): Promise<MirrorSnapshot[]> => {
+      const now = Date.now();
+      if (!cached || now - cached.at > 1000) {
+        const value = (async () => {
+          const clusters = await source.listClusters();
+          const all = await Promise.all(clusters.map((c) => source.status(c.name).catch(() => undefined)));
+          return all.filter((s): s is MirrorSnapshot => s !== undefined && s.role !== 'standalone');
+        })();
+        cached = { at: now, value };
+      }
+      return cached.value.catch(() => []);
+    };
+    const perCluster = (name: string, help: string, followersOnly: boolean, value: (s: MirrorSnapshot) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['cluster'],
+        registers: [this.registry],
+        async collect() {
+          const all = await read();
+          this.reset();
+          for (const s of all) if (!followersOnly || s.role === 'follower') this.set({ cluster: s.cluster }, value(s));
+        },
+      });
+    };
+    perCluster('laneway_mirror_lag_seconds', 'How long a follower cluster has been behind its source (0 while connected and caught up).', true, (s) => s.lagMs / 1000);
+    perCluster('laneway_mirror_connected', "Whether a follower cluster's link to its source is up: 1 or 0.", true, (s) => (s.connected ? 1 : 0));
+    perCluster('laneway_mirror_applied_source_revision', 'The source revision a follower cluster has applied.', true, (s) => s.appliedSourceRevision);
+    perCluster('laneway_mirror_epoch', "A mirrored cluster's fencing epoch (raised by every promotion).", false, (s) => s.epoch);
+    new Gauge({
+      name: 'laneway_mirror_follower_applied_revision',
+      help: "On a source, the revision each follower has applied (by cluster and follower).",
+      labelNames: ['cluster', 'follower'],
+      registers: [this.registry],
+      async collect() {
+        const all = await read();
+        this.reset();
+        for (const s of all) for (const f of s.followers) this.set({ cluster: s.cluster, follower: f.followerId }, f.appliedRevision);
+      },
+    });
   }
 
   /** A server on a stream held here refused a push of `cluster`. */
