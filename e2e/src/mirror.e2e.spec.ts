@@ -410,6 +410,10 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     const lastA = Math.max(...runsA.map((r) => Date.parse(r.scheduledAt)));
     const firstB = Math.min(...runsB.map((r) => Date.parse(r.scheduledAt)));
     expect(firstB).toBeGreaterThan(lastA);
+    // None skipped either: B took over the ticks where A stopped, one interval apart throughout.
+    const sorted = times.map((t) => Date.parse(t)).sort((x, y) => x - y);
+    const gaps = sorted.slice(1).map((t, i) => t - sorted[i]!);
+    expect(gaps.filter((g) => g < 900 || g > 1100), `tick gaps ${JSON.stringify(gaps)}`).toEqual([]);
   });
 
   it('fails over (forced) with the source\'s control plane killed; the old source, back, steps down and lists its post-split change as discarded', async () => {

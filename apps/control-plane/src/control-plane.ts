@@ -103,6 +103,8 @@ export async function startControlPlane(
     reconcileSchedules: async (cluster) => {
       await schedules.reconcileCluster(cluster);
     },
+    handOverSchedules: (cluster) => schedules.handOver(cluster),
+    resumeSchedules: (cluster, cursors) => schedules.resume(cluster, cursors),
     logger,
   });
   metrics.watchMirror({

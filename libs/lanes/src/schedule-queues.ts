@@ -47,13 +47,13 @@ export class ScheduleQueues {
    * Starts or updates the schedule's ticks. An interval schedule's first tick is one interval from now
    * (an update that keeps the interval keeps the pending tick's time).
    */
-  async upsert(cluster: string, name: string, timing: ScheduleTiming, invocation: ScheduledInvocation): Promise<void> {
+  async upsert(cluster: string, name: string, timing: ScheduleTiming, invocation: ScheduledInvocation, firstTickAt?: number): Promise<void> {
     const id = scheduleSchedulerId(name);
     // A service redeployed on the other lane moves its schedules with the next update.
     for (const lane of LANES) if (lane !== invocation.lane) await this.queue(cluster, lane).removeJobScheduler(id);
     const repeat =
       'everyMs' in timing
-        ? { every: timing.everyMs, startDate: Date.now() + timing.everyMs }
+        ? { every: timing.everyMs, startDate: firstTickAt ?? Date.now() + timing.everyMs }
         : { pattern: timing.cron, tz: timing.timezone || 'UTC' };
     await this.queue(cluster, invocation.lane).upsertJobScheduler(id, repeat, {
       name: invocation.service,
@@ -102,6 +102,17 @@ export class ScheduleQueues {
     data.sch = { ...data.sch!, manual: true };
     const options: JobsOptions = { ...JOB_OPTIONS, jobId, attempts: invocation.attempts || 3, backoff: { type: 'exponential', delay: BACKOFF_MS } };
     await this.queue(cluster, invocation.lane).add(invocation.service, data, options);
+    return jobId;
+  }
+
+  /**
+   * Queues the one tick that was due at `dueMs` (a tick another site handed over and did not run): a
+   * scheduled run, recorded with that due time, whose job id is the tick's own so it is queued once.
+   */
+  async runTick(cluster: string, name: string, invocation: ScheduledInvocation, dueMs: number): Promise<string> {
+    const jobId = `${scheduleSchedulerId(name)}.handover:${Math.trunc(dueMs)}`;
+    const options: JobsOptions = { ...JOB_OPTIONS, jobId, attempts: invocation.attempts || 3, backoff: { type: 'exponential', delay: BACKOFF_MS } };
+    await this.queue(cluster, invocation.lane).add(invocation.service, jobData(name, invocation), options);
     return jobId;
   }
 

@@ -217,6 +217,7 @@ export {
   PullResponse,
   HandOverRequest,
   HandOverResponse,
+  ScheduleCursor,
   StepDownRequest,
   StepDownResponse,
   MirrorServiceService,

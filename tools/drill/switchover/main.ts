@@ -82,7 +82,7 @@ void runDrill('switchover', (short ? 60 : 150) * 1000, async (cleanup, lines) =>
   const gaps = sorted.slice(1).map((t, i) => t - sorted[i]!);
   const skipped = gaps.reduce((n, g) => n + Math.max(0, Math.round(g / TICK_MS) - 1), 0);
   lines.push(
-    `schedule ticks (every ${TICK_MS} ms): ${runsA.length} on A, ${runsB.length} on B, ${duplicates} run twice; A's last at ${lastA - promoteAt} ms, B's first at ${firstB - promoteAt} ms from the Promote call; longest gap ${Math.max(...gaps)} ms (${skipped} tick time(s) not run during the handover)`,
+    `schedule ticks (every ${TICK_MS} ms): ${runsA.length} on A, ${runsB.length} on B, ${duplicates} run twice; A's last at ${lastA - promoteAt} ms, B's first at ${firstB - promoteAt} ms from the Promote call; longest gap ${Math.max(...gaps)} ms (${skipped} tick time(s) run on neither site)`,
   );
 
   const problems: string[] = [];
@@ -91,6 +91,7 @@ void runDrill('switchover', (short ? 60 : 150) * 1000, async (cleanup, lines) =>
   if (writer.other.length) problems.push(`${writer.other.length} write(s) failed other than with FAILED_PRECONDITION`);
   if (ghosts.length) problems.push(`refused write(s) present on a site: ${ghosts.map((w) => w.name).join(', ')}`);
   if (duplicates) problems.push(`${duplicates} tick(s) ran twice`);
+  if (skipped) problems.push(`${skipped} tick time(s) ran on neither site`);
   if (!(firstB > lastA)) problems.push(`A ran a tick (${new Date(lastA).toISOString()}) at or after B's first (${new Date(firstB).toISOString()})`);
   if (runsA.length === 0) problems.push('A ran no tick before the switchover');
   if (statusA.epoch !== promoted.status?.epoch) problems.push(`A is at epoch ${statusA.epoch}, B at ${promoted.status?.epoch}`);

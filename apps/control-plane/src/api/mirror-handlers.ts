@@ -39,7 +39,7 @@ export function mirrorHandlers(
     pull: followers.handleStream,
     handOver: unary('HandOver', log, anyone, async (req, call) => {
       await auth.requireMirror(call.metadata, cluster(req), 'HandOver');
-      return { finalRevision: await mirror.handOver({ ...req, cluster: cluster(req) }) };
+      return mirror.handOver({ ...req, cluster: cluster(req) });
     }),
     stepDown: unary('StepDown', log, anyone, async (req, call) => {
       await auth.requireMirror(call.metadata, cluster(req), 'StepDown');

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
 import { status, type Metadata } from '@grpc/grpc-js';
-import type { DiscardedChange, FollowRequest, HandOverRequest, MirrorFollower, MirrorServiceClient, MirrorStatus, PromoteRequest, StepDownRequest } from '@laneway/proto';
+import type { DiscardedChange, FollowRequest, HandOverRequest, HandOverResponse, MirrorFollower, MirrorServiceClient, MirrorStatus, PromoteRequest, StepDownRequest } from '@laneway/proto';
 import { MirrorRole } from '@laneway/proto';
 import type { Logger } from 'pino';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../errors';
@@ -30,6 +30,10 @@ export interface MirrorCoordinatorOptions {
    * source or standalone cluster, removed on a follower or a source handing over.
    */
   reconcileSchedules(cluster: string): Promise<void>;
+  /** Planned switchover, source: removes the schedules' job schedulers, answering where each stopped. */
+  handOverSchedules(cluster: string): Promise<{ name: string; nextDueMs: number }[]>;
+  /** Planned switchover, new source: arms the schedules from where the old source stopped. */
+  resumeSchedules(cluster: string, cursors: readonly { name: string; nextDueMs: number }[]): Promise<void>;
   logger: Logger;
 }
 
@@ -145,15 +149,16 @@ export class MirrorCoordinator {
       try {
         const epoch = state.epoch + 1;
         let finalRevision: number;
+        let cursors: { name: string; nextDueMs: number }[];
         try {
-          finalRevision = (
-            await call<HandOverRequest, { finalRevision: number }>(client, 'handOver', metadata(), {
-              cluster: sourceCluster,
-              epoch,
-              followerId: this.followerId(cluster, target.token),
-              newSource: request.address ? `cluster '${cluster}' at ${request.address}` : `cluster '${cluster}'`,
-            })
-          ).finalRevision;
+          const answer = await call<HandOverRequest, HandOverResponse>(client, 'handOver', metadata(), {
+            cluster: sourceCluster,
+            epoch,
+            followerId: this.followerId(cluster, target.token),
+            newSource: request.address ? `cluster '${cluster}' at ${request.address}` : `cluster '${cluster}'`,
+          });
+          finalRevision = answer.finalRevision;
+          cursors = answer.schedules;
         } catch (err) {
           const { code, message } = describeSourceError(target.address, err);
           if (code === status.UNAVAILABLE || code === status.DEADLINE_EXCEEDED) {
@@ -170,7 +175,11 @@ export class MirrorCoordinator {
         this.stopLink(cluster);
         const promoted = await this.opts.store.promote(cluster, { epoch, ...advertise });
         this.log.info({ cluster, epoch: promoted.epoch, finalRevision }, 'promoted: planned switchover, nothing lost');
-        await this.armSchedules(cluster);
+        // The schedules go on from where the old source stopped them: no tick twice, none skipped.
+        await this.opts.resumeSchedules(cluster, cursors).catch(async (err: unknown) => {
+          this.log.warn({ err, cluster }, 'could not resume the schedules from the old source\'s ticks; arming them afresh');
+          await this.armSchedules(cluster);
+        });
         const following = await this.tellStepDown(cluster).catch((err: unknown) => {
           this.log.warn({ err: (err as Error).message, cluster }, 'the old source did not step down yet; retrying');
           this.scheduleStepDown(cluster, STEP_DOWN_RETRY_MS);
@@ -196,12 +205,18 @@ export class MirrorCoordinator {
   }
 
   /** Source: a follower being promoted asks this site to stop taking writes; answers with the final revision. */
-  async handOver(request: HandOverRequest): Promise<number> {
+  async handOver(request: HandOverRequest): Promise<HandOverResponse> {
     const cluster = request.cluster;
     const finalRevision = await this.opts.store.beginHandOver(cluster, request.epoch, request.newSource, Date.now() + HANDOVER_MS);
     this.log.warn({ cluster, to: request.newSource, epoch: request.epoch, finalRevision }, 'handing over: writes are refused until the new source takes over');
-    // No tick may fire here from now on: the new source arms the schedules once it is writable.
-    await this.opts.reconcileSchedules(cluster).catch((err: unknown) => this.log.warn({ err, cluster }, 'could not disarm the schedules for the handover'));
+    // No tick fires here from now on: the new source arms the schedules, from these cursors, once it is writable.
+    let schedules: { name: string; nextDueMs: number }[] = [];
+    try {
+      schedules = await this.opts.handOverSchedules(cluster);
+    } catch (err) {
+      this.log.warn({ err, cluster }, 'could not hand the schedules over (Redis?); the new source arms them afresh');
+      await this.opts.reconcileSchedules(cluster).catch(() => undefined);
+    }
     clearTimeout(this.handoverTimers.get(cluster));
     const timer = setTimeout(() => {
       this.handoverTimers.delete(cluster);
@@ -215,7 +230,7 @@ export class MirrorCoordinator {
     }, HANDOVER_MS + 100);
     timer.unref();
     this.handoverTimers.set(cluster, timer);
-    return finalRevision;
+    return { finalRevision, schedules };
   }
 
   /** Old source: a new source of a higher epoch orders this site to follow it. */

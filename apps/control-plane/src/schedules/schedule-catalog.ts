@@ -128,6 +128,65 @@ export class ScheduleCatalog {
     return { repairs, failed };
   }
 
+  /**
+   * Planned switchover, on the source (writes already refused): removes every active schedule's job
+   * scheduler and answers, per schedule, the first tick this site will not run, so the new source
+   * continues the same ticks. A tick due before the removal ran here; an interval schedule's next one
+   * is one interval on; a cron schedule whose tick was already due has no cursor (the new source arms
+   * it afresh).
+   */
+  async handOver(cluster: string): Promise<{ name: string; nextDueMs: number }[]> {
+    const { resources } = await this.resources.list(cluster);
+    const out: { name: string; nextDueMs: number }[] = [];
+    for (const { name, spec } of resources) {
+      if (spec.paused) continue;
+      const next = await this.bullmq('read the next tick of', cluster, name, () => this.queues.next(cluster, name));
+      await this.bullmq('remove the job scheduler of', cluster, name, () => this.queues.remove(cluster, name));
+      const removedAt = Date.now();
+      if (next === undefined) continue;
+      if (next > removedAt) out.push({ name, nextDueMs: next });
+      else if (spec.intervalMs) out.push({ name, nextDueMs: next + Math.ceil((removedAt - next + 1) / spec.intervalMs) * spec.intervalMs });
+    }
+    // Anything else (leftovers) goes the usual way: a handing-over source arms nothing.
+    await this.reconcileCluster(cluster);
+    return out;
+  }
+
+  /**
+   * Planned switchover, on the new source: arms each active schedule from where the old source left
+   * it. Each tick that fell due during the handover runs once now, recorded with its due time (at most
+   * ten per schedule); an interval schedule keeps its phase. Schedules without a cursor are armed as new.
+   */
+  async resume(cluster: string, cursors: readonly { name: string; nextDueMs: number }[]): Promise<void> {
+    const byName = new Map(cursors.map((c) => [c.name, c.nextDueMs]));
+    const { resources } = await this.resources.list(cluster);
+    const services = new Map((await this.store.listServices(cluster)).services.map((s) => [s.name, s]));
+    for (const { name, spec } of resources) {
+      if (spec.paused) continue;
+      let invocation: ScheduledInvocation;
+      try {
+        invocation = invocationOf(cluster, name, spec, services.get(spec.service));
+      } catch (err) {
+        this.log.warn({ cluster, schedule: name, err: (err as Error).message }, 'schedule not armed after the switchover');
+        continue;
+      }
+      const timing = timingOf(spec);
+      let due = byName.get(name);
+      const now = Date.now();
+      const ran: string[] = [];
+      while (due !== undefined && due <= now && ran.length < 10) {
+        const tick = due;
+        await this.bullmq('queue a handed-over tick of', cluster, name, () => this.queues.runTick(cluster, name, invocation, tick));
+        ran.push(new Date(tick).toISOString());
+        due = 'everyMs' in timing ? due + timing.everyMs : undefined;
+      }
+      if (ran.length) this.log.info({ cluster, schedule: name, ticks: ran }, 'ran the ticks that fell due during the switchover');
+      let firstTickAt: number | undefined;
+      if (due !== undefined && 'everyMs' in timing) firstTickAt = due > now ? due : due + Math.ceil((now - due + 1) / timing.everyMs) * timing.everyMs;
+      await this.bullmq('set the job scheduler of', cluster, name, () => this.queues.upsert(cluster, name, timing, invocation, firstTickAt));
+    }
+  }
+
   /** Removes the job scheduler and the run list of a deleted schedule. */
   async forget(cluster: string, name: string): Promise<void> {
     await this.bullmq('remove the job scheduler of', cluster, name, async () => {

@@ -248,6 +248,17 @@ export interface HandOverRequest {
 export interface HandOverResponse {
   /** The source's final revision: the follower applies up to it before it becomes writable. */
   finalRevision: number;
+  /**
+   * Per active schedule, the first tick the source will not run (its job schedulers are removed): the
+   * new source runs the ticks due since then once, and keeps the phase.
+   */
+  schedules: ScheduleCursor[];
+}
+
+export interface ScheduleCursor {
+  name: string;
+  /** Milliseconds since the epoch. */
+  nextDueMs: number;
 }
 
 export interface StepDownRequest {
@@ -2384,13 +2395,16 @@ export const HandOverRequest: MessageFns<HandOverRequest> = {
 };
 
 function createBaseHandOverResponse(): HandOverResponse {
-  return { finalRevision: 0 };
+  return { finalRevision: 0, schedules: [] };
 }
 
 export const HandOverResponse: MessageFns<HandOverResponse> = {
   encode(message: HandOverResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.finalRevision !== 0) {
       writer.uint32(8).int64(message.finalRevision);
+    }
+    for (const v of message.schedules) {
+      ScheduleCursor.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2416,6 +2430,14 @@ export const HandOverResponse: MessageFns<HandOverResponse> = {
             message.finalRevision = longToNumber(reader.int64());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.schedules.push(ScheduleCursor.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2435,6 +2457,9 @@ export const HandOverResponse: MessageFns<HandOverResponse> = {
         : isSet(object.final_revision)
         ? globalThis.Number(object.final_revision)
         : 0,
+      schedules: globalThis.Array.isArray(object?.schedules)
+        ? object.schedules.map((e: any) => ScheduleCursor.fromJSON(e))
+        : [],
     };
   },
 
@@ -2442,6 +2467,9 @@ export const HandOverResponse: MessageFns<HandOverResponse> = {
     const obj: any = {};
     if (message.finalRevision !== 0) {
       obj.finalRevision = Math.round(message.finalRevision);
+    }
+    if (message.schedules?.length) {
+      obj.schedules = message.schedules.map((e) => ScheduleCursor.toJSON(e));
     }
     return obj;
   },
@@ -2452,6 +2480,96 @@ export const HandOverResponse: MessageFns<HandOverResponse> = {
   fromPartial<I extends Exact<DeepPartial<HandOverResponse>, I>>(object: I): HandOverResponse {
     const message = createBaseHandOverResponse();
     message.finalRevision = object.finalRevision ?? 0;
+    message.schedules = object.schedules?.map((e) => ScheduleCursor.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseScheduleCursor(): ScheduleCursor {
+  return { name: "", nextDueMs: 0 };
+}
+
+export const ScheduleCursor: MessageFns<ScheduleCursor> = {
+  encode(message: ScheduleCursor, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.nextDueMs !== 0) {
+      writer.uint32(16).int64(message.nextDueMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScheduleCursor {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScheduleCursor();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.nextDueMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScheduleCursor {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      nextDueMs: isSet(object.nextDueMs)
+        ? globalThis.Number(object.nextDueMs)
+        : isSet(object.next_due_ms)
+        ? globalThis.Number(object.next_due_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ScheduleCursor): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.nextDueMs !== 0) {
+      obj.nextDueMs = Math.round(message.nextDueMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScheduleCursor>, I>>(base?: I): ScheduleCursor {
+    return ScheduleCursor.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScheduleCursor>, I>>(object: I): ScheduleCursor {
+    const message = createBaseScheduleCursor();
+    message.name = object.name ?? "";
+    message.nextDueMs = object.nextDueMs ?? 0;
     return message;
   },
 };
