@@ -5,6 +5,7 @@ import { loadConfig } from './config/load-config';
 import type { LogFormat } from './config/load-config';
 import { adminTokenNotice } from './auth/admin-token';
 import { startControlPlane } from './control-plane';
+import { startTracing, tracing } from '@laneway/lanes';
 
 /**
  * The root logger: JSON lines on stdout (what log collectors and the e2e tests read), or, on a
@@ -22,6 +23,10 @@ function createLogger(level: string, format: LogFormat): Logger {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, config.logFormat ?? 'auto');
+  // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) set: spans go out over OTLP/HTTP. Unset, nothing is loaded.
+  if (await startTracing({ defaultServiceName: 'laneway-control-plane' })) {
+    logger.info({ serviceName: process.env['OTEL_SERVICE_NAME'] || 'laneway-control-plane' }, 'tracing: exporting spans over OTLP/HTTP');
+  }
   const running = await startControlPlane(config, logger);
   if (running.adminTokenSource === 'generated' && running.adminTokenFile) {
     process.stderr.write(adminTokenNotice(running.adminToken, running.adminTokenFile, process.stderr.isTTY === true));
@@ -31,13 +36,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    running.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    running
+      .close()
+      // The last spans go out before the process ends.
+      .then(() => tracing()?.shutdown().catch(() => undefined))
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

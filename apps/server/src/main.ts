@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { loadConfig } from './config/load-config';
 import type { LogFormat } from './config/load-config';
+import { startTracing, tracing } from '@laneway/lanes';
 import { startServer, type RunningServer } from './server';
 
 /**
@@ -21,6 +22,9 @@ function createLogger(level: string, format: LogFormat): Logger {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, config.logFormat ?? 'auto');
+  // OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) set: spans go out over OTLP/HTTP. Unset, nothing is loaded.
+  const traced = await startTracing({ defaultServiceName: 'laneway-server', attributes: { 'service.instance.id': config.serverName, 'laneway.cluster': config.cluster } });
+  if (traced) logger.info({ serviceName: process.env['OTEL_SERVICE_NAME'] || 'laneway-server' }, 'tracing: exporting spans over OTLP/HTTP');
   let stopping = false;
   // Set once started; a refusal may in principle arrive before (it then has nothing to close).
   const started: { server?: RunningServer } = {};
@@ -38,13 +42,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight jobs');
-    running.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    running
+      .close()
+      // The last spans go out before the process ends.
+      .then(() => tracing()?.shutdown().catch(() => undefined))
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import os from 'node:os';
 import path from 'node:path';
-import { LaneClient } from '@laneway/lanes';
+import { LaneClient, tracing } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/load-config';
 import { CpuPool } from './cpu/cpu-pool';
@@ -24,6 +24,7 @@ import { ServiceRegistry, type RegisteredService, type Update } from './registry
 import { ResourceSet } from './resources/resource-set';
 import { readControlPlaneCa } from './sync/control-plane-tls';
 import { SyncAgent, type ApplyError } from './sync/sync-agent';
+import { traceConnectionCall } from './tracing/spans';
 
 export interface RunningServer {
   registry: ServiceRegistry;
@@ -80,6 +81,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     server: config.serverName,
     log: log.child({ component: 'connections' }),
     onCall: metrics && ((name, kind, seconds, ok) => (ok ? metrics.connection(name, kind).observe(seconds) : metrics.connection(name, kind).observeError(seconds))),
+    traceCall: tracing() ? traceConnectionCall : undefined,
   });
   metrics?.watchConnections(() => connectors.stats());
 
@@ -90,8 +92,13 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     workerPath: options.cpuWorkerPath ?? path.join(__dirname, 'cpu-worker.js'),
     threadData: { cluster: config.cluster, server: config.serverName },
     logger: log,
-    onInvoke: (service, input, timeoutMs, async) =>
-      async ? invokerRef.current!.invokeAsyncFromService(service, input) : invokerRef.current!.invokeFromService(service, input, timeoutMs),
+    onInvoke: (service, input, timeoutMs, async, traceparent) => {
+      const call = (): Promise<unknown> =>
+        async ? invokerRef.current!.invokeAsyncFromService(service, input) : invokerRef.current!.invokeFromService(service, input, timeoutMs);
+      // A CPU thread's ctx.invoke: the call continues the thread's span (its job then carries it).
+      const t = traceparent ? tracing() : undefined;
+      return t ? t.api.context.with(t.extract(traceparent), call) : call();
+    },
     recycleAboveHeapMb: config.cpuThreadMaxHeapMb,
     loadTimeoutMs: config.loadTimeoutMs,
     sched: config.cpuSched,

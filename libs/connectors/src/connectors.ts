@@ -17,7 +17,7 @@ import { ConnectionError } from './connection-error';
 import { connectionFailure, describeConnection, kindOf, prefix, type ConnectionInfo, type ConnectionKind } from './connection-info';
 import { RedisBackend } from './redis/redis-backend';
 import { RestBackend } from './rest/rest-backend';
-import { Slot } from './slot';
+import { Slot, type CallDetail, type CallEnd } from './slot';
 import { probeSql, SqlBackend, type PoolStats } from './sql/sql-backend';
 import { RoutingDriver } from './sql/routing-driver';
 import { probeRedis } from './redis/probe-redis';
@@ -42,6 +42,12 @@ export interface ConnectorsOptions {
    * are not timed.
    */
   onCall?: (name: string, kind: ConnectionKind, seconds: number, ok: boolean) => void;
+  /**
+   * Told of every call (a SQL query, a REST request, a Redis command, an AMQP publish) as it starts,
+   * with the connection's description: the server's tracing makes a client span of it, and ends it
+   * with what this returns. Unset (tracing off), calls are not traced.
+   */
+  traceCall?: (connection: ConnectionInfo, call: CallDetail) => CallEnd;
 }
 
 /** One connection now, as {@link Connectors.stats} reports it. */
@@ -88,9 +94,11 @@ export class Connectors {
   private readonly amqpClients = new Map<string, AmqpPublisher>();
   private closed = false;
   private readonly onCall: ConnectorsOptions['onCall'];
+  private readonly traceCall: ConnectorsOptions['traceCall'];
 
   constructor(options: ConnectorsOptions) {
     this.onCall = options.onCall;
+    this.traceCall = options.traceCall;
     this.server = options.server;
     this.log = options.log ?? pino({ level: 'silent' });
     this.drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
@@ -110,6 +118,8 @@ export class Connectors {
         const slot = new Slot(entry.version, entry.spec, describeConnection(entry.name, kind, entry.spec));
         const onCall = this.onCall;
         if (onCall) slot.onCall = (seconds, ok) => onCall(entry.name, kind, seconds, ok);
+        const traceCall = this.traceCall;
+        if (traceCall) slot.traceCall = (call) => traceCall(slot.info, call);
         next.set(entry.name, slot);
       }
     }
@@ -143,7 +153,12 @@ export class Connectors {
     let client = this.restClients.get(name);
     if (!client) {
       const call = (method: string, path: string, body: unknown, options: RestRequestOptions | undefined) =>
-        this.tracked(name, 'rest', (slot) => this.build(slot, () => new RestBackend(slot.spec.rest!, slot.info)).call({ method, path, body, options }));
+        this.tracked(
+          name,
+          'rest',
+          (slot) => this.build(slot, () => new RestBackend(slot.spec.rest!, slot.info)).call({ method, path, body, options }),
+          () => ({ operation: method, statement: path }),
+        );
       client = {
         get: (path, options) => call('GET', path, undefined, options),
         delete: (path, options) => call('DELETE', path, undefined, options),
@@ -171,6 +186,7 @@ export class Connectors {
         publish: (exchange, routingKey, message, options) =>
           this.tracked(name, 'amqp', (slot) =>
             this.build(slot, () => new AmqpBackend(slot.spec.amqp!, slot.info, this.log, this.server)).publish(exchange, routingKey, message, options),
+            () => ({ operation: 'publish', exchange, routingKey }),
           ),
       };
       this.amqpClients.set(name, publisher);
@@ -254,18 +270,25 @@ export class Connectors {
   }
 
   /** Runs `work` on the connection's current version, counted as in flight on it. */
-  private async tracked<T>(name: string, use: string, work: (slot: Slot) => Promise<T>): Promise<T> {
+  private async tracked<T>(name: string, use: string, work: (slot: Slot) => Promise<T>, describe: () => CallDetail): Promise<T> {
     const slot = this.slot(name, use, [use as ConnectionKind]);
     slot.enter();
     const started = slot.onCall ? performance.now() : 0;
+    const end = slot.traceCall?.(describe());
     let ok = false;
+    let failure: unknown;
+    let result: T | undefined;
     try {
-      const result = await work(slot);
+      result = await work(slot);
       ok = true;
       return result;
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
       slot.leave();
       slot.onCall?.((performance.now() - started) / 1000, ok);
+      end?.(ok ? undefined : failure, ok ? (result as { status?: number } | undefined)?.status : undefined);
     }
   }
 

@@ -1,6 +1,19 @@
 import type { ConnectionSpec } from '@laneway/proto';
 import type { ConnectionInfo } from './connection-info';
 
+/** What a traced call is: `operation` is a SQL statement's first keyword, an HTTP method, a Redis command or `publish`. */
+export interface CallDetail {
+  operation: string;
+  /** A SQL query as compiled (placeholders, no values); a REST call's path. */
+  statement?: string;
+  /** An AMQP publish's exchange and routing key. */
+  exchange?: string;
+  routingKey?: string;
+}
+
+/** Ends a traced call: with the error it failed with, or (a REST call) the status it answered. */
+export type CallEnd = (error: unknown, status?: number) => void;
+
 /** The kind-specific client behind one version of a connection. */
 export interface Backend {
   /** Closes its pool; calls still running on it may fail. */
@@ -18,6 +31,8 @@ export class Slot {
   retired = false;
   /** Told of every call on this version (its duration in seconds, and whether it succeeded): the server's metrics. */
   onCall: ((seconds: number, ok: boolean) => void) | undefined;
+  /** Told of every call as it starts, when tracing is on; what it returns is called once the call ends. */
+  traceCall: ((call: CallDetail) => CallEnd) | undefined;
 
   constructor(
     readonly version: string,

@@ -18,3 +18,14 @@ export {
   SCHEDULE_RUNS_KEPT,
   type ScheduleRunRecord,
 } from './schedule-runs';
+export {
+  startThreadTracing,
+  startTracing,
+  tracing,
+  tracingRequested,
+  TRACER_NAME,
+  type StartTracingOptions,
+  type ThreadSpan,
+  type TraceApi,
+  type Tracing,
+} from './tracing';

@@ -18,6 +18,8 @@ export interface InvocationJob {
   h?: HttpRequestInfo;
   /** The schedule that fired this job: the server records its run, and keeps runs apart when told to. */
   sch?: ScheduleMark;
+  /** The W3C traceparent of the span that queued the job, when tracing is on (see tracing.ts). */
+  tp?: string;
 }
 
 /** What a schedule's jobs carry (see {@link InvocationJob.sch}). */

@@ -30,6 +30,8 @@ export interface InvokeRequest {
   invocationId?: string;
   /** The HTTP request of an invocation that came through a REST channel, for the service's `ctx.http`. */
   http?: HttpRequestInfo;
+  /** The W3C traceparent of the caller's span (tracing on): the job carries it, the span that runs it is its child. */
+  traceparent?: string;
 }
 
 export interface InvokeAsyncRequest {
@@ -42,6 +44,8 @@ export interface InvokeAsyncRequest {
   /** First retry delay, doubled each attempt; default 1000 ms. */
   backoffMs?: number;
   invocationId?: string;
+  /** As {@link InvokeRequest.traceparent}. */
+  traceparent?: string;
 }
 
 /** An async invocation as stored in its lane queue. */
@@ -137,6 +141,7 @@ export class LaneClient {
       id: request.invocationId ?? `${this.callerId}-${correlationId}`,
     };
     if (request.http) job.h = request.http;
+    if (request.traceparent) job.tp = request.traceparent;
     const result = new Promise<InvocationResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
@@ -190,6 +195,7 @@ export class LaneClient {
   async invokeAsync(request: InvokeAsyncRequest): Promise<string> {
     const id = request.invocationId ?? `${this.callerId}-a${++this.sequence}`;
     const job: InvocationJob = { s: request.service, i: request.input ?? null, id };
+    if (request.traceparent) job.tp = request.traceparent;
     const added = await this.queue(request.cluster, request.lane).add(request.service, job, {
       jobId: id,
       attempts: request.attempts ?? 3,

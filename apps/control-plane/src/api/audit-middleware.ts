@@ -1,6 +1,7 @@
 import type { Server, ServiceDefinition, ServerUnaryCall, sendUnaryData, UntypedHandleCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { tracing } from '@laneway/lanes';
 import { auditScope, type AuditScope, type ClusterStore } from '../store';
 
 type UnaryHandler = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => void;
@@ -31,8 +32,11 @@ function field(request: unknown, name: string): string {
   return typeof value === 'string' ? value.slice(0, 200) : '';
 }
 
-/** The W3C trace id of an incoming traceparent, or ''. */
+/** The trace id of the call's span when tracing is on (see trace-middleware.ts), else of an incoming traceparent, or ''. */
 function traceIdOf(call: ServerUnaryCall<unknown, unknown>): string {
+  const t = tracing();
+  const active = t?.api.trace.getSpanContext(t.api.context.active());
+  if (active && t!.api.isSpanContextValid(active)) return active.traceId;
   const header = call.metadata.get('traceparent')[0];
   const match = typeof header === 'string' ? /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(header.trim()) : null;
   return match ? match[1]! : '';

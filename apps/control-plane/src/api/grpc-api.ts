@@ -27,7 +27,7 @@ import {
   type ServerInfo,
   type ServerServiceServer,
 } from '@laneway/proto';
-import type { AsyncJobInfo } from '@laneway/lanes';
+import { tracing, type AsyncJobInfo } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
 import { laneToProto, type DeployPipeline } from '../deploy/deploy-pipeline';
@@ -58,6 +58,7 @@ import type { FollowerSessions } from '../sync/follower-sessions';
 import { mirrorHandlers } from './mirror-handlers';
 import { auditHandlers } from './audit-handlers';
 import { instrumentAudit } from './audit-middleware';
+import { instrumentTracing } from './trace-middleware';
 
 export interface GrpcApiDeps {
   store: ClusterStore;
@@ -135,6 +136,9 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   const server = new Server(serverOptions(deps.limits));
   // Before any addService: every service's unary calls are timed.
   deps.metrics?.instrument(server);
+  // With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), every unary call is a span; before the audit, which reads its trace id.
+  const traced = tracing();
+  if (traced) instrumentTracing(server, traced);
   // Every call that changes something writes an audit record (in the change's transaction when it bumps a revision).
   instrumentAudit(server, store, log);
   // Every field of every request is checked against the limits before it reaches the store or a queue.

@@ -1,4 +1,4 @@
-import type { AsyncJobInfo, LaneClient } from '@laneway/lanes';
+import { tracing, type AsyncJobInfo, type LaneClient, type Tracing } from '@laneway/lanes';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, shownValue, UnavailableError } from '../errors';
 import type { ClusterStore, ServiceRecord } from '../store';
 
@@ -28,7 +28,10 @@ export class InvokeGateway {
     const record = await this.find(cluster, service);
     this.requireRedis();
     const timeout = timeoutMs || record.policy.timeoutMs || DEFAULT_TIMEOUT_MS;
-    const result = await this.lanes.invoke({ cluster, lane: record.lane, service, input, timeoutMs: timeout });
+    const t = tracing();
+    const result = await (t
+      ? traced(t, `invoke ${service}`, false, (traceparent) => this.lanes.invoke({ cluster, lane: record.lane, service, input, timeoutMs: timeout, traceparent }))
+      : this.lanes.invoke({ cluster, lane: record.lane, service, input, timeoutMs: timeout }));
     return { outputJson: JSON.stringify(result.output ?? null), server: result.server, version: result.version };
   }
 
@@ -36,7 +39,10 @@ export class InvokeGateway {
     const input = parseInput(inputJson);
     const record = await this.find(cluster, service);
     this.requireRedis();
-    return this.lanes.invokeAsync({ cluster, lane: record.lane, service, input, attempts: record.policy.attempts || undefined });
+    const attempts = record.policy.attempts || undefined;
+    const t = tracing();
+    if (t) return traced(t, `invokeAsync ${service}`, true, (traceparent) => this.lanes.invokeAsync({ cluster, lane: record.lane, service, input, attempts, traceparent }));
+    return this.lanes.invokeAsync({ cluster, lane: record.lane, service, input, attempts });
   }
 
   async getJob(cluster: string, jobId: string): Promise<AsyncJobInfo> {
@@ -82,5 +88,22 @@ function parseInput(inputJson: string): unknown {
     return JSON.parse(inputJson) as unknown;
   } catch (err) {
     throw new InvalidArgumentError('input_json', `input_json ${shownValue(inputJson)} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * With tracing on: the call to the lane as a span (CLIENT for Invoke, PRODUCER for InvokeAsync), child
+ * of the RPC's; its traceparent goes in the job, so the run on a server continues this trace.
+ */
+async function traced<T>(t: Tracing, name: string, async: boolean, call: (traceparent: string | undefined) => Promise<T>): Promise<T> {
+  const { api } = t;
+  const span = t.tracer.startSpan(name, { kind: async ? api.SpanKind.PRODUCER : api.SpanKind.CLIENT, attributes: { 'laneway.service': name.slice(name.indexOf(' ') + 1) } });
+  try {
+    return await call(t.traceparent(api.trace.setSpan(api.context.active(), span)));
+  } catch (err) {
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: (err as Error)?.message ?? String(err) });
+    throw err;
+  } finally {
+    span.end();
   }
 }

@@ -1,4 +1,6 @@
 import type { AmqpPublisher, HttpRequestInfo, InvokeOptions, RedisClient, RestClient, ServiceContext, ServiceLogger, SqlClient } from '@laneway/sdk';
+import { tracing, type Tracing } from '@laneway/lanes/tracing';
+import { endSpan } from '../tracing/spans';
 
 /** The pooled clients of this thread's connections (a `Connectors` of @laneway/connectors). */
 export interface ConnectionClients {
@@ -95,8 +97,44 @@ export class InvocationContext implements ServiceContext {
     (this.controller ??= new AbortController()).abort();
   }
 
-  readonly invoke = <T>(target: string, input?: unknown, options?: InvokeOptions): Promise<T> =>
-    this.host.invoke(target, input ?? null, options?.timeoutMs, this.deadline) as Promise<T>;
+  readonly invoke = <T>(target: string, input?: unknown, options?: InvokeOptions): Promise<T> => {
+    const t = tracing();
+    if (t) return traced(t, this.service, target, false, () => this.host.invoke(target, input ?? null, options?.timeoutMs, this.deadline)) as Promise<T>;
+    return this.host.invoke(target, input ?? null, options?.timeoutMs, this.deadline) as Promise<T>;
+  };
 
-  readonly invokeAsync = (target: string, input?: unknown): Promise<string> => this.host.invokeAsync(target, input ?? null);
+  readonly invokeAsync = (target: string, input?: unknown): Promise<string> => {
+    const t = tracing();
+    if (t) return traced(t, this.service, target, true, () => this.host.invokeAsync(target, input ?? null));
+    return this.host.invokeAsync(target, input ?? null);
+  };
+}
+
+/**
+ * `ctx.invoke` (CLIENT) or `ctx.invokeAsync` (PRODUCER) as a child span of the caller's: the call
+ * runs in its context, so a job it queues carries it and the run of the target is its child.
+ */
+function traced<T>(t: Tracing, caller: string, target: string, async: boolean, call: () => Promise<T>): Promise<T> {
+  const { api } = t;
+  const span = t.tracer.startSpan(`${async ? 'invokeAsync' : 'invoke'} ${target}`, {
+    kind: async ? api.SpanKind.PRODUCER : api.SpanKind.CLIENT,
+    attributes: { 'laneway.service': target, 'laneway.caller': caller },
+  });
+  let pending: Promise<T>;
+  try {
+    pending = api.context.with(api.trace.setSpan(api.context.active(), span), call);
+  } catch (err) {
+    endSpan(t, span, err);
+    throw err;
+  }
+  return pending.then(
+    (value) => {
+      endSpan(t, span);
+      return value;
+    },
+    (err: unknown) => {
+      endSpan(t, span, err);
+      throw err;
+    },
+  );
 }

@@ -1,4 +1,5 @@
 import type { ConnectionEntry } from '@laneway/connectors';
+import type { ThreadSpan } from '@laneway/lanes/tracing';
 import type { HttpRequestInfo, InvocationErrorCode } from '@laneway/sdk';
 import type { HeapLimit } from '../load/describe-load-failure';
 import type { ServiceCode } from '../registry/service-registry';
@@ -10,7 +11,8 @@ export type ToCpuThread =
   | { t: 'abort' }
   /** The cluster's connections (secrets included), for the thread's own pools; the whole set each time. */
   | { t: 'connections'; entries: ConnectionEntry[] }
-  | { t: 'run'; id: number; service: string; input: unknown; invocationId: string; deadline: number; http?: HttpRequestInfo }
+  /** `tp`: the W3C traceparent of the span the run continues, when tracing is on. */
+  | { t: 'run'; id: number; service: string; input: unknown; invocationId: string; deadline: number; http?: HttpRequestInfo; tp?: string }
   | { t: 'invoke-result'; id: number; ok: true; output: unknown }
   | { t: 'invoke-result'; id: number; ok: false; code: InvocationErrorCode; message: string; retryable?: false }
   /** Check an input against a service's input schema only (an async call, before it is queued). */
@@ -28,7 +30,10 @@ export type FromCpuThread =
   /** The answer to `check`: `message` says why the schema refused the input (ok when it fits or the service has no schema). */
   | { t: 'checked'; id: number; ok: true }
   | { t: 'checked'; id: number; ok: false; message: string }
-  | { t: 'invoke'; id: number; service: string; input: unknown; timeoutMs: number | undefined; async: boolean }
+  /** `tp`: the traceparent of the thread's `ctx.invoke` span, when tracing is on. */
+  | { t: 'invoke'; id: number; service: string; input: unknown; timeoutMs: number | undefined; async: boolean; tp?: string }
+  /** Finished spans (tracing on), exported by the main thread. */
+  | { t: 'spans'; spans: ThreadSpan[] }
   | { t: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: Record<string, unknown>; message: string };
 
 /** JSON Schemas of a service's input and output (see json-schemas-of.ts); either may be absent. */
@@ -67,4 +72,6 @@ export interface CpuThreadInit extends CpuThreadData {
   /** The heap at which V8 stops the thread, if limited. */
   heap: HeapLimit | undefined;
   sched: CpuSched;
+  /** Tracing is on in the main thread: the thread makes spans of its runs and posts them back. */
+  tracing: boolean;
 }

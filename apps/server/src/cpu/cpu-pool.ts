@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { ConnectionEntry } from '@laneway/connectors';
+import { tracing } from '@laneway/lanes';
 import type { HttpRequestInfo, InvocationErrorCode } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { describeLoadFailure, type HeapLimit, type LoadFailure } from '../load/describe-load-failure';
@@ -21,7 +22,7 @@ export interface CpuPoolOptions {
   threadData: CpuThreadData;
   logger: Logger;
   /** Serves `ctx.invoke` (and, with `async`, `ctx.invokeAsync`) calls made by CPU-lane services. */
-  onInvoke: (service: string, input: unknown, timeoutMs: number | undefined, async: boolean) => Promise<unknown>;
+  onInvoke: (service: string, input: unknown, timeoutMs: number | undefined, async: boolean, traceparent: string | undefined) => Promise<unknown>;
   /**
    * A thread whose heap exceeds this after a job is replaced (gracefully: between jobs). Twice this is
    * the hard limit at which V8 stops the thread mid-job.
@@ -46,6 +47,8 @@ interface Task {
   invocationId: string;
   deadline: number;
   http: HttpRequestInfo | undefined;
+  /** The traceparent the thread's span continues (tracing on). */
+  tp: string | undefined;
   resolve: (result: CpuRunResult) => void;
 }
 
@@ -235,12 +238,12 @@ export class CpuPool {
     return undefined;
   }
 
-  run(service: string, input: unknown, invocationId: string, deadline: number, http?: HttpRequestInfo): Promise<CpuRunResult> {
+  run(service: string, input: unknown, invocationId: string, deadline: number, http?: HttpRequestInfo, traceparent?: string): Promise<CpuRunResult> {
     if (this.closing) {
       return Promise.resolve({ ok: false, code: 'UNAVAILABLE', message: 'the server is shutting down' });
     }
     return new Promise((resolve) => {
-      this.queue.push({ id: ++this.sequence, service, input, invocationId, deadline, http, resolve });
+      this.queue.push({ id: ++this.sequence, service, input, invocationId, deadline, http, tp: traceparent, resolve });
       this.dispatch();
     });
   }
@@ -268,6 +271,7 @@ export class CpuPool {
       loadTimeoutMs: this.loadTimeoutMs,
       heap: this.heapLimit,
       sched: this.options.sched ?? 'idle',
+      tracing: tracing() !== undefined,
     };
     const worker = new Worker(this.options.workerPath, {
       workerData,
@@ -461,7 +465,7 @@ export class CpuPool {
         return;
       }
       case 'invoke':
-        this.options.onInvoke(message.service, message.input, message.timeoutMs, message.async).then(
+        this.options.onInvoke(message.service, message.input, message.timeoutMs, message.async, message.tp).then(
           (output) => this.post(slot, { t: 'invoke-result', id: message.id, ok: true, output }),
           (err: { code?: InvocationErrorCode; message?: string; retryable?: unknown }) =>
             this.post(slot, {
@@ -482,6 +486,9 @@ export class CpuPool {
       }
       case 'log':
         this.log[message.level](message.fields, message.message);
+        return;
+      case 'spans':
+        tracing()?.exportThreadSpans(message.spans);
         return;
       case 'sched-failed':
         // Every thread would fail alike (no chrt, or a kernel without SCHED_IDLE): warned once.
@@ -518,6 +525,7 @@ export class CpuPool {
         invocationId: task.invocationId,
         deadline: task.deadline,
         http: task.http,
+        tp: task.tp,
       });
     }
   }

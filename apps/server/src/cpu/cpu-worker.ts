@@ -7,6 +7,7 @@ import { getHeapStatistics } from 'node:v8';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Connectors } from '@laneway/connectors';
+import { startThreadTracing, tracing } from '@laneway/lanes/tracing';
 import { ServiceInvocationError, validateWithSchema, type HttpRequestInfo, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
 import { evaluateServiceModules, moduleSetKeys, retainSharedModules } from '@laneway/runtime';
 import { InvocationContext, type ContextHost } from '../context/invocation-context';
@@ -15,6 +16,7 @@ import { inputRejection } from '../lanes/input-rejection';
 import { notRetryable } from '../lanes/not-retryable';
 import { describeLoadFailure } from '../load/describe-load-failure';
 import { LoadProgress } from '../load/load-progress';
+import { endSpan, traceConnectionCall } from '../tracing/spans';
 import type { CpuThreadInit, FromCpuThread, ServiceJsonSchemas, StagedSchemas, ToCpuThread } from './cpu-messages';
 
 interface Loaded {
@@ -37,7 +39,7 @@ const modules = new Map<string, ServiceDefinition[]>();
 const pendingInvokes = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; service: string }>();
 let invokeSequence = 0;
 // This thread's own pools of the cluster's connections (a pool cannot be shared across threads).
-const connectors = new Connectors({ server: data.server });
+const connectors = new Connectors({ server: data.server, traceCall: data.tracing ? traceConnectionCall : undefined });
 const logAt =
   (level: 'debug' | 'info' | 'warn' | 'error', base: Record<string, unknown>) =>
   (fields: Record<string, unknown>, message: string): void =>
@@ -71,7 +73,7 @@ port.on('message', (message: ToCpuThread) => {
       connectors.replace(message.entries);
       return;
     case 'run':
-      void run(message.id, message.service, message.input, message.invocationId, message.deadline, message.http);
+      void runTraced(message.id, message.service, message.input, message.invocationId, message.deadline, message.http, message.tp);
       return;
     case 'check':
       void check(message.id, message.service, message.input);
@@ -88,8 +90,35 @@ port.on('message', (message: ToCpuThread) => {
 });
 
 const tid = ownThreadId();
-send({ t: 'ready', niced: lowerOwnPriority(tid), tid });
-if (data.sched === 'idle' && tid !== undefined) enterSchedIdle(tid);
+// With tracing on, the thread's tracer is set up before it says it is ready (so its first job is traced).
+const tracingReady: Promise<unknown> = data.tracing ? startThreadTracing((spans) => send({ t: 'spans', spans })) : Promise.resolve();
+void tracingReady.then(() => {
+  send({ t: 'ready', niced: lowerOwnPriority(tid), tid });
+  if (data.sched === 'idle' && tid !== undefined) enterSchedIdle(tid);
+});
+
+/** Runs a job; with tracing on, inside a span of its own (child of the `run` message's traceparent). */
+function runTraced(
+  id: number,
+  name: string,
+  input: unknown,
+  invocationId: string,
+  deadline: number,
+  http: HttpRequestInfo | undefined,
+  tp: string | undefined,
+): Promise<void> {
+  const t = tracing();
+  if (!t) return run(id, name, input, invocationId, deadline, http);
+  const span = t.tracer.startSpan(
+    `run ${name}`,
+    {
+      kind: t.api.SpanKind.INTERNAL,
+      attributes: { 'laneway.service': name, 'laneway.lane': 'cpu', 'laneway.invocation_id': invocationId, 'laneway.server': data.server, 'thread.id': tid ?? -1 },
+    },
+    t.extract(tp),
+  );
+  return t.api.context.with(t.api.trace.setSpan(t.api.ROOT_CONTEXT, span), () => run(id, name, input, invocationId, deadline, http, (error) => endSpan(t, span, error)));
+}
 
 function stage(specs: { name: string; version: string; path: string; code: string }[]): void {
   // One spec per version this thread does not hold yet: a file exporting several services loads once.
@@ -154,10 +183,23 @@ function pruneModules(): void {
   retainSharedModules([...services.values()].flatMap((s) => s.moduleKeys));
 }
 
-async function run(id: number, name: string, input: unknown, invocationId: string, deadline: number, http: HttpRequestInfo | undefined): Promise<void> {
+async function run(
+  id: number,
+  name: string,
+  input: unknown,
+  invocationId: string,
+  deadline: number,
+  http: HttpRequestInfo | undefined,
+  traced?: (error: unknown) => void,
+): Promise<void> {
+  // With tracing, the span ends before 'done' is posted: it leaves with the next batch of spans.
+  const done = (message: Extract<FromCpuThread, { t: 'done' }>): void => {
+    traced?.(message.ok ? undefined : { message: message.message, code: message.code });
+    send(message);
+  };
   const loaded = services.get(name);
   if (!loaded) {
-    send({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'NOT_FOUND', message: `service '${name}' is not loaded in the CPU lane of server '${data.server}'` });
+    done({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'NOT_FOUND', message: `service '${name}' is not loaded in the CPU lane of server '${data.server}'` });
     return;
   }
   const { definition, version } = loaded;
@@ -169,17 +211,17 @@ async function run(id: number, name: string, input: unknown, invocationId: strin
       try {
         value = await validateWithSchema(definition.input, input);
       } catch (err) {
-        send({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'INVALID_ARGUMENT', message: inputRejection(name, err), version });
+        done({ t: 'done', id, heapMb: heapMb(), ok: false, code: 'INVALID_ARGUMENT', message: inputRejection(name, err), version });
         return;
       }
     }
     const ctx = new InvocationContext(host, name, version, invocationId, deadline, http, definition.connections ?? [], controller.signal);
     const output = await definition.handle(value, ctx);
-    send({ t: 'done', id, heapMb: heapMb(), ok: true, output: output ?? null, version });
+    done({ t: 'done', id, heapMb: heapMb(), ok: true, output: output ?? null, version });
   } catch (err) {
     const code = err instanceof ServiceInvocationError ? err.code : 'SERVICE_FAILED';
     const message = err instanceof ServiceInvocationError ? err.message : `service '${name}' failed: ${(err as Error)?.message ?? String(err)}`;
-    send({ t: 'done', id, heapMb: heapMb(), ok: false, code, message, ...(notRetryable(err) ? { retryable: false as const } : {}), version });
+    done({ t: 'done', id, heapMb: heapMb(), ok: false, code, message, ...(notRetryable(err) ? { retryable: false as const } : {}), version });
   } finally {
     clearTimeout(timer);
   }
@@ -201,7 +243,8 @@ function callMain<T>(service: string, input: unknown, timeoutMs: number | undefi
   const id = ++invokeSequence;
   return new Promise<T>((resolve, reject) => {
     pendingInvokes.set(id, { resolve: resolve as (v: unknown) => void, reject, service });
-    send({ t: 'invoke', id, service, input: input ?? null, timeoutMs, async });
+    const tp = tracing()?.traceparent();
+    send(tp ? { t: 'invoke', id, service, input: input ?? null, timeoutMs, async, tp } : { t: 'invoke', id, service, input: input ?? null, timeoutMs, async });
   });
 }
 

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isHttpResponse, type HttpRequestInfo, type InvocationErrorCode } from '@laneway/sdk';
+import { tracing } from '@laneway/lanes';
+import type { Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { routeTimeoutMs, type ChannelRoute } from '../channels/channel-route';
 import type { RouteMatch, RouteTable } from '../channels/route-table';
@@ -12,6 +14,7 @@ import { channelInput, NO_BODY } from './channel-input';
 import type { HttpMetrics, RouteSeries } from '../metrics/server-metrics';
 import { parseQuery } from './parse-query';
 import { RawReply, RawRequest, type ChannelHttpReply, type ChannelHttpRequest } from './raw-exchange';
+import { startRequestSpan } from '../tracing/spans';
 
 /** What `/healthz` reports. */
 export interface HealthState {
@@ -382,6 +385,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     headers: Readonly<Record<string, string>>;
     /** Who the rate limit counts: the credential the security check named; empty for the client address. */
     caller: string;
+    /** With tracing on: the context of the request's span, which its invocation runs in. */
+    trace: Context | undefined;
   }
 
   // The steps of a channel request: each returns nothing when it answered synchronously, or a
@@ -405,7 +410,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       query: q < 0 ? '' : url.slice(q + 1),
       headers: flatHeaders(request.raw.headers),
       caller: '',
+      trace: undefined,
     };
+    const t = tracing();
+    if (t) call.trace = startRequestSpan(t, request, reply.raw, route, path);
     if (!route.security) return limit(call);
     const verdict: SecurityVerdict | Promise<SecurityVerdict> = options.security
       ? options.security(route, { method: request.method, path, headers: call.headers })
@@ -471,7 +479,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       rawBody,
       requestId: request.id,
     };
-    const outcome = invoker.invokeFromChannel(route.service, input, { deadline: Date.now() + routeTimeoutMs(route), http: httpInfo });
+    const channelCall = { deadline: Date.now() + routeTimeoutMs(route), http: httpInfo };
+    const outcome = call.trace
+      ? tracing()!.api.context.with(call.trace, () => invoker.invokeFromChannel(route.service, input, channelCall))
+      : invoker.invokeFromChannel(route.service, input, channelCall);
     return isThenable(outcome) ? outcome.then((o) => answer(call, o)) : answer(call, outcome);
   }
 
@@ -487,7 +498,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const rejected = isThenable(checked) ? await checked : checked;
     if (rejected !== undefined) return fail(reply, 400, { code: 'INVALID_INPUT', message: rejected, field: rejectedField(rejected) });
     try {
-      const queued = await options.enqueue(route, input, { idempotencyKey: key, caller: call.caller || `ip:${call.request.ip}` });
+      const enqueueOptions = { idempotencyKey: key, caller: call.caller || `ip:${call.request.ip}` };
+      const enqueue = options.enqueue;
+      const queued = await (call.trace
+        ? tracing()!.api.context.with(call.trace, () => enqueue(route, input, enqueueOptions))
+        : enqueue(route, input, enqueueOptions));
       if (queued.repeated) void reply.header('idempotent-replayed', 'true');
       if (closing) void reply.header('connection', 'close');
       return void reply.code(202).type('application/json').send(JSON.stringify({ jobId: queued.jobId }));

@@ -13,6 +13,8 @@ export interface ChannelHttpRequest {
 /** What the channel steps do with an answer: the part of FastifyReply they use. */
 export interface ChannelHttpReply {
   readonly request: { readonly id: string };
+  /** The node response (its 'close' ends a request's span when tracing is on). */
+  readonly raw: http.ServerResponse;
   header(name: string, value: string): ChannelHttpReply;
   headers(values: Record<string, string>): ChannelHttpReply;
   code(status: number): ChannelHttpReply;
@@ -60,6 +62,10 @@ export class RawReply implements ChannelHttpReply {
     /** Told of the answer once it is written (the metrics; one shared function, no closure per request). */
     private readonly onSent?: (res: http.ServerResponse, status: number) => void,
   ) {}
+
+  get raw(): http.ServerResponse {
+    return this.res;
+  }
 
   header(name: string, value: string): this {
     this.values[name.toLowerCase()] = value;

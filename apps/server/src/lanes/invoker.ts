@@ -1,4 +1,4 @@
-import type { InvocationJob, InvocationReply, LaneClient } from '@laneway/lanes';
+import { tracing, type InvocationJob, type InvocationReply, type LaneClient } from '@laneway/lanes';
 import { ServiceInvocationError, type HttpRequestInfo, type InvocationErrorCode, validateWithSchema } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { InvocationContext, type ConnectionClients, type ContextHost } from '../context/invocation-context';
@@ -89,7 +89,7 @@ export class Invoker {
     let ok = false;
     try {
       if (service.lane === 'cpu') {
-        const result = await this.options.pool.run(service.name, job.i, job.id, deadline, job.h);
+        const result = await this.options.pool.run(service.name, job.i, job.id, deadline, job.h, activeTraceparent());
         ok = result.ok;
         return result.ok
           ? { c, ok: true, o: result.output, srv: server, v: result.version }
@@ -162,7 +162,7 @@ export class Invoker {
     const started = this.options.metrics ? performance.now() : 0;
     let ok = false;
     try {
-      const result = await this.options.pool.run(local.name, input, invocationId, deadline, http);
+      const result = await this.options.pool.run(local.name, input, invocationId, deadline, http, activeTraceparent());
       ok = result.ok;
       return result.ok
         ? { ok: true, output: result.output, version: result.version, via: 'cpu' }
@@ -203,6 +203,7 @@ export class Invoker {
         timeoutMs: budget,
         invocationId,
         http: call.http,
+        traceparent: activeTraceparent(),
       });
       return { ok: true, output: result.output, version: result.version, via: 'queue' };
     } catch (err) {
@@ -271,6 +272,7 @@ export class Invoker {
       service: target,
       input,
       timeoutMs: Math.max(1, budget),
+      traceparent: activeTraceparent(),
     });
     return result.output;
   }
@@ -307,6 +309,7 @@ export class Invoker {
       input,
       attempts: known?.policy?.attempts || undefined,
       invocationId,
+      traceparent: activeTraceparent(),
     });
   }
 
@@ -375,6 +378,12 @@ function errorMessage(err: unknown): string {
 }
 
 const noop = (): void => undefined;
+
+/** With tracing on, the W3C traceparent of the active span (what a queued job or a CPU thread continues); else undefined. */
+function activeTraceparent(): string | undefined {
+  const t = tracing();
+  return t ? t.traceparent() : undefined;
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';

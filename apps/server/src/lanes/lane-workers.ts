@@ -1,12 +1,14 @@
 import { WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { laneQueueName, ReplyPublisher, type InvocationJob } from '@laneway/lanes';
+import { laneQueueName, ReplyPublisher, tracing, type InvocationJob, type Tracing } from '@laneway/lanes';
+import type { Span } from '@opentelemetry/api';
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { asyncFailure } from './async-failure';
 import type { ServerMetrics } from '../metrics/server-metrics';
 import type { Invoker } from './invoker';
 import { ScheduleRunner } from './schedule-runner';
+import { endSpan, startJobSpan } from '../tracing/spans';
 
 export interface LaneWorkersOptions {
   cluster: string;
@@ -170,8 +172,9 @@ export class LaneWorkers {
     const { invoker, logger } = this.options;
     const log = logger.child({ lane });
     const series = this.options.metrics?.lane(lane);
+    const queueName = laneQueueName(this.options.cluster, lane);
     const worker = new Worker<InvocationJob>(
-      laneQueueName(this.options.cluster, lane),
+      queueName,
       async (job, token) => {
         const data = job.data;
         if (this.drained) {
@@ -189,15 +192,20 @@ export class LaneWorkers {
         if (lane === 'network') this.networkJobStarted();
         const started = series ? performance.now() : 0;
         let ok = false;
+        // With tracing on, the job runs inside a span continuing the one that queued it (its `tp`).
+        const t = tracing();
+        const span = t && startJobSpan(t, data, lane, queueName, this.options.server, job.attemptsMade + 1);
+        let failure: unknown;
         try {
           // A schedule's tick (or RunScheduleNow): its overlap rule, and its run recorded once.
           if (data.sch) {
-            const output = await this.schedules.run(job, data.sch, (d) => invoker.run(d));
+            const output = await this.schedules.run(job, data.sch, (d) => (span ? inSpan(t!, span, () => invoker.run(d)) : invoker.run(d)));
             ok = true;
             return output;
           }
-          const reply = await invoker.run(data);
+          const reply = await (span ? inSpan(t!, span, () => invoker.run(data)) : invoker.run(data));
           ok = reply.ok;
+          if (!reply.ok) failure = reply.e;
           if (data.r) {
             await this.replies.send(data, reply);
             return undefined;
@@ -207,7 +215,11 @@ export class LaneWorkers {
           // (input the schema refuses, an error the service marked) is failed at once.
           if (!reply.ok) throw asyncFailure(reply.e);
           return reply.o;
+        } catch (err) {
+          failure ??= err;
+          throw err;
         } finally {
+          if (span) endSpan(t!, span, failure);
           this.active--;
           if (lane === 'network') this.networkActive--;
           if (series) {
@@ -239,4 +251,9 @@ export class LaneWorkers {
     });
     return worker;
   }
+}
+
+/** Runs `work` with `span` as the active span. */
+function inSpan<T>(t: Tracing, span: Span, work: () => T): T {
+  return t.api.context.with(t.api.trace.setSpan(t.api.ROOT_CONTEXT, span), work);
 }

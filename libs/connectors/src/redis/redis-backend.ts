@@ -22,8 +22,20 @@ export class RedisBackend implements Backend {
     const send = this.client.sendCommand.bind(this.client);
     this.client.sendCommand = ((command, ...rest) => {
       slot.enter();
+      const end = slot.traceCall?.({ operation: command.name.toUpperCase() });
       const leave = (): void => slot.leave();
-      command.promise.then(leave, leave);
+      if (end) {
+        command.promise.then(
+          () => {
+            leave();
+            end(undefined);
+          },
+          (err: unknown) => {
+            leave();
+            end(err);
+          },
+        );
+      } else command.promise.then(leave, leave);
       return send(command, ...rest);
     }) as Redis['sendCommand'];
   }

@@ -102,16 +102,19 @@ class ScrubbingConnection implements DatabaseConnection {
   ) {}
 
   executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const onCall = this.slot.onCall;
-    if (!onCall) return guard(this.slot, this.inner.executeQuery<R>(compiledQuery));
-    const started = performance.now();
+    const { onCall, traceCall } = this.slot;
+    if (!onCall && !traceCall) return guard(this.slot, this.inner.executeQuery<R>(compiledQuery));
+    const started = onCall ? performance.now() : 0;
+    const end = traceCall?.({ operation: sqlOperation(compiledQuery.sql), statement: compiledQuery.sql });
     return guard(this.slot, this.inner.executeQuery<R>(compiledQuery)).then(
       (result) => {
-        onCall((performance.now() - started) / 1000, true);
+        onCall?.((performance.now() - started) / 1000, true);
+        end?.(undefined);
         return result;
       },
       (err: unknown) => {
-        onCall((performance.now() - started) / 1000, false);
+        onCall?.((performance.now() - started) / 1000, false);
+        end?.(err);
         throw err;
       },
     );
@@ -132,4 +135,10 @@ async function guard<T>(slot: Slot, work: Promise<T>): Promise<T> {
     }
     throw err;
   }
+}
+
+/** A statement's first keyword, upper-cased (SELECT, INSERT, WITH...), for a span's name; `QUERY` when there is none. */
+function sqlOperation(sql: string): string {
+  const match = /^\s*([A-Za-z]+)/.exec(sql);
+  return match ? match[1]!.toUpperCase() : 'QUERY';
 }
