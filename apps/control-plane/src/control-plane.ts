@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createGrpcApi } from './api/grpc-api';
 import { resolveAdminToken } from './auth/admin-token';
 import { Authenticator } from './auth/authenticator';
+import { BOOTSTRAP_USER, hashPassword } from './auth/passwords';
 import type { ControlPlaneConfig } from './config/load-config';
 import { ChannelCatalog } from './channels/channel-catalog';
 import { CompilerPool } from './deploy/compiler-pool';
@@ -67,6 +68,9 @@ export async function startControlPlane(
   const store = await ClusterStore.open({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const admin = resolveAdminToken(config.adminToken, config.dataDir);
   const auth = new Authenticator(admin.token, store);
+  // The first start creates the user `admin`, whose password is the admin token until changed. Two control
+  // planes starting at once on one PostgreSQL both try: the insert does nothing when the user exists.
+  if (!(await store.userExists(BOOTSTRAP_USER))) await store.ensureUser(BOOTSTRAP_USER, await hashPassword(admin.token), 'admin');
   const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
   const scheduleQueues = new ScheduleQueues({ redis: config.redisUrl, prefix: config.queuePrefix });
   const metrics = new ControlPlaneMetrics();

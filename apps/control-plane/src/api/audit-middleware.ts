@@ -25,6 +25,7 @@ const KINDS: Record<string, string> = {
   ServerService: 'server',
   MirrorService: 'mirror',
   SecretService: 'secret-key',
+  UserService: 'user',
 };
 
 function field(request: unknown, name: string): string {
@@ -75,7 +76,7 @@ function audited(rpc: string, kind: string, service: string, handler: UnaryHandl
       rpc,
       cluster: field(request, 'cluster') || (service === 'ClusterService' ? field(request, 'name') : ''),
       kind: rpc.endsWith('/RetryJob') ? 'job' : kind,
-      name: service === 'ClusterService' ? '' : field(request, 'name') || field(request, 'service') || field(request, 'server') || field(request, 'jobId'),
+      name: service === 'ClusterService' ? '' : field(request, 'name') || field(request, 'service') || field(request, 'server') || field(request, 'jobId') || field(request, 'username') || field(request, 'id'),
       traceId: traceIdOf(call),
       written: 0,
     };

@@ -15,6 +15,7 @@ import {
   Lane,
   ServerServiceService,
   SyncServiceService,
+  UserServiceService,
   HealthService,
   ServerReflectionV1AlphaService,
   ServerReflectionV1Service,
@@ -58,6 +59,9 @@ import type { FollowerSessions } from '../sync/follower-sessions';
 import { mirrorHandlers } from './mirror-handlers';
 import { auditHandlers } from './audit-handlers';
 import { instrumentAudit } from './audit-middleware';
+import { instrumentRoles } from './role-middleware';
+import { userHandlers } from './user-handlers';
+import { LoginLimiter } from '../auth/login-limiter';
 import { instrumentTracing } from './trace-middleware';
 
 export interface GrpcApiDeps {
@@ -141,11 +145,13 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   if (traced) instrumentTracing(server, traced);
   // Every call that changes something writes an audit record (in the change's transaction when it bumps a revision).
   instrumentAudit(server, store, log);
+  // Every call is authorized by its caller's role from one table (auth/rpc-roles.ts); inside the audit, so refusals are recorded.
+  instrumentRoles(server, auth, log);
   // Every field of every request is checked against the limits before it reaches the store or a queue.
   const check = new RequestChecks(deps.limits);
   const clusterOf = (req: { cluster: string }): string => check.name('cluster', req.cluster);
-  // Every RPC but Sync is for operators and automation: admin token only.
-  const admin = (metadata: Metadata, method: string): Promise<void> => auth.requireAdmin(metadata, method);
+  // The handlers' own check: the admin token or a user token whose role the table (auth/rpc-roles.ts) allows; never a join or mirror token.
+  const admin = (metadata: Metadata, method: string): Promise<void> => auth.requireRole(metadata, method);
 
   const serverInfo = (row: ServerRecord, connected: Set<string>): ServerInfo => ({
     name: row.name,
@@ -314,12 +320,13 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   server.addService(SyncServiceService, { sync: hub.handleStream });
   server.addService(AuditServiceService, auditHandlers(store, check, log, admin));
   server.addService(MirrorServiceService, mirrorHandlers(deps.mirror, deps.followers, auth, check, log, admin));
+  server.addService(UserServiceService, userHandlers(store, auth, new LoginLimiter(), check, log, admin));
 
   // Health and reflection answer without a token (probes and grpcurl carry none): they reveal the
   // schema and whether the store answers, nothing of a cluster.
   const served = [
     ...[ClusterServiceService, DeployServiceService, InvokeServiceService, ServerServiceService, ChannelServiceService, SecurityServiceService],
-    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService, MirrorServiceService, AuditServiceService],
+    ...[ConnectionServiceService, ScheduleServiceService, SecretServiceService, ConfigServiceService, SyncServiceService, MirrorServiceService, AuditServiceService, UserServiceService],
     ...[HealthService, ServerReflectionV1Service, ServerReflectionV1AlphaService],
   ].map(serviceName);
   const health = new GrpcHealth({ probe: () => store.ping(), services: served, logger: log.child({ component: 'health' }) });

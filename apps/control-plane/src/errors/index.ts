@@ -38,7 +38,7 @@ export class InvalidArgumentError extends LanewayError {
 
 export class NotFoundError extends LanewayError {
   constructor(
-    readonly kind: 'cluster' | 'service' | 'server' | 'job' | 'channel' | 'security' | 'connection' | 'schedule',
+    readonly kind: 'cluster' | 'service' | 'server' | 'job' | 'channel' | 'security' | 'connection' | 'schedule' | 'user' | 'token',
     readonly key: string,
     message: string,
   ) {
@@ -48,7 +48,7 @@ export class NotFoundError extends LanewayError {
 
 export class AlreadyExistsError extends LanewayError {
   constructor(
-    readonly kind: 'cluster' | 'service' | 'server' | 'channel' | 'security' | 'connection' | 'schedule',
+    readonly kind: 'cluster' | 'service' | 'server' | 'channel' | 'security' | 'connection' | 'schedule' | 'user',
     readonly key: string,
     message: string,
   ) {

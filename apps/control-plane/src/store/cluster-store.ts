@@ -57,6 +57,28 @@ import {
   type SealPulled,
 } from './mirror-state';
 import { deployServices, getService, listServices, listServiceVersions, rollbackService, undeployService } from './services';
+import {
+  createToken,
+  createUser,
+  deleteUser,
+  ensureUser,
+  getToken,
+  listTokens,
+  listUsers,
+  pruneExpiredTokens,
+  revokeToken,
+  setPassword,
+  setRole,
+  tokenBySha256,
+  userExists,
+  userWithPassword,
+  type ApiTokenRecord,
+  type NewToken,
+  type RoleName,
+  type TokenOwner,
+  type UserRecord,
+  type UserWithPassword,
+} from './users';
 
 export type * from './records';
 export { DEFAULT_POLICY } from './records';
@@ -64,6 +86,7 @@ export { ConcurrentChangeError } from './cluster-state';
 export { DEFAULT_CLUSTER } from './clusters';
 export { HOLDER_HEARTBEAT_MS } from './presence';
 export { sameSecret } from './join-tokens';
+export type { ApiTokenRecord, NewToken, RoleName, TokenOwner, UserRecord, UserWithPassword } from './users';
 
 /**
  * Cluster state in SQL: clusters, the services each one runs (with every deployed version kept for
@@ -72,7 +95,7 @@ export { sameSecret } from './join-tokens';
  * touched it, so a server can ask for just what changed since the revision it last applied.
  *
  * This class is the store's one entry point; the work is done per concept in this folder (clusters.ts,
- * services.ts, resource-rows.ts, cluster-state.ts, presence.ts, join-tokens.ts, on revision.ts's
+ * services.ts, resource-rows.ts, cluster-state.ts, presence.ts, join-tokens.ts, users.ts, on revision.ts's
  * transaction helpers), and what differs between PostgreSQL and SQLite is in dialect.ts.
  */
 export class ClusterStore {
@@ -335,5 +358,66 @@ export class ClusterStore {
 
   listAudit(opts: { cluster?: string; since?: string; limit: number; beforeId?: number }): Promise<AuditRecordRow[]> {
     return listAudit(this.db, opts);
+  }
+
+  // Users and their API tokens (users.ts).
+
+  /** Creates the user unless it exists (first start's `admin`; two control planes may race): true when created. */
+  ensureUser(username: string, passwordHash: string, role: RoleName): Promise<boolean> {
+    return ensureUser(this.ctx, username, passwordHash, role);
+  }
+
+  userExists(username: string): Promise<boolean> {
+    return userExists(this.ctx, username);
+  }
+
+  createUser(username: string, passwordHash: string, role: RoleName): Promise<UserRecord> {
+    return createUser(this.ctx, username, passwordHash, role);
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return listUsers(this.ctx);
+  }
+
+  userWithPassword(username: string): Promise<UserWithPassword | undefined> {
+    return userWithPassword(this.ctx, username);
+  }
+
+  deleteUser(username: string): Promise<void> {
+    return deleteUser(this.ctx, username);
+  }
+
+  setPassword(username: string, passwordHash: string): Promise<void> {
+    return setPassword(this.ctx, username, passwordHash);
+  }
+
+  setRole(username: string, role: RoleName): Promise<UserRecord> {
+    return setRole(this.ctx, username, role);
+  }
+
+  createToken(token: NewToken): Promise<ApiTokenRecord> {
+    return createToken(this.ctx, token);
+  }
+
+  /** One user's tokens, or every user's (undefined). */
+  listTokens(username: string | undefined): Promise<ApiTokenRecord[]> {
+    return listTokens(this.ctx, username);
+  }
+
+  getToken(id: string): Promise<ApiTokenRecord | undefined> {
+    return getToken(this.ctx, id);
+  }
+
+  revokeToken(id: string): Promise<void> {
+    return revokeToken(this.ctx, id);
+  }
+
+  /** The token with this SHA-256 and its owner's role (notes the use). */
+  tokenBySha256(sha256: string): Promise<TokenOwner | undefined> {
+    return tokenBySha256(this.ctx, sha256);
+  }
+
+  pruneExpiredTokens(username: string, before: string): Promise<void> {
+    return pruneExpiredTokens(this.ctx, username, before);
   }
 }

@@ -1,5 +1,11 @@
 export { ClusterStore, ConcurrentChangeError, DEFAULT_CLUSTER, DEFAULT_POLICY, HOLDER_HEARTBEAT_MS, sameSecret } from './cluster-store';
 export type {
+  ApiTokenRecord,
+  NewToken,
+  RoleName,
+  TokenOwner,
+  UserRecord,
+  UserWithPassword,
   ChangeSet,
   ClusterRecord,
   ConfigWrite,

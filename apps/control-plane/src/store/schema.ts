@@ -146,6 +146,8 @@ export interface Database {
   mirror_followers: MirrorFollowersTable;
   mirror_discarded: MirrorDiscardedTable;
   audit_log: AuditLogTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
 }
 
 /** One audited call (migration 0009). */
@@ -163,4 +165,28 @@ export interface AuditLogTable {
   outcome: string;
   message: string;
   trace_id: string;
+}
+
+/** A user of the API (migration 0010). */
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  /** `scrypt$N$r$p$SALT$HASH` (base64url): the cost it was hashed with travels with it. */
+  password_hash: string;
+  /** 'viewer' | 'operator' | 'admin'. */
+  role: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A user's API token, by its SHA-256 (migration 0010). */
+export interface ApiTokensTable {
+  id: string;
+  user_id: number;
+  name: string;
+  token_sha256: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
 }

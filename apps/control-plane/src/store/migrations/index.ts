@@ -8,6 +8,7 @@ import * as m0006 from './0006-service-sources';
 import * as m0007 from './0007-server-http-address';
 import * as m0008 from './0008-mirror';
 import * as m0009 from './0009-audit-log';
+import * as m0010 from './0010-users';
 
 /**
  * Every migration, keyed by name; the migrator runs them in key order. Listed statically because the
@@ -23,6 +24,7 @@ export const migrations: Record<string, Migration> = {
   '0007-server-http-address': m0007,
   '0008-mirror': m0008,
   '0009-audit-log': m0009,
+  '0010-users': m0010,
 };
 
 export const migrationProvider: MigrationProvider = {
