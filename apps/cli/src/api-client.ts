@@ -15,6 +15,14 @@ import {
   ScheduleServiceClient,
   SecurityServiceClient,
   ServerServiceClient,
+  UserServiceClient,
+  type CreateTokenRequest,
+  type CreateTokenResponse,
+  type CreateUserRequest,
+  type ListTokensResponse,
+  type ListUsersResponse,
+  type Role,
+  type User,
 } from '@laneway/proto';
 import type {
   ApplyRequest,
@@ -461,6 +469,41 @@ export class ApiClient {
     );
   }
 
+  createUser(request: CreateUserRequest): Promise<User> {
+    return this.unary<User>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().createUser(request, md, opts, cb));
+  }
+
+  listUsers(): Promise<ListUsersResponse> {
+    return this.unary<ListUsersResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().listUsers({}, md, opts, cb));
+  }
+
+  async deleteUser(username: string): Promise<void> {
+    await this.unary(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().deleteUser({ username }, md, opts, cb));
+  }
+
+  /** `username` '': the caller's own password. */
+  async setPassword(username: string, password: string): Promise<void> {
+    await this.unary(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().setPassword({ username, password }, md, opts, cb));
+  }
+
+  setRole(username: string, role: Role): Promise<User> {
+    return this.unary<User>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().setRole({ username, role }, md, opts, cb));
+  }
+
+  /** The answer is the only time the token is shown. */
+  createToken(request: CreateTokenRequest): Promise<CreateTokenResponse> {
+    return this.unary<CreateTokenResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().createToken(request, md, opts, cb));
+  }
+
+  /** `username` '': the caller's own tokens (every user's with the admin token). */
+  listTokens(username: string): Promise<ListTokensResponse> {
+    return this.unary<ListTokensResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().listTokens({ username }, md, opts, cb));
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.unary(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().revokeToken({ id }, md, opts, cb));
+  }
+
   listAuditRecords(request: ListAuditRecordsRequest): Promise<ListAuditRecordsResponse> {
     return this.unary<ListAuditRecordsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
       this.client(AuditServiceClient).listAuditRecords(request, md, opts, cb),
@@ -538,6 +581,10 @@ export class ApiClient {
 
   private mirrors(): MirrorServiceClient {
     return this.client(MirrorServiceClient);
+  }
+
+  private users(): UserServiceClient {
+    return this.client(UserServiceClient);
   }
 
   /** The service client of that kind on the current control plane's connection. */

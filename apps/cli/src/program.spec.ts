@@ -109,6 +109,14 @@ const ALL_COMMANDS = [
   'mirror follow',
   'mirror status',
   'mirror promote',
+  'user create',
+  'user list',
+  'user delete',
+  'user set-password',
+  'user set-role',
+  'token create',
+  'token list',
+  'token revoke',
 ];
 
 describe('parseCommandLine', () => {

@@ -28,6 +28,8 @@ import { servicesCommand } from './services';
 import { statusCommand } from './status';
 import { undeployCommand } from './undeploy';
 import { versionsCommand } from './versions';
+import { userGroup } from './user';
+import { tokenGroup } from './token';
 
 /**
  * Every command and command group, in the order the help lists them. A new command is a file in this
@@ -63,6 +65,8 @@ export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
   clustersCommand,
   clusterGroup,
   mirrorGroup,
+  userGroup,
+  tokenGroup,
 ]);
 
 export type {
