@@ -6,12 +6,17 @@
 // channel's p99 at a fixed rate with the server's CPU lane saturated against the same rate with it idle,
 // and with the cores kept busy by processes outside Laneway (the machine's floor for that ratio). The
 // same channel on a second replica with LANEWAY_METRICS=off is loaded beside the others, so that the
-// server CPU per request with metrics on (the default) against off gives the cost of the metrics.
+// server CPU per request with metrics on (the default) against off gives the cost of the metrics; and
+// on a third replica with tracing at 100% sampling, exporting over OTLP/HTTP to a receiver this
+// process runs, against the first (tracing off) for the cost of the traces.
 //   npm run bench -- http [--smoke]
 import { LaneClient } from '@laneway/lanes';
 import { freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchCluster, type BenchCluster } from '../lib/replica';
@@ -58,17 +63,52 @@ export const burn = defineService({
 `;
 
 type Measured = LoadResult & { cpuJobsPerS?: number; cpuUsPerRequest?: number };
-type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff';
-const TARGETS: readonly Target[] = ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff'];
+type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced';
+const TARGETS: readonly Target[] = ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced'];
 const LABEL: Record<Target, string> = {
   bare: 'bare node:http (the ceiling)',
   fastify: 'fastify 5.12 alone (reference)',
   moleculer: 'moleculer 0.14 + moleculer-web 0.10',
   laneway: 'Laneway channel',
   metricsOff: 'Laneway channel, LANEWAY_METRICS=off',
+  traced: 'Laneway channel, traces at 100% (OTLP)',
 };
 /** The most server CPU per request that metrics on may cost against off: 5% more. */
 const METRICS_OVERHEAD_TARGET = 1.05;
+/** The most server CPU per request that tracing at 100% sampling may cost against tracing off: 15% more. */
+const TRACING_OVERHEAD_TARGET = 1.15;
+
+/**
+ * A local OTLP/HTTP receiver for the traced replica: takes POST /v1/traces (the exporter's JSON, gzipped),
+ * answers 200 and counts the spans, so that the report can say whether the replica exported them all.
+ */
+async function startOtlpReceiver(): Promise<{ port: number; spans: () => number; close: () => Promise<void>; server: Server }> {
+  let spans = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        const raw = Buffer.concat(chunks);
+        const body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8')) as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
+        for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0;
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } catch {
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    spans: () => spans,
+    server,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 /** A forked TypeScript child (run through tsx) that says { ready: true } over IPC once it is up. */
 async function forkReady(script: string, args: string[], name: string): Promise<ChildProcess> {
@@ -143,7 +183,7 @@ function loadRunner(child: ChildProcess): (request: LoadRequest) => Promise<Load
 }
 
 function headersOf(target: Target): Record<string, string> {
-  return target === 'laneway' || target === 'metricsOff' ? KEY_HEADERS : {};
+  return target === 'laneway' || target === 'metricsOff' || target === 'traced' ? KEY_HEADERS : {};
 }
 
 async function checkAnswer(target: Target, url: string): Promise<void> {
@@ -158,6 +198,8 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   let bench: BenchCluster | undefined;
   let metricsOff: AppProcess | undefined;
+  let traced: AppProcess | undefined;
+  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
   let client: LaneClient | undefined;
   try {
     const urls = {} as Record<Target, string>;
@@ -203,6 +245,31 @@ async function main(): Promise<void> {
     await api.putChannel(offCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
     urls.metricsOff = `http://127.0.0.1:${offPort}${ROUTE}`;
     pids.metricsOff = metricsOff.child.pid;
+    // The same channel on a replica with tracing on, every request sampled, exporting to a receiver in
+    // this process; its own cluster too, metrics on as on the first replica (the difference is tracing alone).
+    receiver = await startOtlpReceiver();
+    const tracedCluster = `${cluster}-traced`;
+    await api.createCluster(tracedCluster);
+    const tracedPort = await freePort();
+    traced = await startServer({
+      LANEWAY_CONTROL_PLANE: bench.cp.address,
+      LANEWAY_CLUSTER: tracedCluster,
+      LANEWAY_SERVER_NAME: 'traced',
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_JOIN_TOKEN: await api.joinToken(tracedCluster),
+      LANEWAY_HTTP_ADDR: `127.0.0.1:${tracedPort}`,
+      LANEWAY_CPU_THREADS: String(CPU_THREADS),
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
+      OTEL_TRACES_SAMPLER: 'always_on',
+      // Room for every span while an export is in flight (the batch processor runs one at a time and
+      // drops what overflows its queue, 2048 by default): a dropped span would cost less than a sent one.
+      OTEL_BSP_MAX_QUEUE_SIZE: '65536',
+    });
+    await api.deploy(tracedCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
+    await api.createSecurity(tracedCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
+    await api.putChannel(tracedCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
+    urls.traced = `http://127.0.0.1:${tracedPort}${ROUTE}`;
+    pids.traced = traced.child.pid;
     if ((await fetch(`http://127.0.0.1:${offPort}/metrics`)).status !== 404) throw new Error('the LANEWAY_METRICS=off replica serves /metrics');
     if ((await fetch(`http://127.0.0.1:${httpPort}/metrics`)).status !== 200) throw new Error('the metrics-on replica does not serve /metrics');
     client = new LaneClient({ redis: REDIS_URL, prefix });
@@ -214,6 +281,12 @@ async function main(): Promise<void> {
     const load = loadRunner(loader);
 
     for (const target of TARGETS) await checkAnswer(target, urls[target]);
+    // The traced replica exports (its batch processor sends within 5 s, OTEL_BSP_SCHEDULE_DELAY's default).
+    for (let waited = 0; receiver.spans() === 0; waited += 100) {
+      if (waited > 10_000) throw new Error('the traced replica exported no span to the OTLP receiver');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    let tracedRequests = 0;
     // Warm-up: JIT, connections, pools; discarded.
     for (const target of TARGETS) await load({ url: urls[target], connections: CONNECTIONS, durationS: WARMUP_S, headers: headersOf(target) });
     await load({ url: urls.laneway, connections: CONNECTIONS, durationS: WARMUP_S, overallRate: FIXED_RATE, paced: true, headers: KEY_HEADERS });
@@ -282,12 +355,16 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       moleculer: [],
       laneway: [],
       metricsOff: [],
+      traced: [],
       idle: [],
       loaded: [],
       idleBurst: [],
       loadedBurst: [],
       outside: [],
     };
+    // The warm-up's spans leave within the batch processor's delay (5 s): counted before the runs.
+    await new Promise((r) => setTimeout(r, 5500));
+    const spansBefore = receiver.spans();
     for (let run = 0; run < RUNS; run++) {
       // Interleaved, the starting peer rotated per run, so that drift of the machine spreads over all of them.
       for (let i = 0; i < TARGETS.length; i++) {
@@ -296,6 +373,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         const result: Measured = await load({ url: urls[target], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(target) });
         const cpuAfter = cpuSecondsOf(pids[target]);
         if (cpuBefore !== undefined && cpuAfter !== undefined && result.ok) result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / (result.ok + result.non2xx);
+        if (target === 'traced') tracedRequests += result.ok + result.non2xx;
         results[target].push(result);
       }
       for (const cpu of run % 2 ? [true, false] : [false, true]) {
@@ -335,6 +413,12 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     // Server CPU per request with metrics on against off, per run (the two measured a few seconds apart).
     const overheadRuns = results.laneway.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.metricsOff[n]!.cpuUsPerRequest ?? Number.NaN));
     const metricsOverhead = median(overheadRuns);
+    // Server CPU per request with tracing at 100% against tracing off (the first replica), per run.
+    const tracingRuns = results.traced.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.laneway[n]!.cpuUsPerRequest ?? Number.NaN));
+    const tracingOverhead = median(tracingRuns);
+    // Spans the receiver got for the measured runs (the batch processor's last one may still be on its way).
+    await new Promise((r) => setTimeout(r, 5500));
+    const exportedShare = tracedRequests ? (receiver.spans() - spansBefore) / tracedRequests : Number.NaN;
     const idleBurstP99 = med('idleBurst', 'p99');
     const loadedBurstP99 = med('loadedBurst', 'p99');
     const cpuMax = round((CPU_THREADS * 1000) / CPU_BURN_MS);
@@ -356,6 +440,15 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       'x',
       { op: '<', value: METRICS_OVERHEAD_TARGET },
       `(median of runs ${overheadRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.laneway)} against ${round(cpuUs.metricsOff)} µs/request from the medians)`,
+    );
+    report(LABEL.traced, rps.traced, 'req/s', undefined, `(p99 ${round(p99.traced)} ms${cpuNote('traced')}; runs ${runsOf('traced')}${failures('traced')})`);
+    report(
+      'tracing_overhead: server CPU/request 100% / off',
+      tracingOverhead,
+      'x',
+      { op: '<', value: TRACING_OVERHEAD_TARGET },
+      `(median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.traced)} against ${round(cpuUs.laneway)} µs/request from the medians; ` +
+        `the receiver got ${round(exportedShare, 3)} spans per measured request)`,
     );
     report(`${LABEL.laneway} / bare, median of runs`, vsBare, 'x', { op: '>', value: 0.7 }, `(${round(rps.laneway / rps.bare)}x from the medians)`);
     report(`${LABEL.laneway} / moleculer-web, median of runs`, vsMoleculer, 'x', { op: '>', value: 1.5 }, `(${round(rps.laneway / rps.moleculer)}x from the medians)`);
@@ -420,6 +513,8 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         bare_vs_moleculer: round(bareVsMoleculer, 3),
         cpu_us_per_request: Object.fromEntries(TARGETS.map((t) => [t, round(cpuUs[t], 3)])),
         metrics_overhead: round(metricsOverhead, 3),
+        tracing_overhead: round(tracingOverhead, 3),
+        traced_spans_per_request: round(exportedShare, 3),
         fastify_vs_moleculer: round(fastifyVsMoleculer, 3),
         cpu_loaded_vs_idle: round(loadedVsIdle, 3),
         cpu_loaded_jobs_per_s: round(med('loaded', 'cpuJobsPerS')),
@@ -431,6 +526,8 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     await client?.close();
     await Promise.all(children.map((c) => stopChild(c)));
     await metricsOff?.stop();
+    await traced?.stop();
+    await receiver?.close();
     await bench?.stop();
   }
 }

@@ -15,7 +15,7 @@ export function startRequestSpan(
   t: Tracing,
   req: { method: string; headers: http.IncomingHttpHeaders },
   res: http.ServerResponse,
-  route: { path: string; name: string; service: string },
+  route: { path: string; service: string },
   path: string,
 ): Context {
   const { api } = t;
@@ -31,7 +31,6 @@ export function startRequestSpan(
         'http.route': route.path,
         'url.path': path,
         'url.scheme': 'http',
-        'laneway.channel': route.name,
         'laneway.service': route.service,
       },
     },
