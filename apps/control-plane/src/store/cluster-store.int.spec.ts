@@ -455,4 +455,88 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     await expect(store.createCluster(c)).resolves.toMatchObject({ revision: 0, serviceCount: 0 });
     expect(await store.changesSince(c, 0)).toMatchObject({ services: [], removed: [] });
   });
+
+  it('creates the bootstrap user once when two stores on one database race to (as two control planes starting at once)', async () => {
+    const fresh = await backend.create();
+    try {
+      // PostgreSQL: both migrate at once too; one SQLite file is migrated by the first to open it.
+      const stores =
+        backend.name === 'postgres'
+          ? await Promise.all([ClusterStore.open(fresh.opts), ClusterStore.open(fresh.opts)])
+          : [await ClusterStore.open(fresh.opts), await ClusterStore.open(fresh.opts)];
+      try {
+        // What startControlPlane does, on both at once: both may see no user, both insert.
+        const created = await Promise.all(
+          stores.map(async (s, i) => ((await s.userExists('admin')) ? false : s.ensureUser('admin', `scrypt$1$1$1$salt$hash${i}`, 'admin'))),
+        );
+        expect(created.filter(Boolean)).toHaveLength(1);
+        const [a] = stores;
+        expect((await a.listUsers()).map((u) => [u.username, u.role])).toEqual([['admin', 'admin']]);
+        // A later start changes nothing, the password included.
+        const before = await a.userWithPassword('admin');
+        expect(await a.ensureUser('admin', 'scrypt$1$1$1$salt$other', 'admin')).toBe(false);
+        expect((await a.userWithPassword('admin'))?.passwordHash).toBe(before?.passwordHash);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('keeps users and their tokens: duplicates refused, the last admin kept, tokens found by hash, revoked, gone with their user', async () => {
+    const admin = uniqueName('root');
+    const ann = uniqueName('ann');
+    await store.createUser(admin, 'scrypt$h1', 'admin');
+    const created = await store.createUser(ann, 'scrypt$h2', 'viewer');
+    expect(created).toMatchObject({ username: ann, role: 'viewer' });
+    await expect(store.createUser(ann, 'scrypt$h3', 'admin')).rejects.toBeInstanceOf(AlreadyExistsError);
+    expect((await store.setRole(ann, 'operator')).role).toBe('operator');
+    await store.setPassword(ann, 'scrypt$h4');
+    expect((await store.userWithPassword(ann))?.passwordHash).toBe('scrypt$h4');
+    await expect(store.setPassword(uniqueName('nobody'), 'x')).rejects.toBeInstanceOf(NotFoundError);
+
+    const sha = randomBytes(32).toString('hex');
+    await store.createToken({ id: uniqueName('tok'), username: ann, name: 'ci', tokenSha256: sha, expiresAt: undefined });
+    const found = await store.tokenBySha256(sha);
+    expect(found).toMatchObject({ username: ann, role: 'operator', name: 'ci', revokedAt: '', expiresAt: '' });
+    // Its use is noted (at most once a minute).
+    expect((await store.getToken(found!.id))?.lastUsedAt).toMatch(/^20/);
+    expect(await store.tokenBySha256(randomBytes(32).toString('hex'))).toBeUndefined();
+    await store.revokeToken(found!.id);
+    expect((await store.tokenBySha256(sha))?.revokedAt).toMatch(/^20/);
+    expect((await store.listTokens(ann)).map((t) => t.name)).toEqual(['ci']);
+    await expect(store.listTokens(uniqueName('nobody'))).rejects.toBeInstanceOf(NotFoundError);
+
+    // Expired tokens a day old go on prune, others stay.
+    const old = randomBytes(32).toString('hex');
+    await store.createToken({ id: uniqueName('old'), username: ann, name: 'login', tokenSha256: old, expiresAt: '2000-01-01T00:00:00.000Z' });
+    await store.pruneExpiredTokens(ann, new Date(Date.now() - 86_400_000).toISOString());
+    expect(await store.tokenBySha256(old)).toBeUndefined();
+    expect(await store.tokenBySha256(sha)).toBeDefined();
+
+    await store.deleteUser(ann);
+    expect(await store.tokenBySha256(sha)).toBeUndefined();
+    expect(await store.userExists(ann)).toBe(false);
+  });
+
+  it('refuses to delete or demote the last admin user', async () => {
+    const fresh = await backend.create();
+    const own = await ClusterStore.open(fresh.opts);
+    try {
+      const only = uniqueName('only-admin');
+      await own.createUser(only, 'scrypt$h', 'admin');
+      await own.createUser(uniqueName('viewer'), 'scrypt$h', 'viewer');
+      await expect(own.deleteUser(only)).rejects.toThrow(/last admin user and cannot be deleted/);
+      await expect(own.setRole(only, 'viewer')).rejects.toThrow(/last admin user and cannot be demoted/);
+      const second = uniqueName('second-admin');
+      await own.createUser(second, 'scrypt$h', 'admin');
+      await own.setRole(only, 'viewer');
+      await expect(own.deleteUser(second)).rejects.toThrow(/last admin user/);
+      expect((await own.setRole(second, 'admin')).role).toBe('admin');
+    } finally {
+      await own.close();
+      await fresh.drop();
+    }
+  });
 });
