@@ -470,7 +470,7 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
           stores.map(async (s, i) => ((await s.userExists('admin')) ? false : s.ensureUser('admin', `scrypt$1$1$1$salt$hash${i}`, 'admin'))),
         );
         expect(created.filter(Boolean)).toHaveLength(1);
-        const [a] = stores;
+        const a = stores[0]!;
         expect((await a.listUsers()).map((u) => [u.username, u.role])).toEqual([['admin', 'admin']]);
         // A later start changes nothing, the password included.
         const before = await a.userWithPassword('admin');

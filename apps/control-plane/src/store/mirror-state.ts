@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import { createCluster } from './clusters';
-import { makeCurrent } from './services';
+import { insertVersions, makeCurrent } from './services';
 import type { Lane, ServicePolicyRecord } from './records';
 import { tombstoneResource, writeResource } from './resource-rows';
 import { RESOURCE_KINDS, specVersion, type ResourceKind, type ResourceRecord, type ResourceRef } from './resources';
@@ -231,30 +231,34 @@ export async function startFollowing(ctx: StoreContext, cluster: string, link: F
         );
       }
     }
-    const at = now();
     await trx
       .updateTable('clusters')
       .set({ mirror_role: 'follower', mirror_source: `cluster '${link.sourceCluster}' at ${link.sourceAddress}`, handover_until: null, handover_to: '' })
       .where('id', '=', c.id)
       .execute();
-    const values = {
-      source_address: link.sourceAddress,
-      source_cluster: link.sourceCluster,
-      token: link.sealedToken,
-      ca_pem: link.caPem,
-      applied_source_revision: 0,
-      step_down_pending: 0,
-      fence_revision: 0,
-      advertise_address: '',
-      advertise_ca_pem: '',
-      updated_at: at,
-    };
-    await trx
-      .insertInto('mirror_links')
-      .values({ cluster_id: c.id, ...values })
-      .onConflict((oc) => oc.column('cluster_id').doUpdateSet(values))
-      .execute();
+    await setLink(trx, c.id, link);
   });
+}
+
+/** The cluster follows `link` from scratch: its next pull is a full snapshot. */
+async function setLink(trx: Transaction<Database>, clusterId: number, link: FollowLink): Promise<void> {
+  const values = {
+    source_address: link.sourceAddress,
+    source_cluster: link.sourceCluster,
+    token: link.sealedToken,
+    ca_pem: link.caPem,
+    applied_source_revision: 0,
+    step_down_pending: 0,
+    fence_revision: 0,
+    advertise_address: '',
+    advertise_ca_pem: '',
+    updated_at: now(),
+  };
+  await trx
+    .insertInto('mirror_links')
+    .values({ cluster_id: clusterId, ...values })
+    .onConflict((oc) => oc.column('cluster_id').doUpdateSet(values))
+    .execute();
 }
 
 /**
@@ -288,7 +292,8 @@ export async function applyPulled(
     if (changed) {
       revision = await bump(ctx, trx, c);
       const at = now();
-      await insertMirroredVersions(trx, c.id, plan.versions);
+      // With the creation times the source gave them, so "one step back" means the same on both sites.
+      await insertVersions(trx, c.id, plan.versions, now());
       await makeCurrent(trx, c.id, plan.current, revision, at);
       for (const chunk of chunks(plan.removeServices)) {
         await trx.updateTable('services').set({ deleted: 1, revision, updated_at: at }).where('cluster_id', '=', c.id).where('name', 'in', chunk).execute();
@@ -363,31 +368,6 @@ async function planPulled(trx: Transaction<Database>, clusterId: number, change:
     for (const [key, row] of storedResources) if (row.deleted === 0 && !wanted.has(key)) deletes.push({ kind: row.kind as ResourceKind, name: row.name });
   }
   return { versions, current, removeServices: [...removeServices].sort(), puts, deletes };
-}
-
-/** Stores versions with the creation times the source gave them (so "one step back" means the same on both sites). */
-async function insertMirroredVersions(trx: Transaction<Database>, clusterId: number, versions: readonly MirroredVersion[]): Promise<void> {
-  for (const chunk of chunks(versions)) {
-    await trx
-      .insertInto('service_versions')
-      .values(
-        chunk.map((s) => ({
-          cluster_id: clusterId,
-          name: s.name,
-          version: s.version,
-          lane: s.lane,
-          path: s.path,
-          source: s.source,
-          code: s.code,
-          created_at: s.createdAt,
-          policy: JSON.stringify(s.policy),
-          connections: JSON.stringify(s.connections),
-          sources: Object.keys(s.sources).length ? JSON.stringify(s.sources) : null,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['cluster_id', 'name', 'version']).doNothing())
-      .execute();
-  }
 }
 
 /**
@@ -560,24 +540,8 @@ export async function stepDown(
       .set({ mirror_role: 'follower', epoch: opts.epoch, mirror_source: `cluster '${opts.link.sourceCluster}' at ${opts.link.sourceAddress}`, handover_until: null, handover_to: '' })
       .where('id', '=', c.id)
       .execute();
-    const values = {
-      source_address: opts.link.sourceAddress,
-      source_cluster: opts.link.sourceCluster,
-      token: opts.link.sealedToken,
-      ca_pem: opts.link.caPem,
-      // Start over from a full snapshot: it replaces whatever this site has that the new source has not.
-      applied_source_revision: 0,
-      step_down_pending: 0,
-      fence_revision: 0,
-      advertise_address: '',
-      advertise_ca_pem: '',
-      updated_at: at,
-    };
-    await trx
-      .insertInto('mirror_links')
-      .values({ cluster_id: c.id, ...values })
-      .onConflict((oc) => oc.column('cluster_id').doUpdateSet(values))
-      .execute();
+    // Start over from a full snapshot: it replaces whatever this site has that the new source has not.
+    await setLink(trx, c.id, opts.link);
     await trx.deleteFrom('mirror_followers').where('cluster_id', '=', c.id).execute();
     return discarded;
   });

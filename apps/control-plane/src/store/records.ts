@@ -31,6 +31,8 @@ export interface NewServiceVersion {
   connections: string[];
   /** The other deployed files its module set holds (helpers, bundled packages), by path; kept for export. */
   sources?: Record<string, string>;
+  /** When it was first deployed (ISO-8601); default: now. A version mirrored from another site keeps the source's time. */
+  createdAt?: string;
 }
 
 /** What one ApplyConfig writes: only what differs from the cluster. */

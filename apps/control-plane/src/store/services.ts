@@ -226,7 +226,7 @@ export async function insertVersions(trx: Transaction<Database>, clusterId: numb
           path: s.path,
           source: s.source,
           code: s.code,
-          created_at: at,
+          created_at: s.createdAt ?? at,
           policy: JSON.stringify(s.policy),
           connections: JSON.stringify(s.connections),
           sources: s.sources && Object.keys(s.sources).length ? JSON.stringify(s.sources) : null,
