@@ -321,12 +321,24 @@ interface PulledPlan {
 
 /** What applying `change` writes: only what differs from the stored state. */
 async function planPulled(trx: Transaction<Database>, clusterId: number, change: PulledChange, seal: SealPulled): Promise<PulledPlan> {
-  const storedServices = new Map(
-    (await trx.selectFrom('services').select(['name', 'version', 'lane', 'path', 'deleted']).where('cluster_id', '=', clusterId).execute()).map((r) => [r.name, r]),
-  );
-  const knownVersions = new Set(
-    (await trx.selectFrom('service_versions').select(['name', 'version']).where('cluster_id', '=', clusterId).execute()).map((r) => `${r.name}\u0000${r.version}`),
-  );
+  // A delta reads only the rows it names (a one-channel change costs the same in a cluster of 10 or
+  // 100,000 services); a full snapshot reads everything, to drop what the source does not have.
+  const serviceNames = [...new Set([...change.services.map((s) => s.name), ...change.history.map((s) => s.name), ...change.removed])];
+  const storedServices = new Map<string, { name: string; version: string; lane: string; path: string; deleted: number }>();
+  const knownVersions = new Set<string>();
+  const serviceRows = (names?: string[]) =>
+    trx.selectFrom('services').select(['name', 'version', 'lane', 'path', 'deleted']).where('cluster_id', '=', clusterId).$if(names !== undefined, (q) => q.where('name', 'in', names!));
+  const versionRows = (names?: string[]) =>
+    trx.selectFrom('service_versions').select(['name', 'version']).where('cluster_id', '=', clusterId).$if(names !== undefined, (q) => q.where('name', 'in', names!));
+  if (change.full) {
+    for (const r of await serviceRows().execute()) storedServices.set(r.name, r);
+    for (const r of await versionRows().execute()) knownVersions.add(`${r.name}\u0000${r.version}`);
+  } else {
+    for (const names of chunks(serviceNames)) {
+      for (const r of await serviceRows(names).execute()) storedServices.set(r.name, r);
+      for (const r of await versionRows(names).execute()) knownVersions.add(`${r.name}\u0000${r.version}`);
+    }
+  }
   const versions = [...change.services, ...change.history].filter((v) => !knownVersions.has(`${v.name}\u0000${v.version}`));
   const current = change.services.filter((s) => {
     const row = storedServices.get(s.name);
@@ -342,11 +354,20 @@ async function planPulled(trx: Transaction<Database>, clusterId: number, change:
     for (const [name, row] of storedServices) if (row.deleted === 0 && !wanted.has(name)) removeServices.add(name);
   }
 
-  const storedResources = new Map(
-    (await trx.selectFrom('resources').select(['kind', 'name', 'version', 'spec', 'revision', 'updated_at', 'deleted']).where('cluster_id', '=', clusterId).execute()).map(
-      (r) => [`${r.kind}\u0000${r.name}`, r],
-    ),
-  );
+  const resourceQuery = () => trx.selectFrom('resources').select(['kind', 'name', 'version', 'spec', 'revision', 'updated_at', 'deleted']).where('cluster_id', '=', clusterId);
+  type ResourceRow = Awaited<ReturnType<ReturnType<typeof resourceQuery>['execute']>>[number];
+  const storedResources = new Map<string, ResourceRow>();
+  const keep = (r: ResourceRow) => storedResources.set(`${r.kind}\u0000${r.name}`, r);
+  if (change.full) {
+    for (const r of await resourceQuery().execute()) keep(r);
+  } else {
+    const named = [...change.resources, ...change.removedResources];
+    for (const kind of new Set(named.map((r) => r.kind))) {
+      for (const names of chunks([...new Set(named.filter((r) => r.kind === kind).map((r) => r.name))])) {
+        for (const r of await resourceQuery().where('kind', '=', kind).where('name', 'in', names).execute()) keep(r);
+      }
+    }
+  }
   const puts: PulledPlan['puts'] = [];
   for (const r of change.resources) {
     if (!RESOURCE_KINDS.includes(r.kind)) throw new InvalidArgumentError('resources.kind', `the source sent a resource of unknown kind '${r.kind}'`);
