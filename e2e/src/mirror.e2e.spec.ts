@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   Api,
+  cleanRedisPrefix,
   createTestDatabase,
   eventually,
   freePort,
@@ -122,6 +123,8 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
   let addrB: string;
   let token: string;
   let restartedB: ControlPlaneHandle | undefined;
+  /** A CA that signed nothing any control plane here serves. */
+  let wrongCaPem = '';
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'laneway-mirror-'));
   const tokenFile = path.join(scratch, 'token');
   const cliEnv = (site: TestCluster) => ({ LANEWAY_CONTROL_PLANE: site.cp.address, LANEWAY_TOKEN: ADMIN_TOKEN });
@@ -199,6 +202,7 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     const dir = mkdtempSync(path.join(os.tmpdir(), 'laneway-mirror-ca-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'ca.pem'), '-days', '1', '-subj', '/CN=not-the-source-ca'], { stdio: 'ignore' });
     const ca = readFileSync(path.join(dir, 'ca.pem'), 'utf8');
+    wrongCaPem = ca;
     rmSync(dir, { recursive: true, force: true });
     const wrongCa = await refusal(b.api.follow({ cluster: b.cluster, sourceAddress: addrA, sourceCluster: a.cluster, token, caPem: ca }));
     expect(wrongCa.code).toBe(status.UNAVAILABLE);
@@ -338,6 +342,34 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     for (const secret of [...secrets, token, ADMIN_TOKEN]) {
       expect(auditA.stdout.includes(secret)).toBe(false);
       expect(auditB.stdout.includes(secret)).toBe(false);
+    }
+  });
+
+  it('follows a source that serves TLS, verified against its CA, and refuses another CA', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'laneway-mirror-tls-'));
+    const prefix = `mirtls-${randomBytes(4).toString('hex')}`;
+    const c = await startControlPlane({ LANEWAY_DATA_DIR: dir, LANEWAY_QUEUE_PREFIX: prefix, LANEWAY_TLS: 'on', LANEWAY_HTTP_ADDR: '127.0.0.1:0' });
+    const apiC = new Api(c.address, c.adminToken, { ca: c.ca });
+    try {
+      expect(c.tls).toBe('generated');
+      await apiC.createCluster('tls-src');
+      const tlsService = `import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'tls.hello', handle: () => ({ over: 'tls' }) });\n`;
+      await apiC.deploy('tls-src', [{ path: 'tls.ts', content: tlsService }], WaitFor.WAIT_FOR_NONE);
+      const tlsToken = await apiC.mirrorToken('tls-src');
+      const caPem = c.ca!.toString('utf8');
+      // A CA that did not sign C's certificate: the handshake fails, nothing is stored.
+      const wrong = await refusal(b.api.follow({ cluster: 'tls-copy', sourceAddress: c.address, sourceCluster: 'tls-src', token: tlsToken, caPem: wrongCaPem }));
+      expect(wrong.code).toBe(status.UNAVAILABLE);
+      expect(wrong.details).toContain('ca_pem');
+      const followed = await b.api.follow({ cluster: 'tls-copy', sourceAddress: c.address, sourceCluster: 'tls-src', token: tlsToken, caPem });
+      expect(followed).toMatchObject({ role: MirrorRole.MIRROR_ROLE_FOLLOWER, connected: true, sourceCluster: 'tls-src' });
+      expect((await b.api.listServices('tls-copy')).services.map((x) => x.name)).toEqual(['tls.hello']);
+      await b.api.deleteCluster('tls-copy');
+    } finally {
+      apiC.close();
+      await c.process.stop();
+      await cleanRedisPrefix(prefix);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
