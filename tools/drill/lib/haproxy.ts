@@ -9,6 +9,8 @@ export class Haproxy {
   readonly output: string[] = [];
   /** Each server's latest state from HAProxy's "Server laneway_servers/NAME is UP|DOWN" lines. */
   readonly states = new Map<string, 'UP' | 'DOWN'>();
+  /** Its first 50 request log lines (httplog) with a status other than 200 or a termination state other than `----`. */
+  readonly abnormal: string[] = [];
   private waiters: (() => void)[] = [];
 
   private constructor(
@@ -22,6 +24,8 @@ export class Haproxy {
       for (const line of lines) {
         const m = / Server laneway_servers\/(\S+) is (UP|DOWN)\b/.exec(line);
         if (m) this.states.set(m[1]!, m[2] as 'UP' | 'DOWN');
+        const request = / (-?\d+) (\d+) \S+ \S+ ([A-Za-z-]{4}) /.exec(line);
+        if (request && (request[1] !== '200' || request[3] !== '----') && this.abnormal.length < 50) this.abnormal.push(line);
       }
       const waiters = this.waiters;
       this.waiters = [];
@@ -31,11 +35,14 @@ export class Haproxy {
     child.stderr!.on('data', keep);
   }
 
-  /** Writes the configuration from the cluster's live state and starts haproxy on it. */
-  static async start(dir: string, cliEnv: Record<string, string>, cleanup: Cleanup): Promise<Haproxy> {
+  /**
+   * Writes the configuration from the cluster's live state and starts haproxy on it. `lbArgs`: more
+   * arguments for `laneway lb haproxy` (clusters, `--site CLUSTER@ADDR --site-token-file FILE`).
+   */
+  static async start(dir: string, cliEnv: Record<string, string>, cleanup: Cleanup, lbArgs: string[] = []): Promise<Haproxy> {
     const port = await freePort();
     const file = path.join(dir, 'haproxy.cfg');
-    const args = ['lb', 'haproxy', '--out', file, '--bind', `127.0.0.1:${port}`, '--state-file', path.join(dir, 'server-state'), '--stats-socket', path.join(dir, 'admin.sock')];
+    const args = ['lb', 'haproxy', ...lbArgs, '--out', file, '--bind', `127.0.0.1:${port}`, '--state-file', path.join(dir, 'server-state'), '--stats-socket', path.join(dir, 'admin.sock')];
     const written = await runCli(args, cliEnv);
     if (written.code !== 0) throw new Error(`laneway lb haproxy failed (${written.code}): ${written.stderr}`);
     const child = spawn('haproxy', ['-db', '-f', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

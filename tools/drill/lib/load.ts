@@ -22,6 +22,8 @@ export interface LoadResult {
 export class SteadyLoad {
   private running = true;
   private readonly result: LoadResult = { sent: 0, ok: 0, failed: 0, byServer: {}, failures: [] };
+  /** When each failed request was counted: all of them (`failures` keeps only the first 20). */
+  readonly failedAt: number[] = [];
   private readonly loops: Promise<void>[];
 
   constructor(
@@ -46,13 +48,15 @@ export class SteadyLoad {
           this.fail(response.status, text.slice(0, 200));
         }
       } catch (err) {
-        this.fail(0, (err as Error).message);
+        const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+        this.fail(0, `${(err as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`);
       }
     }
   }
 
   private fail(status: number, detail: string): void {
     this.result.failed++;
+    this.failedAt.push(Date.now());
     if (this.result.failures.length < 20) this.result.failures.push({ at: Date.now(), status, detail });
   }
 
