@@ -101,6 +101,22 @@ describe('haproxyConfig', () => {
     expect(text).toContain('clusters site-a (revision 3), site-b (revision 9)');
   });
 
+  it('retries once on every other server with a listener, between 2 and 8 times', () => {
+    const retries = (count: number, withoutListener = 0): string | undefined => {
+      const servers = [
+        ...Array.from({ length: count }, (_, i) => server(`s${i}`, `10.0.0.${i + 1}:8080`)),
+        ...Array.from({ length: withoutListener }, (_, i) => server(`off${i}`, '')),
+      ];
+      return directives(haproxyConfig(input({ clusters: [{ name: 'default', revision: 1, channelTimeoutsMs: [], servers }] }))).find((d) => d.startsWith('retries '));
+    };
+    expect(retries(1)).toBe('retries 2');
+    expect(retries(2)).toBe('retries 2');
+    // Two sites of two: losing one site's pair still leaves a retry on each survivor.
+    expect(retries(4)).toBe('retries 3');
+    expect(retries(4, 3)).toBe('retries 3');
+    expect(retries(20)).toBe('retries 8');
+  });
+
   it('says so when no server has a listener', () => {
     const text = haproxyConfig(input({ clusters: [{ name: 'default', revision: 1, channelTimeoutsMs: [], servers: [server('s1', '')] }] }));
     expect(text).toContain('# No server has a channel listener: HAProxy answers 503 until one does.');

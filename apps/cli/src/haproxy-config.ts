@@ -75,6 +75,12 @@ function haproxyName(name: string): string {
   return name.replace(/[^A-Za-z0-9._:-]/g, '_');
 }
 
+/** One retry per other server with a channel listener, at least 2 and at most 8. */
+function retriesFor(clusters: HaproxyConfigInput['clusters']): number {
+  const servers = clusters.reduce((n, c) => n + c.servers.filter((s) => s.httpAddress !== '').length, 0);
+  return Math.min(8, Math.max(2, servers - 1));
+}
+
 /** The configuration text, one `server` line per server with a channel listener. */
 export function haproxyConfig(input: HaproxyConfigInput): string {
   const timeoutMs = serverTimeoutMs(input.clusters);
@@ -119,10 +125,12 @@ export function haproxyConfig(input: HaproxyConfigInput): string {
     '    http-check expect status 200',
     // Down after 2 failed checks 1 s apart (about 3 s with the check's own timeout), up after 2 good ones.
     '    default-server check inter 1s fall 2 rise 2 init-addr last,libc,none',
-    '    # A failed request is tried again, on another server each time (redispatch 1). A request that',
-    '    # was sent (empty response, timeout) only when its method is idempotent: HAProxy 2.6 retries',
-    '    # any method otherwise. A connection that failed carried nothing, so that is retried for all.',
-    '    retries 2',
+    '    # A failed request is tried again, on another server each time (redispatch 1), up to once on',
+    '    # every other server (at least 2, at most 8 retries), so that losing half of the servers at once',
+    '    # (a site of two) fails no request before the checks take them out. A request that was sent',
+    '    # (empty response, timeout) only when its method is idempotent: HAProxy 2.6 retries any method',
+    '    # otherwise. A connection that failed carried nothing, so that is retried for all.',
+    `    retries ${retriesFor(input.clusters)}`,
     '    option redispatch 1',
     '    retry-on conn-failure empty-response response-timeout',
     '    acl idempotent method GET HEAD OPTIONS PUT DELETE',
