@@ -3,14 +3,13 @@
 // relay the test can cut; then a planned switchover under load makes B the source, and a forced
 // failover with B's control plane killed makes A the source again, B coming back to follow it with its
 // post-split change listed as discarded.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { ApplyOutcome, MirrorRole, WaitFor } from '@laneway/proto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
@@ -18,13 +17,14 @@ import {
   cleanRedisPrefix,
   createTestDatabase,
   eventually,
-  freePort,
   runCli,
   startCluster,
   startControlPlane,
-  stopChild,
+  startRedisServer,
   TcpRelay,
+  withPgAdmin,
   type ControlPlaneHandle,
+  type OwnRedisServer,
   type TestCluster,
 } from '@laneway/testkit';
 
@@ -33,7 +33,6 @@ const PG_ROLE = `lw_mirror_${run}`;
 const PG_TABLE = `lw_mirror_t_${run}`;
 const PG_PASSWORD = `mirror-pw-${randomBytes(12).toString('hex')}`;
 const API_KEY = `mirror-key-${randomBytes(16).toString('hex')}`;
-const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 
 const services = (greeting: string) => `
 import { defineService } from '@laneway/sdk';
@@ -58,32 +57,6 @@ export const tick = defineService({
   },
 });
 `;
-
-const pgAdmin = async <T>(use: (client: pg.Client) => Promise<T>): Promise<T> => {
-  const client = new pg.Client(PG_ADMIN);
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-};
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const probe = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      probe.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      probe.on('close', () => resolve(out.trim() === 'PONG'));
-    });
-    if (ok) return child;
-    if (Date.now() > until) throw new Error(`redis-server on port ${port} did not start`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The gRPC error a call fails with; a call that succeeds fails the test. */
 async function refusal(call: Promise<unknown>): Promise<{ code: number; details: string }> {
@@ -113,7 +86,7 @@ function filesUnder(dir: string): { file: string; bytes: Buffer }[] {
 describe('mirroring a cluster between two sites (own control plane, store and Redis each)', () => {
   let a: TestCluster;
   let b: TestCluster;
-  let redisB: ChildProcess;
+  let redisB: OwnRedisServer;
   let redisBUrl: string;
   let dbB: { url: string; drop: () => Promise<void> };
   // B reaches A's control plane through relayA (the mirror link the test cuts); A reaches B's through relayB.
@@ -140,15 +113,14 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
   };
 
   beforeAll(async () => {
-    await pgAdmin(async (client) => {
+    await withPgAdmin(async (client) => {
       await client.query(`CREATE ROLE ${PG_ROLE} LOGIN PASSWORD '${PG_PASSWORD}' IN ROLE laneway_pw`);
       await client.query(`CREATE TABLE ${PG_TABLE} (id int PRIMARY KEY, name text NOT NULL)`);
       await client.query(`INSERT INTO ${PG_TABLE} VALUES (1, 'Ada')`);
       await client.query(`GRANT SELECT ON ${PG_TABLE} TO ${PG_ROLE}`);
     });
-    const redisPort = await freePort();
-    redisB = await startRedis(redisPort);
-    redisBUrl = `redis://127.0.0.1:${redisPort}`;
+    redisB = await startRedisServer();
+    redisBUrl = redisB.url;
     dbB = await createTestDatabase();
     a = await startCluster({ servers: 2, http: true, name: 'mira', env: { LANEWAY_HTTP_ADDR: '127.0.0.1:0', LANEWAY_SCHEDULE_CHECK_MS: '1000' } });
     b = await startCluster({
@@ -171,10 +143,10 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     if (restartedB) await restartedB.process.stop();
     await a?.stop();
     await b?.stop();
-    if (redisB) await stopChild(redisB);
+    await redisB?.stop();
     await dbB?.drop().catch(() => undefined);
     rmSync(scratch, { recursive: true, force: true });
-    await pgAdmin(async (client) => {
+    await withPgAdmin(async (client) => {
       await client.query(`DROP TABLE IF EXISTS ${PG_TABLE}`);
       await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [PG_ROLE]);
       await client.query(`DROP ROLE IF EXISTS ${PG_ROLE}`);
@@ -312,18 +284,11 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     for (const { file, bytes } of filesUnder(a.dataDir)) {
       for (const secret of secrets) expect(bytes.includes(Buffer.from(secret)), `${secret} in ${file}`).toBe(false);
     }
-    const dump = await pgAdmin(async () => {
-      const client = new pg.Client({ connectionString: dbB.url });
-      await client.connect();
-      try {
-        const tables = ['resources', 'service_versions', 'mirror_links', 'clusters'];
-        const texts: string[] = [];
-        for (const table of tables) texts.push(JSON.stringify((await client.query(`SELECT * FROM ${table}`)).rows));
-        return texts.join('\n');
-      } finally {
-        await client.end();
-      }
-    });
+    const dump = await withPgAdmin(async (client) => {
+      const texts: string[] = [];
+      for (const table of ['resources', 'service_versions', 'mirror_links', 'clusters']) texts.push(JSON.stringify((await client.query(`SELECT * FROM ${table}`)).rows));
+      return texts.join('\n');
+    }, new URL(dbB.url).pathname.slice(1));
     expect(dump).toContain('"pg"');
     for (const secret of secrets) expect(dump.includes(secret)).toBe(false);
     const logs = [a.cp.process, b.cp.process, ...a.servers, ...b.servers].map((p) => p.output.join('\n')).join('\n');

@@ -4,9 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startCluster, type TestCluster } from '@laneway/testkit';
+import { eventually, startCluster, withPgAdmin, type TestCluster } from '@laneway/testkit';
 
 // Traces end to end, exported to a real OTLP/HTTP receiver (a node:http server decoding the JSON the
 // exporter posts to /v1/traces): a channel request carrying a traceparent, a network-lane service
@@ -17,7 +16,6 @@ const run = randomBytes(4).toString('hex');
 const PG_ROLE = `lw_tr_${run}`;
 const PG_TABLE = `lw_tr_items_${run}`;
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
-const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 
 const services = `
 import { defineService } from '@laneway/sdk';
@@ -162,15 +160,6 @@ describe('traces (OpenTelemetry over OTLP/HTTP)', () => {
   const receiver = new OtlpReceiver();
   let harness: TestCluster | undefined;
 
-  const pgAdmin = async <T>(use: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client(PG_ADMIN);
-    await client.connect();
-    try {
-      return await use(client);
-    } finally {
-      await client.end();
-    }
-  };
   const pgSpec = { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: PG_ROLE, password: PASSWORD, passwordSet: false, url: '', tlsMode: 'disable', caPem: '', poolSize: 2, statementTimeoutMs: 5000, connectTimeoutMs: 3000 } };
 
   /** Deploys the services, the pg connection and the channel on a started cluster. */
@@ -222,7 +211,7 @@ describe('traces (OpenTelemetry over OTLP/HTTP)', () => {
     });
 
   beforeAll(async () => {
-    await pgAdmin(async (client) => {
+    await withPgAdmin(async (client) => {
       const hba = await client.query(`SELECT count(*)::int AS n FROM pg_hba_file_rules WHERE '+laneway_pw' = ANY(user_name) OR 'laneway_pw' = ANY(user_name)`).catch(() => ({ rows: [{ n: 1 }] }));
       if (!hba.rows[0].n) throw new Error('PostgreSQL does not check passwords for role group laneway_pw: run tools/dev/pg-password-auth.sh as root');
       await client.query(`CREATE ROLE ${PG_ROLE} LOGIN PASSWORD '${PASSWORD}' IN ROLE laneway_pw`);
@@ -239,7 +228,7 @@ describe('traces (OpenTelemetry over OTLP/HTTP)', () => {
   afterAll(async () => {
     await harness?.stop();
     await receiver.stop();
-    await pgAdmin(async (client) => {
+    await withPgAdmin(async (client) => {
       await client.query(`DROP TABLE IF EXISTS ${PG_TABLE}`);
       await client.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [PG_ROLE]);
       await client.query(`DROP ROLE IF EXISTS ${PG_ROLE}`);

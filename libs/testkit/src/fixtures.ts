@@ -22,6 +22,22 @@ export async function cleanRedisPrefix(prefix: string): Promise<void> {
 
 const PG_ADMIN_URL = process.env['LANEWAY_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/**
+ * Runs `use` with a superuser client of the machine's PostgreSQL, on `database` (default `test`, where
+ * tests create their roles and tables), and closes it.
+ */
+export async function withPgAdmin<T>(use: (client: pg.Client) => Promise<T>, database = 'test'): Promise<T> {
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${database}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A throwaway PostgreSQL database; returns its URL and a function that drops it. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `laneway_e2e_${randomBytes(4).toString('hex')}`;

@@ -3,7 +3,8 @@
 export { Api } from './api';
 export { startCluster, type TestCluster, type TestClusterOptions } from './cluster';
 export { TcpRelay } from './relay';
-export { cleanRedisPrefix, createTestDatabase, uniqueName, eventually } from './fixtures';
+export { cleanRedisPrefix, createTestDatabase, uniqueName, eventually, withPgAdmin } from './fixtures';
+export { startRedisServer, type OwnRedisServer } from './redis-server';
 export {
   ADMIN_TOKEN,
   AppProcess,

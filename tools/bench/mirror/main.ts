@@ -8,9 +8,8 @@
 // it (follower_ms); then CHANGES one-channel changes on the source, each until both follower servers
 // answer the new channel's path. Prints each figure beside its target and, last, one JSON line.
 // Smoke mode is small and asserts only that the follower converged, never the times.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { ApplyOutcome } from '@laneway/proto';
-import { createTestDatabase, freePort, startCluster, stopChild, type TestCluster } from '@laneway/testkit';
+import { createTestDatabase, startCluster, startRedisServer, type OwnRedisServer, type TestCluster } from '@laneway/testkit';
 import { median, percentile, report, round } from '../lib/stats';
 
 const smoke = process.argv.includes('--smoke');
@@ -44,27 +43,6 @@ export default defineService({
 });
 `,
   };
-}
-
-/** redis-server on `port` (loopback, no persistence), once it answers PING. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const probe = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      probe.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      probe.on('close', () => resolve(out.trim() === 'PONG'));
-      probe.on('error', () => resolve(false));
-    });
-    if (ok) return child;
-    if (child.exitCode !== null || Date.now() > until) {
-      await stopChild(child);
-      throw new Error(`redis-server on port ${port} did not start`);
-    }
-    await sleep(100);
-  }
 }
 
 /**
@@ -133,14 +111,13 @@ async function answersAt(port: number, url: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  let redisB: ChildProcess | undefined;
+  let redisB: OwnRedisServer | undefined;
   let dbB: { url: string; drop: () => Promise<void> } | undefined;
   let a: TestCluster | undefined;
   let b: TestCluster | undefined;
   try {
-    const redisPort = await freePort();
-    redisB = await startRedis(redisPort);
-    const redisBUrl = `redis://127.0.0.1:${redisPort}`;
+    redisB = await startRedisServer();
+    const redisBUrl = redisB.url;
     dbB = await createTestDatabase();
     a = await startCluster({ servers: SERVERS, http: true, name: 'lwbencha' });
     b = await startCluster({
@@ -249,7 +226,7 @@ async function main(): Promise<void> {
     // directory and its queue prefix's keys in the default Redis. Site B's Redis goes with its process.
     await b?.stop().catch((err: unknown) => console.error('stopping site B:', err));
     await a?.stop().catch((err: unknown) => console.error('stopping site A:', err));
-    if (redisB) await stopChild(redisB);
+    await redisB?.stop();
     await dbB?.drop().catch((err: unknown) => console.error('dropping site B database:', err));
   }
 }
