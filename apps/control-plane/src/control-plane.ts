@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { LaneClient, ScheduleQueues } from '@laneway/lanes';
-import { MirrorRole } from '@laneway/proto';
 import type { Logger } from 'pino';
 import { createGrpcApi } from './api/grpc-api';
 import { resolveAdminToken } from './auth/admin-token';
@@ -111,14 +110,7 @@ export async function startControlPlane(
     resumeSchedules: (cluster, cursors) => schedules.resume(cluster, cursors),
     logger,
   });
-  metrics.watchMirror({
-    listClusters: () => store.listClusters(),
-    status: async (cluster) => {
-      const s = await mirror.status(cluster);
-      const role = s.role === MirrorRole.MIRROR_ROLE_FOLLOWER ? 'follower' : s.role === MirrorRole.MIRROR_ROLE_SOURCE ? 'source' : 'standalone';
-      return { cluster, role, epoch: s.epoch, lagMs: s.lagMs, connected: s.connected, appliedSourceRevision: s.appliedSourceRevision, followers: s.followers };
-    },
-  });
+  metrics.watchMirror({ listClusters: () => store.listClusters(), status: (cluster) => mirror.status(cluster) });
   const api = createGrpcApi({
     store,
     hub,

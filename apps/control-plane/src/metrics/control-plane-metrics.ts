@@ -1,4 +1,5 @@
 import type { Server, ServiceDefinition, UntypedHandleCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { MirrorRole, type MirrorStatus } from '@laneway/proto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** OpenTelemetry's advice for request durations, with 1 ms and 2.5 ms below it. */
@@ -17,16 +18,8 @@ export interface ClusterSource {
   connectedServers(cluster: string): Set<string>;
 }
 
-/** What the mirroring gauges read: a cluster's mirror status. */
-export interface MirrorSnapshot {
-  cluster: string;
-  role: 'standalone' | 'source' | 'follower';
-  epoch: number;
-  lagMs: number;
-  connected: boolean;
-  appliedSourceRevision: number;
-  followers: readonly { followerId: string; appliedRevision: number }[];
-}
+/** What the mirroring gauges read: a cluster's mirror status, as GetMirrorStatus answers it. */
+export type MirrorSnapshot = Pick<MirrorStatus, 'cluster' | 'role' | 'epoch' | 'lagMs' | 'connected' | 'appliedSourceRevision' | 'followers'>;
 
 export interface MirrorSource {
   listClusters(): Promise<readonly { name: string }[]>;
@@ -129,7 +122,7 @@ export class ControlPlaneMetrics {
         const value = (async () => {
           const clusters = await source.listClusters();
           const all = await Promise.all(clusters.map((c) => source.status(c.name).catch(() => undefined)));
-          return all.filter((s): s is MirrorSnapshot => s !== undefined && s.role !== 'standalone');
+          return all.filter((s): s is MirrorSnapshot => s !== undefined && s.role !== MirrorRole.MIRROR_ROLE_STANDALONE);
         })();
         cached = { at: now, value };
       }
@@ -144,7 +137,7 @@ export class ControlPlaneMetrics {
         async collect() {
           const all = await read();
           this.reset();
-          for (const s of all) if (!followersOnly || s.role === 'follower') this.set({ cluster: s.cluster }, value(s));
+          for (const s of all) if (!followersOnly || s.role === MirrorRole.MIRROR_ROLE_FOLLOWER) this.set({ cluster: s.cluster }, value(s));
         },
       });
     };
