@@ -9,7 +9,9 @@
 // server CPU per request with metrics on (the default) against off gives the cost of the metrics; and
 // on a third replica with tracing at 100% sampling, exporting over OTLP/HTTP to a receiver this
 // process runs, against the first (tracing off) for the cost of the traces.
-//   npm run bench -- http [--smoke]
+//   npm run bench -- http [--smoke] [--tracing] [--runs=N]
+// --tracing loads only the channel with tracing off and on (no peers, no metrics-off replica, no
+// fixed-rate runs): the quick way to measure tracing_overhead alone.
 import { LaneClient } from '@laneway/lanes';
 import { freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -24,7 +26,10 @@ import { median, report, round } from '../lib/stats';
 import type { LoadRequest, LoadResult } from './load';
 
 const smoke = process.argv.includes('--smoke');
-const RUNS = smoke ? 1 : 5;
+const tracingOnly = process.argv.includes('--tracing');
+const runsArg = process.argv.find((a) => a.startsWith('--runs='));
+const RUNS = runsArg ? Number(runsArg.slice('--runs='.length)) : smoke ? 1 : 5;
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs=${runsArg?.slice(7)}: give a whole number of runs, at least 1`);
 const CONNECTIONS = 50;
 const MEASURE_S = smoke ? 1 : 5;
 const WARMUP_S = smoke ? 0.5 : 3;
@@ -64,7 +69,7 @@ export const burn = defineService({
 
 type Measured = LoadResult & { cpuJobsPerS?: number; cpuUsPerRequest?: number };
 type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced';
-const TARGETS: readonly Target[] = ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced'];
+const TARGETS: readonly Target[] = tracingOnly ? ['laneway', 'traced'] : ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced'];
 const LABEL: Record<Target, string> = {
   bare: 'bare node:http (the ceiling)',
   fastify: 'fastify 5.12 alone (reference)',
@@ -205,6 +210,7 @@ async function main(): Promise<void> {
     const urls = {} as Record<Target, string>;
     const pids = {} as Record<Target, number | undefined>;
     for (const kind of ['bare', 'fastify', 'moleculer'] as const) {
+      if (!TARGETS.includes(kind)) continue;
       const port = await freePort();
       const peer = await forkReady('peer.ts', [kind, String(port)], kind);
       children.push(peer);
@@ -227,24 +233,26 @@ async function main(): Promise<void> {
     // first cluster's lane jobs (the CPU-lane figures below stay the first replica's alone), and, not
     // drained, it runs as the first replica does (a drained replica measured up to 15% more CPU per
     // request than a serving one, which would hide the metrics' cost).
-    const offCluster = `${cluster}-off`;
-    await api.createCluster(offCluster);
-    const offPort = await freePort();
-    metricsOff = await startServer({
-      LANEWAY_CONTROL_PLANE: bench.cp.address,
-      LANEWAY_CLUSTER: offCluster,
-      LANEWAY_SERVER_NAME: 'metrics-off',
-      LANEWAY_QUEUE_PREFIX: prefix,
-      LANEWAY_JOIN_TOKEN: await api.joinToken(offCluster),
-      LANEWAY_HTTP_ADDR: `127.0.0.1:${offPort}`,
-      LANEWAY_CPU_THREADS: String(CPU_THREADS),
-      LANEWAY_METRICS: 'off',
-    });
-    await api.deploy(offCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
-    await api.createSecurity(offCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
-    await api.putChannel(offCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
-    urls.metricsOff = `http://127.0.0.1:${offPort}${ROUTE}`;
-    pids.metricsOff = metricsOff.child.pid;
+    if (TARGETS.includes('metricsOff')) {
+      const offCluster = `${cluster}-off`;
+      await api.createCluster(offCluster);
+      const offPort = await freePort();
+      metricsOff = await startServer({
+        LANEWAY_CONTROL_PLANE: bench.cp.address,
+        LANEWAY_CLUSTER: offCluster,
+        LANEWAY_SERVER_NAME: 'metrics-off',
+        LANEWAY_QUEUE_PREFIX: prefix,
+        LANEWAY_JOIN_TOKEN: await api.joinToken(offCluster),
+        LANEWAY_HTTP_ADDR: `127.0.0.1:${offPort}`,
+        LANEWAY_CPU_THREADS: String(CPU_THREADS),
+        LANEWAY_METRICS: 'off',
+      });
+      await api.deploy(offCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
+      await api.createSecurity(offCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
+      await api.putChannel(offCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
+      urls.metricsOff = `http://127.0.0.1:${offPort}${ROUTE}`;
+      pids.metricsOff = metricsOff.child.pid;
+    }
     // The same channel on a replica with tracing on, every request sampled, exporting to a receiver in
     // this process; its own cluster too, metrics on as on the first replica (the difference is tracing alone).
     receiver = await startOtlpReceiver();
@@ -270,7 +278,7 @@ async function main(): Promise<void> {
     await api.putChannel(tracedCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
     urls.traced = `http://127.0.0.1:${tracedPort}${ROUTE}`;
     pids.traced = traced.child.pid;
-    if ((await fetch(`http://127.0.0.1:${offPort}/metrics`)).status !== 404) throw new Error('the LANEWAY_METRICS=off replica serves /metrics');
+    if (metricsOff && (await fetch(`${urls.metricsOff.replace(ROUTE, '')}/metrics`)).status !== 404) throw new Error('the LANEWAY_METRICS=off replica serves /metrics');
     if ((await fetch(`http://127.0.0.1:${httpPort}/metrics`)).status !== 200) throw new Error('the metrics-on replica does not serve /metrics');
     client = new LaneClient({ redis: REDIS_URL, prefix });
     const lanes = client;
@@ -289,7 +297,7 @@ async function main(): Promise<void> {
     let tracedRequests = 0;
     // Warm-up: JIT, connections, pools; discarded.
     for (const target of TARGETS) await load({ url: urls[target], connections: CONNECTIONS, durationS: WARMUP_S, headers: headersOf(target) });
-    await load({ url: urls.laneway, connections: CONNECTIONS, durationS: WARMUP_S, overallRate: FIXED_RATE, paced: true, headers: KEY_HEADERS });
+    if (!tracingOnly) await load({ url: urls.laneway, connections: CONNECTIONS, durationS: WARMUP_S, overallRate: FIXED_RATE, paced: true, headers: KEY_HEADERS });
 
     /**
      * The channel at FIXED_RATE req/s, evenly paced and then through autocannon's rate limit; with
@@ -376,6 +384,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         if (target === 'traced') tracedRequests += result.ok + result.non2xx;
         results[target].push(result);
       }
+      if (tracingOnly) continue;
       for (const cpu of run % 2 ? [true, false] : [false, true]) {
         const { paced, burst } = await fixedRate(cpu);
         results[cpu ? 'loaded' : 'idle'].push(paced);
@@ -402,6 +411,46 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     // different runs would carry that drift.
     const perRun = (a: keyof typeof results, b: keyof typeof results, field: keyof LoadResult): number =>
       median(results[a].map((r, n) => (r[field] as number) / ((results[b][n]![field] as number) || Number.NaN)));
+    // Server CPU per request with tracing at 100% against tracing off (the first replica), per run.
+    const tracingRuns = results.traced.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.laneway[n]!.cpuUsPerRequest ?? Number.NaN));
+    const tracingOverhead = median(tracingRuns);
+    // Spans the receiver got for the measured runs (the batch processor's last one may still be on its way).
+    await new Promise((r) => setTimeout(r, 5500));
+    const exportedShare = tracedRequests ? (receiver.spans() - spansBefore) / tracedRequests : Number.NaN;
+    const reportTracing = (): void => {
+      report(LABEL.traced, rps.traced, 'req/s', undefined, `(p99 ${round(p99.traced)} ms${cpuNote('traced')}; runs ${runsOf('traced')}${failures('traced')})`);
+      report(
+        'tracing_overhead: server CPU/request 100% / off',
+        tracingOverhead,
+        'x',
+        { op: '<', value: TRACING_OVERHEAD_TARGET },
+        `(median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.traced)} against ${round(cpuUs.laneway)} µs/request from the medians; ` +
+          `the receiver got ${round(exportedShare, 3)} spans per measured request)`,
+      );
+    };
+    if (tracingOnly) {
+      console.log(
+        `\nHTTP benchmark, tracing only: GET ${ROUTE} on a Laneway replica with tracing off and one with traces at 100% (OTLP/HTTP to a local receiver), ` +
+          `loaded by wrk (1 thread), ${os.availableParallelism()} cores shared by all; ${CONNECTIONS} connections, ${MEASURE_S} s per run after ${WARMUP_S} s warm-up, ${RUNS} run(s) interleaved, medians${smoke ? ' (SMOKE)' : ''}`,
+      );
+      report(LABEL.laneway, rps.laneway, 'req/s', undefined, `(p99 ${round(p99.laneway)} ms${cpuNote('laneway')}; runs ${runsOf('laneway')}${failures('laneway')})`);
+      reportTracing();
+      console.log(
+        JSON.stringify({
+          bench: 'http',
+          mode: 'tracing',
+          runs: RUNS,
+          smoke,
+          rps: Math.round(rps.laneway),
+          traced_rps: Math.round(rps.traced),
+          cpu_us_per_request: { laneway: round(cpuUs.laneway, 3), traced: round(cpuUs.traced, 3) },
+          tracing_overhead: round(tracingOverhead, 3),
+          tracing_overhead_runs: tracingRuns.map((r) => round(r, 3)),
+          traced_spans_per_request: round(exportedShare, 3),
+        }),
+      );
+      return;
+    }
     const vsBare = perRun('laneway', 'bare', 'rps');
     const vsMoleculer = perRun('laneway', 'moleculer', 'rps');
     const bareVsMoleculer = perRun('bare', 'moleculer', 'rps');
@@ -413,12 +462,6 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     // Server CPU per request with metrics on against off, per run (the two measured a few seconds apart).
     const overheadRuns = results.laneway.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.metricsOff[n]!.cpuUsPerRequest ?? Number.NaN));
     const metricsOverhead = median(overheadRuns);
-    // Server CPU per request with tracing at 100% against tracing off (the first replica), per run.
-    const tracingRuns = results.traced.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.laneway[n]!.cpuUsPerRequest ?? Number.NaN));
-    const tracingOverhead = median(tracingRuns);
-    // Spans the receiver got for the measured runs (the batch processor's last one may still be on its way).
-    await new Promise((r) => setTimeout(r, 5500));
-    const exportedShare = tracedRequests ? (receiver.spans() - spansBefore) / tracedRequests : Number.NaN;
     const idleBurstP99 = med('idleBurst', 'p99');
     const loadedBurstP99 = med('loadedBurst', 'p99');
     const cpuMax = round((CPU_THREADS * 1000) / CPU_BURN_MS);
@@ -441,15 +484,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       { op: '<', value: METRICS_OVERHEAD_TARGET },
       `(median of runs ${overheadRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.laneway)} against ${round(cpuUs.metricsOff)} µs/request from the medians)`,
     );
-    report(LABEL.traced, rps.traced, 'req/s', undefined, `(p99 ${round(p99.traced)} ms${cpuNote('traced')}; runs ${runsOf('traced')}${failures('traced')})`);
-    report(
-      'tracing_overhead: server CPU/request 100% / off',
-      tracingOverhead,
-      'x',
-      { op: '<', value: TRACING_OVERHEAD_TARGET },
-      `(median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.traced)} against ${round(cpuUs.laneway)} µs/request from the medians; ` +
-        `the receiver got ${round(exportedShare, 3)} spans per measured request)`,
-    );
+    reportTracing();
     report(`${LABEL.laneway} / bare, median of runs`, vsBare, 'x', { op: '>', value: 0.7 }, `(${round(rps.laneway / rps.bare)}x from the medians)`);
     report(`${LABEL.laneway} / moleculer-web, median of runs`, vsMoleculer, 'x', { op: '>', value: 1.5 }, `(${round(rps.laneway / rps.moleculer)}x from the medians)`);
     // The ceiling of that ratio on this machine: bare node:http does nothing but answer, so no server
