@@ -1,4 +1,4 @@
-// npm run bench -- NAME [--smoke]   (NAME: deploy, invoke, lanes, http, connections, mirror, or all)
+// npm run bench -- NAME [--smoke]   (NAME: deploy, invoke, lanes, http, connections, mirror, fleet, or all)
 // Builds the apps, then runs each benchmark in its own process, one after the other (never two at
 // once: the machine has 2 cores and a benchmark beside another measures nothing).
 import { spawnSync } from 'node:child_process';
@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const BENCHES = ['deploy', 'invoke', 'lanes', 'http', 'connections', 'mirror'];
+const BENCHES = ['deploy', 'invoke', 'lanes', 'http', 'connections', 'mirror', 'fleet'];
 const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith('--'));
 const names = args.filter((a) => !a.startsWith('--'));
