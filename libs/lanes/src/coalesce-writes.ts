@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './create-redis';
 
 const corked = new WeakSet<Socket>();
 
@@ -12,9 +12,9 @@ const corked = new WeakSet<Socket>();
  * BullMQ completes those jobs in different turns.) Nothing is
  * reordered: the socket only buffers, and `setImmediate` runs after every promise continuation of the
  * turn. ioredis's own auto-pipelining does the same through a Pipeline object per batch, and measured
- * slower here.
+ * slower here. A Cluster connection has no one socket: nothing is held there.
  */
-export function coalesceWrites(redis: Redis): void {
+export function coalesceWrites(redis: RedisClient): void {
   const stream = (redis as unknown as { stream?: Socket }).stream;
   if (!stream || stream.destroyed || corked.has(stream)) return;
   corked.add(stream);

@@ -1,4 +1,6 @@
 export { DEFAULT_QUEUE_PREFIX, idempotencyKey, laneQueueName, rateLimitKey, replyChannel, scheduleKeys, scheduleSchedulerId } from './queue-keys';
+export { createRedis, redisSettingsOf, type CreateRedisOptions, type RedisClient } from './create-redis';
+export { DEFAULT_REDIS_URL, redisSettingsFromEnv, redisVariable, type RedisNode, type RedisSettings, type WaitReplicas } from './redis-settings';
 export type { InvocationFailure, InvocationJob, InvocationReply, InvocationResult, ScheduleMark } from './invocation-job';
 export {
   LaneClient,

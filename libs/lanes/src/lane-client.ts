@@ -1,14 +1,15 @@
 import { Queue, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { ServiceInvocationError, type HttpRequestInfo, type ServiceLane } from '@laneway/sdk';
 import type { InvocationJob, InvocationReply, InvocationResult } from './invocation-job';
 import { coalesceWrites } from './coalesce-writes';
+import { createRedis, type RedisClient } from './create-redis';
+import type { RedisSettings, WaitReplicas } from './redis-settings';
 import { DEFAULT_QUEUE_PREFIX, laneQueueName, replyChannel } from './queue-keys';
 
 export interface LaneClientOptions {
-  /** Redis URL (`redis://host:port/db`) or ioredis options. */
-  redis: string | RedisOptions;
+  /** Redis URL (`redis://host:port/db`), or Laneway's Redis settings in any mode (one Redis, Cluster, Sentinel). */
+  redis: string | RedisSettings;
   /** BullMQ prefix shared with the servers. */
   prefix?: string;
   /** Names this process's reply channel; random by default. */
@@ -84,8 +85,9 @@ export class LaneClient {
   readonly prefix: string;
   readonly callerId: string;
   private readonly channel: string;
-  private readonly connection: Redis;
-  private readonly subscriber: Redis;
+  private readonly connection: RedisClient;
+  private readonly subscriber: RedisClient;
+  private readonly waitReplicas: WaitReplicas | undefined;
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Map<string, Pending>();
   private sequence = 0;
@@ -101,11 +103,9 @@ export class LaneClient {
     this.callerId = options.callerId ?? randomBytes(8).toString('hex');
     this.batch = options.batch ?? false;
     this.channel = replyChannel(this.prefix, this.callerId);
-    const redisOptions: RedisOptions = { maxRetriesPerRequest: null, lazyConnect: false };
-    this.connection =
-      typeof options.redis === 'string'
-        ? new Redis(options.redis, redisOptions)
-        : new Redis({ ...options.redis, ...redisOptions });
+    const settings: RedisSettings = typeof options.redis === 'string' ? { mode: 'single', url: options.redis } : options.redis;
+    this.waitReplicas = settings.mode === 'cluster' ? undefined : settings.waitReplicas;
+    this.connection = createRedis(settings);
     this.connection.once('ready', () => (this.wasReady = true));
     this.subscriber = this.connection.duplicate();
     this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onReply(message));
@@ -191,7 +191,11 @@ export class LaneClient {
     }
   }
 
-  /** Queues a durable invocation (retried with exponential backoff) and returns its job id. */
+  /**
+   * Queues a durable invocation (retried with exponential backoff) and returns its job id. With
+   * `waitReplicas` (LANEWAY_REDIS_WAIT_REPLICAS), only once that many replicas hold it: a job whose id
+   * was returned then survives the primary's failover.
+   */
   async invokeAsync(request: InvokeAsyncRequest): Promise<string> {
     const id = request.invocationId ?? `${this.callerId}-a${++this.sequence}`;
     const job: InvocationJob = { s: request.service, i: request.input ?? null, id };
@@ -204,7 +208,21 @@ export class LaneClient {
       // Failed jobs stay: they are the dead-letter record.
       removeOnFail: false,
     });
+    if (this.waitReplicas) await this.confirmReplicated(this.waitReplicas, request.service, added.id ?? id);
     return added.id ?? id;
+  }
+
+  // WAIT covers every write this connection sent before it, the add above included (one Redis, or
+  // Sentinel's primary: the settings refuse it for a Cluster).
+  private async confirmReplicated(wait: WaitReplicas, service: string, jobId: string): Promise<void> {
+    const acked = await this.connection.wait(wait.replicas, wait.timeoutMs);
+    if (acked >= wait.replicas) return;
+    throw new ServiceInvocationError(
+      'UNAVAILABLE',
+      `service '${service}': job '${jobId}' was queued but only ${acked} of ${wait.replicas} Redis replica(s) confirmed it within ${wait.timeoutMs} ms ` +
+        '(LANEWAY_REDIS_WAIT_REPLICAS): it may run, or be lost if the primary fails now',
+      service,
+    );
   }
 
   /** Finds an async invocation in either lane of the cluster. */

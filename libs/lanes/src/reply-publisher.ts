@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './create-redis';
 import type { InvocationJob, InvocationReply } from './invocation-job';
 
 interface Batch {
@@ -20,7 +20,7 @@ export class ReplyPublisher {
   private readonly turn = new Map<string, 'sent' | Batch>();
   private scheduled = false;
 
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   /** Resolves once the reply was handed to Redis; a no-op for async jobs (no reply address). */
   send(job: InvocationJob, reply: InvocationReply): Promise<void> {

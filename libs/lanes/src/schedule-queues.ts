@@ -1,10 +1,11 @@
 import { Queue, type JobSchedulerJson, type JobsOptions } from 'bullmq';
 import { isDeepStrictEqual } from 'node:util';
-import { Redis, type RedisOptions } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ServiceLane } from '@laneway/sdk';
 import type { InvocationJob, ScheduleMark } from './invocation-job';
 import { DEFAULT_QUEUE_PREFIX, laneQueueName, scheduleSchedulerId } from './queue-keys';
+import { createRedis, type RedisClient } from './create-redis';
+import type { RedisSettings } from './redis-settings';
 import { clearScheduleRuns, listScheduleRuns, type ScheduleRunRecord } from './schedule-runs';
 
 /** When a schedule ticks: every `everyMs`, or on a cron expression in a time zone. */
@@ -33,14 +34,14 @@ const JOB_OPTIONS = { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFa
  * tick runs once, and a cluster that was down finds one due job, not one per missed tick.
  */
 export class ScheduleQueues {
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly queues = new Map<string, Queue>();
   readonly prefix: string;
 
-  constructor(options: { redis: string | RedisOptions; prefix?: string }) {
+  /** `redis`: a Redis URL, or Laneway's Redis settings in any mode. */
+  constructor(options: { redis: string | RedisSettings; prefix?: string }) {
     this.prefix = options.prefix ?? DEFAULT_QUEUE_PREFIX;
-    const redisOptions: RedisOptions = { maxRetriesPerRequest: null };
-    this.connection = typeof options.redis === 'string' ? new Redis(options.redis, redisOptions) : new Redis({ ...options.redis, ...redisOptions });
+    this.connection = createRedis(typeof options.redis === 'string' ? { mode: 'single', url: options.redis } : options.redis);
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './create-redis';
 import { scheduleKeys } from './queue-keys';
 
 /** One tick's run as recorded when it reached its final outcome. */
@@ -53,13 +53,13 @@ return 0
 `;
 
 /** Records a run (the same job id twice keeps one entry). */
-export async function recordScheduleRun(redis: Redis, prefix: string, cluster: string, schedule: string, run: ScheduleRunRecord): Promise<void> {
+export async function recordScheduleRun(redis: RedisClient, prefix: string, cluster: string, schedule: string, run: ScheduleRunRecord): Promise<void> {
   const keys = scheduleKeys(prefix, cluster, schedule);
   await redis.eval(RECORD, 2, keys.runs, keys.run, run.jobId, run.scheduledAt, JSON.stringify(run), SCHEDULE_RUNS_KEPT, RUNS_TTL_MS);
 }
 
 /** The last `limit` runs of a schedule, newest first. */
-export async function listScheduleRuns(redis: Redis, prefix: string, cluster: string, schedule: string, limit: number): Promise<ScheduleRunRecord[]> {
+export async function listScheduleRuns(redis: RedisClient, prefix: string, cluster: string, schedule: string, limit: number): Promise<ScheduleRunRecord[]> {
   const keys = scheduleKeys(prefix, cluster, schedule);
   const ids = await redis.zrevrange(keys.runs, 0, Math.max(1, limit) - 1);
   if (!ids.length) return [];
@@ -68,16 +68,16 @@ export async function listScheduleRuns(redis: Redis, prefix: string, cluster: st
 }
 
 /** Forgets a schedule's runs and its lock (DeleteSchedule). */
-export async function clearScheduleRuns(redis: Redis, prefix: string, cluster: string, schedule: string): Promise<void> {
+export async function clearScheduleRuns(redis: RedisClient, prefix: string, cluster: string, schedule: string): Promise<void> {
   const keys = scheduleKeys(prefix, cluster, schedule);
   await redis.del(keys.runs, keys.run, keys.lock);
 }
 
 /** Takes (or renews) the schedule's overlap lock for `holder` (a job id); false while another run holds it. */
-export async function acquireScheduleLock(redis: Redis, prefix: string, cluster: string, schedule: string, holder: string, ttlMs: number): Promise<boolean> {
+export async function acquireScheduleLock(redis: RedisClient, prefix: string, cluster: string, schedule: string, holder: string, ttlMs: number): Promise<boolean> {
   return (await redis.eval(ACQUIRE, 1, scheduleKeys(prefix, cluster, schedule).lock, holder, ttlMs)) === 1;
 }
 
-export async function releaseScheduleLock(redis: Redis, prefix: string, cluster: string, schedule: string, holder: string): Promise<void> {
+export async function releaseScheduleLock(redis: RedisClient, prefix: string, cluster: string, schedule: string, holder: string): Promise<void> {
   await redis.eval(RELEASE, 1, scheduleKeys(prefix, cluster, schedule).lock, holder);
 }
