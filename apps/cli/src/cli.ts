@@ -1,4 +1,5 @@
-import { ApiClient } from './api-client';
+import { ApiClient } from '@laneway/api-client';
+import { CLI_HINTS, cliErrorOf } from './rethrow-grpc-error';
 import type { CommandContext } from './commands/command';
 import { CliError, formatJsonError } from './errors';
 import { applyOverrides, loadConfig, readAdminTokenFile, readTlsCa } from './load-config';
@@ -51,6 +52,8 @@ export async function run(argv: readonly string[], options: RunOptions): Promise
       token: config.token,
       tls: tls && { ca: tls.ca, caFile: tls.file },
       deadlineMs: globals.deadlineMs,
+      hints: CLI_HINTS,
+      mapError: cliErrorOf,
     });
     const context: CommandContext = {
       api,

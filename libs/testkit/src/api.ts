@@ -1,16 +1,5 @@
-import { credentials, Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
+import { ApiClient } from '@laneway/api-client';
 import {
-  ChannelServiceClient,
-  ClusterServiceClient,
-  ConfigServiceClient,
-  ConnectionServiceClient,
-  ScheduleServiceClient,
-  SecurityServiceClient,
-  SecretServiceClient,
-  DeployServiceClient,
-  InvokeServiceClient,
-  MirrorServiceClient,
-  ServerServiceClient,
   WaitFor,
   type ApplyRequest,
   type ApplyResponse,
@@ -45,23 +34,14 @@ import {
   type PromoteResponse,
 } from '@laneway/proto';
 
-type Callback<T> = (err: ServiceError | null, value: T) => void;
-const call = <T>(fn: (cb: Callback<T>) => void): Promise<T> =>
-  new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
-
-/** A promise-based client of the control plane's gRPC API, as automation would use it. */
+/**
+ * The control plane's gRPC API as tests and drills use it: short signatures with test defaults (wait
+ * for every server, 20 s) over the one client, libs/api-client. A failed call rejects with its
+ * ApiError (`code` is the numeric gRPC status, `details` the control plane's words).
+ */
 export class Api {
-  private readonly clusters: ClusterServiceClient;
-  private readonly deploys: DeployServiceClient;
-  private readonly invokes: InvokeServiceClient;
-  private readonly servers: ServerServiceClient;
-  private readonly channels: ChannelServiceClient;
-  private readonly security: SecurityServiceClient;
-  private readonly connections: ConnectionServiceClient;
-  private readonly secrets: SecretServiceClient;
-  private readonly schedules: ScheduleServiceClient;
-  private readonly configs: ConfigServiceClient;
-  private readonly mirrors: MirrorServiceClient;
+  /** The client every call goes through (for calls this facade does not shorten). */
+  readonly client: ApiClient;
 
   /** `options.ca`: TLS, trusting that CA (PEM); without it, plaintext. */
   constructor(
@@ -69,18 +49,11 @@ export class Api {
     private readonly token: string | undefined,
     private readonly options: { ca?: Buffer | undefined } = {},
   ) {
-    const creds = options.ca ? credentials.createSsl(options.ca) : credentials.createInsecure();
-    this.clusters = new ClusterServiceClient(address, creds);
-    this.deploys = new DeployServiceClient(address, creds);
-    this.invokes = new InvokeServiceClient(address, creds);
-    this.servers = new ServerServiceClient(address, creds);
-    this.channels = new ChannelServiceClient(address, creds);
-    this.security = new SecurityServiceClient(address, creds);
-    this.connections = new ConnectionServiceClient(address, creds);
-    this.secrets = new SecretServiceClient(address, creds);
-    this.schedules = new ScheduleServiceClient(address, creds);
-    this.configs = new ConfigServiceClient(address, creds);
-    this.mirrors = new MirrorServiceClient(address, creds);
+    this.client = new ApiClient({
+      controlPlanes: [address],
+      token,
+      tls: options.ca ? { ca: options.ca, caFile: 'the test CA' } : undefined,
+    });
   }
 
   /** The same API with another bearer token (or none). */
@@ -88,34 +61,24 @@ export class Api {
     return new Api(address, token, this.options);
   }
 
-  private meta(): Metadata {
-    const metadata = new Metadata();
-    if (this.token) metadata.set('authorization', `Bearer ${this.token}`);
-    return metadata;
-  }
-
-  private opts(ms = 30_000): CallOptions {
-    return { deadline: Date.now() + ms };
-  }
-
   createCluster(name: string): Promise<Cluster> {
-    return call((cb) => this.clusters.createCluster({ name }, this.meta(), this.opts(), cb));
+    return this.client.createCluster(name);
   }
 
   getCluster(name: string): Promise<Cluster> {
-    return call((cb) => this.clusters.getCluster({ name }, this.meta(), this.opts(), cb));
+    return this.client.getCluster(name);
   }
 
   deleteCluster(name: string): Promise<unknown> {
-    return call((cb) => this.clusters.deleteCluster({ name }, this.meta(), this.opts(), cb));
+    return this.client.deleteCluster(name);
   }
 
   async joinToken(name: string): Promise<string> {
-    return (await call<{ token: string }>((cb) => this.clusters.getJoinToken({ name }, this.meta(), this.opts(), cb))).token;
+    return (await this.client.getJoinToken(name)).token;
   }
 
   async rotateJoinToken(name: string): Promise<string> {
-    return (await call<{ token: string }>((cb) => this.clusters.rotateJoinToken({ name }, this.meta(), this.opts(), cb))).token;
+    return (await this.client.rotateJoinToken(name)).token;
   }
 
   deploy(
@@ -124,77 +87,59 @@ export class Api {
     waitFor = WaitFor.WAIT_FOR_ALL_SERVERS,
     timeoutMs = 20_000,
   ): Promise<DeployResponse> {
-    return call((cb) => this.deploys.deploy({ cluster, files, waitFor, timeoutMs }, this.meta(), this.opts(timeoutMs + 30_000), cb));
+    return this.client.deploy({ cluster, files, waitFor, timeoutMs });
   }
 
   undeploy(cluster: string, name: string): Promise<UndeployResponse> {
-    return call((cb) =>
-      this.deploys.undeploy({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 20_000 }, this.meta(), this.opts(), cb),
-    );
+    return this.client.undeploy({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 20_000 });
   }
 
   rollback(cluster: string, service: string, version: string): Promise<RollbackResponse> {
-    return call((cb) =>
-      this.deploys.rollback(
-        { cluster, service, version, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 20_000 },
-        this.meta(),
-        this.opts(),
-        cb,
-      ),
-    );
+    return this.client.rollback({ cluster, service, version, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 20_000 });
   }
 
   listServiceVersions(cluster: string, service: string): Promise<ListServiceVersionsResponse> {
-    return call((cb) => this.deploys.listServiceVersions({ cluster, service }, this.meta(), this.opts(), cb));
+    return this.client.listServiceVersions(cluster, service);
   }
 
   deploymentStatus(cluster: string): Promise<DeploymentStatus> {
-    return call((cb) => this.deploys.getDeploymentStatus({ cluster }, this.meta(), this.opts(), cb));
+    return this.client.getDeploymentStatus(cluster);
   }
 
   listServices(cluster: string): Promise<ListServicesResponse> {
-    return call((cb) => this.deploys.listServices({ cluster }, this.meta(), this.opts(), cb));
+    return this.client.listServices(cluster);
   }
 
   invoke(cluster: string, service: string, input: unknown, timeoutMs = 20_000): Promise<InvokeResponse> {
-    return call((cb) =>
-      this.invokes.invoke(
-        { cluster, service, inputJson: JSON.stringify(input), timeoutMs },
-        this.meta(),
-        this.opts(timeoutMs + 5000),
-        cb,
-      ),
-    );
+    return this.client.invoke({ cluster, service, inputJson: JSON.stringify(input), timeoutMs });
   }
 
   invokeAsync(cluster: string, service: string, input: unknown): Promise<{ jobId: string }> {
-    return call((cb) =>
-      this.invokes.invokeAsync({ cluster, service, inputJson: JSON.stringify(input), timeoutMs: 0 }, this.meta(), this.opts(), cb),
-    );
+    return this.client.invokeAsync({ cluster, service, inputJson: JSON.stringify(input), timeoutMs: 0 });
   }
 
   getJob(cluster: string, jobId: string): Promise<JobInfo> {
-    return call((cb) => this.invokes.getJob({ cluster, jobId }, this.meta(), this.opts(), cb));
+    return this.client.getJob(cluster, jobId);
   }
 
   listFailedJobs(cluster: string, service = '', limit = 0): Promise<{ jobs: JobInfo[] }> {
-    return call((cb) => this.invokes.listFailedJobs({ cluster, service, limit }, this.meta(), this.opts(), cb));
+    return this.client.listFailedJobs({ cluster, service, limit });
   }
 
   retryJob(cluster: string, jobId: string): Promise<JobInfo> {
-    return call((cb) => this.invokes.retryJob({ cluster, jobId }, this.meta(), this.opts(), cb));
+    return this.client.retryJob(cluster, jobId);
   }
 
   listServers(cluster: string): Promise<ListServersResponse> {
-    return call((cb) => this.servers.listServers({ cluster }, this.meta(), this.opts(), cb));
+    return this.client.listServers(cluster);
   }
 
   drain(cluster: string, server: string): Promise<ServerInfo> {
-    return call((cb) => this.servers.drainServer({ cluster, server }, this.meta(), this.opts(), cb));
+    return this.client.drainServer(cluster, server);
   }
 
   resume(cluster: string, server: string): Promise<ServerInfo> {
-    return call((cb) => this.servers.resumeServer({ cluster, server }, this.meta(), this.opts(), cb));
+    return this.client.resumeServer(cluster, server);
   }
 
   /** Creates (or, with `update`, replaces) a channel and waits for every connected server. */
@@ -204,62 +149,59 @@ export class Api {
     update = false,
   ): Promise<ChannelChangeResponse> {
     const request = { cluster, security: '', timeoutMs: 0, async: false, rateLimitPerSecond: 0, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...channel };
-    return call((cb) => (update ? this.channels.updateChannel(request, this.meta(), this.opts(), cb) : this.channels.createChannel(request, this.meta(), this.opts(), cb)));
+    return update ? this.client.updateChannel(request) : this.client.createChannel(request);
   }
 
   deleteChannel(cluster: string, name: string): Promise<ChannelChangeResponse> {
-    return call((cb) => this.channels.deleteChannel({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 }, this.meta(), this.opts(), cb));
+    return this.client.deleteChannel({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 });
   }
 
   listChannels(cluster: string): Promise<{ revision: number; channels: Channel[] }> {
-    return call((cb) => this.channels.listChannels({ cluster }, this.meta(), this.opts(), cb));
+    return this.client.listChannels(cluster);
   }
 
   /** Creates a security definition (one of apiKey, basicAuth, jwt) and waits for every connected server. */
   createSecurity(cluster: string, definition: Pick<PutSecurityDefinitionRequest, 'name' | 'apiKey' | 'basicAuth' | 'jwt'>): Promise<SecurityChangeResponse> {
-    const request = { cluster, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...definition };
-    return call((cb) => this.security.createSecurityDefinition(request, this.meta(), this.opts(), cb));
+    return this.client.createSecurityDefinition({ cluster, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...definition });
   }
 
   getSecurity(cluster: string, name: string): Promise<SecurityDefinition> {
-    return call((cb) => this.security.getSecurityDefinition({ cluster, name }, this.meta(), this.opts(), cb));
+    return this.client.getSecurityDefinition(cluster, name);
   }
 
   deleteSecurity(cluster: string, name: string): Promise<SecurityChangeResponse> {
-    return call((cb) => this.security.deleteSecurityDefinition({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 }, this.meta(), this.opts(), cb));
+    return this.client.deleteSecurityDefinition({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 });
   }
 
   /** Creates a connection and waits for every connected server. */
   createConnection(cluster: string, name: string, spec: ConnectionSpec): Promise<ConnectionChangeResponse> {
-    const request = { cluster, name, spec, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 };
-    return call((cb) => this.connections.createConnection(request, this.meta(), this.opts(), cb));
+    return this.client.createConnection({ cluster, name, spec, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 });
   }
 
   /** Replaces a connection's settings (secrets left empty keep the stored ones) and waits for every connected server. */
   updateConnection(cluster: string, name: string, spec: ConnectionSpec): Promise<ConnectionChangeResponse> {
-    const request = { cluster, name, spec, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 };
-    return call((cb) => this.connections.updateConnection(request, this.meta(), this.opts(), cb));
+    return this.client.updateConnection({ cluster, name, spec, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 });
   }
 
   getConnection(cluster: string, name: string): Promise<Connection> {
-    return call((cb) => this.connections.getConnection({ cluster, name }, this.meta(), this.opts(), cb));
+    return this.client.getConnection(cluster, name);
   }
 
   listConnections(cluster: string): Promise<{ revision: number; connections: Connection[] }> {
-    return call((cb) => this.connections.listConnections({ cluster }, this.meta(), this.opts(), cb));
+    return this.client.listConnections(cluster);
   }
 
   deleteConnection(cluster: string, name: string): Promise<ConnectionChangeResponse> {
-    return call((cb) => this.connections.deleteConnection({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 }, this.meta(), this.opts(), cb));
+    return this.client.deleteConnection({ cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 });
   }
 
   async testConnection(cluster: string, name: string, timeoutMs = 10_000): Promise<ConnectionTestResult[]> {
-    return (await call<{ servers: ConnectionTestResult[] }>((cb) => this.connections.testConnection({ cluster, name, timeoutMs }, this.meta(), this.opts(timeoutMs + 10_000), cb))).servers;
+    return (await this.client.testConnection({ cluster, name, timeoutMs })).servers;
   }
 
   /** RotateSecretKey: the key id every stored secret is sealed with afterwards, and how many were re-encrypted. */
   rotateSecretKey(): Promise<RotateSecretKeyResponse> {
-    return call((cb) => this.secrets.rotateSecretKey({}, this.meta(), this.opts(), cb));
+    return this.client.rotateSecretKey();
   }
 
   /** Creates (or, with `update`, replaces) a schedule; `intervalMs` or `cron` (with `timezone`). */
@@ -269,47 +211,40 @@ export class Api {
     update = false,
   ): Promise<ScheduleChangeResponse> {
     const request: PutScheduleRequest = { cluster, inputJson: '', intervalMs: 0, cron: '', timezone: '', overlap: 0, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000, ...schedule };
-    return call((cb) => (update ? this.schedules.updateSchedule(request, this.meta(), this.opts(), cb) : this.schedules.createSchedule(request, this.meta(), this.opts(), cb)));
+    return this.client.putSchedule(request, update);
   }
 
   getSchedule(cluster: string, name: string): Promise<Schedule> {
-    return call((cb) => this.schedules.getSchedule({ cluster, name }, this.meta(), this.opts(), cb));
+    return this.client.getSchedule(cluster, name);
   }
 
   async listSchedules(cluster: string): Promise<Schedule[]> {
-    return (await call<{ schedules: Schedule[] }>((cb) => this.schedules.listSchedules({ cluster }, this.meta(), this.opts(), cb))).schedules;
+    return (await this.client.listSchedules(cluster)).schedules;
   }
 
   /** Pause, resume or delete. */
   changeSchedule(cluster: string, name: string, change: 'pause' | 'resume' | 'delete'): Promise<ScheduleChangeResponse> {
-    const request = { cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 };
-    return call((cb) =>
-      change === 'pause'
-        ? this.schedules.pauseSchedule(request, this.meta(), this.opts(), cb)
-        : change === 'resume'
-          ? this.schedules.resumeSchedule(request, this.meta(), this.opts(), cb)
-          : this.schedules.deleteSchedule(request, this.meta(), this.opts(), cb),
-    );
+    return this.client.changeSchedule(change, { cluster, name, waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, waitTimeoutMs: 20_000 });
   }
 
-  async runScheduleNow(cluster: string, name: string): Promise<string> {
-    return (await call<{ jobId: string }>((cb) => this.schedules.runScheduleNow({ cluster, name }, this.meta(), this.opts(), cb))).jobId;
+  runScheduleNow(cluster: string, name: string): Promise<string> {
+    return this.client.runScheduleNow(cluster, name);
   }
 
   async listScheduleRuns(cluster: string, name: string, limit = 0): Promise<ScheduleRun[]> {
-    return (await call<{ runs: ScheduleRun[] }>((cb) => this.schedules.listScheduleRuns({ cluster, name, limit }, this.meta(), this.opts(), cb))).runs;
+    return (await this.client.listScheduleRuns(cluster, name, limit)).runs;
   }
 
   /** The cluster as a bundle (`laneway.yaml` and sources); secrets as `${env:NAME}` unless `secretsKey`. */
   configExport(cluster: string, secretsKey: Buffer = Buffer.alloc(0)): Promise<ExportResponse> {
-    return call((cb) => this.configs.export({ cluster, secretsKey }, this.meta(), this.opts(), cb));
+    return this.client.configExport({ cluster, secretsKey });
   }
 
   /** Applies a bundle (waiting for every server, 20 s), or with `dryRun` only answers the changes. */
   configApply(
     request: Partial<Omit<ApplyRequest, 'cluster' | 'files'>> & Pick<ApplyRequest, 'cluster' | 'files'>,
   ): Promise<ApplyResponse> {
-    const full: ApplyRequest = {
+    return this.client.configApply({
       dryRun: false,
       prune: false,
       secretValues: {},
@@ -317,35 +252,28 @@ export class Api {
       waitFor: WaitFor.WAIT_FOR_ALL_SERVERS,
       timeoutMs: 20_000,
       ...request,
-    };
-    return call((cb) => this.configs.apply(full, this.meta(), this.opts(full.timeoutMs + 30_000), cb));
+    });
   }
 
   async mirrorToken(cluster: string): Promise<string> {
-    return (await call<{ token: string }>((cb) => this.mirrors.createMirrorToken({ cluster }, this.meta(), this.opts(), cb))).token;
+    return (await this.client.createMirrorToken(cluster)).token;
   }
 
-  async follow(request: Partial<FollowRequest> & Pick<FollowRequest, 'cluster' | 'sourceAddress' | 'token'>, timeoutMs = 60_000): Promise<MirrorStatus> {
-    const full: FollowRequest = { sourceCluster: '', caPem: '', replace: false, ...request };
-    const response = await call<{ status?: MirrorStatus }>((cb) => this.mirrors.follow(full, this.meta(), this.opts(timeoutMs), cb));
+  async follow(request: Partial<FollowRequest> & Pick<FollowRequest, 'cluster' | 'sourceAddress' | 'token'>): Promise<MirrorStatus> {
+    const response = await this.client.followMirror({ sourceCluster: '', caPem: '', replace: false, ...request });
     return response.status!;
   }
 
   mirrorStatus(cluster: string): Promise<MirrorStatus> {
-    return call((cb) => this.mirrors.getMirrorStatus({ cluster }, this.meta(), this.opts(), cb));
+    return this.client.getMirrorStatus(cluster);
   }
 
-  promote(cluster: string, options: { force?: boolean; address?: string; caPem?: string } = {}, timeoutMs = 60_000): Promise<PromoteResponse> {
-    return call((cb) =>
-      this.mirrors.promote({ cluster, force: options.force ?? false, address: options.address ?? '', caPem: options.caPem ?? '' }, this.meta(), this.opts(timeoutMs), cb),
-    );
+  async promote(cluster: string, options: { force?: boolean; address?: string; caPem?: string } = {}): Promise<PromoteResponse> {
+    const { response } = await this.client.promoteMirror({ cluster, force: options.force ?? false, address: options.address ?? '', caPem: options.caPem ?? '' });
+    return response;
   }
 
   close(): void {
-    this.configs.close();
-    this.schedules.close();
-    this.connections.close();
-    this.secrets.close();
-    for (const c of [this.clusters, this.deploys, this.invokes, this.servers, this.channels, this.security, this.mirrors]) c.close();
+    this.client.close();
   }
 }

@@ -1,5 +1,5 @@
 import type { Argument, Option } from 'commander';
-import type { ApiClient } from '../api-client';
+import type { ApiClient } from '@laneway/api-client';
 import type { CliConfig } from '../load-config';
 
 /** What a command gets to do its work. */

@@ -1,7 +1,8 @@
 import { Argument, InvalidArgumentError, Option } from 'commander';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiClient } from '../api-client';
+import { ApiClient } from '@laneway/api-client';
+import { CLI_HINTS, cliErrorOf } from '../rethrow-grpc-error';
 import { CliError, UsageError } from '../errors';
 import { formatJson } from '../format';
 import { DEFAULT_BIND, DEFAULT_STATE_FILE, DEFAULT_STATS_SOCKET, haproxyConfig, type LbCluster } from '../haproxy-config';
@@ -145,7 +146,7 @@ async function siteStates(args: LbHaproxyArgs, context: CommandContext, clients:
   }));
   const opened = await Promise.all(args.sites.map(async (site) => ({ site, token: await readSiteTokenFile(site, context.cwd), tls: await readSiteCaFile(site, context.cwd) })));
   for (const { site, token, tls } of opened) {
-    const api = new ApiClient({ controlPlanes: site.controlPlanes, token, tls, deadlineMs: SITE_DEADLINE_MS });
+    const api = new ApiClient({ controlPlanes: site.controlPlanes, token, tls, deadlineMs: SITE_DEADLINE_MS, hints: CLI_HINTS, mapError: cliErrorOf });
     clients.push(api);
     read.push({ site: site.controlPlanes[0]!, cluster: site.cluster, described: `--site ${site.given}`, api });
   }

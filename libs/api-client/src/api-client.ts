@@ -85,8 +85,8 @@ import type {
   ScheduleChangeResponse,
   ScheduleRequest,
 } from '@laneway/proto';
+import { toApiError, type UnreachedHints } from './api-error';
 import { ignoreIpServernameWarning } from './ignore-ip-servername-warning';
-import { rethrowGrpcError } from './rethrow-grpc-error';
 
 /** Per-call deadlines: Deploy compiles and waits for the servers, so it gets longer. */
 export const DEFAULT_DEPLOY_DEADLINE_MS = 60_000;
@@ -106,6 +106,13 @@ export interface ApiClientOptions {
   readonly deadlineMs?: number | undefined;
   /** Set: TLS, verifying the control plane's certificate against `ca` (read from `caFile`). Unset: plaintext. */
   readonly tls?: { readonly ca: Buffer; readonly caFile: string } | undefined;
+  /** Added to "cannot reach the control plane" errors: which setting names the address or the CA. */
+  readonly hints?: UnreachedHints | undefined;
+  /**
+   * What a failed call rejects with, made from its ApiError (the CLI turns it into its own error
+   * type); unset, the ApiError itself.
+   */
+  readonly mapError?: ((error: unknown) => unknown) | undefined;
 }
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
@@ -125,8 +132,9 @@ interface Target {
 const NEVER_SENT = /No connection established|Name resolution failed/i;
 
 /**
- * The control plane's gRPC API as promises. Every call has a deadline; a failed call rejects with the
- * CliError made by rethrowGrpcError. Clients are created on first use; call `close()` when done.
+ * The control plane's gRPC API as promises, the one client of it (CLI, web admin, testkit, benchmarks,
+ * mirror link). Every call has a deadline; a failed call rejects with the typed ApiError toApiError
+ * makes of it (or what `mapError` makes of that). Clients are created on first use; call `close()` when done.
  * A call that could not connect to a control plane is made again on the next one of the list (never
  * one that may have reached a control plane: it may have changed something).
  */
@@ -669,15 +677,13 @@ export class ApiClient {
             attempt();
             return;
           }
-          try {
-            rethrowGrpcError(error, {
-              controlPlane: tried.length > 1 ? `any of ${tried.join(', ')}` : address,
-              connected,
-              caFile: this.options.tls?.caFile,
-            });
-          } catch (cliError) {
-            reject(cliError);
-          }
+          const typed = toApiError(error, {
+            controlPlane: tried.length > 1 ? `any of ${tried.join(', ')}` : address,
+            connected,
+            caFile: this.options.tls?.caFile,
+            hints: this.options.hints,
+          });
+          reject(this.options.mapError ? this.options.mapError(typed) : typed);
         });
       };
       attempt();

@@ -10,7 +10,7 @@ import type { Cluster, CreateClusterRequest, ListClustersRequest, ListClustersRe
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient } from './api-client';
-import { CliError } from './errors';
+import { UnavailableError, type ApiError } from './api-error';
 
 /** What each in-test control plane received, by its address. */
 const calls: { address: string; method: string }[] = [];
@@ -52,7 +52,7 @@ async function deadAddress(): Promise<string> {
 }
 
 function api(controlPlanes: string[]): ApiClient {
-  const client = new ApiClient({ controlPlanes, deadlineMs: 5000 });
+  const client = new ApiClient({ controlPlanes, deadlineMs: 5000, hints: { address: 'set LANEWAY_CONTROL_PLANE' } });
   clients.push(client);
   return client;
 }
@@ -80,8 +80,8 @@ describe('ApiClient with a list of control planes', () => {
     const [first, second] = [await controlPlane(), await controlPlane()];
     const client = api([first, second]);
     const error = await client.createCluster('c1').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CliError);
-    expect((error as CliError).message).toBe('UNAVAILABLE: the store is unavailable');
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as ApiError).message).toBe('UNAVAILABLE: the store is unavailable');
     expect(calls).toEqual([{ address: first, method: 'createCluster' }]);
     expect(client.controlPlane).toBe(first);
   });
@@ -98,8 +98,8 @@ describe('ApiClient with a list of control planes', () => {
 
     const dead = [await deadAddress(), await deadAddress()];
     const error = await api(dead).listClusters().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CliError);
-    expect((error as CliError).message).toBe(
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as ApiError).message).toBe(
       `UNAVAILABLE: cannot reach the control plane at any of ${dead[0]}, ${dead[1]}: is it running? (set LANEWAY_CONTROL_PLANE)`,
     );
   });

@@ -1,0 +1,3 @@
+export * from './api-client';
+export * from './api-error';
+export { ignoreIpServernameWarning } from './ignore-ip-servername-warning';
