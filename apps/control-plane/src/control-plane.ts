@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { LaneClient, ScheduleQueues } from '@laneway/lanes';
+import { LaneClient, redisSettingsOf, redisVariable, ScheduleQueues } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import { createGrpcApi } from './api/grpc-api';
 import { resolveAdminToken } from './auth/admin-token';
@@ -70,8 +70,10 @@ export async function startControlPlane(
   // The first start creates the user `admin`, whose password is the admin token until changed. Two control
   // planes starting at once on one PostgreSQL both try: the insert does nothing when the user exists.
   if (!(await store.userExists(BOOTSTRAP_USER))) await store.ensureUser(BOOTSTRAP_USER, await hashPassword(admin.token), 'admin');
-  const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
-  const scheduleQueues = new ScheduleQueues({ redis: config.redisUrl, prefix: config.queuePrefix });
+  // One Redis, a Cluster or Sentinel's primary (createRedis makes each connection).
+  const redisSettings = redisSettingsOf(config);
+  const lanes = new LaneClient({ redis: redisSettings, prefix: config.queuePrefix });
+  const scheduleQueues = new ScheduleQueues({ redis: redisSettings, prefix: config.queuePrefix });
   const metrics = new ControlPlaneMetrics();
   const hub = new SyncHub({ store, auth, logger, limits: config.limits, secrets, onNack: (cluster) => metrics.nack(cluster) });
   metrics.watchClusters({ listClusters: () => store.listClusters(), listServers: (c) => store.listServers(c), connectedServers: (c) => hub.connectedServers(c) });
@@ -118,7 +120,7 @@ export async function startControlPlane(
     followers,
     auth,
     deploys,
-    invokes: new InvokeGateway(store, lanes),
+    invokes: new InvokeGateway(store, lanes, redisVariable(redisSettings)),
     channels: new ChannelCatalog(store, hub, logger.child({ component: 'channels' })),
     security: new SecurityCatalog(store, hub, logger.child({ component: 'security' })),
     connections: new ConnectionCatalog(store, hub, logger.child({ component: 'connections' })),

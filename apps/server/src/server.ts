@@ -1,7 +1,6 @@
-import { Redis } from 'ioredis';
 import os from 'node:os';
 import path from 'node:path';
-import { LaneClient, tracing } from '@laneway/lanes';
+import { createRedis, LaneClient, redisSettingsOf, tracing } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/load-config';
 import { CpuPool } from './cpu/cpu-pool';
@@ -72,10 +71,11 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
   const routes = new RouteTable([], { reserved: RESERVED_PATHS });
   // On unless LANEWAY_METRICS=off: served at GET /metrics on the channel listener.
   const metrics = config.metrics === false ? undefined : new ServerMetrics();
-  const redisOptions = { maxRetriesPerRequest: null };
-  const connection = new Redis(config.redisUrl, redisOptions);
-  const publisher = new Redis(config.redisUrl, redisOptions);
-  const lanes = new LaneClient({ redis: config.redisUrl, prefix: config.queuePrefix });
+  // One Redis, a Cluster or Sentinel's primary: every connection is made by createRedis.
+  const redisSettings = redisSettingsOf(config);
+  const connection = createRedis(redisSettings);
+  const publisher = createRedis(redisSettings);
+  const lanes = new LaneClient({ redis: redisSettings, prefix: config.queuePrefix });
   // The cluster's outgoing connections, for the services on this thread (CPU threads have their own).
   const connectors = new Connectors({
     server: config.serverName,
@@ -196,7 +196,7 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     logger: log,
   });
   const security = new SecurityChecks(resources);
-  const limiterRedis = RateLimiter.connect(config.redisUrl);
+  const limiterRedis = RateLimiter.connect(redisSettings);
   const limiter = new RateLimiter(limiterRedis, config.queuePrefix, config.cluster, log);
   // One public listener: /healthz for the load balancer, /openapi.json, and the cluster's channels.
   // /debug/memory is on a listener of its own, where the operator put it (LANEWAY_DEBUG_ADDR).

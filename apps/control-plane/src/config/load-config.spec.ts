@@ -14,6 +14,7 @@ describe('control-plane loadConfig', () => {
       databaseUrl: undefined,
       dataDir: path.resolve('./.laneway'),
       redisUrl: 'redis://127.0.0.1:6379',
+      redis: { mode: 'single', url: 'redis://127.0.0.1:6379', waitReplicas: undefined },
       queuePrefix: 'laneway',
       adminToken: undefined,
       logLevel: 'info',
@@ -101,8 +102,19 @@ describe('control-plane loadConfig', () => {
     expect(() =>
       loadConfig({ REDIS_URL: 'localhost:6379', LANEWAY_MAX_DEPLOY_FILES: 'x', LANEWAY_MAX_TIMEOUT_MS: '0' }),
     ).toThrow(
-      'invalid control-plane configuration: REDIS_URL="localhost:6379": must be a redis:// URL; ' +
-        'LANEWAY_MAX_DEPLOY_FILES="x": must be a whole number (digits only); LANEWAY_MAX_TIMEOUT_MS="0": must be at least 1',
+      'invalid control-plane configuration: LANEWAY_MAX_DEPLOY_FILES="x": must be a whole number (digits only); LANEWAY_MAX_TIMEOUT_MS="0": must be at least 1; ' +
+        'REDIS_URL="localhost:6379": must be a redis:// URL',
+    );
+  });
+
+  it('takes a Redis Cluster or Sentinel instead of REDIS_URL, and refuses two modes at once naming both', () => {
+    expect(loadConfig({ LANEWAY_REDIS_CLUSTER: '127.0.0.1:7000,127.0.0.1:7001' })).toMatchObject({
+      redisUrl: '',
+      redis: { mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }] },
+    });
+    expect(loadConfig({ LANEWAY_REDIS_SENTINELS: '127.0.0.1:26379', LANEWAY_REDIS_SENTINEL_MASTER: 'lw' }).redis).toMatchObject({ mode: 'sentinel', master: 'lw' });
+    expect(() => loadConfig({ REDIS_URL: 'redis://a:6379', LANEWAY_REDIS_SENTINELS: 'b:26379', LANEWAY_REDIS_SENTINEL_MASTER: 'lw' })).toThrow(
+      'invalid control-plane configuration: REDIS_URL="redis://a:6379" and LANEWAY_REDIS_SENTINELS="b:26379": more than one Redis mode is set',
     );
   });
 

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_QUEUE_PREFIX } from '@laneway/lanes';
+import { DEFAULT_QUEUE_PREFIX, redisSettingsFromEnv, type RedisSettings } from '@laneway/lanes';
 import { DEFAULT_LIMITS, type Limits } from '../limits';
 import { parseSecretKey, parseSecretKeys } from '../secrets/keyring';
 import { decideTls, type TlsSettings } from '../tls/tls-settings';
@@ -54,7 +54,7 @@ const schema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   LANEWAY_DATA_DIR: z.string().min(1).default('./.laneway'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+  // REDIS_URL, LANEWAY_REDIS_CLUSTER, LANEWAY_REDIS_SENTINELS...: read by redisSettingsFromEnv (one mode of three).
   LANEWAY_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default(DEFAULT_QUEUE_PREFIX),
   LANEWAY_ADMIN_TOKEN: z
     .string()
@@ -108,7 +108,14 @@ export interface ControlPlaneConfig {
   httpAddress?: { host: string; port: number } | undefined;
   databaseUrl: string | undefined;
   dataDir: string;
+  /** REDIS_URL in one-Redis mode; '' in the other modes (see `redis`). */
   redisUrl: string;
+  /**
+   * Which Redis and how to reach it: REDIS_URL, LANEWAY_REDIS_CLUSTER, or LANEWAY_REDIS_SENTINELS with
+   * LANEWAY_REDIS_SENTINEL_MASTER (and LANEWAY_REDIS_WAIT_REPLICAS). Absent in a config built by hand:
+   * the one Redis at `redisUrl`.
+   */
+  redis?: RedisSettings;
   queuePrefix: string;
   /** Unset: generated and kept in dataDir/admin-token. */
   adminToken: string | undefined;
@@ -151,11 +158,13 @@ export interface CompileSettings {
 /** The only reader of the environment in the control plane. Throws naming each bad variable and value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ControlPlaneConfig> {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+  const redis = redisSettingsFromEnv(env);
+  if (!parsed.success || 'problems' in redis) {
+    const problems = (parsed.error?.issues ?? []).map((issue) => {
       const key = String(issue.path[0]);
       return `${key}=${JSON.stringify(env[key])}: ${issue.message}`;
     });
+    if ('problems' in redis) problems.push(...redis.problems);
     throw new Error(`invalid control-plane configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
@@ -191,7 +200,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Contr
     httpAddress,
     databaseUrl: c.DATABASE_URL,
     dataDir: path.resolve(c.LANEWAY_DATA_DIR),
-    redisUrl: c.REDIS_URL,
+    redisUrl: redis.settings.mode === 'single' ? redis.settings.url : '',
+    redis: redis.settings,
     queuePrefix: c.LANEWAY_QUEUE_PREFIX,
     adminToken: c.LANEWAY_ADMIN_TOKEN,
     logLevel: c.LOG_LEVEL,

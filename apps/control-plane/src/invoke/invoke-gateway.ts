@@ -16,6 +16,8 @@ export class InvokeGateway {
   constructor(
     private readonly store: ClusterStore,
     private readonly lanes: LaneClient,
+    /** The variable that chose Laneway's Redis (REDIS_URL, LANEWAY_REDIS_CLUSTER, LANEWAY_REDIS_SENTINELS), for the UNAVAILABLE message. */
+    private readonly redisVariable = 'REDIS_URL',
   ) {}
 
   async invoke(
@@ -69,7 +71,9 @@ export class InvokeGateway {
   }
 
   private requireRedis(): void {
-    if (!this.lanes.connected) throw new UnavailableError('Redis (REDIS_URL) is unreachable from the control plane: nothing was queued or read; retry once it is back');
+    if (!this.lanes.connected) {
+      throw new UnavailableError(`Redis (${this.redisVariable}) is unreachable from the control plane: nothing was queued or read; retry once it is back`);
+    }
   }
 
   private async find(cluster: string, service: string): Promise<ServiceRecord> {

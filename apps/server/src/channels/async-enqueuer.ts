@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { createHash, randomUUID } from 'node:crypto';
-import { idempotencyKey } from '@laneway/lanes';
+import { idempotencyKey, type RedisClient } from '@laneway/lanes';
 import type { Invoker } from '../lanes/invoker';
 import type { ChannelRoute } from './channel-route';
 
@@ -21,7 +20,7 @@ export class QueueUnavailableError extends Error {
  */
 export class AsyncEnqueuer {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly cluster: string,
     private readonly invoker: Invoker,

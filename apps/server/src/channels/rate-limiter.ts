@@ -1,5 +1,4 @@
-import { Redis } from 'ioredis';
-import { rateLimitKey } from '@laneway/lanes';
+import { createRedis, rateLimitKey, type RedisClient, type RedisSettings } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { ChannelRoute } from './channel-route';
 
@@ -20,15 +19,15 @@ export class RateLimiter {
   private lastWarning = 0;
 
   /** The limiter's connection: no offline queue (a command fails while disconnected) and a 250 ms answer timeout. */
-  static connect(url: string): Redis {
-    const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: CHECK_TIMEOUT_MS });
+  static connect(settings: RedisSettings): RedisClient {
+    const redis = createRedis(settings, { failFastMs: CHECK_TIMEOUT_MS });
     // Connection errors show up as failed checks (warned about below); ioredis would print each one.
     redis.on('error', () => undefined);
     return redis;
   }
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly cluster: string,
     private readonly log: Logger,

@@ -46,6 +46,19 @@ describe('server loadConfig', () => {
     );
   });
 
+  it('takes a Redis Cluster or Sentinel instead of REDIS_URL, and refuses what is not HOST:PORT naming the variable and value', () => {
+    expect(loadConfig({ ...BASE, LANEWAY_REDIS_CLUSTER: '127.0.0.1:7000' })).toMatchObject({ redisUrl: '', redis: { mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 7000 }] } });
+    expect(loadConfig({ ...BASE, LANEWAY_REDIS_SENTINELS: '127.0.0.1:26379', LANEWAY_REDIS_SENTINEL_MASTER: 'lw', LANEWAY_REDIS_WAIT_REPLICAS: '1' }).redis).toEqual({
+      mode: 'sentinel',
+      sentinels: [{ host: '127.0.0.1', port: 26379 }],
+      master: 'lw',
+      waitReplicas: { replicas: 1, timeoutMs: 1000 },
+    });
+    expect(() => loadConfig({ ...BASE, LANEWAY_REDIS_SENTINELS: '127.0.0.1' })).toThrow(
+      /^invalid server configuration: LANEWAY_REDIS_SENTINELS="127.0.0.1": "127.0.0.1" is not HOST:PORT .*; LANEWAY_REDIS_SENTINEL_MASTER is not set/,
+    );
+  });
+
   it('reads the load bounds', () => {
     expect(loadConfig({ ...BASE, LANEWAY_LOAD_TIMEOUT_MS: '500', LANEWAY_LOAD_MAX_HEAP_MB: '64' })).toMatchObject({ loadTimeoutMs: 500, loadMaxHeapMb: 64 });
     expect(() => loadConfig({ ...BASE, LANEWAY_LOAD_TIMEOUT_MS: '0' })).toThrow(/LANEWAY_LOAD_TIMEOUT_MS="0"/);

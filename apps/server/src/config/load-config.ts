@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_QUEUE_PREFIX } from '@laneway/lanes';
+import { DEFAULT_QUEUE_PREFIX, redisSettingsFromEnv, type RedisSettings } from '@laneway/lanes';
 import { parseControlPlaneList } from './control-plane-list';
 
 /** Where a server answers channels and /healthz unless LANEWAY_HTTP_ADDR says otherwise. */
@@ -21,7 +21,7 @@ const schema = z.object({
     }),
   LANEWAY_CLUSTER: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a valid cluster name').default('default'),
   LANEWAY_SERVER_NAME: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ., -, _ only').optional(),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').default('redis://127.0.0.1:6379'),
+  // REDIS_URL, LANEWAY_REDIS_CLUSTER, LANEWAY_REDIS_SENTINELS...: read by redisSettingsFromEnv (one mode of three).
   LANEWAY_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').default(DEFAULT_QUEUE_PREFIX),
   LANEWAY_HTTP_ADDR: z
     .string()
@@ -69,7 +69,14 @@ export interface ServerConfig {
   controlPlanes: readonly string[];
   cluster: string;
   serverName: string;
+  /** REDIS_URL in one-Redis mode; '' in the other modes (see `redis`). */
   redisUrl: string;
+  /**
+   * Which Redis and how to reach it: REDIS_URL, LANEWAY_REDIS_CLUSTER, or LANEWAY_REDIS_SENTINELS with
+   * LANEWAY_REDIS_SENTINEL_MASTER (and LANEWAY_REDIS_WAIT_REPLICAS). Absent in a config built by hand:
+   * the one Redis at `redisUrl`.
+   */
+  redis?: RedisSettings;
   queuePrefix: string;
   httpAddress: { host: string; port: number } | undefined;
   /**
@@ -128,11 +135,13 @@ export interface ServerConfig {
 /** The only reader of the environment in the server. Throws naming each bad variable and value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ServerConfig> {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
+  const redis = redisSettingsFromEnv(env);
+  if (!parsed.success || 'problems' in redis) {
+    const problems = (parsed.error?.issues ?? []).map((issue) => {
       const key = String(issue.path[0]);
       return `${key}=${JSON.stringify(env[key])}: ${issue.message}`;
     });
+    if ('problems' in redis) problems.push(...redis.problems);
     throw new Error(`invalid server configuration: ${problems.join('; ')}`);
   }
   const c = parsed.data;
@@ -159,7 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Serve
     controlPlanes: Object.freeze(c.LANEWAY_CONTROL_PLANE),
     cluster: c.LANEWAY_CLUSTER,
     serverName: c.LANEWAY_SERVER_NAME ?? `${os.hostname()}-${process.pid}`,
-    redisUrl: c.REDIS_URL,
+    redisUrl: redis.settings.mode === 'single' ? redis.settings.url : '',
+    redis: redis.settings,
     queuePrefix: c.LANEWAY_QUEUE_PREFIX,
     httpAddress,
     debugAddress,

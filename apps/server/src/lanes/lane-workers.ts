@@ -1,6 +1,5 @@
 import { WaitingError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { laneQueueName, ReplyPublisher, tracing, type InvocationJob, type Tracing } from '@laneway/lanes';
+import { laneQueueName, ReplyPublisher, tracing, type InvocationJob, type RedisClient, type Tracing } from '@laneway/lanes';
 import type { Span } from '@opentelemetry/api';
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
@@ -15,9 +14,9 @@ export interface LaneWorkersOptions {
   /** This server's name, in the schedules' run lists. */
   server: string;
   prefix: string;
-  connection: Redis;
+  connection: RedisClient;
   /** Used to publish replies; a plain (non-blocking) connection. */
-  publisher: Redis;
+  publisher: RedisClient;
   invoker: Invoker;
   networkConcurrency: number;
   /** BullMQ Workers sharing the network lane's concurrency. */

@@ -1,11 +1,11 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   acquireScheduleLock,
   recordScheduleRun,
   releaseScheduleLock,
   type InvocationJob,
   type InvocationReply,
+  type RedisClient,
   type ScheduleMark,
   type ScheduleRunRecord,
 } from '@laneway/lanes';
@@ -17,7 +17,7 @@ export interface ScheduleRunnerOptions {
   prefix: string;
   server: string;
   /** A plain (non-blocking) connection. */
-  redis: Redis;
+  redis: RedisClient;
   /** The BullMQ job lock: a dead server's run is taken over within about twice this. */
   lockMs: number;
   logger: Logger;

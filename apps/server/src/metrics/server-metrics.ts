@@ -1,8 +1,7 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { ConnectionStats } from '@laneway/connectors';
-import { laneQueueName } from '@laneway/lanes';
+import { laneQueueName, type RedisClient } from '@laneway/lanes';
 import type { ServiceLane } from '@laneway/sdk';
 import { CellCounter, CellHistogram, type HistogramCell } from './cell-histogram';
 
@@ -230,7 +229,7 @@ export class ServerMetrics {
    * plain, non-blocking client). Each read waits at most 1 s: a scrape while Redis is away still
    * answers, without those gauges.
    */
-  watchQueues(cluster: string, prefix: string, connection: Redis): () => Promise<void> {
+  watchQueues(cluster: string, prefix: string, connection: RedisClient): () => Promise<void> {
     const queues = {
       network: new Queue(laneQueueName(cluster, 'network'), { connection, prefix }),
       cpu: new Queue(laneQueueName(cluster, 'cpu'), { connection, prefix }),
