@@ -42,6 +42,7 @@ function help(argv: string[]): string {
 
 /** Every runnable command's words, as the overview lists them. */
 const ALL_COMMANDS = [
+  'dev',
   'deploy',
   'invoke',
   'services',

@@ -8,6 +8,7 @@ import { clustersCommand } from './clusters';
 import { connectionGroup } from './connection';
 import { connectionsCommand } from './connections';
 import { deployCommand } from './deploy';
+import { devCommand } from './dev';
 import { diffCommand } from './diff';
 import { drainCommand } from './drain';
 import { exportCommand } from './export';
@@ -36,6 +37,7 @@ import { tokenGroup } from './token';
  * directory (defineCommand) added here, or to its group's file (defineGroup) for `laneway WORD NAME`.
  */
 export const COMMANDS: readonly CliCommandEntry[] = Object.freeze([
+  devCommand,
   deployCommand,
   invokeCommand,
   servicesCommand,
