@@ -26,6 +26,10 @@ import { SecretKeyRotation } from './secrets/secret-key-rotation';
 import { serverTls } from './tls/server-tls';
 import { startHttpListener, type RunningHttpListener } from './http/http-listener';
 import { ControlPlaneMetrics } from './metrics/control-plane-metrics';
+import { ApiClient } from '@laneway/api-client';
+import { isLoopbackAddress } from './tls/listen-address';
+import { apiTarget } from './web-admin/api-target';
+import { createWebAdmin, type WebAdmin } from './web-admin/web-admin';
 
 export interface RunningControlPlane {
   /** The bound port (useful with port 0). */
@@ -132,10 +136,21 @@ export async function startControlPlane(
     metrics,
   });
   const port = await api.listen(config.grpcAddress, tls.credentials);
-  // GET /metrics and /healthz (LANEWAY_HTTP_ADDR); a taken address fails the start, naming the variable.
+  // The web admin on the HTTP listener: no authority of its own, it calls this control plane's gRPC
+  // API with the signed-in user's token, like the CLI would.
+  let webAdmin: WebAdmin | undefined;
+  if (config.httpAddress) {
+    const target = apiTarget(config.grpcAddress, port, config.tls, config.dataDir);
+    webAdmin = createWebAdmin({
+      client: (token) => new ApiClient({ controlPlanes: [target.address], token, tls: target.tls }),
+      secure: !isLoopbackAddress(config.httpAddress.host),
+      logger,
+    });
+  }
+  // GET /metrics and /healthz (LANEWAY_HTTP_ADDR) and the web admin; a taken address fails the start, naming the variable.
   const http: RunningHttpListener | undefined =
     config.httpAddress &&
-    (await startHttpListener({ ...config.httpAddress, metrics, healthy: () => store.ping().then(() => true, () => false), logger }).catch((err: unknown) => {
+    (await startHttpListener({ ...config.httpAddress, metrics, healthy: () => store.ping().then(() => true, () => false), logger, webAdmin }).catch((err: unknown) => {
       api.server.forceShutdown();
       throw new Error(`LANEWAY_HTTP_ADDR=${config.httpAddress!.host}:${config.httpAddress!.port}: cannot listen there (${(err as Error).message}); give another address, or off for no HTTP listener`, { cause: err });
     }));
@@ -171,6 +186,7 @@ export async function startControlPlane(
     adminTokenFile: admin.file,
     async close() {
       await http?.close();
+      webAdmin?.close();
       await feed?.stop();
       await mirror.close();
       await scheduleKeeper.close();

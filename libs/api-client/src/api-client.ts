@@ -21,6 +21,7 @@ import {
   type CreateUserRequest,
   type ListTokensResponse,
   type ListUsersResponse,
+  type LoginResponse,
   type Role,
   type User,
 } from '@laneway/proto';
@@ -510,6 +511,11 @@ export class ApiClient {
 
   async revokeToken(id: string): Promise<void> {
     await this.unary(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().revokeToken({ id }, md, opts, cb));
+  }
+
+  /** Username and password for a one-hour user token (no token needed; failures are rate-limited). */
+  login(username: string, password: string): Promise<LoginResponse> {
+    return this.unary<LoginResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.users().login({ username, password }, md, opts, cb));
   }
 
   listAuditRecords(request: ListAuditRecordsRequest): Promise<ListAuditRecordsResponse> {

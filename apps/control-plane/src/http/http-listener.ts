@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics';
+import type { WebAdmin } from '../web-admin/web-admin';
 
 export interface HttpListenerOptions {
   host: string;
@@ -10,6 +11,8 @@ export interface HttpListenerOptions {
   /** What `/healthz` reports: true while the store answers. */
   healthy: () => Promise<boolean>;
   logger: Logger;
+  /** Everything but /metrics and /healthz goes to the web admin, when there is one. */
+  webAdmin?: WebAdmin | undefined;
 }
 
 export interface RunningHttpListener {
@@ -24,7 +27,8 @@ const ROUTES = new Set(['/metrics', '/healthz']);
 /**
  * The control plane's own HTTP listener (LANEWAY_HTTP_ADDR): `GET /metrics` (Prometheus text) and
  * `GET /healthz` (200 while the store answers, else 503). No token: neither says anything of a
- * cluster beyond names and revisions, and the default address is loopback.
+ * cluster beyond names and revisions, and the default address is loopback. Every other path goes to
+ * the web admin (web-admin/), which signs users in and calls the gRPC API with their tokens.
  */
 export async function startHttpListener(options: HttpListenerOptions): Promise<RunningHttpListener> {
   const { metrics, logger } = options;
@@ -34,7 +38,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<R
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    const route = ROUTES.has(path) ? path : 'unmatched';
+    const route = ROUTES.has(path) ? path : options.webAdmin ? 'web-admin' : 'unmatched';
     res.on('finish', () => {
       const method = req.method === 'GET' || req.method === 'HEAD' ? req.method : '_OTHER';
       metrics.httpDuration.observe(
@@ -46,6 +50,14 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<R
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    if (route === 'web-admin') {
+      options.webAdmin!.handle(req, res).catch((err: unknown) => {
+        log.warn({ err, path }, 'web admin request failed');
+        if (!res.headersSent) send(500, 'text/plain; charset=utf-8', 'internal error');
+        else res.destroy();
+      });
+      return;
+    }
     if (route === 'unmatched') return send(404, 'application/json', JSON.stringify({ error: { code: 'NOT_FOUND', message: 'this listener serves GET /metrics and GET /healthz' } }));
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
