@@ -14,11 +14,11 @@ interface Block {
   readonly until?: string;
 }
 
-/** The `sh` blocks between `## Quickstart` and the next `## ` heading, in order. */
-function quickstartBlocks(markdown: string): Block[] {
+/** The `sh` blocks between `## <heading>` and the next `## ` heading, in order. */
+function sectionBlocks(markdown: string, heading: string): Block[] {
   const lines = markdown.split('\n');
-  const start = lines.findIndex((l) => l === '## Quickstart');
-  if (start < 0) throw new Error('README.md has no "## Quickstart" section');
+  const start = lines.findIndex((l) => l === `## ${heading}`);
+  if (start < 0) throw new Error(`README.md has no "## ${heading}" section`);
   const end = lines.findIndex((l, i) => i > start && l.startsWith('## '));
   const blocks: Block[] = [];
   for (let i = start + 1; i < (end < 0 ? lines.length : end); i++) {
@@ -54,6 +54,10 @@ class Terminal {
     this.child.stdout!.on('data', take);
     this.child.stderr!.on('data', take);
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
   }
 
   async ready(timeoutMs: number): Promise<void> {
@@ -113,10 +117,81 @@ function run(block: Block, env: NodeJS.ProcessEnv): Promise<{ code: number | nul
   });
 }
 
+// The README's Run section: `npx laneway dev` in one terminal, the commands from another, Ctrl-C.
+describe('README.md run section (laneway dev), run as written', () => {
+  const blocks = sectionBlocks(readFileSync(path.join(ROOT, 'README.md'), 'utf8'), 'Run');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-readme-dev-'));
+  const prefix = uniqueName('lwreadmedev');
+  const terminals: Terminal[] = [];
+
+  afterAll(async () => {
+    for (const t of terminals.reverse()) await t.interrupt(10_000);
+    rmSync(dataDir, { recursive: true, force: true });
+    await cleanRedisPrefix(prefix);
+  });
+
+  it('starts the cluster in one terminal, serves the commands run beside it, and stops on Ctrl-C', async () => {
+    expect(blocks.filter((b) => b.until).length).toBe(1);
+    expect(blocks[0]?.script).toBe('npx laneway dev');
+    for (const port of [8080, 8090]) {
+      if (!(await portFree(port))) throw new Error(`port ${port} is taken: laneway dev listens on 8080 (channels) and 8090 (web admin) by default`);
+    }
+    // Its own data directory, gRPC port and Redis prefix, taken from the variables as the CLI beside it takes them.
+    const grpc = `127.0.0.1:${await freePort()}`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      CI: 'true',
+      REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+      LANEWAY_DATA_DIR: dataDir,
+      LANEWAY_CONTROL_PLANE: grpc,
+      LANEWAY_QUEUE_PREFIX: prefix,
+      LANEWAY_CPU_THREADS: '1',
+    };
+    const outputs: string[] = [];
+    for (const block of blocks) {
+      if (block.until) {
+        const terminal = new Terminal(block, env);
+        terminals.push(terminal);
+        await terminal.ready(60_000);
+        continue;
+      }
+      const result = await run(block, env);
+      if (result.code !== 0) {
+        throw new Error(`README.md:${block.line}: the block exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+      }
+      outputs.push(result.stdout);
+    }
+    const all = outputs.join('\n');
+    expect(all).toContain('"greeting": "Hello, Ada!"');
+    expect(all).toContain('"status":"serving"');
+    const [terminal] = terminals.splice(0);
+    expect(terminal!.output).toContain('Web admin   http://127.0.0.1:8090/');
+    // Ctrl-C: laneway dev stops its parts (npx itself may end on the signal first) and no process of it is
+    // left holding the ports the Quickstart needs.
+    const below = descendantsOf(terminal!.pid);
+    expect(await terminal!.interrupt()).not.toBe('killed');
+    for (const deadline = Date.now() + 15_000; below.some(alive) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    expect(below.filter(alive)).toEqual([]);
+    expect(terminal!.output).toMatch(/server +\| .* server stopped/);
+    expect(terminal!.output).toContain('laneway dev: stopped (SIGINT)');
+    expect(terminal!.output.split('\n').filter((l) => /^\S+ +\| (\d\d:\d\d:\d\d )?(error|fatal) /.test(l))).toEqual([]);
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // The README's Quickstart is a promise to every new user: its commands, run as written and in order,
 // against a fresh control plane and two replicas started by its own `nx serve` lines.
 describe('README.md quickstart, run as written', () => {
-  const blocks = quickstartBlocks(readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+  const blocks = sectionBlocks(readFileSync(path.join(ROOT, 'README.md'), 'utf8'), 'Quickstart');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-readme-'));
   const prefix = uniqueName('lwreadme');
   const terminals: Terminal[] = [];
