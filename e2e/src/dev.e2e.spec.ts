@@ -206,7 +206,7 @@ describe('laneway dev', () => {
       code: 1,
       signal: null,
     });
-    expect(dev.stderr).toMatch(/error: the server was killed by SIGKILL.*Stopped the control-plane/);
+    expect(dev.stderr).toMatch(/error: the server was killed by SIGKILL.*Stopped the control plane; its log: .*server\.log/);
     expect(parts.filter(alive)).toEqual([]);
   });
 

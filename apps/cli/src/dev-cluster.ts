@@ -280,9 +280,9 @@ async function ensureCluster(api: ApiClient, name: string): Promise<'created' | 
 
 function diedError(part: DevPart, exit: PartExit, parts: readonly DevPart[]): CliError {
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code ?? 'unknown'}`;
-  const others = parts.filter((p) => p !== part).map((p) => p.options.name);
+  const others = parts.filter((p) => p !== part).map((p) => p.options.name.replace('-', ' '));
   const tail = part.stderrTail.length ? `; it said: ${part.stderrTail.join(' / ')}` : '';
   return new CliError(
-    `the ${part.options.name} ${how}${tail}. Stopped ${others.length ? `the ${others.join(' and the ')}` : 'nothing else'}; its log: ${part.options.logFile}`,
+    `the ${part.options.name.replace('-', ' ')} ${how}${tail}. Stopped ${others.length ? `the ${others.join(' and the ')}` : 'nothing else'}; its log: ${part.options.logFile}`,
   );
 }
