@@ -3,7 +3,7 @@
 // an ACK of every push by its nonce, the server's reconnect backoff), without loading any service.
 // Forked by main.ts; driven over IPC (see Command).
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
-import { Lane, SyncRequest, SyncServiceService } from '@laneway/proto';
+import { Lane, SyncServiceService, type SyncRequest } from '@laneway/proto';
 import { randomUUID } from 'node:crypto';
 
 export type Command =

@@ -7,7 +7,7 @@
 // and data. Then the slope from the middle N to the largest, and one JSON line.
 //   npm run bench -- fleet [--smoke]
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ApplyOutcome, WaitFor, type DeployResponse } from '@laneway/proto';
@@ -16,7 +16,13 @@ import { median, report, round } from '../lib/stats';
 import type { Command, Reply } from './fake-servers';
 
 const smoke = process.argv.includes('--smoke');
-const FLEETS = smoke ? [10, 50] : [10, 100, 1000];
+/** --fleets=100,1000: other sizes (at least two: the last two give the slope). */
+const fleetsFlag = process.argv.find((a) => a.startsWith('--fleets='));
+const FLEETS = fleetsFlag ? fleetsFlag.slice('--fleets='.length).split(',').map(Number) : smoke ? [10, 50] : [10, 100, 1000];
+if (FLEETS.length < 2 || FLEETS.some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error(`--fleets: give at least two server counts, e.g. --fleets=100,1000 (got ${JSON.stringify(fleetsFlag)})`);
+  process.exit(2);
+}
 const RUNS = smoke ? 1 : 3;
 const BIG_DEPLOY = smoke ? 200 : 1000;
 const WAIT_MS = 120_000;
@@ -78,6 +84,12 @@ async function memoryOf(cp: ControlPlaneHandle): Promise<Memory> {
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`memory probe failed (exit ${code}): ${err.trim()}`);
   return JSON.parse(out.trim()) as Memory;
+}
+
+/** The control plane's peak RSS so far (VmHWM), in MB. */
+function peakRssMb(cp: ControlPlaneHandle): number {
+  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${cp.process.child.pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
 }
 
 /** The process holding the fake servers' streams, and its requests by id. */
@@ -155,6 +167,7 @@ interface FleetResult {
   thousandLastAckMs: number;
   reconnectMs: number;
   reconnectFromListeningMs: number;
+  peakRssMb: number;
 }
 
 function checkAllAcked(result: DeployResponse, count: number, what: string): void {
@@ -215,6 +228,7 @@ async function measure(count: number, prefix: string): Promise<FleetResult> {
     const deployed = cp.process.lines.slice(linesBefore).find((l) => l.msg === 'deployed' && l['revision'] === big.revision);
     // From stored to every server's ACK recorded: the push and the ACKs, without the compile.
     const thousandPushMs = deployed ? Number(deployed['totalMs']) - Number(deployed['storedMs']) : NaN;
+    const peak = peakRssMb(cp);
 
     // Restart: killed (no goodbye to the streams), started again on the same port and data.
     await cp.process.kill9();
@@ -238,6 +252,7 @@ async function measure(count: number, prefix: string): Promise<FleetResult> {
       thousandLastAckMs,
       reconnectMs,
       reconnectFromListeningMs: reconnectMs - listeningMs,
+      peakRssMb: peak,
     };
   } finally {
     api.close();
@@ -257,7 +272,7 @@ async function main(): Promise<void> {
       console.log(
         `N=${count}: connect ${Math.round(r.connectMs)} ms, ${round(r.kbPerServer)} KB RSS/server (heap+external ${round(r.heapKbPerServer)} KB), ` +
           `one-service deploy ${Math.round(r.oneServiceMs)} ms (runs ${r.oneServiceRuns.map(Math.round).join(', ')}; last ACK sent at ${Math.round(r.oneServiceLastAckMs)} ms), ` +
-          `${BIG_DEPLOY}-service deploy ${Math.round(r.thousandMs)} ms (push to all + ACKs recorded ${Math.round(r.thousandPushMs)} ms), ` +
+          `${BIG_DEPLOY}-service deploy ${Math.round(r.thousandMs)} ms (push to all + ACKs recorded ${Math.round(r.thousandPushMs)} ms; control-plane peak RSS ${Math.round(r.peakRssMb)} MB), ` +
           `reconnect ${Math.round(r.reconnectMs)} ms after the restart (${Math.round(r.reconnectFromListeningMs)} ms after it listened)`,
       );
     }
@@ -304,6 +319,7 @@ async function main(): Promise<void> {
         thousand_services_ms: round(r.thousandMs, 1),
         thousand_services_push_ms: round(r.thousandPushMs, 1),
         reconnect_ms: round(r.reconnectMs, 1),
+        peak_rss_mb: Math.round(r.peakRssMb),
       })),
     }),
   );

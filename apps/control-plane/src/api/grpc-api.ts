@@ -38,6 +38,7 @@ import { maxReceiveMessageBytes, type Limits } from '../limits';
 import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics';
 import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
+import { SyncServiceDefinition } from '../sync/sync-service';
 import type { ChannelCatalog } from '../channels/channel-catalog';
 import type { SecurityCatalog } from '../security/security-catalog';
 import type { ConnectionCatalog } from '../connections/connection-catalog';
@@ -317,7 +318,8 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   server.addService(ScheduleServiceService, scheduleHandlers(deps.schedules, check, log, admin));
   server.addService(SecretServiceService, secretHandlers(deps.secrets, log, admin));
   server.addService(ConfigServiceService, configHandlers(deps.config, check, log, admin));
-  server.addService(SyncServiceService, { sync: hub.handleStream });
+  // Pushes go out encoded once per revision (sync/sync-service.ts).
+  server.addService(SyncServiceDefinition, { sync: hub.handleStream });
   server.addService(AuditServiceService, auditHandlers(store, check, log, admin));
   server.addService(MirrorServiceService, mirrorHandlers(deps.mirror, deps.followers, auth, check, log, admin));
   server.addService(UserServiceService, userHandlers(store, auth, new LoginLimiter(), check, log, admin));

@@ -13,6 +13,7 @@ import {
   listServers,
   recordServerApplied,
   recordServerHello,
+  recordServersApplied,
   releaseServer,
   removeServer,
   setServerDrained,
@@ -243,6 +244,11 @@ export class ClusterStore {
   /** An ACK (`nack` null) of `revision`, or a NACK of `revision` (the applied revision stays). */
   recordServerApplied(cluster: string, server: string, revision: number, nack: ServiceErrorRecord[] | null): Promise<void> {
     return recordServerApplied(this.ctx, cluster, server, revision, nack);
+  }
+
+  /** ACKs of `revision` by many servers in one write; answers how many rows it updated. */
+  recordServersApplied(cluster: string, servers: readonly string[], revision: number): Promise<number> {
+    return recordServersApplied(this.ctx, cluster, servers, revision);
   }
 
   /** This control plane no longer holds the server's stream (it keeps its last-seen time). */

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors';
 import type { Lane, ServerHello, ServerRecord, ServiceErrorRecord } from './records';
 import { announce, findCluster, type ClusterRow, type StoreContext } from './revision';
-import { now, toNumber } from './rows';
+import { chunks, now, toNumber } from './rows';
 
 // The data-plane servers that follow a cluster: their hellos, ACKs and NACKs, drain state, and which
 // control plane holds each one's stream.
@@ -52,6 +52,25 @@ export async function recordServerApplied(ctx: StoreContext, cluster: string, se
       ? { applied_revision: revision, last_nack: null, last_nack_revision: 0, last_seen: now() }
       : { last_nack: JSON.stringify(nack), last_nack_revision: revision, last_seen: now() };
   await updateServer(ctx, c, cluster, server, set);
+}
+
+/**
+ * ACKs of one revision by many servers in one statement (per chunk of names): a fleet ACKing a push
+ * costs one write, not one per server. Answers how many rows it updated (fewer: a server unknown).
+ */
+export async function recordServersApplied(ctx: StoreContext, cluster: string, servers: readonly string[], revision: number): Promise<number> {
+  const c = await findCluster(ctx.db, cluster);
+  let updated = 0;
+  for (const names of chunks(servers)) {
+    const result = await ctx.db
+      .updateTable('servers')
+      .set({ applied_revision: revision, last_nack: null, last_nack_revision: 0, last_seen: now() })
+      .where('cluster_id', '=', c.id)
+      .where('name', 'in', names)
+      .executeTakeFirst();
+    updated += Number(result.numUpdatedRows);
+  }
+  return updated;
 }
 
 /** This control plane no longer holds the server's stream (it keeps its last-seen time). */

@@ -12,7 +12,6 @@ import {
   ApplyOutcome,
   Lane,
   SyncServiceClient,
-  SyncServiceService,
   WaitFor,
   type SyncRequest,
   type SyncResponse,
@@ -29,6 +28,7 @@ import { DeployPipeline } from '../deploy/deploy-pipeline';
 import { compileWorkerBundle } from '../testing/compile-worker-bundle';
 import { ClusterStore } from '../store';
 import { SyncHub } from './sync-hub';
+import { SyncServiceDefinition } from './sync-service';
 
 const logger = pino({ level: 'silent' });
 const ADMIN_TOKEN = `lwa_sync-hub-test-${randomBytes(12).toString('hex')}`;
@@ -183,7 +183,7 @@ describe('SyncHub over a real gRPC stream', () => {
     await compiler.start();
     pipeline = new DeployPipeline(store, hub, logger, compiler);
     server = new Server();
-    server.addService(SyncServiceService, { sync: hub.handleStream });
+    server.addService(SyncServiceDefinition, { sync: hub.handleStream });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
@@ -540,6 +540,37 @@ describe('SyncHub over a real gRPC stream', () => {
     expect(tooLong.status.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(tooLong.status.details).toContain('LANEWAY_MAX_NAME_LENGTH');
     expect(tooLong.status.details.length).toBeLessThan(5000);
+  });
+
+  it('encodes a push once per revision and drain flag: servers at one revision get the same push, one nonce, and each ACK is stored', async () => {
+    const cluster = await newCluster();
+    await pipeline.deploy(cluster, [serviceFile('fleet.a', 'a1')], NO_WAIT);
+    const names = ['fleet-1', 'fleet-2', 'fleet-3'];
+    const dps = await Promise.all(names.map(async (name) => (await joinCluster(cluster)).hello(cluster, name, 0)));
+    for (const dp of dps) dp.ack(await dp.next());
+    // fleet-3 is drained: its pushes carry drained = true, so they are encoded apart from the others'.
+    const drained = hub.setDrained(cluster, 'fleet-3', true);
+    const drainPush = await dps[2]!.next();
+    expect(drainPush).toMatchObject({ drained: true, services: [] });
+    dps[2]!.ack(drainPush);
+    expect(await drained).toBe(true);
+
+    const deployed = pipeline.deploy(cluster, [serviceFile('fleet.a', 'a2')], { waitFor: WaitFor.WAIT_FOR_ALL_SERVERS, timeoutMs: 3000 });
+    const pushes = await Promise.all(dps.map((dp) => dp.next()));
+    expect(pushes.map((p) => [p.full, p.drained, p.services.map((x) => x.name)])).toEqual([
+      [false, false, ['fleet.a']],
+      [false, false, ['fleet.a']],
+      [false, true, ['fleet.a']],
+    ]);
+    expect(pushes[1]!.nonce).toBe(pushes[0]!.nonce);
+    expect(pushes[2]!.nonce).not.toBe(pushes[0]!.nonce);
+    expect(pushes[2]!.services[0]!.code).toBe(pushes[0]!.services[0]!.code);
+    dps.forEach((dp, i) => dp.ack(pushes[i]!));
+    const outcome = await deployed;
+    expect(outcome.servers.map((s) => [s.server, s.outcome])).toEqual(names.map((name) => [name, ApplyOutcome.APPLY_OUTCOME_ACKED]));
+    // The ACKs were stored (together) before the deploy reported them.
+    const rows = await store.listServers(cluster);
+    expect(rows.map((r) => [r.name, r.appliedRevision])).toEqual(names.map((name) => [name, outcome.revision]));
   });
 
   it('replaces the first stream when a second one opens with the same server name', async () => {

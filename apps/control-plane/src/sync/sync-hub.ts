@@ -8,12 +8,14 @@ import {
   type ConnectionTestResult,
   type ServerApplyResult,
   type SyncRequest,
-  type SyncResponse,
+  SyncResponse,
 } from '@laneway/proto';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
 import { HOLDER_HEARTBEAT_MS, type ChangeSet, type ClusterStore, type Lane as StoreLane, type ServerRecord, type ServiceErrorRecord } from '../store';
 import { refToWire, resourceToWire, serviceToWire } from './resource-wire';
+import { AppliedWrites } from './applied-writes';
+import { EncodedPush } from './sync-service';
 import { AlreadyExistsError, LanewayError } from '../errors';
 import { grpcStatusOf, wireMessage } from '../errors/grpc-status';
 import { RequestChecks } from '../checks/request-checks';
@@ -109,6 +111,10 @@ export class SyncHub {
   // Servers of a cluster usually stand at the same revision, so one read of "changes since R" serves
   // them all; dropped on every change to the cluster and after a second.
   private readonly changeSets = new Map<string, { at: number; changes: Promise<ChangeSet> }>();
+  /** Each change set's push, encoded once for every server it goes to (per drain flag; see EncodedPush). */
+  private readonly encodedPushes = new WeakMap<ChangeSet, Map<boolean, EncodedPush>>();
+  /** ACKs, stored in batches (a fleet ACKs a push within milliseconds). */
+  private readonly appliedWrites: AppliedWrites;
   private readonly store: ClusterStore;
   private readonly auth: Authenticator;
   private readonly log: Logger;
@@ -122,6 +128,7 @@ export class SyncHub {
 
   constructor(options: SyncHubOptions) {
     this.store = options.store;
+    this.appliedWrites = new AppliedWrites(options.store);
     this.auth = options.auth;
     this.log = options.logger.child({ component: 'sync-hub' });
     this.checks = new RequestChecks(options.limits ?? DEFAULT_LIMITS);
@@ -299,17 +306,7 @@ export class SyncHub {
               timeoutMs + 1000,
             );
             this.testWaiters.set(id, (reply) => done({ server: session.server, ok: reply.ok, error: reply.error, latencyMs: reply.latencyMs }));
-            session.call.write({
-              revision: 0,
-              nonce: '',
-              full: false,
-              services: [],
-              removed: [],
-              drained: session.drained,
-              resources: [],
-              removedResources: [],
-              connectionTest: { id, name, timeoutMs },
-            });
+            session.call.write({ ...EMPTY_PUSH, drained: session.drained, connectionTest: { id, name, timeoutMs } });
           }),
       ),
     );
@@ -514,25 +511,45 @@ export class SyncHub {
     }
     // Only the drain flag changed: an empty delta at the revision the server already has.
     const revision = sendServices ? changes.revision : session.ackedRevision;
-    session.inflight = { nonce, revision, drained };
-    const response: SyncResponse = {
-      revision,
-      nonce,
-      full: sendServices && changes.full,
-      services: sendServices
-        ? changes.services.map(serviceToWire)
-        : [],
-      removed: sendServices ? changes.removed : [],
-      drained,
-      resources: sendServices ? changes.resources.map((r) => resourceToWire(this.secrets.openRecord(session.cluster, r))) : [],
-      removedResources: sendServices ? changes.removedResources.map(refToWire) : [],
-      connectionTest: undefined,
-    };
     session.log.debug(
-      { revision: changes.revision, full: changes.full, services: response.services.length, removed: changes.removed.length, resources: response.resources.length },
+      { revision: changes.revision, full: changes.full, services: sendServices ? changes.services.length : 0, removed: changes.removed.length, resources: changes.resources.length },
       'pushing',
     );
-    session.call.write(response);
+    if (!sendServices) {
+      session.inflight = { nonce, revision, drained };
+      return void session.call.write({ ...EMPTY_PUSH, revision, nonce, drained });
+    }
+    const push = this.encodedPush(session.cluster, changes, drained);
+    session.inflight = { nonce: push.nonce, revision, drained };
+    writeEncoded(session.call, push);
+  }
+
+  /**
+   * The push of a change set with a drain flag, encoded on its first use and then written as it is
+   * to every server it goes to. Its nonce is unique to it; a stream never gets the same change set
+   * twice (an ACK or a NACK moves the server past it; a new stream is a new session).
+   */
+  private encodedPush(cluster: string, changes: ChangeSet, drained: boolean): EncodedPush {
+    let byDrained = this.encodedPushes.get(changes);
+    if (!byDrained) this.encodedPushes.set(changes, (byDrained = new Map()));
+    let push = byDrained.get(drained);
+    if (!push) {
+      const nonce = `${++this.nonceSequence}`;
+      const bytes = SyncResponse.encode({
+        revision: changes.revision,
+        nonce,
+        full: changes.full,
+        services: changes.services.map(serviceToWire),
+        removed: changes.removed,
+        drained,
+        resources: changes.resources.map((r) => resourceToWire(this.secrets.openRecord(cluster, r))),
+        removedResources: changes.removedResources.map(refToWire),
+        connectionTest: undefined,
+      }).finish();
+      push = new EncodedPush(nonce, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      byDrained.set(drained, push);
+    }
+    return push;
   }
 
   private changesSince(cluster: string, since: number): Promise<ChangeSet> {
@@ -555,7 +572,7 @@ export class SyncHub {
     session.ackedDrained = session.inflight.drained;
     session.inflight = undefined;
     session.ackedRevision = revision;
-    await this.store.recordServerApplied(session.cluster, session.server, revision, null);
+    await this.appliedWrites.record(session.cluster, session.server, revision);
     session.recordedRevision = revision;
     session.lastNack = undefined;
     session.log.info({ revision }, 'server applied revision');
@@ -613,6 +630,27 @@ export class SyncHub {
     const message = wireMessage(details);
     call.emit('error', { code, details: message, message });
   }
+}
+
+/** A SyncResponse with nothing in it, to spread the fields of a push over. */
+const EMPTY_PUSH: SyncResponse = {
+  revision: 0,
+  nonce: '',
+  full: false,
+  services: [],
+  removed: [],
+  drained: false,
+  resources: [],
+  removedResources: [],
+  connectionTest: undefined,
+};
+
+/**
+ * Writes bytes already encoded on a stream served with SyncServiceDefinition (its serializer passes
+ * an EncodedPush through as it is).
+ */
+function writeEncoded(call: ServerDuplexStream<SyncRequest, SyncResponse>, push: EncodedPush): void {
+  call.write(push as unknown as SyncResponse);
 }
 
 /** The error of a wait that ended because the server's stream went away. */
