@@ -74,7 +74,7 @@ export class DevPart {
     });
     // Resolves once its last line is shown and written, so that messages after it come after it.
     this.exited = exited.then(async (exit) => {
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       this.exit = exit;
       await new Promise<void>((resolve) => this.log.end(resolve));
       return exit;
