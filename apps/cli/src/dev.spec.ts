@@ -241,6 +241,23 @@ describe('before anything starts', () => {
     });
   });
 
+  it('finds them as the installed packages beside the CLI package (npm run package)', () => {
+    const project = mkdtempSync(path.join(os.tmpdir(), 'laneway-dev-spec-'));
+    dirs.push(project);
+    for (const pkg of ['laneway-cli', 'laneway-control-plane', 'laneway-server']) {
+      mkdirSync(path.join(project, 'node_modules', pkg), { recursive: true });
+      writeFileSync(
+        path.join(project, 'node_modules', pkg, 'package.json'),
+        JSON.stringify({ name: pkg, main: 'main.js' }),
+      );
+      writeFileSync(path.join(project, 'node_modules', pkg, 'main.js'), '');
+    }
+    expect(findDevEntryPoints(path.join(project, 'node_modules', 'laneway-cli'))).toEqual({
+      controlPlane: path.join(project, 'node_modules', 'laneway-control-plane', 'main.js'),
+      server: path.join(project, 'node_modules', 'laneway-server', 'main.js'),
+    });
+  });
+
   it('refuses a taken port naming it and its flag, and two flags on one port', async () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
