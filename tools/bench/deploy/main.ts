@@ -1,6 +1,8 @@
 // Deploy benchmark (issue 3): a control plane and 3 server replicas as real processes.
-//   npm run bench -- deploy [--smoke]
-// Prints each figure beside its target and, last, one JSON line.
+//   npm run bench -- deploy [--smoke] [--services-100k]
+// Prints each figure beside its target and, last, one JSON line. The full run ends by growing a
+// cluster of its own to 100,000 services in batches of 10,000 (issue 23; smoke: 2 batches of 1,000);
+// --services-100k runs that growth alone.
 import { transformSync } from '@swc/core';
 import { loadServiceModule } from '@laneway/runtime';
 import { Api, cleanRedisPrefix, eventually, freePort, startControlPlane, startServer, uniqueName, type AppProcess } from '@laneway/testkit';
@@ -10,11 +12,15 @@ import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import { median, report, round } from '../lib/stats';
+import { growCluster, type GrowResult } from './grow';
 
 const smoke = process.argv.includes('--smoke');
 const SERVICES = smoke ? 100 : 1000;
 const RUNS = smoke ? 1 : 5;
 const SERVERS = 3;
+const ONLY_GROWTH = process.argv.includes('--services-100k');
+const GROW_BATCHES = smoke ? 2 : 10;
+const GROW_BATCH = smoke ? 1000 : 10_000;
 
 /**
  * A small, distinct network-lane service, typical of integration code; with `helper`, it imports
@@ -95,6 +101,37 @@ async function memory(port: number): Promise<number> {
   return ((await res.json()) as { rss: number }).rss;
 }
 
+/** Prints the growth run's figures beside their targets; answers its fields of the JSON line. */
+function reportGrowth(g: GrowResult): Record<string, unknown> {
+  const first = g.batchMs[0]!;
+  const max = Math.max(...g.batchMs);
+  console.log(`\nGrowth to ${g.services} services in batches of ${g.batchSize} on 3 servers${smoke ? ' (SMOKE: small, not comparable)' : ''}`);
+  report('first batch ACKed by 3', first, 'ms', { op: '<', value: 3000 });
+  report('slowest batch ACKed by 3', max, 'ms', { op: '<', value: 3000 }, `(${round(max / first)}x the first, target < 1.5x: ${max / first < 1.5 ? 'meets' : 'MISSES'}; batches ${g.batchMs.map(Math.round).join(', ')})`);
+  report(`idle RSS per service, ${g.services} services`, g.idleKbPerService, 'KB', { op: '<', value: 20 }, '(server s1 after GC, none invoked; baseline: one service deployed and invoked)');
+  report(`catch-up of a restarted server (${g.services})`, g.catchupMs, 'ms', { op: '<', value: 10_000 }, '(a new process: one full snapshot)');
+  const answered = (name: string, label: string, ms: number, extra = ''): void => {
+    const failure = g.failures[name];
+    if (failure) console.log(`${label.padEnd(44)} FAILED after ${Math.round(ms)} ms: ${failure}`);
+    else report(label, ms, 'ms', { op: '<', value: 2000 }, extra);
+  };
+  answered('status', `laneway status (${g.services} services)`, g.statusMs, '(the CLI process, start to exit)');
+  answered('list_services', 'ListServices', g.listServicesMs, `(${g.listServicesCount} services in the answer)`);
+  answered('export', `laneway export -o DIR (${g.services} services)`, g.exportMs, '(the CLI process, start to exit)');
+  return {
+    services_100k: g.services,
+    batch_first_ms: round(first, 1),
+    batch_max_ms: round(max, 1),
+    batch_max_vs_first: round(max / first, 2),
+    idle_kb_per_service_100k: round(g.idleKbPerService, 2),
+    catchup_100k_ms: round(g.catchupMs, 1),
+    status_100k_ms: g.failures['status'] ? null : round(g.statusMs, 1),
+    list_services_100k_ms: g.failures['list_services'] ? null : round(g.listServicesMs, 1),
+    export_100k_ms: g.failures['export'] ? null : round(g.exportMs, 1),
+    ...(Object.keys(g.failures).length ? { failed_100k: Object.keys(g.failures) } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   const prefix = uniqueName('lwbench');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-'));
@@ -119,7 +156,28 @@ async function main(): Promise<void> {
     };
   };
   const servers: AppProcess[] = [];
+  const growPorts: number[] = [];
+  const grow = async (): Promise<GrowResult> =>
+    growCluster({
+      cp,
+      api,
+      batches: GROW_BATCHES,
+      batchSize: GROW_BATCH,
+      serverEnv: async (n, growCluster, token) => ({
+        ...(await serverEnv(n)),
+        LANEWAY_CLUSTER: growCluster,
+        LANEWAY_JOIN_TOKEN: token,
+        LANEWAY_HTTP_ADDR: `127.0.0.1:${(growPorts[n] ??= await freePort())}`,
+      }),
+      serviceFile,
+      log: (line) => console.log(line),
+    });
   try {
+    if (ONLY_GROWTH) {
+      const fields = reportGrowth(await grow());
+      console.log(JSON.stringify({ bench: 'deploy', smoke, only: 'services-100k', ...fields }));
+      return;
+    }
     for (let n = 0; n < SERVERS; n++) servers.push(await startServer(await serverEnv(n)));
 
     const baselineMs = median(Array.from({ length: 3 }, () => baselineCompileAndLoad(SERVICES)));
@@ -212,11 +270,15 @@ async function main(): Promise<void> {
       if (result.servers.some((s) => s.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED)) throw new Error('10k deploy not ACKed by all');
     }
     const ctxKb = contextPerServiceKb(smoke ? 100 : 500);
+    // The first cluster's servers stop first: the growth run measures its own three alone.
+    const s1Lines = servers[0]!.lines;
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    const growth = await grow();
 
     // Where the time goes, from the processes' own logs (medians over the 1,000-service deploys).
     const deployed = cp.process.lines.filter((l) => l.msg === 'deployed' && l['services'] === SERVICES);
     const phase = (key: string): number => median(deployed.map((l) => Number(l[key])));
-    const applied = servers[0]!.lines.filter((l) => l.msg === 'applied push' && l['services'] === SERVICES);
+    const applied = s1Lines.filter((l) => l.msg === 'applied push' && l['services'] === SERVICES);
     console.log(
       `breakdown (control plane): compile + sandbox load in the compile processes ${phase('compileMs')} ms, +checks -> ${phase('validatedMs')} ms, +store -> ${phase('storedMs')} ms, +push/ACK -> ${phase('totalMs')} ms; ` +
         `server s1 apply ${median(applied.map((l) => Number(l['ms'])))} ms`,
@@ -231,6 +293,7 @@ async function main(): Promise<void> {
     report('idle RSS per network-lane service', idleKb, 'KB', { op: '<', value: 20 }, `(a fresh server, after GC, each invoked once, baseline after the same traffic; a vm context per service, measured here: ${round(ctxKb)} KB)`);
     report(`idle RSS per service, all ${SERVICES} importing one helper`, helperIdleKb, 'KB', { op: '<', value: 20 }, `(${round(helperIdleKb / idleKb)}x the services without imports)`);
     report(`catch-up of a restarted server (${SERVICES} services)`, catchupMedian, 'ms', { op: '<', value: 300 * (SERVICES / 1000) }, `(runs ${catchupMs.join(', ')})`);
+    const growthFields = reportGrowth(growth);
     console.log(
       JSON.stringify({
         bench: 'deploy',
@@ -246,6 +309,7 @@ async function main(): Promise<void> {
         catchup_ms: round(catchupMedian, 1),
         baseline_compile_load_ms: round(baselineMs, 1),
         vm_context_kb_per_service: round(ctxKb, 1),
+        ...growthFields,
       }),
     );
   } finally {

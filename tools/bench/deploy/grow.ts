@@ -1,0 +1,115 @@
+// The deploy benchmark's growth run (issue 23, section 5): one cluster of its own grown to 100,000
+// services in batches of 10,000 on 3 servers (smoke: 2 batches of 1,000). Each batch ACKed by all
+// three, its time against the first batch's; idle RSS per service on a server at the end; a server
+// restarted with nothing catching up on everything; `laneway status`, ListServices and
+// `laneway export` timed on the grown cluster.
+import { ApplyOutcome, WaitFor } from '@laneway/proto';
+import { freePort, runCli, startServer, uniqueName, type Api, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface GrowResult {
+  services: number;
+  batchSize: number;
+  batchMs: number[];
+  idleKbPerService: number;
+  catchupMs: number;
+  statusMs: number;
+  listServicesMs: number;
+  listServicesCount: number;
+  exportMs: number;
+  /** The commands that failed (their first line of stderr), by name: status, list_services, export. */
+  failures: Record<string, string>;
+}
+
+export interface GrowOptions {
+  cp: ControlPlaneHandle;
+  api: Api;
+  batches: number;
+  batchSize: number;
+  /** The environment of server `n` (0-based) of `cluster`, joined with `token`. */
+  serverEnv: (n: number, cluster: string, token: string) => Promise<Record<string, string>>;
+  /** A distinct service file: number `i`, content generation `generation`. */
+  serviceFile: (i: number, generation: number) => { path: string; content: string };
+  log: (line: string) => void;
+}
+
+async function memory(port: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/debug/memory?gc=1`);
+  return ((await res.json()) as { rss: number }).rss;
+}
+
+export async function growCluster(options: GrowOptions): Promise<GrowResult> {
+  const { cp, api, batches, batchSize, serviceFile, log } = options;
+  const cluster = uniqueName('bench100k');
+  await api.createCluster(cluster);
+  const token = await api.joinToken(cluster);
+  const debugPort = await freePort();
+  const envOf = async (n: number): Promise<Record<string, string>> => ({
+    ...(await options.serverEnv(n, cluster, token)),
+    ...(n === 0 ? { LANEWAY_DEBUG_ADDR: `127.0.0.1:${debugPort}` } : {}),
+  });
+  const servers: AppProcess[] = [];
+  const failures: Record<string, string> = {};
+  try {
+    for (let n = 0; n < 3; n++) servers.push(await startServer(await envOf(n)));
+    // The memory baseline: one service deployed and invoked, as the idle measurement above does.
+    await api.deploy(cluster, [serviceFile(-1, 0)]);
+    await Promise.all(Array.from({ length: 50 }, () => api.invoke(cluster, 'bench.svc--1', { id: 'x', amount: 1 })));
+    const before = await memory(debugPort);
+
+    const batchMs: number[] = [];
+    for (let b = 0; b < batches; b++) {
+      const batch = Array.from({ length: batchSize }, (_, i) => serviceFile(b * batchSize + i, 0));
+      const started = performance.now();
+      const result = await api.deploy(cluster, batch, WaitFor.WAIT_FOR_ALL_SERVERS, 120_000);
+      batchMs.push(performance.now() - started);
+      const acked = result.servers.filter((s) => s.outcome === ApplyOutcome.APPLY_OUTCOME_ACKED).length;
+      if (acked !== 3) throw new Error(`batch ${b + 1}: ${acked} of 3 servers ACKed: ${JSON.stringify(result.servers.find((s) => s.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED))}`);
+      log(`  batch ${b + 1}/${batches}: ${(b + 1) * batchSize} services, ACKed by 3 in ${Math.round(batchMs[b]!)} ms`);
+    }
+    const services = batches * batchSize;
+    const idleKbPerService = ((await memory(debugPort)) - before) / services / 1024;
+
+    // A restarted server (a new process: it holds nothing) catches up on everything in one snapshot.
+    await servers[2]!.kill9();
+    const linesBefore = cp.process.lines.length;
+    const restartedAt = Date.now();
+    servers[2] = await startServer(await envOf(2), false);
+    const { revision } = await api.getCluster(cluster);
+    const applied = await cp.process.waitForLog(
+      (l) => l.msg === 'server applied revision' && l['cluster'] === cluster && l['server'] === 's3' && Number(l['revision']) >= revision && Number(l['time']) >= restartedAt,
+      300_000,
+    );
+    const connected = cp.process.lines.slice(linesBefore).find((l) => l.msg === 'server connected' && l['cluster'] === cluster && l['server'] === 's3');
+    if (!connected) throw new Error('no "server connected" log line for the restarted s3');
+    const catchupMs = Number(applied['time']) - Number(connected['time']);
+
+    const cliEnv = { LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_TOKEN: cp.adminToken, LANEWAY_CLUSTER: cluster };
+    const timed = async (name: string, run: () => Promise<void>): Promise<number> => {
+      const started = performance.now();
+      try {
+        await run();
+      } catch (err) {
+        failures[name] = (err as Error).message.split('\n')[0]!.slice(0, 300);
+      }
+      return performance.now() - started;
+    };
+    const cli = async (args: string[]): Promise<void> => {
+      const result = await runCli(args, cliEnv);
+      if (result.code !== 0) throw new Error(`laneway ${args.join(' ')} exited ${result.code}: ${result.stderr.trim()}`);
+    };
+    const statusMs = await timed('status', () => cli(['status']));
+    let listServicesCount = 0;
+    const listServicesMs = await timed('list_services', async () => {
+      listServicesCount = (await api.listServices(cluster)).services.length;
+    });
+    const exportDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-export-'));
+    const exportMs = await timed('export', () => cli(['export', '-o', exportDir]));
+    rmSync(exportDir, { recursive: true, force: true });
+    return { services, batchSize, batchMs, idleKbPerService, catchupMs, statusMs, listServicesMs, listServicesCount, exportMs, failures };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
