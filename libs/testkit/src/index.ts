@@ -5,6 +5,7 @@ export { startCluster, type TestCluster, type TestClusterOptions } from './clust
 export { TcpRelay } from './relay';
 export { cleanRedisPrefix, createTestDatabase, uniqueName, eventually, withPgAdmin } from './fixtures';
 export { startRedisServer, type OwnRedisServer } from './redis-server';
+export { startRedisCluster, startRedisSentinel, type OwnRedisCluster, type OwnRedisSentinel } from './redis-cluster';
 export {
   ADMIN_TOKEN,
   AppProcess,
