@@ -161,10 +161,16 @@ describe('laneway dev', () => {
     expect(readFileSync(path.join(cwd, '.laneway/admin-token'), 'utf8')).toMatch(/^lwa_/);
 
     // What the banner says to try, as printed: deploy the example, invoke it, give it a channel and call it.
-    const output = runLines(banner.commands, cwd, env);
+    // And the CPU lane: its threads run in the server under laneway dev as anywhere.
+    const output = runLines(
+      [...banner.commands, `npx laneway invoke hello.crunch --data '{"n":1000}'`],
+      cwd,
+      env,
+    );
     expect(output).toContain('dev-server  ACKED  applied revision 1');
     expect(output).toContain('"greeting": "Hello, Ada!"');
     expect(output).toContain('{"greeting":"Hello, Ada!","server":"dev-server"}');
+    expect(output).toContain('"sum": 21066');
 
     // The control plane's HTTP listener, where the web admin is.
     const health = await fetch(new URL('healthz', banner.webAdmin));
@@ -206,7 +212,9 @@ describe('laneway dev', () => {
       code: 1,
       signal: null,
     });
-    expect(dev.stderr).toMatch(/error: the server was killed by SIGKILL.*Stopped the control plane; its log: .*server\.log/);
+    expect(dev.stderr).toMatch(
+      /error: the server was killed by SIGKILL.*Stopped the control plane; its log: .*server\.log/,
+    );
     expect(parts.filter(alive)).toEqual([]);
   });
 
