@@ -118,6 +118,12 @@ export interface ApiClientOptions {
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 
+/**
+ * What the control plane may send (its grpc.max_send_message_length): an export or a whole service
+ * list of a cluster of 100,000 services is tens of MB, past grpc-js's default 4 MB.
+ */
+const CHANNEL_OPTIONS: Partial<ClientOptions> = { 'grpc.max_receive_message_length': 256 * 1024 * 1024 };
+
 type ClientConstructor<C extends Client> = new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>) => C;
 
 /** One control plane of the list: its connection, shared by the service clients made on it. */
@@ -615,7 +621,7 @@ export class ApiClient {
   private target(address: string): Target {
     let target = this.targets.get(address);
     if (!target) {
-      target = { channel: new GrpcChannel(address, this.credentials(), {}), clients: new Map() };
+      target = { channel: new GrpcChannel(address, this.credentials(), CHANNEL_OPTIONS), clients: new Map() };
       this.targets.set(address, target);
     }
     return target;

@@ -67,7 +67,13 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
       batchMs.push(performance.now() - started);
       const acked = result.servers.filter((s) => s.outcome === ApplyOutcome.APPLY_OUTCOME_ACKED).length;
       if (acked !== 3) throw new Error(`batch ${b + 1}: ${acked} of 3 servers ACKed: ${JSON.stringify(result.servers.find((s) => s.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED))}`);
-      log(`  batch ${b + 1}/${batches}: ${(b + 1) * batchSize} services, ACKed by 3 in ${Math.round(batchMs[b]!)} ms`);
+      // Where the time went: the control plane's phases (its 'deployed' line) and server s1's apply.
+      const deployed = cp.process.lines.find((l) => l.msg === 'deployed' && l['cluster'] === cluster && l['revision'] === result.revision);
+      const apply = servers[0]!.lines.find((l) => l.msg === 'applied push' && l['revision'] === result.revision);
+      log(
+        `  batch ${b + 1}/${batches}: ${(b + 1) * batchSize} services, ACKed by 3 in ${Math.round(batchMs[b]!)} ms ` +
+          `(control plane: compile ${deployed?.['compileMs']} ms, validated at ${deployed?.['validatedMs']}, stored at ${deployed?.['storedMs']}, all ACKed at ${deployed?.['totalMs']}; s1 apply ${apply?.['ms']} ms)`,
+      );
     }
     const services = batches * batchSize;
     const idleKbPerService = ((await memory(debugPort)) - before) / services / 1024;
@@ -85,6 +91,8 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
     const connected = cp.process.lines.slice(linesBefore).find((l) => l.msg === 'server connected' && l['cluster'] === cluster && l['server'] === 's3');
     if (!connected) throw new Error('no "server connected" log line for the restarted s3');
     const catchupMs = Number(applied['time']) - Number(connected['time']);
+    const catchupApply = await servers[2]!.waitForLog((l) => l.msg === 'applied push' && Number(l['revision']) >= revision).catch(() => undefined);
+    log(`  catch-up of s3: ${catchupMs} ms from its hello to its ACK recorded (s3 apply ${catchupApply?.['ms']} ms, full=${catchupApply?.['full']}, ${catchupApply?.['services']} services)`);
 
     const cliEnv = { LANEWAY_CONTROL_PLANE: cp.address, LANEWAY_TOKEN: cp.adminToken, LANEWAY_CLUSTER: cluster };
     const timed = async (name: string, run: () => Promise<void>): Promise<number> => {

@@ -19,7 +19,12 @@ const SERVICES = smoke ? 100 : 1000;
 const RUNS = smoke ? 1 : 5;
 const SERVERS = 3;
 const ONLY_GROWTH = process.argv.includes('--services-100k');
-const GROW_BATCHES = smoke ? 2 : 10;
+/** --batches=N: grow by N batches instead (to look at the first few). */
+const GROW_BATCHES = Number(process.argv.find((a) => a.startsWith('--batches='))?.slice('--batches='.length) ?? (smoke ? 2 : 10));
+if (!Number.isInteger(GROW_BATCHES) || GROW_BATCHES < 1) {
+  console.error(`--batches: give a whole number of batches, at least 1 (got ${JSON.stringify(process.argv.find((a) => a.startsWith('--batches=')))})`);
+  process.exit(2);
+}
 const GROW_BATCH = smoke ? 1000 : 10_000;
 
 /**
