@@ -175,8 +175,10 @@ describe('Redis Cluster and Sentinel: lanes, channels, schedules and async jobs 
   });
 
   /**
-   * Sync Invokes (three at a time) and async InvokeAsyncs (two at a time) against the Sentinel-backed
-   * cluster while `event` happens, until 20 sync calls succeeded after it.
+   * Sync Invokes (three at a time), async InvokeAsyncs (two at a time) and async channel calls with an
+   * Idempotency-Key (one at a time) against the Sentinel-backed cluster while `event` happens, until 20
+   * sync calls succeeded after it. A channel call the replica did not confirm is repeated with its key
+   * afterwards: it is then acknowledged (the same job, or a new one if the first was lost).
    */
   async function underLoad(event: () => Promise<{ from: number; to: number }>): Promise<{
     syncOkBefore: number;
@@ -184,6 +186,7 @@ describe('Redis Cluster and Sentinel: lanes, channels, schedules and async jobs 
     syncErrors: string[];
     acknowledged: string[];
     refused: { jobId: string | undefined; message: string }[];
+    channelRefused: string[];
     switchMs: number;
   }> {
     const c = onSentinel;
@@ -193,7 +196,23 @@ describe('Redis Cluster and Sentinel: lanes, channels, schedules and async jobs 
       syncErrors: [] as string[],
       acknowledged: [] as string[],
       refused: [] as { jobId: string | undefined; message: string }[],
+      channelRefused: [] as string[],
       switchMs: 0,
+    };
+    const unconfirmedKeys: string[] = [];
+    const postJob = async (
+      key: string,
+    ): Promise<{ status: number; body: { jobId?: string; error?: { message: string } } }> => {
+      const response = await fetch(`http://127.0.0.1:${c.httpPorts[0]}/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ n: 3 }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      return {
+        status: response.status,
+        body: (await response.json()) as { jobId?: string; error?: { message: string } },
+      };
     };
     let phase: 'before' | 'during' | 'after' = 'before';
     let stop = false;
@@ -222,7 +241,21 @@ describe('Redis Cluster and Sentinel: lanes, channels, schedules and async jobs 
         }
       }
     };
-    const loops = [syncLoop(), syncLoop(), syncLoop(), asyncLoop(), asyncLoop()];
+    const label = Math.random().toString(36).slice(2, 8);
+    const channelLoop = async (): Promise<void> => {
+      for (let n = 0; !stop; n++) {
+        const key = `${label}-${n}`;
+        const answer = await postJob(key);
+        if (answer.status === 202) result.acknowledged.push(answer.body.jobId!);
+        else {
+          const message = answer.body.error?.message ?? JSON.stringify(answer.body);
+          result.channelRefused.push(`${answer.status}: ${message}`);
+          if (message.includes('was queued but only')) unconfirmedKeys.push(key);
+          await sleep(50);
+        }
+      }
+    };
+    const loops = [syncLoop(), syncLoop(), syncLoop(), asyncLoop(), asyncLoop(), channelLoop()];
     await eventually(
       async () => result.syncOkBefore + result.acknowledged.length,
       (n) => n >= 20,
@@ -240,14 +273,31 @@ describe('Redis Cluster and Sentinel: lanes, channels, schedules and async jobs 
     );
     stop = true;
     await Promise.all(loops);
+    // Repeated with its key once Redis is back, a call the replica did not confirm is acknowledged.
+    for (const key of unconfirmedKeys) {
+      const again = await eventually(
+        () => postJob(key),
+        (a) => a.status === 202,
+        10_000,
+      );
+      result.acknowledged.push(again.body.jobId!);
+    }
     console.log(
       `sentinel ${from} -> ${to} in ${result.switchMs} ms under load: ${result.syncOkBefore} sync ok before, ${result.syncErrors.length} failed, ${result.syncOkAfter} ok after; ` +
-        `${result.acknowledged.length} async acknowledged, ${result.refused.length} refused`,
+        `${result.acknowledged.length} async acknowledged (channel and InvokeAsync), ${result.refused.length} InvokeAsync refused, ` +
+        `${result.channelRefused.length} channel calls refused (${unconfirmedKeys.length} unconfirmed, repeated with their key)`,
     );
     const shown = (m: string): string => m.replace(/'[0-9a-f]{16}-a\d+'/g, "'<job>'");
     for (const e of new Set(result.syncErrors.map(shown))) console.log(`  sync error: ${e}`);
     for (const e of new Set(result.refused.map((r) => shown(r.message))))
       console.log(`  async refused: ${e}`);
+    const shownChannel = (m: string): string => m.replace(/'jobs-[0-9a-f-]{36}'/g, "'<job>'");
+    for (const e of new Set(result.channelRefused.map(shownChannel))) console.log(`  channel refused: ${e}`);
+    for (const e of result.channelRefused) {
+      expect(e).toMatch(
+        /^503: (channel 'jobs' is async and Redis is unreachable: nothing was queued|channel 'jobs': job '[^']+' was queued but only 0 of 1 Redis replica\(s\) confirmed it in time .*repeat it with the same Idempotency-Key to have it run once|channel 'jobs': the invocation could not be queued; retry)/,
+      );
+    }
     // Every failed call says what happened: Redis unreachable (nothing queued), or no answer in time.
     for (const e of result.syncErrors)
       expect(e).toMatch(

@@ -10,6 +10,7 @@ export {
   type AsyncJobInfo,
 } from './lane-client';
 export { ReplyPublisher } from './reply-publisher';
+export { UnconfirmedEnqueueError } from './unconfirmed-enqueue-error';
 export { ScheduleQueues, schedulerMatches, type FoundScheduler, type ScheduleTiming, type ScheduledInvocation } from './schedule-queues';
 export {
   acquireScheduleLock,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ServiceInvocationError, type HttpRequestInfo, type ServiceLane } from '@laneway/sdk';
 import type { InvocationJob, InvocationReply, InvocationResult } from './invocation-job';
 import { coalesceWrites } from './coalesce-writes';
+import { UnconfirmedEnqueueError } from './unconfirmed-enqueue-error';
 import { createRedis, type RedisClient } from './create-redis';
 import type { RedisSettings, WaitReplicas } from './redis-settings';
 import { DEFAULT_QUEUE_PREFIX, laneQueueName, replyChannel } from './queue-keys';
@@ -216,13 +217,7 @@ export class LaneClient {
   // Sentinel's primary: the settings refuse it for a Cluster).
   private async confirmReplicated(wait: WaitReplicas, service: string, jobId: string): Promise<void> {
     const acked = await this.connection.wait(wait.replicas, wait.timeoutMs);
-    if (acked >= wait.replicas) return;
-    throw new ServiceInvocationError(
-      'UNAVAILABLE',
-      `service '${service}': job '${jobId}' was queued but only ${acked} of ${wait.replicas} Redis replica(s) confirmed it within ${wait.timeoutMs} ms ` +
-        '(LANEWAY_REDIS_WAIT_REPLICAS): it may run, or be lost if the primary fails now',
-      service,
-    );
+    if (acked < wait.replicas) throw new UnconfirmedEnqueueError(service, jobId, acked, wait.replicas, wait.timeoutMs);
   }
 
   /** Finds an async invocation in either lane of the cluster. */

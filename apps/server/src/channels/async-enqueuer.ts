@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { idempotencyKey, type RedisClient } from '@laneway/lanes';
+import { idempotencyKey, UnconfirmedEnqueueError, type RedisClient } from '@laneway/lanes';
 import type { Invoker } from '../lanes/invoker';
 import type { ChannelRoute } from './channel-route';
 
@@ -53,7 +53,13 @@ export class AsyncEnqueuer {
 
   private async queue(route: ChannelRoute, input: unknown, options: { idempotencyKey: string | undefined; caller: string }): Promise<{ jobId: string; repeated: boolean }> {
     const jobId = `${route.name}-${randomUUID()}`;
-    if (options.idempotencyKey === undefined) return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
+    if (options.idempotencyKey === undefined) {
+      try {
+        return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
+      } catch (err) {
+        throw unconfirmed(route, err, 'repeating it may run it twice: send an Idempotency-Key to have it run once');
+      }
+    }
     // Keys are the caller's: two callers may pick the same key without seeing each other's job.
     const digest = createHash('sha256').update(`${options.caller}\u0000${options.idempotencyKey}`).digest('hex');
     const key = idempotencyKey(this.prefix, this.cluster, route.name, digest);
@@ -65,9 +71,22 @@ export class AsyncEnqueuer {
     try {
       return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
     } catch (err) {
+      // Queued but not confirmed by the replicas: the key stays (it went to the same primary before the
+      // job, so a failover keeps both or neither) and a repeat gets this job.
+      if (err instanceof UnconfirmedEnqueueError) throw unconfirmed(route, err, 'repeat it with the same Idempotency-Key to have it run once');
       // Not queued: the key must not promise a job that does not exist.
       await this.redis.del(key).catch(() => undefined);
       throw err;
     }
   }
+}
+
+/** The caller's answer when Redis's replicas did not confirm the job (LANEWAY_REDIS_WAIT_REPLICAS); any other error as it is. */
+function unconfirmed(route: ChannelRoute, err: unknown, advice: string): unknown {
+  if (!(err instanceof UnconfirmedEnqueueError)) return err;
+  return new QueueUnavailableError(
+    `channel '${route.name}': job '${err.jobId}' was queued but only ${err.confirmedBy} of ${err.wanted} Redis replica(s) confirmed it in time ` +
+      `(LANEWAY_REDIS_WAIT_REPLICAS): it may run, or be lost if the Redis primary fails now; ${advice}`,
+    { cause: err },
+  );
 }
