@@ -350,7 +350,7 @@ const invokeService: InvokeServiceServer = {
   },
   listFailedJobs(call, callback) {
     const { service } = record('listFailedJobs', call);
-    callback(null, { jobs: service === '' || service === FAILED_JOB.service ? [FAILED_JOB] : [] });
+    callback(null, { jobs: service === '' || service === FAILED_JOB.service ? [FAILED_JOB] : [], nextPageToken: '' });
   },
   retryJob(call, callback) {
     const { jobId } = record('retryJob', call);
@@ -1300,7 +1300,7 @@ describe('laneway CLI against a real gRPC server', () => {
 
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
-      expect(requestsTo('listFailedJobs')).toEqual([{ cluster: 'default', service: 'resize', limit: 5 }]);
+      expect(requestsTo('listFailedJobs')).toEqual([{ cluster: 'default', service: 'resize', limit: 5, pageSize: 0, pageToken: '' }]);
       expect(result.stdout).toBe(
         [
           'ID     SERVICE  ATTEMPTS  FAILED REASON          FINISHED',
@@ -1322,8 +1322,8 @@ describe('laneway CLI against a real gRPC server', () => {
         stderr: '',
       });
       expect(requestsTo('listFailedJobs')).toEqual([
-        { cluster: 'default', service: '', limit: 0 },
-        { cluster: 'default', service: 'hello', limit: 0 },
+        { cluster: 'default', service: '', limit: 0, pageSize: 0, pageToken: '' },
+        { cluster: 'default', service: 'hello', limit: 0, pageSize: 0, pageToken: '' },
       ]);
     });
 

@@ -418,7 +418,7 @@ function firstLine(text: string): string {
 }
 
 export function formatFailedJobs(
-  response: ListFailedJobsResponse,
+  response: Pick<ListFailedJobsResponse, 'jobs'>,
   filter: { cluster: string; service?: string | undefined },
 ): string {
   if (response.jobs.length === 0) {

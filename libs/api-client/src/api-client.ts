@@ -217,9 +217,11 @@ export class ApiClient {
     );
   }
 
-  listFailedJobs(request: ListFailedJobsRequest): Promise<ListFailedJobsResponse> {
+  /** Up to `limit` failed jobs, or with `pageSize` one page of them (`nextPageToken` then says where the next starts). */
+  listFailedJobs(request: Omit<ListFailedJobsRequest, 'pageSize' | 'pageToken'> & Partial<Pick<ListFailedJobsRequest, 'pageSize' | 'pageToken'>>): Promise<ListFailedJobsResponse> {
+    const full: ListFailedJobsRequest = { pageSize: 0, pageToken: '', ...request };
     return this.unary<ListFailedJobsResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      this.invokes().listFailedJobs(request, md, opts, cb),
+      this.invokes().listFailedJobs(full, md, opts, cb),
     );
   }
 

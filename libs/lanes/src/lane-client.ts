@@ -251,6 +251,45 @@ export class LaneClient {
     return found.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, options.limit);
   }
 
+  /**
+   * One page of failed async invocations of both lanes, newest failure first. `from` is where each
+   * lane's previous page ended: a position in that lane's failed set, newest first (BullMQ scores it
+   * by the failure time), so a page reads about `pageSize` jobs per lane however many have failed
+   * (with a service filter, it reads until it has found them). `next` is undefined on the last page.
+   * Jobs retried or removed meanwhile shift the positions: a later page may then skip or repeat one.
+   */
+  async listFailedPage(
+    cluster: string,
+    options: { service?: string | undefined; pageSize: number; from?: Partial<Record<ServiceLane, number>> | undefined },
+  ): Promise<{ jobs: AsyncJobInfo[]; next: Record<ServiceLane, number> | undefined }> {
+    const want = options.pageSize + 1;
+    const candidates: { job: AsyncJobInfo; lane: ServiceLane; position: number }[] = [];
+    const start = (lane: ServiceLane): number => options.from?.[lane] ?? 0;
+    await Promise.all(
+      LANES.map(async (lane) => {
+        const queue = this.queue(cluster, lane);
+        let found = 0;
+        // Unfiltered, one read of `want` jobs; filtered, chunks until `want` of the service are found.
+        const chunk = options.service ? 500 : want;
+        for (let at = start(lane); found < want; at += chunk) {
+          const page = (await queue.getFailed(at, at + chunk - 1)) as (Job<InvocationJob> | undefined)[];
+          for (let i = 0; i < page.length && found < want; i++) {
+            const job = page[i];
+            if (!job || (options.service && job.data.s !== options.service)) continue;
+            candidates.push({ job: await this.describe(job, lane, 'failed'), lane, position: at + i });
+            found++;
+          }
+          if (page.length < chunk) break;
+        }
+      }),
+    );
+    candidates.sort((a, b) => (b.job.finishedAt ?? 0) - (a.job.finishedAt ?? 0) || LANES.indexOf(a.lane) - LANES.indexOf(b.lane) || a.position - b.position);
+    const taken = candidates.slice(0, options.pageSize);
+    const next = Object.fromEntries(LANES.map((lane) => [lane, start(lane)])) as Record<ServiceLane, number>;
+    for (const c of taken) next[c.lane] = Math.max(next[c.lane], c.position + 1);
+    return { jobs: taken.map((c) => c.job), next: candidates.length > taken.length ? next : undefined };
+  }
+
   /** Queues a failed async invocation again with its attempts reset; returns false if it is not failed. */
   async retryFailed(cluster: string, id: string): Promise<AsyncJobInfo | undefined> {
     for (const lane of LANES) {

@@ -32,7 +32,7 @@ export const jobsFailedCommand = defineCommand<JobsFailedArgs>({
       context.api.listFailedJobs({ cluster, service: args.service, limit: args.limit }),
     );
     context.out(
-      context.json ? formatJson(response) : formatFailedJobs(response, { cluster, service: args.service }),
+      context.json ? formatJson({ jobs: response.jobs }) : formatFailedJobs(response, { cluster, service: args.service }),
     );
     return 0;
   },

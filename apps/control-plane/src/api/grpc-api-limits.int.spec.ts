@@ -263,7 +263,7 @@ describe('the limits of the gRPC API', () => {
       await overLimit((md, cb) => servers.drainServer({ cluster, server: long }, md, cb), message('server'));
       await overLimit((md, cb) => invokes.getJob({ cluster, jobId: long }, md, cb), message('job_id'));
       await overLimit(
-        (md, cb) => invokes.listFailedJobs({ cluster, service: long, limit: 0 }, md, cb),
+        (md, cb) => invokes.listFailedJobs({ cluster, service: long, limit: 0, pageSize: 0, pageToken: '' }, md, cb),
         message('service'),
       );
     });
@@ -325,12 +325,12 @@ describe('the limits of the gRPC API', () => {
 
     it('answers RESOURCE_EXHAUSTED naming LANEWAY_MAX_LIST_LIMIT on ListFailedJobs', async () => {
       await overLimit(
-        (md, cb) => invokes.listFailedJobs({ cluster, service: '', limit: 6 }, md, cb),
+        (md, cb) => invokes.listFailedJobs({ cluster, service: '', limit: 6, pageSize: 0, pageToken: '' }, md, cb),
         'limit asks for 6 items; the limit is LANEWAY_MAX_LIST_LIMIT=5: ask for fewer, or raise LANEWAY_MAX_LIST_LIMIT on the control plane',
       );
       expect(
-        await rpc((md, cb) => invokes.listFailedJobs({ cluster, service: '', limit: 5 }, md, cb)),
-      ).toEqual({ jobs: [] });
+        await rpc((md, cb) => invokes.listFailedJobs({ cluster, service: '', limit: 5, pageSize: 0, pageToken: '' }, md, cb)),
+      ).toEqual({ jobs: [], nextPageToken: '' });
     });
 
     // Regression: V8's JSON.parse message quotes the input cut in the middle of the emoji; grpc-js

@@ -278,7 +278,11 @@ export function createGrpcApi(deps: GrpcApiDeps): {
     listFailedJobs: unary('ListFailedJobs', log, admin, async (req) => {
       const cluster = clusterOf(req);
       const service = check.optionalName('service', req.service);
-      return { jobs: (await invokes.listFailedJobs(cluster, service, check.listLimit('limit', req.limit))).map(toJobInfo) };
+      if (req.pageSize > 0) {
+        const page = await invokes.listFailedJobsPage(cluster, service, check.listLimit('page_size', req.pageSize), req.pageToken);
+        return { jobs: page.jobs.map(toJobInfo), nextPageToken: page.nextPageToken };
+      }
+      return { jobs: (await invokes.listFailedJobs(cluster, service, check.listLimit('limit', req.limit))).map(toJobInfo), nextPageToken: '' };
     }),
     retryJob: unary('RetryJob', log, admin, async (req) => {
       const cluster = clusterOf(req);

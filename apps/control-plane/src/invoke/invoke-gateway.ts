@@ -62,6 +62,18 @@ export class InvokeGateway {
     return this.lanes.listFailed(cluster, { service: service || undefined, limit: limit || DEFAULT_LIST_LIMIT });
   }
 
+  /**
+   * One page of failed jobs (ListFailedJobs with page_size). The token is opaque to callers: each
+   * lane's position in its failed set, base64url JSON, so a page costs the same at job 100,000 as at 1.
+   */
+  async listFailedJobsPage(cluster: string, service: string, pageSize: number, pageToken: string): Promise<{ jobs: AsyncJobInfo[]; nextPageToken: string }> {
+    const from = decodeFailedToken(pageToken);
+    await this.store.getCluster(cluster);
+    this.requireRedis();
+    const { jobs, next } = await this.lanes.listFailedPage(cluster, { service: service || undefined, pageSize, from });
+    return { jobs, nextPageToken: next ? Buffer.from(JSON.stringify({ n: next.network, c: next.cpu })).toString('base64url') : '' };
+  }
+
   async retryJob(cluster: string, jobId: string): Promise<AsyncJobInfo> {
     const job = await this.getJob(cluster, jobId);
     if (job.state !== 'failed') {
@@ -84,6 +96,22 @@ export class InvokeGateway {
     }
     return record;
   }
+}
+
+function decodeFailedToken(token: string): { network: number; cpu: number } | undefined {
+  if (!token) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  const p = parsed as { n?: unknown; c?: unknown } | undefined;
+  const ok = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!p || !ok(p.n) || !ok(p.c)) {
+    throw new InvalidArgumentError('page_token', `page_token ${shownValue(token)} is not a token this API gave: pass the next_page_token of the previous page, or none for the first`);
+  }
+  return { network: p.n, cpu: p.c };
 }
 
 function parseInput(inputJson: string): unknown {

@@ -125,12 +125,18 @@ export interface ListFailedJobsRequest {
   cluster: string;
   /** Only this service's jobs; empty for all. */
   service: string;
-  /** At most this many; 0 means 100. */
+  /** At most this many; 0 means 100. Ignored when page_size is set. */
   limit: number;
+  /** One page of at most this many jobs, newest failure first (0: `limit`, without paging, as before). */
+  pageSize: number;
+  /** Where the previous page ended (its next_page_token); empty: the first page. Opaque. */
+  pageToken: string;
 }
 
 export interface ListFailedJobsResponse {
   jobs: JobInfo[];
+  /** Set when page_size cut the list: the page_token of the next page. */
+  nextPageToken: string;
 }
 
 export interface RetryJobRequest {
@@ -766,7 +772,7 @@ export const JobInfo: MessageFns<JobInfo> = {
 };
 
 function createBaseListFailedJobsRequest(): ListFailedJobsRequest {
-  return { cluster: "", service: "", limit: 0 };
+  return { cluster: "", service: "", limit: 0, pageSize: 0, pageToken: "" };
 }
 
 export const ListFailedJobsRequest: MessageFns<ListFailedJobsRequest> = {
@@ -779,6 +785,12 @@ export const ListFailedJobsRequest: MessageFns<ListFailedJobsRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(24).uint32(message.limit);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(32).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(42).string(message.pageToken);
     }
     return writer;
   },
@@ -820,6 +832,22 @@ export const ListFailedJobsRequest: MessageFns<ListFailedJobsRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -837,6 +865,16 @@ export const ListFailedJobsRequest: MessageFns<ListFailedJobsRequest> = {
       cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
       service: isSet(object.service) ? globalThis.String(object.service) : "",
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -851,6 +889,12 @@ export const ListFailedJobsRequest: MessageFns<ListFailedJobsRequest> = {
     if (message.limit !== 0) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
@@ -862,18 +906,23 @@ export const ListFailedJobsRequest: MessageFns<ListFailedJobsRequest> = {
     message.cluster = object.cluster ?? "";
     message.service = object.service ?? "";
     message.limit = object.limit ?? 0;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListFailedJobsResponse(): ListFailedJobsResponse {
-  return { jobs: [] };
+  return { jobs: [], nextPageToken: "" };
 }
 
 export const ListFailedJobsResponse: MessageFns<ListFailedJobsResponse> = {
   encode(message: ListFailedJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.jobs) {
       JobInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -899,6 +948,14 @@ export const ListFailedJobsResponse: MessageFns<ListFailedJobsResponse> = {
             message.jobs.push(JobInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -912,13 +969,23 @@ export const ListFailedJobsResponse: MessageFns<ListFailedJobsResponse> = {
   },
 
   fromJSON(object: any): ListFailedJobsResponse {
-    return { jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => JobInfo.fromJSON(e)) : [] };
+    return {
+      jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => JobInfo.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
   },
 
   toJSON(message: ListFailedJobsResponse): unknown {
     const obj: any = {};
     if (message.jobs?.length) {
       obj.jobs = message.jobs.map((e) => JobInfo.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -929,6 +996,7 @@ export const ListFailedJobsResponse: MessageFns<ListFailedJobsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListFailedJobsResponse>, I>>(object: I): ListFailedJobsResponse {
     const message = createBaseListFailedJobsResponse();
     message.jobs = object.jobs?.map((e) => JobInfo.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
