@@ -1,7 +1,14 @@
 import type { Page } from '../page';
 import { overviewPage } from './overview';
 import { servicesPage } from './services';
-import { placeholder } from './placeholder';
+import { channelsPage } from './channels';
+import { securityPage } from './security';
+import { connectionsPage } from './connections';
+import { schedulesPage } from './schedules';
+import { jobsPage } from './jobs';
+import { mirroringPage } from './mirroring';
+import { auditPage } from './audit';
+import { usersPage } from './users';
 
 /**
  * Every page of the web admin, in navigation order: adding a page is one file in pages/ and one line here.
@@ -10,12 +17,12 @@ import { placeholder } from './placeholder';
 export const PAGES: readonly Page[] = [
   overviewPage,
   servicesPage,
-  placeholder('/channels', 'Channels'),
-  placeholder('/security', 'Security'),
-  placeholder('/connections', 'Connections'),
-  placeholder('/schedules', 'Schedules'),
-  placeholder('/jobs', 'Jobs'),
-  placeholder('/mirroring', 'Mirroring'),
-  placeholder('/audit', 'Audit'),
-  placeholder('/users', 'Users'),
+  channelsPage,
+  securityPage,
+  connectionsPage,
+  schedulesPage,
+  jobsPage,
+  mirroringPage,
+  auditPage,
+  usersPage,
 ];
