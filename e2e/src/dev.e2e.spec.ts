@@ -175,11 +175,41 @@ describe('laneway dev', () => {
     // The control plane's HTTP listener, where the web admin is.
     const health = await fetch(new URL('healthz', banner.webAdmin));
     expect(health.status).toBe(200);
-    // Once the web admin is in the repository (so in the build), its sign-in page.
+    // Once the web admin is in the repository (so in the build): sign in as the banner says, user admin
+    // with the admin token as password, and see the overview.
     if (tracked('apps/control-plane/src/web-admin/web-admin.ts')) {
-      const login = await fetch(new URL('login', banner.webAdmin));
-      expect(login.status).toBe(200);
-      expect(await login.text()).toMatch(/<form[\s\S]*password/i);
+      const form = await fetch(new URL('login', banner.webAdmin));
+      expect(form.status).toBe(200);
+      const page = await form.text();
+      expect(page).toMatch(/<form[\s\S]*password/i);
+      const loginCookie = form.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('lw_login='))!
+        .split(';')[0]!;
+      const signIn = await fetch(new URL('login', banner.webAdmin), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          cookie: loginCookie,
+          origin: new URL(banner.webAdmin).origin,
+        },
+        body: new URLSearchParams({
+          _csrf: /name="_csrf" value="([^"]+)"/.exec(page)![1]!,
+          username: 'admin',
+          password: readFileSync(path.join(cwd, '.laneway/admin-token'), 'utf8').trim(),
+        }),
+      });
+      expect(signIn.status, await signIn.clone().text()).toBeGreaterThanOrEqual(300);
+      expect(signIn.status).toBeLessThan(400);
+      expect(signIn.headers.get('location')).toBe('/');
+      const session = signIn.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('lw_session='))!
+        .split(';')[0]!;
+      const overview = await fetch(banner.webAdmin, { headers: { cookie: session } });
+      expect(overview.status).toBe(200);
+      expect(await overview.text()).toContain('dev-server');
     }
 
     const parts = dev.descendants();
