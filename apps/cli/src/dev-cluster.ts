@@ -252,6 +252,8 @@ export async function runDevCluster(
       { cause: failure },
     );
   }
+  // A second signal killed the parts instead of stopping them: 130, as a shell reports an interrupted command.
+  if (signals > 1) return 130;
   if (!io.json)
     io.err(
       `laneway dev: stopped (${why?.kind === 'signal' ? why.signal : 'done'}); the data stays in ${settings.dataDir}`,
