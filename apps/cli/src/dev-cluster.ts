@@ -85,8 +85,10 @@ export async function runDevCluster(
     { port: settings.adminPort, flag: '--admin-port', what: 'the web admin' },
     { port: settings.httpPort, flag: '--http-port', what: 'channels' },
   ]);
-  const redisUrl = io.env['REDIS_URL']?.trim() || 'redis://127.0.0.1:6379';
-  await checkRedisReachable(redisUrl);
+  // One Redis: checked here. A Redis Cluster or Sentinel (LANEWAY_REDIS_CLUSTER, _SENTINELS) is the parts' to reach.
+  if (!io.env['LANEWAY_REDIS_CLUSTER']?.trim() && !io.env['LANEWAY_REDIS_SENTINELS']?.trim()) {
+    await checkRedisReachable(io.env['REDIS_URL']?.trim() || 'redis://127.0.0.1:6379');
+  }
   const logDir = path.join(settings.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
 
