@@ -130,7 +130,7 @@ describe('web admin over the HTTP listener', () => {
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
       );
       expect(r.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(r.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(r.headers.get('referrer-policy')).toBe('same-origin');
       expect(r.headers.get('x-frame-options')).toBe('DENY');
     }
     expect((await fetch(`${base}/login`)).headers.get('cache-control')).toBe('no-store');
