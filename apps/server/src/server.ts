@@ -93,11 +93,10 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     threadData: { cluster: config.cluster, server: config.serverName },
     logger: log,
     onInvoke: (service, input, timeoutMs, async, traceparent) => {
-      const call = (): Promise<unknown> =>
-        async ? invokerRef.current!.invokeAsyncFromService(service, input) : invokerRef.current!.invokeFromService(service, input, timeoutMs);
       // A CPU thread's ctx.invoke: the call continues the thread's span (its job then carries it).
       const t = traceparent ? tracing() : undefined;
-      return t ? t.api.context.with(t.extract(traceparent), call) : call();
+      const span = t && t.api.trace.getSpan(t.extract(traceparent));
+      return async ? invokerRef.current!.invokeAsyncFromService(service, input, undefined, span) : invokerRef.current!.invokeFromService(service, input, timeoutMs, undefined, span);
     },
     recycleAboveHeapMb: config.cpuThreadMaxHeapMb,
     loadTimeoutMs: config.loadTimeoutMs,

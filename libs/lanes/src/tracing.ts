@@ -1,8 +1,8 @@
 // OpenTelemetry traces for the servers and the control plane. Off unless the standard OTLP endpoint
-// variable is set: then startTracing() loads the SDK (dynamic imports, so a process without the
-// variable never loads it) and tracing() returns the process's Tracing. Every instrumentation point
-// asks tracing() first and does nothing else when it is undefined: that one check is all tracing
-// costs on the hot path when it is off.
+// variable is set: then startTracing() loads @opentelemetry/api and Laneway's recording tracer and
+// OTLP/HTTP exporter (dynamic imports, so a process without the variable never loads them) and
+// tracing() returns the process's Tracing. Every instrumentation point asks tracing() first and does
+// nothing else when it is undefined: that one check is all tracing costs on the hot path when it is off.
 //
 // A trace crosses a lane queue as the job's `tp` (a W3C traceparent), and a CPU-lane thread the same
 // way in its `run` message; a CPU thread's spans come back to the main thread (ThreadSpan) and leave
@@ -10,18 +10,18 @@
 // terminated at its deadline loses only the spans of the job it was running.
 import type * as OtelApi from '@opentelemetry/api';
 import type * as OtelCore from '@opentelemetry/core';
-import type { Context, SpanContext, Tracer } from '@opentelemetry/api';
-import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Context, Span, Tracer } from '@opentelemetry/api';
+import type { SpanRecord } from './tracing/recording-tracer';
 
 export type TraceApi = typeof OtelApi;
 
 /** The tracing of this process (or thread), once {@link startTracing} or {@link startThreadTracing} ran. */
 export interface Tracing {
-  /** @opentelemetry/api, loaded with the SDK (so that code using it loads nothing while tracing is off). */
+  /** @opentelemetry/api, loaded with the tracer (so that code using it loads nothing while tracing is off). */
   readonly api: TraceApi;
   readonly tracer: Tracer;
-  /** The W3C traceparent of `ctx`'s span (the active context's by default); undefined when it has none. */
-  traceparent(ctx?: Context): string | undefined;
+  /** The W3C traceparent of a span, or of a context's (the active context's by default); undefined when there is none. */
+  traceparent(of?: Context | Span): string | undefined;
   /** The root context with `traceparent` (and `tracestate`) as its remote parent; the root context itself when absent or invalid. */
   extract(traceparent: string | undefined, tracestate?: string): Context;
   /** Exports spans a CPU-lane thread made and ended (posted to this thread as plain objects). */
@@ -32,29 +32,8 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-/** A finished span as a worker thread posts it (what a ReadableSpan holds, minus its functions and resource). */
-export interface ThreadSpan {
-  name: string;
-  kind: number;
-  context: PlainSpanContext;
-  parent: PlainSpanContext | undefined;
-  startTime: [number, number];
-  endTime: [number, number];
-  duration: [number, number];
-  status: { code: number; message?: string };
-  attributes: Record<string, unknown>;
-  events: { name: string; time: [number, number]; attributes?: Record<string, unknown>; droppedAttributesCount?: number }[];
-  scope: { name: string; version?: string };
-  droppedAttributesCount: number;
-  droppedEventsCount: number;
-}
-
-interface PlainSpanContext {
-  traceId: string;
-  spanId: string;
-  traceFlags: number;
-  isRemote?: boolean;
-}
+/** A finished span as a worker thread posts it: the record the exporter sends, plain data only. */
+export type ThreadSpan = SpanRecord;
 
 /** The instrumentation scope of every Laneway span. */
 export const TRACER_NAME = 'laneway';
@@ -85,22 +64,25 @@ export interface StartTracingOptions {
 }
 
 /**
- * Starts the process's tracing when {@link tracingRequested}: an OTLP/HTTP (JSON) exporter behind a
- * batch processor (OTEL_BSP_* honoured), the sampler of OTEL_TRACES_SAMPLER / _ARG (parent-based
- * always-on by default), AsyncLocalStorage context and the W3C trace-context propagator. Returns
- * undefined, loading nothing, when tracing is not requested. Spans leave gzipped unless
- * OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION says otherwise.
+ * Starts the process's tracing when {@link tracingRequested}: Laneway's recording tracer (see
+ * tracing/recording-tracer.ts) with the sampler of OTEL_TRACES_SAMPLER / _ARG (parent-based always-on
+ * by default), exporting over OTLP/HTTP JSON in batches (OTEL_BSP_* and OTEL_EXPORTER_OTLP_* honoured,
+ * uncompressed unless OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION=gzip), an AsyncLocalStorage context
+ * manager (its hooks on only once a context is entered) and the W3C trace-context propagator. Returns
+ * undefined, loading nothing, when tracing is not requested. Throws naming the variable for a setting
+ * it cannot use.
  */
 export async function startTracing(options: StartTracingOptions): Promise<Tracing | undefined> {
   const env = options.env ?? process.env;
   if (current || !tracingRequested(env)) return current;
-  const [api, core, node, exporterModule, resources, semconv] = await Promise.all([
+  const [api, core, resources, semconv, recording, exporterModule, contextModule] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/core'),
-    import('@opentelemetry/sdk-trace-node'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
+    import('./tracing/recording-tracer'),
+    import('./tracing/otlp-http-exporter'),
+    import('./tracing/async-local-context'),
   ]);
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES come through the env detector, and win over ours.
   const detected = resources.detectResources({ detectors: [resources.envDetector] });
@@ -108,16 +90,12 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
     .defaultResource()
     .merge(resources.resourceFromAttributes({ [semconv.ATTR_SERVICE_NAME]: options.defaultServiceName, ...options.attributes }))
     .merge(detected);
-  // gzip unless the environment says otherwise: measured on the HTTP benchmark's server, compressing
-  // cost the exporting process less CPU per span than writing the JSON uncompressed (5.8 against 8.3 µs).
-  type ExporterConfig = NonNullable<ConstructorParameters<typeof exporterModule.OTLPTraceExporter>[0]>;
-  const compressionSet = env['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION'] || env['OTEL_EXPORTER_OTLP_COMPRESSION'];
-  const exporter = new exporterModule.OTLPTraceExporter(compressionSet ? {} : ({ compression: 'gzip' } as ExporterConfig));
-  const processor = new node.BatchSpanProcessor(exporter);
-  const provider = new node.NodeTracerProvider({ resource, spanProcessors: [processor] });
-  provider.register({ propagator: new core.W3CTraceContextPropagator() });
-  current = makeTracing(api, core, provider.getTracer(TRACER_NAME), provider, (spans) => {
-    for (const span of spans) processor.onEnd(readableOf(span, resource));
+  const exporter = new exporterModule.OtlpHttpExporter({ env, resource: resource.attributes, scope: { name: TRACER_NAME } });
+  const sample = recording.samplerFromEnv(env);
+  const tracer = recording.recordingTracer(api, sample, (span) => exporter.onEnd(span));
+  register(api, core, tracer, new contextModule.AsyncLocalContextManager(api.ROOT_CONTEXT));
+  current = makeTracing(api, core, tracer, exporter, (spans) => {
+    for (const span of spans) exporter.onEnd(span);
   });
   return current;
 }
@@ -129,104 +107,68 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
  */
 export async function startThreadTracing(post: (spans: ThreadSpan[]) => void): Promise<Tracing> {
   if (current) return current;
-  const [api, core, node] = await Promise.all([import('@opentelemetry/api'), import('@opentelemetry/core'), import('@opentelemetry/sdk-trace-node')]);
+  const [api, core, recording, contextModule] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/core'),
+    import('./tracing/recording-tracer'),
+    import('./tracing/async-local-context'),
+  ]);
   let batch: ThreadSpan[] = [];
   const flush = (): void => {
     const spans = batch;
     batch = [];
     if (spans.length) post(spans);
   };
-  const poster: SpanProcessor = {
-    onStart: () => undefined,
-    onEnd(span: ReadableSpan) {
-      if ((span.spanContext().traceFlags & api.TraceFlags.SAMPLED) === 0) return;
-      if (batch.length === 0) setImmediate(flush);
-      batch.push(plainSpan(span));
-    },
-    forceFlush: () => Promise.resolve(flush()),
-    shutdown: () => Promise.resolve(flush()),
-  };
-  const provider = new node.NodeTracerProvider({ spanProcessors: [poster] });
-  provider.register({ propagator: new core.W3CTraceContextPropagator() });
-  current = makeTracing(api, core, provider.getTracer(TRACER_NAME), provider, () => undefined);
+  const tracer = recording.recordingTracer(api, recording.samplerFromEnv(process.env), (span) => {
+    if (batch.length === 0) setImmediate(flush);
+    batch.push(recording.plainRecord(span));
+  });
+  register(api, core, tracer, new contextModule.AsyncLocalContextManager(api.ROOT_CONTEXT));
+  const flushed = { forceFlush: () => Promise.resolve(flush()), shutdown: () => Promise.resolve(flush()) };
+  current = makeTracing(api, core, tracer, flushed, () => undefined);
   return current;
 }
+
+/** Makes the tracer, the context manager and the W3C propagator the process's (or thread's) globals. */
+function register(api: TraceApi, core: typeof OtelCore, tracer: Tracer, contextManager: OtelApi.ContextManager): void {
+  api.context.setGlobalContextManager(contextManager);
+  api.propagation.setGlobalPropagator(new core.W3CTraceContextPropagator());
+  api.trace.setGlobalTracerProvider({ getTracer: () => tracer });
+}
+
+// version-traceid-parentid-flags; a version other than 00 may add fields after a dash (W3C trace context).
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
 function makeTracing(
   api: TraceApi,
   core: typeof OtelCore,
   tracer: Tracer,
-  provider: { forceFlush(): Promise<void>; shutdown(): Promise<void> },
+  exporter: { forceFlush(): Promise<void>; shutdown(): Promise<void> },
   exportThreadSpans: (spans: readonly ThreadSpan[]) => void,
 ): Tracing {
-  const propagator = new core.W3CTraceContextPropagator();
-  const getter: OtelApi.TextMapGetter<Record<string, string | undefined>> = {
-    keys: (carrier) => Object.keys(carrier),
-    get: (carrier, key) => carrier[key],
-  };
   return {
     api,
     tracer,
-    traceparent(ctx = api.context.active()) {
-      const span = api.trace.getSpanContext(ctx);
+    traceparent(of = api.context.active()) {
+      const span = 'spanContext' in of ? of.spanContext() : api.trace.getSpanContext(of);
       if (!span || !api.isSpanContextValid(span)) return undefined;
       return `00-${span.traceId}-${span.spanId}-0${(span.traceFlags & api.TraceFlags.SAMPLED).toString(16)}`;
     },
     extract(traceparent, tracestate) {
       const root = api.ROOT_CONTEXT;
       if (!traceparent) return root;
-      return propagator.extract(root, { traceparent, tracestate }, getter);
+      const m = TRACEPARENT.exec(traceparent.trim());
+      if (!m || m[1] === 'ff' || (m[1] === '00' && m[5] !== undefined)) return root;
+      const context: OtelApi.SpanContext = { traceId: m[2]!, spanId: m[3]!, traceFlags: parseInt(m[4]!, 16), isRemote: true };
+      if (!api.isSpanContextValid(context)) return root;
+      if (tracestate) context.traceState = new core.TraceState(tracestate);
+      return api.trace.setSpanContext(root, context);
     },
     exportThreadSpans,
-    forceFlush: () => provider.forceFlush(),
+    forceFlush: () => exporter.forceFlush(),
     shutdown: async () => {
-      await provider.shutdown();
+      await exporter.shutdown();
       current = undefined;
     },
-  };
-}
-
-function plainContext(span: SpanContext): PlainSpanContext {
-  return { traceId: span.traceId, spanId: span.spanId, traceFlags: span.traceFlags, isRemote: span.isRemote };
-}
-
-function plainSpan(span: ReadableSpan): ThreadSpan {
-  return {
-    name: span.name,
-    kind: span.kind,
-    context: plainContext(span.spanContext()),
-    parent: span.parentSpanContext && plainContext(span.parentSpanContext),
-    startTime: span.startTime,
-    endTime: span.endTime,
-    duration: span.duration,
-    status: { ...span.status },
-    attributes: { ...span.attributes },
-    events: span.events.map((e) => ({ name: e.name, time: e.time, attributes: e.attributes && { ...e.attributes }, droppedAttributesCount: e.droppedAttributesCount })),
-    scope: { name: span.instrumentationScope.name, version: span.instrumentationScope.version },
-    droppedAttributesCount: span.droppedAttributesCount,
-    droppedEventsCount: span.droppedEventsCount,
-  };
-}
-
-function readableOf(span: ThreadSpan, resource: ReadableSpan['resource']): ReadableSpan {
-  const context = span.context as SpanContext;
-  return {
-    name: span.name,
-    kind: span.kind,
-    spanContext: () => context,
-    parentSpanContext: span.parent as SpanContext | undefined,
-    startTime: span.startTime,
-    endTime: span.endTime,
-    duration: span.duration,
-    status: span.status,
-    attributes: span.attributes as ReadableSpan['attributes'],
-    links: [],
-    events: span.events as ReadableSpan['events'],
-    ended: true,
-    resource,
-    instrumentationScope: span.scope,
-    droppedAttributesCount: span.droppedAttributesCount,
-    droppedEventsCount: span.droppedEventsCount,
-    droppedLinksCount: 0,
   };
 }

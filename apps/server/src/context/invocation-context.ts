@@ -1,5 +1,6 @@
 import type { AmqpPublisher, HttpRequestInfo, InvokeOptions, RedisClient, RestClient, ServiceContext, ServiceLogger, SqlClient } from '@laneway/sdk';
 import { tracing, type Tracing } from '@laneway/lanes/tracing';
+import type { Span } from '@opentelemetry/api';
 import { endSpan } from '../tracing/spans';
 
 /** The pooled clients of this thread's connections (a `Connectors` of @laneway/connectors). */
@@ -17,9 +18,12 @@ export interface ConnectionClients {
 export interface ContextHost {
   readonly cluster: string;
   readonly server: string;
-  /** `ctx.invoke`: `deadline` is the calling invocation's (epoch ms), for a default timeout. */
-  invoke(target: string, input: unknown, timeoutMs: number | undefined, deadline: number | undefined): Promise<unknown>;
-  invokeAsync(target: string, input: unknown): Promise<string>;
+  /**
+   * `ctx.invoke`: `deadline` is the calling invocation's (epoch ms), for a default timeout; `span`
+   * (tracing on) the call's span, which the invocation continues.
+   */
+  invoke(target: string, input: unknown, timeoutMs: number | undefined, deadline: number | undefined, span: Span | undefined): Promise<unknown>;
+  invokeAsync(target: string, input: unknown, span: Span | undefined): Promise<string>;
   /** A logger carrying the invocation's fields. */
   logger(service: string, invocationId: string): ServiceLogger;
   /** This thread's connections. */
@@ -47,6 +51,8 @@ export class InvocationContext implements ServiceContext {
     private readonly declared: readonly string[],
     /** A signal owned by the caller (a CPU thread's per-job signal); otherwise one is made on first use. */
     private readonly givenSignal?: AbortSignal,
+    /** With tracing on: the invocation's span, parent of ctx.invoke's (else the active context's span is). */
+    private readonly span?: Span,
   ) {}
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -99,30 +105,36 @@ export class InvocationContext implements ServiceContext {
 
   readonly invoke = <T>(target: string, input?: unknown, options?: InvokeOptions): Promise<T> => {
     const t = tracing();
-    if (t) return traced(t, this.service, target, false, () => this.host.invoke(target, input ?? null, options?.timeoutMs, this.deadline)) as Promise<T>;
-    return this.host.invoke(target, input ?? null, options?.timeoutMs, this.deadline) as Promise<T>;
+    if (t) return traced(t, this.service, target, false, this.span, (span) => this.host.invoke(target, input ?? null, options?.timeoutMs, this.deadline, span)) as Promise<T>;
+    return this.host.invoke(target, input ?? null, options?.timeoutMs, this.deadline, undefined) as Promise<T>;
   };
 
   readonly invokeAsync = (target: string, input?: unknown): Promise<string> => {
     const t = tracing();
-    if (t) return traced(t, this.service, target, true, () => this.host.invokeAsync(target, input ?? null));
-    return this.host.invokeAsync(target, input ?? null);
+    if (t) return traced(t, this.service, target, true, this.span, (span) => this.host.invokeAsync(target, input ?? null, span));
+    return this.host.invokeAsync(target, input ?? null, undefined);
   };
 }
 
 /**
- * `ctx.invoke` (CLIENT) or `ctx.invokeAsync` (PRODUCER) as a child span of the caller's: the call
- * runs in its context, so a job it queues carries it and the run of the target is its child.
+ * `ctx.invoke` (CLIENT) or `ctx.invokeAsync` (PRODUCER) as a child span of the caller's (`parent`,
+ * else the active context's): the call gets the span, so a job it queues carries it and the run of
+ * the target is its child.
  */
-function traced<T>(t: Tracing, caller: string, target: string, async: boolean, call: () => Promise<T>): Promise<T> {
+function traced<T>(t: Tracing, caller: string, target: string, async: boolean, parent: Span | undefined, call: (span: Span) => Promise<T>): Promise<T> {
   const { api } = t;
-  const span = t.tracer.startSpan(`${async ? 'invokeAsync' : 'invoke'} ${target}`, {
-    kind: async ? api.SpanKind.PRODUCER : api.SpanKind.CLIENT,
-    attributes: { 'laneway.service': target, 'laneway.caller': caller },
-  });
+  const context = parent ? api.trace.setSpan(api.ROOT_CONTEXT, parent) : api.context.active();
+  const span = t.tracer.startSpan(
+    `${async ? 'invokeAsync' : 'invoke'} ${target}`,
+    {
+      kind: async ? api.SpanKind.PRODUCER : api.SpanKind.CLIENT,
+      attributes: { 'laneway.service': target, 'laneway.caller': caller },
+    },
+    context,
+  );
   let pending: Promise<T>;
   try {
-    pending = api.context.with(api.trace.setSpan(api.context.active(), span), call);
+    pending = call(span);
   } catch (err) {
     endSpan(t, span, err);
     throw err;

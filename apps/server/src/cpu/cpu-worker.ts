@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Connectors } from '@laneway/connectors';
 import { startThreadTracing, tracing } from '@laneway/lanes/tracing';
 import { ServiceInvocationError, validateWithSchema, type HttpRequestInfo, type ServiceDefinition, type ServiceLogger } from '@laneway/sdk';
+import type { Span } from '@opentelemetry/api';
 import { evaluateServiceModules, moduleSetKeys, retainSharedModules } from '@laneway/runtime';
 import { InvocationContext, type ContextHost } from '../context/invocation-context';
 import { jsonSchemasOf } from '../http/json-schemas-of';
@@ -48,8 +49,8 @@ const logAt =
 const host: ContextHost = {
   cluster: data.cluster,
   server: data.server,
-  invoke: (target, input, timeoutMs, deadline) => callMain(target, input, timeoutMs ?? (deadline ? Math.max(1, deadline - Date.now()) : undefined), false),
-  invokeAsync: (target, input) => callMain<string>(target, input, undefined, true),
+  invoke: (target, input, timeoutMs, deadline, span) => callMain(target, input, timeoutMs ?? (deadline ? Math.max(1, deadline - Date.now()) : undefined), false, span),
+  invokeAsync: (target, input, span) => callMain<string>(target, input, undefined, true, span),
   logger(service, invocationId): ServiceLogger {
     const base = { cluster: data.cluster, server: data.server, service, invocationId };
     return { debug: logAt('debug', base), info: logAt('info', base), warn: logAt('warn', base), error: logAt('error', base) };
@@ -239,11 +240,11 @@ async function check(id: number, name: string, input: unknown): Promise<void> {
 }
 
 /** Asks the main thread to invoke a service (it owns the Redis connections and the registry). */
-function callMain<T>(service: string, input: unknown, timeoutMs: number | undefined, async: boolean): Promise<T> {
+function callMain<T>(service: string, input: unknown, timeoutMs: number | undefined, async: boolean, span: Span | undefined): Promise<T> {
   const id = ++invokeSequence;
   return new Promise<T>((resolve, reject) => {
     pendingInvokes.set(id, { resolve: resolve as (v: unknown) => void, reject, service });
-    const tp = tracing()?.traceparent();
+    const tp = tracing()?.traceparent(span);
     send(tp ? { t: 'invoke', id, service, input: input ?? null, timeoutMs, async, tp } : { t: 'invoke', id, service, input: input ?? null, timeoutMs, async });
   });
 }

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isHttpResponse, type HttpRequestInfo, type InvocationErrorCode } from '@laneway/sdk';
 import { tracing } from '@laneway/lanes';
-import type { Context } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { routeTimeoutMs, type ChannelRoute } from '../channels/channel-route';
 import type { RouteMatch, RouteTable } from '../channels/route-table';
@@ -14,7 +14,7 @@ import { channelInput, NO_BODY } from './channel-input';
 import type { HttpMetrics, RouteSeries } from '../metrics/server-metrics';
 import { parseQuery } from './parse-query';
 import { RawReply, RawRequest, type ChannelHttpReply, type ChannelHttpRequest } from './raw-exchange';
-import { startRequestSpan } from '../tracing/spans';
+import { endRequestSpan, startRequestSpan } from '../tracing/spans';
 
 /** What `/healthz` reports. */
 export interface HealthState {
@@ -165,8 +165,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const recordFinished = function (this: http.ServerResponse): void {
     recordSent(this, this.statusCode);
   };
-  /** What RawReply tells when it has answered (the channel fast path needs no 'finish' listener). */
-  const rawSent = httpMetrics && recordSent;
+  /**
+   * What RawReply tells when it has answered (the channel fast path needs no 'finish' listener): the
+   * metrics, and with tracing on the request's span, which ends then.
+   */
+  const rawSent = tracing()
+    ? (res: http.ServerResponse, status: number): void => {
+        if (httpMetrics) recordSent(res, status);
+        endRequestSpan(res, status);
+      }
+    : httpMetrics && recordSent;
   /** Which route took the request (for http_route). */
   const tag = (raw: unknown, series: RouteSeries | undefined): void => {
     if (httpMetrics) (raw as Measured)[SERIES] = series;
@@ -385,8 +393,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     headers: Readonly<Record<string, string>>;
     /** Who the rate limit counts: the credential the security check named; empty for the client address. */
     caller: string;
-    /** With tracing on: the context of the request's span, which its invocation runs in. */
-    trace: Context | undefined;
+    /** With tracing on: the request's span, which its invocation continues. */
+    span: Span | undefined;
   }
 
   // The steps of a channel request: each returns nothing when it answered synchronously, or a
@@ -410,10 +418,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       query: q < 0 ? '' : url.slice(q + 1),
       headers: flatHeaders(request.raw.headers),
       caller: '',
-      trace: undefined,
+      span: undefined,
     };
     const t = tracing();
-    if (t) call.trace = startRequestSpan(t, request, reply.raw, route, path);
+    // A RawReply (the fast path) ends the span when it answers; fastify's answers end it on 'close'.
+    if (t) call.span = startRequestSpan(t, request, reply.raw, route, path, !(reply instanceof RawReply));
     if (!route.security) return limit(call);
     const verdict: SecurityVerdict | Promise<SecurityVerdict> = options.security
       ? options.security(route, { method: request.method, path, headers: call.headers })
@@ -479,10 +488,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       rawBody,
       requestId: request.id,
     };
-    const channelCall = { deadline: Date.now() + routeTimeoutMs(route), http: httpInfo };
-    const outcome = call.trace
-      ? tracing()!.api.context.with(call.trace, () => invoker.invokeFromChannel(route.service, input, channelCall))
-      : invoker.invokeFromChannel(route.service, input, channelCall);
+    // The request's span context is passed down, not made active: entering a context would turn on
+    // Node's async hooks for every request of the process (see AsyncLocalContextManager).
+    const channelCall = { deadline: Date.now() + routeTimeoutMs(route), http: httpInfo, span: call.span };
+    const outcome = invoker.invokeFromChannel(route.service, input, channelCall);
     return isThenable(outcome) ? outcome.then((o) => answer(call, o)) : answer(call, outcome);
   }
 
@@ -500,9 +509,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     try {
       const enqueueOptions = { idempotencyKey: key, caller: call.caller || `ip:${call.request.ip}` };
       const enqueue = options.enqueue;
-      const queued = await (call.trace
-        ? tracing()!.api.context.with(call.trace, () => enqueue(route, input, enqueueOptions))
-        : enqueue(route, input, enqueueOptions));
+      // The enqueuer finds the span as the active context's (across its Redis round trips).
+      const t = call.span && tracing();
+      const queued = await (t ? t.api.context.with(t.api.trace.setSpan(t.api.ROOT_CONTEXT, call.span!), () => enqueue(route, input, enqueueOptions)) : enqueue(route, input, enqueueOptions));
       if (queued.repeated) void reply.header('idempotent-replayed', 'true');
       if (closing) void reply.header('connection', 'close');
       return void reply.code(202).type('application/json').send(JSON.stringify({ jobId: queued.jobId }));

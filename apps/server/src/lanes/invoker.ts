@@ -1,4 +1,5 @@
 import { tracing, type InvocationJob, type InvocationReply, type LaneClient } from '@laneway/lanes';
+import type { Span } from '@opentelemetry/api';
 import { ServiceInvocationError, type HttpRequestInfo, type InvocationErrorCode, validateWithSchema } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { InvocationContext, type ConnectionClients, type ContextHost } from '../context/invocation-context';
@@ -32,6 +33,8 @@ export interface ChannelCall {
   deadline: number;
   /** What the service sees as `ctx.http`. */
   http: HttpRequestInfo;
+  /** With tracing on: the request's span, which the invocation continues. */
+  span: Span | undefined;
 }
 
 /** How a channel call ended; `via` says where it ran. */
@@ -58,13 +61,14 @@ export class Invoker {
       cluster,
       server,
       connections,
-      invoke: (target, input, timeoutMs, deadline) => this.invokeFromService(target, input, timeoutMs, deadline),
-      invokeAsync: (target, input) => this.invokeAsyncFromService(target, input),
+      invoke: (target, input, timeoutMs, deadline, span) => this.invokeFromService(target, input, timeoutMs, deadline, span),
+      invokeAsync: (target, input, span) => this.invokeAsyncFromService(target, input, undefined, span),
       logger: (service, invocationId) => logger.child({ service, invocationId }),
     };
   }
 
-  async run(job: InvocationJob): Promise<InvocationReply> {
+  /** Runs a lane job taken here; `span` (tracing on) is the job's span, which the invocation continues. */
+  async run(job: InvocationJob, span?: Span): Promise<InvocationReply> {
     const { registry, server } = this.options;
     const c = job.c ?? '';
     const service = registry.get(job.s);
@@ -89,13 +93,13 @@ export class Invoker {
     let ok = false;
     try {
       if (service.lane === 'cpu') {
-        const result = await this.options.pool.run(service.name, job.i, job.id, deadline, job.h, activeTraceparent());
+        const result = await this.options.pool.run(service.name, job.i, job.id, deadline, job.h, traceparentOf(span));
         ok = result.ok;
         return result.ok
           ? { c, ok: true, o: result.output, srv: server, v: result.version }
           : { c, ok: false, e: { code: result.code, message: result.message, ...(result.retryable === false ? { retryable: false } : {}) }, srv: server, v: result.version };
       }
-      const output = await this.runNetwork(service, job.i, job.id, deadline, job.h);
+      const output = await this.runNetwork(service, job.i, job.id, deadline, job.h, span);
       ok = true;
       return { c, ok: true, o: output ?? null, srv: server, v: service.version };
     } catch (err) {
@@ -120,13 +124,13 @@ export class Invoker {
     if (!local || !release) return this.channelViaQueue(target, local, input, invocationId, call);
     const policyTimeout = local.policy?.timeoutMs || 0;
     const deadline = policyTimeout ? Math.min(call.deadline, Date.now() + policyTimeout) : call.deadline;
-    if (local.lane === 'cpu') return this.channelOnCpu(local, input, invocationId, deadline, call.http, release);
+    if (local.lane === 'cpu') return this.channelOnCpu(local, input, invocationId, deadline, call.http, call.span, release);
     const measuring = this.options.metrics !== undefined;
     const started = measuring ? performance.now() : 0;
     // The network lane: a handler that answers synchronously gets no promise and no extra turn.
     let result: unknown;
     try {
-      result = this.runNetwork(local, input, invocationId, deadline, call.http);
+      result = this.runNetwork(local, input, invocationId, deadline, call.http, call.span);
     } catch (err) {
       release();
       if (measuring) this.measured(local, started, false);
@@ -157,12 +161,13 @@ export class Invoker {
     invocationId: string,
     deadline: number,
     http: HttpRequestInfo,
+    span: Span | undefined,
     release: () => void,
   ): Promise<ChannelOutcome> {
     const started = this.options.metrics ? performance.now() : 0;
     let ok = false;
     try {
-      const result = await this.options.pool.run(local.name, input, invocationId, deadline, http, activeTraceparent());
+      const result = await this.options.pool.run(local.name, input, invocationId, deadline, http, traceparentOf(span));
       ok = result.ok;
       return result.ok
         ? { ok: true, output: result.output, version: result.version, via: 'cpu' }
@@ -203,7 +208,7 @@ export class Invoker {
         timeoutMs: budget,
         invocationId,
         http: call.http,
-        traceparent: activeTraceparent(),
+        traceparent: traceparentOf(call.span),
       });
       return { ok: true, output: result.output, version: result.version, via: 'queue' };
     } catch (err) {
@@ -248,7 +253,7 @@ export class Invoker {
    * `ctx.invoke`: a network-lane service loaded here is called directly (no Redis round trip, no
    * serialisation); anything else goes through its lane queue and may run on any server.
    */
-  async invokeFromService(target: string, input: unknown, timeoutMs: number | undefined, parentDeadline?: number): Promise<unknown> {
+  async invokeFromService(target: string, input: unknown, timeoutMs: number | undefined, parentDeadline?: number, span?: Span): Promise<unknown> {
     const local = this.options.registry.get(target);
     const budget = timeoutMs ?? (parentDeadline ? parentDeadline - Date.now() : DEFAULT_NESTED_TIMEOUT_MS);
     if (local && local.lane === 'network') {
@@ -258,7 +263,7 @@ export class Invoker {
       const started = this.options.metrics ? performance.now() : 0;
       let ok = false;
       try {
-        const output = await this.runNetwork(local, input, `${this.options.server}-l${++this.sequence}`, deadline);
+        const output = await this.runNetwork(local, input, `${this.options.server}-l${++this.sequence}`, deadline, undefined, span);
         ok = true;
         return output;
       } finally {
@@ -272,7 +277,7 @@ export class Invoker {
       service: target,
       input,
       timeoutMs: Math.max(1, budget),
-      traceparent: activeTraceparent(),
+      traceparent: traceparentOf(span),
     });
     return result.output;
   }
@@ -300,7 +305,7 @@ export class Invoker {
   }
 
   /** `ctx.invokeAsync`: a durable job on the target's lane queue, with the target's attempts policy. */
-  async invokeAsyncFromService(target: string, input: unknown, invocationId?: string): Promise<string> {
+  async invokeAsyncFromService(target: string, input: unknown, invocationId?: string, span?: Span): Promise<string> {
     const known = this.options.registry.get(target);
     return this.options.lanes.invokeAsync({
       cluster: this.options.cluster,
@@ -309,7 +314,7 @@ export class Invoker {
       input,
       attempts: known?.policy?.attempts || undefined,
       invocationId,
-      traceparent: activeTraceparent(),
+      traceparent: traceparentOf(span),
     });
   }
 
@@ -324,9 +329,10 @@ export class Invoker {
     invocationId: string,
     deadline: number | undefined,
     http?: HttpRequestInfo,
+    span?: Span,
   ): unknown {
     const definition = service.definition!;
-    if (!definition.input) return this.handleNetwork(service, rawInput, invocationId, deadline, http);
+    if (!definition.input) return this.handleNetwork(service, rawInput, invocationId, deadline, http, span);
     let checked: unknown;
     try {
       checked = validateWithSchema(definition.input, rawInput);
@@ -334,18 +340,23 @@ export class Invoker {
       throw new ServiceInvocationError('INVALID_ARGUMENT', inputRejection(service.name, err), service.name);
     }
     // Most schemas answer synchronously: no promise (and no extra turn) for them.
-    if (!isThenable(checked)) return this.handleNetwork(service, checked, invocationId, deadline, http);
+    if (!isThenable(checked)) return this.handleNetwork(service, checked, invocationId, deadline, http, span);
     return Promise.resolve(checked).then(
-      (input) => this.handleNetwork(service, input, invocationId, deadline, http),
+      (input) => this.handleNetwork(service, input, invocationId, deadline, http, span),
       (err: unknown) => {
         throw new ServiceInvocationError('INVALID_ARGUMENT', inputRejection(service.name, err), service.name);
       },
     );
   }
 
-  private handleNetwork(service: RegisteredService, input: unknown, invocationId: string, deadline: number | undefined, http?: HttpRequestInfo): unknown {
-    const ctx = new InvocationContext(this.host, service.name, service.version, invocationId, deadline, http, service.definition!.connections ?? []);
-    const result = service.definition!.handle(input, ctx);
+  private handleNetwork(service: RegisteredService, input: unknown, invocationId: string, deadline: number | undefined, http?: HttpRequestInfo, span?: Span): unknown {
+    const definition = service.definition!;
+    const connections = definition.connections ?? [];
+    const ctx = new InvocationContext(this.host, service.name, service.version, invocationId, deadline, http, connections, undefined, span);
+    // ctx.invoke takes its parent span from ctx; a connection's call (ctx.sql, ...) can only find it as
+    // the active context, so only a service that declares connections runs inside one (the first
+    // context entered turns on Node's async hooks for the whole process: see AsyncLocalContextManager).
+    const result = span && connections.length ? inSpan(span, () => definition.handle(input, ctx)) : definition.handle(input, ctx);
     // No deadline, or a handler that answered synchronously: no timer needed.
     if (!deadline || !isThenable(result)) return result;
     const budget = Math.max(0, deadline - Date.now());
@@ -379,10 +390,16 @@ function errorMessage(err: unknown): string {
 
 const noop = (): void => undefined;
 
-/** With tracing on, the W3C traceparent of the active span (what a queued job or a CPU thread continues); else undefined. */
-function activeTraceparent(): string | undefined {
+/** With tracing on, the W3C traceparent of `span` (the active span's without it): what a queued job or a CPU thread continues. */
+function traceparentOf(span: Span | undefined): string | undefined {
   const t = tracing();
-  return t ? t.traceparent() : undefined;
+  return t ? t.traceparent(span) : undefined;
+}
+
+/** Runs `work` with `span` as the active span (tracing is on). */
+function inSpan<T>(span: Span, work: () => T): T {
+  const { api } = tracing()!;
+  return api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, span), work);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -1,6 +1,5 @@
 import { WaitingError, Worker } from 'bullmq';
-import { laneQueueName, ReplyPublisher, tracing, type InvocationJob, type RedisClient, type Tracing } from '@laneway/lanes';
-import type { Span } from '@opentelemetry/api';
+import { laneQueueName, ReplyPublisher, tracing, type InvocationJob, type RedisClient } from '@laneway/lanes';
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { asyncFailure } from './async-failure';
@@ -198,11 +197,11 @@ export class LaneWorkers {
         try {
           // A schedule's tick (or RunScheduleNow): its overlap rule, and its run recorded once.
           if (data.sch) {
-            const output = await this.schedules.run(job, data.sch, (d) => (span ? inSpan(t!, span, () => invoker.run(d)) : invoker.run(d)));
+            const output = await this.schedules.run(job, data.sch, (d) => invoker.run(d, span));
             ok = true;
             return output;
           }
-          const reply = await (span ? inSpan(t!, span, () => invoker.run(data)) : invoker.run(data));
+          const reply = await invoker.run(data, span);
           ok = reply.ok;
           if (!reply.ok) failure = reply.e;
           if (data.r) {
@@ -252,7 +251,3 @@ export class LaneWorkers {
   }
 }
 
-/** Runs `work` with `span` as the active span. */
-function inSpan<T>(t: Tracing, span: Span, work: () => T): T {
-  return t.api.context.with(t.api.trace.setSpan(t.api.ROOT_CONTEXT, span), work);
-}

@@ -2,14 +2,18 @@
 // callers check that first, so none of this runs, and nothing of OpenTelemetry is loaded, when it is
 // off. Attribute names are OpenTelemetry's semantic conventions (HTTP server, database, messaging).
 import type http from 'node:http';
-import type { Context, Span } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import type { CallDetail, CallEnd, ConnectionInfo } from '@laneway/connectors';
 import { tracing, type Tracing } from '@laneway/lanes/tracing';
 
+const REQUEST_SPAN = Symbol('laneway.requestSpan');
+type WithSpan = http.ServerResponse & { [REQUEST_SPAN]?: Span };
+
 /**
- * The SERVER span of a channel request, child of the request's `traceparent` when it has one; ended
- * when the response is done (or its connection closed), with the status it got. Returns the context
- * the request's invocation runs in.
+ * The SERVER span of a channel request, child of the request's `traceparent` when it has one. It ends
+ * when the answer is sent: with `endOnClose`, when the response closes (a 'close' listener, for answers
+ * node or fastify write); without, when the caller says so ({@link endRequestSpan}, which the channel
+ * fast path's RawReply calls once it has written the answer: no listener per request).
  */
 export function startRequestSpan(
   t: Tracing,
@@ -17,7 +21,8 @@ export function startRequestSpan(
   res: http.ServerResponse,
   route: { path: string; service: string },
   path: string,
-): Context {
+  endOnClose: boolean,
+): Span {
   const { api } = t;
   const traceparent = req.headers['traceparent'];
   const tracestate = req.headers['tracestate'];
@@ -36,14 +41,25 @@ export function startRequestSpan(
     },
     parent,
   );
-  res.once('close', () => {
-    const status = res.statusCode;
-    span.setAttribute('http.response.status_code', status);
-    if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
-    if (!res.writableFinished) span.setAttribute('error.type', 'connection_closed');
-    span.end();
-  });
-  return api.trace.setSpan(parent, span);
+  if (endOnClose) res.once('close', () => finish(span, res, res.statusCode, !res.writableFinished));
+  else (res as WithSpan)[REQUEST_SPAN] = span;
+  return span;
+}
+
+/** Ends the request span of `res` (one started without `endOnClose`), answered with `status`. */
+export function endRequestSpan(res: http.ServerResponse, status: number): void {
+  const span = (res as WithSpan)[REQUEST_SPAN];
+  if (!span) return;
+  (res as WithSpan)[REQUEST_SPAN] = undefined;
+  // Written to a connection that closed first: the client never got it.
+  finish(span, res, status, res.socket === null || res.socket.destroyed);
+}
+
+function finish(span: Span, res: http.ServerResponse, status: number, closed: boolean): void {
+  span.setAttribute('http.response.status_code', status);
+  if (status >= 500) span.setStatus({ code: 2 });
+  if (closed) span.setAttribute('error.type', 'connection_closed');
+  span.end();
 }
 
 /**
