@@ -3,6 +3,7 @@
 export { Api } from './api';
 export { startCluster, type TestCluster, type TestClusterOptions } from './cluster';
 export { TcpRelay } from './relay';
+export { axeViolations, CHROMIUM_ARGS, CHROMIUM_PATH, DESKTOP, launchChromium, PHONE, signIn, type AxeViolation } from './browser';
 export { cleanRedisPrefix, createTestDatabase, uniqueName, eventually, withPgAdmin } from './fixtures';
 export { startRedisServer, type OwnRedisServer } from './redis-server';
 export { startRedisCluster, startRedisSentinel, type OwnRedisCluster, type OwnRedisSentinel } from './redis-cluster';
