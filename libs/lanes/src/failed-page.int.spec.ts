@@ -48,11 +48,11 @@ describe('LaneClient.listFailedPage against real Redis and real BullMQ workers',
     await redis.quit();
   });
 
-  async function walk(pageSize: number, service?: string): Promise<{ pages: AsyncJobInfo[][] }> {
+  async function walk(pageSize: number, service?: string, scanMax?: number): Promise<{ pages: AsyncJobInfo[][] }> {
     const pages: AsyncJobInfo[][] = [];
     let from: Record<'network' | 'cpu', number> | undefined;
     do {
-      const page = await client.listFailedPage(cluster, { pageSize, service, from });
+      const page = await client.listFailedPage(cluster, { pageSize, service, from, scanMax });
       pages.push(page.jobs);
       from = page.next;
     } while (from && pages.length < 100);
@@ -76,5 +76,13 @@ describe('LaneClient.listFailedPage against real Redis and real BullMQ workers',
     const whole = await client.listFailedPage(cluster, { pageSize: 37 });
     expect(whole.jobs).toHaveLength(37);
     expect(whole.next).toBeUndefined();
+  });
+
+  it('with a scan cut short (a rare service among many), pages are shorter but still every match once, in order', async () => {
+    const even = (await client.listFailed(cluster, { service: 'even', limit: 1000 })).map((j) => j.id);
+    const { pages } = await walk(5, 'even', 4);
+    expect(pages.flat().map((j) => j.id)).toEqual(even);
+    expect(pages.some((p) => p.length < 5 && p !== pages[pages.length - 1])).toBe(true);
+    expect(Math.max(...pages.map((p) => p.length))).toBeLessThanOrEqual(5);
   });
 });

@@ -76,6 +76,9 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 // deadline and retries itself if it wants to).
 const SYNC_JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true, attempts: 1 } as const;
 const LANES: readonly ServiceLane[] = ['network', 'cpu'];
+/** A filtered page of failed jobs reads ids and names in chunks of this many, at most FILTER_SCAN_MAX per lane. */
+const FILTER_SCAN_CHUNK = 1000;
+const FILTER_SCAN_MAX = 20_000;
 
 /**
  * Puts invocations on a cluster's lane queues. Sync invocations do not use BullMQ's QueueEvents:
@@ -254,40 +257,77 @@ export class LaneClient {
   /**
    * One page of failed async invocations of both lanes, newest failure first. `from` is where each
    * lane's previous page ended: a position in that lane's failed set, newest first (BullMQ scores it
-   * by the failure time), so a page reads about `pageSize` jobs per lane however many have failed
-   * (with a service filter, it reads until it has found them). `next` is undefined on the last page.
-   * Jobs retried or removed meanwhile shift the positions: a later page may then skip or repeat one.
+   * by the failure time), so a page reads about `pageSize` jobs per lane however many have failed.
+   * With a service filter it reads only the job names (the service) until it has found them, at most
+   * FILTER_SCAN_MAX entries per lane per page: a rare service then gives shorter pages (maybe empty)
+   * with a next page, never one slow answer. `next` is undefined on the last page. Jobs retried or
+   * removed meanwhile shift the positions: a later page may then skip or repeat one of them.
    */
   async listFailedPage(
     cluster: string,
-    options: { service?: string | undefined; pageSize: number; from?: Partial<Record<ServiceLane, number>> | undefined },
+    options: {
+      service?: string | undefined;
+      pageSize: number;
+      from?: Partial<Record<ServiceLane, number>> | undefined;
+      /** Entries a filtered page reads per lane at most (FILTER_SCAN_MAX; smaller in tests). */
+      scanMax?: number | undefined;
+    },
   ): Promise<{ jobs: AsyncJobInfo[]; next: Record<ServiceLane, number> | undefined }> {
     const want = options.pageSize + 1;
-    const candidates: { job: AsyncJobInfo; lane: ServiceLane; position: number }[] = [];
+    const scanMax = options.scanMax ?? FILTER_SCAN_MAX;
+    const chunk = Math.min(FILTER_SCAN_CHUNK, scanMax);
     const start = (lane: ServiceLane): number => options.from?.[lane] ?? 0;
-    await Promise.all(
-      LANES.map(async (lane) => {
+    type Candidate = { job: AsyncJobInfo; lane: ServiceLane; position: number };
+    const scans = await Promise.all(
+      LANES.map(async (lane): Promise<{ lane: ServiceLane; candidates: Candidate[]; scannedTo: number; oldestScanned: number | undefined }> => {
         const queue = this.queue(cluster, lane);
-        let found = 0;
-        // Unfiltered, one read of `want` jobs; filtered, chunks until `want` of the service are found.
-        const chunk = options.service ? 500 : want;
-        for (let at = start(lane); found < want; at += chunk) {
-          const page = (await queue.getFailed(at, at + chunk - 1)) as (Job<InvocationJob> | undefined)[];
-          for (let i = 0; i < page.length && found < want; i++) {
+        const candidates: Candidate[] = [];
+        if (!options.service) {
+          const page = (await queue.getFailed(start(lane), start(lane) + want - 1)) as (Job<InvocationJob> | undefined)[];
+          for (let i = 0; i < page.length; i++) {
             const job = page[i];
-            if (!job || (options.service && job.data.s !== options.service)) continue;
-            candidates.push({ job: await this.describe(job, lane, 'failed'), lane, position: at + i });
-            found++;
+            if (job) candidates.push({ job: await this.describe(job, lane, 'failed'), lane, position: start(lane) + i });
           }
-          if (page.length < chunk) break;
+          // Fewer than asked: the lane is exhausted (no limit on what follows).
+          return { lane, candidates, scannedTo: start(lane) + page.length, oldestScanned: undefined };
         }
+        // Filtered: ids and failure times from the sorted set, the service from each job's name (one
+        // HGET in a pipeline), and only the matches read in full.
+        let at = start(lane);
+        let oldest: number | undefined;
+        while (candidates.length < want && at - start(lane) < scanMax) {
+          const flat = await this.connection.zrevrange(queue.keys['failed']!, at, at + chunk - 1, 'WITHSCORES');
+          const ids = flat.filter((_, i) => i % 2 === 0);
+          const pipeline = this.connection.pipeline();
+          for (const id of ids) pipeline.hget(queue.toKey(id), 'name');
+          const names = ((await pipeline.exec()) ?? []).map(([, name]) => name);
+          for (let i = 0; i < ids.length && candidates.length < want; i++) {
+            if (names[i] !== options.service) continue;
+            const job = (await queue.getJob(ids[i]!)) as Job<InvocationJob> | undefined;
+            if (job) candidates.push({ job: await this.describe(job, lane, 'failed'), lane, position: at + i });
+          }
+          if (ids.length < chunk) return { lane, candidates, scannedTo: at + ids.length, oldestScanned: undefined };
+          oldest = Number(flat[flat.length - 1]);
+          at += ids.length;
+        }
+        // Stopped with entries left: what follows failed at or before `oldest`.
+        return { lane, candidates, scannedTo: at, oldestScanned: candidates.length < want ? oldest : undefined };
       }),
     );
-    candidates.sort((a, b) => (b.job.finishedAt ?? 0) - (a.job.finishedAt ?? 0) || LANES.indexOf(a.lane) - LANES.indexOf(b.lane) || a.position - b.position);
+    // A lane whose scan stopped early may hold jobs older than its last scanned entry but newer than
+    // another lane's candidates: this page ends at the newest such boundary, so the order holds.
+    const boundary = Math.max(...scans.map((s) => s.oldestScanned ?? -Infinity));
+    const candidates = scans
+      .flatMap((s) => s.candidates)
+      .filter((c) => (c.job.finishedAt ?? 0) >= boundary)
+      .sort((a, b) => (b.job.finishedAt ?? 0) - (a.job.finishedAt ?? 0) || LANES.indexOf(a.lane) - LANES.indexOf(b.lane) || a.position - b.position);
     const taken = candidates.slice(0, options.pageSize);
     const next = Object.fromEntries(LANES.map((lane) => [lane, start(lane)])) as Record<ServiceLane, number>;
     for (const c of taken) next[c.lane] = Math.max(next[c.lane], c.position + 1);
-    return { jobs: taken.map((c) => c.job), next: candidates.length > taken.length ? next : undefined };
+    // A lane cut short with all its candidates taken continues after what it scanned.
+    for (const s of scans) if (s.oldestScanned !== undefined && s.candidates.every((c) => taken.includes(c))) next[s.lane] = s.scannedTo;
+    const more = scans.some((s) => s.oldestScanned !== undefined || s.candidates.some((c) => !taken.includes(c)));
+    return { jobs: taken.map((c) => c.job), next: more ? next : undefined };
   }
 
   /** Queues a failed async invocation again with its attempts reset; returns false if it is not failed. */
