@@ -167,8 +167,10 @@ const deployService: DeployServiceServer = {
           revision: 7,
           updatedAt: '2025-01-02T03:04:05.000Z',
           policy: POLICY,
+          inputSchema: '',
         },
       ],
+      nextPageToken: '',
     });
   },
   undeploy(call, callback) {
@@ -420,6 +422,7 @@ const SERVERS: readonly ServerInfo[] = [
     lastNack: [],
     drained: false,
     httpAddress: '127.0.0.1:8080',
+    controlPlaneId: '',
   },
   {
     name: 'srv-b',
@@ -432,6 +435,7 @@ const SERVERS: readonly ServerInfo[] = [
     lastNack: [{ service: 'hello', kind: '', message: 'cannot load: boom' }],
     drained: true,
     httpAddress: '',
+    controlPlaneId: '',
   },
 ];
 

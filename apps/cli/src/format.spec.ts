@@ -86,7 +86,7 @@ describe('format', () => {
   });
 
   it('says so when a list is empty', () => {
-    expect(formatServices({ revision: 0, services: [] }, 'c')).toBe(
+    expect(formatServices({ revision: 0, services: [], nextPageToken: '' }, 'c')).toBe(
       "no services in cluster 'c' (revision 0)",
     );
     expect(formatServers({ revision: 0, servers: [] }, 'c')).toBe("no servers in cluster 'c'");
@@ -114,6 +114,7 @@ describe('format', () => {
         lastNack: [],
         drained: true,
         httpAddress: '10.0.0.5:8080',
+        controlPlaneId: '',
       }),
     ).toBe(
       [

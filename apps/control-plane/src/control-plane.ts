@@ -145,6 +145,7 @@ export async function startControlPlane(
       client: (token) => new ApiClient({ controlPlanes: [target.address], token, tls: target.tls }),
       secure: !isLoopbackAddress(config.httpAddress.host),
       logger,
+      controlPlaneId: store.instanceId,
     });
   }
   // GET /metrics and /healthz (LANEWAY_HTTP_ADDR) and the web admin; a taken address fails the start, naming the variable.

@@ -167,10 +167,10 @@ export class ApiClient {
     );
   }
 
-  listServices(cluster: string): Promise<ListServicesResponse> {
-    return this.unary<ListServicesResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
-      this.deploys().listServices({ cluster }, md, opts, cb),
-    );
+  /** Every service of the cluster, or one page of them (`pageSize` > 0; `nextPageToken` then says where the next starts). */
+  listServices(cluster: string, page: { pageSize?: number; pageToken?: string; namePrefix?: string } = {}): Promise<ListServicesResponse> {
+    const request = { cluster, pageSize: page.pageSize ?? 0, pageToken: page.pageToken ?? '', namePrefix: page.namePrefix ?? '' };
+    return this.unary<ListServicesResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.deploys().listServices(request, md, opts, cb));
   }
 
   undeploy(request: UndeployRequest): Promise<UndeployResponse> {

@@ -250,7 +250,7 @@ describe('the limits of the gRPC API', () => {
     it('answers RESOURCE_EXHAUSTED naming LANEWAY_MAX_NAME_LENGTH for every kind of name', async () => {
       await overLimit((md, cb) => clusters.getCluster({ name: long }, md, cb), message('name'));
       await overLimit((md, cb) => clusters.createCluster({ name: long }, md, cb), message('name'));
-      await overLimit((md, cb) => deploys.listServices({ cluster: long }, md, cb), message('cluster'));
+      await overLimit((md, cb) => deploys.listServices({ cluster: long, pageSize: 0, pageToken: '', namePrefix: '' }, md, cb), message('cluster'));
       await overLimit(
         (md, cb) => invokes.invoke({ cluster, service: long, inputJson: '', timeoutMs: 100 }, md, cb),
         message('service'),

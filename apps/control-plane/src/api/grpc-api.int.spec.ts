@@ -205,8 +205,8 @@ describe('the gRPC API of a running control plane', () => {
       );
 
       expect(err.details).toContain(`files[1].path '${file.path}' appears twice`);
-      const listed = await rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster }, md, cb));
-      expect(listed).toEqual({ revision: 0, services: [] });
+      const listed = await rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster, pageSize: 0, pageToken: '', namePrefix: '' }, md, cb));
+      expect(listed).toEqual({ revision: 0, services: [], nextPageToken: '' });
     });
 
     it('answers NOT_FOUND for a deploy to an unknown cluster', async () => {
@@ -256,7 +256,7 @@ describe('the gRPC API of a running control plane', () => {
       ]);
       for (const s of deployed.services) expect(s.version).toMatch(/^[0-9a-f]{20}$/);
 
-      const listed = await rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster }, md, cb));
+      const listed = await rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster, pageSize: 0, pageToken: '', namePrefix: '' }, md, cb));
       expect(listed.revision).toBe(1);
       expect(listed.services.map((s) => [s.name, s.version, s.revision])).toEqual(
         deployed.services.map((s) => [s.name, s.version, 1]),
@@ -278,7 +278,7 @@ describe('the gRPC API of a running control plane', () => {
         deploys.undeploy({ cluster, name: 'shop.pay', waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 }, md, cb),
       );
       expect(undeployed).toEqual({ revision: 2, servers: [] });
-      const after = await rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster }, md, cb));
+      const after = await rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster, pageSize: 0, pageToken: '', namePrefix: '' }, md, cb));
       expect(after.services.map((s) => s.name)).toEqual(['shop.cart']);
     });
 
@@ -404,7 +404,7 @@ describe('the gRPC API of a running control plane', () => {
       const { token } = await rpc<JoinToken>((md, cb) => clusters.getJoinToken({ name: cluster }, md, cb));
 
       const err = await rpcError(
-        rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster }, md, cb), bearer(token)),
+        rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster, pageSize: 0, pageToken: '', namePrefix: '' }, md, cb), bearer(token)),
         status.PERMISSION_DENIED,
       );
 

@@ -32,7 +32,7 @@ import { tracing, type AsyncJobInfo } from '@laneway/lanes';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator';
 import { laneToProto, type DeployPipeline } from '../deploy/deploy-pipeline';
-import { FailedPreconditionError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import type { InvokeGateway } from '../invoke/invoke-gateway';
 import { maxReceiveMessageBytes, type Limits } from '../limits';
 import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics';
@@ -119,6 +119,9 @@ const JOB_STATES: Record<AsyncJobInfo['state'], JobState> = {
   unknown: JobState.JOB_STATE_UNSPECIFIED,
 };
 
+/** The most services one ListServices page holds (a larger page_size is cut to it). */
+const MAX_SERVICES_PAGE = 1000;
+
 /**
  * Whether a server has a live stream, here (`local`: the names this control plane holds) or on another
  * control plane sharing the store, and when it was last heard from (now, while held here).
@@ -164,6 +167,7 @@ export function createGrpcApi(deps: GrpcApiDeps): {
     lastNack: row.lastNack,
     drained: row.drained,
     httpAddress: row.httpAddress,
+    controlPlaneId: connected.has(row.name) ? store.instanceId : row.connectedElsewhere ? row.controlPlane : '',
   });
 
   const findServer = async (cluster: string, name: string): Promise<ServerInfo> => {
@@ -208,9 +212,18 @@ export function createGrpcApi(deps: GrpcApiDeps): {
       return { revision: outcome.revision, services: outcome.services.map(toDeployedService), servers: outcome.servers };
     }),
     listServices: unary('ListServices', log, admin, async (req) => {
-      const listed = await store.listServices(clusterOf(req));
+      const cluster = clusterOf(req);
+      // page_token: the last name of the previous page, base64url (opaque to callers).
+      const after = req.pageToken ? Buffer.from(req.pageToken, 'base64url').toString('utf8') : '';
+      if (req.pageToken && (!after || Buffer.from(after, 'utf8').toString('base64url') !== req.pageToken)) {
+        throw new InvalidArgumentError('page_token', 'page_token is not one a ListServices answered');
+      }
+      const size = req.pageSize > 0 ? Math.min(req.pageSize, MAX_SERVICES_PAGE) : 0;
+      const listed = await store.listServices(cluster, { size, after, prefix: req.namePrefix });
+      const last = listed.services.at(-1);
       return {
         revision: listed.revision,
+        nextPageToken: listed.more && last ? Buffer.from(last.name, 'utf8').toString('base64url') : '',
         services: listed.services.map((s) => ({
           name: s.name,
           version: s.version,
@@ -219,6 +232,7 @@ export function createGrpcApi(deps: GrpcApiDeps): {
           revision: s.revision,
           updatedAt: s.updatedAt,
           policy: s.policy,
+          inputSchema: s.inputSchema ?? '',
         })),
       };
     }),

@@ -145,7 +145,7 @@ describe('grpc.health.v1 and server reflection on a control plane over PostgreSQ
     // The laneway.v1 services themselves still want the token.
     const deploys = new DeployServiceClient(target, credentials.createInsecure());
     const denied = await new Promise<ServiceError | null>((resolve) =>
-      deploys.listServices({ cluster: 'default' }, (e) => resolve(e)),
+      deploys.listServices({ cluster: 'default', pageSize: 0, pageToken: '', namePrefix: '' }, (e) => resolve(e)),
     );
     deploys.close();
     expect(denied?.code).toBe(status.UNAUTHENTICATED);

@@ -229,7 +229,7 @@ describe.each(['sqlite', 'postgres'] as const)('ConfigService on %s: a cluster a
     // Applied elsewhere (the helper import still resolves beside its service), exported again: the same files.
     const target = await newCluster();
     expect((await apply({ cluster: target, files: first.files })).applied).toBe(true);
-    const services = await rpc<ListServicesResponse>((m, cb) => deploys.listServices({ cluster: target }, m, cb));
+    const services = await rpc<ListServicesResponse>((m, cb) => deploys.listServices({ cluster: target, pageSize: 0, pageToken: '', namePrefix: '' }, m, cb));
     expect(services.services.map((s) => [s.name, s.path])).toEqual([
       ['old.absolute', '__root__/tmp/y/b.ts'],
       ['old.outside', '__up__/x/a.ts'],
@@ -247,7 +247,7 @@ describe.each(['sqlite', 'postgres'] as const)('ConfigService on %s: a cluster a
     expect(details).toContain('BILLING_PASSWORD (connections.billing.postgres.password)');
     expect(details).not.toContain('SSO_HS256_SECRET');
     expect(await revisionOf(target)).toBe(before);
-    const services = await rpc<ListServicesResponse>((m, cb) => deploys.listServices({ cluster: target }, m, cb));
+    const services = await rpc<ListServicesResponse>((m, cb) => deploys.listServices({ cluster: target, pageSize: 0, pageToken: '', namePrefix: '' }, m, cb));
     expect(services.services).toEqual([]);
   });
 

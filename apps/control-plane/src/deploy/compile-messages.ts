@@ -19,6 +19,8 @@ export interface InspectedService {
   lane: ServiceLane;
   policy: ServicePolicyRecord;
   connections: string[];
+  /** JSON Schema (JSON text) of its input, when its `input` gives one; '' otherwise. */
+  inputSchema: string;
 }
 
 /** One file that compiled and loaded: its code, version and services (its source stays in the parent). */

@@ -67,7 +67,7 @@ function handle({ id, files, inspectOnly, packages: bundled }: CompileRequest): 
         version: file.version,
         imports: imports[n]!,
         ...((servicesOf.has(n) || isPackagePath(file.path)) && !services.length ? { noService: noServiceMessage(file.path) } : {}),
-        services: services.map((s) => ({ name: s.name, lane: s.lane, policy: s.policy, connections: s.connections })),
+        services: services.map((s) => ({ name: s.name, lane: s.lane, policy: s.policy, connections: s.connections, inputSchema: s.inputSchema ?? '' })),
       };
     });
     return { t: 'compiled', id, files: results };

@@ -52,6 +52,7 @@ export function inspectFiles(files: readonly CompiledServiceFile[], options: Ins
       policy: { timeoutMs: def.timeoutMs ?? 0, attempts: def.attempts ?? 0, concurrency: def.concurrency ?? 0 },
       // Copied out of the uploads' realm: a plain array of this realm's strings.
       connections: Array.from(def.connections ?? [], String),
+      inputSchema: inputSchemaOf(context, def),
     })),
   );
 }
@@ -97,3 +98,38 @@ const INERT_GLOBALS = `
   return (id) => stub();
 })()
 `;
+
+/** The most JSON Schema text kept for a service's input (a larger one is left out). */
+const MAX_INPUT_SCHEMA_CHARS = 64 * 1024;
+
+/**
+ * The JSON Schema (draft 2020-12, as JSON text, without `$schema`) of a service's input when its
+ * `input` is a Standard Schema with `~standard.jsonSchema` (zod 4 has it); '' otherwise or when the
+ * library cannot express it. Computed inside the uploads' realm, bounded in time, and returned as a
+ * string: nothing of theirs crosses into the control plane but text.
+ */
+function inputSchemaOf(context: vm.Context, def: unknown): string {
+  const slot = '__lanewayInputSchemaOf';
+  (context as Record<string, unknown>)[slot] = def;
+  try {
+    const text: unknown = vm.runInContext(
+      `(() => {
+        const schema = globalThis.${slot} && globalThis.${slot}.input;
+        const standard = schema && schema['~standard'];
+        const json = standard && standard.jsonSchema;
+        if (!json || typeof json.input !== 'function') return '';
+        const out = json.input({ target: 'draft-2020-12' });
+        if (!out || typeof out !== 'object') return '';
+        const { $schema, ...rest } = out;
+        return JSON.stringify(rest);
+      })()`,
+      context,
+      { timeout: 500 },
+    );
+    return typeof text === 'string' && text.length <= MAX_INPUT_SCHEMA_CHARS ? text : '';
+  } catch {
+    return '';
+  } finally {
+    delete (context as Record<string, unknown>)[slot];
+  }
+}

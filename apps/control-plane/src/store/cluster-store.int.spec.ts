@@ -212,6 +212,29 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     expect(await store.getService(b, 'api')).toMatchObject({ version: 'b2' });
   });
 
+  it('lists services in pages by name, and by name prefix', async () => {
+    const c = uniqueName('paged');
+    await store.createCluster(c);
+    const names = Array.from({ length: 25 }, (_, i) => `${i % 2 ? 'odd' : 'even'}.s${String(i).padStart(2, '0')}`);
+    await store.deployServices(c, names.map((n) => svc(n, 'v1')));
+    const all = (await store.listServices(c)).services.map((s) => s.name);
+    expect(all).toEqual([...names].sort());
+    const paged: string[] = [];
+    let after = '';
+    for (;;) {
+      const page = await store.listServices(c, { size: 10, after });
+      paged.push(...page.services.map((s) => s.name));
+      expect(page.services.length).toBeLessThanOrEqual(10);
+      if (!page.more) break;
+      after = page.services.at(-1)!.name;
+    }
+    expect(paged).toEqual(all);
+    const odd = await store.listServices(c, { size: 5, prefix: 'odd.' });
+    expect(odd.services.map((s) => s.name)).toEqual(all.filter((n) => n.startsWith('odd.')).slice(0, 5));
+    expect(odd.more).toBe(true);
+    expect((await store.listServices(c, { size: 100, prefix: 'odd.', after: 'odd.s21' })).services.map((s) => s.name)).toEqual(['odd.s23']);
+  });
+
   it('bumps the revision only when a service changes', async () => {
     const c = uniqueName('bump');
     await store.createCluster(c);
@@ -347,7 +370,7 @@ describe.each(backends)('ClusterStore on $name', (backend) => {
     await store.deployServices(c, [svc('api', 'v1')]);
     expect(await store.undeployService(c, 'api')).toEqual({ revision: 2 });
     await expect(store.undeployService(c, 'api')).rejects.toBeInstanceOf(NotFoundError);
-    expect(await store.listServices(c)).toEqual({ revision: 2, services: [] });
+    expect(await store.listServices(c)).toEqual({ revision: 2, services: [], more: false });
     expect((await store.getCluster(c)).serviceCount).toBe(0);
   });
 

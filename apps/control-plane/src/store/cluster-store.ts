@@ -57,7 +57,7 @@ import {
   type PulledChange,
   type SealPulled,
 } from './mirror-state';
-import { deployServices, getService, listServices, listServiceVersions, rollbackService, undeployService } from './services';
+import { deployServices, getService, listServices, listServiceVersions, rollbackService, undeployService, type ServicePage } from './services';
 import {
   createToken,
   createUser,
@@ -173,8 +173,8 @@ export class ClusterStore {
     return undeployService(this.ctx, cluster, name, check);
   }
 
-  listServices(cluster: string): Promise<{ revision: number; services: ServiceRecord[] }> {
-    return listServices(this.ctx, cluster);
+  listServices(cluster: string, page?: ServicePage): Promise<{ revision: number; services: ServiceRecord[]; more: boolean }> {
+    return listServices(this.ctx, cluster, page);
   }
 
   getService(cluster: string, name: string): Promise<ServiceRecord | undefined> {

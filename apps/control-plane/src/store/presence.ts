@@ -117,6 +117,7 @@ export async function listServers(ctx: StoreContext, cluster: string): Promise<S
     lastNackRevision: toNumber(row.last_nack_revision),
     drained: row.drained !== 0,
     httpAddress: row.http_address,
+    controlPlane: row.control_plane ?? '',
     connectedElsewhere:
       ctx.dialect.shared &&
       row.control_plane !== null &&

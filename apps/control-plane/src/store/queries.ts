@@ -13,7 +13,7 @@ export function currentServices(db: Db | Transaction<Database>, clusterId: numbe
     .leftJoin('service_versions as v', (join) =>
       join.onRef('v.cluster_id', '=', 's.cluster_id').onRef('v.name', '=', 's.name').onRef('v.version', '=', 's.version'),
     )
-    .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 'v.policy', 'v.connections'])
+    .select(['s.name', 's.version', 's.lane', 's.path', 's.revision', 's.updated_at', 'v.policy', 'v.connections', 'v.input_schema'])
     .where('s.cluster_id', '=', clusterId)
     .where('s.deleted', '=', 0);
 }

@@ -33,6 +33,8 @@ export interface NewServiceVersion {
   sources?: Record<string, string>;
   /** When it was first deployed (ISO-8601); default: now. A version mirrored from another site keeps the source's time. */
   createdAt?: string;
+  /** JSON Schema (JSON text) of its input, when its `input` gives one (Standard JSON Schema). */
+  inputSchema?: string;
 }
 
 /** What one ApplyConfig writes: only what differs from the cluster. */
@@ -81,6 +83,8 @@ export interface ServiceRecord {
   updatedAt: string;
   policy: ServicePolicyRecord;
   connections: string[];
+  /** JSON Schema (JSON text) of the current version's input; '' or unset when none (only ListServices reads it). */
+  inputSchema?: string;
 }
 
 export interface ServiceVersionRecord {
@@ -138,4 +142,6 @@ export interface ServerRecord {
   httpAddress: string;
   /** Another control plane sharing this database holds the server's stream (and kept it fresh). */
   connectedElsewhere: boolean;
+  /** The id (ClusterStore.instanceId) of the control plane that last held its stream; '' when released. */
+  controlPlane: string;
 }

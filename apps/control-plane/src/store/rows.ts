@@ -32,6 +32,7 @@ export function toServiceRecord(row: {
   updated_at: string;
   policy: string | null;
   connections: string | null;
+  input_schema?: string | null;
 }): ServiceRecord {
   return {
     name: row.name,
@@ -42,6 +43,8 @@ export function toServiceRecord(row: {
     updatedAt: row.updated_at,
     policy: parsePolicy(row.policy),
     connections: parseConnections(row.connections),
+    // Only where the query read it (ListServices): the servers' change sets have no use for it.
+    ...(row.input_schema === undefined ? {} : { inputSchema: row.input_schema ?? '' }),
   };
 }
 

@@ -84,6 +84,8 @@ export interface ServiceVersionsTable {
   connections: ColumnType<string | null, string | undefined, string>;
   /** JSON object of path -> source of the other files its module set holds; null when none (or before migration 0006). */
   sources: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON Schema (JSON text) of the input; '' when the service has none (or before migration 0011). */
+  input_schema: ColumnType<string, string | undefined, string>;
 }
 
 /** What each cluster currently runs. Undeployed services stay as tombstones so deltas can report them. */

@@ -104,11 +104,24 @@ export async function undeployService(ctx: StoreContext, cluster: string, name: 
   });
 }
 
-export async function listServices(ctx: StoreContext, cluster: string): Promise<{ revision: number; services: ServiceRecord[] }> {
+/** One page of services by name: at most `size` (0: all) after the name `after`, whose names start with `prefix`. */
+export interface ServicePage {
+  size?: number;
+  after?: string;
+  prefix?: string;
+}
+
+/** The cluster's current services by name; with a page size, `more` says whether services follow the page. */
+export async function listServices(ctx: StoreContext, cluster: string, page: ServicePage = {}): Promise<{ revision: number; services: ServiceRecord[]; more: boolean }> {
   return snapshot(ctx, async (trx) => {
     const c = await findCluster(trx, cluster);
-    const rows = await currentServices(trx, c.id).orderBy('s.name').execute();
-    return { revision: c.revision, services: rows.map(toServiceRecord) };
+    let query = currentServices(trx, c.id).orderBy('s.name');
+    if (page.after) query = query.where('s.name', '>', page.after);
+    if (page.prefix) query = query.where('s.name', '>=', page.prefix).where('s.name', '<', `${page.prefix}\u{10FFFF}`);
+    if (page.size) query = query.limit(page.size + 1);
+    const rows = await query.execute();
+    const more = page.size !== undefined && page.size > 0 && rows.length > page.size;
+    return { revision: c.revision, services: (more ? rows.slice(0, page.size) : rows).map(toServiceRecord), more };
   });
 }
 
@@ -230,6 +243,7 @@ export async function insertVersions(trx: Transaction<Database>, clusterId: numb
           policy: JSON.stringify(s.policy),
           connections: JSON.stringify(s.connections),
           sources: s.sources && Object.keys(s.sources).length ? JSON.stringify(s.sources) : null,
+          input_schema: s.inputSchema ?? '',
         })),
       )
       .onConflict((oc) => oc.columns(['cluster_id', 'name', 'version']).doNothing())

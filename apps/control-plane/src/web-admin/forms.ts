@@ -18,6 +18,8 @@ export interface FormOptions {
   className?: string;
   /** An accessible name for the form. */
   label?: string;
+  /** The id of an element where admin.js shows the action's answer without leaving the page. */
+  result?: string;
 }
 
 /** A POST form of the current page with the CSRF field, `_action` and hidden fields, around `content`. */
@@ -25,7 +27,7 @@ export function form(ctx: PageContext, o: FormOptions, content: HtmlValue): Safe
   const url = o.url ?? ctx.url.pathname + ctx.url.search;
   return html`<form method="post" action="${url}"${o.multipart ? html` enctype="multipart/form-data"` : ''}${
     o.confirm ? html` data-confirm="${o.confirm}"` : ''
-  }${o.className ? html` class="${o.className}"` : ''}${o.label ? html` aria-label="${o.label}"` : ''}>${csrfField(ctx.session)}<input type="hidden" name="_action" value="${o.action}">${Object.entries(
+  }${o.className ? html` class="${o.className}"` : ''}${o.result ? html` data-result="${o.result}"` : ''}${o.label ? html` aria-label="${o.label}"` : ''}>${csrfField(ctx.session)}<input type="hidden" name="_action" value="${o.action}">${Object.entries(
     o.fields ?? {},
   ).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}${content}</form>`;
 }
@@ -58,7 +60,7 @@ export function pager(ctx: PageContext, nextPageToken: string | undefined): Html
 }
 
 /** A table that scrolls sideways on a narrow screen (focusable, so a keyboard can scroll it). */
-export function table(caption: string, head: readonly string[], rows: readonly SafeHtml[], empty = 'None.'): SafeHtml {
+export function table(caption: string, head: readonly string[], rows: readonly HtmlValue[], empty = 'None.'): SafeHtml {
   if (rows.length === 0) return html`<p class="empty">${empty}</p>`;
   return html`<div class="scroll" tabindex="0" role="region" aria-label="${caption}"><table><caption>${caption}</caption><thead><tr>${head.map(
     (h) => html`<th scope="col">${h}</th>`,

@@ -82,12 +82,14 @@ export interface FormData {
   all(name: string): string[];
   names(): string[];
   file(name: string): UploadedFile | undefined;
+  /** Every file posted under that name (`<input type=file multiple>`). */
+  files(name: string): UploadedFile[];
 }
 
 class Form implements FormData {
   constructor(
     private readonly fields: Map<string, string[]>,
-    private readonly files: Map<string, UploadedFile>,
+    private readonly uploads: Map<string, UploadedFile[]>,
   ) {}
   get(name: string): string | undefined {
     return this.fields.get(name)?.[0];
@@ -99,7 +101,10 @@ class Form implements FormData {
     return [...this.fields.keys()];
   }
   file(name: string): UploadedFile | undefined {
-    return this.files.get(name);
+    return this.uploads.get(name)?.[0];
+  }
+  files(name: string): UploadedFile[] {
+    return this.uploads.get(name) ?? [];
   }
 }
 
@@ -112,7 +117,7 @@ function addField(fields: Map<string, string[]>, name: string, value: string): v
 /** Parses `application/x-www-form-urlencoded` or `multipart/form-data` (anything else: an empty form). */
 export function parseForm(contentType: string | undefined, body: Buffer): FormData {
   const fields = new Map<string, string[]>();
-  const files = new Map<string, UploadedFile>();
+  const files = new Map<string, UploadedFile[]>();
   const type = (contentType ?? '').toLowerCase();
   if (type.startsWith('application/x-www-form-urlencoded')) {
     for (const [name, value] of new URLSearchParams(body.toString('utf8'))) addField(fields, name, value);
@@ -124,7 +129,7 @@ export function parseForm(contentType: string | undefined, body: Buffer): FormDa
   return new Form(fields, files);
 }
 
-function parseMultipart(body: Buffer, boundary: string, fields: Map<string, string[]>, files: Map<string, UploadedFile>): void {
+function parseMultipart(body: Buffer, boundary: string, fields: Map<string, string[]>, files: Map<string, UploadedFile[]>): void {
   const delimiter = Buffer.from(`--${boundary}`);
   let at = body.indexOf(delimiter);
   while (at >= 0) {
@@ -146,7 +151,10 @@ function parseMultipart(body: Buffer, boundary: string, fields: Map<string, stri
         if (filename !== undefined) {
           if (filename !== '' || content.length > 0) {
             const partType = /content-type:\s*([^\r\n]*)/i.exec(headers)?.[1]?.trim() ?? 'application/octet-stream';
-            files.set(name, { filename, contentType: partType, content: Buffer.from(content) });
+            const file = { filename, contentType: partType, content: Buffer.from(content) };
+            const list = files.get(name);
+            if (list) list.push(file);
+            else files.set(name, [file]);
           }
         } else {
           addField(fields, name, content.toString('utf8'));

@@ -11,6 +11,9 @@ export function roleAtLeast(role: Role, least: Role): boolean {
   return RANK[role] >= RANK[least];
 }
 
+/** An error of what the user gave (a malformed field): shown as an error flash, not logged as a failure. */
+export class UserError extends Error {}
+
 /** What a page handler gets for one request. It holds no authority of its own: `api` carries the user's token. */
 export interface PageContext {
   readonly url: URL;
@@ -24,6 +27,8 @@ export interface PageContext {
   can(least: Role): boolean;
   readonly requestId: string;
   readonly log: Logger;
+  /** This control plane's id (ServerInfo.control_plane_id of the servers it holds). */
+  readonly controlPlaneId: string;
 }
 
 /** A rendered page: its title and main content (the layout adds the rest). */

@@ -6,10 +6,12 @@ import { csrfOk } from './csrf';
 import { html } from './html';
 import { BodyTooLarge, parseCookies, parseForm, readBody, sendText, serializeCookie, type FormData } from './http-util';
 import { layout } from './layout';
-import { roleAtLeast, type Page, type PageContext } from './page';
+import { roleAtLeast, UserError, type Page, type PageContext } from './page';
+
+export { UserError } from './page';
 import { loginPage } from './pages/login';
 import { PAGES } from './pages/registry';
-import { randomId, SessionStore, type Role, type Session } from './session';
+import { randomId, SessionStore, type Flash, type Role, type Session } from './session';
 
 export const SESSION_COOKIE = 'lw_session';
 /** The sign-in form's own CSRF token (double submit: cookie and hidden field), before there is a session. */
@@ -29,6 +31,8 @@ export interface WebAdminOptions {
   logger: Logger;
   sessions?: SessionStore;
   pages?: readonly Page[];
+  /** This control plane's id, to tell its own servers from another's. */
+  controlPlaneId?: string;
 }
 
 export interface WebAdmin {
@@ -124,6 +128,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     can: (least: Role) => roleAtLeast(session.role, least),
     requestId,
     log: log.child({ requestId, user: session.username }),
+    controlPlaneId: options.controlPlaneId ?? '',
   });
 
   const signOut = (res: ServerResponse, session: Session | undefined, location = '/login'): void => {
@@ -209,7 +214,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
       if (!csrfOk(req, secure, session.csrf, form.get('_csrf'))) {
         return errorPage(res, 403, 'Refused', 'This form expired or came from another site: reload the page and try again.', session, false);
       }
-      await runAction(res, ctx, page, form);
+      await runAction(res, ctx, page, form, (req.headers.accept ?? '').includes('application/json'));
       return;
     }
     if (isData) {
@@ -237,30 +242,34 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     sendHtml(res, view.status ?? 200, layout({ title: view.title, body: view.body, session, current: page.path, nav: pages, flash, charts: view.charts }).value, head);
   };
 
-  const runAction = async (res: ServerResponse, ctx: PageContext, page: Page, form: FormData): Promise<void> => {
+  /**
+   * Runs a page action, then redirects back with the flash (POST-redirect-GET), or, when the browser
+   * script asked for JSON (the invoke form), answers the flash as JSON: `{ ok, flash }`.
+   */
+  const runAction = async (res: ServerResponse, ctx: PageContext, page: Page, form: FormData, json: boolean): Promise<void> => {
     const back = ctx.url.pathname + ctx.url.search;
+    const done = (flash: Flash | undefined, location: string): void => {
+      if (json) return sendJson(res, 200, { ok: flash?.kind !== 'error', flash: flash ?? null });
+      if (flash) ctx.session.flash = flash;
+      redirect(res, location);
+    };
     const name = form.get('_action') ?? '';
     const action = Object.hasOwn(page.actions ?? {}, name) ? page.actions![name] : undefined;
-    if (!action) {
-      ctx.session.flash = { kind: 'error', message: `This page has no action '${name}'.` };
-      return redirect(res, back);
-    }
+    if (!action) return done({ kind: 'error', message: `This page has no action '${name}'.` }, back);
     try {
       const result = await action(ctx, form);
-      if (result.flash) ctx.session.flash = result.flash;
-      redirect(res, safeNext(result.redirect) ?? back);
+      done(result.flash, safeNext(result.redirect) ?? back);
     } catch (err) {
-      if (isUnauthenticated(err)) return signOut(res, ctx.session);
+      if (isUnauthenticated(err)) {
+        if (json) return sendJson(res, 401, { error: { code: 'UNAUTHENTICATED', message: 'signed out' } });
+        return signOut(res, ctx.session);
+      }
       const message = apiErrorMessage(err);
       if (message) {
         ctx.log.info({ action: name, status: (err as { status: string }).status }, 'the API refused an action');
-        ctx.session.flash = { kind: 'error', message };
-        return redirect(res, back);
+        return done({ kind: 'error', message }, back);
       }
-      if (err instanceof UserError) {
-        ctx.session.flash = { kind: 'error', message: err.message };
-        return redirect(res, back);
-      }
+      if (err instanceof UserError) return done({ kind: 'error', message: err.message }, back);
       throw err;
     }
   };
@@ -329,9 +338,6 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     },
   };
 }
-
-/** An error of what the user gave (a malformed field): shown as a flash, not logged as a failure. */
-export class UserError extends Error {}
 
 /** A redirect target only within this site: a path starting with one `/`. */
 export function safeNext(next: string | null | undefined): string | undefined {

@@ -9,6 +9,7 @@ import * as m0007 from './0007-server-http-address';
 import * as m0008 from './0008-mirror';
 import * as m0009 from './0009-audit-log';
 import * as m0010 from './0010-users';
+import * as m0011 from './0011-service-input-schema';
 
 /**
  * Every migration, keyed by name; the migrator runs them in key order. Listed statically because the
@@ -25,6 +26,7 @@ export const migrations: Record<string, Migration> = {
   '0008-mirror': m0008,
   '0009-audit-log': m0009,
   '0010-users': m0010,
+  '0011-service-input-schema': m0011,
 };
 
 export const migrationProvider: MigrationProvider = {

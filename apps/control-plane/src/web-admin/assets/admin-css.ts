@@ -52,6 +52,12 @@ legend{font-weight:600;padding:0 .3rem}
 .card{background:#fff;border:1px solid #d8dde5;border-radius:8px;padding:.8rem 1rem}
 .chart{background:#fff;border:1px solid #d8dde5;border-radius:8px;padding:.5rem;margin:0 0 1rem;min-height:220px;overflow:hidden}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9rem}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0 0 1rem}
+dl.facts dt{font-weight:600}
+dl.facts dd{margin:0;word-break:break-word}
+details{margin:.5rem 0}
+summary{cursor:pointer;color:#0b57b0}
+form[role=search],form[aria-label=Cluster]{margin:0 1rem .75rem 0}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (max-width:600px){main{padding:.6rem}h1{font-size:1.3rem}nav[aria-label=Main] a{padding:.45rem .5rem}}
 `;

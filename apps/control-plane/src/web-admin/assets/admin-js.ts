@@ -6,8 +6,8 @@
  *   a 401 sends the browser to the sign-in page;
  * - `[data-chart]`: draws uPlot charts from the JSON at that URL (`{ charts: [{ title, unit, x: [...], series: [{ label, values }] }] }`),
  *   refreshed every `data-interval` ms (default 5000);
- * - `form[data-json-form]`: before submitting, the fields named `in.<path>` are gathered into one JSON
- *   object in the hidden field `input` (numbers and booleans typed), so the generated invoke form posts JSON.
+ * - `form[data-result="ID"]` (the invoke form): posted in the background (Accept: application/json), the
+ *   answer (output or error) shown in #ID without leaving the page;
  * Everything the pages need also works without it (plain forms, POST-redirect-GET), except live updates and charts.
  */
 export const ADMIN_JS = String.raw`(function () {
@@ -19,29 +19,35 @@ export const ADMIN_JS = String.raw`(function () {
     if (!(form instanceof HTMLFormElement)) return;
     var question = form.getAttribute('data-confirm');
     if (question && !window.confirm(question)) { event.preventDefault(); return; }
-    if (form.hasAttribute('data-json-form')) gatherJson(form);
+    var target = form.getAttribute('data-result') && document.getElementById(form.getAttribute('data-result'));
+    if (target && window.fetch && window.FormData) { event.preventDefault(); submitInline(form, target); }
   }, true);
 
-  function gatherJson(form) {
-    var target = form.querySelector('input[name="input"],textarea[name="input"]');
-    if (!target || form.querySelector('[data-raw-json]:checked')) return;
-    var value = {};
-    var fields = form.querySelectorAll('[name^="in."]');
-    for (var i = 0; i < fields.length; i++) {
-      var field = fields[i];
-      var path = field.name.slice(3).split('.');
-      var type = field.getAttribute('data-type') || 'string';
-      var v;
-      if (type === 'boolean') v = field.checked;
-      else if (field.value === '') continue;
-      else if (type === 'number' || type === 'integer') v = Number(field.value);
-      else if (type === 'json') { try { v = JSON.parse(field.value); } catch (e) { v = field.value; } }
-      else v = field.value;
-      var at = value;
-      for (var j = 0; j < path.length - 1; j++) { if (typeof at[path[j]] !== 'object' || at[path[j]] === null) at[path[j]] = {}; at = at[path[j]]; }
-      at[path[path.length - 1]] = v;
-    }
-    target.value = JSON.stringify(value);
+  // A form[data-result="ID"] (the invoke form) posts in the background and shows the answer in #ID.
+  function submitInline(form, target) {
+    var button = form.querySelector('button[type=submit]');
+    if (button) button.disabled = true;
+    target.textContent = 'Working…';
+    fetch(form.getAttribute('action'), { method: 'POST', body: new FormData(form), credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then(function (response) {
+        if (response.status === 401) { window.location.assign('/login'); return null; }
+        return response.json().catch(function () { return { ok: false, flash: { kind: 'error', message: 'The answer was not JSON (HTTP ' + response.status + ').' } }; });
+      })
+      .then(function (data) {
+        if (!data) return;
+        var flash = data.flash || { kind: data.ok ? 'ok' : 'error', message: data.error ? data.error.message : 'Done.' };
+        var box = document.createElement('div');
+        box.className = 'flash ' + (flash.kind === 'error' ? 'error' : 'ok');
+        box.setAttribute('role', flash.kind === 'error' ? 'alert' : 'status');
+        var p = document.createElement('p');
+        p.textContent = flash.message;
+        box.appendChild(p);
+        if (flash.detail) { var pre = document.createElement('pre'); pre.textContent = flash.detail; box.appendChild(pre); }
+        target.textContent = '';
+        target.appendChild(box);
+      })
+      .catch(function (err) { target.textContent = 'The request failed: ' + err; })
+      .then(function () { if (button) button.disabled = false; });
   }
 
   function poll(element) {

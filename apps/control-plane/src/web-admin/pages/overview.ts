@@ -1,6 +1,6 @@
 import type { ListServersResponse, ServerInfo } from '@laneway/proto';
 import { actionButton, table } from '../forms';
-import { ago, badge, laneName } from '../format';
+import { badge, laneName, time } from '../format';
 import { html, toHtml, type SafeHtml } from '../html';
 import type { Page, PageContext } from '../page';
 
@@ -30,10 +30,11 @@ function serverRow(ctx: PageContext, cluster: ClusterView, s: ServerInfo): SafeH
   const fields = { cluster: cluster.name, server: s.name };
   return html`<tr data-server="${s.name}">
 <th scope="row">${s.name}</th>
-<td>${s.connected ? badge('good', 'connected') : badge('bad', 'disconnected')}${nack ? html` ${badge('bad', 'rejected a change')}` : ''}<div class="hint">seen ${ago(s.lastSeen)}</div></td>
+<td>${s.connected ? badge('good', 'connected') : html`${badge('bad', 'disconnected')}<div class="hint">last seen ${time(s.lastSeen)}</div>`}${nack ? html` ${badge('bad', 'rejected a change')}` : ''}</td>
 <td>${applied} / ${cluster.revision} ${converged ? badge('good', 'converged') : badge('warn', 'behind')}</td>
 <td>${s.drained ? badge('warn', 'drained') : badge('info', 'serving')}</td>
 <td class="mono">${s.httpAddress || '—'}</td>
+<td>${s.controlPlaneId ? (s.controlPlaneId === ctx.controlPlaneId ? 'this one' : html`another (<span class="mono">${s.controlPlaneId.slice(0, 8)}</span>)`) : '—'}</td>
 <td class="mono">${s.host}${s.pid ? html` (pid ${s.pid})` : ''}</td>
 <td>${s.lanes.map(laneName).join(', ') || '—'}</td>
 <td>${
@@ -41,7 +42,7 @@ function serverRow(ctx: PageContext, cluster: ClusterView, s: ServerInfo): SafeH
       ? actionButton(ctx, { action: 'resume', text: `Resume ${s.name}`, least: 'operator', fields })
       : actionButton(ctx, { action: 'drain', text: `Drain ${s.name}`, least: 'operator', fields, confirm: `Drain ${s.name}? It stops taking new work.` })
   }</td>
-</tr>${nack ? html`<tr><td colspan="8"><ul>${s.lastNack.map((e) => html`<li>${e.service ? html`<strong>${e.service}</strong>: ` : ''}${e.message}</li>`)}</ul></td></tr>` : ''}`;
+</tr>${nack ? html`<tr><td colspan="9"><ul>${s.lastNack.map((e) => html`<li>${e.service ? html`<strong>${e.service}</strong>: ` : ''}${e.message}</li>`)}</ul></td></tr>` : ''}`;
 }
 
 /** The live part of the page: rendered for the page and, every 500 ms, for /data/ (admin.js swaps it in when it changed). */
@@ -53,7 +54,7 @@ function clustersHtml(ctx: PageContext, clusters: ClusterView[]): SafeHtml {
     return html`<section aria-labelledby="cluster-${c.name}">
 <h2 id="cluster-${c.name}">Cluster ${c.name}</h2>
 <p>Revision ${c.revision} · ${c.services} services · ${up} of ${c.servers.length} servers connected · ${converged} of ${c.servers.length} converged</p>
-${table(`Servers of ${c.name}`, ['Server', 'Health', 'Applied / cluster revision', 'State', 'Channel address', 'Host', 'Lanes', 'Actions'], c.servers.map((s) => serverRow(ctx, c, s)), 'No servers have joined this cluster.')}
+${table(`Servers of ${c.name}`, ['Server', 'Health', 'Applied / cluster revision', 'State', 'Channel address', 'Control plane', 'Host', 'Lanes', 'Actions'], c.servers.map((s) => serverRow(ctx, c, s)), 'No servers have joined this cluster.')}
 </section>`;
   })}`;
 }
@@ -63,7 +64,7 @@ export const overviewPage: Page = {
   nav: 'Overview',
   async render(ctx) {
     const clusters = await load(ctx);
-    return { title: 'Overview', body: html`<div id="clusters" data-live="/data/" aria-live="polite">${clustersHtml(ctx, clusters)}</div>` };
+    return { title: 'Overview', body: html`<div id="clusters" data-live="/data/">${clustersHtml(ctx, clusters)}</div>` };
   },
   async data(ctx) {
     return { html: toHtml(clustersHtml(ctx, await load(ctx))) };

@@ -68,6 +68,12 @@ export interface DeployResponse {
 
 export interface ListServicesRequest {
   cluster: string;
+  /** At most this many services (by name), 0: all of them (callers from before paging). */
+  pageSize: number;
+  /** Where the previous page ended (its next_page_token); empty: the first page. */
+  pageToken: string;
+  /** Only services whose name starts with this. */
+  namePrefix: string;
 }
 
 export interface ServiceInfo {
@@ -79,12 +85,21 @@ export interface ServiceInfo {
   revision: number;
   /** ISO-8601 UTC. */
   updatedAt: string;
-  policy: ServicePolicy | undefined;
+  policy:
+    | ServicePolicy
+    | undefined;
+  /**
+   * The JSON Schema (draft 2020-12, as JSON text) of the current version's input, when its `input` is a
+   * Standard Schema that can give one (zod 4 can); empty otherwise.
+   */
+  inputSchema: string;
 }
 
 export interface ListServicesResponse {
   revision: number;
   services: ServiceInfo[];
+  /** Set when page_size cut the list: the page_token of the next page. */
+  nextPageToken: string;
 }
 
 export interface UndeployRequest {
@@ -620,13 +635,22 @@ export const DeployResponse: MessageFns<DeployResponse> = {
 };
 
 function createBaseListServicesRequest(): ListServicesRequest {
-  return { cluster: "" };
+  return { cluster: "", pageSize: 0, pageToken: "", namePrefix: "" };
 }
 
 export const ListServicesRequest: MessageFns<ListServicesRequest> = {
   encode(message: ListServicesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.cluster !== "") {
       writer.uint32(10).string(message.cluster);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    if (message.namePrefix !== "") {
+      writer.uint32(34).string(message.namePrefix);
     }
     return writer;
   },
@@ -652,6 +676,30 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
             message.cluster = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.namePrefix = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -665,13 +713,39 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
   },
 
   fromJSON(object: any): ListServicesRequest {
-    return { cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "" };
+    return {
+      cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      namePrefix: isSet(object.namePrefix)
+        ? globalThis.String(object.namePrefix)
+        : isSet(object.name_prefix)
+        ? globalThis.String(object.name_prefix)
+        : "",
+    };
   },
 
   toJSON(message: ListServicesRequest): unknown {
     const obj: any = {};
     if (message.cluster !== "") {
       obj.cluster = message.cluster;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.namePrefix !== "") {
+      obj.namePrefix = message.namePrefix;
     }
     return obj;
   },
@@ -682,12 +756,15 @@ export const ListServicesRequest: MessageFns<ListServicesRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListServicesRequest>, I>>(object: I): ListServicesRequest {
     const message = createBaseListServicesRequest();
     message.cluster = object.cluster ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.namePrefix = object.namePrefix ?? "";
     return message;
   },
 };
 
 function createBaseServiceInfo(): ServiceInfo {
-  return { name: "", version: "", lane: 0, path: "", revision: 0, updatedAt: "", policy: undefined };
+  return { name: "", version: "", lane: 0, path: "", revision: 0, updatedAt: "", policy: undefined, inputSchema: "" };
 }
 
 export const ServiceInfo: MessageFns<ServiceInfo> = {
@@ -712,6 +789,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     }
     if (message.policy !== undefined) {
       ServicePolicy.encode(message.policy, writer.uint32(58).fork()).join();
+    }
+    if (message.inputSchema !== "") {
+      writer.uint32(66).string(message.inputSchema);
     }
     return writer;
   },
@@ -785,6 +865,14 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
             message.policy = ServicePolicy.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.inputSchema = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -810,6 +898,11 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
         ? globalThis.String(object.updated_at)
         : "",
       policy: isSet(object.policy) ? ServicePolicy.fromJSON(object.policy) : undefined,
+      inputSchema: isSet(object.inputSchema)
+        ? globalThis.String(object.inputSchema)
+        : isSet(object.input_schema)
+        ? globalThis.String(object.input_schema)
+        : "",
     };
   },
 
@@ -836,6 +929,9 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     if (message.policy !== undefined) {
       obj.policy = ServicePolicy.toJSON(message.policy);
     }
+    if (message.inputSchema !== "") {
+      obj.inputSchema = message.inputSchema;
+    }
     return obj;
   },
 
@@ -853,12 +949,13 @@ export const ServiceInfo: MessageFns<ServiceInfo> = {
     message.policy = (object.policy !== undefined && object.policy !== null)
       ? ServicePolicy.fromPartial(object.policy)
       : undefined;
+    message.inputSchema = object.inputSchema ?? "";
     return message;
   },
 };
 
 function createBaseListServicesResponse(): ListServicesResponse {
-  return { revision: 0, services: [] };
+  return { revision: 0, services: [], nextPageToken: "" };
 }
 
 export const ListServicesResponse: MessageFns<ListServicesResponse> = {
@@ -868,6 +965,9 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
     }
     for (const v of message.services) {
       ServiceInfo.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(26).string(message.nextPageToken);
     }
     return writer;
   },
@@ -901,6 +1001,14 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
             message.services.push(ServiceInfo.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -919,6 +1027,11 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
       services: globalThis.Array.isArray(object?.services)
         ? object.services.map((e: any) => ServiceInfo.fromJSON(e))
         : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -930,6 +1043,9 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
     if (message.services?.length) {
       obj.services = message.services.map((e) => ServiceInfo.toJSON(e));
     }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
     return obj;
   },
 
@@ -940,6 +1056,7 @@ export const ListServicesResponse: MessageFns<ListServicesResponse> = {
     const message = createBaseListServicesResponse();
     message.revision = object.revision ?? 0;
     message.services = object.services?.map((e) => ServiceInfo.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };

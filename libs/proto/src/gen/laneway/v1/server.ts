@@ -45,6 +45,11 @@ export interface ServerInfo {
    * last hello; empty when it listens for none (LANEWAY_HTTP_ADDR=off).
    */
   httpAddress: string;
+  /**
+   * The id of the control plane holding its sync stream (each control plane has one per start; the web
+   * admin shows "this control plane" for its own); empty when disconnected.
+   */
+  controlPlaneId: string;
 }
 
 export interface ListServersResponse {
@@ -149,6 +154,7 @@ function createBaseServerInfo(): ServerInfo {
     lastNack: [],
     drained: false,
     httpAddress: "",
+    controlPlaneId: "",
   };
 }
 
@@ -187,6 +193,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     }
     if (message.httpAddress !== "") {
       writer.uint32(82).string(message.httpAddress);
+    }
+    if (message.controlPlaneId !== "") {
+      writer.uint32(90).string(message.controlPlaneId);
     }
     return writer;
   },
@@ -294,6 +303,14 @@ export const ServerInfo: MessageFns<ServerInfo> = {
             message.httpAddress = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.controlPlaneId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -334,6 +351,11 @@ export const ServerInfo: MessageFns<ServerInfo> = {
         : isSet(object.http_address)
         ? globalThis.String(object.http_address)
         : "",
+      controlPlaneId: isSet(object.controlPlaneId)
+        ? globalThis.String(object.controlPlaneId)
+        : isSet(object.control_plane_id)
+        ? globalThis.String(object.control_plane_id)
+        : "",
     };
   },
 
@@ -369,6 +391,9 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     if (message.httpAddress !== "") {
       obj.httpAddress = message.httpAddress;
     }
+    if (message.controlPlaneId !== "") {
+      obj.controlPlaneId = message.controlPlaneId;
+    }
     return obj;
   },
 
@@ -387,6 +412,7 @@ export const ServerInfo: MessageFns<ServerInfo> = {
     message.lastNack = object.lastNack?.map((e) => ServiceError.fromPartial(e)) || [];
     message.drained = object.drained ?? false;
     message.httpAddress = object.httpAddress ?? "";
+    message.controlPlaneId = object.controlPlaneId ?? "";
     return message;
   },
 };
