@@ -106,6 +106,12 @@ describe('web admin pages in a browser', () => {
     const result = await flash(admin);
     expect(result).toContain('Test of web-redis: 1 of 1 servers connected.');
     expect(result).toMatch(/s1: ok in \d+ ms/);
+
+    await admin.goto(url('/connections/web-redis'));
+    await admin.fill('#cn-prefix', 'web:');
+    await admin.click('form[aria-label="Edit the connection"] button[type=submit]');
+    expect(await flash(admin)).toContain('Saved the connection web-redis');
+    expect((await tc.api.getConnection(tc.cluster, 'web-redis')).spec?.redis).toMatchObject({ url: 'redis://127.0.0.1:6379', keyPrefix: 'web:', passwordSet: false });
   });
 
   it('pauses, resumes and runs a schedule now; the run shows among its last runs', async () => {

@@ -69,11 +69,15 @@ function uint(f: Form, name: string): number {
   return Number(text);
 }
 
-function specOf(f: Form): ConnectionSpec {
+/**
+ * The spec from the form. On an edit, `before` (the stored spec, as the API answers it: no secrets)
+ * keeps what the form has no field for (CA certificate, REST headers, SQL timeouts).
+ */
+function specOf(f: Form, before?: ConnectionSpec): ConnectionSpec {
   const v = (n: string): string => (f.get(n) ?? '').trim();
   const kind = f.get('kind') ?? '';
   if (kind === 'postgres' || kind === 'mysql') {
-    const sql: SqlConnection = { url: v('url'), host: v('host'), port: uint(f, 'port'), database: v('database'), user: v('user'), password: f.get('password') ?? '', passwordSet: false, tlsMode: v('tls_mode'), caPem: '', poolSize: uint(f, 'pool_size'), statementTimeoutMs: 0, connectTimeoutMs: 0 };
+    const sql: SqlConnection = { ...(before?.postgres ?? before?.mysql ?? { caPem: '', statementTimeoutMs: 0, connectTimeoutMs: 0 }), url: v('url'), host: v('host'), port: uint(f, 'port'), database: v('database'), user: v('user'), password: f.get('password') ?? '', passwordSet: false, tlsMode: v('tls_mode'), poolSize: uint(f, 'pool_size') };
     return kind === 'postgres' ? { postgres: sql } : { mysql: sql };
   }
   if (kind === 'rest') {
@@ -82,25 +86,25 @@ function specOf(f: Form): ConnectionSpec {
     return {
       rest: {
         baseUrl: v('base_url'),
-        headers: {},
+        headers: before?.rest?.headers ?? {},
         timeoutMs: uint(f, 'timeout_ms'),
         retries: uint(f, 'retries'),
-        caPem: '',
+        caPem: before?.rest?.caPem ?? '',
         ...(auth === 'basic' ? { basic: { username: v('auth_name'), password: secretValue, passwordSet: false } } : {}),
         ...(auth === 'bearer' ? { bearer: { token: secretValue, tokenSet: false } } : {}),
         ...(auth === 'api_key' ? { apiKey: { header: v('auth_name'), key: secretValue, keySet: false } } : {}),
       },
     };
   }
-  if (kind === 'redis') return { redis: { url: v('url'), password: f.get('password') ?? '', passwordSet: false, keyPrefix: v('key_prefix'), caPem: '' } };
-  if (kind === 'amqp') return { amqp: { url: v('url'), password: f.get('password') ?? '', passwordSet: false, confirm: f.get('confirm') === '1', caPem: '' } };
+  if (kind === 'redis') return { redis: { url: v('url'), password: f.get('password') ?? '', passwordSet: false, keyPrefix: v('key_prefix'), caPem: before?.redis?.caPem ?? '' } };
+  if (kind === 'amqp') return { amqp: { url: v('url'), password: f.get('password') ?? '', passwordSet: false, confirm: f.get('confirm') === '1', caPem: before?.amqp?.caPem ?? '' } };
   throw new UserError(`kind '${kind}' is not one of ${Object.keys(KINDS).join(', ')}.`);
 }
 
-function put(ctx: PageContext, f: Form): PutConnectionRequest {
+function put(ctx: PageContext, f: Form, before?: ConnectionSpec): PutConnectionRequest {
   const name = (f.get('name') ?? '').trim();
   if (!name) throw new UserError('name is empty: give the connection a name.');
-  return { cluster: clusterField(ctx, f), name, spec: specOf(f), waitFor: 0, waitTimeoutMs: 0 };
+  return { cluster: clusterField(ctx, f), name, spec: specOf(f, before), waitFor: 0, waitTimeoutMs: 0 };
 }
 
 function testButton(ctx: PageContext, cluster: string, c: Connection, url?: string): HtmlValue {
@@ -155,7 +159,8 @@ export const connectionsPage: Page = {
       return { redirect: withCluster('/connections', clusterField(ctx, f)), flash: { kind: 'ok', message: `Created the connection ${r.connection?.name ?? ''} (${applied(r.revision, r.servers)}).` } };
     },
     async update(ctx, f) {
-      const r = await ctx.api.updateConnection(put(ctx, f));
+      const before = await ctx.api.getConnection(clusterField(ctx, f), f.get('name') ?? '');
+      const r = await ctx.api.updateConnection(put(ctx, f, before.spec));
       return { flash: { kind: 'ok', message: `Saved the connection ${r.connection?.name ?? ''} (${applied(r.revision, r.servers)}).` } };
     },
     async delete(ctx, f) {

@@ -27,7 +27,7 @@ export const jobsPage: Page = {
       body: html`${picker}<p>Async invocations that used up their attempts, newest first. A retry queues the job again with its attempts reset.</p>
 <form method="get" class="picker" action="/jobs"><input type="hidden" name="cluster" value="${cluster}"><label for="jobs-service">Service</label>
 <input type="text" id="jobs-service" name="service" value="${service}"><button type="submit" class="secondary">Filter</button></form>
-${table(`Failed jobs of ${cluster}${service ? ` (${service})` : ''}`, ['Job', 'Service', 'Attempts', 'Last error', 'Input', 'Failed', 'Actions'], rows, 'No failed jobs.')}
+${table(`Failed jobs of ${cluster}${service ? ` (${service})` : ''}`, ['Job', 'Service', 'Attempts', 'Last error', 'Input', 'Failed', 'Actions'], rows, nextPageToken ? 'None among the jobs looked at for this page: the next page looks further.' : 'No failed jobs.')}
 ${pager(ctx, nextPageToken)}`,
     };
   },
