@@ -185,6 +185,28 @@ describe('web admin pages in a browser', () => {
     expect((await tc.api.listChannels(tc.cluster)).channels.map((c) => c.name)).toContain('web-hello');
   });
 
+  it("shows an operator the operator's buttons only: pause/resume/run, test, retry, try it; no create, edit or delete", async () => {
+    const operatorName = uniqueName('op');
+    await tc.api.client.createUser({ username: operatorName, password: 'operator-password-123', role: Role.ROLE_OPERATOR });
+    const { page: operator, context } = await signIn(browser, base, operatorName, 'operator-password-123');
+    try {
+      const buttons = async (path: string): Promise<string[]> => {
+        await operator.goto(url(path));
+        return operator.locator('main form[method=post] button').allInnerTexts();
+      };
+      expect(await buttons('/schedules')).toEqual(['Pause web-hourly', 'Run web-hourly now']);
+      expect(await buttons('/connections')).toEqual(['Test web-redis']);
+      expect(await buttons('/channels')).toEqual([]);
+      expect(await buttons('/channels/web-hello')).toEqual(['Send']);
+      expect(await buttons('/security')).toEqual([]);
+      expect((await buttons('/jobs')).every((b) => b.startsWith('Retry '))).toBe(true);
+      // Its own tokens: the one this sign-in got (named login) can be revoked like any other.
+      expect(await buttons('/users')).toEqual(['Change password', 'Revoke login', 'Create token']);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('lists the changes just made in the audit log, filtered by cluster', async () => {
     await admin.goto(url('/audit'));
     const main = await admin.locator('main').innerText();
