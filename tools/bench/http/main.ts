@@ -9,9 +9,11 @@
 // server CPU per request with metrics on (the default) against off gives the cost of the metrics; and
 // on a third replica with tracing at 100% sampling, exporting over OTLP/HTTP to a receiver this
 // process runs, against the first (tracing off) for the cost of the traces.
-//   npm run bench -- http [--smoke] [--tracing] [--runs=N]
-// --tracing loads only the channel with tracing off and on (no peers, no metrics-off replica, no
-// fixed-rate runs): the quick way to measure tracing_overhead alone.
+//   npm run bench -- http [--smoke] [--tracing [--rate=R]] [--runs=N]
+// --tracing loads only the channel with tracing off, at 100% and at 0% sampling (the floor: the spans
+// made but none recorded or exported), and no peers, metrics-off replica or fixed-rate runs: the
+// quick way to measure tracing_overhead. With --rate=R each is loaded at R requests/s, evenly paced,
+// instead of as fast as it answers (so that all three run at the same rate).
 import { LaneClient } from '@laneway/lanes';
 import { freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -29,6 +31,11 @@ const smoke = process.argv.includes('--smoke');
 const tracingOnly = process.argv.includes('--tracing');
 const runsArg = process.argv.find((a) => a.startsWith('--runs='));
 const RUNS = runsArg ? Number(runsArg.slice('--runs='.length)) : smoke ? 1 : 5;
+const rateArg = process.argv.find((a) => a.startsWith('--rate='));
+const TRACING_RATE = rateArg ? Number(rateArg.slice('--rate='.length)) : undefined;
+if (TRACING_RATE !== undefined && (!tracingOnly || !Number.isInteger(TRACING_RATE) || TRACING_RATE < 1)) {
+  throw new Error(`--rate=${rateArg?.slice(7)}: give a whole number of requests per second, with --tracing`);
+}
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs=${runsArg?.slice(7)}: give a whole number of runs, at least 1`);
 const CONNECTIONS = 50;
 const MEASURE_S = smoke ? 1 : 5;
@@ -68,8 +75,8 @@ export const burn = defineService({
 `;
 
 type Measured = LoadResult & { cpuJobsPerS?: number; cpuUsPerRequest?: number };
-type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced';
-const TARGETS: readonly Target[] = tracingOnly ? ['laneway', 'traced'] : ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced'];
+type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced' | 'unsampled';
+const TARGETS: readonly Target[] = tracingOnly ? ['laneway', 'traced', 'unsampled'] : ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced'];
 const LABEL: Record<Target, string> = {
   bare: 'bare node:http (the ceiling)',
   fastify: 'fastify 5.12 alone (reference)',
@@ -77,6 +84,7 @@ const LABEL: Record<Target, string> = {
   laneway: 'Laneway channel',
   metricsOff: 'Laneway channel, LANEWAY_METRICS=off',
   traced: 'Laneway channel, traces at 100% (OTLP)',
+  unsampled: 'Laneway channel, tracing on, 0% sampled',
 };
 /** The most server CPU per request that metrics on may cost against off: 5% more. */
 const METRICS_OVERHEAD_TARGET = 1.05;
@@ -84,9 +92,11 @@ const METRICS_OVERHEAD_TARGET = 1.05;
 const TRACING_OVERHEAD_TARGET = 1.15;
 
 /**
- * A local OTLP/HTTP receiver for the traced replica: takes POST /v1/traces (the exporter's JSON, gzipped),
+ * A local OTLP/HTTP receiver for the traced replica: takes POST /v1/traces (the exporter's JSON, gzipped or not),
  * answers 200 and counts the spans, so that the report can say whether the replica exported them all.
  */
+const SPAN_ID = Buffer.from('{"traceId":');
+
 async function startOtlpReceiver(): Promise<{ port: number; spans: () => number; close: () => Promise<void>; server: Server }> {
   let spans = 0;
   const server = createServer((req, res) => {
@@ -95,8 +105,12 @@ async function startOtlpReceiver(): Promise<{ port: number; spans: () => number;
     req.on('end', () => {
       try {
         const raw = Buffer.concat(chunks);
-        const body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8')) as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
-        for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0;
+        const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+        // Counted by the opening of each span ({"traceId": the bench's spans have no links, which would match too)
+        // rather than parsed: this process shares the 2 cores with the replica under test and wrk, and
+        // parsing every batch took CPU the replica then lacked (the traces e2e decodes them in full).
+        if (body[0] !== 0x7b) throw new Error('not JSON');
+        for (let at = body.indexOf(SPAN_ID); at >= 0; at = body.indexOf(SPAN_ID, at + SPAN_ID.length)) spans++;
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       } catch {
         res.writeHead(400).end();
@@ -188,7 +202,7 @@ function loadRunner(child: ChildProcess): (request: LoadRequest) => Promise<Load
 }
 
 function headersOf(target: Target): Record<string, string> {
-  return target === 'laneway' || target === 'metricsOff' || target === 'traced' ? KEY_HEADERS : {};
+  return target === 'laneway' || target === 'metricsOff' || target === 'traced' || target === 'unsampled' ? KEY_HEADERS : {};
 }
 
 async function checkAnswer(target: Target, url: string): Promise<void> {
@@ -204,6 +218,7 @@ async function main(): Promise<void> {
   let bench: BenchCluster | undefined;
   let metricsOff: AppProcess | undefined;
   let traced: AppProcess | undefined;
+  let unsampled: AppProcess | undefined;
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
   let client: LaneClient | undefined;
   try {
@@ -256,28 +271,41 @@ async function main(): Promise<void> {
     // The same channel on a replica with tracing on, every request sampled, exporting to a receiver in
     // this process; its own cluster too, metrics on as on the first replica (the difference is tracing alone).
     receiver = await startOtlpReceiver();
-    const tracedCluster = `${cluster}-traced`;
-    await api.createCluster(tracedCluster);
-    const tracedPort = await freePort();
-    traced = await startServer({
-      LANEWAY_CONTROL_PLANE: bench.cp.address,
-      LANEWAY_CLUSTER: tracedCluster,
-      LANEWAY_SERVER_NAME: 'traced',
-      LANEWAY_QUEUE_PREFIX: prefix,
-      LANEWAY_JOIN_TOKEN: await api.joinToken(tracedCluster),
-      LANEWAY_HTTP_ADDR: `127.0.0.1:${tracedPort}`,
-      LANEWAY_CPU_THREADS: String(CPU_THREADS),
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}`,
-      OTEL_TRACES_SAMPLER: 'always_on',
-      // Room for every span while an export is in flight (the batch processor runs one at a time and
-      // drops what overflows its queue, 2048 by default): a dropped span would cost less than a sent one.
-      OTEL_BSP_MAX_QUEUE_SIZE: '65536',
-    });
-    await api.deploy(tracedCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
-    await api.createSecurity(tracedCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
-    await api.putChannel(tracedCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
-    urls.traced = `http://127.0.0.1:${tracedPort}${ROUTE}`;
+    /** The same channel on a replica of its own cluster with tracing on, exporting to the receiver, sampling with `sampler`. */
+    const cpAddress = bench.cp.address;
+    const tracedReplica = async (name: string, sampler: string): Promise<{ server: AppProcess; url: string }> => {
+      const tracedCluster = `${cluster}-${name}`;
+      await api.createCluster(tracedCluster);
+      const tracedPort = await freePort();
+      const server = await startServer({
+        LANEWAY_CONTROL_PLANE: cpAddress,
+        LANEWAY_CLUSTER: tracedCluster,
+        LANEWAY_SERVER_NAME: name,
+        LANEWAY_QUEUE_PREFIX: prefix,
+        LANEWAY_JOIN_TOKEN: await api.joinToken(tracedCluster),
+        LANEWAY_HTTP_ADDR: `127.0.0.1:${tracedPort}`,
+        LANEWAY_CPU_THREADS: String(CPU_THREADS),
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver!.port}`,
+        OTEL_TRACES_SAMPLER: sampler,
+        // Room for every span while an export is in flight (one batch is sent at a time; what
+        // overflows the queue, 2048 by default, is dropped): a dropped span would cost less than a sent one.
+        OTEL_BSP_MAX_QUEUE_SIZE: '65536',
+      });
+      await api.deploy(tracedCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
+      await api.createSecurity(tracedCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
+      await api.putChannel(tracedCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
+      return { server, url: `http://127.0.0.1:${tracedPort}${ROUTE}` };
+    };
+    const replica = await tracedReplica('traced', 'always_on');
+    traced = replica.server;
+    urls.traced = replica.url;
     pids.traced = traced.child.pid;
+    if (TARGETS.includes('unsampled')) {
+      const floor = await tracedReplica('unsampled', 'always_off');
+      unsampled = floor.server;
+      urls.unsampled = floor.url;
+      pids.unsampled = unsampled.child.pid;
+    }
     if (metricsOff && (await fetch(`${urls.metricsOff.replace(ROUTE, '')}/metrics`)).status !== 404) throw new Error('the LANEWAY_METRICS=off replica serves /metrics');
     if ((await fetch(`http://127.0.0.1:${httpPort}/metrics`)).status !== 200) throw new Error('the metrics-on replica does not serve /metrics');
     client = new LaneClient({ redis: REDIS_URL, prefix });
@@ -364,6 +392,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       laneway: [],
       metricsOff: [],
       traced: [],
+      unsampled: [],
       idle: [],
       loaded: [],
       idleBurst: [],
@@ -378,7 +407,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       for (let i = 0; i < TARGETS.length; i++) {
         const target = TARGETS[(i + run) % TARGETS.length]!;
         const cpuBefore = cpuSecondsOf(pids[target]);
-        const result: Measured = await load({ url: urls[target], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(target) });
+        const result: Measured = await load({ url: urls[target], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(target), ...(TRACING_RATE ? { overallRate: TRACING_RATE, paced: true } : {}) });
         const cpuAfter = cpuSecondsOf(pids[target]);
         if (cpuBefore !== undefined && cpuAfter !== undefined && result.ok) result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / (result.ok + result.non2xx);
         if (target === 'traced') tracedRequests += result.ok + result.non2xx;
@@ -429,12 +458,17 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       );
     };
     if (tracingOnly) {
+      const loadText = TRACING_RATE ? `each at ${TRACING_RATE} req/s, evenly paced` : 'loaded by wrk (1 thread)';
       console.log(
-        `\nHTTP benchmark, tracing only: GET ${ROUTE} on a Laneway replica with tracing off and one with traces at 100% (OTLP/HTTP to a local receiver), ` +
-          `loaded by wrk (1 thread), ${os.availableParallelism()} cores shared by all; ${CONNECTIONS} connections, ${MEASURE_S} s per run after ${WARMUP_S} s warm-up, ${RUNS} run(s) interleaved, medians${smoke ? ' (SMOKE)' : ''}`,
+        `\nHTTP benchmark, tracing only: GET ${ROUTE} on Laneway replicas with tracing off, at 100% and at 0% sampling (OTLP/HTTP to a local receiver), ` +
+          `${loadText}, ${os.availableParallelism()} cores shared by all; ${CONNECTIONS} connections, ${MEASURE_S} s per run after ${WARMUP_S} s warm-up, ${RUNS} run(s) interleaved, medians${smoke ? ' (SMOKE)' : ''}`,
       );
       report(LABEL.laneway, rps.laneway, 'req/s', undefined, `(p99 ${round(p99.laneway)} ms${cpuNote('laneway')}; runs ${runsOf('laneway')}${failures('laneway')})`);
       reportTracing();
+      // The floor: spans made (and their context passed on) but, sampled out, neither recorded nor exported.
+      const floorRuns = results.unsampled.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.laneway[n]!.cpuUsPerRequest ?? Number.NaN));
+      report(LABEL.unsampled, rps.unsampled, 'req/s', undefined, `(p99 ${round(p99.unsampled)} ms${cpuNote('unsampled')}; runs ${runsOf('unsampled')}${failures('unsampled')})`);
+      report('  floor: server CPU/request 0% sampled / off', median(floorRuns), 'x', undefined, `(median of runs ${floorRuns.map((r) => round(r, 3)).join(', ')})`);
       console.log(
         JSON.stringify({
           bench: 'http',
@@ -443,9 +477,11 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
           smoke,
           rps: Math.round(rps.laneway),
           traced_rps: Math.round(rps.traced),
-          cpu_us_per_request: { laneway: round(cpuUs.laneway, 3), traced: round(cpuUs.traced, 3) },
+          rate: TRACING_RATE ?? null,
+          cpu_us_per_request: { laneway: round(cpuUs.laneway, 3), traced: round(cpuUs.traced, 3), unsampled: round(cpuUs.unsampled, 3) },
           tracing_overhead: round(tracingOverhead, 3),
           tracing_overhead_runs: tracingRuns.map((r) => round(r, 3)),
+          unsampled_overhead: round(median(floorRuns), 3),
           traced_spans_per_request: round(exportedShare, 3),
         }),
       );
@@ -562,6 +598,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     await Promise.all(children.map((c) => stopChild(c)));
     await metricsOff?.stop();
     await traced?.stop();
+    await unsampled?.stop();
     await receiver?.close();
     await bench?.stop();
   }
