@@ -1,4 +1,5 @@
 import { JobState, ScheduleRunOutcome } from '@laneway/proto';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -352,5 +353,37 @@ describe('Redis Cluster and Sentinel: lanes, channels, schedules and async jobs 
     expect(afterKill.missing).toEqual([]);
     expect(afterKill.completed).toHaveLength(killed.acknowledged.length);
     expect(killed.acknowledged.length).toBeGreaterThan(0);
+  });
+
+  it("closes a Sentinel connection's own Sentinel connections, BullMQ's duplicates' too", async () => {
+    const { createRedis, LaneClient, laneQueueName } = await import('@laneway/lanes');
+    const settings = {
+      mode: 'sentinel' as const,
+      sentinels: sentinel.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })),
+      master: sentinel.master,
+    };
+    const probes = sentinel.sentinelPorts.map((port) => new Redis(port, '127.0.0.1'));
+    const clients = async (): Promise<number> =>
+      (await Promise.all(probes.map((p) => p.info('clients')))).reduce(
+        (sum, info) => sum + Number(/connected_clients:(\d+)/.exec(info)?.[1]),
+        0,
+      );
+    const before = await clients();
+    const lanes = new LaneClient({ redis: settings, prefix: onSentinel.prefix });
+    await lanes.invokeAsync({ cluster: 'nobody', lane: 'network', service: 'x', input: null });
+    const connection = createRedis(settings);
+    // A Worker duplicates the connection for its blocking fetches, and closes that one with quit().
+    const worker = new Worker(laneQueueName('nobody', 'cpu'), async () => undefined, {
+      connection,
+      prefix: onSentinel.prefix,
+    });
+    await worker.waitUntilReady();
+    expect(await clients()).toBeGreaterThan(before);
+    await worker.close();
+    await connection.quit();
+    await lanes.close();
+    await eventually(clients, (n) => n === before, 5000);
+    // Sentinel has no QUIT.
+    for (const p of probes) p.disconnect();
   });
 });

@@ -29,7 +29,7 @@ export function createRedis(settings: RedisSettings, options: CreateRedisOptions
     case 'single':
       return new Redis(settings.url, node);
     case 'sentinel':
-      return new Redis({
+      return closingItsSentinels(new Redis({
         ...node,
         sentinels: settings.sentinels.map((s) => ({ host: s.host, port: s.port })),
         name: settings.master,
@@ -41,7 +41,7 @@ export function createRedis(settings: RedisSettings, options: CreateRedisOptions
         // The old primary, demoted, answers writes with READONLY until Sentinel's CLIENT KILL: ask the
         // Sentinels again and resend the command to the new primary.
         reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 2 : false),
-      });
+      }));
     case 'cluster': {
       const cluster: ClusterOptions = {
         redisOptions: node,
@@ -55,6 +55,18 @@ export function createRedis(settings: RedisSettings, options: CreateRedisOptions
       );
     }
   }
+}
+
+/**
+ * ioredis's quit() leaves the failover detector's Sentinel connections open (only disconnect() closes
+ * them), which keeps a process alive and reconnecting, and BullMQ closes the connections it duplicates
+ * with quit(): once a connection has ended, close its Sentinel connections too, in every duplicate.
+ */
+function closingItsSentinels(client: Redis): Redis {
+  client.once('end', () => client.disconnect());
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (override?: Partial<RedisOptions>) => closingItsSentinels(duplicate(override));
+  return client;
 }
 
 /** The settings of a config built by hand with only `redisUrl` (tests): one Redis. */
