@@ -7,7 +7,7 @@ import { UserError } from '../web-admin';
 const PAGE_SIZE = 50;
 
 /** `since` as the API wants it (ISO-8601): a datetime-local value is taken as UTC. */
-function sinceOf(text: string): string {
+export function sinceOf(text: string): string {
   if (!text) return '';
   const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(text) ? `${text}Z` : text;
   const t = Date.parse(iso);

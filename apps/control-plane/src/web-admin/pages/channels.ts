@@ -89,7 +89,7 @@ ${actionButton(ctx, { action: 'delete', text: `Delete ${c.name}`, least: 'admin'
 }
 
 /** The path the user typed must be the channel's, parameters filled in (so "try it" reaches nothing but this channel). */
-function checkPath(pattern: string, path: string): void {
+export function checkPath(pattern: string, path: string): void {
   const want = pattern.split('/');
   const got = path.split('?')[0]!.split('/');
   const ok = want.length === got.length && want.every((seg, i) => (seg.startsWith(':') ? (got[i] ?? '') !== '' : seg === got[i]));
