@@ -57,6 +57,7 @@ describe('web admin in a browser', () => {
   let server: AppProcess;
   let browser: Browser;
   let base: string;
+  let serverPort: number;
   const contexts = new Map<RoleName, BrowserContext>();
   const pages = new Map<RoleName, Page>();
 
@@ -107,6 +108,7 @@ describe('web admin in a browser', () => {
     api = new Api(cp.address, cp.adminToken);
     await api.createCluster(cluster);
     const [joinToken, port] = await Promise.all([api.joinToken(cluster), freePort()]);
+    serverPort = port;
     server = await startServer({
       LANEWAY_CONTROL_PLANE: cp.address,
       LANEWAY_CLUSTER: cluster,
@@ -270,20 +272,40 @@ describe('web admin in a browser', () => {
     await expect(p.locator('tbody tr').last().textContent()).resolves.toContain('many.s59');
   });
 
+  it('charts requests/s and p99 per channel route from the control plane\'s own scrapes of the servers', async () => {
+    await api.putChannel(cluster, { name: 'greet', method: 'GET', path: '/greet/:name', service: 'wa.greet' });
+    const p = page('viewer');
+    // Opening the page starts the scraping (every 5 s); then some traffic over two intervals.
+    await p.goto(`${base}/traffic?cluster=${cluster}`);
+    const until = Date.now() + 6000;
+    let sent = 0;
+    while (Date.now() < until) {
+      expect((await fetch(`http://127.0.0.1:${serverPort}/greet/n${sent++}`)).status).toBe(200);
+      if (sent % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const figure = p.locator('[data-chart] figure', { hasText: 'Requests per second' });
+    await figure.locator('canvas').waitFor({ timeout: 15_000 });
+    await expect(p.locator('[data-chart] figcaption').allTextContents()).resolves.toEqual(expect.arrayContaining(['Requests per second, by channel route', 'p99 latency, by channel route']));
+    await expect(figure.textContent()).resolves.toContain('/greet/:name');
+    const traffic = await api.client.getTraffic(cluster);
+    expect(traffic.routes.find((r) => r.route === '/greet/:name')!.requestsPerSecond.some((v) => v > 1)).toBe(true);
+  });
+
   it('passes axe (no serious or critical violation) on each page at desktop width and at 375 px', async () => {
     // Contexts of their own: axe is injected as an inline script, which the pages' CSP (rightly) refuses.
     const anonymous = await browser.newContext({ bypassCSP: true });
-    const signedIn = await Promise.all((['admin', 'viewer'] as const).map((role) => signedInContext(role, true)));
+    // The admin sees every control a page has (a viewer sees a subset of it).
+    const signedIn = [await signedInContext('admin', true)];
     try {
       const login = await anonymous.newPage();
       for (const width of [1280, 375]) {
         await login.setViewportSize({ width, height: 800 });
         await login.goto(`${base}/login`);
         await axe(login, `/login at ${width}`);
-        for (const [n, role] of (['admin', 'viewer'] as const).entries()) {
+        for (const [n, role] of (['admin'] as const).entries()) {
           const p = signedIn[n]!.page;
           await p.setViewportSize({ width, height: 800 });
-          for (const url of ['/', `/services?cluster=${cluster}`, `/services/wa.greet?cluster=${cluster}`]) {
+          for (const url of ['/', `/services?cluster=${cluster}`, `/services/wa.greet?cluster=${cluster}`, `/traffic?cluster=${cluster}`]) {
             await p.goto(`${base}${url}`);
             await axe(p, `${url} as ${role} at ${width}`);
           }

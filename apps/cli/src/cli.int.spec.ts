@@ -472,6 +472,9 @@ const serverService: ServerServiceServer = {
     }
     callback(null, {});
   },
+  getTraffic(_call, callback) {
+    callback(null, { times: [], routes: [], lanes: [], serversScraped: 0, serversFailed: [] });
+  },
 };
 
 const CUSTOMER_CHANNEL: Channel = {

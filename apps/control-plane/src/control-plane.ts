@@ -193,6 +193,7 @@ export async function startControlPlane(
       await scheduleKeeper.close();
       hub.shutdown();
       api.health.stop();
+      api.traffic.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           api.server.forceShutdown();

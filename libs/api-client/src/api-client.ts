@@ -71,6 +71,7 @@ import type {
   SecurityChangeResponse,
   SecurityDefinition,
   ServerInfo,
+  Traffic,
   RemoveServerResponse,
   TestConnectionRequest,
   TestConnectionResponse,
@@ -235,6 +236,11 @@ export class ApiClient {
     return this.unary<ListServersResponse>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) =>
       this.servers().listServers({ cluster }, md, opts, cb),
     );
+  }
+
+  /** Requests/s and p99 per channel route and lane wait p99, from the control plane's scrapes of the servers. */
+  getTraffic(cluster: string): Promise<Traffic> {
+    return this.unary<Traffic>(this.deadline(DEFAULT_DEADLINE_MS), (md, opts, cb) => this.servers().getTraffic({ cluster }, md, opts, cb));
   }
 
   drainServer(cluster: string, server: string): Promise<ServerInfo> {

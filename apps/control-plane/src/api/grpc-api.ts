@@ -36,6 +36,7 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '..
 import type { InvokeGateway } from '../invoke/invoke-gateway';
 import { maxReceiveMessageBytes, type Limits } from '../limits';
 import type { ControlPlaneMetrics } from '../metrics/control-plane-metrics';
+import { TrafficScraper } from '../metrics/traffic-scraper';
 import type { ClusterRecord, ClusterStore, DeployedServiceRecord, ServerRecord } from '../store';
 import type { SyncHub } from '../sync/sync-hub';
 import { SyncServiceDefinition } from '../sync/sync-service';
@@ -138,6 +139,8 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   listen(address: string, credentials?: ServerCredentials): Promise<number>;
   /** grpc.health.v1.Health; stop() it before shutting the server down (it ends the Watch streams). */
   health: GrpcHealth;
+  /** GetTraffic's scraper; close() it on shutdown. */
+  traffic: TrafficScraper;
 } {
   const { store, hub, deploys, invokes, auth } = deps;
   const log = deps.logger.child({ component: 'api' });
@@ -168,6 +171,15 @@ export function createGrpcApi(deps: GrpcApiDeps): {
     drained: row.drained,
     httpAddress: row.httpAddress,
     controlPlaneId: connected.has(row.name) ? store.instanceId : row.connectedElsewhere ? row.controlPlane : '',
+  });
+
+  // GetTraffic: the connected servers' /metrics, scraped while someone watches the cluster.
+  const traffic = new TrafficScraper({
+    servers: async (cluster) => {
+      const connected = hub.connectedServers(cluster);
+      return (await store.listServers(cluster)).filter((row) => presence(row, connected).connected).map((row) => ({ name: row.name, httpAddress: row.httpAddress }));
+    },
+    logger: log,
   });
 
   const findServer = async (cluster: string, name: string): Promise<ServerInfo> => {
@@ -311,6 +323,7 @@ export function createGrpcApi(deps: GrpcApiDeps): {
       const connected = hub.connectedServers(cluster);
       return { revision, servers: rows.map((row) => serverInfo(row, connected)) };
     }),
+    getTraffic: unary('GetTraffic', log, admin, async (req) => traffic.series(clusterOf(req))),
     drainServer: unary('DrainServer', log, admin, async (req) => setDrained(req, true)),
     resumeServer: unary('ResumeServer', log, admin, async (req) => setDrained(req, false)),
     removeServer: unary('RemoveServer', log, admin, async (req) => {
@@ -358,6 +371,7 @@ export function createGrpcApi(deps: GrpcApiDeps): {
   return {
     server,
     health,
+    traffic,
     listen: (address, credentials = ServerCredentials.createInsecure()) =>
       new Promise((resolve, reject) => {
         server.bindAsync(address, credentials, (err, port) => {

@@ -52,6 +52,7 @@ export const RPC_ROLES: Readonly<Record<string, CallerRule>> = {
   '/laneway.v1.ServerService/DrainServer': 'operator',
   '/laneway.v1.ServerService/ResumeServer': 'operator',
   '/laneway.v1.ServerService/RemoveServer': 'admin',
+  '/laneway.v1.ServerService/GetTraffic': 'viewer',
 
   '/laneway.v1.ChannelService/CreateChannel': 'admin',
   '/laneway.v1.ChannelService/UpdateChannel': 'admin',

@@ -9,6 +9,7 @@ import { jobsPage } from './jobs';
 import { mirroringPage } from './mirroring';
 import { auditPage } from './audit';
 import { usersPage } from './users';
+import { trafficPage } from './traffic';
 
 /**
  * Every page of the web admin, in navigation order: adding a page is one file in pages/ and one line here.
@@ -17,6 +18,7 @@ import { usersPage } from './users';
 export const PAGES: readonly Page[] = [
   overviewPage,
   servicesPage,
+  trafficPage,
   channelsPage,
   securityPage,
   connectionsPage,

@@ -75,6 +75,38 @@ export interface RemoveServerRequest {
 export interface RemoveServerResponse {
 }
 
+export interface GetTrafficRequest {
+  cluster: string;
+}
+
+/**
+ * Series over the same sample times; a value is NaN where there was nothing to measure (no request in
+ * that interval, or no server answered).
+ */
+export interface Traffic {
+  /** Epoch seconds of each sample, oldest first. */
+  times: number[];
+  routes: RouteTraffic[];
+  lanes: LaneTraffic[];
+  /** Servers scraped at the last sample, and those whose /metrics did not answer. */
+  serversScraped: number;
+  serversFailed: string[];
+}
+
+export interface RouteTraffic {
+  /** The channel's path pattern (http_route), e.g. "/hello/:name". */
+  route: string;
+  requestsPerSecond: number[];
+  p99Seconds: number[];
+}
+
+export interface LaneTraffic {
+  /** network, cpu. */
+  lane: string;
+  jobsPerSecond: number[];
+  waitP99Seconds: number[];
+}
+
 function createBaseListServersRequest(): ListServersRequest {
   return { cluster: "" };
 }
@@ -809,6 +841,502 @@ export const RemoveServerResponse: MessageFns<RemoveServerResponse> = {
   },
 };
 
+function createBaseGetTrafficRequest(): GetTrafficRequest {
+  return { cluster: "" };
+}
+
+export const GetTrafficRequest: MessageFns<GetTrafficRequest> = {
+  encode(message: GetTrafficRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== "") {
+      writer.uint32(10).string(message.cluster);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTrafficRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTrafficRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTrafficRequest {
+    return { cluster: isSet(object.cluster) ? globalThis.String(object.cluster) : "" };
+  },
+
+  toJSON(message: GetTrafficRequest): unknown {
+    const obj: any = {};
+    if (message.cluster !== "") {
+      obj.cluster = message.cluster;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetTrafficRequest>, I>>(base?: I): GetTrafficRequest {
+    return GetTrafficRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetTrafficRequest>, I>>(object: I): GetTrafficRequest {
+    const message = createBaseGetTrafficRequest();
+    message.cluster = object.cluster ?? "";
+    return message;
+  },
+};
+
+function createBaseTraffic(): Traffic {
+  return { times: [], routes: [], lanes: [], serversScraped: 0, serversFailed: [] };
+}
+
+export const Traffic: MessageFns<Traffic> = {
+  encode(message: Traffic, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.times.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.times) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    for (const v of message.routes) {
+      RouteTraffic.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.lanes) {
+      LaneTraffic.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.serversScraped !== 0) {
+      writer.uint32(32).uint32(message.serversScraped);
+    }
+    for (const v of message.serversFailed) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Traffic {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTraffic();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 9) {
+              message.times.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.times.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.routes.push(RouteTraffic.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lanes.push(LaneTraffic.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.serversScraped = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.serversFailed.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Traffic {
+    return {
+      times: globalThis.Array.isArray(object?.times) ? object.times.map((e: any) => globalThis.Number(e)) : [],
+      routes: globalThis.Array.isArray(object?.routes) ? object.routes.map((e: any) => RouteTraffic.fromJSON(e)) : [],
+      lanes: globalThis.Array.isArray(object?.lanes) ? object.lanes.map((e: any) => LaneTraffic.fromJSON(e)) : [],
+      serversScraped: isSet(object.serversScraped)
+        ? globalThis.Number(object.serversScraped)
+        : isSet(object.servers_scraped)
+        ? globalThis.Number(object.servers_scraped)
+        : 0,
+      serversFailed: globalThis.Array.isArray(object?.serversFailed)
+        ? object.serversFailed.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.servers_failed)
+        ? object.servers_failed.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Traffic): unknown {
+    const obj: any = {};
+    if (message.times?.length) {
+      obj.times = message.times.map((e) => floatToJson(e));
+    }
+    if (message.routes?.length) {
+      obj.routes = message.routes.map((e) => RouteTraffic.toJSON(e));
+    }
+    if (message.lanes?.length) {
+      obj.lanes = message.lanes.map((e) => LaneTraffic.toJSON(e));
+    }
+    if (message.serversScraped !== 0) {
+      obj.serversScraped = Math.round(message.serversScraped);
+    }
+    if (message.serversFailed?.length) {
+      obj.serversFailed = message.serversFailed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Traffic>, I>>(base?: I): Traffic {
+    return Traffic.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Traffic>, I>>(object: I): Traffic {
+    const message = createBaseTraffic();
+    message.times = object.times?.map((e) => e) || [];
+    message.routes = object.routes?.map((e) => RouteTraffic.fromPartial(e)) || [];
+    message.lanes = object.lanes?.map((e) => LaneTraffic.fromPartial(e)) || [];
+    message.serversScraped = object.serversScraped ?? 0;
+    message.serversFailed = object.serversFailed?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRouteTraffic(): RouteTraffic {
+  return { route: "", requestsPerSecond: [], p99Seconds: [] };
+}
+
+export const RouteTraffic: MessageFns<RouteTraffic> = {
+  encode(message: RouteTraffic, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.route !== "") {
+      writer.uint32(10).string(message.route);
+    }
+    if (message.requestsPerSecond.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.requestsPerSecond) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.p99Seconds.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.p99Seconds) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouteTraffic {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouteTraffic();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.route = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 17) {
+              message.requestsPerSecond.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.requestsPerSecond.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 25) {
+              message.p99Seconds.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.p99Seconds.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RouteTraffic {
+    return {
+      route: isSet(object.route) ? globalThis.String(object.route) : "",
+      requestsPerSecond: globalThis.Array.isArray(object?.requestsPerSecond)
+        ? object.requestsPerSecond.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.requests_per_second)
+        ? object.requests_per_second.map((e: any) => globalThis.Number(e))
+        : [],
+      p99Seconds: globalThis.Array.isArray(object?.p99Seconds)
+        ? object.p99Seconds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.p99_seconds)
+        ? object.p99_seconds.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RouteTraffic): unknown {
+    const obj: any = {};
+    if (message.route !== "") {
+      obj.route = message.route;
+    }
+    if (message.requestsPerSecond?.length) {
+      obj.requestsPerSecond = message.requestsPerSecond.map((e) => floatToJson(e));
+    }
+    if (message.p99Seconds?.length) {
+      obj.p99Seconds = message.p99Seconds.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RouteTraffic>, I>>(base?: I): RouteTraffic {
+    return RouteTraffic.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RouteTraffic>, I>>(object: I): RouteTraffic {
+    const message = createBaseRouteTraffic();
+    message.route = object.route ?? "";
+    message.requestsPerSecond = object.requestsPerSecond?.map((e) => e) || [];
+    message.p99Seconds = object.p99Seconds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLaneTraffic(): LaneTraffic {
+  return { lane: "", jobsPerSecond: [], waitP99Seconds: [] };
+}
+
+export const LaneTraffic: MessageFns<LaneTraffic> = {
+  encode(message: LaneTraffic, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lane !== "") {
+      writer.uint32(10).string(message.lane);
+    }
+    if (message.jobsPerSecond.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.jobsPerSecond) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.waitP99Seconds.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.waitP99Seconds) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LaneTraffic {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLaneTraffic();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lane = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 17) {
+              message.jobsPerSecond.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.jobsPerSecond.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 25) {
+              message.waitP99Seconds.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.waitP99Seconds.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LaneTraffic {
+    return {
+      lane: isSet(object.lane) ? globalThis.String(object.lane) : "",
+      jobsPerSecond: globalThis.Array.isArray(object?.jobsPerSecond)
+        ? object.jobsPerSecond.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.jobs_per_second)
+        ? object.jobs_per_second.map((e: any) => globalThis.Number(e))
+        : [],
+      waitP99Seconds: globalThis.Array.isArray(object?.waitP99Seconds)
+        ? object.waitP99Seconds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.wait_p99_seconds)
+        ? object.wait_p99_seconds.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: LaneTraffic): unknown {
+    const obj: any = {};
+    if (message.lane !== "") {
+      obj.lane = message.lane;
+    }
+    if (message.jobsPerSecond?.length) {
+      obj.jobsPerSecond = message.jobsPerSecond.map((e) => floatToJson(e));
+    }
+    if (message.waitP99Seconds?.length) {
+      obj.waitP99Seconds = message.waitP99Seconds.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LaneTraffic>, I>>(base?: I): LaneTraffic {
+    return LaneTraffic.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LaneTraffic>, I>>(object: I): LaneTraffic {
+    const message = createBaseLaneTraffic();
+    message.lane = object.lane ?? "";
+    message.jobsPerSecond = object.jobsPerSecond?.map((e) => e) || [];
+    message.waitP99Seconds = object.waitP99Seconds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /** The data-plane servers of a cluster, as the control plane sees them. */
 export type ServerServiceService = typeof ServerServiceService;
 export const ServerServiceService = {
@@ -855,6 +1383,21 @@ export const ServerServiceService = {
       Buffer.from(RemoveServerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveServerResponse => RemoveServerResponse.decode(value),
   },
+  /**
+   * Requests/s and p99 latency per channel route and p99 wait per lane, summed over the cluster's
+   * servers: the control plane scrapes each connected server's /metrics (at its channel address)
+   * every few seconds while someone asks for the cluster (the first call starts it, so the series
+   * fills from then on; ten minutes without a call stop it), and keeps the last ten minutes.
+   */
+  getTraffic: {
+    path: "/laneway.v1.ServerService/GetTraffic" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTrafficRequest): Buffer => Buffer.from(GetTrafficRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTrafficRequest => GetTrafficRequest.decode(value),
+    responseSerialize: (value: Traffic): Buffer => Buffer.from(Traffic.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Traffic => Traffic.decode(value),
+  },
 } as const;
 
 export interface ServerServiceServer extends UntypedServiceImplementation {
@@ -868,6 +1411,13 @@ export interface ServerServiceServer extends UntypedServiceImplementation {
    * hello again joins anew. FAILED_PRECONDITION while it is connected to any control plane.
    */
   removeServer: handleUnaryCall<RemoveServerRequest, RemoveServerResponse>;
+  /**
+   * Requests/s and p99 latency per channel route and p99 wait per lane, summed over the cluster's
+   * servers: the control plane scrapes each connected server's /metrics (at its channel address)
+   * every few seconds while someone asks for the cluster (the first call starts it, so the series
+   * fills from then on; ten minutes without a call stop it), and keeps the last ten minutes.
+   */
+  getTraffic: handleUnaryCall<GetTrafficRequest, Traffic>;
 }
 
 export interface ServerServiceClient extends Client {
@@ -937,6 +1487,27 @@ export interface ServerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError1 | null, response: RemoveServerResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Requests/s and p99 latency per channel route and p99 wait per lane, summed over the cluster's
+   * servers: the control plane scrapes each connected server's /metrics (at its channel address)
+   * every few seconds while someone asks for the cluster (the first call starts it, so the series
+   * fills from then on; ten minutes without a call stop it), and keeps the last ten minutes.
+   */
+  getTraffic(
+    request: GetTrafficRequest,
+    callback: (error: ServiceError1 | null, response: Traffic) => void,
+  ): ClientUnaryCall;
+  getTraffic(
+    request: GetTrafficRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError1 | null, response: Traffic) => void,
+  ): ClientUnaryCall;
+  getTraffic(
+    request: GetTrafficRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError1 | null, response: Traffic) => void,
+  ): ClientUnaryCall;
 }
 
 export const ServerServiceClient = makeGenericClientConstructor(
@@ -947,6 +1518,10 @@ export const ServerServiceClient = makeGenericClientConstructor(
   service: typeof ServerServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
