@@ -25,6 +25,8 @@ export type Reply =
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 5000;
 const HEALTHY_STREAM_MS = MAX_BACKOFF_MS;
+// FLEET_CHANNEL_BACKOFF_MS: the channel's reconnect backoff the agent had before (5000), to compare.
+const CHANNEL_MAX_BACKOFF_MS = Number(process.env['FLEET_CHANNEL_BACKOFF_MS'] ?? 1000);
 
 /**
  * The generated SyncService client, except that pushes are handed over undecoded: a server would
@@ -109,7 +111,7 @@ class FakeServer {
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
       'grpc.initial_reconnect_backoff_ms': MIN_BACKOFF_MS,
-      'grpc.max_reconnect_backoff_ms': MAX_BACKOFF_MS,
+      'grpc.max_reconnect_backoff_ms': CHANNEL_MAX_BACKOFF_MS,
     });
   }
 

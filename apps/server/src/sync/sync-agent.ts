@@ -65,6 +65,13 @@ function refusalMessage(err: ServiceError, cluster: string, address: string): st
 
 const MIN_BACKOFF_MS = 200;
 const MAX_BACKOFF_MS = 5000;
+/**
+ * The channel's own reconnect backoff, kept short. While it waits, calls fail at once (UNAVAILABLE)
+ * without trying: with the same 5 s as ours, a control plane back after a restart was reached only
+ * when both waits had run out, up to 10 s later (bench fleet: 1,000 servers took 6.6 s after it
+ * listened). Attempts that find it down are refused connects, cheap even for a fleet.
+ */
+const CHANNEL_MAX_BACKOFF_MS = 1000;
 /** A stream that stayed connected this long before it was lost counts as a success: the backoff starts over. */
 const HEALTHY_STREAM_MS = MAX_BACKOFF_MS;
 
@@ -132,7 +139,7 @@ export class SyncAgent {
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
       'grpc.initial_reconnect_backoff_ms': MIN_BACKOFF_MS,
-      'grpc.max_reconnect_backoff_ms': MAX_BACKOFF_MS,
+      'grpc.max_reconnect_backoff_ms': CHANNEL_MAX_BACKOFF_MS,
     });
     return this.client;
   }
