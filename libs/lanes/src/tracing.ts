@@ -84,12 +84,17 @@ export async function startTracing(options: StartTracingOptions): Promise<Tracin
     import('./tracing/otlp-http-exporter'),
     import('./tracing/async-local-context'),
   ]);
-  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES come through the env detector, and win over ours.
-  const detected = resources.detectResources({ detectors: [resources.envDetector] });
+  // OTEL_RESOURCE_ATTRIBUTES, then OTEL_SERVICE_NAME, win over ours (read from `env`, as the SDK's env detector reads process.env).
+  const fromEnv: Record<string, string> = {};
+  for (const pair of (env['OTEL_RESOURCE_ATTRIBUTES'] ?? '').split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) fromEnv[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(pair.slice(eq + 1).trim());
+  }
+  const serviceName = env['OTEL_SERVICE_NAME']?.trim();
+  if (serviceName) fromEnv[semconv.ATTR_SERVICE_NAME] = serviceName;
   const resource = resources
     .defaultResource()
-    .merge(resources.resourceFromAttributes({ [semconv.ATTR_SERVICE_NAME]: options.defaultServiceName, ...options.attributes }))
-    .merge(detected);
+    .merge(resources.resourceFromAttributes({ [semconv.ATTR_SERVICE_NAME]: options.defaultServiceName, ...options.attributes, ...fromEnv }));
   const exporter = new exporterModule.OtlpHttpExporter({ env, resource: resource.attributes, scope: { name: TRACER_NAME } });
   const sample = recording.samplerFromEnv(env);
   const tracer = recording.recordingTracer(api, sample, (span) => exporter.onEnd(span));
