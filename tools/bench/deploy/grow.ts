@@ -3,6 +3,7 @@
 // three, its time against the first batch's; idle RSS per service on a server at the end; a server
 // restarted with nothing catching up on everything; `laneway status`, ListServices and
 // `laneway export` timed on the grown cluster.
+import { ApiClient } from '@laneway/api-client';
 import { ApplyOutcome, WaitFor } from '@laneway/proto';
 import { freePort, runCli, startServer, uniqueName, type Api, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,8 +17,13 @@ export interface GrowResult {
   idleKbPerService: number;
   catchupMs: number;
   statusMs: number;
+  /** The first page of 1,000 (what a listing shows first). */
   listServicesMs: number;
+  /** Every page of 1,000, one after the other, and the services they held. */
+  listAllPagesMs: number;
   listServicesCount: number;
+  /** All services in one answer (page_size 0). */
+  listWholeMs: number;
   exportMs: number;
   /** The commands that failed (their first line of stderr), by name: status, list_services, export. */
   failures: Record<string, string>;
@@ -109,14 +115,30 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
       if (result.code !== 0) throw new Error(`laneway ${args.join(' ')} exited ${result.code}: ${result.stderr.trim()}`);
     };
     const statusMs = await timed('status', () => cli(['status']));
+    const client = new ApiClient({ controlPlanes: [cp.address], token: cp.adminToken });
     let listServicesCount = 0;
+    let listAllPagesMs = 0;
+    let listWholeMs = 0;
     const listServicesMs = await timed('list_services', async () => {
-      listServicesCount = (await api.listServices(cluster)).services.length;
+      const first = await client.listServices(cluster, { pageSize: 1000 });
+      if (first.services.length !== 1000 || !first.nextPageToken) throw new Error(`the first page held ${first.services.length} services and next_page_token '${first.nextPageToken}'`);
     });
+    listAllPagesMs = await timed('list_services_all_pages', async () => {
+      let pageToken = '';
+      do {
+        const page = await client.listServices(cluster, { pageSize: 1000, pageToken });
+        listServicesCount += page.services.length;
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+    });
+    listWholeMs = await timed('list_services_whole', async () => {
+      await client.listServices(cluster);
+    });
+    client.close();
     const exportDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-export-'));
     const exportMs = await timed('export', () => cli(['export', '-o', exportDir]));
     rmSync(exportDir, { recursive: true, force: true });
-    return { services, batchSize, batchMs, idleKbPerService, catchupMs, statusMs, listServicesMs, listServicesCount, exportMs, failures };
+    return { services, batchSize, batchMs, idleKbPerService, catchupMs, statusMs, listServicesMs, listAllPagesMs, listServicesCount, listWholeMs, exportMs, failures };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }

@@ -121,7 +121,9 @@ function reportGrowth(g: GrowResult): Record<string, unknown> {
     else report(label, ms, 'ms', { op: '<', value: 2000 }, extra);
   };
   answered('status', `laneway status (${g.services} services)`, g.statusMs, '(the CLI process, start to exit)');
-  answered('list_services', 'ListServices', g.listServicesMs, `(${g.listServicesCount} services in the answer)`);
+  answered('list_services', 'ListServices, first page of 1,000', g.listServicesMs);
+  answered('list_services_all_pages', `ListServices, all pages of 1,000`, g.listAllPagesMs, `(${g.listServicesCount} services)`);
+  answered('list_services_whole', 'ListServices, all in one answer', g.listWholeMs);
   answered('export', `laneway export -o DIR (${g.services} services)`, g.exportMs, '(the CLI process, start to exit)');
   return {
     services_100k: g.services,
@@ -132,6 +134,8 @@ function reportGrowth(g: GrowResult): Record<string, unknown> {
     catchup_100k_ms: round(g.catchupMs, 1),
     status_100k_ms: g.failures['status'] ? null : round(g.statusMs, 1),
     list_services_100k_ms: g.failures['list_services'] ? null : round(g.listServicesMs, 1),
+    list_services_all_pages_100k_ms: g.failures['list_services_all_pages'] ? null : round(g.listAllPagesMs, 1),
+    list_services_whole_100k_ms: g.failures['list_services_whole'] ? null : round(g.listWholeMs, 1),
     export_100k_ms: g.failures['export'] ? null : round(g.exportMs, 1),
     ...(Object.keys(g.failures).length ? { failed_100k: Object.keys(g.failures) } : {}),
   };
