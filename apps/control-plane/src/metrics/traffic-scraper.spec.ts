@@ -15,6 +15,7 @@ function text(ok: number, slow: number, jobs: number): string {
     b('+Inf', ok + slow),
     `http_server_request_duration_seconds_count{http_route="/hello/:name",http_request_method="GET",http_response_status_code="200"} ${ok + slow}`,
     'http_server_request_duration_seconds_bucket{http_route="unmatched",http_request_method="GET",http_response_status_code="404",le="+Inf"} 7',
+    'http_server_request_duration_seconds_bucket{http_route="/metrics",http_request_method="GET",http_response_status_code="200",le="+Inf"} 3',
     `laneway_lane_job_wait_seconds_bucket{lane="network",le="0.001"} 0`,
     `laneway_lane_job_wait_seconds_bucket{lane="network",le="0.01"} ${jobs}`,
     `laneway_lane_job_wait_seconds_bucket{lane="network",le="+Inf"} ${jobs}`,

@@ -15,6 +15,7 @@ export interface ServerSample {
 
 const REQUESTS = 'http_server_request_duration_seconds';
 const LANE_WAIT = 'laneway_lane_job_wait_seconds';
+const NOT_CHANNELS = new Set(['unmatched', '/metrics', '/healthz']);
 
 function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -58,7 +59,8 @@ export function parseServerMetrics(text: string): ServerSample {
     if (!Number.isFinite(value) || Number.isNaN(le)) continue;
     if (isRequest) {
       const route = labels['http_route'];
-      if (route && route !== 'unmatched') add(routes, route, le, value);
+      // Channels only: not 404s, nor the servers' own /metrics (these scrapes) and /healthz (the load balancers').
+      if (route && !NOT_CHANNELS.has(route)) add(routes, route, le, value);
     } else if (labels['lane']) {
       add(lanes, labels['lane'], le, value);
     }

@@ -32,6 +32,7 @@ export function layout(o: LayoutOptions): SafeHtml {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · Laneway</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/admin.css">
 ${o.charts ? html`<link rel="stylesheet" href="/assets/uplot.css">
 <script src="/assets/uplot.js" defer></script>` : ''}

@@ -129,7 +129,7 @@ async function detailView(ctx: PageContext, name: string): Promise<PageView> {
     body: html`<p><a href="/services?cluster=${cluster}">All services of ${cluster}</a></p>
 <dl class="facts"><dt>Version</dt><dd class="mono">${service.version}</dd><dt>Lane</dt><dd>${laneName(service.lane)}</dd><dt>File</dt><dd class="mono">${service.path}</dd>
 <dt>Made current</dt><dd>revision ${service.revision}, ${time(service.updatedAt)}</dd>${
-      p ? html`<dt>Policy</dt><dd>timeout ${p.timeoutMs || 'default'} ms · attempts ${p.attempts || 'default'} · concurrency ${p.concurrency || 'default'}</dd>` : ''
+      p ? html`<dt>Policy</dt><dd>timeout ${p.timeoutMs ? `${p.timeoutMs} ms` : 'default'} · attempts ${p.attempts || 'default'} · concurrency ${p.concurrency || 'default'}</dd>` : ''
     }</dl>
 ${invokeForm(ctx, cluster, service)}
 <h2>Servers</h2>
