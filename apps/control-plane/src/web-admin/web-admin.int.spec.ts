@@ -253,4 +253,21 @@ describe('web admin over the HTTP listener', () => {
     expect(apiErrorMessage(new ApiError(5, 'no cluster x'))).toBe('NOT_FOUND: no cluster x');
     expect(apiErrorMessage(new Error('plain'))).toBeUndefined();
   });
+
+  it('stops asking the API after 10 failed sign-ins a minute from one address', async () => {
+    const before = api.calls.filter((c) => c.method === 'login').length;
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const form = await fetch(`${base}/login`);
+      const loginCookie = `lw_login=${valueOf(cookieOf(form, 'lw_login'))}`;
+      const csrf = hidden(await form.text(), '_csrf');
+      const answer = await post('/login', loginCookie, { _csrf: csrf, username: 'nobody', password: 'wrong-password' });
+      statuses.push(answer.status);
+      if (i === 10) expect(await answer.text()).toMatch(/Too many failed sign-ins from your address: try again in \d+ s\./);
+    }
+    // One failure was the earlier test's; the 10th and 11th here are refused without a call.
+    expect(statuses.slice(0, 9)).toEqual(Array(9).fill(401));
+    expect(statuses.slice(9)).toEqual([429, 429]);
+    expect(api.calls.filter((c) => c.method === 'login').length - before).toBe(9);
+  });
 });

@@ -17,6 +17,13 @@ export const SESSION_COOKIE = 'lw_session';
 /** The sign-in form's own CSRF token (double submit: cookie and hidden field), before there is a session. */
 export const LOGIN_COOKIE = 'lw_login';
 const DEFAULT_MAX_BODY = 1024 * 1024;
+/**
+ * Failed sign-ins per browser address and minute before the web admin stops asking the API. Every
+ * sign-in reaches Login from this process's own address, which Login limits to 20 failures a minute
+ * for all of them together: without this, one address guessing passwords would lock every user out
+ * of the web admin for a minute.
+ */
+const LOGIN_FAILURES_PER_MINUTE = 10;
 const HTML = 'text/html; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -147,6 +154,25 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     });
   };
 
+  const failedLogins = new Map<string, { count: number; since: number }>();
+  /** Seconds until this address may try again, 0 when it may now. */
+  const loginWait = (address: string): number => {
+    const entry = failedLogins.get(address);
+    if (!entry) return 0;
+    const left = entry.since + 60_000 - Date.now();
+    if (left <= 0) {
+      failedLogins.delete(address);
+      return 0;
+    }
+    return entry.count >= LOGIN_FAILURES_PER_MINUTE ? Math.ceil(left / 1000) : 0;
+  };
+  const loginFailed = (address: string): void => {
+    if (failedLogins.size > 10_000) for (const [a, e] of failedLogins) if (e.since + 60_000 < Date.now()) failedLogins.delete(a);
+    const entry = failedLogins.get(address);
+    if (entry && entry.since + 60_000 > Date.now()) entry.count++;
+    else failedLogins.set(address, { count: 1, since: Date.now() });
+  };
+
   const loginPost = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const form = parseForm(req.headers['content-type'], await readBody(req, 64 * 1024));
     const expected = parseCookies(req.headers.cookie).get(LOGIN_COOKIE);
@@ -156,6 +182,12 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
     }
     const username = (form.get('username') ?? '').trim();
     const password = form.get('password') ?? '';
+    const address = req.socket.remoteAddress ?? '';
+    const wait = loginWait(address);
+    if (wait > 0) {
+      loginGet(req, res, url, false, `Too many failed sign-ins from your address: try again in ${wait} s.`, 429);
+      return;
+    }
     anonymous ??= options.client(undefined);
     let answer: Awaited<ReturnType<ApiClient['login']>>;
     try {
@@ -164,6 +196,7 @@ export function createWebAdmin(options: WebAdminOptions): WebAdmin {
       const message = apiErrorMessage(err);
       if (!message) throw err;
       const status = (err as { status: string }).status;
+      if (status === 'UNAUTHENTICATED' || status === 'INVALID_ARGUMENT') loginFailed(address);
       const text = status === 'UNAUTHENTICATED' ? 'Wrong username or password.' : message;
       loginGet(req, res, url, false, text, status === 'RESOURCE_EXHAUSTED' ? 429 : 401);
       return;
