@@ -64,7 +64,7 @@ export const overviewPage: Page = {
   nav: 'Overview',
   async render(ctx) {
     const clusters = await load(ctx);
-    return { title: 'Overview', body: html`<div id="clusters" data-live="/data/">${clustersHtml(ctx, clusters)}</div>` };
+    return { title: 'Overview', body: html`<div id="clusters" data-live="/data/" data-interval="400">${clustersHtml(ctx, clusters)}</div>` };
   },
   async data(ctx) {
     return { html: toHtml(clustersHtml(ctx, await load(ctx))) };
