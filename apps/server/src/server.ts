@@ -223,7 +223,8 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
       invoker,
       security: (route, request) => security.check(route, request.headers),
       rateLimit: limiter.take,
-      enqueue: new AsyncEnqueuer(publisher, config.queuePrefix, config.cluster, invoker, () => lanes.connected).enqueue,
+      // Idempotency keys on the connection async jobs are queued on: a key and its job reach Redis in order.
+      enqueue: new AsyncEnqueuer(lanes.enqueueConnection, config.queuePrefix, config.cluster, invoker, () => lanes.connected).enqueue,
       openApi: () =>
         openApiDocument({
           cluster: config.cluster,

@@ -92,6 +92,12 @@ export class LaneClient {
   private readonly connection: RedisClient;
   private readonly subscriber: RedisClient;
   private readonly waitReplicas: WaitReplicas | undefined;
+  /**
+   * With waitReplicas: async invocations are added, and WAITed for, on a connection of their own. WAIT
+   * blocks its connection until the replicas answer, and must follow the write on the same connection;
+   * on the shared one it would hold up every sync call behind it.
+   */
+  private readonly durable: { connection: RedisClient; queues: Map<string, Queue> } | undefined;
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Map<string, Pending>();
   private sequence = 0;
@@ -112,6 +118,7 @@ export class LaneClient {
     this.connection = createRedis(settings);
     this.connection.once('ready', () => (this.wasReady = true));
     this.subscriber = this.connection.duplicate();
+    if (this.waitReplicas) this.durable = { connection: this.connection.duplicate(), queues: new Map() };
     this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onReply(message));
   }
 
@@ -204,7 +211,8 @@ export class LaneClient {
     const id = request.invocationId ?? `${this.callerId}-a${++this.sequence}`;
     const job: InvocationJob = { s: request.service, i: request.input ?? null, id };
     if (request.traceparent) job.tp = request.traceparent;
-    const added = await this.queue(request.cluster, request.lane).add(request.service, job, {
+    const queue = this.durable ? this.queue(request.cluster, request.lane, this.durable) : this.queue(request.cluster, request.lane);
+    const added = await queue.add(request.service, job, {
       jobId: id,
       attempts: request.attempts ?? 3,
       backoff: { type: 'exponential', delay: request.backoffMs ?? 1000 },
@@ -216,10 +224,20 @@ export class LaneClient {
     return added.id ?? id;
   }
 
+  /**
+   * The connection async invocations are queued on (their own with waitReplicas). An Idempotency-Key
+   * written on it before the job reaches Redis before the job, through the same primary, and the WAIT
+   * after the job covers both: a failover cannot keep the key and lose its job (a connection only ever
+   * moves from the old primary to the new one).
+   */
+  get enqueueConnection(): RedisClient {
+    return this.durable?.connection ?? this.connection;
+  }
+
   // WAIT covers every write this connection sent before it, the add above included (one Redis, or
   // Sentinel's primary: the settings refuse it for a Cluster).
   private async confirmReplicated(wait: WaitReplicas, service: string, jobId: string): Promise<void> {
-    const acked = await this.connection.wait(wait.replicas, wait.timeoutMs);
+    const acked = await this.durable!.connection.wait(wait.replicas, wait.timeoutMs);
     if (acked < wait.replicas) throw new UnconfirmedEnqueueError(service, jobId, acked, wait.replicas, wait.timeoutMs);
   }
 
@@ -371,17 +389,19 @@ export class LaneClient {
       pending.reject(new ServiceInvocationError('UNAVAILABLE', 'the lane client closed before the reply came', pending.service));
       this.pending.delete(id);
     }
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await Promise.all([...this.queues.values(), ...(this.durable?.queues.values() ?? [])].map((q) => q.close()));
     this.subscriber.disconnect();
-    await this.connection.quit().catch(() => undefined);
+    await Promise.all([this.connection, this.durable?.connection].map((c) => c?.quit().catch(() => undefined)));
   }
 
-  private queue(cluster: string, lane: ServiceLane): Queue {
+  /** The lane queue on the shared connection, or on `on` (the durable one). */
+  private queue(cluster: string, lane: ServiceLane, on?: { connection: RedisClient; queues: Map<string, Queue> }): Queue {
     const name = laneQueueName(cluster, lane);
-    let queue = this.queues.get(name);
+    const queues = on?.queues ?? this.queues;
+    let queue = queues.get(name);
     if (!queue) {
-      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
-      this.queues.set(name, queue);
+      queue = new Queue(name, { connection: on?.connection ?? this.connection, prefix: this.prefix });
+      queues.set(name, queue);
     }
     return queue;
   }

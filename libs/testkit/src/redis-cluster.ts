@@ -145,7 +145,8 @@ export async function startRedisSentinel(master = 'laneway'): Promise<OwnRedisSe
           `dir ${dir}`,
           `sentinel monitor ${master} 127.0.0.1 ${primary} 2`,
           `sentinel down-after-milliseconds ${master} 1000`,
-          `sentinel failover-timeout ${master} 10000`,
+          // A failed election is tried again after twice this (20 s at 10 s), which a loaded machine sees.
+          `sentinel failover-timeout ${master} 3000`,
           `sentinel parallel-syncs ${master} 1`,
           '',
         ].join('\n'),

@@ -20,6 +20,7 @@ export class QueueUnavailableError extends Error {
  */
 export class AsyncEnqueuer {
   constructor(
+    /** Where Idempotency-Keys are kept: the connection the jobs are queued on (LaneClient.enqueueConnection). */
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly cluster: string,
@@ -71,8 +72,9 @@ export class AsyncEnqueuer {
     try {
       return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
     } catch (err) {
-      // Queued but not confirmed by the replicas: the key stays (it went to the same primary before the
-      // job, so a failover keeps both or neither) and a repeat gets this job.
+      // Queued but not confirmed by the replicas: the key stays and a repeat gets this job. On the
+      // connection the job was queued on (LaneClient.enqueueConnection), the key went to Redis before
+      // the job: a failover keeps both, neither, or the job alone, never the key alone.
       if (err instanceof UnconfirmedEnqueueError) throw unconfirmed(route, err, 'repeat it with the same Idempotency-Key to have it run once');
       // Not queued: the key must not promise a job that does not exist.
       await this.redis.del(key).catch(() => undefined);
