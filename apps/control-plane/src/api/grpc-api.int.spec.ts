@@ -209,6 +209,26 @@ describe('the gRPC API of a running control plane', () => {
       expect(listed).toEqual({ revision: 0, services: [], nextPageToken: '' });
     });
 
+    it('pages ListServices by name with next_page_token, filters by name_prefix, and refuses a forged page_token', async () => {
+      const cluster = await createCluster();
+      const files = ['p.a', 'p.b', 'p.c', 'q.a', 'q.b'].map((n) => serviceFile(n));
+      await rpc<DeployResponse>((md, cb) => deploys.deploy({ cluster, files, waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 }, md, cb));
+      const list = (req: { pageSize?: number; pageToken?: string; namePrefix?: string }) =>
+        rpc<ListServicesResponse>((md, cb) => deploys.listServices({ cluster, pageSize: 0, pageToken: '', namePrefix: '', ...req }, md, cb));
+      const first = await list({ pageSize: 2 });
+      expect(first.services.map((s) => s.name)).toEqual(['p.a', 'p.b']);
+      const second = await list({ pageSize: 2, pageToken: first.nextPageToken });
+      expect(second.services.map((s) => s.name)).toEqual(['p.c', 'q.a']);
+      const third = await list({ pageSize: 2, pageToken: second.nextPageToken });
+      expect(third).toMatchObject({ nextPageToken: '' });
+      expect(third.services.map((s) => s.name)).toEqual(['q.b']);
+      expect((await list({ namePrefix: 'q.' })).services.map((s) => s.name)).toEqual(['q.a', 'q.b']);
+      expect((await list({})).services).toHaveLength(5);
+      expect(first.services[0]!.inputSchema).toBe('');
+      const err = await rpcError(list({ pageSize: 2, pageToken: 'not base64url!' }), status.INVALID_ARGUMENT);
+      expect(err.details).toContain('page_token');
+    });
+
     it('answers NOT_FOUND for a deploy to an unknown cluster', async () => {
       const missing = name('nowhere');
 

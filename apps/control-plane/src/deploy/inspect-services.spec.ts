@@ -23,6 +23,25 @@ function inspectError(files: CompiledServiceFile[], timeoutMs?: number): Invalid
 const SDK = "import { defineService } from '@laneway/sdk';\n";
 
 describe('inspectServices', () => {
+  it("keeps the JSON Schema of a Standard Schema input (without $schema), and none for one that throws, loops or has none", () => {
+    const schema = (jsonSchema: string) => `{ '~standard': { version: 1, vendor: 't', validate: (v) => ({ value: v }), jsonSchema: { input: ${jsonSchema}, output: () => ({}) } } }`;
+    const file = compile(
+      'services/schemas.js',
+      `${SDK}
+export const typed = defineService({ name: 's.typed', input: ${schema("() => ({ $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { n: { type: 'integer' } } })")}, handle: () => 1 });
+export const throws = defineService({ name: 's.throws', input: ${schema("() => { throw new Error('cannot') }")}, handle: () => 1 });
+export const loops = defineService({ name: 's.loops', input: ${schema('() => { for (;;); }')}, handle: () => 1 });
+export const parseOnly = defineService({ name: 's.parse', input: { parse: (v) => v }, handle: () => 1 });
+export const none = defineService({ name: 's.none', handle: () => 1 });
+`,
+    );
+    const started = Date.now();
+    const byName = Object.fromEntries(inspectServices([file]).map((s) => [s.name, s.inputSchema]));
+    expect(Date.now() - started).toBeLessThan(1800);
+    expect(JSON.parse(byName['s.typed']!)).toEqual({ type: 'object', properties: { n: { type: 'integer' } } });
+    expect(byName).toMatchObject({ 's.throws': '', 's.loops': '', 's.parse': '', 's.none': '' });
+  });
+
   it('reads the name and lane of every service across files, default export first', async () => {
     const orders = compile(
       'services/orders.ts',
