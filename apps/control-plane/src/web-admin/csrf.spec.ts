@@ -24,6 +24,10 @@ describe('CSRF checks', () => {
     expect(sameOrigin(req({}), false)).toBe(false);
     expect(sameOrigin(req({ origin: 'http://127.0.0.1:8090' }), true)).toBe(false);
     expect(sameOrigin(req({ origin: 'https://127.0.0.1:8090' }), true)).toBe(true);
+    // The browser's own Sec-Fetch-Site decides when sent: behind a proxy rewriting Host, or with Origin: null.
+    expect(sameOrigin(req({ 'sec-fetch-site': 'same-origin', origin: 'https://admin.example' }), false)).toBe(true);
+    expect(sameOrigin(req({ 'sec-fetch-site': 'same-origin', origin: 'null' }), false)).toBe(true);
+    expect(sameOrigin(req({ 'sec-fetch-site': 'none', origin: 'http://127.0.0.1:8090' }), false)).toBe(false);
   });
 
   it('needs both the origin and the token', () => {

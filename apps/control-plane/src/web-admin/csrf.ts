@@ -10,20 +10,17 @@ export function sameToken(a: string | undefined, b: string | undefined): boolean
 }
 
 /**
- * Whether a state-changing request comes from this site's own pages: `Sec-Fetch-Site` (when the
- * browser sends it) must be `same-origin`, and `Origin` (when sent) must be this listener's own
- * origin. A request with neither is refused: every browser this admin supports sends at least one.
+ * Whether a state-changing request comes from this site's own pages. `Sec-Fetch-Site`, which the
+ * browser computes itself and no page can set, decides when sent: it must be `same-origin` (so a
+ * reverse proxy that rewrites `Host` does not break the admin). Without it (older browsers), `Origin`
+ * must be this listener's own origin. A request with neither is refused.
  */
 export function sameOrigin(req: IncomingMessage, secure: boolean): boolean {
   const site = header(req, 'sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin';
   const origin = header(req, 'origin');
-  if (site === undefined && origin === undefined) return false;
-  if (site !== undefined && site !== 'same-origin') return false;
-  if (origin !== undefined) {
-    const host = header(req, 'host');
-    if (!host || origin !== `${secure ? 'https' : 'http'}://${host}`) return false;
-  }
-  return true;
+  const host = header(req, 'host');
+  return origin !== undefined && !!host && origin === `${secure ? 'https' : 'http'}://${host}`;
 }
 
 /** Both checks of a POST: the origin, and the hidden `_csrf` field against the session's (or the sign-in page's) token. */
