@@ -70,9 +70,19 @@ export async function writeExport(
   const wanted = new Set(files.map((file) => file.path));
   const stale = (await listFiles(realRoot)).filter((file) => !wanted.has(file));
   for (const file of stale) await removeFile(realRoot, file);
-  for (const file of files) await writeOne(realRoot, label, file);
+  // Many files at once, each directory checked once: one at a time, with four file-system calls
+  // each, an export of 100,000 services took 36 s to write (bench deploy --services-100k).
+  const directories = new Map<string, Promise<void>>();
+  let next = 0;
+  const writer = async (): Promise<void> => {
+    while (next < files.length) await writeOne(realRoot, label, files[next++]!, directories);
+  };
+  await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, files.length) }, writer));
   return stale;
 }
+
+/** Files an export writes at once. */
+const WRITE_CONCURRENCY = 32;
 
 /** Every file (or link) under `root`, relative with `/` separators, sorted; dot-entries skipped. */
 async function listFiles(root: string, prefix = ''): Promise<string[]> {
@@ -100,15 +110,23 @@ async function removeFile(root: string, file: string): Promise<void> {
 }
 
 /** Writes one file, never through a link out of `root`: a link in its place is replaced by the file. */
-async function writeOne(root: string, label: string, file: ConfigFile): Promise<void> {
+async function writeOne(root: string, label: string, file: ConfigFile, directories: Map<string, Promise<void>>): Promise<void> {
   const target = path.join(root, ...file.path.split('/'));
   const where = `'${path.join(label, file.path)}'`;
   try {
-    await mkdir(path.dirname(target), { recursive: true });
-    const directory = await realpath(path.dirname(target));
-    if (directory !== root && !directory.startsWith(root + path.sep)) {
-      throw new CliError(`refusing to write ${where}: its directory is a link out of '${label}'`);
+    const dir = path.dirname(target);
+    let checked = directories.get(dir);
+    if (!checked) {
+      checked = (async () => {
+        await mkdir(dir, { recursive: true });
+        const directory = await realpath(dir);
+        if (directory !== root && !directory.startsWith(root + path.sep)) {
+          throw new CliError(`refusing to write ${where}: its directory is a link out of '${label}'`);
+        }
+      })();
+      directories.set(dir, checked);
     }
+    await checked;
     const existing = await lstat(target).catch(() => undefined);
     if (existing?.isSymbolicLink()) await unlink(target);
     await writeFile(target, file.content);
