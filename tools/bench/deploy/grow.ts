@@ -25,6 +25,8 @@ export interface GrowResult {
   /** All services in one answer (page_size 0). */
   listWholeMs: number;
   exportMs: number;
+  /** The Export RPC alone, through the API client. */
+  exportRpcMs: number;
   /** The commands that failed (their first line of stderr), by name: status, list_services, export. */
   failures: Record<string, string>;
 }
@@ -134,11 +136,15 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
     listWholeMs = await timed('list_services_whole', async () => {
       await client.listServices(cluster);
     });
+    // The Export RPC alone (what `laneway export` waits for before it writes the files).
+    const exportRpcMs = await timed('export_rpc', async () => {
+      await client.configExport({ cluster, secretsKey: Buffer.alloc(0) });
+    });
     client.close();
     const exportDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-export-'));
     const exportMs = await timed('export', () => cli(['export', '-o', exportDir]));
     rmSync(exportDir, { recursive: true, force: true });
-    return { services, batchSize, batchMs, idleKbPerService, catchupMs, statusMs, listServicesMs, listAllPagesMs, listServicesCount, listWholeMs, exportMs, failures };
+    return { services, batchSize, batchMs, idleKbPerService, catchupMs, statusMs, listServicesMs, listAllPagesMs, listServicesCount, listWholeMs, exportMs, exportRpcMs, failures };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
