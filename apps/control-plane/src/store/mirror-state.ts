@@ -70,6 +70,8 @@ export interface MirroredVersion {
   policy: ServicePolicyRecord;
   connections: string[];
   createdAt: string;
+  /** JSON Schema (JSON text) of its input; '' when none. */
+  inputSchema?: string;
 }
 
 /** What a source sends a follower: its state since a revision (or all of it), with service history. */
@@ -436,6 +438,7 @@ export async function mirrorChangesSince(ctx: StoreContext, cluster: string, sin
           policy: parsePolicy(v.policy),
           connections: parseConnections(v.connections),
           createdAt: v.created_at,
+          inputSchema: v.input_schema,
         });
       }
     }

@@ -13,6 +13,7 @@ function versionToWire(v: MirroredVersion): ServiceVersionSpec {
     source: v.source,
     sources: v.sources,
     createdAt: v.createdAt,
+    inputSchema: v.inputSchema ?? '',
   };
 }
 
@@ -30,6 +31,7 @@ function versionFromWire(w: ServiceVersionSpec): MirroredVersion {
     policy: { timeoutMs: spec.policy?.timeoutMs ?? 0, attempts: spec.policy?.attempts ?? 0, concurrency: spec.policy?.concurrency ?? 0 },
     connections: [...spec.connections],
     createdAt: w.createdAt,
+    inputSchema: w.inputSchema,
   };
 }
 

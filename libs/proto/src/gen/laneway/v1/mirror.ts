@@ -205,6 +205,8 @@ export interface ServiceVersionSpec {
   sources: { [key: string]: string };
   /** ISO-8601 UTC. */
   createdAt: string;
+  /** JSON Schema (JSON text) of its input, as ListServices answers it; empty when none. */
+  inputSchema: string;
 }
 
 export interface ServiceVersionSpec_SourcesEntry {
@@ -1809,7 +1811,7 @@ export const PullAck: MessageFns<PullAck> = {
 };
 
 function createBaseServiceVersionSpec(): ServiceVersionSpec {
-  return { spec: undefined, source: "", sources: {}, createdAt: "" };
+  return { spec: undefined, source: "", sources: {}, createdAt: "", inputSchema: "" };
 }
 
 export const ServiceVersionSpec: MessageFns<ServiceVersionSpec> = {
@@ -1825,6 +1827,9 @@ export const ServiceVersionSpec: MessageFns<ServiceVersionSpec> = {
     });
     if (message.createdAt !== "") {
       writer.uint32(34).string(message.createdAt);
+    }
+    if (message.inputSchema !== "") {
+      writer.uint32(42).string(message.inputSchema);
     }
     return writer;
   },
@@ -1877,6 +1882,14 @@ export const ServiceVersionSpec: MessageFns<ServiceVersionSpec> = {
             message.createdAt = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.inputSchema = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1912,6 +1925,11 @@ export const ServiceVersionSpec: MessageFns<ServiceVersionSpec> = {
         : isSet(object.created_at)
         ? globalThis.String(object.created_at)
         : "",
+      inputSchema: isSet(object.inputSchema)
+        ? globalThis.String(object.inputSchema)
+        : isSet(object.input_schema)
+        ? globalThis.String(object.input_schema)
+        : "",
     };
   },
 
@@ -1935,6 +1953,9 @@ export const ServiceVersionSpec: MessageFns<ServiceVersionSpec> = {
     if (message.createdAt !== "") {
       obj.createdAt = message.createdAt;
     }
+    if (message.inputSchema !== "") {
+      obj.inputSchema = message.inputSchema;
+    }
     return obj;
   },
 
@@ -1957,6 +1978,7 @@ export const ServiceVersionSpec: MessageFns<ServiceVersionSpec> = {
       {},
     );
     message.createdAt = object.createdAt ?? "";
+    message.inputSchema = object.inputSchema ?? "";
     return message;
   },
 };
