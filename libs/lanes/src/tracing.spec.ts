@@ -217,6 +217,15 @@ describe('OtlpHttpExporter', () => {
     expect(make({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_CERTIFICATE: '/nonexistent/ca.pem' })).toThrow(/OTEL_EXPORTER_OTLP_CERTIFICATE="\/nonexistent\/ca.pem" cannot be read/);
   });
 
+  it('encodes attribute values the same whether their JSON was kept or made again', () => {
+    // 300 values of one key: past the 200 whose JSON is kept, the rest are encoded each time.
+    for (let i = 0; i < 300; i++) {
+      const attributes = { 'url.path': `/items/${i}`, 'http.response.status_code': 200 + (i % 3), 'url.query': i % 2 ? 'a="b"' : 'é' };
+      const span = JSON.parse(spanJson({ ...record('a'), attributes })) as OtlpSpan;
+      expect(attrs(span.attributes)).toEqual(attributes);
+    }
+  });
+
   it('writes times as nanoseconds, exact to the microsecond', () => {
     expect(unixNano(1_765_046_400_123.456)).toBe('1765046400123456000');
     expect(unixNano(1_765_046_400_000)).toBe('1765046400000000000');

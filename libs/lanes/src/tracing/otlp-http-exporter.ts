@@ -238,20 +238,28 @@ export function spanJson(span: SpanRecord): string {
   return json + '}';
 }
 
-// `{"key":"<key>","value":` per attribute key, made once: a span's keys are a few constants.
-const keyJson = new Map<string, string>();
+// Each attribute's JSON, made once per key and value while a key has few values (a method, a route,
+// a status code): most of a span's attributes repeat from one request to the next. A key past
+// VALUES_PER_KEY values (a URL path, a query) has its values encoded each time.
+const VALUES_PER_KEY = 200;
+const attributeJson = new Map<string, Map<AttributeValue, string> | undefined>();
 
 function attributesJson(attributes: Record<string, AttributeValue | undefined>): string {
   let json = '[';
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
-    let head = keyJson.get(key);
-    if (head === undefined) {
-      head = `{"key":${JSON.stringify(key)},"value":`;
-      if (keyJson.size < 1000) keyJson.set(key, head);
+    let values = attributeJson.get(key);
+    if (values === undefined && !attributeJson.has(key) && attributeJson.size < 1000) attributeJson.set(key, (values = new Map()));
+    let one = values?.get(value);
+    if (one === undefined) {
+      one = `{"key":${JSON.stringify(key)},"value":${anyValueJson(value)}}`;
+      if (values && typeof value !== 'object') {
+        if (values.size < VALUES_PER_KEY) values.set(value, one);
+        else attributeJson.set(key, undefined);
+      }
     }
-    json += `${json.length > 1 ? ',' : ''}${head}${anyValueJson(value)}}`;
+    json += json.length > 1 ? `,${one}` : one;
   }
   return json + ']';
 }
