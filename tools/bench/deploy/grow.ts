@@ -76,8 +76,9 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
       const acked = result.servers.filter((s) => s.outcome === ApplyOutcome.APPLY_OUTCOME_ACKED).length;
       if (acked !== 3) throw new Error(`batch ${b + 1}: ${acked} of 3 servers ACKed: ${JSON.stringify(result.servers.find((s) => s.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED))}`);
       // Where the time went: the control plane's phases (its 'deployed' line) and server s1's apply.
-      const deployed = cp.process.lines.find((l) => l.msg === 'deployed' && l['cluster'] === cluster && l['revision'] === result.revision);
-      const apply = servers[0]!.lines.find((l) => l.msg === 'applied push' && l['revision'] === result.revision);
+      // The log lines may arrive a moment after the answer (other pipes).
+      const deployed = await cp.process.waitForLog((l) => l.msg === 'deployed' && l['cluster'] === cluster && l['revision'] === result.revision, 5000).catch(() => undefined);
+      const apply = await servers[0]!.waitForLog((l) => l.msg === 'applied push' && l['revision'] === result.revision, 5000).catch(() => undefined);
       log(
         `  batch ${b + 1}/${batches}: ${(b + 1) * batchSize} services, ACKed by 3 in ${Math.round(batchMs[b]!)} ms ` +
           `(control plane: compile ${deployed?.['compileMs']} ms, validated at ${deployed?.['validatedMs']}, stored at ${deployed?.['storedMs']}, all ACKed at ${deployed?.['totalMs']}; s1 apply ${apply?.['ms']} ms)`,

@@ -219,14 +219,14 @@ async function measure(count: number, prefix: string): Promise<FleetResult> {
       lastAckRuns.push((await fleet.synced(result.revision)).lastAckAt - startedAt);
     }
 
-    const linesBefore = cp.process.lines.length;
     const startedAt = Date.now();
     started = performance.now();
     const big = await api.deploy(cluster, files(BIG_DEPLOY, 1000), WaitFor.WAIT_FOR_ALL_SERVERS, WAIT_MS);
     const thousandMs = performance.now() - started;
     checkAllAcked(big, count, `${BIG_DEPLOY}-service deploy`);
     const thousandLastAckMs = (await fleet.synced(big.revision)).lastAckAt - startedAt;
-    const deployed = cp.process.lines.slice(linesBefore).find((l) => l.msg === 'deployed' && l['revision'] === big.revision);
+    // The log line may arrive a moment after the answer (another pipe).
+    const deployed = await cp.process.waitForLog((l) => l.msg === 'deployed' && l['revision'] === big.revision, 5000).catch(() => undefined);
     // From stored to every server's ACK recorded: the push and the ACKs, without the compile.
     const thousandPushMs = deployed ? Number(deployed['totalMs']) - Number(deployed['storedMs']) : NaN;
     const peak = peakRssMb(cp);
