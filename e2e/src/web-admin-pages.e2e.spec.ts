@@ -183,6 +183,9 @@ describe('web admin pages in a browser', () => {
     const forced = await viewer.request.post(`${base}${url('/channels')}`, { form: { _csrf: csrf, _action: 'delete', cluster: tc.cluster, name: 'web-hello' }, headers: { origin: base } });
     expect(await forced.text()).toContain('PERMISSION_DENIED');
     expect((await tc.api.listChannels(tc.cluster)).channels.map((c) => c.name)).toContain('web-hello');
+    // "Try it" has no RPC behind it: the page refuses a viewer's forced one itself.
+    const tried = await viewer.request.post(`${base}${url('/channels')}`, { form: { _csrf: csrf, _action: 'try', cluster: tc.cluster, name: 'web-hello', path: '/web/hello' }, headers: { origin: base } });
+    expect(await tried.text()).toContain('needs the operator role');
   });
 
   it("shows an operator the operator's buttons only: pause/resume/run, test, retry, try it; no create, edit or delete", async () => {

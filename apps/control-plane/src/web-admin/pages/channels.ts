@@ -123,6 +123,9 @@ export const channelsPage: Page = {
      * (listed through the API with the user's token), where the channel's security decides.
      */
     async try(ctx, f) {
+      // No RPC stands behind this call, so the role table cannot refuse it: the least role that may
+      // invoke through the API (operator) is checked here, as the page shows the form.
+      if (!ctx.can('operator')) throw new UserError('PERMISSION_DENIED: trying a channel from the web admin needs the operator role (as Invoke does).');
       const cluster = clusterField(ctx, f);
       const channel = await ctx.api.describeChannel(cluster, f.get('name') ?? '');
       const path = (f.get('path') ?? '').trim();
