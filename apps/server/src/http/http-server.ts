@@ -170,9 +170,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
    * metrics, and with tracing on the request's span, which ends then.
    */
   const rawSent = tracing()
-    ? (res: http.ServerResponse, status: number): void => {
+    ? (res: http.ServerResponse, status: number, reply: RawReply): void => {
         if (httpMetrics) recordSent(res, status);
-        endRequestSpan(res, status);
+        if (reply.span) endRequestSpan(reply.span, res, status);
       }
     : httpMetrics && recordSent;
   /** Which route took the request (for http_route). */
@@ -422,7 +422,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     };
     const t = tracing();
     // A RawReply (the fast path) ends the span when it answers; fastify's answers end it on 'close'.
-    if (t) call.span = startRequestSpan(t, request, reply.raw, route, path, !(reply instanceof RawReply));
+    if (t) call.span = startRequestSpan(t, request, reply.raw, route, path, reply instanceof RawReply ? reply : undefined);
     if (!route.security) return limit(call);
     const verdict: SecurityVerdict | Promise<SecurityVerdict> = options.security
       ? options.security(route, { method: request.method, path, headers: call.headers })

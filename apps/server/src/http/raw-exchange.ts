@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { Span } from '@opentelemetry/api';
 
 /** What the channel steps read of a request: the part of FastifyRequest they use. */
 export interface ChannelHttpRequest {
@@ -55,12 +56,14 @@ export class RawReply implements ChannelHttpReply {
   private status = 200;
   private readonly values: Record<string, string> = {};
   private sent = false;
+  /** With tracing on, the request's span: `onSent` ends it (kept here, not on the node response, whose shape node's own code relies on). */
+  span: Span | undefined = undefined;
 
   constructor(
     private readonly res: http.ServerResponse,
     readonly request: { readonly id: string },
-    /** Told of the answer once it is written (the metrics; one shared function, no closure per request). */
-    private readonly onSent?: (res: http.ServerResponse, status: number) => void,
+    /** Told of the answer once it is written (the metrics, the span; one shared function, no closure per request). */
+    private readonly onSent?: (res: http.ServerResponse, status: number, reply: RawReply) => void,
   ) {}
 
   get raw(): http.ServerResponse {
@@ -107,7 +110,7 @@ export class RawReply implements ChannelHttpReply {
     }
     this.res.writeHead(this.status, this.values);
     this.res.end(payload);
-    this.onSent?.(this.res, this.status);
+    this.onSent?.(this.res, this.status, this);
     return this;
   }
 }

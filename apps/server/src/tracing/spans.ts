@@ -6,14 +6,11 @@ import type { Span } from '@opentelemetry/api';
 import type { CallDetail, CallEnd, ConnectionInfo } from '@laneway/connectors';
 import { tracing, type Tracing } from '@laneway/lanes/tracing';
 
-const REQUEST_SPAN = Symbol('laneway.requestSpan');
-type WithSpan = http.ServerResponse & { [REQUEST_SPAN]?: Span };
-
 /**
  * The SERVER span of a channel request, child of the request's `traceparent` when it has one. It ends
- * when the answer is sent: with `endOnClose`, when the response closes (a 'close' listener, for answers
- * node or fastify write); without, when the caller says so ({@link endRequestSpan}, which the channel
- * fast path's RawReply calls once it has written the answer: no listener per request).
+ * when the answer is sent: given the fast path's `reply`, when that answers (the reply holds the span,
+ * and calls {@link endRequestSpan} once it has written the answer: no listener per request); else when
+ * the response closes (a 'close' listener, for answers fastify writes).
  */
 export function startRequestSpan(
   t: Tracing,
@@ -21,7 +18,7 @@ export function startRequestSpan(
   res: http.ServerResponse,
   route: { path: string; service: string },
   path: string,
-  endOnClose: boolean,
+  reply: { span: Span | undefined } | undefined,
 ): Span {
   const { api } = t;
   const traceparent = req.headers['traceparent'];
@@ -41,21 +38,18 @@ export function startRequestSpan(
     },
     parent,
   );
-  if (endOnClose) res.once('close', () => finish(span, res, res.statusCode, !res.writableFinished));
-  else (res as WithSpan)[REQUEST_SPAN] = span;
+  if (reply) reply.span = span;
+  else res.once('close', () => finish(span, res.statusCode, !res.writableFinished));
   return span;
 }
 
-/** Ends the request span of `res` (one started without `endOnClose`), answered with `status`. */
-export function endRequestSpan(res: http.ServerResponse, status: number): void {
-  const span = (res as WithSpan)[REQUEST_SPAN];
-  if (!span) return;
-  (res as WithSpan)[REQUEST_SPAN] = undefined;
+/** Ends a request span the fast path's reply held, answered with `status` on `res`. */
+export function endRequestSpan(span: Span, res: http.ServerResponse, status: number): void {
   // Written to a connection that closed first: the client never got it.
-  finish(span, res, status, res.socket === null || res.socket.destroyed);
+  finish(span, status, res.socket === null || res.socket.destroyed);
 }
 
-function finish(span: Span, res: http.ServerResponse, status: number, closed: boolean): void {
+function finish(span: Span, status: number, closed: boolean): void {
   span.setAttribute('http.response.status_code', status);
   if (status >= 500) span.setStatus({ code: 2 });
   if (closed) span.setAttribute('error.type', 'connection_closed');
