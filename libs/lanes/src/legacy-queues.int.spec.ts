@@ -1,0 +1,119 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { carryOverLegacyQueues, legacyLaneQueueName, legacyScheduleKeys } from './legacy-queues';
+import { laneQueueName, scheduleKeys } from './queue-keys';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+describe('carry-over of the old-named lane queues against real Redis', () => {
+  const prefix = `lwtest-legacy-${randomBytes(4).toString('hex')}`;
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const other = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const old = new Queue(legacyLaneQueueName('c', 'network'), { connection: redis, prefix });
+  const fresh = new Queue(laneQueueName('c', 'network'), { connection: redis, prefix });
+  afterAll(async () => {
+    await Promise.all([old.close(), fresh.close()]);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await Promise.all([redis.quit(), other.quit()]);
+  });
+
+  it('moves waiting, prioritized, delayed, retrying and failed jobs once, even from two servers at once, and drops the old schedulers', async () => {
+    // A failed job (dead letter) and one failed once, in its backoff: made by a worker of the old version.
+    await old.add('svc', { n: 'f1' }, { jobId: 'f1', attempts: 1 });
+    await old.add('svc', { n: 'r1' }, { jobId: 'r1', attempts: 3, backoff: { type: 'fixed', delay: 300 } });
+    let oldFailures = 0;
+    const oldWorker = new Worker(
+      old.name,
+      async () => {
+        throw new Error('boom');
+      },
+      { connection: redis.duplicate(), prefix },
+    );
+    oldWorker.on('failed', () => oldFailures++);
+    await waitFor(() => oldFailures === 2);
+    await oldWorker.close();
+    await oldWorker.disconnect();
+    const waiting = ['w1', 'w2', 'w3'];
+    for (const id of waiting) await old.add('svc', { n: id }, { jobId: id, attempts: 2 });
+    await old.add('svc', { n: 'p1' }, { jobId: 'p1', priority: 1 });
+    await old.add('svc', { n: 'p2' }, { jobId: 'p2', priority: 2 });
+    await old.add('svc', { n: 'd1' }, { jobId: 'd1', delay: 400 });
+    await old.add('svc', { n: 'd2' }, { jobId: 'd2', delay: 500 });
+    await old.upsertJobScheduler('schedule.s', { every: 60_000, startDate: Date.now() + 60_000 }, { name: 'svc', data: { n: 'tick' } });
+    const legacyRuns = legacyScheduleKeys(prefix, 'c', 's');
+    await redis.zadd(legacyRuns.runs, 1000, 'repeat:schedule.s:1000');
+    await redis.hset(legacyRuns.run, 'repeat:schedule.s:1000', '{"outcome":"ok"}');
+    const oldD1 = (await old.getJob('d1'))!;
+    const oldR1 = (await old.getJob('r1'))!;
+    expect(await old.getJobCounts('wait', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 3, prioritized: 2, delayed: 3 + 1, failed: 1 });
+
+    const lines: object[] = [];
+    const logger = { info: (fields: object) => lines.push(fields) };
+    const started = performance.now();
+    const [a, b] = await Promise.all([
+      carryOverLegacyQueues({ redis, prefix, cluster: 'c', logger }),
+      carryOverLegacyQueues({ redis: other, prefix, cluster: 'c', logger }),
+    ]);
+    const tookMs = performance.now() - started;
+    const runs = [...a!, ...b!];
+    // One of the two held the lane; together they carried each job once.
+    expect(runs.reduce((n, r) => n + r.carried, 0)).toBe(8);
+    expect(runs.reduce((n, r) => n + r.failedMoved, 0)).toBe(1);
+    expect(runs.reduce((n, r) => n + r.schedulersRemoved, 0)).toBe(1);
+    expect(runs.reduce((n, r) => n + r.historiesRenamed, 0)).toBe(1);
+    expect(lines).toEqual([expect.objectContaining({ lane: 'network', carried: 8, failedMoved: 1, from: 'c.network', to: '{c.network}' })]);
+    expect(tookMs).toBeLessThan(2000);
+
+    // Old queue: nothing left in any state but the scheduler's dropped tick, gone too.
+    expect(await old.getJobCounts('wait', 'paused', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 0, paused: 0, prioritized: 0, delayed: 0, failed: 0 });
+    expect(await old.getJobSchedulers(0, -1)).toEqual([]);
+    expect(await old.getJob('w1')).toBeUndefined();
+    // New queue: each job once, with its data; the tick is not carried (the new scheduler makes its own).
+    expect(await fresh.getJobCounts('wait', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 3, prioritized: 2, delayed: 3, failed: 1 });
+    for (const id of [...waiting, 'p1', 'p2', 'd1', 'd2', 'r1', 'f1']) expect((await fresh.getJob(id))?.data).toEqual({ n: id });
+    expect((await fresh.getJobs(['delayed'])).map((j) => j.id).sort()).toEqual(['d1', 'd2', 'r1']);
+    const d1 = (await fresh.getJob('d1'))!;
+    // Due when it was due, created when it was created.
+    expect(d1.timestamp).toBe(oldD1.timestamp);
+    expect(d1.timestamp + d1.delay).toBe(oldD1.timestamp + 400);
+    // The retrying job keeps what is left of its attempts; the failed one stays failed with its reason.
+    expect(oldR1.attemptsMade).toBe(1);
+    expect((await fresh.getJob('r1'))!.opts.attempts).toBe(2);
+    expect((await fresh.getJob('p2'))!.opts.priority).toBe(2);
+    const f1 = (await fresh.getJob('f1'))!;
+    expect([await f1.getState(), f1.failedReason, f1.attemptsMade]).toEqual(['failed', 'boom', 1]);
+    const newRuns = scheduleKeys(prefix, 'c', 's');
+    expect(await redis.zrange(newRuns.runs, 0, -1)).toEqual(['repeat:schedule.s:1000']);
+    expect(await redis.exists(legacyRuns.runs, legacyRuns.run)).toBe(0);
+
+    // Nothing left to carry: no work, no line.
+    expect(await carryOverLegacyQueues({ redis, prefix, cluster: 'c', logger })).toEqual([]);
+    expect(lines).toHaveLength(1);
+
+    // A worker of the new version runs every carried job once.
+    const ran: string[] = [];
+    const worker = new Worker(
+      fresh.name,
+      async (job: Job) => {
+        ran.push(job.id!);
+      },
+      { connection: redis.duplicate(), prefix },
+    );
+    await waitFor(() => ran.length >= 8);
+    await new Promise((r) => setTimeout(r, 100));
+    await worker.close();
+    await worker.disconnect();
+    expect(ran.sort()).toEqual(['d1', 'd2', 'p1', 'p2', 'r1', 'w1', 'w2', 'w3']);
+  }, 5000);
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
