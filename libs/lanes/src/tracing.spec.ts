@@ -220,10 +220,22 @@ describe('OtlpHttpExporter', () => {
   it('encodes attribute values the same whether their JSON was kept or made again', () => {
     // 300 values of one key: past the 200 whose JSON is kept, the rest are encoded each time.
     for (let i = 0; i < 300; i++) {
-      const attributes = { 'url.path': `/items/${i}`, 'http.response.status_code': 200 + (i % 3), 'url.query': i % 2 ? 'a="b"' : 'é' };
+      const attributes = { 'url.path': `/items/${i}`, 'http.response.status_code': 200 + (i % 3), 'url.query': i % 2 ? 'a="b"\\' : 'é 😀 \ud800' };
       const span = JSON.parse(spanJson({ ...record('a'), attributes })) as OtlpSpan;
       expect(attrs(span.attributes)).toEqual(attributes);
     }
+  });
+
+  it('writes ASCII only: other characters as JSON escapes, which decode to them', async () => {
+    const exporter = new OtlpHttpExporter({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }, resource: { 'service.name': 'café' }, scope: { name: 'laneway' } });
+    const name = 'SELECT «naïve» 😀 \u0001';
+    exporter.onEnd({ ...record(name), attributes: { 'db.query.text': name }, status: 2, statusMessage: 'échec' });
+    await exporter.shutdown();
+    const [span] = spansOf(received);
+    expect(span).toMatchObject({ name, status: { code: 2, message: 'échec' } });
+    expect(attrs(span!.attributes)).toEqual({ 'db.query.text': name });
+    expect(attrs(received[0]!.body.resourceSpans[0]!.resource.attributes)['service.name']).toBe('café');
+    expect(spanJson({ ...record(name), attributes: { q: name } })).toMatch(/^[\x00-\x7f]*$/);
   });
 
   it('writes times as nanoseconds, exact to the microsecond', () => {

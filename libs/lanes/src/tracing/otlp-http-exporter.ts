@@ -51,15 +51,15 @@ class Batch {
   }
 
   add(json: string, reserve: number): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const needed = this.used + 1 + json.length * 3 + reserve;
+    const needed = this.used + 1 + json.length + reserve;
     if (needed > this.buffer.length) {
       const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
       this.buffer.copy(grown, 0, 0, this.used);
       this.buffer = grown;
     }
     if (this.count++) this.buffer[this.used++] = 0x2c; // ','
-    this.used += this.buffer.write(json, this.used, 'utf8');
+    // ASCII only (see ascii()): written a byte per character, without UTF-8's per-character encoding.
+    this.used += this.buffer.write(json, this.used, 'latin1');
   }
 
   /** The request body: what was written, closed by `suffix` (room for which each add kept). */
@@ -90,7 +90,7 @@ export class OtlpHttpExporter {
     this.settings = settingsOf(options.env);
     const { url, tls } = this.settings;
     this.agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 2, ...tls }) : new http.Agent({ keepAlive: true, maxSockets: 2 });
-    const scope = `{"name":${JSON.stringify(options.scope.name)}${options.scope.version ? `,"version":${JSON.stringify(options.scope.version)}` : ''}}`;
+    const scope = `{"name":${ascii(options.scope.name)}${options.scope.version ? `,"version":${ascii(options.scope.version)}` : ''}}`;
     this.prefix = Buffer.from(`{"resourceSpans":[{"resource":{"attributes":${attributesJson(options.resource)}},"scopeSpans":[{"scope":${scope},"spans":[`);
     this.suffix = Buffer.from(']}]}]}');
   }
@@ -217,24 +217,24 @@ export function spanJson(span: SpanRecord): string {
   let json =
     `{"traceId":"${span.traceId}","spanId":"${span.spanId}"` +
     (span.parentSpanId ? `,"parentSpanId":"${span.parentSpanId}"` : '') +
-    (span.traceState ? `,"traceState":${JSON.stringify(span.traceState)}` : '') +
-    `,"name":${JSON.stringify(span.name)},"kind":${span.kind + 1},"startTimeUnixNano":"${unixNano(span.startMs)}","endTimeUnixNano":"${unixNano(span.endMs)}"` +
+    (span.traceState ? `,"traceState":${ascii(span.traceState)}` : '') +
+    `,"name":${ascii(span.name)},"kind":${span.kind + 1},"startTimeUnixNano":"${unixNano(span.startMs)}","endTimeUnixNano":"${unixNano(span.endMs)}"` +
     `,"attributes":${attributesJson(span.attributes)}`;
   if (span.events?.length) {
     json += ',"events":[';
     span.events.forEach((e, i) => {
-      json += `${i ? ',' : ''}{"timeUnixNano":"${unixNano(e.time)}","name":${JSON.stringify(e.name)},"attributes":${attributesJson(e.attributes ?? {})}}`;
+      json += `${i ? ',' : ''}{"timeUnixNano":"${unixNano(e.time)}","name":${ascii(e.name)},"attributes":${attributesJson(e.attributes ?? {})}}`;
     });
     json += ']';
   }
   if (span.links?.length) {
     json += ',"links":[';
     span.links.forEach((l, i) => {
-      json += `${i ? ',' : ''}{"traceId":"${l.traceId}","spanId":"${l.spanId}"${l.traceState ? `,"traceState":${JSON.stringify(l.traceState)}` : ''},"attributes":${attributesJson(l.attributes ?? {})}}`;
+      json += `${i ? ',' : ''}{"traceId":"${l.traceId}","spanId":"${l.spanId}"${l.traceState ? `,"traceState":${ascii(l.traceState)}` : ''},"attributes":${attributesJson(l.attributes ?? {})}}`;
     });
     json += ']';
   }
-  if (span.status) json += `,"status":{"code":${span.status}${span.statusMessage ? `,"message":${JSON.stringify(span.statusMessage)}` : ''}}`;
+  if (span.status) json += `,"status":{"code":${span.status}${span.statusMessage ? `,"message":${ascii(span.statusMessage)}` : ''}}`;
   return json + '}';
 }
 
@@ -253,7 +253,7 @@ function attributesJson(attributes: Record<string, AttributeValue | undefined>):
     if (values === undefined && !attributeJson.has(key) && attributeJson.size < 1000) attributeJson.set(key, (values = new Map()));
     let one = values?.get(value);
     if (one === undefined) {
-      one = `{"key":${JSON.stringify(key)},"value":${anyValueJson(value)}}`;
+      one = `{"key":${ascii(key)},"value":${anyValueJson(value)}}`;
       if (values && typeof value !== 'object') {
         if (values.size < VALUES_PER_KEY) values.set(value, one);
         else attributeJson.set(key, undefined);
@@ -267,16 +267,28 @@ function attributesJson(attributes: Record<string, AttributeValue | undefined>):
 function anyValueJson(value: AttributeValue | null | undefined): string {
   switch (typeof value) {
     case 'string':
-      return `{"stringValue":${JSON.stringify(value)}}`;
+      return `{"stringValue":${ascii(value)}}`;
     case 'number':
       if (Number.isInteger(value)) return `{"intValue":${value}}`;
-      return `{"doubleValue":${Number.isFinite(value) ? value : JSON.stringify(String(value))}}`;
+      return `{"doubleValue":${Number.isFinite(value) ? value : ascii(String(value))}}`;
     case 'boolean':
       return `{"boolValue":${value}}`;
     default:
       if (Array.isArray(value)) return `{"arrayValue":{"values":[${value.map((v) => (v === null || v === undefined ? '{}' : anyValueJson(v))).join(',')}]}}`;
       return '{}';
   }
+}
+
+const NON_ASCII = /[\u0080-\uffff]/;
+const NON_ASCII_ALL = /[\u0080-\uffff]/g;
+
+/**
+ * A string as a JSON string of ASCII characters only: what JSON.stringify writes, with anything past
+ * ASCII as a \u escape (a surrogate pair as two), so that a batch is written a byte per character.
+ */
+function ascii(value: string): string {
+  const json = JSON.stringify(value);
+  return NON_ASCII.test(json) ? json.replace(NON_ASCII_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : json;
 }
 
 /**
