@@ -1,3 +1,4 @@
+export { carryOverLegacyQueues, legacyLaneQueueName, legacyScheduleKeys, watchLegacyQueues, type CarryOverOptions, type LaneCarryOver } from './legacy-queues';
 export { DEFAULT_QUEUE_PREFIX, idempotencyKey, laneQueueName, rateLimitKey, replyChannel, scheduleKeys, scheduleSchedulerId } from './queue-keys';
 export { createRedis, redisSettingsOf, type CreateRedisOptions, type RedisClient } from './create-redis';
 export { DEFAULT_REDIS_URL, redisSettingsFromEnv, redisVariable, type RedisNode, type RedisSettings, type WaitReplicas } from './redis-settings';

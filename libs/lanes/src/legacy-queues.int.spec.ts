@@ -20,7 +20,7 @@ describe('carry-over of the old-named lane queues against real Redis', () => {
     await Promise.all([redis.quit(), other.quit()]);
   });
 
-  it('moves waiting, prioritized, delayed, retrying and failed jobs once, even from two servers at once, and drops the old schedulers', async () => {
+  it('moves waiting, prioritized, delayed, retrying, stalled and failed jobs once, even from two servers at once, and drops the old schedulers', async () => {
     // A failed job (dead letter) and one failed once, in its backoff: made by a worker of the old version.
     await old.add('svc', { n: 'f1' }, { jobId: 'f1', attempts: 1 });
     await old.add('svc', { n: 'r1' }, { jobId: 'r1', attempts: 3, backoff: { type: 'fixed', delay: 300 } });
@@ -38,6 +38,14 @@ describe('carry-over of the old-named lane queues against real Redis', () => {
     await oldWorker.disconnect();
     const waiting = ['w1', 'w2', 'w3'];
     for (const id of waiting) await old.add('svc', { n: id }, { jobId: id, attempts: 2 });
+    // Active on an old server: one whose lock is held (running there: left alone), one whose lock expired
+    // (the server died; nothing on the old queue would put it back).
+    for (const id of ['a1', 's1']) {
+      await old.add('svc', { n: id }, { jobId: id });
+      await redis.lrem(old.keys.wait!, 0, id);
+      await redis.lpush(old.keys.active!, id);
+    }
+    await redis.set(`${old.toKey('a1')}:lock`, 'old-server-token', 'PX', 10_000);
     await old.add('svc', { n: 'p1' }, { jobId: 'p1', priority: 1 });
     await old.add('svc', { n: 'p2' }, { jobId: 'p2', priority: 2 });
     await old.add('svc', { n: 'd1' }, { jobId: 'd1', delay: 400 });
@@ -48,7 +56,7 @@ describe('carry-over of the old-named lane queues against real Redis', () => {
     await redis.hset(legacyRuns.run, 'repeat:schedule.s:1000', '{"outcome":"ok"}');
     const oldD1 = (await old.getJob('d1'))!;
     const oldR1 = (await old.getJob('r1'))!;
-    expect(await old.getJobCounts('wait', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 3, prioritized: 2, delayed: 3 + 1, failed: 1 });
+    expect(await old.getJobCounts('wait', 'active', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 3, active: 2, prioritized: 2, delayed: 3 + 1, failed: 1 });
 
     const lines: object[] = [];
     const logger = { info: (fields: object) => lines.push(fields) };
@@ -60,20 +68,22 @@ describe('carry-over of the old-named lane queues against real Redis', () => {
     const tookMs = performance.now() - started;
     const runs = [...a!, ...b!];
     // One of the two held the lane; together they carried each job once.
-    expect(runs.reduce((n, r) => n + r.carried, 0)).toBe(8);
+    expect(runs.reduce((n, r) => n + r.carried, 0)).toBe(9);
     expect(runs.reduce((n, r) => n + r.failedMoved, 0)).toBe(1);
     expect(runs.reduce((n, r) => n + r.schedulersRemoved, 0)).toBe(1);
     expect(runs.reduce((n, r) => n + r.historiesRenamed, 0)).toBe(1);
-    expect(lines).toEqual([expect.objectContaining({ lane: 'network', carried: 8, failedMoved: 1, from: 'c.network', to: '{c.network}' })]);
+    expect(lines).toEqual([expect.objectContaining({ lane: 'network', carried: 9, failedMoved: 1, from: 'c.network', to: '{c.network}' })]);
     expect(tookMs).toBeLessThan(2000);
 
-    // Old queue: nothing left in any state but the scheduler's dropped tick, gone too.
-    expect(await old.getJobCounts('wait', 'paused', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 0, paused: 0, prioritized: 0, delayed: 0, failed: 0 });
+    // Old queue: nothing left but the job running on an old server (the scheduler's tick is dropped).
+    expect(await old.getJobCounts('wait', 'active', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 0, active: 1, prioritized: 0, delayed: 0, failed: 0 });
+    expect((await old.getJob('a1'))?.data).toEqual({ n: 'a1' });
+    expect(await fresh.getJob('a1')).toBeUndefined();
     expect(await old.getJobSchedulers(0, -1)).toEqual([]);
     expect(await old.getJob('w1')).toBeUndefined();
     // New queue: each job once, with its data; the tick is not carried (the new scheduler makes its own).
-    expect(await fresh.getJobCounts('wait', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 3, prioritized: 2, delayed: 3, failed: 1 });
-    for (const id of [...waiting, 'p1', 'p2', 'd1', 'd2', 'r1', 'f1']) expect((await fresh.getJob(id))?.data).toEqual({ n: id });
+    expect(await fresh.getJobCounts('wait', 'prioritized', 'delayed', 'failed')).toEqual({ wait: 4, prioritized: 2, delayed: 3, failed: 1 });
+    for (const id of [...waiting, 's1', 'p1', 'p2', 'd1', 'd2', 'r1', 'f1']) expect((await fresh.getJob(id))?.data).toEqual({ n: id });
     expect((await fresh.getJobs(['delayed'])).map((j) => j.id).sort()).toEqual(['d1', 'd2', 'r1']);
     const d1 = (await fresh.getJob('d1'))!;
     // Due when it was due, created when it was created.
@@ -89,7 +99,9 @@ describe('carry-over of the old-named lane queues against real Redis', () => {
     expect(await redis.zrange(newRuns.runs, 0, -1)).toEqual(['repeat:schedule.s:1000']);
     expect(await redis.exists(legacyRuns.runs, legacyRuns.run)).toBe(0);
 
-    // Nothing left to carry: no work, no line.
+    // Nothing more to carry while the old server runs its job: no line; once it is done, not even a look.
+    expect((await carryOverLegacyQueues({ redis, prefix, cluster: 'c', logger })).map((r) => r.carried)).toEqual([0]);
+    await redis.del(old.keys.active!);
     expect(await carryOverLegacyQueues({ redis, prefix, cluster: 'c', logger })).toEqual([]);
     expect(lines).toHaveLength(1);
 
@@ -102,11 +114,11 @@ describe('carry-over of the old-named lane queues against real Redis', () => {
       },
       { connection: redis.duplicate(), prefix },
     );
-    await waitFor(() => ran.length >= 8);
+    await waitFor(() => ran.length >= 9);
     await new Promise((r) => setTimeout(r, 100));
     await worker.close();
     await worker.disconnect();
-    expect(ran.sort()).toEqual(['d1', 'd2', 'p1', 'p2', 'r1', 'w1', 'w2', 'w3']);
+    expect(ran.sort()).toEqual(['d1', 'd2', 'p1', 'p2', 'r1', 's1', 'w1', 'w2', 'w3']);
   }, 5000);
 });
 

@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import type { ServiceLane } from '@laneway/sdk';
@@ -14,7 +14,9 @@ import { laneQueueName, scheduleKeys, scheduleSchedulerId } from './queue-keys';
 // attempts they already made are taken off `attempts` (the new job starts at attempt 1, so a job never
 // runs more often than its policy allows). Failed jobs (the dead letters) are moved as they are, still
 // failed, with their reason and attempts: their hash is renamed and they join the new failed set.
-// Active jobs belong to a server of the old version still running and are left to it; completed jobs
+// Active jobs whose lock is held run on a server of the old version and are left to it (a later round
+// carries whatever it retries); an active job whose lock expired stalled on a server that died, and is
+// carried like a waiting one, since no worker is left on the old queue to put it back. Completed jobs
 // are left. The old queue's job schedulers are removed with their next tick (the control plane made
 // new ones on the new queues, which run the next tick), and their run history is renamed.
 
@@ -60,6 +62,28 @@ export interface CarryOverOptions {
 }
 
 /**
+ * Carries over now and then every `everyMs` (an old server still running may finish, retry or drop
+ * jobs after this one started); a failed round is logged and tried again next time. Returns the stop,
+ * which waits for a round under way.
+ */
+export function watchLegacyQueues(
+  options: CarryOverOptions & { logger: { info(fields: object, message: string): void; warn(fields: object, message: string): void } },
+  everyMs = 60_000,
+): () => Promise<void> {
+  let round: Promise<unknown> = Promise.resolve();
+  const carry = () => {
+    round = round.then(() => carryOverLegacyQueues(options)).catch((err: unknown) => options.logger.warn({ err }, 'carrying jobs over from the old-named lane queues failed; retried later'));
+  };
+  carry();
+  const timer = setInterval(carry, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await round;
+  };
+}
+
+/**
  * Carries the jobs of the cluster's old-named lane queues (before commit b5b940a) into the new ones;
  * see the top of this file. Cheap when there is nothing: one EXISTS per lane. Idempotent and safe to
  * run from several servers at once: one holds a lane at a time, each job is taken from its old state
@@ -89,7 +113,7 @@ async function carryOverLane(options: CarryOverOptions, lane: ServiceLane): Prom
   const oldName = legacyLaneQueueName(cluster, lane);
   const oldKey = (suffix: string) => `${prefix}:${oldName}:${suffix}`;
   // Empty lists and sets do not exist in Redis: nothing to carry unless one of these does.
-  const states = ['wait', 'paused', 'prioritized', 'delayed', 'failed', 'repeat', 'carrying'].map(oldKey);
+  const states = ['wait', 'paused', 'prioritized', 'delayed', 'active', 'failed', 'repeat', 'carrying'].map(oldKey);
   if ((await redis.exists(...states)) === 0) return undefined;
 
   const lockKey = oldKey('carry-over');
@@ -108,15 +132,16 @@ async function carryOverLane(options: CarryOverOptions, lane: ServiceLane): Prom
     }
     // Jobs a carry-over took and did not add (it stopped half-way) first.
     result.carried += await addClaimed(redis, old, fresh, oldKey('carrying'));
-    for (const state of ['wait', 'paused', 'prioritized', 'delayed'] as const) {
+    for (const state of ['active', 'wait', 'paused', 'prioritized', 'delayed'] as const) {
       for (;;) {
         // A list's oldest job is at its tail: carried first, it stays first in the new queue.
-        const ids = state === 'wait' || state === 'paused' ? (await redis.lrange(oldKey(state), -PAGE, -1)).reverse() : await redis.zrange(oldKey(state), 0, PAGE - 1);
+        const ids = state === 'wait' || state === 'paused' || state === 'active' ? (await redis.lrange(oldKey(state), -PAGE, -1)).reverse() : await redis.zrange(oldKey(state), 0, PAGE - 1);
         if (!ids.length) break;
         let claimed = 0;
         for (const id of ids) {
           const kind = state !== 'delayed' ? '' : id.startsWith('repeat:') ? 'tick' : 'delayed';
-          claimed += Number(await redis.eval(CLAIM, 2, oldKey(state), oldKey('carrying'), id, state === 'wait' || state === 'paused' ? 'list' : 'zset', kind));
+          const list = state === 'wait' || state === 'paused' || state === 'active';
+          claimed += Number(await redis.eval(CLAIM, 3, oldKey(state), oldKey('carrying'), `${old.toKey(id)}:lock`, id, list ? 'list' : 'zset', kind));
         }
         result.carried += await addClaimed(redis, old, fresh, oldKey('carrying'));
         // Nothing taken from a whole page: an old server is taking them as fast; the next start carries the rest.
@@ -149,7 +174,7 @@ async function addClaimed(redis: RedisClient, old: Queue, fresh: Queue, carrying
     const job = await old.getJob(id);
     // A scheduler's tick (delayed, marked 'tick'): its new scheduler makes its own; dropped.
     if (job && score !== 'tick') {
-      const { repeat: _repeat, jobId: _jobId, delay: _delay, timestamp: _timestamp, ...opts } = job.opts;
+      const { repeat: _repeat, jobId: _jobId, delay: _delay, timestamp: _timestamp, ...opts } = job.opts as JobsOptions & { repeat?: unknown };
       const due = score ? Math.floor(Number(score) / 0x1000) : 0;
       const attempts = opts.attempts === undefined ? undefined : Math.max(1, opts.attempts - job.attemptsMade);
       // BullMQ makes a job due at timestamp + delay: the old due time is kept.
@@ -171,8 +196,12 @@ async function renameHistory(redis: RedisClient, prefix: string, cluster: string
 }
 
 // Takes a job out of its old state (atomically, so an old server's worker cannot take it too) into the
-// `carrying` hash, with its delayed score (its due time), or 'tick' for a scheduler's next tick. Returns 1 when taken, 0 when gone already.
+// `carrying` hash, with its delayed score (its due time), or 'tick' for a scheduler's next tick. Returns
+// 1 when taken, 0 when gone already or locked: an active job whose lock is held runs on an old server;
+// one whose lock expired stalled there (the server died) and, with no worker left on the old queue to
+// put it back, is carried like a waiting one.
 const CLAIM = `
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local score = ''
 if ARGV[2] == 'list' then
   if redis.call('LREM', KEYS[1], 0, ARGV[1]) == 0 then return 0 end

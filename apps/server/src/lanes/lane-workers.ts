@@ -1,5 +1,5 @@
 import { WaitingError, Worker } from 'bullmq';
-import { laneQueueName, ReplyPublisher, tracing, type InvocationJob, type RedisClient } from '@laneway/lanes';
+import { laneQueueName, ReplyPublisher, tracing, watchLegacyQueues, type InvocationJob, type RedisClient } from '@laneway/lanes';
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { asyncFailure } from './async-failure';
@@ -51,6 +51,7 @@ export class LaneWorkers {
   private boostTimer: NodeJS.Timeout | undefined;
   private networkActive = 0;
   private networkPeak = 0;
+  private stopLegacyWatch: (() => Promise<void>) | undefined;
 
   constructor(private readonly options: LaneWorkersOptions) {
     this.replies = new ReplyPublisher(options.publisher);
@@ -96,6 +97,8 @@ export class LaneWorkers {
       this.boostTimer.unref();
     }
     if (!this.drained) this.run();
+    // Jobs still queued under the lane queues' names before b5b940a are carried into these queues.
+    this.stopLegacyWatch = watchLegacyQueues({ redis: this.options.publisher, prefix: this.options.prefix, cluster: this.options.cluster, logger: this.options.logger });
   }
 
   /** Network-lane fetchers running now: the extra ones run only while the lane is busy. */
@@ -144,7 +147,7 @@ export class LaneWorkers {
    * off that way keep their lock until it expires and are then taken over by another server.
    */
   async close(timeoutMs = Infinity): Promise<{ finished: boolean }> {
-    const graceful = Promise.all(this.workers.map((w) => w.close())).then(() => true);
+    const graceful = Promise.all([...this.workers.map((w) => w.close()), this.stopLegacyWatch?.()]).then(() => true);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<boolean>((resolve) => {
       if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(false), timeoutMs);
