@@ -2,7 +2,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { carryOverLegacyQueues, legacyLaneQueueName, legacyScheduleKeys } from './legacy-queues';
+import { carryOverLegacyQueues, legacyLaneQueueName, legacyScheduleKeys, watchLegacyQueues } from './legacy-queues';
 import { laneQueueName, scheduleKeys } from './queue-keys';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -120,6 +120,19 @@ describe('carry-over of the old-named lane queues against real Redis', () => {
     await worker.disconnect();
     expect(ran.sort()).toEqual(['d1', 'd2', 'p1', 'p2', 'r1', 's1', 'w1', 'w2', 'w3']);
   }, 5000);
+
+  it('keeps carrying while it runs: a job an old server queues later is carried by the next round', async () => {
+    const warnings: object[] = [];
+    const stop = watchLegacyQueues({ redis, prefix, cluster: 'c', logger: { info: () => undefined, warn: (fields) => warnings.push(fields) } }, 50);
+    await new Promise((r) => setTimeout(r, 20));
+    await old.add('svc', { n: 'late' }, { jobId: 'late' });
+    const until = Date.now() + 2000;
+    while (!(await fresh.getJob('late')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await stop();
+    expect((await fresh.getJob('late'))?.data).toEqual({ n: 'late' });
+    expect(await old.getJob('late')).toBeUndefined();
+    expect(warnings).toEqual([]);
+  });
 });
 
 async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
