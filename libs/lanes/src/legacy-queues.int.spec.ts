@@ -133,6 +133,17 @@ describe('carry-over of the old-named lane queues against real Redis', () => {
     expect(await old.getJob('late')).toBeUndefined();
     expect(warnings).toEqual([]);
   });
+
+  it('leaves a failed job whose id the new queue holds too, and says so', async () => {
+    await fresh.add('svc', { n: 'new' }, { jobId: 'clash' });
+    await old.add('svc', { n: 'old' }, { jobId: 'clash' });
+    await redis.lrem(old.keys.wait!, 0, 'clash');
+    await redis.zadd(old.keys.failed!, Date.now(), 'clash');
+    const [result] = await carryOverLegacyQueues({ redis, prefix, cluster: 'c' });
+    expect(result).toMatchObject({ lane: 'network', carried: 0, failedMoved: 0, failedLeft: 1 });
+    expect((await fresh.getJob('clash'))?.data).toEqual({ n: 'new' });
+    expect((await old.getJob('clash'))?.data).toEqual({ n: 'old' });
+  });
 });
 
 async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {

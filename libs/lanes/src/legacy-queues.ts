@@ -98,7 +98,8 @@ export async function carryOverLegacyQueues(options: CarryOverOptions): Promise<
     const result = await carryOverLane(options, lane);
     if (!result) continue;
     done.push(result);
-    if (result.carried || result.failedMoved || result.failedLeft || result.schedulersRemoved || result.historiesRenamed) {
+    // Failed jobs left behind (an id the new queue holds too) alone do not repeat the line every round.
+    if (result.carried || result.failedMoved || result.schedulersRemoved || result.historiesRenamed) {
       options.logger?.info(
         { ...result, cluster: options.cluster, from: legacyLaneQueueName(options.cluster, lane), to: laneQueueName(options.cluster, lane) },
         'carried jobs over from the old-named lane queue',
@@ -134,8 +135,14 @@ async function carryOverLane(options: CarryOverOptions, lane: ServiceLane): Prom
     result.carried += await addClaimed(redis, old, fresh, oldKey('carrying'));
     for (const state of ['active', 'wait', 'paused', 'prioritized', 'delayed'] as const) {
       for (;;) {
-        // A list's oldest job is at its tail: carried first, it stays first in the new queue.
-        const ids = state === 'wait' || state === 'paused' || state === 'active' ? (await redis.lrange(oldKey(state), -PAGE, -1)).reverse() : await redis.zrange(oldKey(state), 0, PAGE - 1);
+        // A list's oldest job is at its tail: carried first, it stays first in the new queue. Active jobs
+        // (as many as the old servers run at once) are looked at in one pass: most are locked and stay.
+        const ids =
+          state === 'active'
+            ? await redis.lrange(oldKey(state), 0, -1)
+            : state === 'wait' || state === 'paused'
+              ? (await redis.lrange(oldKey(state), -PAGE, -1)).reverse()
+              : await redis.zrange(oldKey(state), 0, PAGE - 1);
         if (!ids.length) break;
         let claimed = 0;
         for (const id of ids) {
@@ -144,8 +151,8 @@ async function carryOverLane(options: CarryOverOptions, lane: ServiceLane): Prom
           claimed += Number(await redis.eval(CLAIM, 3, oldKey(state), oldKey('carrying'), `${old.toKey(id)}:lock`, id, list ? 'list' : 'zset', kind));
         }
         result.carried += await addClaimed(redis, old, fresh, oldKey('carrying'));
-        // Nothing taken from a whole page: an old server is taking them as fast; the next start carries the rest.
-        if (!claimed) break;
+        // Nothing taken from a whole page: an old server is taking them as fast; the next round carries the rest.
+        if (!claimed || state === 'active') break;
       }
     }
     for (;;) {
@@ -154,11 +161,11 @@ async function carryOverLane(options: CarryOverOptions, lane: ServiceLane): Prom
       for (const id of ids) {
         const outcome = Number(await redis.eval(MOVE_FAILED, 4, oldKey('failed'), fresh.keys.failed!, oldKey(id), fresh.toKey(id), id));
         if (outcome === 1) moved++;
-        if (outcome === -1) result.failedLeft++;
       }
       result.failedMoved += moved;
       if (!moved) break;
     }
+    result.failedLeft = await redis.zcard(oldKey('failed'));
   } finally {
     await redis.eval(RELEASE, 1, lockKey, token).catch(() => undefined);
     await Promise.all([old.close(), fresh.close()]);
