@@ -82,10 +82,11 @@ describe('two control planes sharing one PostgreSQL store', () => {
 
   it('pushes a deploy made through one control plane to the servers of the other, both ways', async () => {
     const first = await apis[0]!.deploy(cluster, [{ path: 'twocp/value.js', content: version('v1') }], WaitFor.WAIT_FOR_NONE);
-    // The second control plane's server converges without reconnecting.
+    // The second control plane's server converges without reconnecting (and the first's, which
+    // invokes may reach before it applied: the deploy did not wait).
     await eventually(
       () => apis[1]!.deploymentStatus(cluster),
-      (st) => st.servers.some((s) => s.server === 's2' && s.appliedRevision === first.revision),
+      (st) => ['s1', 's2'].every((name) => st.servers.some((s) => s.server === name && s.appliedRevision === first.revision)),
       10_000,
     );
     await eventually(() => valuesByServer(apis[1]!), (m) => m.get('s1') === 'v1' && m.get('s2') === 'v1', 10_000);
@@ -94,7 +95,7 @@ describe('two control planes sharing one PostgreSQL store', () => {
     expect(second.revision).toBe(first.revision + 1);
     await eventually(
       () => apis[0]!.deploymentStatus(cluster),
-      (st) => st.servers.some((s) => s.server === 's1' && s.appliedRevision === second.revision),
+      (st) => ['s1', 's2'].every((name) => st.servers.some((s) => s.server === name && s.appliedRevision === second.revision)),
       10_000,
     );
     const values = await eventually(() => valuesByServer(apis[0]!), (m) => m.get('s1') === 'v2' && m.get('s2') === 'v2', 10_000);
