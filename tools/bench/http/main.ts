@@ -8,7 +8,7 @@
 // same channel on a second replica with LANEWAY_METRICS=off is loaded beside the others, so that the
 // server CPU per request with metrics on (the default) against off gives the cost of the metrics; and
 // on a third replica with tracing at 100% sampling, exporting over OTLP/HTTP to a receiver this
-// process runs, against the first (tracing off) for the cost of the traces.
+// process runs, against a fourth started the same way with tracing off, for the cost of the traces.
 //   npm run bench -- http [--smoke] [--tracing [--rate=R]] [--runs=N]
 // --tracing loads only the channel with tracing off, at 100% and at 0% sampling (the floor: the spans
 // made but none recorded or exported), and no peers, metrics-off replica or fixed-rate runs: the
@@ -75,8 +75,10 @@ export const burn = defineService({
 `;
 
 type Measured = LoadResult & { cpuJobsPerS?: number; cpuUsPerRequest?: number };
-type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced' | 'unsampled';
-const TARGETS: readonly Target[] = tracingOnly ? ['laneway', 'traced', 'unsampled'] : ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced'];
+type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced' | 'untraced' | 'unsampled';
+const TARGETS: readonly Target[] = tracingOnly
+  ? ['laneway', 'traced', 'untraced', 'unsampled']
+  : ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced', 'untraced'];
 const LABEL: Record<Target, string> = {
   bare: 'bare node:http (the ceiling)',
   fastify: 'fastify 5.12 alone (reference)',
@@ -84,6 +86,7 @@ const LABEL: Record<Target, string> = {
   laneway: 'Laneway channel',
   metricsOff: 'Laneway channel, LANEWAY_METRICS=off',
   traced: 'Laneway channel, traces at 100% (OTLP)',
+  untraced: 'Laneway channel, tracing off, started as the traced one',
   unsampled: 'Laneway channel, tracing on, 0% sampled',
 };
 /** The most server CPU per request that metrics on may cost against off: 5% more. */
@@ -202,7 +205,7 @@ function loadRunner(child: ChildProcess): (request: LoadRequest) => Promise<Load
 }
 
 function headersOf(target: Target): Record<string, string> {
-  return target === 'laneway' || target === 'metricsOff' || target === 'traced' || target === 'unsampled' ? KEY_HEADERS : {};
+  return target === 'bare' || target === 'fastify' || target === 'moleculer' ? {} : KEY_HEADERS;
 }
 
 async function checkAnswer(target: Target, url: string): Promise<void> {
@@ -219,6 +222,7 @@ async function main(): Promise<void> {
   let metricsOff: AppProcess | undefined;
   let traced: AppProcess | undefined;
   let unsampled: AppProcess | undefined;
+  let untraced: AppProcess | undefined;
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
   let client: LaneClient | undefined;
   try {
@@ -271,9 +275,12 @@ async function main(): Promise<void> {
     // The same channel on a replica with tracing on, every request sampled, exporting to a receiver in
     // this process; its own cluster too, metrics on as on the first replica (the difference is tracing alone).
     receiver = await startOtlpReceiver();
-    /** The same channel on a replica of its own cluster with tracing on, exporting to the receiver, sampling with `sampler`. */
+    /**
+     * The same channel on a replica of its own cluster with tracing on, exporting to the receiver,
+     * sampling with `sampler`; without a sampler, tracing off (the traced replica's baseline).
+     */
     const cpAddress = bench.cp.address;
-    const tracedReplica = async (name: string, sampler: string): Promise<{ server: AppProcess; url: string }> => {
+    const tracedReplica = async (name: string, sampler: string | undefined): Promise<{ server: AppProcess; url: string }> => {
       const tracedCluster = `${cluster}-${name}`;
       await api.createCluster(tracedCluster);
       const tracedPort = await freePort();
@@ -285,8 +292,7 @@ async function main(): Promise<void> {
         LANEWAY_JOIN_TOKEN: await api.joinToken(tracedCluster),
         LANEWAY_HTTP_ADDR: `127.0.0.1:${tracedPort}`,
         LANEWAY_CPU_THREADS: String(CPU_THREADS),
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver!.port}`,
-        OTEL_TRACES_SAMPLER: sampler,
+        ...(sampler ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver!.port}`, OTEL_TRACES_SAMPLER: sampler } : {}),
         // Room for every span while an export is in flight (one batch is sent at a time; what
         // overflows the queue, 2048 by default, is dropped): a dropped span would cost less than a sent one.
         OTEL_BSP_MAX_QUEUE_SIZE: '65536',
@@ -300,6 +306,13 @@ async function main(): Promise<void> {
     traced = replica.server;
     urls.traced = replica.url;
     pids.traced = traced.child.pid;
+    // Tracing off on a replica started as the traced one: the traced replica's baseline. Measured on
+    // this machine, replicas started this way used 1.2-1.3x the server CPU per request of the first
+    // cluster's own replica under wrk, tracing off in both: against that one, tracing would carry it.
+    const twin = await tracedReplica('untraced', undefined);
+    untraced = twin.server;
+    urls.untraced = twin.url;
+    pids.untraced = untraced.child.pid;
     if (TARGETS.includes('unsampled')) {
       const floor = await tracedReplica('unsampled', 'always_off');
       unsampled = floor.server;
@@ -393,6 +406,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       metricsOff: [],
       traced: [],
       unsampled: [],
+      untraced: [],
       idle: [],
       loaded: [],
       idleBurst: [],
@@ -440,21 +454,28 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     // different runs would carry that drift.
     const perRun = (a: keyof typeof results, b: keyof typeof results, field: keyof LoadResult): number =>
       median(results[a].map((r, n) => (r[field] as number) / ((results[b][n]![field] as number) || Number.NaN)));
-    // Server CPU per request with tracing at 100% against tracing off (the first replica), per run.
-    const tracingRuns = results.traced.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.laneway[n]!.cpuUsPerRequest ?? Number.NaN));
+    /** Server CPU per request of `a` against `b`, per run. */
+    const cpuRuns = (a: Target, b: Target): number[] => results[a].map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results[b][n]!.cpuUsPerRequest ?? Number.NaN));
+    // Server CPU per request with tracing at 100% against tracing off on a replica started the same way, per run.
+    const tracingRuns = cpuRuns('traced', 'untraced');
     const tracingOverhead = median(tracingRuns);
+    // The same against the first replica, and that replica against the traced one's twin (tracing off in both).
+    const tracingVsFirst = median(cpuRuns('traced', 'laneway'));
+    const twinRuns = cpuRuns('untraced', 'laneway');
     // Spans the receiver got for the measured runs (the batch processor's last one may still be on its way).
     await new Promise((r) => setTimeout(r, 5500));
     const exportedShare = tracedRequests ? (receiver.spans() - spansBefore) / tracedRequests : Number.NaN;
     const reportTracing = (): void => {
+      report(LABEL.untraced, rps.untraced, 'req/s', undefined, `(p99 ${round(p99.untraced)} ms${cpuNote('untraced')}; runs ${runsOf('untraced')}${failures('untraced')})`);
+      report('  its server CPU/request / the first replica\'s', median(twinRuns), 'x', undefined, `(tracing off in both; median of runs ${twinRuns.map((r) => round(r, 3)).join(', ')})`);
       report(LABEL.traced, rps.traced, 'req/s', undefined, `(p99 ${round(p99.traced)} ms${cpuNote('traced')}; runs ${runsOf('traced')}${failures('traced')})`);
       report(
         'tracing_overhead: server CPU/request 100% / off',
         tracingOverhead,
         'x',
         { op: '<', value: TRACING_OVERHEAD_TARGET },
-        `(median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.traced)} against ${round(cpuUs.laneway)} µs/request from the medians; ` +
-          `the receiver got ${round(exportedShare, 3)} spans per measured request)`,
+        `(against the replica started as it was; median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.traced)} against ${round(cpuUs.untraced)} µs/request from the medians; ` +
+          `${round(tracingVsFirst, 3)}x against the first replica; the receiver got ${round(exportedShare, 3)} spans per measured request)`,
       );
     };
     if (tracingOnly) {
@@ -466,7 +487,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       report(LABEL.laneway, rps.laneway, 'req/s', undefined, `(p99 ${round(p99.laneway)} ms${cpuNote('laneway')}; runs ${runsOf('laneway')}${failures('laneway')})`);
       reportTracing();
       // The floor: spans made (and their context passed on) but, sampled out, neither recorded nor exported.
-      const floorRuns = results.unsampled.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.laneway[n]!.cpuUsPerRequest ?? Number.NaN));
+      const floorRuns = cpuRuns('unsampled', 'untraced');
       report(LABEL.unsampled, rps.unsampled, 'req/s', undefined, `(p99 ${round(p99.unsampled)} ms${cpuNote('unsampled')}; runs ${runsOf('unsampled')}${failures('unsampled')})`);
       report('  floor: server CPU/request 0% sampled / off', median(floorRuns), 'x', undefined, `(median of runs ${floorRuns.map((r) => round(r, 3)).join(', ')})`);
       console.log(
@@ -478,9 +499,11 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
           rps: Math.round(rps.laneway),
           traced_rps: Math.round(rps.traced),
           rate: TRACING_RATE ?? null,
-          cpu_us_per_request: { laneway: round(cpuUs.laneway, 3), traced: round(cpuUs.traced, 3), unsampled: round(cpuUs.unsampled, 3) },
+          cpu_us_per_request: Object.fromEntries(TARGETS.map((t) => [t, round(cpuUs[t], 3)])),
           tracing_overhead: round(tracingOverhead, 3),
           tracing_overhead_runs: tracingRuns.map((r) => round(r, 3)),
+          tracing_overhead_vs_first: round(tracingVsFirst, 3),
+          untraced_vs_first: round(median(twinRuns), 3),
           unsampled_overhead: round(median(floorRuns), 3),
           traced_spans_per_request: round(exportedShare, 3),
         }),
@@ -585,6 +608,8 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         cpu_us_per_request: Object.fromEntries(TARGETS.map((t) => [t, round(cpuUs[t], 3)])),
         metrics_overhead: round(metricsOverhead, 3),
         tracing_overhead: round(tracingOverhead, 3),
+        tracing_overhead_vs_first: round(tracingVsFirst, 3),
+        untraced_vs_first: round(median(twinRuns), 3),
         traced_spans_per_request: round(exportedShare, 3),
         fastify_vs_moleculer: round(fastifyVsMoleculer, 3),
         cpu_loaded_vs_idle: round(loadedVsIdle, 3),
@@ -599,6 +624,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     await metricsOff?.stop();
     await traced?.stop();
     await unsampled?.stop();
+    await untraced?.stop();
     await receiver?.close();
     await bench?.stop();
   }
