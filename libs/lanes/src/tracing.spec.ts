@@ -235,7 +235,7 @@ describe('OtlpHttpExporter', () => {
     expect(span).toMatchObject({ name, status: { code: 2, message: 'échec' } });
     expect(attrs(span!.attributes)).toEqual({ 'db.query.text': name });
     expect(attrs(received[0]!.body.resourceSpans[0]!.resource.attributes)['service.name']).toBe('café');
-    expect(spanJson({ ...record(name), attributes: { q: name } })).toMatch(/^[\x00-\x7f]*$/);
+    expect(spanJson({ ...record(name), attributes: { q: name } })).toMatch(/^[ -~]*$/);
   });
 
   it('writes times as nanoseconds, exact to the microsecond', () => {
