@@ -59,4 +59,32 @@ describe('ScheduleQueues: what is in Redis compared with what a schedule calls f
     expect(await matches('report', cron, { ...invocation, lane: 'network', input: null })).toBe(false);
     expect(await names()).toEqual(new Set(['nightly']));
   });
+
+  it('on a hand-over, says a past-due tick still delayed does not run here (the removal took it) and one already queued does', async () => {
+    const { Queue } = await import('bullmq');
+    const { laneQueueName } = await import('./queue-keys');
+    const raw = new Queue(laneQueueName('h', 'network'), { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix });
+    try {
+      // No worker runs here, so nothing promotes the tick: past due, it is still delayed, as on a busy site.
+      const dueAt = Date.now() + 150;
+      await queues.upsert('h', 'late', { everyMs: 60_000 }, invocation, dueAt);
+      await new Promise((r) => setTimeout(r, 250));
+      const late = await queues.stopForHandOver('h', 'late');
+      expect(late).toEqual({ next: dueAt, nextRunsHere: false });
+      expect(await raw.getJob(`repeat:schedule.late:${dueAt}`)).toBeUndefined();
+
+      // Promoted to waiting before the hand-over: it stays and runs here.
+      const soonAt = Date.now() + 60_000;
+      await queues.upsert('h', 'queued', { everyMs: 60_000 }, invocation, soonAt);
+      await (await raw.getJob(`repeat:schedule.queued:${soonAt}`))!.promote();
+      const queued = await queues.stopForHandOver('h', 'queued');
+      expect(queued).toEqual({ next: soonAt, nextRunsHere: true });
+      expect(await (await raw.getJob(`repeat:schedule.queued:${soonAt}`))!.getState()).toBe('waiting');
+
+      expect(await queues.stopForHandOver('h', 'none')).toEqual({ next: undefined, nextRunsHere: false });
+    } finally {
+      await raw.close();
+      await raw.disconnect();
+    }
+  });
 });

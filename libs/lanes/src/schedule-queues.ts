@@ -86,6 +86,31 @@ export class ScheduleQueues {
     for (const lane of LANES) await this.queue(cluster, lane).removeJobScheduler(id);
   }
 
+  /**
+   * Stops the schedule's ticks here for a planned switchover and says where they stand: `next`, the
+   * due time of the tick the scheduler had pending (undefined when none), and whether that tick still
+   * runs here. Removing a job scheduler takes its pending job with it while the job is still delayed,
+   * and on a busy site a tick can be past due and still delayed (not yet promoted): that tick then
+   * never runs here, and the new source must run it. A tick already promoted (waiting, active, done)
+   * stays and runs here.
+   */
+  async stopForHandOver(cluster: string, name: string): Promise<{ next: number | undefined; nextRunsHere: boolean }> {
+    const id = scheduleSchedulerId(name);
+    let found: { next: number; lane: ServiceLane } | undefined;
+    for (const lane of LANES) {
+      const scheduler = await this.queue(cluster, lane).getJobScheduler(id);
+      if (scheduler?.next !== undefined) {
+        found = { next: Number(scheduler.next), lane };
+        break;
+      }
+    }
+    await this.remove(cluster, name);
+    if (!found) return { next: undefined, nextRunsHere: false };
+    // The tick's job id is `repeat:<scheduler>:<due ms>` (see jobData).
+    const job = await this.queue(cluster, found.lane).getJob(`repeat:${id}:${found.next}`);
+    return { next: found.next, nextRunsHere: job !== undefined };
+  }
+
   /** Epoch ms of the next tick, or undefined when none is scheduled (paused). */
   async next(cluster: string, name: string): Promise<number | undefined> {
     const id = scheduleSchedulerId(name);

@@ -131,20 +131,20 @@ export class ScheduleCatalog {
   /**
    * Planned switchover, on the source (writes already refused): removes every active schedule's job
    * scheduler and answers, per schedule, the first tick this site will not run, so the new source
-   * continues the same ticks. A tick due before the removal ran here; an interval schedule's next one
-   * is one interval on; a cron schedule whose tick was already due has no cursor (the new source arms
-   * it afresh).
+   * continues the same ticks. A pending tick the removal took away (still delayed) is the first; a
+   * tick already queued runs here, and then an interval schedule's next one is one interval on, while
+   * a cron schedule has no cursor (the new source arms it afresh).
    */
   async handOver(cluster: string): Promise<{ name: string; nextDueMs: number }[]> {
     const { resources } = await this.resources.list(cluster);
     const out: { name: string; nextDueMs: number }[] = [];
     for (const { name, spec } of resources) {
       if (spec.paused) continue;
-      const next = await this.bullmq('read the next tick of', cluster, name, () => this.queues.next(cluster, name));
-      await this.bullmq('remove the job scheduler of', cluster, name, () => this.queues.remove(cluster, name));
+      const { next, nextRunsHere } = await this.bullmq('remove the job scheduler of', cluster, name, () => this.queues.stopForHandOver(cluster, name));
       const removedAt = Date.now();
       if (next === undefined) continue;
-      if (next > removedAt) out.push({ name, nextDueMs: next });
+      // A pending tick the removal took with it (still delayed, even if past due) is the new source's.
+      if (next > removedAt || !nextRunsHere) out.push({ name, nextDueMs: next });
       else if (spec.intervalMs) out.push({ name, nextDueMs: next + Math.ceil((removedAt - next + 1) / spec.intervalMs) * spec.intervalMs });
     }
     // Anything else (leftovers) goes the usual way: a handing-over source arms nothing.
