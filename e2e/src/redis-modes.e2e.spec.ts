@@ -268,11 +268,19 @@ describe('Redis Cluster and Sentinel: lanes, channels, schedules and async jobs 
     const { from, to } = await event();
     result.switchMs = Date.now() - started;
     phase = 'after';
-    await eventually(
-      async () => result.syncOkAfter,
-      (n) => n >= 20,
-      20_000,
-    );
+    try {
+      await eventually(
+        async () => result.syncOkAfter,
+        (n) => n >= 20,
+        30_000,
+      );
+    } catch (err) {
+      // Say what the calls met, so a failure here can be told apart (clients not moving, or a part down).
+      const seen = [...new Set(result.syncErrors.slice(-20))].join(' | ');
+      stop = true;
+      await Promise.allSettled(loops);
+      throw new Error(`${(err as Error).message}; ${from} -> ${to} after ${result.switchMs} ms; ${result.syncOkAfter} sync ok after; last sync errors: ${seen}`, { cause: err });
+    }
     stop = true;
     await Promise.all(loops);
     // Repeated with its key once Redis is back, a call the replica did not confirm is acknowledged.
