@@ -138,31 +138,8 @@ describe('README.md run section (laneway dev), run as written', () => {
     }
     // Its own data directory, gRPC port and Redis prefix, taken from the variables as the CLI beside it takes them.
     const grpc = `127.0.0.1:${await freePort()}`;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env['PATH'],
-      HOME: process.env['HOME'],
-      CI: 'true',
-      REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-      LANEWAY_DATA_DIR: dataDir,
-      LANEWAY_CONTROL_PLANE: grpc,
-      LANEWAY_QUEUE_PREFIX: prefix,
-      LANEWAY_CPU_THREADS: '1',
-    };
-    const outputs: string[] = [];
-    for (const block of blocks) {
-      if (block.until) {
-        const terminal = new Terminal(block, env);
-        terminals.push(terminal);
-        await terminal.ready(60_000);
-        continue;
-      }
-      const result = await run(block, env);
-      if (result.code !== 0) {
-        throw new Error(`README.md:${block.line}: the block exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
-      }
-      outputs.push(result.stdout);
-    }
-    const all = outputs.join('\n');
+    const env = readmeEnv(dataDir, grpc, prefix);
+    const all = await runBlocks(blocks, env, terminals, 60_000);
     expect(all).toContain('"greeting": "Hello, Ada!"');
     expect(all).toContain('"status":"serving"');
     const [terminal] = terminals.splice(0);
@@ -178,6 +155,42 @@ describe('README.md run section (laneway dev), run as written', () => {
     expect(terminal!.output.split('\n').filter((l) => /^\S+ +\| (\d\d:\d\d:\d\d )?(error|fatal) /.test(l))).toEqual([]);
   });
 });
+
+/** What each README test runs its blocks with: nothing of the caller's environment but PATH and HOME. */
+function readmeEnv(dataDir: string, grpc: string, prefix: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    CI: 'true',
+    REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    LANEWAY_DATA_DIR: dataDir,
+    LANEWAY_CONTROL_PLANE: grpc,
+    LANEWAY_QUEUE_PREFIX: prefix,
+    LANEWAY_CPU_THREADS: '1',
+  };
+}
+
+/**
+ * Runs a section's blocks in order: a terminal block is started (kept in `terminals`) and awaited
+ * until ready; any other must exit 0. Returns what the commands printed, joined.
+ */
+async function runBlocks(blocks: ReturnType<typeof sectionBlocks>, env: NodeJS.ProcessEnv, terminals: Terminal[], readyMs: number): Promise<string> {
+  const outputs: string[] = [];
+  for (const block of blocks) {
+    if (block.until) {
+      const terminal = new Terminal(block, env);
+      terminals.push(terminal);
+      await terminal.ready(readyMs);
+      continue;
+    }
+    const result = await run(block, env);
+    if (result.code !== 0) {
+      throw new Error(`README.md:${block.line}: the block exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+    }
+    outputs.push(result.stdout);
+  }
+  return outputs.join('\n');
+}
 
 function alive(pid: number): boolean {
   try {
@@ -216,32 +229,8 @@ describe('README.md quickstart, run as written', () => {
     // A fresh control plane of the test's own (its data directory, gRPC port and Redis prefix), so that
     // nothing of a developer's ./.laneway or running cluster is touched. CI=true: no colours, JSON logs.
     const grpc = `127.0.0.1:${await freePort()}`;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env['PATH'],
-      HOME: process.env['HOME'],
-      CI: 'true',
-      REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-      LANEWAY_DATA_DIR: dataDir,
-      LANEWAY_GRPC_ADDR: grpc,
-      LANEWAY_CONTROL_PLANE: grpc,
-      LANEWAY_QUEUE_PREFIX: prefix,
-      LANEWAY_CPU_THREADS: '1',
-    };
-    const outputs: string[] = [];
-    for (const block of blocks) {
-      if (block.until) {
-        const terminal = new Terminal(block, env);
-        terminals.push(terminal);
-        await terminal.ready(120_000);
-        continue;
-      }
-      const result = await run(block, env);
-      if (result.code !== 0) {
-        throw new Error(`README.md:${block.line}: the block exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
-      }
-      outputs.push(result.stdout);
-    }
-    const all = outputs.join('\n');
+    const env = { ...readmeEnv(dataDir, grpc, prefix), LANEWAY_GRPC_ADDR: grpc };
+    const all = await runBlocks(blocks, env, terminals, 120_000);
     // What the prose around the blocks promises, checked on what they printed.
     expect(all).toContain('"greeting": "Hello, Ada!"');
     expect(all).toMatch(/replica-1 +yes +no +127\.0\.0\.1:8080 /);
