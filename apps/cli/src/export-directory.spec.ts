@@ -98,6 +98,28 @@ describe('writeExport on real directories', () => {
     await expect(lstat(at('prod/gone'))).rejects.toThrow();
   });
 
+  it('leaves a file of a previous export that holds the same content as it is, and rewrites one that differs', async () => {
+    await put('prod/laneway.yaml', 'same\n');
+    await put('prod/crm/same.ts', 'export const x = 1;\n');
+    await put('prod/crm/longer.ts', 'old\n');
+    await put('prod/crm/shorter.ts', 'old and long\n');
+    await put('prod/crm/sized.ts', 'abc\n');
+    const before = await lstat(at('prod/crm/same.ts'), { bigint: true });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await writeExport(at('prod'), 'prod', [
+      { path: 'laneway.yaml', content: 'same\n' },
+      { path: 'crm/same.ts', content: 'export const x = 1;\n' },
+      { path: 'crm/longer.ts', content: 'new and longer\n' },
+      { path: 'crm/shorter.ts', content: 'new\n' },
+      { path: 'crm/sized.ts', content: 'xyz\n' },
+    ]);
+    expect((await lstat(at('prod/crm/same.ts'), { bigint: true })).mtimeNs).toBe(before.mtimeNs);
+    expect(await readFile(at('prod/crm/same.ts'), 'utf8')).toBe('export const x = 1;\n');
+    expect(await readFile(at('prod/crm/longer.ts'), 'utf8')).toBe('new and longer\n');
+    expect(await readFile(at('prod/crm/shorter.ts'), 'utf8')).toBe('new\n');
+    expect(await readFile(at('prod/crm/sized.ts'), 'utf8')).toBe('xyz\n');
+  });
+
   it('writes into an empty directory (dot-entries aside) and refuses a non-empty one that is not an export', async () => {
     await put('repo/.git/HEAD');
     expect(await writeExport(at('repo'), 'repo', [{ path: 'laneway.yaml', content: '' }])).toEqual([]);
