@@ -9,11 +9,16 @@
 // server CPU per request with metrics on (the default) against off gives the cost of the metrics; and
 // on a third replica with tracing at 100% sampling, exporting over OTLP/HTTP to a receiver this
 // process runs, against a fourth started the same way with tracing off, for the cost of the traces.
-//   npm run bench -- http [--smoke] [--tracing [--rate=R]] [--runs=N]
-// --tracing loads only the channel with tracing off, at 100% and at 0% sampling (the floor: the spans
-// made but none recorded or exported), and no peers, metrics-off replica or fixed-rate runs: the
-// quick way to measure tracing_overhead. With --rate=R each is loaded at R requests/s, evenly paced,
-// instead of as fast as it answers (so that all three run at the same rate).
+//   npm run bench -- http [--smoke] [--tracing] [--rate=R] [--runs=N]
+// tracing_overhead comes from the replicas with tracing at 100%, off and at 0% sampling (the floor:
+// spans made but none recorded or exported) loaded side by side, at the same time, each at the same
+// evenly paced rate (SIDE_RATE req/s, or R with --rate=R) by a load generator of its own: measured
+// one after the other, the machine's speed drifted between two replicas' windows as much as tracing
+// costs (two replicas started alike differed by up to 1.45x), and loaded as fast as each answers, a
+// slower replica also pays more per request for the same work (fewer requests per wake-up and per
+// system call), which counted twice. In the full run the traced replica is also loaded by wrk with
+// the others, as fast as it answers: printed beside it as tracing_overhead_saturated.
+// --tracing runs only the side-by-side part (and no peers, metrics-off replica or fixed-rate runs).
 import { LaneClient } from '@laneway/lanes';
 import { freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -32,10 +37,9 @@ const tracingOnly = process.argv.includes('--tracing');
 const runsArg = process.argv.find((a) => a.startsWith('--runs='));
 const RUNS = runsArg ? Number(runsArg.slice('--runs='.length)) : smoke ? 1 : 5;
 const rateArg = process.argv.find((a) => a.startsWith('--rate='));
-const TRACING_RATE = rateArg ? Number(rateArg.slice('--rate='.length)) : undefined;
-if (TRACING_RATE !== undefined && (!tracingOnly || !Number.isInteger(TRACING_RATE) || TRACING_RATE < 1)) {
-  throw new Error(`--rate=${rateArg?.slice(7)}: give a whole number of requests per second, with --tracing`);
-}
+/** Requests/s each replica of the side-by-side tracing runs gets, evenly paced: well under what one answers alone. */
+const SIDE_RATE = rateArg ? Number(rateArg.slice('--rate='.length)) : 2500;
+if (!Number.isInteger(SIDE_RATE) || SIDE_RATE < 1) throw new Error(`--rate=${rateArg?.slice(7)}: give a whole number of requests per second`);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs=${runsArg?.slice(7)}: give a whole number of runs, at least 1`);
 const CONNECTIONS = 50;
 const MEASURE_S = smoke ? 1 : 5;
@@ -76,9 +80,12 @@ export const burn = defineService({
 
 type Measured = LoadResult & { cpuJobsPerS?: number; cpuUsPerRequest?: number };
 type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced' | 'untraced' | 'unsampled';
-const TARGETS: readonly Target[] = tracingOnly
-  ? ['laneway', 'traced', 'untraced', 'unsampled']
-  : ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced', 'untraced'];
+/** Loaded one after the other, each as fast as it answers (wrk). */
+const TARGETS: readonly Target[] = tracingOnly ? [] : ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced', 'untraced'];
+/** Loaded side by side, at SIDE_RATE each: tracing_overhead and its floor. */
+const SIDE: readonly Target[] = ['untraced', 'traced', 'unsampled'];
+/** Connections each side-by-side load generator keeps (a paced loop opens only as many as it needs). */
+const SIDE_CONNECTIONS = 20;
 const LABEL: Record<Target, string> = {
   bare: 'bare node:http (the ceiling)',
   fastify: 'fastify 5.12 alone (reference)',
@@ -313,7 +320,7 @@ async function main(): Promise<void> {
     untraced = twin.server;
     urls.untraced = twin.url;
     pids.untraced = untraced.child.pid;
-    if (TARGETS.includes('unsampled')) {
+    {
       const floor = await tracedReplica('unsampled', 'always_off');
       unsampled = floor.server;
       urls.unsampled = floor.url;
@@ -328,16 +335,44 @@ async function main(): Promise<void> {
     const loader = await forkReady('load.ts', [], 'load generator');
     children.push(loader);
     const load = loadRunner(loader);
+    // The side-by-side runs: a load generator per replica, so that each keeps its pace whatever the others do.
+    const sideLoads = {} as Record<Target, (request: LoadRequest) => Promise<LoadResult>>;
+    for (const target of SIDE) {
+      const own = await forkReady('load.ts', [], `load generator for ${target}`);
+      children.push(own);
+      sideLoads[target] = loadRunner(own);
+    }
+    const sideRequest = (target: Target, durationS: number): LoadRequest => ({
+      url: urls[target],
+      connections: SIDE_CONNECTIONS,
+      durationS,
+      overallRate: SIDE_RATE,
+      paced: true,
+      headers: headersOf(target),
+    });
+    /** One side-by-side run: every SIDE replica loaded at once, each one's server CPU per request over the same window. */
+    const sideBySide = async (durationS: number): Promise<Record<Target, Measured>> => {
+      const before = SIDE.map((t) => cpuSecondsOf(pids[t]));
+      const measured = (await Promise.all(SIDE.map((t) => sideLoads[t](sideRequest(t, durationS))))) as Measured[];
+      SIDE.forEach((t, i) => {
+        const after = cpuSecondsOf(pids[t]);
+        const r = measured[i]!;
+        if (before[i] !== undefined && after !== undefined && r.ok) r.cpuUsPerRequest = ((after - before[i]!) * 1e6) / (r.ok + r.non2xx);
+      });
+      return Object.fromEntries(SIDE.map((t, i) => [t, measured[i]!])) as Record<Target, Measured>;
+    };
 
-    for (const target of TARGETS) await checkAnswer(target, urls[target]);
+    for (const target of new Set([...TARGETS, ...SIDE])) await checkAnswer(target, urls[target]);
     // The traced replica exports (its batch processor sends within 5 s, OTEL_BSP_SCHEDULE_DELAY's default).
     for (let waited = 0; receiver.spans() === 0; waited += 100) {
       if (waited > 10_000) throw new Error('the traced replica exported no span to the OTLP receiver');
       await new Promise((r) => setTimeout(r, 100));
     }
     let tracedRequests = 0;
+    const side: Record<Target, Measured[]> = { bare: [], fastify: [], moleculer: [], laneway: [], metricsOff: [], traced: [], untraced: [], unsampled: [] };
     // Warm-up: JIT, connections, pools; discarded.
     for (const target of TARGETS) await load({ url: urls[target], connections: CONNECTIONS, durationS: WARMUP_S, headers: headersOf(target) });
+    await sideBySide(WARMUP_S);
     if (!tracingOnly) await load({ url: urls.laneway, connections: CONNECTIONS, durationS: WARMUP_S, overallRate: FIXED_RATE, paced: true, headers: KEY_HEADERS });
 
     /**
@@ -421,12 +456,15 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       for (let i = 0; i < TARGETS.length; i++) {
         const target = TARGETS[(i + run) % TARGETS.length]!;
         const cpuBefore = cpuSecondsOf(pids[target]);
-        const result: Measured = await load({ url: urls[target], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(target), ...(TRACING_RATE ? { overallRate: TRACING_RATE, paced: true } : {}) });
+        const result: Measured = await load({ url: urls[target], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(target) });
         const cpuAfter = cpuSecondsOf(pids[target]);
         if (cpuBefore !== undefined && cpuAfter !== undefined && result.ok) result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / (result.ok + result.non2xx);
         if (target === 'traced') tracedRequests += result.ok + result.non2xx;
         results[target].push(result);
       }
+      const together = await sideBySide(MEASURE_S);
+      for (const target of SIDE) side[target].push(together[target]);
+      tracedRequests += together.traced.ok + together.traced.non2xx;
       if (tracingOnly) continue;
       for (const cpu of run % 2 ? [true, false] : [false, true]) {
         const { paced, burst } = await fixedRate(cpu);
@@ -456,54 +494,66 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       median(results[a].map((r, n) => (r[field] as number) / ((results[b][n]![field] as number) || Number.NaN)));
     /** Server CPU per request of `a` against `b`, per run. */
     const cpuRuns = (a: Target, b: Target): number[] => results[a].map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results[b][n]!.cpuUsPerRequest ?? Number.NaN));
-    // Server CPU per request with tracing at 100% against tracing off on a replica started the same way, per run.
-    const tracingRuns = cpuRuns('traced', 'untraced');
+    // Side by side: server CPU per request with tracing at 100% against tracing off, per run (the same window).
+    const sideCpu = (t: Target): number => median(side[t].map((r) => r.cpuUsPerRequest ?? Number.NaN));
+    const sideRuns = (a: Target, b: Target): number[] => side[a].map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (side[b][n]!.cpuUsPerRequest ?? Number.NaN));
+    const tracingRuns = sideRuns('traced', 'untraced');
     const tracingOverhead = median(tracingRuns);
-    // The same against the first replica, and that replica against the traced one's twin (tracing off in both).
-    const tracingVsFirst = median(cpuRuns('traced', 'laneway'));
-    const twinRuns = cpuRuns('untraced', 'laneway');
+    const floorRuns = sideRuns('unsampled', 'untraced');
+    // Loaded one after the other by wrk, as fast as each answers (the full run only).
+    const saturatedRuns = tracingOnly ? [] : cpuRuns('traced', 'untraced');
+    const tracingSaturated = tracingOnly ? Number.NaN : median(saturatedRuns);
     // Spans the receiver got for the measured runs (the batch processor's last one may still be on its way).
     await new Promise((r) => setTimeout(r, 5500));
     const exportedShare = tracedRequests ? (receiver.spans() - spansBefore) / tracedRequests : Number.NaN;
+    const sideNote = (t: Target): string => {
+      const bad = side[t].reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
+      return `(p99 ${round(median(side[t].map((r) => r.p99)))} ms; server CPU ${round(sideCpu(t))} µs/request; runs ${side[t].map((r) => Math.round(r.rps)).join(', ')}${bad ? `; ${bad} non-2xx/errors/timeouts` : ''})`;
+    };
     const reportTracing = (): void => {
-      report(LABEL.untraced, rps.untraced, 'req/s', undefined, `(p99 ${round(p99.untraced)} ms${cpuNote('untraced')}; runs ${runsOf('untraced')}${failures('untraced')})`);
-      report('  its server CPU/request / the first replica\'s', median(twinRuns), 'x', undefined, `(tracing off in both; median of runs ${twinRuns.map((r) => round(r, 3)).join(', ')})`);
-      report(LABEL.traced, rps.traced, 'req/s', undefined, `(p99 ${round(p99.traced)} ms${cpuNote('traced')}; runs ${runsOf('traced')}${failures('traced')})`);
+      console.log(
+        `Tracing, side by side: the replicas below loaded at the same time, each at ${SIDE_RATE} req/s evenly paced by a load generator of its own (${SIDE_CONNECTIONS} connections), ` +
+          `${MEASURE_S} s per run; the traced one exports over OTLP/HTTP to a receiver in this process`,
+      );
+      report(`  ${LABEL.untraced}`, median(side.untraced.map((r) => r.rps)), 'req/s', undefined, sideNote('untraced'));
+      report(`  ${LABEL.traced}`, median(side.traced.map((r) => r.rps)), 'req/s', undefined, sideNote('traced'));
       report(
         'tracing_overhead: server CPU/request 100% / off',
         tracingOverhead,
         'x',
         { op: '<', value: TRACING_OVERHEAD_TARGET },
-        `(against the replica started as it was; median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.traced)} against ${round(cpuUs.untraced)} µs/request from the medians; ` +
-          `${round(tracingVsFirst, 3)}x against the first replica; the receiver got ${round(exportedShare, 3)} spans per measured request)`,
+        `(side by side; median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ${round(sideCpu('traced'))} against ${round(sideCpu('untraced'))} µs/request from the medians; ` +
+          `the receiver got ${round(exportedShare, 3)} spans per measured request)`,
       );
+      report(`  ${LABEL.unsampled}`, median(side.unsampled.map((r) => r.rps)), 'req/s', undefined, sideNote('unsampled'));
+      report('  floor: server CPU/request 0% sampled / off', median(floorRuns), 'x', undefined, `(median of runs ${floorRuns.map((r) => round(r, 3)).join(', ')})`);
+      if (!tracingOnly) {
+        report(
+          '  saturated: traced / off, each loaded by wrk in turn',
+          tracingSaturated,
+          'x',
+          undefined,
+          `(median of runs ${saturatedRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.traced)} against ${round(cpuUs.untraced)} µs/request at ${Math.round(rps.traced)} against ${Math.round(rps.untraced)} req/s)`,
+        );
+      }
     };
     if (tracingOnly) {
-      const loadText = TRACING_RATE ? `each at ${TRACING_RATE} req/s, evenly paced` : 'loaded by wrk (1 thread)';
       console.log(
-        `\nHTTP benchmark, tracing only: GET ${ROUTE} on Laneway replicas with tracing off, at 100% and at 0% sampling (OTLP/HTTP to a local receiver), ` +
-          `${loadText}, ${os.availableParallelism()} cores shared by all; ${CONNECTIONS} connections, ${MEASURE_S} s per run after ${WARMUP_S} s warm-up, ${RUNS} run(s) interleaved, medians${smoke ? ' (SMOKE)' : ''}`,
+        `\nHTTP benchmark, tracing only: GET ${ROUTE} on Laneway replicas with tracing off, at 100% and at 0% sampling, ${os.availableParallelism()} cores shared by all; ` +
+          `${WARMUP_S} s warm-up, ${RUNS} run(s), medians${smoke ? ' (SMOKE)' : ''}`,
       );
-      report(LABEL.laneway, rps.laneway, 'req/s', undefined, `(p99 ${round(p99.laneway)} ms${cpuNote('laneway')}; runs ${runsOf('laneway')}${failures('laneway')})`);
       reportTracing();
-      // The floor: spans made (and their context passed on) but, sampled out, neither recorded nor exported.
-      const floorRuns = cpuRuns('unsampled', 'untraced');
-      report(LABEL.unsampled, rps.unsampled, 'req/s', undefined, `(p99 ${round(p99.unsampled)} ms${cpuNote('unsampled')}; runs ${runsOf('unsampled')}${failures('unsampled')})`);
-      report('  floor: server CPU/request 0% sampled / off', median(floorRuns), 'x', undefined, `(median of runs ${floorRuns.map((r) => round(r, 3)).join(', ')})`);
       console.log(
         JSON.stringify({
           bench: 'http',
           mode: 'tracing',
           runs: RUNS,
           smoke,
-          rps: Math.round(rps.laneway),
-          traced_rps: Math.round(rps.traced),
-          rate: TRACING_RATE ?? null,
-          cpu_us_per_request: Object.fromEntries(TARGETS.map((t) => [t, round(cpuUs[t], 3)])),
+          rate: SIDE_RATE,
+          traced_rps: Math.round(median(side.traced.map((r) => r.rps))),
+          cpu_us_per_request: Object.fromEntries(SIDE.map((t) => [t, round(sideCpu(t), 3)])),
           tracing_overhead: round(tracingOverhead, 3),
           tracing_overhead_runs: tracingRuns.map((r) => round(r, 3)),
-          tracing_overhead_vs_first: round(tracingVsFirst, 3),
-          untraced_vs_first: round(median(twinRuns), 3),
           unsampled_overhead: round(median(floorRuns), 3),
           traced_spans_per_request: round(exportedShare, 3),
         }),
@@ -608,8 +658,10 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         cpu_us_per_request: Object.fromEntries(TARGETS.map((t) => [t, round(cpuUs[t], 3)])),
         metrics_overhead: round(metricsOverhead, 3),
         tracing_overhead: round(tracingOverhead, 3),
-        tracing_overhead_vs_first: round(tracingVsFirst, 3),
-        untraced_vs_first: round(median(twinRuns), 3),
+        tracing_overhead_runs: tracingRuns.map((r) => round(r, 3)),
+        tracing_rate: SIDE_RATE,
+        tracing_overhead_saturated: round(tracingSaturated, 3),
+        unsampled_overhead: round(median(floorRuns), 3),
         traced_spans_per_request: round(exportedShare, 3),
         fastify_vs_moleculer: round(fastifyVsMoleculer, 3),
         cpu_loaded_vs_idle: round(loadedVsIdle, 3),

@@ -218,7 +218,7 @@ export function spanJson(span: SpanRecord): string {
     `{"traceId":"${span.traceId}","spanId":"${span.spanId}"` +
     (span.parentSpanId ? `,"parentSpanId":"${span.parentSpanId}"` : '') +
     (span.traceState ? `,"traceState":${ascii(span.traceState)}` : '') +
-    `,"name":${ascii(span.name)},"kind":${span.kind + 1},"startTimeUnixNano":"${unixNano(span.startMs)}","endTimeUnixNano":"${unixNano(span.endMs)}"` +
+    `,"name":${nameJson(span.name)},"kind":${span.kind + 1},"startTimeUnixNano":"${unixNano(span.startMs)}","endTimeUnixNano":"${unixNano(span.endMs)}"` +
     `,"attributes":${attributesJson(span.attributes)}`;
   if (span.events?.length) {
     json += ',"events":[';
@@ -236,6 +236,19 @@ export function spanJson(span: SpanRecord): string {
   }
   if (span.status) json += `,"status":{"code":${span.status}${span.statusMessage ? `,"message":${ascii(span.statusMessage)}` : ''}}`;
   return json + '}';
+}
+
+// Span names repeat (a route's, a service's): their JSON is kept for the first NAMES of them.
+const NAMES = 1000;
+const namesJson = new Map<string, string>();
+
+function nameJson(name: string): string {
+  let json = namesJson.get(name);
+  if (json === undefined) {
+    json = ascii(name);
+    if (namesJson.size < NAMES) namesJson.set(name, json);
+  }
+  return json;
 }
 
 // Each attribute's JSON, made once per key and value while a key has few values (a method, a route,
