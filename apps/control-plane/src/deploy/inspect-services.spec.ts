@@ -42,6 +42,27 @@ export const none = defineService({ name: 's.none', handle: () => 1 });
     expect(byName).toMatchObject({ 's.throws': '', 's.loops': '', 's.parse': '', 's.none': '' });
   });
 
+  it('gives each input schema its own time: one that starts late in a shared run gets a run of its own', () => {
+    const slow = (n: number) =>
+      `{ '~standard': { version: 1, vendor: 't', validate: (v) => ({ value: v }), jsonSchema: { input: () => { const end = Date.now() + 300; while (Date.now() < end); return { type: 'integer', minimum: ${n} }; }, output: () => ({}) } } }`;
+    const file = compile(
+      'services/slow-schemas.js',
+      `${SDK}
+export const first = defineService({ name: 's.first', input: ${slow(1)}, handle: () => 1 });
+export const second = defineService({ name: 's.second', input: ${slow(2)}, handle: () => 1 });
+export const loops = defineService({ name: 's.loops', input: { '~standard': { version: 1, vendor: 't', validate: (v) => ({ value: v }), jsonSchema: { input: () => { for (;;); }, output: () => ({}) } } }, handle: () => 1 });
+export const last = defineService({ name: 's.last', input: ${slow(3)}, handle: () => 1 });
+`,
+    );
+    const byName = Object.fromEntries(inspectServices([file]).map((s) => [s.name, s.inputSchema]));
+    expect(byName).toEqual({
+      's.first': JSON.stringify({ type: 'integer', minimum: 1 }),
+      's.second': JSON.stringify({ type: 'integer', minimum: 2 }),
+      's.loops': '',
+      's.last': JSON.stringify({ type: 'integer', minimum: 3 }),
+    });
+  });
+
   it('reads the name and lane of every service across files, default export first', async () => {
     const orders = compile(
       'services/orders.ts',
