@@ -53,10 +53,13 @@ export type FromCompileProcess =
   | { t: 'failed'; id: number; failure: CompileFailure };
 
 /**
- * Progress marks the compile process writes synchronously to its progress pipe (fd 3) before each
- * step, so that the parent knows which file was being worked on when the process died or stalled:
- * `<request id> c<index>` before compiling a file, `<request id> l<index>` before its top level runs. IPC messages sent just
- * before a native crash may never leave the process; a synchronous pipe write has already left.
+ * Progress marks the compile process writes synchronously to its progress file (fd 3, a regular file
+ * the parent made and reads) before each step, so that the parent knows which file was being worked
+ * on when the process died or stalled: `<request id> c<index>` before compiling a file,
+ * `<request id> l<index>` before its top level runs, a line padded with spaces to
+ * PROGRESS_MARK_BYTES, each written over the last at offset 0. IPC messages sent just before a native
+ * crash may never leave the process; a synchronous write has already reached the file.
  */
 export const PROGRESS_FD = 3;
+export const PROGRESS_MARK_BYTES = 48;
 export type ProgressPhase = 'c' | 'l';

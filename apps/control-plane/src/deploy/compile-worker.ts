@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs';
 import { noServiceMessage } from '@laneway/runtime';
 import { LanewayError } from '../errors';
 import type { CompileRequest, CompiledFileResult, FromCompileProcess, ProgressPhase } from './compile-messages';
-import { PROGRESS_FD } from './compile-messages';
+import { PROGRESS_FD, PROGRESS_MARK_BYTES } from './compile-messages';
 import { compileServiceFile, type CompiledServiceFile } from './compile-service-file';
 import { inspectFiles } from './inspect-services';
 import { isPackagePath, relativeImports } from './link-files';
@@ -16,8 +16,11 @@ if (!process.send) throw new Error('compile-worker must run as a child process w
 const send = (message: FromCompileProcess): void => {
   process.send!(message);
 };
+const markBytes = Buffer.alloc(PROGRESS_MARK_BYTES);
 const mark = (id: number, phase: ProgressPhase, index: number): void => {
-  writeSync(PROGRESS_FD, `${id} ${phase}${index}\n`);
+  markBytes.fill(0x20);
+  markBytes.write(`${id} ${phase}${index}\n`, 'latin1');
+  writeSync(PROGRESS_FD, markBytes, 0, PROGRESS_MARK_BYTES, 0);
 };
 
 process.on('message', (message: CompileRequest) => {

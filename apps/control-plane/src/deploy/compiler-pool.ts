@@ -1,9 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { InvalidArgumentError, UnavailableError } from '../errors';
-import type { CompiledFileResult, CompileFailure, CompileRequest, FromCompileProcess, ProgressPhase } from './compile-messages';
+import { PROGRESS_MARK_BYTES, type CompiledFileResult, type CompileFailure, type CompileRequest, type FromCompileProcess, type ProgressPhase } from './compile-messages';
 import type { SourceFileInput } from './compile-service-file';
 
 export interface CompilerPoolOptions {
@@ -33,16 +35,25 @@ interface Slot {
   ready: boolean;
   task: Task | undefined;
   taskId: number;
-  /** The last progress mark read from the child's pipe. */
+  /** The child's progress file (its fd 3, already unlinked): the last mark it wrote, at offset 0. */
+  progressFd: number;
+  /** The last progress mark read from it. */
   phase: ProgressPhase | undefined;
   index: number;
+  /** When the file being worked on runs out of its budget (performance.now()), and which budget. */
+  deadline: number;
+  budget: 'compile' | 'load';
   /** Why we killed it (a deadline), if we did. */
   killedFor: string | undefined;
   /** Its resident memory when we killed it, in MB. */
   killedAtMb: number | undefined;
+  /** Reads the progress file while a task runs. */
   timer: NodeJS.Timeout | undefined;
   stderrTail: string;
 }
+
+// How often a busy process's progress file is read: a file's budget ends at most this late.
+const PROGRESS_POLL_MS = 50;
 
 // Batches below this many files per process are not split: a message round trip costs more than
 // compiling a few small files.
@@ -113,32 +124,44 @@ export class CompilerPool {
       slot.taskId = ++this.nextId;
       slot.phase = undefined;
       slot.index = 0;
-      this.arm(slot, this.options.compileTimeoutMs ?? 10_000, 'compile');
+      this.arm(slot, 'compile');
       const request: CompileRequest = { t: 'compile', id: slot.taskId, files: task.files, ...(task.inspectOnly ? { inspectOnly: true } : {}), ...(task.packages?.length ? { packages: task.packages } : {}) };
       slot.child.send(request);
     }
   }
 
   private spawn(): Promise<void> {
-    const child = fork(this.options.workerPath, [], {
-      execArgv: [`--max-old-space-size=${this.options.maxHeapMb}`],
-      // stdin, stdout ignored; stderr kept (V8 reports a heap blow-up there); fd 3: progress marks.
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    });
-    const slot: Slot = { child, ready: false, task: undefined, taskId: 0, phase: undefined, index: 0, killedFor: undefined, killedAtMb: undefined, timer: undefined, stderrTail: '' };
+    const progressFd = openProgressFile();
+    let child: ChildProcess;
+    try {
+      child = fork(this.options.workerPath, [], {
+        execArgv: [`--max-old-space-size=${this.options.maxHeapMb}`],
+        // stdin, stdout ignored; stderr kept (V8 reports a heap blow-up there); fd 3: progress marks.
+        stdio: ['ignore', 'ignore', 'pipe', progressFd, 'ipc'],
+        serialization: 'advanced',
+      });
+    } catch (err) {
+      closeSync(progressFd);
+      throw err;
+    }
+    const slot: Slot = {
+      child,
+      ready: false,
+      task: undefined,
+      taskId: 0,
+      progressFd,
+      phase: undefined,
+      index: 0,
+      deadline: 0,
+      budget: 'compile',
+      killedFor: undefined,
+      killedAtMb: undefined,
+      timer: undefined,
+      stderrTail: '',
+    };
     this.slots.add(slot);
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       slot.stderrTail = (slot.stderrTail + chunk).slice(-4096);
-    });
-    let pending = '';
-    (child.stdio[3] as Readable).setEncoding('utf8').on('data', (chunk: string) => {
-      const text = pending + chunk;
-      const end = text.lastIndexOf('\n');
-      pending = text.slice(end + 1);
-      if (end < 0) return;
-      const mark = /^(\d+) ([cl])(\d+)$/.exec(text.slice(text.lastIndexOf('\n', end - 1) + 1, end));
-      if (mark && Number(mark[1]) === slot.taskId) this.progress(slot, mark[2] as ProgressPhase, Number(mark[3]));
     });
     return new Promise((resolve, reject) => {
       child.on('message', (message: FromCompileProcess) => {
@@ -158,10 +181,13 @@ export class CompilerPool {
       child.on('error', (err) => {
         this.log.error({ err }, 'compile process error');
       });
-      // 'close' comes after the pipes are drained, so the last progress mark has been read.
+      // 'close' comes after the process ended: its last progress mark is in the file.
       child.on('close', (code, signal) => {
         this.slots.delete(slot);
-        if (slot.timer) clearTimeout(slot.timer);
+        this.readProgress(slot);
+        if (slot.timer) clearInterval(slot.timer);
+        slot.timer = undefined;
+        closeSync(slot.progressFd);
         if (!slot.ready) reject(new Error(`the compile process ${this.options.workerPath} exited (${signal ?? code}) before it was ready: ${slot.stderrTail.trim().slice(-500)}`));
         const task = slot.task;
         slot.task = undefined;
@@ -185,26 +211,47 @@ export class CompilerPool {
     });
   }
 
+  /** Reads the last mark the process wrote for its current task, if any. */
+  private readProgress(slot: Slot): void {
+    const bytes = Buffer.alloc(PROGRESS_MARK_BYTES);
+    let read: number;
+    try {
+      read = readSync(slot.progressFd, bytes, 0, PROGRESS_MARK_BYTES, 0);
+    } catch {
+      return;
+    }
+    const mark = /^(\d+) ([cl])(\d+)\n/.exec(bytes.toString('latin1', 0, read));
+    if (mark && Number(mark[1]) === slot.taskId) this.progress(slot, mark[2] as ProgressPhase, Number(mark[3]));
+  }
+
   private progress(slot: Slot, phase: ProgressPhase, index: number): void {
     if (!slot.task) return;
     const moved = phase !== slot.phase || index !== slot.index;
     slot.phase = phase;
     slot.index = index;
-    // Every file gets its own budget, restarted when the process moves on to the next one.
-    if (moved) this.arm(slot, phase === 'l' ? this.options.loadTimeoutMs : (this.options.compileTimeoutMs ?? 10_000), phase === 'l' ? 'load' : 'compile');
+    // Every file gets its own budget, restarted when the process is seen to move on to the next one.
+    if (moved) this.arm(slot, phase === 'l' ? 'load' : 'compile');
   }
 
-  private arm(slot: Slot, ms: number, what: 'compile' | 'load'): void {
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = setTimeout(() => {
-      slot.killedFor = what;
+  /**
+   * Gives the file now being worked on its budget. Progress is read every PROGRESS_POLL_MS rather
+   * than pushed: the marks are positional writes to a file, which cost the compile process about a
+   * microsecond each, where a pipe write and the parent's wake-up for it took some 18 µs, two per file.
+   */
+  private arm(slot: Slot, budget: 'compile' | 'load'): void {
+    slot.budget = budget;
+    slot.deadline = performance.now() + (budget === 'load' ? this.options.loadTimeoutMs : (this.options.compileTimeoutMs ?? 10_000));
+    slot.timer ??= setInterval(() => {
+      this.readProgress(slot);
+      if (!slot.task || performance.now() < slot.deadline || slot.killedFor) return;
+      slot.killedFor = slot.budget;
       slot.killedAtMb = residentMb(slot.child.pid);
       slot.child.kill('SIGKILL');
-    }, ms);
+    }, PROGRESS_POLL_MS);
   }
 
   private finish(slot: Slot): void {
-    if (slot.timer) clearTimeout(slot.timer);
+    if (slot.timer) clearInterval(slot.timer);
     slot.timer = undefined;
     slot.task = undefined;
   }
@@ -241,6 +288,17 @@ export class CompilerPool {
     }
     return new InvalidArgumentError('files', `${file.path}: loading it crashed its process (${how})`, details);
   }
+}
+
+/**
+ * A new file for a compile process's progress marks, opened for reading and writing and unlinked at
+ * once: it lives as long as the descriptors do, and nothing is left behind.
+ */
+function openProgressFile(): number {
+  const file = path.join(os.tmpdir(), `laneway-compile-progress-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const fd = openSync(file, 'wx+', 0o600);
+  unlinkSync(file);
+  return fd;
 }
 
 /** Resident memory of a process from /proc (Linux), or undefined where that cannot be read. */
