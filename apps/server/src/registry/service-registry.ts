@@ -1,5 +1,5 @@
 import type { ServiceDefinition, ServiceLane } from '@laneway/sdk';
-import { evaluateServiceModules, moduleSetKeys, retainSharedModules } from '@laneway/runtime';
+import { evaluateServiceModules, moduleSetKeys, retainSharedModules, sharedModuleCount } from '@laneway/runtime';
 import { describeLoadFailure } from '../load/describe-load-failure';
 import type { LoadChecker } from '../load/load-checker';
 import type { ResourcesUpdate } from '../resources/resource-set';
@@ -125,10 +125,12 @@ export class ServiceRegistry {
   commit(prepared: PreparedUpdate): void {
     this.current = prepared.next;
     this.appliedRevision = prepared.revision;
-    const live = new Set([...this.current.values()].map((s) => s.version));
+    const live = new Set<string>();
+    for (const s of this.current.values()) live.add(s.version);
     for (const version of this.modules.keys()) if (!live.has(version)) this.modules.delete(version);
-    // Helpers (relative imports) no network-lane service of this state uses any more.
-    retainSharedModules(this.ofLane('network').flatMap((s) => moduleSetKeys(s.code)));
+    // Helpers (relative imports) no network-lane service of this state uses any more; with none
+    // held, there is nothing to look for (and no pass over every service of a large cluster).
+    if (sharedModuleCount()) retainSharedModules(this.ofLane('network').flatMap((s) => moduleSetKeys(s.code)));
   }
 
   /**
