@@ -10,14 +10,14 @@
 // on a third replica with tracing at 100% sampling, exporting over OTLP/HTTP to a receiver this
 // process runs, against a fourth started the same way with tracing off, for the cost of the traces.
 //   npm run bench -- http [--smoke] [--tracing] [--rate=R] [--runs=N]
-// tracing_overhead comes from the replicas with tracing at 100%, off and at 0% sampling (the floor:
-// spans made but none recorded or exported) loaded side by side, at the same time, each at the same
-// evenly paced rate (SIDE_RATE req/s, or R with --rate=R) by a load generator of its own: measured
-// one after the other, the machine's speed drifted between two replicas' windows as much as tracing
-// costs (two replicas started alike differed by up to 1.45x), and loaded as fast as each answers, a
-// slower replica also pays more per request for the same work (fewer requests per wake-up and per
-// system call), which counted twice. In the full run the traced replica is also loaded by wrk with
-// the others, as fast as it answers: printed beside it as tracing_overhead_saturated.
+// tracing_overhead comes from replicas with tracing at 100% and off, two of each, and one at 0%
+// sampling (the floor: spans made but none recorded or exported), loaded side by side, at the same
+// time, each at the same evenly paced rate (SIDE_RATE req/s, or R with --rate=R) by a load generator
+// of its own: measured one after the other, the machine's speed drifted between two replicas' windows
+// as much as tracing costs, and loaded as fast as each answers, a slower replica also pays more per
+// request for the same work (fewer requests per wake-up and per system call), which counted twice.
+// In the full run the traced replica is also loaded by wrk with the others, as fast as it answers:
+// printed beside it as tracing_overhead_saturated.
 // --tracing runs only the side-by-side part (and no peers, metrics-off replica or fixed-rate runs).
 import { LaneClient } from '@laneway/lanes';
 import { freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
@@ -38,7 +38,7 @@ const runsArg = process.argv.find((a) => a.startsWith('--runs='));
 const RUNS = runsArg ? Number(runsArg.slice('--runs='.length)) : smoke ? 1 : 5;
 const rateArg = process.argv.find((a) => a.startsWith('--rate='));
 /** Requests/s each replica of the side-by-side tracing runs gets, evenly paced: well under what one answers alone. */
-const SIDE_RATE = rateArg ? Number(rateArg.slice('--rate='.length)) : 2500;
+const SIDE_RATE = rateArg ? Number(rateArg.slice('--rate='.length)) : 1500;
 if (!Number.isInteger(SIDE_RATE) || SIDE_RATE < 1) throw new Error(`--rate=${rateArg?.slice(7)}: give a whole number of requests per second`);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs=${runsArg?.slice(7)}: give a whole number of runs, at least 1`);
 const CONNECTIONS = 50;
@@ -79,11 +79,16 @@ export const burn = defineService({
 `;
 
 type Measured = LoadResult & { cpuJobsPerS?: number; cpuUsPerRequest?: number };
-type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced' | 'untraced' | 'unsampled';
+type Target = 'bare' | 'fastify' | 'moleculer' | 'laneway' | 'metricsOff' | 'traced' | 'untraced' | 'unsampled' | 'traced2' | 'untraced2';
 /** Loaded one after the other, each as fast as it answers (wrk). */
 const TARGETS: readonly Target[] = tracingOnly ? [] : ['bare', 'fastify', 'moleculer', 'laneway', 'metricsOff', 'traced', 'untraced'];
-/** Loaded side by side, at SIDE_RATE each: tracing_overhead and its floor. */
-const SIDE: readonly Target[] = ['untraced', 'traced', 'unsampled'];
+/**
+ * Loaded side by side, at SIDE_RATE each: tracing_overhead and its floor. Two replicas of each of the
+ * compared kinds, started alternately: on this machine two replicas started alike used up to 1.15x
+ * each other's CPU per request, whatever they ran, for as long as they lived (a process's own heap
+ * sizing and compiled code), which one replica per kind would count as tracing's cost or saving.
+ */
+const SIDE: readonly Target[] = ['untraced', 'traced', 'unsampled', 'untraced2', 'traced2'];
 /** Connections each side-by-side load generator keeps (a paced loop opens only as many as it needs). */
 const SIDE_CONNECTIONS = 20;
 const LABEL: Record<Target, string> = {
@@ -95,6 +100,8 @@ const LABEL: Record<Target, string> = {
   traced: 'Laneway channel, traces at 100% (OTLP)',
   untraced: 'Laneway channel, tracing off, started as the traced one',
   unsampled: 'Laneway channel, tracing on, 0% sampled',
+  traced2: 'Laneway channel, traces at 100% (OTLP), second replica',
+  untraced2: 'Laneway channel, tracing off, second replica',
 };
 /** The most server CPU per request that metrics on may cost against off: 5% more. */
 const METRICS_OVERHEAD_TARGET = 1.05;
@@ -230,6 +237,7 @@ async function main(): Promise<void> {
   let traced: AppProcess | undefined;
   let unsampled: AppProcess | undefined;
   let untraced: AppProcess | undefined;
+  const seconds: AppProcess[] = [];
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
   let client: LaneClient | undefined;
   try {
@@ -287,6 +295,7 @@ async function main(): Promise<void> {
      * sampling with `sampler`; without a sampler, tracing off (the traced replica's baseline).
      */
     const cpAddress = bench.cp.address;
+    const otlpPort = receiver.port;
     const tracedReplica = async (name: string, sampler: string | undefined): Promise<{ server: AppProcess; url: string }> => {
       const tracedCluster = `${cluster}-${name}`;
       await api.createCluster(tracedCluster);
@@ -299,7 +308,7 @@ async function main(): Promise<void> {
         LANEWAY_JOIN_TOKEN: await api.joinToken(tracedCluster),
         LANEWAY_HTTP_ADDR: `127.0.0.1:${tracedPort}`,
         LANEWAY_CPU_THREADS: String(CPU_THREADS),
-        ...(sampler ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver!.port}`, OTEL_TRACES_SAMPLER: sampler } : {}),
+        ...(sampler ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`, OTEL_TRACES_SAMPLER: sampler } : {}),
         // Room for every span while an export is in flight (one batch is sent at a time; what
         // overflows the queue, 2048 by default, is dropped): a dropped span would cost less than a sent one.
         OTEL_BSP_MAX_QUEUE_SIZE: '65536',
@@ -325,6 +334,13 @@ async function main(): Promise<void> {
       unsampled = floor.server;
       urls.unsampled = floor.url;
       pids.unsampled = unsampled.child.pid;
+    }
+    // The second replica of each kind, started in the other order.
+    for (const [target, sampler] of [['untraced2', undefined], ['traced2', 'always_on']] as const) {
+      const second = await tracedReplica(target, sampler);
+      seconds.push(second.server);
+      urls[target] = second.url;
+      pids[target] = second.server.child.pid;
     }
     if (metricsOff && (await fetch(`${urls.metricsOff.replace(ROUTE, '')}/metrics`)).status !== 404) throw new Error('the LANEWAY_METRICS=off replica serves /metrics');
     if ((await fetch(`http://127.0.0.1:${httpPort}/metrics`)).status !== 200) throw new Error('the metrics-on replica does not serve /metrics');
@@ -369,7 +385,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
     let tracedRequests = 0;
-    const side: Record<Target, Measured[]> = { bare: [], fastify: [], moleculer: [], laneway: [], metricsOff: [], traced: [], untraced: [], unsampled: [] };
+    const side: Record<Target, Measured[]> = { bare: [], fastify: [], moleculer: [], laneway: [], metricsOff: [], traced: [], untraced: [], unsampled: [], traced2: [], untraced2: [] };
     // Warm-up: JIT, connections, pools; discarded.
     for (const target of TARGETS) await load({ url: urls[target], connections: CONNECTIONS, durationS: WARMUP_S, headers: headersOf(target) });
     await sideBySide(WARMUP_S);
@@ -442,6 +458,8 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       traced: [],
       unsampled: [],
       untraced: [],
+      traced2: [],
+      untraced2: [],
       idle: [],
       loaded: [],
       idleBurst: [],
@@ -464,7 +482,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       }
       const together = await sideBySide(MEASURE_S);
       for (const target of SIDE) side[target].push(together[target]);
-      tracedRequests += together.traced.ok + together.traced.non2xx;
+      tracedRequests += together.traced.ok + together.traced.non2xx + together.traced2.ok + together.traced2.non2xx;
       if (tracingOnly) continue;
       for (const cpu of run % 2 ? [true, false] : [false, true]) {
         const { paced, burst } = await fixedRate(cpu);
@@ -496,10 +514,13 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     const cpuRuns = (a: Target, b: Target): number[] => results[a].map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results[b][n]!.cpuUsPerRequest ?? Number.NaN));
     // Side by side: server CPU per request with tracing at 100% against tracing off, per run (the same window).
     const sideCpu = (t: Target): number => median(side[t].map((r) => r.cpuUsPerRequest ?? Number.NaN));
-    const sideRuns = (a: Target, b: Target): number[] => side[a].map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (side[b][n]!.cpuUsPerRequest ?? Number.NaN));
-    const tracingRuns = sideRuns('traced', 'untraced');
+    const cpuOf = (t: Target, n: number): number => side[t][n]!.cpuUsPerRequest ?? Number.NaN;
+    // Per run: the two traced replicas' CPU per request against the two untraced ones' (means).
+    const tracingRuns = side.traced.map((_, n) => (cpuOf('traced', n) + cpuOf('traced2', n)) / (cpuOf('untraced', n) + cpuOf('untraced2', n)));
     const tracingOverhead = median(tracingRuns);
-    const floorRuns = sideRuns('unsampled', 'untraced');
+    const floorRuns = side.unsampled.map((_, n) => (2 * cpuOf('unsampled', n)) / (cpuOf('untraced', n) + cpuOf('untraced2', n)));
+    // Two replicas alike against each other: how far apart processes that run the same stand.
+    const alikeRuns = side.traced.map((_, n) => Math.max(cpuOf('traced2', n) / cpuOf('traced', n), cpuOf('untraced2', n) / cpuOf('untraced', n), cpuOf('traced', n) / cpuOf('traced2', n), cpuOf('untraced', n) / cpuOf('untraced2', n)));
     // Loaded one after the other by wrk, as fast as each answers (the full run only).
     const saturatedRuns = tracingOnly ? [] : cpuRuns('traced', 'untraced');
     const tracingSaturated = tracingOnly ? Number.NaN : median(saturatedRuns);
@@ -513,18 +534,18 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     const reportTracing = (): void => {
       console.log(
         `Tracing, side by side: the replicas below loaded at the same time, each at ${SIDE_RATE} req/s evenly paced by a load generator of its own (${SIDE_CONNECTIONS} connections), ` +
-          `${MEASURE_S} s per run; the traced one exports over OTLP/HTTP to a receiver in this process`,
+          `${MEASURE_S} s per run; the traced ones export over OTLP/HTTP to a receiver in this process`,
       );
-      report(`  ${LABEL.untraced}`, median(side.untraced.map((r) => r.rps)), 'req/s', undefined, sideNote('untraced'));
-      report(`  ${LABEL.traced}`, median(side.traced.map((r) => r.rps)), 'req/s', undefined, sideNote('traced'));
+      for (const t of ['untraced', 'untraced2', 'traced', 'traced2'] as const) report(`  ${LABEL[t]}`, median(side[t].map((r) => r.rps)), 'req/s', undefined, sideNote(t));
       report(
         'tracing_overhead: server CPU/request 100% / off',
         tracingOverhead,
         'x',
         { op: '<', value: TRACING_OVERHEAD_TARGET },
-        `(side by side; median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ${round(sideCpu('traced'))} against ${round(sideCpu('untraced'))} µs/request from the medians; ` +
+        `(side by side, the two traced replicas' mean against the two untraced ones'; median of runs ${tracingRuns.map((r) => round(r, 3)).join(', ')}; ` +
           `the receiver got ${round(exportedShare, 3)} spans per measured request)`,
       );
+      report('  two replicas alike, the farther apart pair', median(alikeRuns), 'x', undefined, `(per run ${alikeRuns.map((r) => round(r, 3)).join(', ')}: the spread between processes that run the same)`);
       report(`  ${LABEL.unsampled}`, median(side.unsampled.map((r) => r.rps)), 'req/s', undefined, sideNote('unsampled'));
       report('  floor: server CPU/request 0% sampled / off', median(floorRuns), 'x', undefined, `(median of runs ${floorRuns.map((r) => round(r, 3)).join(', ')})`);
       if (!tracingOnly) {
@@ -555,6 +576,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
           tracing_overhead: round(tracingOverhead, 3),
           tracing_overhead_runs: tracingRuns.map((r) => round(r, 3)),
           unsampled_overhead: round(median(floorRuns), 3),
+          alike_spread: round(median(alikeRuns), 3),
           traced_spans_per_request: round(exportedShare, 3),
         }),
       );
@@ -662,6 +684,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         tracing_rate: SIDE_RATE,
         tracing_overhead_saturated: round(tracingSaturated, 3),
         unsampled_overhead: round(median(floorRuns), 3),
+        alike_spread: round(median(alikeRuns), 3),
         traced_spans_per_request: round(exportedShare, 3),
         fastify_vs_moleculer: round(fastifyVsMoleculer, 3),
         cpu_loaded_vs_idle: round(loadedVsIdle, 3),
@@ -676,6 +699,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     await metricsOff?.stop();
     await traced?.stop();
     await unsampled?.stop();
+    await Promise.all(seconds.map((s) => s.stop()));
     await untraced?.stop();
     await receiver?.close();
     await bench?.stop();
