@@ -48,6 +48,12 @@ export interface InvokeAsyncRequest {
   invocationId?: string;
   /** As {@link InvokeRequest.traceparent}. */
   traceparent?: string;
+  /**
+   * A key (SET NX, `ttlSeconds`) naming the job, written after the job on the same connection, so
+   * that wherever the key is the job is too (a replica gets them in that order), and before the WAIT
+   * of waitReplicas, which then covers both.
+   */
+  idempotency?: { key: string; ttlSeconds: number };
 }
 
 /** An async invocation as stored in its lane queue. */
@@ -220,15 +226,14 @@ export class LaneClient {
       // Failed jobs stay: they are the dead-letter record.
       removeOnFail: false,
     });
+    if (request.idempotency) await this.enqueueConnection.set(request.idempotency.key, added.id ?? id, 'EX', request.idempotency.ttlSeconds, 'NX');
     if (this.waitReplicas) await this.confirmReplicated(this.waitReplicas, request.service, added.id ?? id);
     return added.id ?? id;
   }
 
   /**
-   * The connection async invocations are queued on (their own with waitReplicas). An Idempotency-Key
-   * written on it before the job reaches Redis before the job, through the same primary, and the WAIT
-   * after the job covers both: a failover cannot keep the key and lose its job (a connection only ever
-   * moves from the old primary to the new one).
+   * The connection async invocations are queued on (their own with waitReplicas), and their
+   * idempotency keys written (see InvokeAsyncRequest.idempotency).
    */
   get enqueueConnection(): RedisClient {
     return this.durable?.connection ?? this.connection;

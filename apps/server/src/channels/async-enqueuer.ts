@@ -15,8 +15,12 @@ export class QueueUnavailableError extends Error {
 
 /**
  * Queues async channel calls through the durable async path (retries, stalled-job recovery). With an
- * Idempotency-Key, the first call stores its job id under the key (SET NX, 24 h) and queues the job;
- * a repeat finds the key and returns that job id, queueing nothing: the invocation runs once.
+ * Idempotency-Key, the job's id comes from the caller and the key, the job is queued and then the key
+ * stored naming it (SET NX, 24 h); a repeat finds the key and returns that job id, queueing nothing,
+ * and one that finds no key queues the same job id again, which Redis keeps once: the invocation runs
+ * once. The key goes to Redis after its job, on the same connection, so a failover can lose the key
+ * and keep the job (a repeat then queues nothing new) or lose both (a repeat queues it again), never
+ * keep the key without its job.
  */
 export class AsyncEnqueuer {
   constructor(
@@ -64,21 +68,15 @@ export class AsyncEnqueuer {
     // Keys are the caller's: two callers may pick the same key without seeing each other's job.
     const digest = createHash('sha256').update(`${options.caller}\u0000${options.idempotencyKey}`).digest('hex');
     const key = idempotencyKey(this.prefix, this.cluster, route.name, digest);
-    const won = await this.redis.set(key, jobId, 'EX', IDEMPOTENCY_TTL_S, 'NX');
-    if (won !== 'OK') {
-      const first = await this.redis.get(key);
-      if (first) return { jobId: first, repeated: true };
-    }
+    const first = await this.redis.get(key);
+    if (first) return { jobId: first, repeated: true };
     try {
-      return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
+      const id = await this.invoker.invokeAsyncFromService(route.service, input, `${route.name}-${digest.slice(0, 32)}`, undefined, { key, ttlSeconds: IDEMPOTENCY_TTL_S });
+      return { jobId: id, repeated: false };
     } catch (err) {
-      // Queued but not confirmed by the replicas: the key stays and a repeat gets this job. On the
-      // connection the job was queued on (LaneClient.enqueueConnection), the key went to Redis before
-      // the job: a failover keeps both, neither, or the job alone, never the key alone.
-      if (err instanceof UnconfirmedEnqueueError) throw unconfirmed(route, err, 'repeat it with the same Idempotency-Key to have it run once');
-      // Not queued: the key must not promise a job that does not exist.
-      await this.redis.del(key).catch(() => undefined);
-      throw err;
+      // Queued, key written, but not confirmed by the replicas: a repeat gets this job, or queues it
+      // again if a failover lost it. Any other error: the key, if written, names a queued job.
+      throw unconfirmed(route, err, 'repeat it with the same Idempotency-Key to have it run once');
     }
   }
 }

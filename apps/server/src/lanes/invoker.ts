@@ -305,9 +305,10 @@ export class Invoker {
   }
 
   /** `ctx.invokeAsync`: a durable job on the target's lane queue, with the target's attempts policy. */
-  async invokeAsyncFromService(target: string, input: unknown, invocationId?: string, span?: Span): Promise<string> {
+  async invokeAsyncFromService(target: string, input: unknown, invocationId?: string, span?: Span, idempotency?: { key: string; ttlSeconds: number }): Promise<string> {
     const known = this.options.registry.get(target);
     return this.options.lanes.invokeAsync({
+      idempotency,
       cluster: this.options.cluster,
       lane: known?.lane ?? 'network',
       service: target,
