@@ -226,9 +226,10 @@ export class LaneClient {
       // Failed jobs stay: they are the dead-letter record.
       removeOnFail: false,
     });
-    if (request.idempotency) await this.enqueueConnection.set(request.idempotency.key, added.id ?? id, 'EX', request.idempotency.ttlSeconds, 'NX');
-    if (this.waitReplicas) await this.confirmReplicated(this.waitReplicas, request.service, added.id ?? id);
-    return added.id ?? id;
+    const jobId = added.id ?? id;
+    if (request.idempotency) await this.enqueueConnection.set(request.idempotency.key, jobId, 'EX', request.idempotency.ttlSeconds, 'NX');
+    if (this.waitReplicas) await this.confirmReplicated(this.waitReplicas, request.service, jobId);
+    return jobId;
   }
 
   /**

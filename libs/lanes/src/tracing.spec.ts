@@ -169,17 +169,11 @@ describe('OtlpHttpExporter', () => {
     traceState: '',
     startMs: Date.now(),
     endMs: Date.now(),
-    attributeKeys: [],
-    attributeValues: [],
+    attributes: {},
     status: 0,
     statusMessage: '',
     events: undefined,
     links: undefined,
-  });
-  /** A record's attribute fields from an object. */
-  const attributesOf = (attributes: Record<string, api.AttributeValue>): Pick<SpanRecord, 'attributeKeys' | 'attributeValues'> => ({
-    attributeKeys: Object.keys(attributes),
-    attributeValues: Object.values(attributes),
   });
 
   it('sends batches of OTEL_BSP_MAX_EXPORT_BATCH_SIZE, gzipped when asked, and retries a 503', async () => {
@@ -227,7 +221,7 @@ describe('OtlpHttpExporter', () => {
     // 300 values of one key: past the 200 whose JSON is kept, the rest are encoded each time.
     for (let i = 0; i < 300; i++) {
       const attributes = { 'url.path': `/items/${i}`, 'http.response.status_code': 200 + (i % 3), 'url.query': i % 2 ? 'a="b"\\' : 'é 😀 \ud800' };
-      const span = JSON.parse(spanJson({ ...record('a'), ...attributesOf(attributes) })) as OtlpSpan;
+      const span = JSON.parse(spanJson({ ...record('a'), attributes })) as OtlpSpan;
       expect(attrs(span.attributes)).toEqual(attributes);
     }
   });
@@ -235,13 +229,13 @@ describe('OtlpHttpExporter', () => {
   it('writes ASCII only: other characters as JSON escapes, which decode to them', async () => {
     const exporter = new OtlpHttpExporter({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }, resource: { 'service.name': 'café' }, scope: { name: 'laneway' } });
     const name = 'SELECT «naïve» 😀 \u0001';
-    exporter.onEnd({ ...record(name), ...attributesOf({ 'db.query.text': name }), status: 2, statusMessage: 'échec' });
+    exporter.onEnd({ ...record(name), attributes: { 'db.query.text': name }, status: 2, statusMessage: 'échec' });
     await exporter.shutdown();
     const [span] = spansOf(received);
     expect(span).toMatchObject({ name, status: { code: 2, message: 'échec' } });
     expect(attrs(span!.attributes)).toEqual({ 'db.query.text': name });
     expect(attrs(received[0]!.body.resourceSpans[0]!.resource.attributes)['service.name']).toBe('café');
-    expect(spanJson({ ...record(name), ...attributesOf({ q: name }) })).toMatch(/^[ -~]*$/);
+    expect(spanJson({ ...record(name), attributes: { q: name } })).toMatch(/^[ -~]*$/);
   });
 
   it('writes times as nanoseconds, exact to the microsecond', () => {

@@ -493,11 +493,14 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     }
 
     const med = (key: keyof typeof results, field: keyof LoadResult | 'cpuJobsPerS' | 'cpuUsPerRequest'): number => median(results[key].map((r) => r[field] ?? 0));
-    const runsOf = (key: keyof typeof results): string => results[key].map((r) => Math.round(r.rps)).join(', ');
-    const failures = (key: keyof typeof results): string => {
-      const bad = results[key].reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
+    /** Each run's requests/s, and the failed requests of all runs, of a series of measurements. */
+    const runsIn = (series: readonly Measured[]): string => series.map((r) => Math.round(r.rps)).join(', ');
+    const failuresIn = (series: readonly Measured[]): string => {
+      const bad = series.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
       return bad ? `; ${bad} non-2xx/errors/timeouts` : '';
     };
+    const runsOf = (key: keyof typeof results): string => runsIn(results[key]);
+    const failures = (key: keyof typeof results): string => failuresIn(results[key]);
     const rps = Object.fromEntries(TARGETS.map((t) => [t, med(t, 'rps')])) as Record<Target, number>;
     const p99 = Object.fromEntries(TARGETS.map((t) => [t, med(t, 'p99')])) as Record<Target, number>;
     const cpuUs = Object.fromEntries(TARGETS.map((t) => [t, med(t, 'cpuUsPerRequest')])) as Record<Target, number>;
@@ -527,10 +530,8 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     // Spans the receiver got for the measured runs (the batch processor's last one may still be on its way).
     await new Promise((r) => setTimeout(r, 5500));
     const exportedShare = tracedRequests ? (receiver.spans() - spansBefore) / tracedRequests : Number.NaN;
-    const sideNote = (t: Target): string => {
-      const bad = side[t].reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
-      return `(p99 ${round(median(side[t].map((r) => r.p99)))} ms; server CPU ${round(sideCpu(t))} µs/request; runs ${side[t].map((r) => Math.round(r.rps)).join(', ')}${bad ? `; ${bad} non-2xx/errors/timeouts` : ''})`;
-    };
+    const sideNote = (t: Target): string =>
+      `(p99 ${round(median(side[t].map((r) => r.p99)))} ms; server CPU ${round(sideCpu(t))} µs/request; runs ${runsIn(side[t])}${failuresIn(side[t])})`;
     const reportTracing = (): void => {
       console.log(
         `Tracing, side by side: the replicas below loaded at the same time, each at ${SIDE_RATE} req/s evenly paced by a load generator of its own (${SIDE_CONNECTIONS} connections), ` +

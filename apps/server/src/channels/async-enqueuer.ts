@@ -57,10 +57,9 @@ export class AsyncEnqueuer {
   };
 
   private async queue(route: ChannelRoute, input: unknown, options: { idempotencyKey: string | undefined; caller: string }): Promise<{ jobId: string; repeated: boolean }> {
-    const jobId = `${route.name}-${randomUUID()}`;
     if (options.idempotencyKey === undefined) {
       try {
-        return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, jobId), repeated: false };
+        return { jobId: await this.invoker.invokeAsyncFromService(route.service, input, `${route.name}-${randomUUID()}`), repeated: false };
       } catch (err) {
         throw unconfirmed(route, err, 'repeating it may run it twice: send an Idempotency-Key to have it run once');
       }

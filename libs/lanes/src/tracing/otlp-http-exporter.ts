@@ -219,7 +219,7 @@ export function spanJson(span: SpanRecord): string {
     (span.parentSpanId ? `,"parentSpanId":"${span.parentSpanId}"` : '') +
     (span.traceState ? `,"traceState":${ascii(span.traceState)}` : '') +
     `,"name":${nameJson(span.name)},"kind":${span.kind + 1},"startTimeUnixNano":"${unixNano(span.startMs)}","endTimeUnixNano":"${unixNano(span.endMs)}"` +
-    `,"attributes":${attributeListJson(span.attributeKeys, span.attributeValues)}`;
+    `,"attributes":${attributesJson(span.attributes)}`;
   if (span.events?.length) {
     json += ',"events":[';
     span.events.forEach((e, i) => {
@@ -257,11 +257,10 @@ function nameJson(name: string): string {
 const VALUES_PER_KEY = 200;
 const attributeJson = new Map<string, Map<AttributeValue, string> | undefined>();
 
-function attributeListJson(keys: readonly string[], given: readonly (AttributeValue | undefined)[]): string {
+function attributesJson(attributes: Record<string, AttributeValue | undefined>): string {
   let json = '[';
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    const value = given[i];
+  for (const key in attributes) {
+    const value = attributes[key];
     if (value === undefined || value === null) continue;
     let values = attributeJson.get(key);
     if (values === undefined && !attributeJson.has(key) && attributeJson.size < 1000) attributeJson.set(key, (values = new Map()));
@@ -276,15 +275,6 @@ function attributeListJson(keys: readonly string[], given: readonly (AttributeVa
     json += json.length > 1 ? `,${one}` : one;
   }
   return json + ']';
-}
-
-/** An attributes object as JSON (a resource's, an event's, a link's: not on the hot path). */
-function attributesJson(attributes: Record<string, AttributeValue | undefined>): string {
-  const keys = Object.keys(attributes);
-  return attributeListJson(
-    keys,
-    keys.map((k) => attributes[k]),
-  );
 }
 
 function anyValueJson(value: AttributeValue | null | undefined): string {

@@ -34,13 +34,7 @@ export interface SpanRecord {
   /** Epoch milliseconds (fractional: sub-microsecond precision). */
   startMs: number;
   endMs: number;
-  /**
-   * The attributes, as keys and values side by side rather than an object: setAttribute adds to two
-   * arrays instead of adding a property by a key only known at run time (a store V8 finishes in its
-   * runtime once the site has seen several shapes), and the exporter reads them by index.
-   */
-  attributeKeys: string[];
-  attributeValues: (AttributeValue | undefined)[];
+  attributes: Record<string, AttributeValue | undefined>;
   /** SpanStatusCode: UNSET 0, OK 1, ERROR 2. */
   status: number;
   statusMessage: string;
@@ -170,8 +164,7 @@ class RecordingSpan implements Span, SpanRecord {
     readonly parentSpanId: string,
     private readonly state: TraceState | undefined,
     readonly startMs: number,
-    readonly attributeKeys: string[],
-    readonly attributeValues: (AttributeValue | undefined)[],
+    readonly attributes: Record<string, AttributeValue | undefined>,
     private readonly sink: (span: SpanRecord) => void,
   ) {
     this.traceState = state ? state.serialize() : '';
@@ -182,18 +175,12 @@ class RecordingSpan implements Span, SpanRecord {
   }
 
   setAttribute(key: string, value: AttributeValue): this {
-    if (this.ended) return this;
-    const at = this.attributeKeys.indexOf(key);
-    if (at >= 0) this.attributeValues[at] = value;
-    else {
-      this.attributeKeys.push(key);
-      this.attributeValues.push(value);
-    }
+    if (!this.ended) this.attributes[key] = value;
     return this;
   }
 
   setAttributes(attributes: Attributes): this {
-    for (const key in attributes) this.setAttribute(key, attributes[key] as AttributeValue);
+    if (!this.ended) Object.assign(this.attributes, attributes);
     return this;
   }
 
@@ -269,8 +256,7 @@ export function plainRecord(span: SpanRecord): SpanRecord {
     traceState: span.traceState,
     startMs: span.startMs,
     endMs: span.endMs,
-    attributeKeys: span.attributeKeys.slice(),
-    attributeValues: span.attributeValues.slice(),
+    attributes: { ...span.attributes },
     status: span.status,
     statusMessage: span.statusMessage,
     events: span.events,
@@ -288,15 +274,6 @@ export function recordingTracer(api: typeof OtelApi, sample: SampleDecider, sink
     if (!sample(traceId, valid ? parent : undefined)) {
       return api.trace.wrapSpanContext({ traceId, spanId, traceFlags: 0, traceState: valid ? parent.traceState : undefined });
     }
-    const keys: string[] = [];
-    const values: (AttributeValue | undefined)[] = [];
-    const given = options.attributes;
-    if (given) {
-      for (const key in given) {
-        keys.push(key);
-        values.push(given[key]);
-      }
-    }
     return new RecordingSpan(
       name,
       options.kind ?? 0,
@@ -305,8 +282,8 @@ export function recordingTracer(api: typeof OtelApi, sample: SampleDecider, sink
       valid ? parent.spanId : '',
       valid ? parent.traceState : undefined,
       options.startTime === undefined ? nowMs() : timeMs(options.startTime),
-      keys,
-      values,
+      // The callers build a fresh object per span: taken as it is, not copied.
+      (options.attributes as Record<string, AttributeValue | undefined> | undefined) ?? {},
       sink,
     );
   };
