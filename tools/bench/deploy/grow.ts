@@ -6,7 +6,7 @@
 import { ApiClient } from '@laneway/api-client';
 import { ApplyOutcome, WaitFor } from '@laneway/proto';
 import { freePort, runCli, startServer, uniqueName, type Api, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -27,6 +27,8 @@ export interface GrowResult {
   exportMs: number;
   /** The Export RPC alone, through the API client. */
   exportRpcMs: number;
+  /** The same files written by a plain loop right after the export (the disk's floor); NaN when the export wrote none. */
+  exportFloorMs: number;
   /** The commands that failed (their first line of stderr), by name: status, list_services, export. */
   failures: Record<string, string>;
 }
@@ -41,6 +43,43 @@ export interface GrowOptions {
   /** A distinct service file: number `i`, content generation `generation`. */
   serviceFile: (i: number, generation: number) => { path: string; content: string };
   log: (line: string) => void;
+}
+
+/**
+ * Writes every file under `dir` again, with the same relative path and size, into a new directory
+ * beside it with openSync/writeSync/closeSync and nothing else; answers the ms that took (NaN for none).
+ */
+function writeFloor(dir: string): number {
+  const files: { path: string; size: number }[] = [];
+  const walk = (at: string): void => {
+    for (const entry of readdirSync(path.join(dir, at), { withFileTypes: true })) {
+      const relative = path.join(at, entry.name);
+      if (entry.isDirectory()) walk(relative);
+      else files.push({ path: relative, size: statSync(path.join(dir, relative)).size });
+    }
+  };
+  walk('');
+  if (!files.length) return Number.NaN;
+  const floorDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-floor-'));
+  try {
+    const content = Buffer.alloc(Math.max(...files.map((f) => f.size)), 0x61);
+    const directories = new Set<string>();
+    const started = performance.now();
+    for (const file of files) {
+      const target = path.join(floorDir, file.path);
+      const parent = path.dirname(target);
+      if (!directories.has(parent)) {
+        mkdirSync(parent, { recursive: true });
+        directories.add(parent);
+      }
+      const fd = openSync(target, 'w');
+      writeSync(fd, content, 0, file.size);
+      closeSync(fd);
+    }
+    return performance.now() - started;
+  } finally {
+    rmSync(floorDir, { recursive: true, force: true });
+  }
 }
 
 async function memory(port: number): Promise<number> {
@@ -144,8 +183,12 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
     client.close();
     const exportDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-export-'));
     const exportMs = await timed('export', () => cli(['export', '-o', exportDir]));
+    // The machine's floor for that: the files the export wrote (names and sizes), written again into a
+    // fresh directory on the same disk by a plain loop (open, write, close), right after it. Creating
+    // files on this disk swung from 32 to 600 µs a file between runs minutes apart.
+    const floorMs = writeFloor(exportDir);
     rmSync(exportDir, { recursive: true, force: true });
-    return { services, batchSize, batchMs, idleKbPerService, catchupMs, statusMs, listServicesMs, listAllPagesMs, listServicesCount, listWholeMs, exportMs, exportRpcMs, failures };
+    return { services, batchSize, batchMs, idleKbPerService, catchupMs, statusMs, listServicesMs, listAllPagesMs, listServicesCount, listWholeMs, exportMs, exportRpcMs, exportFloorMs: floorMs, failures };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }

@@ -125,6 +125,15 @@ function reportGrowth(g: GrowResult): Record<string, unknown> {
   answered('list_services_all_pages', `ListServices, all pages of 1,000`, g.listAllPagesMs, `(${g.listServicesCount} services)`);
   answered('list_services_whole', 'ListServices, all in one answer', g.listWholeMs);
   answered('export', `laneway export -o DIR (${g.services} services)`, g.exportMs, `(the CLI process, start to exit; the Export RPC alone: ${Math.round(g.exportRpcMs)} ms)`);
+  if (!g.failures['export']) {
+    report(
+      '  floor: the same files by a plain write loop',
+      g.exportFloorMs,
+      'ms',
+      undefined,
+      `(the disk's own time to create them, right after the export: the export took ${round(g.exportMs / g.exportFloorMs)}x that)`,
+    );
+  }
   return {
     services_100k: g.services,
     batch_first_ms: round(first, 1),
@@ -138,6 +147,7 @@ function reportGrowth(g: GrowResult): Record<string, unknown> {
     list_services_whole_100k_ms: g.failures['list_services_whole'] ? null : round(g.listWholeMs, 1),
     export_100k_ms: g.failures['export'] ? null : round(g.exportMs, 1),
     export_rpc_100k_ms: g.failures['export_rpc'] ? null : round(g.exportRpcMs, 1),
+    export_floor_100k_ms: g.failures['export'] || !Number.isFinite(g.exportFloorMs) ? null : round(g.exportFloorMs, 1),
     ...(Object.keys(g.failures).length ? { failed_100k: Object.keys(g.failures) } : {}),
   };
 }

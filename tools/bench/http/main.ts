@@ -105,6 +105,9 @@ const LABEL: Record<Target, string> = {
 };
 /** The most server CPU per request that metrics on may cost against off: 5% more. */
 const METRICS_OVERHEAD_TARGET = 1.05;
+/** Issue 23 section 1: a channel's server CPU per request at most 1.25x bare node:http's, its requests/s at least 0.8x. */
+const CPU_VS_BARE_TARGET = 1.25;
+const RPS_VS_BARE_TARGET = 0.8;
 /** The most server CPU per request that tracing at 100% sampling may cost against tracing off: 15% more. */
 const TRACING_OVERHEAD_TARGET = 1.15;
 
@@ -584,6 +587,8 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       return;
     }
     const vsBare = perRun('laneway', 'bare', 'rps');
+    const cpuVsBareRuns = cpuRuns('laneway', 'bare');
+    const cpuVsBare = median(cpuVsBareRuns);
     const vsMoleculer = perRun('laneway', 'moleculer', 'rps');
     const bareVsMoleculer = perRun('bare', 'moleculer', 'rps');
     const fastifyVsMoleculer = perRun('fastify', 'moleculer', 'rps');
@@ -617,12 +622,20 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
       `(median of runs ${overheadRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.laneway)} against ${round(cpuUs.metricsOff)} µs/request from the medians)`,
     );
     reportTracing();
-    report(`${LABEL.laneway} / bare, median of runs`, vsBare, 'x', { op: '>', value: 0.7 }, `(${round(rps.laneway / rps.bare)}x from the medians)`);
-    report(`${LABEL.laneway} / moleculer-web, median of runs`, vsMoleculer, 'x', { op: '>', value: 1.5 }, `(${round(rps.laneway / rps.moleculer)}x from the medians)`);
-    // The ceiling of that ratio on this machine: bare node:http does nothing but answer, so no server
-    // that also routes, checks and runs a service can beat it against moleculer-web. The 1.5x target was
-    // set where moleculer-web ran at 0.46x bare (a ceiling of 2.2x); on a machine where it runs faster
-    // relative to bare, these two lines show how much room the target leaves.
+    // Issue 23 section 1: the distance to bare node:http, as server CPU per request (what Laneway adds
+    // to each request) and as requests/s, each the median of per-run ratios.
+    report(
+      `${LABEL.laneway} / bare, server CPU per request, median of runs`,
+      cpuVsBare,
+      'x',
+      { op: '<', value: CPU_VS_BARE_TARGET },
+      `(runs ${cpuVsBareRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.laneway)} against ${round(cpuUs.bare)} µs/request from the medians)`,
+    );
+    report(`${LABEL.laneway} / bare, requests/s, median of runs`, vsBare, 'x', { op: '>', value: RPS_VS_BARE_TARGET }, `(runs ${ratiosOf('laneway', 'bare')}; ${round(rps.laneway / rps.bare)}x from the medians)`);
+    // moleculer-web beside them, no longer a target (issue 23 withdrew the 1.5x of the REST channels
+    // issue: bare node:http itself ran at only 1.2-1.7x moleculer-web on this machine kind, the ceiling
+    // printed below).
+    report(`  reference: ${LABEL.laneway} / moleculer-web, median of runs`, vsMoleculer, 'x', undefined, `(runs ${ratiosOf('laneway', 'moleculer')}; ${round(rps.laneway / rps.moleculer)}x from the medians)`);
     report('  ceiling: bare node:http / moleculer-web, median of runs', bareVsMoleculer, 'x', undefined, `(runs ${ratiosOf('bare', 'moleculer')})`);
     report('  reference: fastify alone / moleculer-web, median of runs', fastifyVsMoleculer, 'x', undefined, `(runs ${ratiosOf('fastify', 'moleculer')})`);
     console.log(
@@ -676,6 +689,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         outside_loaded_p99_ms: round(outsideP99, 3),
         outside_loaded_vs_idle: round(outsideVsIdle, 3),
         vs_bare: round(vsBare, 3),
+        cpu_vs_bare: round(cpuVsBare, 3),
         vs_moleculer: round(vsMoleculer, 3),
         bare_vs_moleculer: round(bareVsMoleculer, 3),
         cpu_us_per_request: Object.fromEntries(TARGETS.map((t) => [t, round(cpuUs[t], 3)])),
