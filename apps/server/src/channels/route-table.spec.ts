@@ -36,6 +36,13 @@ describe('RouteTable', () => {
     expect(table.match('PUT', '/customers/me')).toMatchObject({ kind: 'found', route: { name: 'update' }, params: { id: 'me' } });
   });
 
+  it('backs out of a literal branch that ends nowhere deeper and takes the parameter', () => {
+    const deep = new RouteTable([route('literal', 'GET', '/a/b/d'), route('param', 'GET', '/a/:x/c'), route('post', 'POST', '/a/b/c')]);
+    expect(deep.match('GET', '/a/b/c')).toEqual({ kind: 'found', route: expect.objectContaining({ name: 'param' }), params: { x: 'b' } });
+    expect(deep.match('GET', '/a/b/d')).toEqual({ kind: 'found', route: expect.objectContaining({ name: 'literal' }), params: {} });
+    expect(deep.match('DELETE', '/a/b/c')).toEqual({ kind: 'no-method', allow: ['GET', 'POST'] });
+  });
+
   it('tells a missing path from a missing method', () => {
     expect(table.match('GET', '/nothing')).toEqual({ kind: 'no-path' });
     expect(table.match('GET', '/customers/')).toEqual({ kind: 'no-path' });

@@ -101,29 +101,55 @@ export class RouteTable {
   match(method: string, path: string): RouteMatch {
     const root = this.root;
     const raw = path === '/' ? [] : path.slice(1).split('/');
-    const segments: string[] = [];
-    for (const segment of raw) {
-      try {
-        segments.push(segment.includes('%') ? decodeURIComponent(segment) : segment);
-      } catch {
-        return { kind: 'bad-encoding', segment };
+    let segments = raw;
+    if (path.includes('%')) {
+      segments = [];
+      for (const segment of raw) {
+        try {
+          segments.push(segment.includes('%') ? decodeURIComponent(segment) : segment);
+        } catch {
+          return { kind: 'bad-encoding', segment };
+        }
       }
+    }
+    // The route most requests want, found without gathering every end: the first node, in the order
+    // collect() lists them (literal segments before parameters), that has the method.
+    const values: string[] = [];
+    const hit = first(root, segments, 0, method as ChannelMethod, values);
+    if (hit) {
+      const params: Record<string, string> = {};
+      for (let i = 0; i < hit.names.length; i++) params[hit.names[i]!] = values[i]!;
+      return { kind: 'found', route: hit.route, params };
     }
     const ends: { node: Node; values: string[] }[] = [];
     collect(root, segments, 0, [], ends);
-    for (const end of ends) {
-      const hit = end.node.routes.get(method as ChannelMethod);
-      if (hit) {
-        const params: Record<string, string> = {};
-        hit.names.forEach((name, i) => (params[name] = end.values[i]!));
-        return { kind: 'found', route: hit.route, params };
-      }
-    }
     if (!ends.length) return { kind: 'no-path' };
     const allowed = new Set<ChannelMethod>();
     for (const end of ends) for (const m of end.node.routes.keys()) allowed.add(m);
     return { kind: 'no-method', allow: CHANNEL_METHODS.filter((m) => allowed.has(m)) };
   }
+}
+
+/**
+ * The first route for `method` where the path ends, literal segments tried before parameters (the
+ * order of {@link collect}); `values` holds the parameter values on the way to it.
+ */
+function first(at: Node, segments: readonly string[], i: number, method: ChannelMethod, values: string[]): { route: ChannelRoute; names: string[] } | undefined {
+  if (i === segments.length) return at.routes.get(method);
+  const segment = segments[i]!;
+  const literal = at.literals.get(segment);
+  if (literal) {
+    const hit = first(literal, segments, i + 1, method, values);
+    if (hit) return hit;
+  }
+  // A parameter never matches an empty segment ('/customers/' is not '/customers/:id').
+  if (at.param && segment !== '') {
+    values.push(segment);
+    const hit = first(at.param, segments, i + 1, method, values);
+    if (hit) return hit;
+    values.pop();
+  }
+  return undefined;
 }
 
 function node(): Node {
