@@ -4,8 +4,9 @@ import { gunzipSync } from 'node:zlib';
 import * as api from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing, tracing, type Tracing } from './tracing';
-import { OtlpHttpExporter, spanJson, unixNano } from './tracing/otlp-http-exporter';
+import { OtlpHttpExporter, spanJson, unixNano, writtenSpan } from './tracing/otlp-http-exporter';
 import { newSpanId, newTraceId, recordingTracer, samplerFromEnv, type SpanRecord } from './tracing/recording-tracer';
+import type { AttributeValue } from '@opentelemetry/api';
 
 /** What a real OTLP/HTTP receiver got: each POST's headers and decoded JSON body. */
 interface Received {
@@ -236,6 +237,39 @@ describe('OtlpHttpExporter', () => {
     expect(attrs(span!.attributes)).toEqual({ 'db.query.text': name });
     expect(attrs(received[0]!.body.resourceSpans[0]!.resource.attributes)['service.name']).toBe('café');
     expect(spanJson({ ...record(name), attributes: { q: name } })).toMatch(/^[ -~]*$/);
+  });
+
+  it('writes each span into its batch byte for byte as its JSON string would be', () => {
+    const times = [0, 0.0005, 1, 99_999_999.999, 100_000_000, 1_765_046_400_000, 1_765_046_400_123.456, 1_765_046_400_000.999, 4_102_444_800_000.5];
+    const values: Record<string, AttributeValue>[] = [
+      {},
+      { 'http.request.method': 'GET', 'http.route': '/customers/:id', 'laneway.attempt': 1 },
+      { 'http.response.status_code': 503, ratio: 0.25, ok: true, list: ['a', 'b'], nums: [1, 2.5], odd: Number.NaN, 'url.query': 'a="b"\\' },
+      { 'db.query.text': 'SELECT «naïve» 😀 \u0001', empty: '' },
+    ];
+    let n = 0;
+    for (const startMs of times) {
+      for (const attributes of values) {
+        for (const kind of [0, 1, 4]) {
+          const span: SpanRecord = {
+            ...record(n % 2 ? 'GET /customers/:id' : `process svc-${n} «é»`),
+            kind,
+            parentSpanId: n % 3 ? newSpanId() : '',
+            startMs,
+            endMs: startMs + (n % 5) * 0.3337,
+            attributes: { ...attributes },
+            status: n % 3,
+          };
+          n++;
+          expect(writtenSpan(span)).toBe(spanJson(span));
+          // Twice: the second from the bytes kept for the name and attributes.
+          expect(writtenSpan(span)).toBe(spanJson(span));
+        }
+      }
+    }
+    // Spans with what Laneway's own never carry are written through their JSON string.
+    const rich: SpanRecord = { ...record('r'), traceState: 'a=1', statusMessage: 'no', status: 2, events: [{ name: 'e', time: 5, attributes: { k: 1 } }] };
+    expect(writtenSpan(rich)).toBe(spanJson(rich));
   });
 
   it('writes times as nanoseconds, exact to the microsecond', () => {
