@@ -16,11 +16,12 @@
 // of its own: measured one after the other, the machine's speed drifted between two replicas' windows
 // as much as tracing costs, and loaded as fast as each answers, a slower replica also pays more per
 // request for the same work (fewer requests per wake-up and per system call), which counted twice.
+// The five side-by-side replicas are new processes in each run (see sideProcesses).
 // In the full run the traced replica is also loaded by wrk with the others, as fast as it answers:
 // printed beside it as tracing_overhead_saturated.
 // --tracing runs only the side-by-side part (and no peers, metrics-off replica or fixed-rate runs).
 import { LaneClient } from '@laneway/lanes';
-import { freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
+import { eventually, freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -237,10 +238,12 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   let bench: BenchCluster | undefined;
   let metricsOff: AppProcess | undefined;
-  let traced: AppProcess | undefined;
-  let unsampled: AppProcess | undefined;
-  let untraced: AppProcess | undefined;
-  const seconds: AppProcess[] = [];
+  // The side-by-side replicas (tracing off, at 100%, at 0%), replaced by new processes before each
+  // run after the first: two processes started alike keep levels of their own (up to 1.2x apart on
+  // this machine) for their whole lives, which the same processes in every run would carry into
+  // every run's ratio; new ones each run make that level part of the spread between runs instead.
+  const sideProcesses: Partial<Record<Target, AppProcess>> = {};
+  const sideEnv: Partial<Record<Target, Record<string, string>>> = {};
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
   let client: LaneClient | undefined;
   try {
@@ -299,49 +302,45 @@ async function main(): Promise<void> {
      */
     const cpAddress = bench.cp.address;
     const otlpPort = receiver.port;
-    const tracedReplica = async (name: string, sampler: string | undefined): Promise<{ server: AppProcess; url: string }> => {
+    const tracedReplica = async (name: Target, sampler: string | undefined): Promise<{ server: AppProcess; url: string }> => {
       const tracedCluster = `${cluster}-${name}`;
       await api.createCluster(tracedCluster);
       const tracedPort = await freePort();
-      const server = await startServer({
+      sideEnv[name] = {
         LANEWAY_CONTROL_PLANE: cpAddress,
         LANEWAY_CLUSTER: tracedCluster,
-        LANEWAY_SERVER_NAME: name,
         LANEWAY_QUEUE_PREFIX: prefix,
         LANEWAY_JOIN_TOKEN: await api.joinToken(tracedCluster),
-        LANEWAY_HTTP_ADDR: `127.0.0.1:${tracedPort}`,
         LANEWAY_CPU_THREADS: String(CPU_THREADS),
         ...(sampler ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`, OTEL_TRACES_SAMPLER: sampler } : {}),
         // Room for every span while an export is in flight (one batch is sent at a time; what
         // overflows the queue, 2048 by default, is dropped): a dropped span would cost less than a sent one.
         OTEL_BSP_MAX_QUEUE_SIZE: '65536',
-      });
+      };
+      const server = await startServer({ ...sideEnv[name]!, LANEWAY_SERVER_NAME: name, LANEWAY_HTTP_ADDR: `127.0.0.1:${tracedPort}` });
+      sideProcesses[name] = server;
       await api.deploy(tracedCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
       await api.createSecurity(tracedCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
       await api.putChannel(tracedCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
       return { server, url: `http://127.0.0.1:${tracedPort}${ROUTE}` };
     };
     const replica = await tracedReplica('traced', 'always_on');
-    traced = replica.server;
     urls.traced = replica.url;
-    pids.traced = traced.child.pid;
+    pids.traced = replica.server.child.pid;
     // Tracing off on a replica started as the traced one: the traced replica's baseline. Measured on
     // this machine, replicas started this way used 1.2-1.3x the server CPU per request of the first
     // cluster's own replica under wrk, tracing off in both: against that one, tracing would carry it.
     const twin = await tracedReplica('untraced', undefined);
-    untraced = twin.server;
     urls.untraced = twin.url;
-    pids.untraced = untraced.child.pid;
+    pids.untraced = twin.server.child.pid;
     {
       const floor = await tracedReplica('unsampled', 'always_off');
-      unsampled = floor.server;
       urls.unsampled = floor.url;
-      pids.unsampled = unsampled.child.pid;
+      pids.unsampled = floor.server.child.pid;
     }
     // The second replica of each kind, started in the other order.
     for (const [target, sampler] of [['untraced2', undefined], ['traced2', 'always_on']] as const) {
       const second = await tracedReplica(target, sampler);
-      seconds.push(second.server);
       urls[target] = second.url;
       pids[target] = second.server.child.pid;
     }
@@ -379,6 +378,28 @@ async function main(): Promise<void> {
         if (before[i] !== undefined && after !== undefined && r.ok) r.cpuUsPerRequest = ((after - before[i]!) * 1e6) / (r.ok + r.non2xx);
       });
       return Object.fromEntries(SIDE.map((t, i) => [t, measured[i]!])) as Record<Target, Measured>;
+    };
+
+    /** Traced requests of the warm-ups of renewed replicas: their spans reach the receiver among the measured ones'. */
+    let unmeasuredTraced = 0;
+    /** New processes for the side-by-side replicas (each joins its cluster as a new server, on a new port), answering and warmed up. */
+    const renewSide = async (run: number): Promise<void> => {
+      await Promise.all(SIDE.map((t) => sideProcesses[t]!.stop()));
+      for (const t of SIDE) {
+        const port = await freePort();
+        const server = await startServer({ ...sideEnv[t]!, LANEWAY_SERVER_NAME: `${t}-${run}`, LANEWAY_HTTP_ADDR: `127.0.0.1:${port}` });
+        sideProcesses[t] = server;
+        urls[t] = `http://127.0.0.1:${port}${ROUTE}`;
+        pids[t] = server.child.pid;
+        // Serving once it has caught up on its cluster's channel.
+        await eventually(
+          () => checkAnswer(t, urls[t]).then(() => true, () => false),
+          (ok) => ok,
+          15_000,
+        );
+      }
+      const warm = await sideBySide(WARMUP_S);
+      unmeasuredTraced += warm.traced.ok + warm.traced.non2xx + warm.traced2.ok + warm.traced2.non2xx;
     };
 
     for (const target of new Set([...TARGETS, ...SIDE])) await checkAnswer(target, urls[target]);
@@ -483,6 +504,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         if (target === 'traced') tracedRequests += result.ok + result.non2xx;
         results[target].push(result);
       }
+      if (run > 0) await renewSide(run);
       const together = await sideBySide(MEASURE_S);
       for (const target of SIDE) side[target].push(together[target]);
       tracedRequests += together.traced.ok + together.traced.non2xx + together.traced2.ok + together.traced2.non2xx;
@@ -532,7 +554,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     const tracingSaturated = tracingOnly ? Number.NaN : median(saturatedRuns);
     // Spans the receiver got for the measured runs (the batch processor's last one may still be on its way).
     await new Promise((r) => setTimeout(r, 5500));
-    const exportedShare = tracedRequests ? (receiver.spans() - spansBefore) / tracedRequests : Number.NaN;
+    const exportedShare = tracedRequests ? (receiver.spans() - spansBefore - unmeasuredTraced) / tracedRequests : Number.NaN;
     const sideNote = (t: Target): string =>
       `(p99 ${round(median(side[t].map((r) => r.p99)))} ms; server CPU ${round(sideCpu(t))} µs/request; runs ${runsIn(side[t])}${failuresIn(side[t])})`;
     const reportTracing = (): void => {
@@ -712,10 +734,7 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
     await client?.close();
     await Promise.all(children.map((c) => stopChild(c)));
     await metricsOff?.stop();
-    await traced?.stop();
-    await unsampled?.stop();
-    await Promise.all(seconds.map((s) => s.stop()));
-    await untraced?.stop();
+    await Promise.all(Object.values(sideProcesses).map((p) => p?.stop()));
     await receiver?.close();
     await bench?.stop();
   }
