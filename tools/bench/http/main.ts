@@ -406,25 +406,24 @@ async function main(): Promise<void> {
     let unmeasuredTraced = 0;
     /**
      * New processes for the side-by-side replicas of `group` (each joins its cluster as a new server, on
-     * a new port), answering, then `warm` loaded for the warm-up (discarded). Started in an order that
-     * moves each run (reversed every other run, rotated by the run): a replica's place in the order
-     * must not be its kind's.
+     * a new port), started at once and answering, then `warm` loaded for the warm-up (discarded).
      */
     const startGroup = async (group: readonly Target[], run: number, warm: readonly Target[]): Promise<Record<Target, Measured>> => {
-      const order = run % 2 ? [...group].reverse() : [...group];
-      for (const t of [...order.slice(run % order.length), ...order.slice(0, run % order.length)]) {
-        const port = await freePort();
-        const server = await startServer({ ...sideEnv[t]!, LANEWAY_SERVER_NAME: `${t}-${run}`, LANEWAY_HTTP_ADDR: `127.0.0.1:${port}` });
-        sideProcesses[t] = server;
-        urls[t] = `http://127.0.0.1:${port}${ROUTE}`;
-        pids[t] = server.child.pid;
-        // Serving once it has caught up on its cluster's channel.
-        await eventually(
-          () => checkAnswer(t, urls[t]).then(() => true, () => false),
-          (ok) => ok,
-          15_000,
-        );
-      }
+      await Promise.all(
+        group.map(async (t) => {
+          const port = await freePort();
+          const server = await startServer({ ...sideEnv[t]!, LANEWAY_SERVER_NAME: `${t}-${run}`, LANEWAY_HTTP_ADDR: `127.0.0.1:${port}` });
+          sideProcesses[t] = server;
+          urls[t] = `http://127.0.0.1:${port}${ROUTE}`;
+          pids[t] = server.child.pid;
+          // Serving once it has caught up on its cluster's channel.
+          await eventually(
+            () => checkAnswer(t, urls[t]).then(() => true, () => false),
+            (ok) => ok,
+            15_000,
+          );
+        }),
+      );
       return sideBySide(WARMUP_S, warm);
     };
     /** Stops the side-by-side replicas of `group` (a stopped one flushes its spans first). */
@@ -547,6 +546,13 @@ for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid
         if (cpuBefore !== undefined && cpuAfter !== undefined && result.ok) result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / (result.ok + result.non2xx);
         if (target === 'traced') tracedRequests += result.ok + result.non2xx;
         results[target].push(result);
+      }
+      // The traced replica's spans of its wrk run (tens of thousands, queued) leave before the window,
+      // whose CPU they would otherwise add to the traced replica's.
+      if (!tracingOnly) {
+        for (let waited = 0; receiver.spans() - spansBefore - unmeasuredTraced < tracedRequests && waited < 15_000; waited += 100) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
       const together = await sideBySide(MEASURE_S);
       for (const target of SIDE) side[target].push(together[target]);
