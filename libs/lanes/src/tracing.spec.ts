@@ -224,6 +224,9 @@ describe('OtlpHttpExporter', () => {
       const attributes = { 'url.path': `/items/${i}`, 'http.response.status_code': 200 + (i % 3), 'url.query': i % 2 ? 'a="b"\\' : 'é 😀 \ud800' };
       const span = JSON.parse(spanJson({ ...record('a'), attributes })) as OtlpSpan;
       expect(attrs(span.attributes)).toEqual(attributes);
+      // The writer keeps each attribute's bytes: the same past the 200 kept.
+      const written = JSON.parse(writtenSpan({ ...record('a'), attributes })) as OtlpSpan;
+      expect(attrs(written.attributes)).toEqual(attributes);
     }
   });
 

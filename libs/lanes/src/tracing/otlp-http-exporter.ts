@@ -238,7 +238,7 @@ export function spanJson(span: SpanRecord): string {
     `{"traceId":"${span.traceId}","spanId":"${span.spanId}"` +
     (span.parentSpanId ? `,"parentSpanId":"${span.parentSpanId}"` : '') +
     (span.traceState ? `,"traceState":${ascii(span.traceState)}` : '') +
-    `,"name":${nameJson(span.name)},"kind":${span.kind + 1},"startTimeUnixNano":"${unixNano(span.startMs)}","endTimeUnixNano":"${unixNano(span.endMs)}"` +
+    `,"name":${ascii(span.name)},"kind":${span.kind + 1},"startTimeUnixNano":"${unixNano(span.startMs)}","endTimeUnixNano":"${unixNano(span.endMs)}"` +
     `,"attributes":${attributesJson(span.attributes)}`;
   if (span.events?.length) {
     json += ',"events":[';
@@ -364,13 +364,16 @@ const namesBytes = new Map<string, Buffer>();
 function nameBytes(name: string): Buffer {
   let bytes = namesBytes.get(name);
   if (bytes === undefined) {
-    bytes = Buffer.from(nameJson(name), 'latin1');
+    bytes = Buffer.from(ascii(name), 'latin1');
     if (namesBytes.size < NAMES) namesBytes.set(name, bytes);
   }
   return bytes;
 }
 
-/** One attribute's JSON as bytes, kept as {@link attributesJson} keeps its strings (a key with few values). */
+// Each attribute's JSON, kept as bytes once per key and value while a key has few values (a method, a
+// route, a status code): most of a span's attributes repeat from one request to the next. A key past
+// VALUES_PER_KEY values (a URL path, a query) has its values encoded each time.
+const VALUES_PER_KEY = 200;
 const attributeByteCache = new Map<string, Map<AttributeValue, Buffer> | undefined>();
 
 function attributeBytes(key: string, value: AttributeValue): Buffer {
@@ -378,7 +381,7 @@ function attributeBytes(key: string, value: AttributeValue): Buffer {
   if (values === undefined && !attributeByteCache.has(key) && attributeByteCache.size < 1000) attributeByteCache.set(key, (values = new Map()));
   let one = values?.get(value);
   if (one === undefined) {
-    one = Buffer.from(`{"key":${ascii(key)},"value":${anyValueJson(value)}}`, 'latin1');
+    one = Buffer.from(attributeJson(key, value), 'latin1');
     if (values && typeof value !== 'object') {
       if (values.size < VALUES_PER_KEY) values.set(value, one);
       else attributeByteCache.set(key, undefined);
@@ -394,43 +397,26 @@ export function writtenSpan(span: SpanRecord): string {
   return batch.buffer.toString('latin1', 0, batch.used);
 }
 
-// Span names repeat (a route's, a service's): their JSON is kept for the first NAMES of them.
+// Span names repeat (a route's, a service's): the bytes of the first NAMES of them are kept.
 const NAMES = 1000;
-const namesJson = new Map<string, string>();
 
-function nameJson(name: string): string {
-  let json = namesJson.get(name);
-  if (json === undefined) {
-    json = ascii(name);
-    if (namesJson.size < NAMES) namesJson.set(name, json);
-  }
-  return json;
-}
-
-// Each attribute's JSON, made once per key and value while a key has few values (a method, a route,
-// a status code): most of a span's attributes repeat from one request to the next. A key past
-// VALUES_PER_KEY values (a URL path, a query) has its values encoded each time.
-const VALUES_PER_KEY = 200;
-const attributeJson = new Map<string, Map<AttributeValue, string> | undefined>();
-
+/**
+ * Attributes as OTLP JSON, made each time: the string form, for the resource and the spans written
+ * through spanJson (writeSpan keeps each attribute's bytes instead).
+ */
 function attributesJson(attributes: Record<string, AttributeValue | undefined>): string {
   let json = '[';
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || value === null) continue;
-    let values = attributeJson.get(key);
-    if (values === undefined && !attributeJson.has(key) && attributeJson.size < 1000) attributeJson.set(key, (values = new Map()));
-    let one = values?.get(value);
-    if (one === undefined) {
-      one = `{"key":${ascii(key)},"value":${anyValueJson(value)}}`;
-      if (values && typeof value !== 'object') {
-        if (values.size < VALUES_PER_KEY) values.set(value, one);
-        else attributeJson.set(key, undefined);
-      }
-    }
+    const one = attributeJson(key, value);
     json += json.length > 1 ? `,${one}` : one;
   }
   return json + ']';
+}
+
+function attributeJson(key: string, value: AttributeValue): string {
+  return `{"key":${ascii(key)},"value":${anyValueJson(value)}}`;
 }
 
 function anyValueJson(value: AttributeValue | null | undefined): string {
