@@ -317,10 +317,13 @@ async function main(): Promise<void> {
      */
     const cpAddress = bench.cp.address;
     const otlpPort = receiver.port;
-    const tracedReplica = async (name: Target, sampler: string | undefined, extra: Record<string, string> = {}): Promise<{ server: AppProcess; url: string }> => {
+    /**
+     * The cluster of side-by-side replica `name`, with the channel, and the environment its servers
+     * start with (startGroup starts them): tracing on with `sampler`, off without one; `extra` added.
+     */
+    const sideCluster = async (name: Target, sampler: string | undefined, extra: Record<string, string> = {}): Promise<void> => {
       const tracedCluster = `${cluster}-${name.toLowerCase()}`;
       await api.createCluster(tracedCluster);
-      const tracedPort = await freePort();
       sideEnv[name] = {
         LANEWAY_CONTROL_PLANE: cpAddress,
         LANEWAY_CLUSTER: tracedCluster,
@@ -333,38 +336,20 @@ async function main(): Promise<void> {
         OTEL_BSP_MAX_QUEUE_SIZE: '65536',
         ...extra,
       };
-      const server = await startServer({ ...sideEnv[name]!, LANEWAY_SERVER_NAME: name, LANEWAY_HTTP_ADDR: `127.0.0.1:${tracedPort}` });
-      sideProcesses[name] = server;
+      // No server yet: the deploy answers at once, and each server catches up when it joins.
       await api.deploy(tracedCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
       await api.createSecurity(tracedCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
       await api.putChannel(tracedCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
-      return { server, url: `http://127.0.0.1:${tracedPort}${ROUTE}` };
     };
-    const replica = await tracedReplica('traced', 'always_on');
-    urls.traced = replica.url;
-    pids.traced = replica.server.child.pid;
-    // Tracing off on a replica started as the traced one: the traced replica's baseline. Measured on
-    // this machine, replicas started this way used 1.2-1.3x the server CPU per request of the first
-    // cluster's own replica under wrk, tracing off in both: against that one, tracing would carry it.
-    const twin = await tracedReplica('untraced', undefined);
-    urls.untraced = twin.url;
-    pids.untraced = twin.server.child.pid;
-    {
-      const floor = await tracedReplica('unsampled', 'always_off');
-      urls.unsampled = floor.url;
-      pids.unsampled = floor.server.child.pid;
-    }
-    // The second replica of each kind, started in the other order.
-    for (const [target, sampler] of [['untraced2', undefined], ['traced2', 'always_on']] as const) {
-      const second = await tracedReplica(target, sampler);
-      urls[target] = second.url;
-      pids[target] = second.server.child.pid;
+    // Tracing off on replicas started as the traced ones: their baseline. Measured on this machine,
+    // replicas started this way used 1.2-1.3x the server CPU per request of the first cluster's own
+    // replica under wrk, tracing off in both: against that one, tracing would carry it.
+    for (const [target, sampler] of [['traced', 'always_on'], ['untraced', undefined], ['unsampled', 'always_off'], ['untraced2', undefined], ['traced2', 'always_on']] as const) {
+      await sideCluster(target, sampler);
     }
     // The metrics window's replicas, tracing off: metrics on (the default) and off.
     for (const [target, metrics] of [['metricsOn', 'on'], ['quiet', 'off'], ['metricsOn2', 'on'], ['quiet2', 'off']] as const) {
-      const replica = await tracedReplica(target, undefined, metrics === 'off' ? { LANEWAY_METRICS: 'off' } : {});
-      urls[target] = replica.url;
-      pids[target] = replica.server.child.pid;
+      await sideCluster(target, undefined, metrics === 'off' ? { LANEWAY_METRICS: 'off' } : {});
     }
     if (metricsOff && (await fetch(`${urls.metricsOff.replace(ROUTE, '')}/metrics`)).status !== 404) throw new Error('the LANEWAY_METRICS=off replica serves /metrics');
     if ((await fetch(`http://127.0.0.1:${httpPort}/metrics`)).status !== 200) throw new Error('the metrics-on replica does not serve /metrics');
@@ -431,11 +416,11 @@ async function main(): Promise<void> {
       await Promise.all(group.map((t) => sideProcesses[t]?.stop()));
     };
 
-    for (const target of new Set([...TARGETS, ...SIDE_ALL])) await checkAnswer(target, urls[target]);
-    // Each window runs with only its own replicas: the metrics window's start for it (after the tracing
-    // window's stop), so that neither is crowded by idle servers of the other (two more idle servers
-    // moved tracing_overhead by about 0.05).
-    await stopGroup(METRICS_SIDE);
+    // The tracing window's replicas, answering and warmed up. Each window runs with only its own
+    // replicas: the metrics window's start for it (after the tracing window's stop), so that neither
+    // is crowded by idle servers of the other (two more idle servers moved tracing_overhead by about 0.05).
+    await startGroup(SIDE, 0, SIDE);
+    for (const target of TARGETS) await checkAnswer(target, urls[target]);
     // The traced replica exports (its batch processor sends within 5 s, OTEL_BSP_SCHEDULE_DELAY's default).
     for (let waited = 0; receiver.spans() === 0; waited += 100) {
       if (waited > 10_000) throw new Error('the traced replica exported no span to the OTLP receiver');
@@ -447,7 +432,6 @@ async function main(): Promise<void> {
     const metricsSide = { metricsOn: [], metricsOn2: [], quiet: [], quiet2: [] } as unknown as Record<Target, Measured[]>;
     // Warm-up: JIT, connections, pools; discarded.
     for (const target of TARGETS) await load({ url: urls[target], connections: CONNECTIONS, durationS: WARMUP_S, headers: headersOf(target) });
-    await sideBySide(WARMUP_S);
     if (!tracingOnly) await load({ url: urls.laneway, connections: CONNECTIONS, durationS: WARMUP_S, overallRate: FIXED_RATE, paced: true, headers: KEY_HEADERS });
 
     /**
