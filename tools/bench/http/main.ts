@@ -253,10 +253,10 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   let bench: BenchCluster | undefined;
   let metricsOff: AppProcess | undefined;
-  // The side-by-side replicas (tracing off, at 100%, at 0%), replaced by new processes before each
-  // run after the first: two processes started alike keep levels of their own (up to 1.2x apart on
-  // this machine) for their whole lives, which the same processes in every run would carry into
-  // every run's ratio; new ones each run make that level part of the spread between runs instead.
+  // The side-by-side replicas of both windows, new processes for each window of each run (startGroup):
+  // two processes started alike keep levels of their own (up to 1.2x apart on this machine) for their
+  // whole lives, which the same processes in every run would carry into every run's ratio; new ones
+  // each run make that level part of the spread between runs instead.
   const sideProcesses: Partial<Record<Target, AppProcess>> = {};
   const sideEnv: Partial<Record<Target, Record<string, string>>> = {};
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
