@@ -146,14 +146,18 @@ export async function startServer(config: ServerConfig, logger: Logger, options:
     const nextResources = resources.prepare(update);
     // Connections before the services that use them: every declared one must be in this push's state.
     const nextConnections = resources.ofKind<ConnectionSpec>('connection', nextResources).map((c) => ({ name: c.name, version: c.version, spec: c.spec }));
-    const missing = missingConnections([...prepared.next.values()], nextConnections);
+    // Services this push leaves alone held their connections at the last commit: they need a look only
+    // when the push takes a connection away.
+    const nextNames = new Set(nextConnections.map((c) => c.name));
+    const dropsOne = resources.ofKind('connection').some((c) => !nextNames.has(c.name));
+    const missing = missingConnections(registry.touched(prepared, dropsOne), nextNames);
     if (missing.length) return missing;
     const nextRoutes = routesOf(resources.ofKind<ChannelSpec>('channel', nextResources));
     const routeErrors = routes.check(nextRoutes);
     if (routeErrors.length) return routeErrors.map((e) => ({ kind: 'channel', service: e.route, message: e.message }));
     // CPU threads hear of the connections first, so that no job of a service using a new one comes before it.
     pool.setConnections(nextConnections);
-    const cpuErrors = await pool.apply(registry.ofLane('cpu', prepared.next));
+    const cpuErrors = await pool.apply(registry.ofLane('cpu', prepared));
     if (cpuErrors.length) return cpuErrors;
     registry.commit(prepared);
     resources.commit(nextResources);
@@ -302,11 +306,12 @@ function advertisedAddress(host: string, port: number): string {
 }
 
 /** The services of a push that declare a connection the push's state does not hold (the control plane refuses those deploys). */
-function missingConnections(services: readonly RegisteredService[], connections: readonly { name: string }[]): ApplyError[] {
-  const known = new Set(connections.map((c) => c.name));
-  return services.flatMap((s) =>
-    (s.connections ?? [])
-      .filter((c) => !known.has(c))
-      .map((c) => ({ service: s.name, message: `service '${s.name}' declares connection '${c}', which this server does not hold` })),
-  );
+function missingConnections(services: Iterable<RegisteredService>, known: ReadonlySet<string>): ApplyError[] {
+  const missing: ApplyError[] = [];
+  for (const s of services) {
+    for (const c of s.connections ?? []) {
+      if (!known.has(c)) missing.push({ service: s.name, message: `service '${s.name}' declares connection '${c}', which this server does not hold` });
+    }
+  }
+  return missing;
 }

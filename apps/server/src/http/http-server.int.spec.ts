@@ -153,7 +153,7 @@ describe('startHttpServer', () => {
     const update = { revision: 1, full: true, services: specs(withRemote), removed: [] };
     const prepared = await registry.prepare(update);
     expect(prepared.errors).toEqual([]);
-    expect(await pool.apply(registry.ofLane('cpu', prepared.next))).toEqual([]);
+    expect(await pool.apply(registry.ofLane('cpu', prepared))).toEqual([]);
     registry.commit(prepared);
     const lanes = new LaneClient({ redis: redisUrl, prefix });
     // No connections in this cluster: an empty set, the real class.
