@@ -26,13 +26,13 @@
 import { LaneClient } from '@laneway/lanes';
 import { eventually, freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchCluster, type BenchCluster } from '../lib/replica';
+import { cpuSecondsOf } from '../lib/proc-cpu';
 import { median, report, round } from '../lib/stats';
 import type { LoadRequest, LoadResult } from './load';
 
@@ -190,26 +190,6 @@ async function forkReady(script: string, args: string[], name: string): Promise<
     throw new Error(`${(err as Error).message}; output:\n${output.join('').slice(-3000)}`);
   }
   return child;
-}
-
-// Linux's clock ticks per second, in which /proc/<pid>/stat counts CPU time (USER_HZ, 100 on x86-64 and arm64).
-const CLOCK_TICKS = 100;
-
-/**
- * CPU seconds (user + system, all threads) a process has used, from /proc/<pid>/stat; undefined where
- * there is no /proc. Per request, it says what each server spends whatever the scheduler does with
- * the waits, which moves requests/s between runs on this 2-vCPU VM far more than it moves CPU time.
- */
-function cpuSecondsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at the state, field 3; utime and stime are 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
 }
 
 /** SIGTERM, then SIGKILL after 5 s; resolves once the child is gone. */

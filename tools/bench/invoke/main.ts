@@ -6,8 +6,55 @@ import { LaneClient } from '@laneway/lanes';
 import { REDIS_URL, uniqueName } from '@laneway/testkit';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { treeCpuSecondsOf } from '../lib/proc-cpu';
 import { median, percentile, report, round } from '../lib/stats';
 import { closedLoop, startBenchCluster } from '../lib/replica';
+
+/** Redis's own count of the commands it ran and the time it spent in them (INFO commandstats, all clients). */
+interface RedisWork {
+  calls: number;
+  usec: number;
+}
+
+async function redisWork(redis: Redis): Promise<RedisWork> {
+  const text = await redis.info('commandstats');
+  let calls = 0;
+  let usec = 0;
+  // Commands that scripts run count too (Redis 7 lists them under their own names).
+  for (const m of text.matchAll(/^cmdstat_[^:]+:calls=(\d+),usec=(\d+)/gm)) {
+    calls += Number(m[1]);
+    usec += Number(m[2]);
+  }
+  return { calls, usec };
+}
+
+/** The local Redis server's process (its CPU is read from /proc), or undefined for a Redis elsewhere. */
+async function localRedisPid(redis: Redis): Promise<number | undefined> {
+  if (!/^redis:\/\/(127\.0\.0\.1|localhost)[:/]/.test(REDIS_URL)) return undefined;
+  const pid = /^process_id:(\d+)/m.exec(await redis.info('server'))?.[1];
+  return pid === undefined ? undefined : Number(pid);
+}
+
+/** CPU seconds used so far by each process and those under it (undefined where it cannot be read). */
+function cpuNow(pids: Record<string, number | undefined>): Record<string, number | undefined> {
+  return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, treeCpuSecondsOf(pid)]));
+}
+
+/** CPU µs per unit of work of each process between two readings (NaN where one is missing). */
+function cpuPerUnit(before: Record<string, number | undefined>, after: Record<string, number | undefined>, units: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.keys(before).map((name) => {
+      const a = before[name];
+      const b = after[name];
+      return [name, a === undefined || b === undefined ? NaN : ((b - a) * 1e6) / units];
+    }),
+  );
+}
+
+/** Redis's work between two readings, per unit of work done in between. */
+function perUnit(before: RedisWork, after: RedisWork, units: number): RedisWork {
+  return { calls: (after.calls - before.calls) / units, usec: (after.usec - before.usec) / units };
+}
 
 const smoke = process.argv.includes('--smoke');
 const RUNS = smoke ? 1 : 5;
@@ -70,14 +117,17 @@ async function baseline(): Promise<{ p50: number; p99: number; rps: number }> {
 }
 
 /** Raw job rate: Queue.add with 100 adds in flight while a plain Worker (concurrency 100) drains them, no replies. */
-async function rawJobRate(): Promise<number> {
+async function rawJobRate(stats: Redis, redisPid: number | undefined): Promise<{ rate: number; redis: RedisWork; cpu: Record<string, number> }> {
   const prefix = uniqueName('lwraw');
   const { child, done } = await startBaselineWorker(prefix, 'raw', 'count', RAW_JOBS);
+  const pids = { adder: process.pid, worker: child.pid, redis: redisPid };
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue('raw', { connection, prefix });
   // 100 adds in flight on one Queue: each waits on its 'closing' event.
   queue.setMaxListeners(200);
   try {
+    const before = await redisWork(stats);
+    const cpuBefore = cpuNow(pids);
     const started = performance.now();
     let next = 0;
     await Promise.all(
@@ -89,7 +139,9 @@ async function rawJobRate(): Promise<number> {
       }),
     );
     await done;
-    return (RAW_JOBS / (performance.now() - started)) * 1000;
+    const rate = (RAW_JOBS / (performance.now() - started)) * 1000;
+    const cpu = cpuPerUnit(cpuBefore, cpuNow(pids), RAW_JOBS);
+    return { rate, redis: perUnit(before, await redisWork(stats), RAW_JOBS), cpu };
   } finally {
     await stopChild(child);
     await queue.obliterate({ force: true }).catch(() => undefined);
@@ -139,6 +191,7 @@ async function main(): Promise<void> {
   const bench = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '100', LANEWAY_CPU_THREADS: '1' } });
   const { api, cluster, prefix } = bench;
   let lean: EchoCluster | undefined;
+  let stats: Redis | undefined;
   try {
     await api.deploy(cluster, [
       {
@@ -162,6 +215,10 @@ export const loop = defineService({
     // concurrency; below the load it stops fetching and only chains.
     lean = await echoCluster({ LANEWAY_NETWORK_CONCURRENCY: '60' });
     const clients = { plain: new LaneClient({ redis: REDIS_URL, prefix }), batched: new LaneClient({ redis: REDIS_URL, prefix, batch: true }) };
+    // Reads Redis's command statistics around the 100-in-flight runs, sync and raw.
+    const redis = (stats = new Redis(REDIS_URL));
+    const redisPid = await localRedisPid(redis);
+    const syncPids = { caller: process.pid, server: bench.servers[0]!.child.pid, redis: redisPid };
     const call = (client: LaneClient) => () => client.invoke({ cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
 
     const rows: Record<string, number[]> = {};
@@ -171,13 +228,25 @@ export const loop = defineService({
       add('baseline_p50', b.p50);
       add('baseline_p99', b.p99);
       add('baseline_rps', b.rps);
-      add('raw', await rawJobRate());
+      const raw = await rawJobRate(redis, redisPid);
+      add('raw', raw.rate);
+      for (const [name, us] of Object.entries(raw.cpu)) add(`raw_cpu_${name}`, us);
+      add('raw_redis_calls', raw.redis.calls);
+      add('raw_redis_us', raw.redis.usec);
 
       for (let i = 0; i < 200; i++) await call(clients.plain)();
       const serial = await serialLatencies(call(clients.plain), SERIAL_CALLS);
       add('p50', percentile(serial, 50));
       add('p99', percentile(serial, 99));
-      add('rps', (await closedLoop(100, LOOP_MS, call(clients.plain))).perSecond);
+      const before = await redisWork(redis);
+      const cpuBefore = cpuNow(syncPids);
+      const loop = await closedLoop(100, LOOP_MS, call(clients.plain));
+      const cpuAfter = cpuNow(syncPids);
+      const work = perUnit(before, await redisWork(redis), loop.latencies.length);
+      for (const [name, us] of Object.entries(cpuPerUnit(cpuBefore, cpuAfter, loop.latencies.length))) add(`cpu_${name}`, us);
+      add('rps', loop.perSecond);
+      add('redis_calls', work.calls);
+      add('redis_us', work.usec);
       add('rps_batched', (await closedLoop(100, LOOP_MS, call(clients.batched))).perSecond);
       add('rps_c60', (await closedLoop(100, LOOP_MS, lean.call)).perSecond);
       const local = await clients.plain.invoke<{ ms: number }>({ cluster, lane: 'network', service: 'bench.local-loop', input: { n: LOCAL_CALLS }, timeoutMs: 60_000 });
@@ -185,6 +254,8 @@ export const loop = defineService({
     }
     await clients.plain.close();
     await clients.batched.close();
+    stats = undefined;
+    await redis.quit();
     await lean.stop();
     lean = undefined;
 
@@ -219,6 +290,22 @@ export const loop = defineService({
     const vsRawRuns = rows['rps']!.map((r, n) => r / rows['raw']![n]!);
     const vsRaw = median(vsRawRuns);
     report('sync invoke / raw BullMQ, median of runs', vsRaw, 'x', { op: '>', value: 0.8 }, `(runs ${vsRawRuns.map((r) => round(r, 3)).join(', ')})`);
+    // Where the round trips go: Redis's own count of commands (scripts' inner ones included) and of the
+    // time it spent running them, per sync call (with its reply) against per raw job (no reply).
+    report(
+      'Redis per sync call, 100 in flight: commands',
+      m['redis_calls']!,
+      '',
+      undefined,
+      `(${round(m['redis_us']!)} µs of command time; a raw job: ${round(m['raw_redis_calls']!)} commands, ${round(m['raw_redis_us']!)} µs; ${round(m['redis_us']! / m['raw_redis_us']!)}x)`,
+    );
+    // And each process's CPU per call: the caller (this process), the server, Redis; per raw job the
+    // adder (this process), the plain Worker and Redis.
+    const us = (key: string): string => (Number.isFinite(m[key]!) ? `${Math.round(m[key]!)} µs` : 'n/a');
+    console.log(
+      `${'CPU per sync call, 100 in flight'.padEnd(44)} caller ${us('cpu_caller')}, server ${us('cpu_server')}, Redis ${us('cpu_redis')}` +
+        `  (a raw job: adder ${us('raw_cpu_adder')}, worker ${us('raw_cpu_worker')}, Redis ${us('raw_cpu_redis')})`,
+    );
     report('sync invoke, 100 in flight, addBulk batching', m['rps_batched']!, 'calls/s', undefined, `(${round(m['rps_batched']! / m['baseline_rps']!)}x baseline, ${round(m['rps_batched']! / m['raw']!)}x raw)`);
     report('same, server concurrency 60 (below the load)', m['rps_c60']!, 'calls/s', undefined, `(${round(m['rps_c60']! / m['baseline_rps']!)}x baseline, ${round(m['rps_c60']! / m['raw']!)}x raw, ${round(m['rps_c60']! / m['rps']!)}x concurrency 100)`);
     report('same, one fetcher: 100 in flight', m['rps_1f']!, 'calls/s', undefined, `(${round(m['rps_1f']! / m['baseline_rps']!)}x baseline, ${round(m['rps_1f']! / m['raw']!)}x raw; p50 ${round(m['p50_1f']!, 3)} ms)`);
@@ -239,12 +326,19 @@ export const loop = defineService({
         baseline_rps_100: Math.round(m['baseline_rps']!),
         raw_jobs_per_s: Math.round(m['raw']!),
         vs_raw: round(vsRaw, 3),
+        redis_commands_per_call: round(m['redis_calls']!, 1),
+        redis_us_per_call: round(m['redis_us']!, 1),
+        raw_redis_commands_per_job: round(m['raw_redis_calls']!, 1),
+        raw_redis_us_per_job: round(m['raw_redis_us']!, 1),
+        cpu_us_per_call: { caller: round(m['cpu_caller']!, 1), server: round(m['cpu_server']!, 1), redis: round(m['cpu_redis']!, 1) },
+        raw_cpu_us_per_job: { adder: round(m['raw_cpu_adder']!, 1), worker: round(m['raw_cpu_worker']!, 1), redis: round(m['raw_cpu_redis']!, 1) },
         local_invoke_per_s: Math.round(m['local']!),
         plain_call_per_s: Math.round(plainCallsPerS),
       }),
     );
   } finally {
     await lean?.stop();
+    await stats?.quit();
     await bench.stop();
   }
 }
