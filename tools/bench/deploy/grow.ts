@@ -6,7 +6,7 @@
 import { ApiClient } from '@laneway/api-client';
 import { ApplyOutcome, WaitFor } from '@laneway/proto';
 import { freePort, runCli, startServer, uniqueName, type Api, type AppProcess, type ControlPlaneHandle } from '@laneway/testkit';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -27,8 +27,8 @@ export interface GrowResult {
   exportMs: number;
   /** The Export RPC alone, through the API client. */
   exportRpcMs: number;
-  /** The same files written by a plain loop right after the export (the disk's floor); NaN when the export wrote none. */
-  exportFloorMs: number;
+  /** The same files written by a plain loop right before and right after the export (the disk's floor); NaN when there were none. */
+  exportFloorMs: [number, number];
   /** The commands that failed (their first line of stderr), by name: status, list_services, export. */
   failures: Record<string, string>;
 }
@@ -46,19 +46,11 @@ export interface GrowOptions {
 }
 
 /**
- * Writes every file under `dir` again, with the same relative path and size, into a new directory
- * beside it with openSync/writeSync/closeSync and nothing else; answers the ms that took (NaN for none).
+ * Writes `files` (relative paths and sizes) into a new directory in the system's temporary directory
+ * with openSync/writeSync/closeSync and nothing else, then removes it; answers the ms the writing took
+ * (NaN for none): the disk's own time to create such a tree.
  */
-function writeFloor(dir: string): number {
-  const files: { path: string; size: number }[] = [];
-  const walk = (at: string): void => {
-    for (const entry of readdirSync(path.join(dir, at), { withFileTypes: true })) {
-      const relative = path.join(at, entry.name);
-      if (entry.isDirectory()) walk(relative);
-      else files.push({ path: relative, size: statSync(path.join(dir, relative)).size });
-    }
-  };
-  walk('');
+function writeFloor(files: readonly { path: string; size: number }[]): number {
   if (!files.length) return Number.NaN;
   const floorDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-floor-'));
   try {
@@ -177,18 +169,39 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
       await client.listServices(cluster);
     });
     // The Export RPC alone (what `laneway export` waits for before it writes the files).
+    let exported: { path: string; size: number }[] = [];
     const exportRpcMs = await timed('export_rpc', async () => {
-      await client.configExport({ cluster, secretsKey: Buffer.alloc(0) });
+      const answer = await client.configExport({ cluster, secretsKey: Buffer.alloc(0) });
+      exported = answer.files.map((f) => ({ path: f.path, size: Buffer.byteLength(f.content) }));
     });
     client.close();
+    // The machine's floor for the export: the files it writes (names and sizes) written by a plain loop
+    // (open, write, close) into a new directory on the same disk, right before the export and right
+    // after it. Creating files here swung from 32 to 600 µs a file between runs minutes apart, and
+    // grew slower with every mass create and delete (100,000 files took 3 s, then 44 s, in one
+    // script's back-to-back rounds): one reading after the export made the same writes look up to
+    // 1.7x slower in the export than in the loop.
+    const floorBeforeMs = writeFloor(exported);
     const exportDir = mkdtempSync(path.join(os.tmpdir(), 'laneway-bench-export-'));
     const exportMs = await timed('export', () => cli(['export', '-o', exportDir]));
-    // The machine's floor for that: the files the export wrote (names and sizes), written again into a
-    // fresh directory on the same disk by a plain loop (open, write, close), right after it. Creating
-    // files on this disk swung from 32 to 600 µs a file between runs minutes apart.
-    const floorMs = writeFloor(exportDir);
     rmSync(exportDir, { recursive: true, force: true });
-    return { services, batchSize, batchMs, idleKbPerService, catchupMs, statusMs, listServicesMs, listAllPagesMs, listServicesCount, listWholeMs, exportMs, exportRpcMs, exportFloorMs: floorMs, failures };
+    const floorAfterMs = writeFloor(exported);
+    return {
+      services,
+      batchSize,
+      batchMs,
+      idleKbPerService,
+      catchupMs,
+      statusMs,
+      listServicesMs,
+      listAllPagesMs,
+      listServicesCount,
+      listWholeMs,
+      exportMs,
+      exportRpcMs,
+      exportFloorMs: [floorBeforeMs, floorAfterMs],
+      failures,
+    };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
