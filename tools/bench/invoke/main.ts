@@ -305,10 +305,16 @@ export const loop = defineService({
     // And each process's CPU per call: the caller (this process), the server, Redis; per raw job the
     // adder (this process), the plain Worker and Redis.
     const us = (key: string): string => (Number.isFinite(m[key]!) ? `${Math.round(m[key]!)} µs` : 'n/a');
+    // All three processes' CPU per sync call against per raw job, per run: steadier than the rates,
+    // which swing with how the scheduler spreads three busy processes over two cores.
+    const cpuSum = (keys: string[], n: number): number => keys.reduce((sum, key) => sum + rows[key]![n]!, 0);
+    const cpuVsRawRuns = rows['rps']!.map((_, n) => cpuSum(['cpu_caller', 'cpu_server', 'cpu_redis'], n) / cpuSum(['raw_cpu_adder', 'raw_cpu_worker', 'raw_cpu_redis'], n));
+    const cpuVsRaw = median(cpuVsRawRuns);
     console.log(
       `${'CPU per sync call, 100 in flight'.padEnd(44)} caller ${us('cpu_caller')}, server ${us('cpu_server')}, Redis ${us('cpu_redis')}` +
         `  (a raw job: adder ${us('raw_cpu_adder')}, worker ${us('raw_cpu_worker')}, Redis ${us('raw_cpu_redis')})`,
     );
+    report('  all three: sync call / raw job, median of runs', cpuVsRaw, 'x', undefined, `(runs ${cpuVsRawRuns.map((r) => round(r, 3)).join(', ')})`);
     report('sync invoke, 100 in flight, addBulk batching', m['rps_batched']!, 'calls/s', undefined, `(${round(m['rps_batched']! / m['baseline_rps']!)}x baseline, ${round(m['rps_batched']! / m['raw']!)}x raw)`);
     report('same, server concurrency 60 (below the load)', m['rps_c60']!, 'calls/s', undefined, `(${round(m['rps_c60']! / m['baseline_rps']!)}x baseline, ${round(m['rps_c60']! / m['raw']!)}x raw, ${round(m['rps_c60']! / m['rps']!)}x concurrency 100)`);
     report('same, one fetcher: 100 in flight', m['rps_1f']!, 'calls/s', undefined, `(${round(m['rps_1f']! / m['baseline_rps']!)}x baseline, ${round(m['rps_1f']! / m['raw']!)}x raw; p50 ${round(m['p50_1f']!, 3)} ms)`);
@@ -334,6 +340,7 @@ export const loop = defineService({
         raw_redis_commands_per_job: round(m['raw_redis_calls']!, 1),
         raw_redis_us_per_job: round(m['raw_redis_us']!, 1),
         cpu_us_per_call: { caller: round(m['cpu_caller']!, 1), server: round(m['cpu_server']!, 1), redis: round(m['cpu_redis']!, 1) },
+        cpu_vs_raw: round(cpuVsRaw, 3),
         raw_cpu_us_per_job: { adder: round(m['raw_cpu_adder']!, 1), worker: round(m['raw_cpu_worker']!, 1), redis: round(m['raw_cpu_redis']!, 1) },
         local_invoke_per_s: Math.round(m['local']!),
         plain_call_per_s: Math.round(plainCallsPerS),
