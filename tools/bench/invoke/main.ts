@@ -305,8 +305,8 @@ export const loop = defineService({
     // And each process's CPU per call: the caller (this process), the server, Redis; per raw job the
     // adder (this process), the plain Worker and Redis.
     const us = (key: string): string => (Number.isFinite(m[key]!) ? `${Math.round(m[key]!)} µs` : 'n/a');
-    // All three processes' CPU per sync call against per raw job, per run: steadier than the rates,
-    // which swing with how the scheduler spreads three busy processes over two cores.
+    // All three processes' CPU per sync call against per raw job, per run: how much of the rate ratio's
+    // gap is work rather than waits (it swings between runs too: 1.24-1.59x in one run of 5).
     const cpuSum = (keys: string[], n: number): number => keys.reduce((sum, key) => sum + rows[key]![n]!, 0);
     const cpuVsRawRuns = rows['rps']!.map((_, n) => cpuSum(['cpu_caller', 'cpu_server', 'cpu_redis'], n) / cpuSum(['raw_cpu_adder', 'raw_cpu_worker', 'raw_cpu_redis'], n));
     const cpuVsRaw = median(cpuVsRawRuns);
