@@ -25,13 +25,14 @@
 // --tracing runs only the side-by-side part, both windows (and no peers, wrk runs or fixed-rate runs).
 import { LaneClient } from '@laneway/lanes';
 import { eventually, freePort, REDIS_URL, ROOT, startServer, type AppProcess } from '@laneway/testkit';
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchCluster, type BenchCluster } from '../lib/replica';
+import { startBurners } from '../lib/burners';
 import { cpuSecondsOf } from '../lib/proc-cpu';
 import { median, report, round } from '../lib/stats';
 import type { LoadRequest, LoadResult } from './load';
@@ -457,18 +458,13 @@ async function main(): Promise<void> {
      * under SCHED_IDLE (what the CPU lane's threads run under), so no Laneway work is added, only busy
      * cores. On this 2-vCPU VM that alone raised the p99 1.2-2x.
      */
-    const BURNER = `const parent = process.ppid, until = Date.now() + 60000; let x = 0;
-for (;;) { for (let i = 0; i < 1e6; i++) x += Math.sqrt(x + 1); if (process.ppid !== parent || Date.now() > until) process.exit(0); }`;
     const outsideLoaded = async (): Promise<Measured> => {
-      const burners = Array.from({ length: CPU_THREADS }, () =>
-        // Each burner also stops once its parent is gone (a killed bench leaves no spinning process) or after 60 s.
-        spawn('chrt', ['-i', '0', process.execPath, '-e', BURNER], { stdio: 'ignore' }),
-      );
+      const stopBurners = startBurners(CPU_THREADS);
       try {
         await new Promise((r) => setTimeout(r, 2 * CPU_BURN_MS));
         return await load({ url: urls.laneway, connections: CONNECTIONS, durationS: FIXED_S, overallRate: FIXED_RATE, headers: KEY_HEADERS, paced: true });
       } finally {
-        for (const b of burners) b.kill('SIGKILL');
+        stopBurners();
       }
     };
 

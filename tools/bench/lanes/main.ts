@@ -1,9 +1,13 @@
 // Lanes benchmark (issue 4): network-lane latency while the CPU lane is saturated, against the idle
-// figure and against a single-lane setup (the same CPU work on the event loop), all measured here.
+// figure and against a single-lane setup (the same CPU work on the event loop), all measured here;
+// and the machine's floor for that ratio (issue 23 section 3): the same network load while processes
+// outside Laneway keep the cores busy under SCHED_IDLE, as the CPU lane's threads run. Ratios are
+// medians of per-run ratios.
 //   npm run bench -- lanes [--smoke]
 import { LaneClient } from '@laneway/lanes';
 import { REDIS_URL } from '@laneway/testkit';
 import os from 'node:os';
+import { startBurners } from '../lib/burners';
 import { median, percentile, report, round } from '../lib/stats';
 import { startBenchCluster } from '../lib/replica';
 
@@ -58,7 +62,17 @@ async function main(): Promise<void> {
     await api.deploy(cluster, [{ path: 'bench/lanes.ts', content: SERVICES }]);
 
     /** Open-loop network load at NETWORK_RATE calls/s plus, optionally, CPU_IN_FLIGHT CPU jobs kept in flight. */
-    const phase = async (cpu: 'none' | 'cpu-lane' | 'single-lane', network: boolean): Promise<Phase> => {
+    const phase = async (cpu: 'none' | 'cpu-lane' | 'single-lane' | 'outside', network: boolean): Promise<Phase> => {
+      // The floor: busy cores outside Laneway, started (and warmed) before the phase's clock.
+      const stopBurners = cpu === 'outside' ? startBurners(os.availableParallelism()) : undefined;
+      if (stopBurners) await new Promise((r) => setTimeout(r, 400));
+      try {
+        return await measurePhase(cpu, network);
+      } finally {
+        stopBurners?.();
+      }
+    };
+    const measurePhase = async (cpu: 'none' | 'cpu-lane' | 'single-lane' | 'outside', network: boolean): Promise<Phase> => {
       const latencies: number[] = [];
       let timeouts = 0;
       let cpuDone = 0;
@@ -67,7 +81,7 @@ async function main(): Promise<void> {
       const cpuService = cpu === 'cpu-lane' ? 'bench.burn' : 'bench.burn-inline';
       const cpuLane = cpu === 'cpu-lane' ? 'cpu' : 'network';
       const cpuLoops =
-        cpu === 'none'
+        cpu === 'none' || cpu === 'outside'
           ? []
           : Array.from({ length: CPU_IN_FLIGHT }, async () => {
               while (performance.now() < until) {
@@ -113,9 +127,10 @@ async function main(): Promise<void> {
 
     // Warm-up: JIT, connections, thread pool.
     await phase('none', true);
-    const results: Record<string, Phase[]> = { idle: [], cpuAlone: [], loaded: [], single: [] };
+    const results: Record<string, Phase[]> = { idle: [], cpuAlone: [], loaded: [], single: [], outside: [] };
     for (let run = 0; run < RUNS; run++) {
       results['idle']!.push(await phase('none', true));
+      results['outside']!.push(await phase('outside', true));
       results['cpuAlone']!.push(await phase('cpu-lane', false));
       results['loaded']!.push(await phase('cpu-lane', true));
       results['single']!.push(await phase('single-lane', true));
@@ -125,13 +140,22 @@ async function main(): Promise<void> {
     const loadedP99 = med('loaded', 'networkP99');
     const singleP99 = med('single', 'networkP99');
     const cpuAlone = med('cpuAlone', 'cpuJobsPerS');
+    // Each run's loaded and floor p99 against that run's idle p99, then the median of those.
+    const vsIdleRuns = (key: string): number[] => results[key]!.map((p, n) => p.networkP99 / results['idle']![n]!.networkP99);
+    const loadedRuns = vsIdleRuns('loaded');
+    const floorRuns = vsIdleRuns('outside');
+    const loadedVsIdle = median(loadedRuns);
+    const floorVsIdle = median(floorRuns);
+    const runsText = (runs: number[]): string => runs.map((r) => round(r, 3)).join(', ');
     const cpuLoaded = med('loaded', 'cpuJobsPerS');
     console.log(
       `\nLanes benchmark: one server replica (${os.availableParallelism()} cores, CPU lane ${os.availableParallelism()} threads), network ${NETWORK_RATE} calls/s of a 1 ms service, ` +
         `CPU lane ${CPU_IN_FLIGHT} jobs of 200 ms kept in flight, ${PHASE_MS / 1000} s phases, ${RUNS} run(s), medians${smoke ? ' (SMOKE)' : ''}`,
     );
     report('network p50 / p99, idle', idleP99, 'ms', undefined, `(p50 ${round(med('idle', 'networkP50'))} ms)`);
-    report('network p99, CPU lane saturated', loadedP99, 'ms', { op: '<', value: round(1.5 * idleP99) }, `(${round(loadedP99 / idleP99)}x idle; p50 ${round(med('loaded', 'networkP50'))} ms)`);
+    report('network p99, CPU lane saturated', loadedP99, 'ms', undefined, `(p50 ${round(med('loaded', 'networkP50'))} ms)`);
+    report('  / idle, median of runs', loadedVsIdle, 'x', { op: '<', value: 1.5 }, `(runs ${runsText(loadedRuns)})`);
+    report('  floor: cores busy outside Laneway / idle', floorVsIdle, 'x', undefined, `(${os.availableParallelism()} processes burning under SCHED_IDLE, no CPU-lane work; p99 ${round(med('outside', 'networkP99'))} ms; runs ${runsText(floorRuns)})`);
     report('network p99, single lane (CPU work on the loop)', singleP99, 'ms', undefined, `(${round(singleP99 / idleP99)}x idle; ${med('single', 'networkTimeouts')} of ${(PHASE_MS / 1000) * NETWORK_RATE} calls timed out at ${NETWORK_TIMEOUT_MS} ms)`);
     report('CPU-lane jobs/s, alone', cpuAlone, 'jobs/s', undefined);
     report('CPU-lane jobs/s, with the network load', cpuLoaded, 'jobs/s', { op: '>', value: round(0.9 * cpuAlone) }, `(${round(cpuLoaded / cpuAlone)}x alone)`);
@@ -147,6 +171,11 @@ async function main(): Promise<void> {
         cpu_jobs_per_s_loaded: round(cpuLoaded),
         idle_p50_ms: round(med('idle', 'networkP50')),
         loaded_p50_ms: round(med('loaded', 'networkP50')),
+        loaded_vs_idle: round(loadedVsIdle, 3),
+        loaded_vs_idle_runs: loadedRuns.map((r) => round(r, 3)),
+        floor_p99_ms: round(med('outside', 'networkP99')),
+        floor_vs_idle: round(floorVsIdle, 3),
+        floor_vs_idle_runs: floorRuns.map((r) => round(r, 3)),
       }),
     );
   } finally {
