@@ -284,6 +284,9 @@ describe('Redis Cluster and Sentinel: lanes, channels, schedules and async jobs 
       const seen = [...new Set(result.syncErrors.slice(-20))].join(' | ');
       stop = true;
       await Promise.allSettled(loops);
+      // And what the control plane and the server logged last (a stall here was seen twice in CI, never
+      // reproduced in a quiet run: these lines are what is known of it when it comes back).
+      for (const p of [c.cp.process, ...c.servers]) console.log(`${p.name}, last log lines:\n${p.output.slice(-25).join('\n')}`);
       throw new Error(`${(err as Error).message}; ${from} -> ${to} after ${result.switchMs} ms; ${result.syncOkAfter} sync ok after; last sync errors: ${seen}`, { cause: err });
     }
     stop = true;
