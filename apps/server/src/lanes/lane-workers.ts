@@ -28,6 +28,8 @@ export interface LaneWorkersOptions {
   metrics?: ServerMetrics | undefined;
 }
 
+/** How long a lane worker waits after a Redis connection error before it tries again (BullMQ's default is 15 s). */
+const RUN_RETRY_DELAY_MS = 1000;
 /** Network-lane jobs in flight on this server at which the extra fetchers start. */
 const BOOST_AT = 4;
 /** How often the load is checked; the extra fetchers stop after one period below BOOST_AT. */
@@ -238,6 +240,10 @@ export class LaneWorkers {
         lockDuration: this.options.lockMs,
         // Check for stalled jobs (a dead server's) as often as locks expire.
         stalledInterval: this.options.lockMs,
+        // After a connection error (a Redis restart, a Sentinel failover), BullMQ waits this long before
+        // it fetches or finishes jobs again; its default, 15 s, twice in a row kept a server from taking
+        // any job for 30 s after a killed primary's replica had taken over in under 2 s.
+        runRetryDelay: RUN_RETRY_DELAY_MS,
       },
     );
     worker.on('error', (err) => log.error({ err }, 'lane worker error'));
