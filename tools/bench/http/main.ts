@@ -32,7 +32,7 @@ import { gunzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { startBenchCluster, type BenchCluster } from '../lib/replica';
-import { startBurners } from '../lib/burners';
+import { withBurners } from '../lib/burners';
 import { cpuSecondsOf } from '../lib/proc-cpu';
 import { median, report, round } from '../lib/stats';
 import type { LoadRequest, LoadResult } from './load';
@@ -458,15 +458,8 @@ async function main(): Promise<void> {
      * under SCHED_IDLE (what the CPU lane's threads run under), so no Laneway work is added, only busy
      * cores. On this 2-vCPU VM that alone raised the p99 1.2-2x.
      */
-    const outsideLoaded = async (): Promise<Measured> => {
-      const stopBurners = startBurners(CPU_THREADS);
-      try {
-        await new Promise((r) => setTimeout(r, 2 * CPU_BURN_MS));
-        return await load({ url: urls.laneway, connections: CONNECTIONS, durationS: FIXED_S, overallRate: FIXED_RATE, headers: KEY_HEADERS, paced: true });
-      } finally {
-        stopBurners();
-      }
-    };
+    const outsideLoaded = (): Promise<Measured> =>
+      withBurners(CPU_THREADS, () => load({ url: urls.laneway, connections: CONNECTIONS, durationS: FIXED_S, overallRate: FIXED_RATE, headers: KEY_HEADERS, paced: true }));
 
     const results: Record<Target | 'idle' | 'loaded' | 'idleBurst' | 'loadedBurst' | 'outside', Measured[]> = {
       bare: [],

@@ -10,22 +10,41 @@ import { treeCpuSecondsOf } from '../lib/proc-cpu';
 import { median, percentile, report, round } from '../lib/stats';
 import { closedLoop, startBenchCluster } from '../lib/replica';
 
-/** Redis's own count of the commands it ran and the time it spent in them (INFO commandstats, all clients). */
-interface RedisWork {
-  calls: number;
-  usec: number;
+/** What Redis and some processes spent per unit of work (a call, a job) between two readings. */
+interface Work {
+  /** Commands Redis ran (scripts' inner ones included: Redis 7 counts them under their own names), all clients. */
+  redisCalls: number;
+  /** Redis's time in those commands, µs. */
+  redisUs: number;
+  /** CPU µs of each named process and those under it (NaN where /proc could not be read). */
+  cpu: Record<string, number>;
 }
 
-async function redisWork(redis: Redis): Promise<RedisWork> {
-  const text = await redis.info('commandstats');
+/** Redis's command count and time so far (INFO commandstats), and each process's CPU seconds so far. */
+async function reading(redis: Redis, pids: Record<string, number | undefined>): Promise<{ calls: number; usec: number; cpu: Record<string, number | undefined> }> {
   let calls = 0;
   let usec = 0;
-  // Commands that scripts run count too (Redis 7 lists them under their own names).
-  for (const m of text.matchAll(/^cmdstat_[^:]+:calls=(\d+),usec=(\d+)/gm)) {
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_[^:]+:calls=(\d+),usec=(\d+)/gm)) {
     calls += Number(m[1]);
     usec += Number(m[2]);
   }
-  return { calls, usec };
+  return { calls, usec, cpu: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, treeCpuSecondsOf(pid)])) };
+}
+
+/** Takes a reading now; the function it returns takes another and gives the difference per unit. */
+async function startMeter(redis: Redis, pids: Record<string, number | undefined>): Promise<(units: number) => Promise<Work>> {
+  const before = await reading(redis, pids);
+  return async (units) => {
+    const after = await reading(redis, pids);
+    const cpu = Object.fromEntries(
+      Object.keys(pids).map((name) => {
+        const a = before.cpu[name];
+        const b = after.cpu[name];
+        return [name, a === undefined || b === undefined ? NaN : ((b - a) * 1e6) / units];
+      }),
+    );
+    return { redisCalls: (after.calls - before.calls) / units, redisUs: (after.usec - before.usec) / units, cpu };
+  };
 }
 
 /** The local Redis server's process (its CPU is read from /proc), or undefined for a Redis elsewhere. */
@@ -33,27 +52,6 @@ async function localRedisPid(redis: Redis): Promise<number | undefined> {
   if (!/^redis:\/\/(127\.0\.0\.1|localhost)[:/]/.test(REDIS_URL)) return undefined;
   const pid = /^process_id:(\d+)/m.exec(await redis.info('server'))?.[1];
   return pid === undefined ? undefined : Number(pid);
-}
-
-/** CPU seconds used so far by each process and those under it (undefined where it cannot be read). */
-function cpuNow(pids: Record<string, number | undefined>): Record<string, number | undefined> {
-  return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, treeCpuSecondsOf(pid)]));
-}
-
-/** CPU µs per unit of work of each process between two readings (NaN where one is missing). */
-function cpuPerUnit(before: Record<string, number | undefined>, after: Record<string, number | undefined>, units: number): Record<string, number> {
-  return Object.fromEntries(
-    Object.keys(before).map((name) => {
-      const a = before[name];
-      const b = after[name];
-      return [name, a === undefined || b === undefined ? NaN : ((b - a) * 1e6) / units];
-    }),
-  );
-}
-
-/** Redis's work between two readings, per unit of work done in between. */
-function perUnit(before: RedisWork, after: RedisWork, units: number): RedisWork {
-  return { calls: (after.calls - before.calls) / units, usec: (after.usec - before.usec) / units };
 }
 
 const smoke = process.argv.includes('--smoke');
@@ -120,17 +118,15 @@ async function baseline(): Promise<{ p50: number; p99: number; rps: number }> {
 }
 
 /** Raw job rate: Queue.add with 100 adds in flight while a plain Worker (concurrency 100) drains them, no replies. */
-async function rawJobRate(stats: Redis, redisPid: number | undefined): Promise<{ rate: number; redis: RedisWork; cpu: Record<string, number> }> {
+async function rawJobRate(stats: Redis, redisPid: number | undefined): Promise<{ rate: number; work: Work }> {
   const prefix = uniqueName('lwraw');
   const { child, done } = await startBaselineWorker(prefix, 'raw', 'count', RAW_JOBS);
-  const pids = { adder: process.pid, worker: child.pid, redis: redisPid };
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue('raw', { connection, prefix });
   // 100 adds in flight on one Queue: each waits on its 'closing' event.
   queue.setMaxListeners(200);
   try {
-    const before = await redisWork(stats);
-    const cpuBefore = cpuNow(pids);
+    const meter = await startMeter(stats, { adder: process.pid, worker: child.pid, redis: redisPid });
     const started = performance.now();
     let next = 0;
     await Promise.all(
@@ -143,8 +139,7 @@ async function rawJobRate(stats: Redis, redisPid: number | undefined): Promise<{
     );
     await done;
     const rate = (RAW_JOBS / (performance.now() - started)) * 1000;
-    const cpu = cpuPerUnit(cpuBefore, cpuNow(pids), RAW_JOBS);
-    return { rate, redis: perUnit(before, await redisWork(stats), RAW_JOBS), cpu };
+    return { rate, work: await meter(RAW_JOBS) };
   } finally {
     await stopChild(child);
     await queue.obliterate({ force: true }).catch(() => undefined);
@@ -194,7 +189,8 @@ async function main(): Promise<void> {
   const bench = await startBenchCluster({ servers: 1, serverEnv: { LANEWAY_NETWORK_CONCURRENCY: '100', LANEWAY_CPU_THREADS: '1' } });
   const { api, cluster, prefix } = bench;
   let lean: EchoCluster | undefined;
-  let stats: Redis | undefined;
+  // Reads Redis's command statistics (and its pid) around the 100-in-flight runs, sync and raw.
+  const stats = new Redis(REDIS_URL);
   try {
     await api.deploy(cluster, [
       {
@@ -218,38 +214,35 @@ export const loop = defineService({
     // concurrency; below the load it stops fetching and only chains.
     lean = await echoCluster({ LANEWAY_NETWORK_CONCURRENCY: '60' });
     const clients = { plain: new LaneClient({ redis: REDIS_URL, prefix }), batched: new LaneClient({ redis: REDIS_URL, prefix, batch: true }) };
-    // Reads Redis's command statistics around the 100-in-flight runs, sync and raw.
-    const redis = (stats = new Redis(REDIS_URL));
-    const redisPid = await localRedisPid(redis);
+    const redisPid = await localRedisPid(stats);
     const syncPids = { caller: process.pid, server: bench.servers[0]!.child.pid, redis: redisPid };
     const call = (client: LaneClient) => () => client.invoke({ cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
 
     const rows: Record<string, number[]> = {};
     const add = (key: string, value: number): void => void (rows[key] ??= []).push(value);
+    /** A Work's figures as rows: `${prefix}redis_calls`, `${prefix}redis_us` and `${prefix}cpu_<process>`. */
+    const addWork = (prefix: string, work: Work): void => {
+      add(`${prefix}redis_calls`, work.redisCalls);
+      add(`${prefix}redis_us`, work.redisUs);
+      for (const [name, us] of Object.entries(work.cpu)) add(`${prefix}cpu_${name}`, us);
+    };
     for (let run = 0; run < RUNS; run++) {
       const b = await baseline();
       add('baseline_p50', b.p50);
       add('baseline_p99', b.p99);
       add('baseline_rps', b.rps);
-      const raw = await rawJobRate(redis, redisPid);
+      const raw = await rawJobRate(stats, redisPid);
       add('raw', raw.rate);
-      for (const [name, us] of Object.entries(raw.cpu)) add(`raw_cpu_${name}`, us);
-      add('raw_redis_calls', raw.redis.calls);
-      add('raw_redis_us', raw.redis.usec);
+      addWork('raw_', raw.work);
 
       for (let i = 0; i < 200; i++) await call(clients.plain)();
       const serial = await serialLatencies(call(clients.plain), SERIAL_CALLS);
       add('p50', percentile(serial, 50));
       add('p99', percentile(serial, 99));
-      const before = await redisWork(redis);
-      const cpuBefore = cpuNow(syncPids);
+      const meter = await startMeter(stats, syncPids);
       const loop = await closedLoop(100, LOOP_MS, call(clients.plain));
-      const cpuAfter = cpuNow(syncPids);
-      const work = perUnit(before, await redisWork(redis), loop.latencies.length);
-      for (const [name, us] of Object.entries(cpuPerUnit(cpuBefore, cpuAfter, loop.latencies.length))) add(`cpu_${name}`, us);
+      addWork('', await meter(loop.latencies.length));
       add('rps', loop.perSecond);
-      add('redis_calls', work.calls);
-      add('redis_us', work.usec);
       add('rps_batched', (await closedLoop(100, LOOP_MS, call(clients.batched))).perSecond);
       add('rps_c60', (await closedLoop(100, LOOP_MS, lean.call)).perSecond);
       const local = await clients.plain.invoke<{ ms: number }>({ cluster, lane: 'network', service: 'bench.local-loop', input: { n: LOCAL_CALLS }, timeoutMs: 60_000 });
@@ -257,8 +250,6 @@ export const loop = defineService({
     }
     await clients.plain.close();
     await clients.batched.close();
-    stats = undefined;
-    await redis.quit();
     await lean.stop();
     lean = undefined;
 
@@ -348,7 +339,7 @@ export const loop = defineService({
     );
   } finally {
     await lean?.stop();
-    await stats?.quit();
+    await stats.quit();
     await bench.stop();
   }
 }

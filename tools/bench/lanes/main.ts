@@ -7,7 +7,7 @@
 import { LaneClient } from '@laneway/lanes';
 import { REDIS_URL } from '@laneway/testkit';
 import os from 'node:os';
-import { startBurners } from '../lib/burners';
+import { withBurners } from '../lib/burners';
 import { median, percentile, report, round } from '../lib/stats';
 import { startBenchCluster } from '../lib/replica';
 
@@ -61,18 +61,12 @@ async function main(): Promise<void> {
   try {
     await api.deploy(cluster, [{ path: 'bench/lanes.ts', content: SERVICES }]);
 
-    /** Open-loop network load at NETWORK_RATE calls/s plus, optionally, CPU_IN_FLIGHT CPU jobs kept in flight. */
+    /**
+     * Open-loop network load at NETWORK_RATE calls/s plus, optionally, CPU_IN_FLIGHT CPU jobs kept in
+     * flight (in the CPU lane or on the loop), or, for the floor, cores kept busy outside Laneway.
+     */
     const phase = async (cpu: 'none' | 'cpu-lane' | 'single-lane' | 'outside', network: boolean): Promise<Phase> => {
-      // The floor: busy cores outside Laneway, started (and warmed) before the phase's clock.
-      const stopBurners = cpu === 'outside' ? startBurners(os.availableParallelism()) : undefined;
-      if (stopBurners) await new Promise((r) => setTimeout(r, 400));
-      try {
-        return await measurePhase(cpu, network);
-      } finally {
-        stopBurners?.();
-      }
-    };
-    const measurePhase = async (cpu: 'none' | 'cpu-lane' | 'single-lane' | 'outside', network: boolean): Promise<Phase> => {
+      if (cpu === 'outside') return withBurners(os.availableParallelism(), () => phase('none', network));
       const latencies: number[] = [];
       let timeouts = 0;
       let cpuDone = 0;
@@ -81,7 +75,7 @@ async function main(): Promise<void> {
       const cpuService = cpu === 'cpu-lane' ? 'bench.burn' : 'bench.burn-inline';
       const cpuLane = cpu === 'cpu-lane' ? 'cpu' : 'network';
       const cpuLoops =
-        cpu === 'none' || cpu === 'outside'
+        cpu === 'none'
           ? []
           : Array.from({ length: CPU_IN_FLIGHT }, async () => {
               while (performance.now() < until) {
