@@ -51,6 +51,22 @@ describe('RouteTable', () => {
     expect(table.match('OPTIONS', '/customers')).toEqual({ kind: 'no-method', allow: ['GET'] });
   });
 
+  it("gives each route's parameters as own properties, __proto__ included, decoded or not", () => {
+    const odd = new RouteTable([route('proto', 'GET', '/p/:__proto__/:constructor'), route('deep', 'GET', '/a/:x/b/:y')]);
+    for (const path of ['/p/v/w', '/p/%76/w']) {
+      const hit = odd.match('GET', path);
+      if (hit.kind !== 'found') throw new Error(`no match for ${path}`);
+      expect(Object.getPrototypeOf(hit.params)).toBe(Object.prototype);
+      expect(Object.keys(hit.params)).toEqual(['__proto__', 'constructor']);
+      expect(Object.getOwnPropertyDescriptor(hit.params, '__proto__')?.value).toBe('v');
+    }
+    expect(odd.match('GET', '/a/1/b/2')).toEqual({ kind: 'found', route: expect.objectContaining({ name: 'deep' }), params: { x: '1', y: '2' } });
+    // A decoded '/' stays inside its segment.
+    expect(odd.match('GET', '/a/1%2F2/b/3')).toEqual({ kind: 'found', route: expect.objectContaining({ name: 'deep' }), params: { x: '1/2', y: '3' } });
+    expect(odd.match('GET', '/a/1%2Fb/2')).toEqual({ kind: 'no-path' });
+    expect(odd.match('GET', '/a/%41/b/')).toEqual({ kind: 'no-path' });
+  });
+
   it('reports bad percent-encoding', () => {
     expect(table.match('GET', '/customers/%E0%A4%A')).toEqual({ kind: 'bad-encoding', segment: '%E0%A4%A' });
     expect(table.match('GET', '/customers/%zz')).toEqual({ kind: 'bad-encoding', segment: '%zz' });

@@ -24,8 +24,15 @@ export interface RouteTableOptions {
 interface Node {
   literals: Map<string, Node>;
   param: Node | undefined;
-  /** Routes ending here, by method, with their parameter names in path order. */
-  routes: Map<ChannelMethod, { route: ChannelRoute; names: string[] }>;
+  /** Routes ending here, by method. */
+  routes: Map<ChannelMethod, RouteEnd>;
+}
+
+/** A route where its path ends: the route, and how its parameters' values become `params`. */
+interface RouteEnd {
+  route: ChannelRoute;
+  /** The parameter values in path order to the `params` object (one object shape per route). */
+  params: (values: readonly string[]) => Record<string, string>;
 }
 
 const PARAM = /^:([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -100,52 +107,64 @@ export class RouteTable {
   /** Finds the route for `method` and `path` (the request's path without its query string, still percent-encoded). */
   match(method: string, path: string): RouteMatch {
     const root = this.root;
-    const raw = path === '/' ? [] : path.slice(1).split('/');
-    let segments = raw;
-    if (path.includes('%')) {
-      segments = [];
-      for (const segment of raw) {
-        try {
-          segments.push(segment.includes('%') ? decodeURIComponent(segment) : segment);
-        } catch {
-          return { kind: 'bad-encoding', segment };
-        }
+    const values: string[] = [];
+    if (!path.includes('%')) {
+      // Most paths need no decoding: their segments are read where they lie, with no array of them.
+      const hit = walk(root, path, path === '/' ? END : 1, '/', method as ChannelMethod, values);
+      return hit ? { kind: 'found', route: hit.route, params: hit.params(values) } : unmatched(root, segmentsOf(path));
+    }
+    const segments: string[] = [];
+    for (const segment of segmentsOf(path)) {
+      try {
+        segments.push(segment.includes('%') ? decodeURIComponent(segment) : segment);
+      } catch {
+        return { kind: 'bad-encoding', segment };
       }
     }
-    // The route most requests want, found without gathering every end: the first node, in the order
-    // collect() lists them (literal segments before parameters), that has the method.
-    const values: string[] = [];
-    const hit = first(root, segments, 0, method as ChannelMethod, values);
-    if (hit) {
-      const params: Record<string, string> = {};
-      for (let i = 0; i < hit.names.length; i++) params[hit.names[i]!] = values[i]!;
-      return { kind: 'found', route: hit.route, params };
-    }
-    const ends: { node: Node; values: string[] }[] = [];
-    collect(root, segments, 0, [], ends);
-    if (!ends.length) return { kind: 'no-path' };
-    const allowed = new Set<ChannelMethod>();
-    for (const end of ends) for (const m of end.node.routes.keys()) allowed.add(m);
-    return { kind: 'no-method', allow: CHANNEL_METHODS.filter((m) => allowed.has(m)) };
+    // A decoded segment may hold '/' but never a lone surrogate (decodeURIComponent refuses those).
+    const hit = walk(root, segments.join(DECODED_SEPARATOR), segments.length ? 0 : END, DECODED_SEPARATOR, method as ChannelMethod, values);
+    return hit ? { kind: 'found', route: hit.route, params: hit.params(values) } : unmatched(root, segments);
   }
+}
+
+/** Past the path's last segment (see {@link walk}). */
+const END = -1;
+/** What joins decoded segments for {@link walk}: a lone surrogate, which no decoded segment holds. */
+const DECODED_SEPARATOR = '\uD800';
+
+function segmentsOf(path: string): string[] {
+  return path === '/' ? [] : path.slice(1).split('/');
+}
+
+/** No route has this path and method: is the path served with other methods, or not at all? */
+function unmatched(root: Node, segments: readonly string[]): RouteMatch {
+  const ends: { node: Node; values: string[] }[] = [];
+  collect(root, segments, 0, [], ends);
+  if (!ends.length) return { kind: 'no-path' };
+  const allowed = new Set<ChannelMethod>();
+  for (const end of ends) for (const m of end.node.routes.keys()) allowed.add(m);
+  return { kind: 'no-method', allow: CHANNEL_METHODS.filter((m) => allowed.has(m)) };
 }
 
 /**
  * The first route for `method` where the path ends, literal segments tried before parameters (the
- * order of {@link collect}); `values` holds the parameter values on the way to it.
+ * order of {@link collect}); `values` holds the parameter values on the way to it. The segment at
+ * hand starts at `start` (END: past the last one) and runs to the next `separator`, read in place.
  */
-function first(at: Node, segments: readonly string[], i: number, method: ChannelMethod, values: string[]): { route: ChannelRoute; names: string[] } | undefined {
-  if (i === segments.length) return at.routes.get(method);
-  const segment = segments[i]!;
+function walk(at: Node, path: string, start: number, separator: string, method: ChannelMethod, values: string[]): RouteEnd | undefined {
+  if (start === END) return at.routes.get(method);
+  const end = path.indexOf(separator, start);
+  const segment = end < 0 ? path.slice(start) : path.slice(start, end);
+  const next = end < 0 ? END : end + 1;
   const literal = at.literals.get(segment);
   if (literal) {
-    const hit = first(literal, segments, i + 1, method, values);
+    const hit = walk(literal, path, next, separator, method, values);
     if (hit) return hit;
   }
   // A parameter never matches an empty segment ('/customers/' is not '/customers/:id').
   if (at.param && segment !== '') {
     values.push(segment);
-    const hit = first(at.param, segments, i + 1, method, values);
+    const hit = walk(at.param, path, next, separator, method, values);
     if (hit) return hit;
     values.pop();
   }
@@ -186,7 +205,20 @@ function insert(root: Node, route: ChannelRoute, segments: { literal: string; pa
       at = next;
     }
   }
-  at.routes.set(route.method, { route, names });
+  at.routes.set(route.method, { route, params: paramsBuilder(names) });
+}
+
+/**
+ * Makes a route's `params` from its parameter values: an object literal with the route's names, so
+ * that every request's params object has the same shape (filled by name in a loop, the stores went
+ * megamorphic in a profile of the channel path). Names are letters, digits and '_' (see PARAM), each
+ * a computed key, so that '__proto__' is a plain property and not the object's prototype.
+ */
+function paramsBuilder(names: readonly string[]): (values: readonly string[]) => Record<string, string> {
+  if (!names.length) return () => ({});
+  for (const name of names) if (!PARAM.test(`:${name}`)) throw new Error(`parameter name ${JSON.stringify(name)} is not a name`);
+  const fields = names.map((name, i) => `[${JSON.stringify(name)}]: values[${i}]`).join(', ');
+  return new Function('values', `return { ${fields} };`) as (values: readonly string[]) => Record<string, string>;
 }
 
 function splitRoutePath(path: string): { literal: string; param: string | undefined }[] {

@@ -1,5 +1,4 @@
 import Fastify, { type FastifyReply } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isHttpResponse, type HttpRequestInfo, type InvocationErrorCode } from '@laneway/sdk';
@@ -13,6 +12,7 @@ import { rejectedField } from '../lanes/input-rejection';
 import { channelInput, NO_BODY } from './channel-input';
 import type { HttpMetrics, RouteSeries } from '../metrics/server-metrics';
 import { parseQuery } from './parse-query';
+import { newRequestId } from './request-ids';
 import { RawReply, RawRequest, type ChannelHttpReply, type ChannelHttpRequest } from './raw-exchange';
 import { endRequestSpan, startRequestSpan } from '../tracing/spans';
 
@@ -598,7 +598,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
 /** The client's x-request-id when it is short and plain, else a new one. */
 function requestIdOf(header: string | string[] | undefined): string {
-  return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID();
+  return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : newRequestId();
 }
 
 /** Fastify's reply as the channel steps use it (its `send` is typed for every payload; they send strings and buffers). */
@@ -634,7 +634,7 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex, log: 
     const body = JSON.stringify({ error });
     socket.write(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `x-request-id: ${randomUUID()}\r\nconnection: close\r\n\r\n${body}`,
+        `x-request-id: ${newRequestId()}\r\nconnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(err);

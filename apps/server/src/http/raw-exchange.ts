@@ -50,11 +50,15 @@ export class RawRequest implements ChannelHttpRequest {
  * The answer to a channel request that did not go through fastify's request and reply objects: the
  * same headers, status and content types fastify's reply would send (JSON gets `charset=utf-8`, a
  * string without a type is text/plain, a Buffer application/octet-stream), written with one
- * writeHead + end.
+ * writeHead + end. The headers every answer has (content type, x-request-id) are fields, the rest a
+ * short list: node gets one flat array, with no object of headers built per request.
  */
 export class RawReply implements ChannelHttpReply {
   private status = 200;
-  private readonly values: Record<string, string> = {};
+  private contentType: string | undefined = undefined;
+  private requestId: string | undefined = undefined;
+  /** Other headers: lower-case name, value, name, value... (most answers have none). */
+  private others: string[] | undefined = undefined;
   private sent = false;
   /** With tracing on, the request's span: `onSent` ends it (kept here, not on the node response, whose shape node's own code relies on). */
   span: Span | undefined = undefined;
@@ -71,7 +75,15 @@ export class RawReply implements ChannelHttpReply {
   }
 
   header(name: string, value: string): this {
-    this.values[name.toLowerCase()] = value;
+    const key = name.toLowerCase();
+    if (key === 'content-type') this.contentType = value;
+    else if (key === 'x-request-id') this.requestId = value;
+    else {
+      const others = (this.others ??= []);
+      const at = nameAt(others, key);
+      if (at >= 0) others[at + 1] = value;
+      else others.push(key, value);
+    }
     return this;
   }
 
@@ -86,31 +98,55 @@ export class RawReply implements ChannelHttpReply {
   }
 
   type(contentType: string): this {
-    this.values['content-type'] = contentType;
+    this.contentType = contentType;
     return this;
   }
 
   hasHeader(name: string): boolean {
-    return name.toLowerCase() in this.values;
+    const key = name.toLowerCase();
+    if (key === 'content-type') return this.contentType !== undefined;
+    if (key === 'x-request-id') return this.requestId !== undefined;
+    return this.others !== undefined && nameAt(this.others, key) >= 0;
   }
 
   send(payload?: string | Buffer): this {
     if (this.sent) return this;
     this.sent = true;
-    const type = this.values['content-type'];
+    let type = this.contentType;
+    let length: number;
     if (typeof payload === 'string') {
-      if (type === undefined) this.values['content-type'] = 'text/plain; charset=utf-8';
-      else if (type.includes('json') && !/;\s*charset=/i.test(type)) this.values['content-type'] = `${type}; charset=utf-8`;
-      this.values['content-length'] = String(Buffer.byteLength(payload));
+      type = type === undefined ? TEXT : withCharset(type);
+      length = Buffer.byteLength(payload);
     } else if (payload !== undefined) {
-      if (type === undefined) this.values['content-type'] = 'application/octet-stream';
-      this.values['content-length'] = String(payload.length);
+      type ??= OCTETS;
+      length = payload.length;
     } else {
-      this.values['content-length'] = '0';
+      length = 0;
     }
-    this.res.writeHead(this.status, this.values);
+    const head: string[] = ['content-length', String(length)];
+    if (type !== undefined) head.push('content-type', type);
+    if (this.requestId !== undefined) head.push('x-request-id', this.requestId);
+    if (this.others) head.push(...this.others);
+    this.res.writeHead(this.status, head);
     this.res.end(payload);
     this.onSent?.(this.res, this.status, this);
     return this;
   }
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+const OCTETS = 'application/octet-stream';
+const JSON_TYPE = 'application/json';
+const JSON_UTF8 = 'application/json; charset=utf-8';
+
+/** Where header `name` is in a flat name, value... list, or -1. */
+function nameAt(list: readonly string[], name: string): number {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return i;
+  return -1;
+}
+
+/** A JSON content type with `charset=utf-8` added where it names none (as fastify sends strings). */
+function withCharset(type: string): string {
+  if (type === JSON_TYPE) return JSON_UTF8;
+  return type.includes('json') && !/;\s*charset=/i.test(type) ? `${type}; charset=utf-8` : type;
 }
