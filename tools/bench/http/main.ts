@@ -341,6 +341,25 @@ async function main(): Promise<void> {
     const loader = await forkReady('load.ts', [], 'load generator');
     children.push(loader);
     const load = loadRunner(loader);
+    // The pair window's second wrk (bare node:http and the channel loaded at the same time).
+    const pairLoader = await forkReady('load.ts', [], 'load generator (pair window)');
+    children.push(pairLoader);
+    const pairLoad = loadRunner(pairLoader);
+    /**
+     * The pair window: bare node:http and the Laneway channel loaded at the same time, each by a wrk
+     * of its own as fast as it answers, each one's server CPU per request over the same seconds.
+     */
+    const pairWindow = async (): Promise<{ bare: Measured; laneway: Measured }> => {
+      const pair = ['bare', 'laneway'] as const;
+      const before = pair.map((t) => cpuSecondsOf(pids[t]));
+      const measured: Measured[] = await Promise.all(pair.map((t, i) => (i === 0 ? load : pairLoad)({ url: urls[t], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(t) })));
+      pair.forEach((t, i) => {
+        const after = cpuSecondsOf(pids[t]);
+        const r = measured[i]!;
+        if (before[i] !== undefined && after !== undefined && r.ok) r.cpuUsPerRequest = ((after - before[i]!) * 1e6) / (r.ok + r.non2xx);
+      });
+      return { bare: measured[0]!, laneway: measured[1]! };
+    };
     // The side-by-side runs: a load generator per replica, so that each keeps its pace whatever the others do.
     const sideLoads = {} as Record<Target, (request: LoadRequest) => Promise<LoadResult>>;
     for (const target of SIDE_ALL) {
@@ -461,7 +480,7 @@ async function main(): Promise<void> {
     const outsideLoaded = (): Promise<Measured> =>
       withBurners(CPU_THREADS, () => load({ url: urls.laneway, connections: CONNECTIONS, durationS: FIXED_S, overallRate: FIXED_RATE, headers: KEY_HEADERS, paced: true }));
 
-    const results: Record<Target | 'idle' | 'loaded' | 'idleBurst' | 'loadedBurst' | 'outside', Measured[]> = {
+    const results: Record<Target | 'idle' | 'loaded' | 'idleBurst' | 'loadedBurst' | 'outside' | 'pairBare' | 'pairLaneway', Measured[]> = {
       bare: [],
       fastify: [],
       moleculer: [],
@@ -481,6 +500,8 @@ async function main(): Promise<void> {
       idleBurst: [],
       loadedBurst: [],
       outside: [],
+      pairBare: [],
+      pairLaneway: [],
     };
     // The warm-up's spans leave within the batch processor's delay (5 s): counted before the runs.
     await new Promise((r) => setTimeout(r, 5500));
@@ -517,6 +538,10 @@ async function main(): Promise<void> {
       // New processes for every side-by-side replica in the next run.
       await stopGroup(SIDE_ALL);
       if (tracingOnly) continue;
+      // With no side-by-side replica running (five idle ones beside the windows in turn).
+      const pair = await pairWindow();
+      results.pairBare.push(pair.bare);
+      results.pairLaneway.push(pair.laneway);
       for (const cpu of run % 2 ? [true, false] : [false, true]) {
         const { paced, burst } = await fixedRate(cpu);
         results[cpu ? 'loaded' : 'idle'].push(paced);
@@ -638,9 +663,17 @@ async function main(): Promise<void> {
       );
       return;
     }
-    const vsBare = perRun('laneway', 'bare', 'rps');
-    const cpuVsBareRuns = cpuRuns('laneway', 'bare');
+    // Issue 23 section 1 from the pair window: both servers loaded in the same seconds, so that the
+    // machine's speed, which drifted up to 2x between windows a few seconds apart (bare node:http
+    // alone read 39-89 µs/request in one minute), reaches both alike.
+    const pairCpu = (key: 'pairBare' | 'pairLaneway'): number => median(results[key].map((r) => r.cpuUsPerRequest ?? Number.NaN));
+    const cpuVsBareRuns = results.pairLaneway.map((r, n) => (r.cpuUsPerRequest ?? Number.NaN) / (results.pairBare[n]!.cpuUsPerRequest ?? Number.NaN));
     const cpuVsBare = median(cpuVsBareRuns);
+    const vsBare = perRun('pairLaneway', 'pairBare', 'rps');
+    // The same from the windows loaded in turn, as measured before the pair window.
+    const cpuVsBareInTurnRuns = cpuRuns('laneway', 'bare');
+    const cpuVsBareInTurn = median(cpuVsBareInTurnRuns);
+    const vsBareInTurn = perRun('laneway', 'bare', 'rps');
     const vsMoleculer = perRun('laneway', 'moleculer', 'rps');
     const bareVsMoleculer = perRun('bare', 'moleculer', 'rps');
     const fastifyVsMoleculer = perRun('fastify', 'moleculer', 'rps');
@@ -677,15 +710,27 @@ async function main(): Promise<void> {
     reportTracing();
     reportMetrics();
     // Issue 23 section 1: the distance to bare node:http, as server CPU per request (what Laneway adds
-    // to each request) and as requests/s, each the median of per-run ratios.
+    // to each request) and as requests/s, each the median of per-run ratios from the pair window.
+    console.log(`Pair window: bare node:http and the Laneway channel loaded at the same time, each by a wrk of its own (1 thread, ${CONNECTIONS} connections), ${MEASURE_S} s per run`);
+    for (const [key, label] of [['pairBare', LABEL.bare], ['pairLaneway', LABEL.laneway]] as const) {
+      report(`  ${label}`, med(key, 'rps'), 'req/s', undefined, `(p99 ${round(med(key, 'p99'))} ms; server CPU ${round(pairCpu(key))} µs/request; runs ${runsOf(key)}${failures(key)})`);
+    }
     report(
       `${LABEL.laneway} / bare, server CPU per request, median of runs`,
       cpuVsBare,
       'x',
       { op: '<', value: CPU_VS_BARE_TARGET },
-      `(runs ${cpuVsBareRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.laneway)} against ${round(cpuUs.bare)} µs/request from the medians)`,
+      `(pair window; runs ${cpuVsBareRuns.map((r) => round(r, 3)).join(', ')}; ${round(pairCpu('pairLaneway'))} against ${round(pairCpu('pairBare'))} µs/request from the medians)`,
     );
-    report(`${LABEL.laneway} / bare, requests/s, median of runs`, vsBare, 'x', { op: '>', value: RPS_VS_BARE_TARGET }, `(runs ${ratiosOf('laneway', 'bare')}; ${round(rps.laneway / rps.bare)}x from the medians)`);
+    report(`${LABEL.laneway} / bare, requests/s, median of runs`, vsBare, 'x', { op: '>', value: RPS_VS_BARE_TARGET }, `(pair window; runs ${ratiosOf('pairLaneway', 'pairBare')})`);
+    report(
+      '  loaded in turn: server CPU per request',
+      cpuVsBareInTurn,
+      'x',
+      undefined,
+      `(runs ${cpuVsBareInTurnRuns.map((r) => round(r, 3)).join(', ')}; ${round(cpuUs.laneway)} against ${round(cpuUs.bare)} µs/request from the medians)`,
+    );
+    report('  loaded in turn: requests/s', vsBareInTurn, 'x', undefined, `(runs ${ratiosOf('laneway', 'bare')}; ${round(rps.laneway / rps.bare)}x from the medians)`);
     // moleculer-web beside them, no longer a target (issue 23 withdrew the 1.5x of the REST channels
     // issue: bare node:http itself ran at only 1.2-1.7x moleculer-web on this machine kind, the ceiling
     // printed below).
@@ -744,6 +789,10 @@ async function main(): Promise<void> {
         outside_loaded_vs_idle: round(outsideVsIdle, 3),
         vs_bare: round(vsBare, 3),
         cpu_vs_bare: round(cpuVsBare, 3),
+        cpu_vs_bare_runs: cpuVsBareRuns.map((r) => round(r, 3)),
+        pair_cpu_us_per_request: { bare: round(pairCpu('pairBare'), 3), laneway: round(pairCpu('pairLaneway'), 3) },
+        vs_bare_in_turn: round(vsBareInTurn, 3),
+        cpu_vs_bare_in_turn: round(cpuVsBareInTurn, 3),
         vs_moleculer: round(vsMoleculer, 3),
         bare_vs_moleculer: round(bareVsMoleculer, 3),
         cpu_us_per_request: Object.fromEntries(TARGETS.map((t) => [t, round(cpuUs[t], 3)])),

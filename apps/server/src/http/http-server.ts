@@ -167,14 +167,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
   /**
    * What RawReply tells when it has answered (the channel fast path needs no 'finish' listener): the
-   * metrics, and with tracing on the request's span, which ends then.
+   * metrics, from the reply's own stamps (node's request objects keep their shape on the fast path),
+   * and with tracing on the request's span, which ends then.
    */
+  const recordRaw = (res: http.ServerResponse, status: number, reply: RawReply): void => {
+    (reply.series ?? httpMetrics!.unmatched).observe(res.req.method ?? 'GET', status, (performance.now() - reply.started) / 1000);
+  };
   const rawSent = tracing()
     ? (res: http.ServerResponse, status: number, reply: RawReply): void => {
-        if (httpMetrics) recordSent(res, status);
+        if (httpMetrics) recordRaw(res, status, reply);
         if (reply.span) endRequestSpan(reply.span, res, status);
       }
-    : httpMetrics && recordSent;
+    : httpMetrics && recordRaw;
   /** Which route took the request (for http_route). */
   const tag = (raw: unknown, series: RouteSeries | undefined): void => {
     if (httpMetrics) (raw as Measured)[SERIES] = series;
@@ -206,13 +210,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
           connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 2))),
         },
         (req, res) => {
+          const started = httpMetrics ? performance.now() : 0;
+          if (channelFastPath(req, res, started)) return;
           if (httpMetrics) {
             const measured = req as http.IncomingMessage & Measured;
-            measured[STARTED] = performance.now();
+            measured[STARTED] = started;
             measured[SERIES] = undefined;
+            res.on('finish', recordFinished);
           }
-          if (channelFastPath(req, res)) return;
-          if (httpMetrics) res.on('finish', recordFinished);
           handler(req, res);
         },
       ),
@@ -318,11 +323,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
    * (QUERY, PROPFIND, OPTIONS...) is answered here too (see unservedMethod). Everything else (bodies,
    * HEAD, the listener's own paths, 404/405, bad encodings, requests while closing) goes through fastify.
    */
-  function channelFastPath(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  function channelFastPath(req: http.IncomingMessage, res: http.ServerResponse, started: number): boolean {
     const method = req.method;
     if (method !== 'GET' && method !== 'DELETE') {
       if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'HEAD') return false;
-      unservedMethod(req, res);
+      unservedMethod(req, res, started);
       return true;
     }
     if (closing) return false;
@@ -333,7 +338,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const match = routes.match(method, q < 0 ? url : url.slice(0, q));
     if (match.kind !== 'found') return false;
     const request = new RawRequest(req, requestIdOf(req.headers['x-request-id']));
-    const reply = new RawReply(res, request, rawSent);
+    const reply = new RawReply(res, request, rawSent, started);
     const failed = (err: unknown): void => {
       log.error({ err: (err as Error)?.message, url, requestId: request.id }, 'HTTP request failed inside the server');
       fail(reply, 500, { code: 'INTERNAL', message: `the server failed to handle the request (request id ${request.id})` });
@@ -352,9 +357,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
    * content type: 400) and route others nowhere (PROPFIND: 404), though the path may exist: answered
    * 405 with `Allow` where it does, as a channel method the path lacks is.
    */
-  function unservedMethod(req: http.IncomingMessage, res: http.ServerResponse): void {
+  function unservedMethod(req: http.IncomingMessage, res: http.ServerResponse, started: number): void {
     const request = new RawRequest(req, requestIdOf(req.headers['x-request-id']));
-    const reply = new RawReply(res, request, rawSent);
+    const reply = new RawReply(res, request, rawSent, started);
     if (refusedWhileClosing(reply)) return;
     const path = pathOf(req.url);
     const match = routes.match(request.method, path);
@@ -408,7 +413,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const match = matched ?? routes.match(request.method, path);
     if (match.kind !== 'found') return unrouted(reply, request.method, path, match);
     const { route, params } = match;
-    if (httpMetrics) (request.raw as unknown as Measured)[SERIES] = route.metrics ?? httpMetrics.route(route.path);
+    if (httpMetrics) {
+      const series = route.metrics ?? httpMetrics.route(route.path);
+      if (reply instanceof RawReply) reply.series = series;
+      else (request.raw as unknown as Measured)[SERIES] = series;
+    }
     const call: ChannelRequest = {
       request,
       reply,

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { Span } from '@opentelemetry/api';
+import type { RouteSeries } from '../metrics/server-metrics';
 
 /** What the channel steps read of a request: the part of FastifyRequest they use. */
 export interface ChannelHttpRequest {
@@ -62,12 +63,16 @@ export class RawReply implements ChannelHttpReply {
   private sent = false;
   /** With tracing on, the request's span: `onSent` ends it (kept here, not on the node response, whose shape node's own code relies on). */
   span: Span | undefined = undefined;
+  /** With metrics on, the series of the route that took the request (unset: unmatched). */
+  series: RouteSeries | undefined = undefined;
 
   constructor(
     private readonly res: http.ServerResponse,
     readonly request: { readonly id: string },
     /** Told of the answer once it is written (the metrics, the span; one shared function, no closure per request). */
     private readonly onSent?: (res: http.ServerResponse, status: number, reply: RawReply) => void,
+    /** When the request arrived (performance.now()), for the metrics. */
+    readonly started = 0,
   ) {}
 
   get raw(): http.ServerResponse {
