@@ -345,20 +345,62 @@ async function main(): Promise<void> {
     const pairLoader = await forkReady('load.ts', [], 'load generator (pair window)');
     children.push(pairLoader);
     const pairLoad = loadRunner(pairLoader);
+    // The pair window's Laneway replicas: a cluster of their own with the same channel, a new server
+    // process each run (as the side-by-side windows' replicas are), beside a new bare node:http.
+    const pairCluster = `${cluster}-pair`;
+    let pairEnv: Record<string, string> = {};
+    if (!tracingOnly) {
+      await api.createCluster(pairCluster);
+      await api.deploy(pairCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
+      await api.createSecurity(pairCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
+      await api.putChannel(pairCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
+      pairEnv = {
+        LANEWAY_CONTROL_PLANE: bench.cp.address,
+        LANEWAY_CLUSTER: pairCluster,
+        LANEWAY_QUEUE_PREFIX: prefix,
+        LANEWAY_JOIN_TOKEN: await api.joinToken(pairCluster),
+        LANEWAY_CPU_THREADS: String(CPU_THREADS),
+      };
+    }
     /**
-     * The pair window: bare node:http and the Laneway channel loaded at the same time, each by a wrk
-     * of its own as fast as it answers, each one's server CPU per request over the same seconds.
+     * The pair window: a new bare node:http and a new Laneway replica (processes started for this run,
+     * as the side-by-side windows' are: a long-lived process keeps a level of its own, and the first
+     * replica has also run the CPU lane and the fixed-rate loads by then), warmed up together, then
+     * loaded at the same time, each by a wrk of its own as fast as it answers, each one's server CPU
+     * per request over the same seconds.
      */
-    const pairWindow = async (): Promise<{ bare: Measured; laneway: Measured }> => {
-      const pair = ['bare', 'laneway'] as const;
-      const before = pair.map((t) => cpuSecondsOf(pids[t]));
-      const measured: Measured[] = await Promise.all(pair.map((t, i) => (i === 0 ? load : pairLoad)({ url: urls[t], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(t) })));
-      pair.forEach((t, i) => {
-        const after = cpuSecondsOf(pids[t]);
-        const r = measured[i]!;
-        if (before[i] !== undefined && after !== undefined && r.ok) r.cpuUsPerRequest = ((after - before[i]!) * 1e6) / (r.ok + r.non2xx);
-      });
-      return { bare: measured[0]!, laneway: measured[1]! };
+    const pairWindow = async (run: number): Promise<{ bare: Measured; laneway: Measured }> => {
+      const [barePort, lanePort] = [await freePort(), await freePort()];
+      const bareChild = await forkReady('peer.ts', ['bare', String(barePort)], 'bare node:http (pair window)');
+      let server: AppProcess | undefined;
+      try {
+        server = await startServer({ ...pairEnv, LANEWAY_SERVER_NAME: `pair-${run}`, LANEWAY_HTTP_ADDR: `127.0.0.1:${lanePort}` });
+        const pair = [
+          { target: 'bare' as const, url: `http://127.0.0.1:${barePort}${ROUTE}`, pid: bareChild.pid, runner: load },
+          { target: 'laneway' as const, url: `http://127.0.0.1:${lanePort}${ROUTE}`, pid: server.child.pid, runner: pairLoad },
+        ];
+        // Serving once it has caught up on its cluster's channel.
+        await eventually(
+          () => checkAnswer('laneway', pair[1]!.url).then(() => true, () => false),
+          (ok) => ok,
+          15_000,
+        );
+        await checkAnswer('bare', pair[0]!.url);
+        const both = (durationS: number): Promise<Measured[]> =>
+          Promise.all(pair.map((p) => p.runner({ url: p.url, connections: CONNECTIONS, durationS, headers: headersOf(p.target) })));
+        await both(WARMUP_S);
+        const before = pair.map((p) => cpuSecondsOf(p.pid));
+        const measured = await both(MEASURE_S);
+        pair.forEach((p, i) => {
+          const after = cpuSecondsOf(p.pid);
+          const r = measured[i]!;
+          if (before[i] !== undefined && after !== undefined && r.ok) r.cpuUsPerRequest = ((after - before[i]!) * 1e6) / (r.ok + r.non2xx);
+        });
+        return { bare: measured[0]!, laneway: measured[1]! };
+      } finally {
+        await server?.stop();
+        await stopChild(bareChild);
+      }
     };
     // The side-by-side runs: a load generator per replica, so that each keeps its pace whatever the others do.
     const sideLoads = {} as Record<Target, (request: LoadRequest) => Promise<LoadResult>>;
@@ -539,7 +581,7 @@ async function main(): Promise<void> {
       await stopGroup(SIDE_ALL);
       if (tracingOnly) continue;
       // With no side-by-side replica running (five idle ones beside the windows in turn).
-      const pair = await pairWindow();
+      const pair = await pairWindow(run);
       results.pairBare.push(pair.bare);
       results.pairLaneway.push(pair.laneway);
       for (const cpu of run % 2 ? [true, false] : [false, true]) {
@@ -711,7 +753,9 @@ async function main(): Promise<void> {
     reportMetrics();
     // Issue 23 section 1: the distance to bare node:http, as server CPU per request (what Laneway adds
     // to each request) and as requests/s, each the median of per-run ratios from the pair window.
-    console.log(`Pair window: bare node:http and the Laneway channel loaded at the same time, each by a wrk of its own (1 thread, ${CONNECTIONS} connections), ${MEASURE_S} s per run`);
+    console.log(
+      `Pair window: a new bare node:http and a new Laneway replica each run, warmed up ${WARMUP_S} s together, then loaded at the same time, each by a wrk of its own (1 thread, ${CONNECTIONS} connections), ${MEASURE_S} s per run`,
+    );
     for (const [key, label] of [['pairBare', LABEL.bare], ['pairLaneway', LABEL.laneway]] as const) {
       report(`  ${label}`, med(key, 'rps'), 'req/s', undefined, `(p99 ${round(med(key, 'p99'))} ms; server CPU ${round(pairCpu(key))} µs/request; runs ${runsOf(key)}${failures(key)})`);
     }
