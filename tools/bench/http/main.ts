@@ -218,6 +218,11 @@ function loadRunner(child: ChildProcess): (request: LoadRequest) => Promise<Load
     });
 }
 
+/** Server CPU µs per request of a run, from the process's CPU seconds before and after it (unknown without both or without answers). */
+function cpuPerRequest(before: number | undefined, after: number | undefined, run: LoadResult): number | undefined {
+  return before !== undefined && after !== undefined && run.ok ? ((after - before) * 1e6) / (run.ok + run.non2xx) : undefined;
+}
+
 function headersOf(target: Target): Record<string, string> {
   return target === 'bare' || target === 'fastify' || target === 'moleculer' ? {} : KEY_HEADERS;
 }
@@ -260,9 +265,25 @@ async function main(): Promise<void> {
       serverEnv: { LANEWAY_HTTP_ADDR: `127.0.0.1:${httpPort}`, LANEWAY_CPU_THREADS: String(CPU_THREADS), LANEWAY_CPU_JOB_TIMEOUT_MS: '60000' },
     });
     const { api, cluster, prefix } = bench;
-    await api.deploy(cluster, [{ path: 'bench/http.ts', content: SERVICES }]);
-    await api.createSecurity(cluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
-    await api.putChannel(cluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
+    /** The bench's services and API-key channel in `name`'s cluster (no server needed: each catches up when it joins). */
+    const deployChannel = async (name: string): Promise<void> => {
+      await api.deploy(name, [{ path: 'bench/http.ts', content: SERVICES }]);
+      await api.createSecurity(name, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
+      await api.putChannel(name, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
+    };
+    /** A new cluster `name` with the channel, and the environment its servers join it with. */
+    const channelCluster = async (name: string): Promise<Record<string, string>> => {
+      await api.createCluster(name);
+      await deployChannel(name);
+      return {
+        LANEWAY_CONTROL_PLANE: bench!.cp.address,
+        LANEWAY_CLUSTER: name,
+        LANEWAY_QUEUE_PREFIX: prefix,
+        LANEWAY_JOIN_TOKEN: await api.joinToken(name),
+        LANEWAY_CPU_THREADS: String(CPU_THREADS),
+      };
+    };
+    await deployChannel(cluster);
     urls.laneway = `http://127.0.0.1:${httpPort}${ROUTE}`;
     pids.laneway = bench.servers[0]!.child.pid;
     // The same channel on a replica with metrics off, in a cluster of its own: it takes none of the
@@ -270,22 +291,13 @@ async function main(): Promise<void> {
     // drained, it runs as the first replica does (a drained replica measured up to 15% more CPU per
     // request than a serving one, which would hide the metrics' cost).
     if (TARGETS.includes('metricsOff')) {
-      const offCluster = `${cluster}-off`;
-      await api.createCluster(offCluster);
       const offPort = await freePort();
       metricsOff = await startServer({
-        LANEWAY_CONTROL_PLANE: bench.cp.address,
-        LANEWAY_CLUSTER: offCluster,
+        ...(await channelCluster(`${cluster}-off`)),
         LANEWAY_SERVER_NAME: 'metrics-off',
-        LANEWAY_QUEUE_PREFIX: prefix,
-        LANEWAY_JOIN_TOKEN: await api.joinToken(offCluster),
         LANEWAY_HTTP_ADDR: `127.0.0.1:${offPort}`,
-        LANEWAY_CPU_THREADS: String(CPU_THREADS),
         LANEWAY_METRICS: 'off',
       });
-      await api.deploy(offCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
-      await api.createSecurity(offCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
-      await api.putChannel(offCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
       urls.metricsOff = `http://127.0.0.1:${offPort}${ROUTE}`;
       pids.metricsOff = metricsOff.child.pid;
     }
@@ -296,31 +308,20 @@ async function main(): Promise<void> {
      * The same channel on a replica of its own cluster with tracing on, exporting to the receiver,
      * sampling with `sampler`; without a sampler, tracing off (the traced replica's baseline).
      */
-    const cpAddress = bench.cp.address;
     const otlpPort = receiver.port;
     /**
      * The cluster of side-by-side replica `name`, with the channel, and the environment its servers
      * start with (startGroup starts them): tracing on with `sampler`, off without one; `extra` added.
      */
     const sideCluster = async (name: Target, sampler: string | undefined, extra: Record<string, string> = {}): Promise<void> => {
-      const tracedCluster = `${cluster}-${name.toLowerCase()}`;
-      await api.createCluster(tracedCluster);
       sideEnv[name] = {
-        LANEWAY_CONTROL_PLANE: cpAddress,
-        LANEWAY_CLUSTER: tracedCluster,
-        LANEWAY_QUEUE_PREFIX: prefix,
-        LANEWAY_JOIN_TOKEN: await api.joinToken(tracedCluster),
-        LANEWAY_CPU_THREADS: String(CPU_THREADS),
+        ...(await channelCluster(`${cluster}-${name.toLowerCase()}`)),
         ...(sampler ? { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`, OTEL_TRACES_SAMPLER: sampler } : {}),
         // Room for every span while an export is in flight (one batch is sent at a time; what
         // overflows the queue, 2048 by default, is dropped): a dropped span would cost less than a sent one.
         OTEL_BSP_MAX_QUEUE_SIZE: '65536',
         ...extra,
       };
-      // No server yet: the deploy answers at once, and each server catches up when it joins.
-      await api.deploy(tracedCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
-      await api.createSecurity(tracedCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
-      await api.putChannel(tracedCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
     };
     // Tracing off on replicas started as the traced ones: their baseline. Measured on this machine,
     // replicas started this way used 1.2-1.3x the server CPU per request of the first cluster's own
@@ -341,27 +342,16 @@ async function main(): Promise<void> {
     const loader = await forkReady('load.ts', [], 'load generator');
     children.push(loader);
     const load = loadRunner(loader);
-    // The pair window's second wrk (bare node:http and the channel loaded at the same time).
-    const pairLoader = await forkReady('load.ts', [], 'load generator (pair window)');
-    children.push(pairLoader);
-    const pairLoad = loadRunner(pairLoader);
-    // The pair window's Laneway replicas: a cluster of their own with the same channel, a new server
-    // process each run (as the side-by-side windows' replicas are), beside a new bare node:http.
-    const pairCluster = `${cluster}-pair`;
-    let pairEnv: Record<string, string> = {};
+    // The pair window's second wrk (bare node:http and the channel loaded at the same time), and its
+    // Laneway replicas: a cluster of their own with the same channel, a new server process each run
+    // (as the side-by-side windows' replicas are), beside a new bare node:http.
+    let pairLoad = load;
     if (!tracingOnly) {
-      await api.createCluster(pairCluster);
-      await api.deploy(pairCluster, [{ path: 'bench/http.ts', content: SERVICES }]);
-      await api.createSecurity(pairCluster, { name: 'bench-key', apiKey: { header: 'x-api-key', key: API_KEY, keySet: false } });
-      await api.putChannel(pairCluster, { name: 'customer', method: 'GET', path: '/customers/:id', service: 'bench.customer', security: 'bench-key' });
-      pairEnv = {
-        LANEWAY_CONTROL_PLANE: bench.cp.address,
-        LANEWAY_CLUSTER: pairCluster,
-        LANEWAY_QUEUE_PREFIX: prefix,
-        LANEWAY_JOIN_TOKEN: await api.joinToken(pairCluster),
-        LANEWAY_CPU_THREADS: String(CPU_THREADS),
-      };
+      const pairLoader = await forkReady('load.ts', [], 'load generator (pair window)');
+      children.push(pairLoader);
+      pairLoad = loadRunner(pairLoader);
     }
+    const pairEnv = tracingOnly ? {} : await channelCluster(`${cluster}-pair`);
     /**
      * The pair window: a new bare node:http and a new Laneway replica (processes started for this run,
      * as the side-by-side windows' are: a long-lived process keeps a level of its own, and the first
@@ -394,7 +384,7 @@ async function main(): Promise<void> {
         pair.forEach((p, i) => {
           const after = cpuSecondsOf(p.pid);
           const r = measured[i]!;
-          if (before[i] !== undefined && after !== undefined && r.ok) r.cpuUsPerRequest = ((after - before[i]!) * 1e6) / (r.ok + r.non2xx);
+          r.cpuUsPerRequest = cpuPerRequest(before[i], after, r);
         });
         return { bare: measured[0]!, laneway: measured[1]! };
       } finally {
@@ -424,7 +414,7 @@ async function main(): Promise<void> {
       group.forEach((t, i) => {
         const after = cpuSecondsOf(pids[t]);
         const r = measured[i]!;
-        if (before[i] !== undefined && after !== undefined && r.ok) r.cpuUsPerRequest = ((after - before[i]!) * 1e6) / (r.ok + r.non2xx);
+        r.cpuUsPerRequest = cpuPerRequest(before[i], after, r);
       });
       return Object.fromEntries(group.map((t, i) => [t, measured[i]!])) as Record<Target, Measured>;
     };
@@ -559,7 +549,7 @@ async function main(): Promise<void> {
         const cpuBefore = cpuSecondsOf(pids[target]);
         const result: Measured = await load({ url: urls[target], connections: CONNECTIONS, durationS: MEASURE_S, headers: headersOf(target) });
         const cpuAfter = cpuSecondsOf(pids[target]);
-        if (cpuBefore !== undefined && cpuAfter !== undefined && result.ok) result.cpuUsPerRequest = ((cpuAfter - cpuBefore) * 1e6) / (result.ok + result.non2xx);
+        result.cpuUsPerRequest = cpuPerRequest(cpuBefore, cpuAfter, result);
         if (target === 'traced') tracedRequests += result.ok + result.non2xx;
         results[target].push(result);
       }
