@@ -122,7 +122,8 @@ export class RouteTable {
       }
     }
     // A decoded segment may hold '/' but never a lone surrogate (decodeURIComponent refuses those).
-    const hit = walk(root, segments.join(DECODED_SEPARATOR), segments.length ? 0 : END, DECODED_SEPARATOR, method as ChannelMethod, values);
+    // A path with '%' has at least one segment, so the walk starts at the first.
+    const hit = walk(root, segments.join(DECODED_SEPARATOR), 0, DECODED_SEPARATOR, method as ChannelMethod, values);
     return hit ? { kind: 'found', route: hit.route, params: hit.params(values) } : unmatched(root, segments);
   }
 }
@@ -211,12 +212,11 @@ function insert(root: Node, route: ChannelRoute, segments: { literal: string; pa
 /**
  * Makes a route's `params` from its parameter values: an object literal with the route's names, so
  * that every request's params object has the same shape (filled by name in a loop, the stores went
- * megamorphic in a profile of the channel path). Names are letters, digits and '_' (see PARAM), each
- * a computed key, so that '__proto__' is a plain property and not the object's prototype.
+ * megamorphic in a profile of the channel path). Each name is a computed key quoted by JSON.stringify,
+ * so any name stays a string and '__proto__' a plain property, not the object's prototype.
  */
 function paramsBuilder(names: readonly string[]): (values: readonly string[]) => Record<string, string> {
   if (!names.length) return () => ({});
-  for (const name of names) if (!PARAM.test(`:${name}`)) throw new Error(`parameter name ${JSON.stringify(name)} is not a name`);
   const fields = names.map((name, i) => `[${JSON.stringify(name)}]: values[${i}]`).join(', ');
   return new Function('values', `return { ${fields} };`) as (values: readonly string[]) => Record<string, string>;
 }
