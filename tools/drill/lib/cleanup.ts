@@ -4,9 +4,28 @@
  */
 export class Cleanup {
   private readonly steps: { what: string; run: () => Promise<void> | void }[] = [];
+  private readonly reports: { what: string; report: () => string }[] = [];
 
   add(what: string, run: () => Promise<void> | void): void {
     this.steps.push({ what, run });
+  }
+
+  /** What to print when the drill breaks (e.g. a site's process output), read before the cleanup runs. */
+  onFailure(what: string, report: () => string): void {
+    this.reports.push({ what, report });
+  }
+
+  /** The failure reports, each under its heading; '' when none was registered. */
+  failureReports(): string {
+    return this.reports
+      .map(({ what, report }) => {
+        try {
+          return `--- ${what}\n${report()}`;
+        } catch (err) {
+          return `--- ${what}: could not be read (${(err as Error).message})`;
+        }
+      })
+      .join('\n');
   }
 
   async runAll(): Promise<void> {

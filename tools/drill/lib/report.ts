@@ -60,6 +60,8 @@ export async function runDrill(
     ]);
   } catch (err) {
     error = err;
+    const reports = cleanup.failureReports();
+    if (reports) console.error(reports);
   } finally {
     clearTimeout(timer);
     await cleanup.runAll();

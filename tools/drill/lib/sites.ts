@@ -75,6 +75,7 @@ export class Site {
     cleanup.add(`close site ${name}'s relay`, () => site.relay?.close());
     cleanup.add(`close site ${name}'s API client`, () => site.api?.close());
     cleanup.add(`stop site ${name}'s control plane`, () => site.cp?.process.stop(5_000));
+    cleanup.onFailure(`site ${name}'s last output`, () => site.logTail());
     cleanup.add(`stop site ${name}'s servers`, () => Promise.all([...site.servers.values()].map((s) => s.stop(5_000))).then(() => undefined));
     site.cpAddress = `127.0.0.1:${await freePort()}`;
     site.relay = new TcpRelay({ host: '127.0.0.1', port: Number(site.cpAddress.split(':')[1]) });
