@@ -16,7 +16,12 @@ export interface DrillOutcome {
  */
 export function finish(outcome: DrillOutcome, lines: string[], error?: unknown, extra: Record<string, number | string> = {}): never {
   for (const line of lines) console.log(`  ${line}`);
-  if (error) console.error(`drill ${outcome.drill} broke: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  if (error) {
+    console.error(`drill ${outcome.drill} broke: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    // A typed API error keeps grpc-js's own error as its cause: its details say how the call failed.
+    const cause = error instanceof Error ? (error.cause as { code?: unknown; details?: unknown } | undefined) : undefined;
+    if (cause && typeof cause === 'object') console.error(`  caused by: code ${String(cause.code)}, details ${JSON.stringify(cause.details)}`);
+  }
   console.log(
     `  sent ${outcome.sent}, ok ${outcome.ok}, failed ${outcome.failed}, lost ${outcome.lost}, duplicates ${outcome.duplicates}, in ${outcome.seconds} s`,
   );
