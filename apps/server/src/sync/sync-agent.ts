@@ -138,6 +138,11 @@ export class SyncAgent {
       'grpc.keepalive_timeout_ms': 5000,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      // HTTP/2 flow control: a 10,000-service push is about 6 MB, which the default 64 KB window lets
+      // through one window update at a time. Measured from the control plane's 'pushing' to this
+      // server's receipt, one server, five 10k pushes in each of four alternated runs: medians 186 and
+      // 202 ms with the default, 126 and 101 ms with 16 MB (no change seen with 3 servers on 2 cores).
+      'grpc-node.flow_control_window': 16 * 1024 * 1024,
       'grpc.initial_reconnect_backoff_ms': MIN_BACKOFF_MS,
       'grpc.max_reconnect_backoff_ms': CHANNEL_MAX_BACKOFF_MS,
     });
