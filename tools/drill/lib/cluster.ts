@@ -16,6 +16,7 @@ import {
 } from '@laneway/testkit';
 import type { Cleanup } from './cleanup';
 import { Haproxy } from './haproxy';
+import { outputTail } from './report';
 import { drillServices, JOB_SERVICE, WHO_SERVICE } from './services';
 
 export interface DrillClusterOptions {
@@ -68,6 +69,7 @@ export class DrillCluster {
     cleanup.add('close the API clients', () => c.apis.forEach((a) => a.close()));
     cleanup.add('stop the control planes', () => Promise.all(c.cps.map((cp) => cp?.process.stop(5_000))).then(() => undefined));
     cleanup.add('stop the servers', () => Promise.all([...c.servers.values()].map((s) => s.stop(5_000))).then(() => undefined));
+    cleanup.onFailure("the cluster's last output", () => outputTail([...c.cps.map((cp) => cp?.process), ...c.servers.values()]));
     for (let n = 0; n < count; n++) await c.startControlPlane(n);
     const api = c.api;
     await api.createCluster(c.cluster);

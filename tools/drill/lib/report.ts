@@ -1,3 +1,4 @@
+import type { AppProcess } from '@laneway/testkit';
 import { Cleanup } from './cleanup';
 
 export interface DrillOutcome {
@@ -32,6 +33,21 @@ export function finish(outcome: DrillOutcome, lines: string[], error?: unknown, 
 }
 
 export const short = process.argv.includes('--short');
+
+/**
+ * The last `lines` lines each process printed (stdout and stderr), for a failure report; a process
+ * that has exited says so, with its code or signal (one the drill killed reads SIGKILL).
+ */
+export function outputTail(processes: readonly (AppProcess | undefined)[], lines = 30): string {
+  return processes
+    .flatMap((p) => {
+      if (!p) return [];
+      const tail = p.output.slice(-lines).map((l) => `${p.name}: ${l}`);
+      if (!p.alive) tail.push(`${p.name}: exited (code ${p.child.exitCode}, signal ${p.child.signalCode})`);
+      return tail;
+    })
+    .join('\n');
+}
 
 /** What a drill's body returns: its counts and the lines that say what happened. */
 export type DrillCounts = Omit<DrillOutcome, 'drill' | 'seconds'> & { extra?: Record<string, number | string> };

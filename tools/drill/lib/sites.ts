@@ -20,6 +20,7 @@ import {
 import type { Cleanup } from './cleanup';
 import { sleep } from './load';
 import { OwnRedis } from './own-redis';
+import { outputTail } from './report';
 import { drillServices, WHO_SERVICE } from './services';
 
 /** Schedules are compared with Redis this often on every control plane of the two-site drills. */
@@ -137,14 +138,7 @@ export class Site {
 
   /** This site's processes' output, for a failure report. */
   logTail(lines = 30): string {
-    const all = [this.cp?.process, ...this.servers.values()].flatMap((p) => {
-      if (!p) return [];
-      const tail = p.output.slice(-lines).map((l) => `${p.name}: ${l}`);
-      // A process that died on its own says so (a kill -9 of the drill's own reads as signal SIGKILL).
-      if (!p.alive) tail.push(`${p.name}: exited (code ${p.child.exitCode}, signal ${p.child.signalCode})`);
-      return tail;
-    });
-    return all.join('\n');
+    return outputTail([this.cp?.process, ...this.servers.values()], lines);
   }
 }
 
