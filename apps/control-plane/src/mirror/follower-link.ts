@@ -78,7 +78,7 @@ export class FollowerLink {
   /** Starts pulling; resolves once the first push is applied, rejects with the first failure. */
   start(): Promise<void> {
     const first = new Promise<void>((resolve, reject) => (this.firstOutcome = { resolve, reject }));
-    void this.connect();
+    this.reconnect();
     return first;
   }
 
@@ -112,6 +112,11 @@ export class FollowerLink {
     this.firstOutcome = undefined;
   }
 
+  /** Opens the stream; whatever goes wrong there is a link failure (retried), never a crash of the process. */
+  private reconnect(): void {
+    this.connect().catch((err: unknown) => this.failed(status.INTERNAL, `could not open the pull stream: ${(err as Error)?.message ?? String(err)}`));
+  }
+
   private async connect(): Promise<void> {
     if (this.stopped) return;
     let applied = 0;
@@ -135,6 +140,9 @@ export class FollowerLink {
       this.failed(status.INTERNAL, `could not read the follower's state: ${(err as Error).message}`);
       return;
     }
+    // stop() may have come while the state was read (a promote stops the link): its client is closed
+    // now, and a call on it would throw.
+    if (this.stopped) return;
     this.appliedSourceRevision = applied;
     this.sourceRevision = Math.max(this.sourceRevision, applied);
     const call = this.client.pull(this.metadata());
@@ -213,7 +221,7 @@ export class FollowerLink {
       this.firstOutcome = undefined;
     }
     const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures - 1, 5));
-    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer = setTimeout(() => this.reconnect(), delay);
     this.retryTimer.unref();
   }
 }
