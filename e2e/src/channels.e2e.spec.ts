@@ -379,6 +379,13 @@ describe('REST channels on two servers', () => {
       (j) => j.state === JobState.JOB_STATE_COMPLETED,
     );
     expect(job).toMatchObject({ service: 'crm.report', attemptsMade: 1 });
+    // The other call's job too: a CPU thread still running it (they run at the lowest priority, and
+    // wait long on a busy machine) is not idle, and a CPU-lane input check below would then be skipped
+    // by design (queued unchecked, refused by the worker), answering 202.
+    await eventually(
+      () => api.getJob(cluster, String(other.body['jobId'])),
+      (j) => j.state === JobState.JOB_STATE_COMPLETED,
+    );
 
     // Input the service's schema refuses is answered 400 before anything is queued, as on a sync
     // channel (a network-lane service, then a CPU-lane one checked in a CPU thread).
