@@ -76,7 +76,7 @@ export class Site {
     cleanup.add(`close site ${name}'s relay`, () => site.relay?.close());
     cleanup.add(`close site ${name}'s API client`, () => site.api?.close());
     cleanup.add(`stop site ${name}'s control plane`, () => site.cp?.process.stop(5_000));
-    cleanup.onFailure(`site ${name}'s last output`, () => site.logTail());
+    cleanup.onFailure(`site ${name}'s last output`, () => outputTail([site.cp?.process, ...site.servers.values()]));
     cleanup.add(`stop site ${name}'s servers`, () => Promise.all([...site.servers.values()].map((s) => s.stop(5_000))).then(() => undefined));
     site.cpAddress = `127.0.0.1:${await freePort()}`;
     site.relay = new TcpRelay({ host: '127.0.0.1', port: Number(site.cpAddress.split(':')[1]) });
@@ -134,11 +134,6 @@ export class Site {
   /** kill -9 of this site's control plane and every server (its Redis and store stay). */
   async killAll(): Promise<void> {
     await Promise.all([this.cp?.process.kill9(), ...[...this.servers.values()].map((s) => s.kill9())]);
-  }
-
-  /** This site's processes' output, for a failure report. */
-  logTail(lines = 30): string {
-    return outputTail([this.cp?.process, ...this.servers.values()], lines);
   }
 }
 

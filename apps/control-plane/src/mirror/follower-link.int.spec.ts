@@ -1,28 +1,25 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterStore } from '../store';
+import type { ClusterStore } from '../store';
+import { openTempStore, type TempStore } from '../testing/temp-store';
 import { FollowerLink } from './follower-link';
 
 // A link stopped while it reads its state (a promote stopping the link just as a retry fires) once
 // opened its stream on the closed client anyway: grpc-js threw 'Channel has been shut down' from a
 // promise nobody awaited, and the follower's control plane exited (found by the site-loss drill).
 describe('FollowerLink over a real store', () => {
-  let dataDir: string;
+  let temp: TempStore;
   let store: ClusterStore;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'laneway-follower-link-'));
-    store = await ClusterStore.open({ dataDir });
+    temp = await openTempStore('follower-link');
+    store = temp.store;
     // Nothing listens at the source's address: the link only ever reads its state and dials.
     await store.startFollowing('follower', { sourceAddress: '127.0.0.1:9', sourceCluster: 'source', sealedToken: '', caPem: '' }, false);
   });
 
   afterAll(async () => {
-    await store?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await temp?.close();
   });
 
   const link = (): FollowerLink =>

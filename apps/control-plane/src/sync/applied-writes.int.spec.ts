@@ -1,22 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterStore } from '../store';
+import type { ClusterStore } from '../store';
+import { openTempStore, type TempStore } from '../testing/temp-store';
 import { AppliedWrites } from './applied-writes';
 
 describe('AppliedWrites over a real store', () => {
-  let dataDir: string;
+  let temp: TempStore;
   let store: ClusterStore;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'laneway-applied-writes-'));
-    store = await ClusterStore.open({ dataDir });
+    temp = await openTempStore('applied-writes');
+    store = temp.store;
   });
 
   afterAll(async () => {
-    await store?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await temp?.close();
   });
 
   it('stores a fleet of ACKs in a few writes, and fails only the ACK of a server the store does not know', async () => {

@@ -17,16 +17,14 @@ import {
   type SyncResponse,
 } from '@laneway/proto';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../auth/authenticator';
 import { CompilerPool } from '../deploy/compiler-pool';
 import { DeployPipeline } from '../deploy/deploy-pipeline';
 import { compileWorkerBundle } from '../testing/compile-worker-bundle';
-import { ClusterStore } from '../store';
+import type { ClusterStore } from '../store';
+import { openTempStore, type TempStore } from '../testing/temp-store';
 import { SyncHub } from './sync-hub';
 import { SyncServiceDefinition } from './sync-service';
 
@@ -136,7 +134,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
 const NO_WAIT = { waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 };
 
 describe('SyncHub over a real gRPC stream', () => {
-  let dataDir: string;
+  let temp: TempStore;
   let store: ClusterStore;
   let hub: SyncHub;
   let pipeline: DeployPipeline;
@@ -176,8 +174,8 @@ describe('SyncHub over a real gRPC stream', () => {
   }
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'laneway-sync-hub-'));
-    store = await ClusterStore.open({ dataDir });
+    temp = await openTempStore('sync-hub');
+    store = temp.store;
     hub = new SyncHub({ store, auth: new Authenticator(ADMIN_TOKEN, store), logger });
     compiler = new CompilerPool({ workerPath: await compileWorkerBundle(), size: 1, maxHeapMb: 256, loadTimeoutMs: 2000, logger });
     await compiler.start();
@@ -199,8 +197,7 @@ describe('SyncHub over a real gRPC stream', () => {
     hub?.shutdown();
     await compiler?.close();
     await new Promise<void>((resolve) => (server ? server.tryShutdown(() => resolve()) : resolve()));
-    await store?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await temp?.close();
   });
 
   it('sends a full snapshot of an empty cluster to a server at revision 0', async () => {
