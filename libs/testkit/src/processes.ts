@@ -189,10 +189,30 @@ export function runCli(args: string[], env: Record<string, string>): Promise<{ c
   });
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
+/** Ports this process has handed out: a drill or test keeps each for its whole run (a restart reuses it). */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1 and that this process has not handed out before.
+ * The kernel picks bind(0) ports at random, so two calls can return the same port while neither is
+ * in use yet (CI: two drill servers given one port, the second failing with EADDRINUSE); such a
+ * repeat is drawn again.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await kernelPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`freePort: 100 draws returned only ports already handed out (${handedOut.size} so far)`);
+}
+
+function kernelPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
     const srv = net.createServer();
+    srv.once('error', reject);
     srv.listen(0, '127.0.0.1', () => {
       const port = (srv.address() as net.AddressInfo).port;
       srv.close(() => resolve(port));
