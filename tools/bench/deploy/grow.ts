@@ -9,6 +9,7 @@ import { freePort, runCli, startServer, uniqueName, type Api, type AppProcess, t
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cpuSecondsOf, treeCpuSecondsOf } from '../lib/proc-cpu';
 
 export interface GrowResult {
   services: number;
@@ -101,9 +102,16 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
     const batchMs: number[] = [];
     for (let b = 0; b < batches; b++) {
       const batch = Array.from({ length: batchSize }, (_, i) => serviceFile(b * batchSize + i, 0));
+      // CPU each process spent on the batch (the control plane with its compile processes): on 2
+      // cores, the sum over 2 is the least wall time this work can take.
+      const pids = [cp.process.child.pid, ...servers.map((s) => s.child.pid)];
+      const cpuBefore = pids.map(treeCpuSecondsOf);
+      const cpMainBefore = cpuSecondsOf(pids[0]) ?? NaN;
       const started = performance.now();
       const result = await api.deploy(cluster, batch, WaitFor.WAIT_FOR_ALL_SERVERS, 120_000);
       batchMs.push(performance.now() - started);
+      const cpuMs = pids.map((pid, i) => Math.round(((treeCpuSecondsOf(pid) ?? NaN) - (cpuBefore[i] ?? NaN)) * 1000));
+      const cpMainMs = Math.round(((cpuSecondsOf(pids[0]) ?? NaN) - cpMainBefore) * 1000);
       const acked = result.servers.filter((s) => s.outcome === ApplyOutcome.APPLY_OUTCOME_ACKED).length;
       if (acked !== 3) throw new Error(`batch ${b + 1}: ${acked} of 3 servers ACKed: ${JSON.stringify(result.servers.find((s) => s.outcome !== ApplyOutcome.APPLY_OUTCOME_ACKED))}`);
       // Where the time went: the control plane's phases (its 'deployed' line) and server s1's apply.
@@ -112,7 +120,8 @@ export async function growCluster(options: GrowOptions): Promise<GrowResult> {
       const apply = await servers[0]!.waitForLog((l) => l.msg === 'applied push' && l['revision'] === result.revision, 5000).catch(() => undefined);
       log(
         `  batch ${b + 1}/${batches}: ${(b + 1) * batchSize} services, ACKed by 3 in ${Math.round(batchMs[b]!)} ms ` +
-          `(control plane: compile ${deployed?.['compileMs']} ms, validated at ${deployed?.['validatedMs']}, stored at ${deployed?.['storedMs']}, all ACKed at ${deployed?.['totalMs']}; s1 apply ${apply?.['ms']} ms)`,
+          `(control plane: compile ${deployed?.['compileMs']} ms, validated at ${deployed?.['validatedMs']}, stored at ${deployed?.['storedMs']}, all ACKed at ${deployed?.['totalMs']}; s1 apply ${apply?.['ms']} ms; ` +
+          `CPU ms: control plane ${cpuMs[0]} (its own process ${cpMainMs}, compile processes ${cpuMs[0]! - cpMainMs}), servers ${cpuMs.slice(1).join(' / ')})`,
       );
     }
     const services = batches * batchSize;
