@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -93,6 +94,52 @@ export class AppProcess {
     this.child.kill('SIGKILL');
     await this.exited;
   }
+
+  /**
+   * Where a live process is stuck: asks it for a Node diagnostic report (SIGUSR2, see REPORT_ARGS) and
+   * gives its JavaScript stacks (main thread and worker threads) and its active handles, as text for a
+   * failure message; says so when it did not answer in `timeoutMs`.
+   */
+  async report(timeoutMs = 3_000): Promise<string> {
+    const pid = this.child.pid;
+    if (!this.alive || pid === undefined) return '';
+    this.child.kill('SIGUSR2');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const file = readdirSync(REPORT_DIR).find((f) => f.includes(`.${pid}.`) && f.endsWith('.json'));
+      if (!file) continue;
+      try {
+        const text = readFileSync(path.join(REPORT_DIR, file), 'utf8');
+        const summary = summarizeReport(JSON.parse(text) as NodeReport);
+        rmSync(path.join(REPORT_DIR, file), { force: true });
+        return `\n--- ${this.name} (pid ${pid}), Node report on SIGUSR2:\n${summary}`;
+      } catch {
+        // Still being written: read it again.
+      }
+    }
+    return `\n--- ${this.name} (pid ${pid}): no Node report within ${timeoutMs} ms of SIGUSR2 (its main thread did not reach JavaScript's interrupt check: blocked in native code?)`;
+  }
+}
+
+/** The parts of a Node diagnostic report (process.report) a failure message shows. */
+interface NodeReport {
+  header?: { uptime?: number; cpus?: unknown[] };
+  javascriptStack?: { message?: string; stack?: string[] };
+  libuv?: { type?: string; is_active?: boolean }[];
+  workers?: NodeReport[];
+}
+
+function summarizeReport(report: NodeReport, indent = ''): string {
+  const stack = (report.javascriptStack?.stack ?? []).map((l) => l.trim()).filter((l) => l && l !== 'No stack.' && l !== 'Unavailable.');
+  const lines = stack.length
+    ? [`${indent}JavaScript: ${report.javascriptStack?.message ?? ''}`, ...stack.slice(0, 15).map((l) => `${indent}  ${l}`)]
+    : [`${indent}JavaScript: idle (the event loop was waiting)`];
+  const counts = new Map<string, number>();
+  for (const h of report.libuv ?? []) if (h.is_active) counts.set(h.type ?? '?', (counts.get(h.type ?? '?') ?? 0) + 1);
+  if (counts.size) lines.push(`${indent}active handles: ${[...counts].map(([type, n]) => `${type} x${n}`).join(', ')}`);
+  for (const [n, worker] of (report.workers ?? []).entries()) lines.push(`${indent}worker thread ${n + 1}:`, summarizeReport(worker, `${indent}  `));
+  return lines.join('\n');
 }
 
 /**
@@ -102,8 +149,16 @@ export class AppProcess {
  */
 const CHILD_NODE_ARGS = (process.env['LANEWAY_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
 
+/**
+ * Every app process started here writes a Node diagnostic report on SIGUSR2 (AppProcess.report): a
+ * start that times out then says where the process was waiting, not just that it printed nothing.
+ */
+const REPORT_DIR = path.join(os.tmpdir(), 'laneway-node-reports');
+mkdirSync(REPORT_DIR, { recursive: true });
+const REPORT_ARGS = ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${REPORT_DIR}`, '--report-compact'];
+
 function start(name: string, script: string, env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, [...CHILD_NODE_ARGS, path.join(DIST, script)], {
+  const child = spawn(process.execPath, [...REPORT_ARGS, ...CHILD_NODE_ARGS, path.join(DIST, script)], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -137,8 +192,9 @@ export async function startControlPlane(env: Record<string, string>): Promise<Co
     ...env,
   });
   const line = await proc.waitForLog((l) => l.msg === 'control plane listening').catch(async (err: unknown) => {
+    const report = await proc.report();
     await proc.kill9();
-    throw err;
+    throw report ? new Error(`${(err as Error).message}${report}`) : err;
   });
   // With LANEWAY_ADMIN_TOKEN set to '', the control plane generates its token into a file (the log
   // names the file, never the token) or reads it from there.
@@ -167,8 +223,9 @@ export async function startServer(env: Record<string, string>, waitUntilServing 
   });
   if (waitUntilServing) {
     await proc.waitForLog((l) => l.msg === 'server serving').catch(async (err: unknown) => {
+      const report = await proc.report();
       await proc.kill9();
-      throw err;
+      throw report ? new Error(`${(err as Error).message}${report}`) : err;
     });
   }
   return proc;
