@@ -259,7 +259,16 @@ export class CpuPool {
 
   /** Starts a thread that loads the committed set and then takes jobs. */
   private async addThread(): Promise<void> {
-    await this.refresh(await this.spawn());
+    const slot = await this.spawn();
+    // A new thread holds no services: with none committed it has nothing to load, and a server's
+    // start does not wait on a round trip to a thread already at idle priority (on busy cores,
+    // seconds).
+    if (this.committed.length === 0) {
+      slot.generation = this.generation;
+      this.settle(slot);
+      return;
+    }
+    await this.refresh(slot);
   }
 
   /** Starts a thread; resolves once it runs, holding no services (not ready). */
