@@ -124,7 +124,6 @@ export class AppProcess {
 
 /** The parts of a Node diagnostic report (process.report) a failure message shows. */
 interface NodeReport {
-  header?: { uptime?: number; cpus?: unknown[] };
   javascriptStack?: { message?: string; stack?: string[] };
   libuv?: { type?: string; is_active?: boolean }[];
   workers?: NodeReport[];
@@ -182,6 +181,13 @@ export interface ControlPlaneHandle {
 /** The admin token the e2e control planes use (set through LANEWAY_ADMIN_TOKEN). */
 export const ADMIN_TOKEN = 'e2e-admin-token-0123456789';
 
+/** A start that did not finish in time: the process's Node report joins the error, then the process is killed. */
+async function failedStart(proc: AppProcess, err: unknown): Promise<never> {
+  const report = await proc.report();
+  await proc.kill9();
+  throw report ? new Error(`${(err as Error).message}${report}`) : err;
+}
+
 export async function startControlPlane(env: Record<string, string>): Promise<ControlPlaneHandle> {
   const proc = start('control-plane', 'control-plane/main.js', {
     LANEWAY_GRPC_ADDR: '127.0.0.1:0',
@@ -191,11 +197,7 @@ export async function startControlPlane(env: Record<string, string>): Promise<Co
     REDIS_URL,
     ...env,
   });
-  const line = await proc.waitForLog((l) => l.msg === 'control plane listening').catch(async (err: unknown) => {
-    const report = await proc.report();
-    await proc.kill9();
-    throw report ? new Error(`${(err as Error).message}${report}`) : err;
-  });
+  const line = await proc.waitForLog((l) => l.msg === 'control plane listening').catch((err: unknown) => failedStart(proc, err));
   // With LANEWAY_ADMIN_TOKEN set to '', the control plane generates its token into a file (the log
   // names the file, never the token) or reads it from there.
   const adminToken =
@@ -222,11 +224,7 @@ export async function startServer(env: Record<string, string>, waitUntilServing 
     ...env,
   });
   if (waitUntilServing) {
-    await proc.waitForLog((l) => l.msg === 'server serving').catch(async (err: unknown) => {
-      const report = await proc.report();
-      await proc.kill9();
-      throw report ? new Error(`${(err as Error).message}${report}`) : err;
-    });
+    await proc.waitForLog((l) => l.msg === 'server serving').catch((err: unknown) => failedStart(proc, err));
   }
   return proc;
 }
