@@ -142,7 +142,7 @@ function summarizeReport(report: NodeReport, indent = ''): string {
 }
 
 /**
- * Node flags for every app process started here, from `LANEWAY_CHILD_NODE_ARGS` in the test's own
+ * Node flags for every app process started here (CLI runs too), from `LANEWAY_CHILD_NODE_ARGS` in the test's own
  * environment (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the apps under
  * a benchmark (Node 20 refuses --cpu-prof in NODE_OPTIONS).
  */
@@ -231,7 +231,7 @@ export async function startServer(env: Record<string, string>, waitUntilServing 
 
 export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(DIST, 'cli/main.js'), ...args], {
+    const child = spawn(process.execPath, [...CHILD_NODE_ARGS, path.join(DIST, 'cli/main.js'), ...args], {
       cwd: ROOT,
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
