@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -248,20 +248,49 @@ export function runCli(args: string[], env: Record<string, string>): Promise<{ c
 const handedOut = new Set<number>();
 
 /**
- * A TCP port that was free a moment ago on 127.0.0.1 and that this process has not handed out before.
- * The kernel picks bind(0) ports at random, so two calls can return the same port while neither is
- * in use yet (CI: two drill servers given one port, the second failing with EADDRINUSE); such a
- * repeat is drawn again.
+ * Ports handed out by any process on this machine lately, one file each (`<tmp>/laneway-ports/PORT`,
+ * created exclusively): e2e files, unit projects and drills that run at the same time draw from the
+ * same kernel and could otherwise be given the same port. A claim older than PORT_CLAIM_MS is stale
+ * (its run is over) and may be taken again.
+ */
+const PORT_CLAIMS = path.join(os.tmpdir(), 'laneway-ports');
+const PORT_CLAIM_MS = 15 * 60_000;
+mkdirSync(PORT_CLAIMS, { recursive: true });
+
+function claimPort(port: number): boolean {
+  const file = path.join(PORT_CLAIMS, String(port));
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch (err) {
+    // Anything but "another process holds it" (a read-only tmp, say): this process's own set still guards.
+    if ((err as { code?: unknown }).code !== 'EEXIST') return true;
+  }
+  try {
+    if (Date.now() - statSync(file).mtimeMs < PORT_CLAIM_MS) return false;
+    const now = new Date();
+    utimesSync(file, now, now);
+    return true;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1 and that neither this process nor another one
+ * (see PORT_CLAIMS) has handed out lately. The kernel picks bind(0) ports at random, so two calls can
+ * return the same port while neither is in use yet (CI: two drill servers given one port, the second
+ * failing with EADDRINUSE); such a repeat is drawn again.
  */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = await kernelPort();
-    if (!handedOut.has(port)) {
+    if (!handedOut.has(port) && claimPort(port)) {
       handedOut.add(port);
       return port;
     }
   }
-  throw new Error(`freePort: 100 draws returned only ports already handed out (${handedOut.size} so far)`);
+  throw new Error(`freePort: 100 draws returned only ports already handed out (${handedOut.size} by this process; claims in ${PORT_CLAIMS})`);
 }
 
 function kernelPort(): Promise<number> {
