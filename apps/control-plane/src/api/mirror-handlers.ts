@@ -20,8 +20,9 @@ export function mirrorHandlers(
   admin: (metadata: Metadata, method: string) => Promise<void>,
 ): MirrorServiceServer {
   const cluster = (req: { cluster: string }) => check.name('cluster', req.cluster);
-  // A valid token first (so an unauthenticated call learns nothing of the request); the mirror token's
-  // own cluster is checked once the request is read (the token names one cluster).
+  // A valid token first (so an unauthenticated call learns nothing of the request), then a mirror
+  // token (so a join, admin or user token is refused as such, whatever the request holds), then the
+  // request's cluster, which must be the one the mirror token names.
   const anyone = async (metadata: Metadata) => {
     await auth.authenticate(metadata);
   };
@@ -38,11 +39,11 @@ export function mirrorHandlers(
     }),
     pull: followers.handleStream,
     handOver: unary('HandOver', log, anyone, async (req, call) => {
-      await auth.requireMirror(call.metadata, cluster(req), 'HandOver');
+      await auth.requireMirror(call.metadata, () => cluster(req), 'HandOver');
       return mirror.handOver({ ...req, cluster: cluster(req) });
     }),
     stepDown: unary('StepDown', log, anyone, async (req, call) => {
-      await auth.requireMirror(call.metadata, cluster(req), 'StepDown');
+      await auth.requireMirror(call.metadata, () => cluster(req), 'StepDown');
       return { discarded: await mirror.stepDown({ ...req, cluster: cluster(req) }) };
     }),
   };

@@ -172,6 +172,20 @@ describe('users and roles', () => {
     expect(records).toContainEqual(expect.objectContaining({ rpc: 'laneway.v1.DeployService/Deploy', actor: `user:${VIEWER}`, outcome: 'PERMISSION_DENIED' }));
   });
 
+  it("refuses another site's calls to a token that may not make them before reading the request (the fuzz test's find: a join token got 'cluster is empty')", async () => {
+    for (const method of ['HandOver', 'StepDown']) {
+      for (const [who, token] of [
+        ['viewer', tokens[VIEWER]!],
+        ['admin', running.adminToken],
+      ] as const) {
+        for (const cluster of ['', 'not a name!', CLUSTER]) {
+          const answer = await call(method, { cluster }, token);
+          expect(answer.code, `${method} with the ${who} token, cluster '${cluster}': ${answer.details}`).toBe(status.PERMISSION_DENIED);
+        }
+      }
+    }
+  });
+
   it('lets an operator drain, resume, invoke, retry, pause and test, and refuses it deploy and every admin RPC', async () => {
     for (const m of rpcs.filter((r) => RPC_ROLES[r.path] === 'operator')) {
       const answer = await call(m, minimal(m), tokens[OPERATOR]!);

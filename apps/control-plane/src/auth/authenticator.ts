@@ -118,14 +118,17 @@ export class Authenticator {
 
   /**
    * A mirror token of exactly this cluster: the calls of another site's control plane (Pull, HandOver,
-   * StepDown). Not the admin token: operators promote and follow through their own site.
+   * StepDown). Not the admin token: operators promote and follow through their own site. `clusterOf`
+   * reads (and checks) the request's cluster only once the token is known to be a mirror token: a
+   * caller who may not call the method at all is refused as such, whatever its request holds.
    */
-  async requireMirror(metadata: Metadata, cluster: string, method: string): Promise<Principal> {
+  async requireMirror(metadata: Metadata, clusterOf: () => string, method: string): Promise<Principal> {
     const principal = await this.authenticate(metadata);
     if (principal.kind === 'server') throw new PermissionDeniedError(`${method} needs a mirror token; a join token only lets a server sync`);
     if (principal.kind === 'admin' || principal.kind === 'user') {
       throw new PermissionDeniedError(`${method} is called by another site's control plane with a mirror token; operators use Follow and Promote on their own site`);
     }
+    const cluster = clusterOf();
     if (principal.cluster !== cluster) {
       throw new PermissionDeniedError(`the mirror token reads cluster '${principal.cluster}' and cannot be used for cluster '${cluster}'`);
     }

@@ -113,9 +113,16 @@ export class FollowerSessions {
   };
 
   private async open(call: ServerDuplexStream<PullRequest, PullResponse>, hello: PullHello): Promise<FollowerSession> {
-    if (!hello.cluster) throw new InvalidArgumentError('hello.cluster', 'the hello names no cluster: give the source cluster to follow');
+    // The token is checked before the hello's fields: a token that may not pull is refused as such.
+    await this.auth.requireMirror(
+      call.metadata,
+      () => {
+        if (!hello.cluster) throw new InvalidArgumentError('hello.cluster', 'the hello names no cluster: give the source cluster to follow');
+        return hello.cluster;
+      },
+      'Pull',
+    );
     if (!hello.followerId) throw new InvalidArgumentError('hello.follower_id', 'the hello names no follower: give the follower control plane id');
-    await this.auth.requireMirror(call.metadata, hello.cluster, 'Pull');
     const state = await this.store.getMirrorState(hello.cluster);
     if (state.role === 'follower') {
       throw new FailedPreconditionError(
