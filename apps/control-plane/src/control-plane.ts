@@ -114,6 +114,7 @@ export async function startControlPlane(
     },
     handOverSchedules: (cluster) => schedules.handOver(cluster),
     resumeSchedules: (cluster, cursors) => schedules.resume(cluster, cursors),
+    holdSchedules: (cluster) => schedules.hold(cluster),
     logger,
   });
   metrics.watchMirror({ listClusters: () => store.listClusters(), status: (cluster) => mirror.status(cluster) });

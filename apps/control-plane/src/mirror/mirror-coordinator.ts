@@ -34,6 +34,12 @@ export interface MirrorCoordinatorOptions {
   handOverSchedules(cluster: string): Promise<{ name: string; nextDueMs: number }[]>;
   /** Planned switchover, new source: arms the schedules from where the old source stopped. */
   resumeSchedules(cluster: string, cursors: readonly { name: string; nextDueMs: number }[]): Promise<void>;
+  /**
+   * Planned switchover, new source: keeps the periodic schedule check from arming the cluster's
+   * schedules afresh between its promotion and resumeSchedules (which would move them off the old
+   * source's ticks and lose the one due next). Returns the release.
+   */
+  holdSchedules(cluster: string): () => void;
   logger: Logger;
 }
 
@@ -173,13 +179,21 @@ export class MirrorCoordinator {
           throw new UnavailableError(`${(err as Error).message}: the source resumes writes when its handover times out (${HANDOVER_MS / 1000} s); try again`);
         }
         this.stopLink(cluster);
-        const promoted = await this.opts.store.promote(cluster, { epoch, ...advertise });
-        this.log.info({ cluster, epoch: promoted.epoch, finalRevision }, 'promoted: planned switchover, nothing lost');
-        // The schedules go on from where the old source stopped them: no tick twice, none skipped.
-        await this.opts.resumeSchedules(cluster, cursors).catch(async (err: unknown) => {
-          this.log.warn({ err, cluster }, 'could not resume the schedules from the old source\'s ticks; arming them afresh');
-          await this.armSchedules(cluster);
-        });
+        // The schedules go on from where the old source stopped them: no tick twice, none skipped. Held
+        // from before the promotion, so that a periodic check seeing the cluster writable does not arm
+        // them afresh first (seen under load: a tick skipped, the next ones off the old grid).
+        const release = this.opts.holdSchedules(cluster);
+        try {
+          const promoted = await this.opts.store.promote(cluster, { epoch, ...advertise });
+          this.log.info({ cluster, epoch: promoted.epoch, finalRevision }, 'promoted: planned switchover, nothing lost');
+          await this.opts.resumeSchedules(cluster, cursors).catch(async (err: unknown) => {
+            this.log.warn({ err, cluster }, 'could not resume the schedules from the old source\'s ticks; arming them afresh');
+            release();
+            await this.armSchedules(cluster);
+          });
+        } finally {
+          release();
+        }
         const following = await this.tellStepDown(cluster).catch((err: unknown) => {
           this.log.warn({ err: (err as Error).message, cluster }, 'the old source did not step down yet; retrying');
           this.scheduleStepDown(cluster, STEP_DOWN_RETRY_MS);

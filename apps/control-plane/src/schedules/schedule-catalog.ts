@@ -19,6 +19,8 @@ type SchedulerRepair =
  */
 export class ScheduleCatalog {
   private readonly resources: ResourceCatalog<ScheduleSpecRecord>;
+  /** Clusters whose schedules a planned switchover is resuming (see hold), with how many holds. */
+  private readonly held = new Map<string, number>();
 
   constructor(
     private readonly store: ClusterStore,
@@ -76,6 +78,9 @@ export class ScheduleCatalog {
       found = await this.differences(cluster);
       found.repairs = found.repairs.filter((r) => first.has(`${r.name}\u0000${r.kind}`));
     }
+    // Held for a switchover's resume (see hold): checked after the differences were read, so a pass
+    // that saw the cluster writable (promoted, hence held) acts on nothing.
+    if (this.held.has(cluster)) return { repaired: [], removed: [], failed: found.failed };
     const repaired: string[] = [];
     const removed: string[] = [];
     for (const repair of found.repairs) {
@@ -150,6 +155,23 @@ export class ScheduleCatalog {
     // Anything else (leftovers) goes the usual way: a handing-over source arms nothing.
     await this.reconcileCluster(cluster);
     return out;
+  }
+
+  /**
+   * Planned switchover, on the new source: until the release is called, reconcileCluster leaves the
+   * cluster's job schedulers alone, so that the periodic check cannot arm them afresh between the
+   * promotion and {@link resume}. Holds nest (a count per cluster); releasing twice is harmless.
+   */
+  hold(cluster: string): () => void {
+    this.held.set(cluster, (this.held.get(cluster) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.held.get(cluster) ?? 1) - 1;
+      if (left > 0) this.held.set(cluster, left);
+      else this.held.delete(cluster);
+    };
   }
 
   /**

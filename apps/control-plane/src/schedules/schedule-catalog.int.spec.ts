@@ -1,0 +1,75 @@
+import { ScheduleOverlap, WaitFor } from '@laneway/proto';
+import { ScheduleQueues } from '@laneway/lanes';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Authenticator } from '../auth/authenticator';
+import { CompilerPool } from '../deploy/compiler-pool';
+import { DeployPipeline } from '../deploy/deploy-pipeline';
+import { SyncHub } from '../sync/sync-hub';
+import { compileWorkerBundle } from '../testing/compile-worker-bundle';
+import { openTempStore, type TempStore } from '../testing/temp-store';
+import { ScheduleCatalog } from './schedule-catalog';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const NO_WAIT = { waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 };
+const logger = pino({ level: 'silent' });
+
+// The hold a planned switchover puts on the new source's schedules between its promotion and their
+// resume from the old source's ticks: the periodic check (reconcileCluster) must not arm them afresh
+// meanwhile, which moved a schedule off the old grid and lost its next tick under load.
+describe('ScheduleCatalog: the switchover hold', () => {
+  const prefix = `lwschcat-${randomBytes(4).toString('hex')}`;
+  const cluster = 'hold';
+  let temp: TempStore;
+  let hub: SyncHub;
+  let compiler: CompilerPool;
+  let queues: ScheduleQueues;
+  let catalog: ScheduleCatalog;
+
+  beforeAll(async () => {
+    temp = await openTempStore('schedule-catalog');
+    hub = new SyncHub({ store: temp.store, auth: new Authenticator(`lwa_${randomBytes(12).toString('hex')}`, temp.store), logger });
+    compiler = new CompilerPool({ workerPath: await compileWorkerBundle(), size: 1, maxHeapMb: 256, loadTimeoutMs: 2000, logger });
+    await compiler.start();
+    await temp.store.createCluster(cluster);
+    const content = "import { defineService } from '@laneway/sdk';\nexport default defineService({ name: 'hold.tick', lane: 'network', handle: (): string => 'ok' });\n";
+    await new DeployPipeline(temp.store, hub, logger, compiler).deploy(cluster, [{ path: 'hold/tick.ts', content }], NO_WAIT);
+    queues = new ScheduleQueues({ redis: REDIS_URL, prefix });
+    catalog = new ScheduleCatalog(temp.store, hub, queues, logger);
+    await catalog.create(cluster, { name: 'tick', service: 'hold.tick', inputJson: '', intervalMs: 60_000, cron: '', timezone: '', overlap: ScheduleOverlap.SCHEDULE_OVERLAP_SKIP }, NO_WAIT);
+  });
+
+  afterAll(async () => {
+    await queues?.close();
+    hub?.shutdown();
+    await compiler?.close();
+    await temp?.close();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('leaves a held cluster\'s job schedulers alone until every hold is released, then repairs them', async () => {
+    expect(await queues.next(cluster, 'tick')).toBeGreaterThan(Date.now());
+    // What a just-promoted site holds: the schedule stored, no job scheduler in its Redis yet.
+    await queues.remove(cluster, 'tick');
+    expect(await queues.next(cluster, 'tick')).toBeUndefined();
+
+    const first = catalog.hold(cluster);
+    const second = catalog.hold(cluster);
+    expect(await catalog.reconcileCluster(cluster)).toEqual({ repaired: [], removed: [], failed: [] });
+    expect(await queues.next(cluster, 'tick')).toBeUndefined();
+    first();
+    first();
+    // One hold is left (releasing the first twice counts once).
+    expect((await catalog.reconcileCluster(cluster)).repaired).toEqual([]);
+    expect(await queues.next(cluster, 'tick')).toBeUndefined();
+
+    second();
+    expect((await catalog.reconcileCluster(cluster)).repaired).toEqual(['tick']);
+    expect(await queues.next(cluster, 'tick')).toBeGreaterThan(Date.now());
+  });
+});
