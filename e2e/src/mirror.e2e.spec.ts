@@ -410,7 +410,14 @@ describe('mirroring a cluster between two sites (own control plane, store and Re
     // None skipped either: B took over the ticks where A stopped, one interval apart throughout.
     const sorted = times.map((t) => Date.parse(t)).sort((x, y) => x - y);
     const gaps = sorted.slice(1).map((t, i) => t - sorted[i]!);
-    expect(gaps.filter((g) => g < 900 || g > 1100), `tick gaps ${JSON.stringify(gaps)}`).toEqual([]);
+    // On a failure, what each control plane said about its schedules around the switchover.
+    const said = (site: TestCluster): string =>
+      site.cp.process.lines
+        .filter((l) => /schedul|tick/i.test(String(l.msg)))
+        .map((l) => JSON.stringify(l).slice(0, 400))
+        .join('\n');
+    const bad = gaps.filter((g) => g < 900 || g > 1100);
+    expect(bad, `tick gaps ${JSON.stringify(gaps)}${bad.length ? `\nsite A:\n${said(a)}\nsite B:\n${said(b)}` : ''}`).toEqual([]);
   });
 
   it('fails over (forced) with the source\'s control plane killed; the old source, back, steps down and lists its post-split change as discarded', async () => {

@@ -136,7 +136,11 @@ export class ScheduleQueues {
    * scheduled run, recorded with that due time, whose job id is the tick's own so it is queued once.
    */
   async runTick(cluster: string, name: string, invocation: ScheduledInvocation, dueMs: number): Promise<string> {
-    const jobId = `${scheduleSchedulerId(name)}.handover:${Math.trunc(dueMs)}`;
+    // `handover:<scheduler>:<due ms>`: BullMQ refuses a custom id with a colon unless it has exactly
+    // two (as its own `repeat:<scheduler>:<due>`), and the server reads the due time after the last one.
+    // The id this had before (`<scheduler>.handover:<due>`) was refused, so every handed-over tick
+    // failed the resume, which then armed the schedule afresh: that tick lost, the rest off the grid.
+    const jobId = `handover:${scheduleSchedulerId(name)}:${Math.trunc(dueMs)}`;
     const options: JobsOptions = { ...JOB_OPTIONS, jobId, attempts: invocation.attempts || 3, backoff: { type: 'exponential', delay: BACKOFF_MS } };
     await this.queue(cluster, invocation.lane).add(invocation.service, jobData(name, invocation), options);
     return jobId;

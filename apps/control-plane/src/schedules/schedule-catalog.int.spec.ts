@@ -1,5 +1,6 @@
 import { ScheduleOverlap, WaitFor } from '@laneway/proto';
-import { ScheduleQueues } from '@laneway/lanes';
+import { laneQueueName, scheduleSchedulerId, ScheduleQueues, type InvocationJob } from '@laneway/lanes';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
@@ -71,5 +72,23 @@ describe('ScheduleCatalog: the switchover hold', () => {
     second();
     expect((await catalog.reconcileCluster(cluster)).repaired).toEqual(['tick']);
     expect(await queues.next(cluster, 'tick')).toBeGreaterThan(Date.now());
+  });
+
+  it('resumes from a cursor already past due: that tick is queued once with its due time, the next ones stay on its grid', async () => {
+    await queues.remove(cluster, 'tick');
+    // A handover slower than the time to the next tick: the old source's cursor is past due here.
+    const due = Date.now() - 500;
+    await catalog.resume(cluster, [{ name: 'tick', nextDueMs: due }]);
+    const lane = new Queue<InvocationJob>(laneQueueName(cluster, 'network'), { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix });
+    try {
+      const job = await lane.getJob(`handover:${scheduleSchedulerId('tick')}:${due}`);
+      expect(job?.data).toMatchObject({ s: 'hold.tick', sch: { name: 'tick' } });
+      expect(job?.data.sch?.manual).toBeUndefined();
+    } finally {
+      await lane.close();
+      await lane.disconnect();
+    }
+    // On the old grid (not armed afresh from now): one interval after the handed-over tick.
+    expect(await queues.next(cluster, 'tick')).toBe(due + 60_000);
   });
 });
