@@ -180,8 +180,8 @@ export class MirrorCoordinator {
         }
         this.stopLink(cluster);
         // The schedules go on from where the old source stopped them: no tick twice, none skipped. Held
-        // from before the promotion, so that a periodic check seeing the cluster writable does not arm
-        // them afresh first (seen under load: a tick skipped, the next ones off the old grid).
+        // from before the promotion, so that a periodic check seeing the cluster writable cannot arm them
+        // afresh before the resume (which would keep that fresh tick: the next one lost, the rest off the grid).
         const release = this.opts.holdSchedules(cluster);
         try {
           const promoted = await this.opts.store.promote(cluster, { epoch, ...advertise });
