@@ -17,10 +17,11 @@ const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const NO_WAIT = { waitFor: WaitFor.WAIT_FOR_NONE, timeoutMs: 0 };
 const logger = pino({ level: 'silent' });
 
-// The hold a planned switchover puts on the new source's schedules between its promotion and their
-// resume from the old source's ticks: the periodic check (reconcileCluster) must not arm them afresh
-// meanwhile, which moved a schedule off the old grid and lost its next tick under load.
-describe('ScheduleCatalog: the switchover hold', () => {
+// The new source's side of a planned switchover: the hold between its promotion and the resume (the
+// periodic check, reconcileCluster, must not arm the schedules afresh meanwhile), and a resume from a
+// tick already past due (its job id was once refused by BullMQ, which armed the schedule afresh: that
+// tick lost, the next ones off the old grid).
+describe('ScheduleCatalog across a planned switchover', () => {
   const prefix = `lwschcat-${randomBytes(4).toString('hex')}`;
   const cluster = 'hold';
   let temp: TempStore;
