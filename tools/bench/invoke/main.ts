@@ -6,7 +6,7 @@ import { LaneClient } from '@laneway/lanes';
 import { REDIS_URL, uniqueName } from '@laneway/testkit';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { treeCpuSecondsOf } from '../lib/proc-cpu';
+import { cpuSecondsOf, treeCpuSecondsOf } from '../lib/proc-cpu';
 import { median, percentile, report, round } from '../lib/stats';
 import { closedLoop, startBenchCluster } from '../lib/replica';
 
@@ -16,7 +16,7 @@ interface Work {
   redisCalls: number;
   /** Redis's time in those commands, µs. */
   redisUs: number;
-  /** CPU µs of each named process and those under it (NaN where /proc could not be read). */
+  /** CPU µs of each named process (this one alone; another with those under it; NaN where /proc could not be read). */
   cpu: Record<string, number>;
 }
 
@@ -28,7 +28,10 @@ async function reading(redis: Redis, pids: Record<string, number | undefined>): 
     calls += Number(m[1]);
     usec += Number(m[2]);
   }
-  return { calls, usec, cpu: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, treeCpuSecondsOf(pid)])) };
+  // This process alone: the control plane, the servers and the baseline worker are its children, and
+  // a tree reading would count their CPU as the caller's (the adder's) too.
+  const cpu = (pid: number | undefined): number | undefined => (pid === process.pid ? cpuSecondsOf(pid) : treeCpuSecondsOf(pid));
+  return { calls, usec, cpu: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpu(pid)])) };
 }
 
 /** Takes a reading now; the function it returns takes another and gives the difference per unit. */

@@ -3,6 +3,7 @@ import { laneQueueName, ReplyPublisher, tracing, watchLegacyQueues, type Invocat
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
 import { asyncFailure } from './async-failure';
+import { ChainingWorker } from './chaining-worker';
 import type { ServerMetrics } from '../metrics/server-metrics';
 import type { Invoker } from './invoker';
 import { ScheduleRunner } from './schedule-runner';
@@ -176,7 +177,7 @@ export class LaneWorkers {
     const log = logger.child({ lane });
     const series = this.options.metrics?.lane(lane);
     const queueName = laneQueueName(this.options.cluster, lane);
-    const worker = new Worker<InvocationJob>(
+    const worker = new ChainingWorker<InvocationJob>(
       queueName,
       async (job, token) => {
         const data = job.data;
