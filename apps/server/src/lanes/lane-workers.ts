@@ -81,10 +81,10 @@ export class LaneWorkers {
     if (this.workers.length) return;
     // One fetcher (LANEWAY_NETWORK_FETCHERS, default 1) is enough since the lane workers run their own
     // loop (ChainingWorker): 2 against 1 gave the same sync calls/s at 100 in flight (10,573 against
-    // 10,621, means of 5 interleaved A/B pairs) and the same lone-call p50 (0.625 against 0.623 ms, 4
-    // pairs). Under BullMQ's own loop a second one had added 24-35%. More than one share the lane's
-    // concurrency, and the extra ones run only while the lane is busy (under BullMQ's loop, a lone
-    // call's pickup alternated between two blocked fetchers and its p50 was about 15% higher).
+    // 10,621, means of 5 interleaved A/B pairs). Under BullMQ's own loop a second one had added 24-35%.
+    // More than one share the lane's concurrency; the extra ones run only while the lane is busy, as
+    // with two blocked fetchers a lone call's pickup alternates between them (its p50 was about 15%
+    // higher with two).
     const fetchers = this.options.networkFetchers;
     const perFetcher = Math.max(1, Math.ceil(this.options.networkConcurrency / fetchers));
     for (let i = 0; i < fetchers; i++) {
