@@ -188,8 +188,6 @@ describe('lanes: durable async, dead letters, CPU isolation, policies, shutdown 
     // A dead server's jobs are taken over within a few seconds.
     LANEWAY_JOB_LOCK_MS: '2000',
     LANEWAY_NETWORK_CONCURRENCY: String(NETWORK_CONCURRENCY),
-    // Two fetchers (the default is one): the extra one's start and stop are tested below.
-    LANEWAY_NETWORK_FETCHERS: '2',
     LANEWAY_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
     LANEWAY_HTTP_ADDR: `127.0.0.1:${httpPorts.get(name)}`,
   });

@@ -36,7 +36,7 @@ const schema = z.object({
   LANEWAY_HTTP_REQUEST_TIMEOUT_MS: int(100, 3600_000).default(30_000),
   LANEWAY_HTTP_MAX_HEADER_BYTES: int(1024, 1024 * 1024).default(16 * 1024),
   LANEWAY_NETWORK_CONCURRENCY: int(1, 10_000).default(200),
-  LANEWAY_NETWORK_FETCHERS: int(1, 16).default(1),
+  LANEWAY_NETWORK_FETCHERS: int(1, 16).default(2),
   LANEWAY_CPU_THREADS: int(1, 256).optional(),
   LANEWAY_CPU_JOB_TIMEOUT_MS: int(10, 24 * 3600_000).default(60_000),
   LANEWAY_JOIN_TOKEN: z.string().optional(),

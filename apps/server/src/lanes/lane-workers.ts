@@ -1,4 +1,4 @@
-import { WaitingError, type Worker } from 'bullmq';
+import { WaitingError, Worker } from 'bullmq';
 import { laneQueueName, ReplyPublisher, tracing, watchLegacyQueues, type InvocationJob, type RedisClient } from '@laneway/lanes';
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
@@ -79,12 +79,11 @@ export class LaneWorkers {
   /** Creates the workers; they take jobs at once unless the server is drained. */
   async start(): Promise<void> {
     if (this.workers.length) return;
-    // One fetcher (LANEWAY_NETWORK_FETCHERS, default 1) is enough since the lane workers run their own
-    // loop (ChainingWorker): 2 against 1 gave the same sync calls/s at 100 in flight (10,573 against
-    // 10,621, means of 5 interleaved A/B pairs). Under BullMQ's own loop a second one had added 24-35%.
-    // More than one share the lane's concurrency; the extra ones run only while the lane is busy, as
-    // with two blocked fetchers a lone call's pickup alternates between them (its p50 was about 15%
-    // higher with two).
+    // One BullMQ Worker fetches one job per Redis round trip, so under load extra fetchers sharing the
+    // network lane's concurrency keep it fed (+24-35% sync calls/s at 100 in flight with two; four
+    // were worse than two). On a quiet lane they only cost latency: a lone call's pickup alternates
+    // between the blocked fetchers, and its p50 was about 15% higher with two. So the extra fetchers
+    // run only while the lane is busy.
     const fetchers = this.options.networkFetchers;
     const perFetcher = Math.max(1, Math.ceil(this.options.networkConcurrency / fetchers));
     for (let i = 0; i < fetchers; i++) {
