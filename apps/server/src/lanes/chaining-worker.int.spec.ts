@@ -71,7 +71,10 @@ describe('ChainingWorker', () => {
     });
     await queue.addBulk(Array.from({ length: 50 }, (_, n) => ({ name: 'j', data: { n }, opts: { attempts: 1 } })));
     void worker.run();
-    await until(async () => (await queue.getJobCounts('completed', 'failed')).completed + (await queue.getJobCounts('failed')).failed === 50, '50 finished jobs');
+    await until(async () => {
+      const counts = await queue.getJobCounts('completed', 'failed');
+      return (counts['completed'] ?? 0) + (counts['failed'] ?? 0) === 50;
+    }, '50 finished jobs');
     const failed = await queue.getFailed();
     expect(failed.map((j) => j.data.n).sort((a, b) => a - b)).toEqual([0, 10, 20, 30, 40]);
     expect(failed[0]!.failedReason).toMatch(/^refused \d+$/);
@@ -97,7 +100,7 @@ describe('ChainingWorker', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(started).toEqual([0, 1]);
     expect((await queue.getJobCounts('wait')).wait).toBe(3);
-    worker.resume();
+    await worker.resume();
     await until(async () => (await queue.getJobCounts('completed')).completed === 5, 'all five after resume');
     expect(started.slice(2).sort()).toEqual([2, 3, 4]);
   });

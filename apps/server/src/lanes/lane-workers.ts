@@ -1,4 +1,4 @@
-import { WaitingError, Worker } from 'bullmq';
+import { WaitingError, type Worker } from 'bullmq';
 import { laneQueueName, ReplyPublisher, tracing, watchLegacyQueues, type InvocationJob, type RedisClient } from '@laneway/lanes';
 import type { ServiceLane } from '@laneway/sdk';
 import type { Logger } from 'pino';
@@ -79,11 +79,14 @@ export class LaneWorkers {
   /** Creates the workers; they take jobs at once unless the server is drained. */
   async start(): Promise<void> {
     if (this.workers.length) return;
-    // One BullMQ Worker fetches one job per Redis round trip, so under load extra fetchers sharing the
-    // network lane's concurrency keep it fed (+24-35% sync calls/s at 100 in flight with two; four
-    // were worse than two). On a quiet lane they only cost latency: a lone call's pickup alternates
-    // between the blocked fetchers, and its p50 was about 15% higher with two. So the extra fetchers
-    // run only while the lane is busy.
+    // Extra fetchers (LANEWAY_NETWORK_FETCHERS, default 2) share the network lane's concurrency. Under
+    // BullMQ's own loop a second one added 24-35% sync calls/s at 100 in flight. With the lane
+    // workers' own loop (ChainingWorker) 2 against 1 gave the same calls/s (10,573 against 10,621,
+    // means of 5 interleaved A/B pairs) and the same lone-call p50 (0.625 against 0.623 ms, 4 pairs)
+    // on loopback Redis; in a burst (once 4 are in flight) two still fetch twice as many jobs per round
+    // trip, which counts where Redis is further away (not measured). On a quiet lane they only cost: under BullMQ's
+    // loop a lone call's pickup alternated between the blocked fetchers, and its p50 was about 15%
+    // higher with two. So the extra fetchers run only while the lane is busy.
     const fetchers = this.options.networkFetchers;
     const perFetcher = Math.max(1, Math.ceil(this.options.networkConcurrency / fetchers));
     for (let i = 0; i < fetchers; i++) {
