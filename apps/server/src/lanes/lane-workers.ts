@@ -83,10 +83,10 @@ export class LaneWorkers {
     // BullMQ's own loop a second one added 24-35% sync calls/s at 100 in flight. With the lane
     // workers' own loop (ChainingWorker) 2 against 1 gave the same calls/s (10,573 against 10,621,
     // means of 5 interleaved A/B pairs) and the same lone-call p50 (0.625 against 0.623 ms, 4 pairs)
-    // on loopback Redis; in a burst (once 4 are in flight) two still fetch twice as many jobs per round
-    // trip, which counts where Redis is further away (not measured). On a quiet lane they only cost: under BullMQ's
-    // loop a lone call's pickup alternated between the blocked fetchers, and its p50 was about 15%
-    // higher with two. So the extra fetchers run only while the lane is busy.
+    // on loopback Redis; in a burst (once 4 are in flight) two still fetch twice as many jobs per
+    // round trip, which counts where Redis is further away (not measured). On a quiet lane they only
+    // cost: under BullMQ's loop a lone call's pickup alternated between the blocked fetchers, and its
+    // p50 was about 15% higher with two. So the extra fetchers run only while the lane is busy.
     const fetchers = this.options.networkFetchers;
     const perFetcher = Math.max(1, Math.ceil(this.options.networkConcurrency / fetchers));
     for (let i = 0; i < fetchers; i++) {
