@@ -38,7 +38,8 @@ export class ChainingWorker<T> extends Worker<T> {
 
   private async chainingLoop(): Promise<void> {
     const self = this as unknown as WorkerInternals<T>;
-    const slots = new Set<Promise<void>>();
+    /** Slots in use: each runs one job and then the ones that finishing it fetched. */
+    let slots = 0;
     let wake: (() => void) | undefined;
     const signal = (): void => {
       const w = wake;
@@ -49,30 +50,29 @@ export class ChainingWorker<T> extends Worker<T> {
     self.mainLoopQueue = hook;
     let tokenPostfix = 0;
     // As BullMQ's: a finishing job fetches the next one while this worker holds no more than its concurrency.
-    const fetchNext = (): boolean => slots.size <= this.concurrency;
-    const start = (job: Job<T>): void => {
-      const chain = (async () => {
+    const fetchNext = (): boolean => slots <= this.concurrency;
+    const start = async (job: Job<T>): Promise<void> => {
+      slots++;
+      try {
         let next: Job<T> | void = job;
         while (next) next = await this.processJob(next, next.token!, fetchNext);
-      })();
-      slots.add(chain);
-      chain
-        .catch((err: unknown) => this.emit('error', err instanceof Error ? err : new Error(String(err))))
-        .finally(() => {
-          slots.delete(chain);
-          signal();
-        });
+      } catch (err) {
+        this.emit('error', err instanceof Error ? err : new Error(String(err)));
+      } finally {
+        slots--;
+        signal();
+      }
     };
     const live = (): boolean => !self.closing && !self.paused;
-    while (live() || slots.size > 0) {
-      if (live() && slots.size < this.concurrency) {
+    while (live() || slots > 0) {
+      if (live() && slots < this.concurrency) {
         if (self.isRateLimited()) {
           await self.waitForRateLimit();
           continue;
         }
         const token = `${self.id}:${tokenPostfix++}`;
         const job = await self.retryIfFailed(() => self._getNextJob(token, { block: true }), { delayInMs: self.opts.runRetryDelay, onlyEmitError: true });
-        if (job) start(job);
+        if (job) void start(job);
         continue;
       }
       await new Promise<void>((resolve) => (wake = resolve));
