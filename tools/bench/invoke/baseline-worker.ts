@@ -1,6 +1,8 @@
 // The baseline's worker process: a plain BullMQ Worker (concurrency 100), as a user of raw BullMQ would
 // write it. Modes: "echo" returns the job data (for waitUntilFinished); "count" prints a line when it
-// has processed the given number of jobs.
+// has processed the given number of jobs; "reply" answers a Laneway sync job (its `r` channel and `c`
+// correlation id) with one PUBLISH of the reply and nothing else: no service registry, invoker,
+// metrics or Laneway loop, the least a server can do per sync call over BullMQ.
 //   tsx baseline-worker.ts PREFIX QUEUE MODE [COUNT]
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -8,11 +10,17 @@ import { Redis } from 'ioredis';
 const [prefix, queue, mode, countArg] = process.argv.slice(2);
 const target = Number(countArg ?? 0);
 let processed = 0;
-const connection = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const connection = new Redis(url, { maxRetriesPerRequest: null });
+const publisher = mode === 'reply' ? new Redis(url) : undefined;
 const worker = new Worker(
   queue!,
   async (job) => {
     if (mode === 'count' && ++processed === target) process.stdout.write(`done ${processed}\n`);
+    if (publisher) {
+      await publisher.publish(job.data.r, JSON.stringify({ c: job.data.c, ok: true, o: job.data.i, srv: 'floor' }));
+      return undefined;
+    }
     return mode === 'echo' ? job.data : undefined;
   },
   { connection, prefix: prefix!, concurrency: 100 },

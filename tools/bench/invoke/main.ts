@@ -2,7 +2,7 @@
 //   npm run bench -- invoke [--smoke]
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { LaneClient } from '@laneway/lanes';
+import { LaneClient, laneQueueName } from '@laneway/lanes';
 import { REDIS_URL, uniqueName } from '@laneway/testkit';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -64,7 +64,7 @@ const LOOP_MS = smoke ? 1000 : 4000;
 const RAW_JOBS = smoke ? 2000 : 20_000;
 const LOCAL_CALLS = smoke ? 20_000 : 200_000;
 
-function startBaselineWorker(prefix: string, queue: string, mode: 'echo' | 'count', count = 0): Promise<{ child: ChildProcess; done: Promise<void> }> {
+function startBaselineWorker(prefix: string, queue: string, mode: 'echo' | 'count' | 'reply', count = 0): Promise<{ child: ChildProcess; done: Promise<void> }> {
   const child = spawn(process.execPath, [path.join(__dirname, '../../../node_modules/.bin/tsx'), path.join(__dirname, 'baseline-worker.ts'), prefix, queue, mode, String(count)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -145,6 +145,33 @@ async function rawJobRate(stats: Redis, redisPid: number | undefined): Promise<{
     return { rate, work: await meter(RAW_JOBS) };
   } finally {
     await stopChild(child);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+/**
+ * The hop floor of a lone sync call: Laneway's caller (a LaneClient) against a plain BullMQ Worker that
+ * answers each job with one PUBLISH and does nothing else (baseline-worker.ts, mode "reply"). It takes
+ * the same hops as a call to a Laneway server (the add, the blocked fetch waking, moveToActive, the
+ * reply), so its one-in-flight p50 is what a server over BullMQ can reach whatever it does per job.
+ */
+async function hopFloorP50(): Promise<number> {
+  const prefix = uniqueName('lwfloor');
+  const cluster = 'floor';
+  const queueName = laneQueueName(cluster, 'network');
+  const { child } = await startBaselineWorker(prefix, queueName, 'reply');
+  const client = new LaneClient({ redis: REDIS_URL, prefix });
+  const call = (): Promise<unknown> => client.invoke({ cluster, lane: 'network', service: 'bench.echo', input: { x: 1 }, timeoutMs: 10_000 });
+  try {
+    for (let i = 0; i < 200; i++) await call();
+    return percentile(await serialLatencies(call, SERIAL_CALLS), 50);
+  } finally {
+    await stopChild(child);
+    await client.close();
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue(queueName, { connection, prefix });
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
     await connection.quit();
@@ -238,9 +265,13 @@ export const loop = defineService({
       add('raw', raw.rate);
       addWork('raw_', raw.work);
 
+      // The hop floor right before Laneway's lone calls in even runs, right after them in odd ones
+      // (whichever runs second here tends to read a little faster).
+      if (run % 2 === 0) add('floor_p50', await hopFloorP50());
       for (let i = 0; i < 200; i++) await call(clients.plain)();
       const serial = await serialLatencies(call(clients.plain), SERIAL_CALLS);
       add('p50', percentile(serial, 50));
+      if (run % 2 === 1) add('floor_p50', await hopFloorP50());
       add('p99', percentile(serial, 99));
       const meter = await startMeter(stats, syncPids);
       const loop = await closedLoop(100, LOOP_MS, call(clients.plain));
@@ -282,6 +313,15 @@ export const loop = defineService({
     const perRun = (key: string): string => rows[key]!.map((v) => Math.round(v)).join(', ');
     report('raw BullMQ job rate, no replies', m['raw']!, 'jobs/s', undefined, `(runs ${perRun('raw')})`);
     report('sync invoke, one in flight, p50', m['p50']!, 'ms', { op: '<', value: round(0.8 * m['baseline_p50']!, 3) }, `(${round(m['p50']! / m['baseline_p50']!)}x baseline; p99 ${round(m['p99']!)} ms)`);
+    const vsFloorRuns = rows['p50']!.map((p, n) => p / rows['floor_p50']![n]!);
+    const vsFloor = median(vsFloorRuns);
+    report(
+      '  hop floor: plain Worker replying by PUBLISH',
+      m['floor_p50']!,
+      'ms',
+      undefined,
+      `(the same caller; Laneway's p50 ${round(vsFloor)}x it, median of runs ${vsFloorRuns.map((r) => round(r, 3)).join(', ')}; the baseline ${round(m['baseline_p50']! / m['floor_p50']!)}x it)`,
+    );
     report('sync invoke, 100 in flight', m['rps']!, 'calls/s', { op: '>', value: Math.round(Math.max(1.5 * m['baseline_rps']!, 0.7 * m['raw']!)) }, `(${round(m['rps']! / m['baseline_rps']!)}x baseline, ${round(m['rps']! / m['raw']!)}x raw; runs ${perRun('rps')})`);
     // Issue 23 §2: sync invoke against raw BullMQ, the median of the per-run ratios (each run's two figures a few seconds apart).
     const vsRawRuns = rows['rps']!.map((r, n) => r / rows['raw']![n]!);
@@ -326,6 +366,8 @@ export const loop = defineService({
         rps_100_one_fetcher: Math.round(m['rps_1f']!),
         p50_ms_one_fetcher: round(m['p50_1f']!, 3),
         baseline_p50_ms: round(m['baseline_p50']!, 3),
+        p50_floor_ms: round(m['floor_p50']!, 3),
+        p50_vs_floor: round(vsFloor, 3),
         baseline_rps_100: Math.round(m['baseline_rps']!),
         raw_jobs_per_s: Math.round(m['raw']!),
         vs_raw: round(vsRaw, 3),
