@@ -6,6 +6,7 @@
 //   tsx baseline-worker.ts PREFIX QUEUE MODE [COUNT]
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { InvocationJob, InvocationReply } from '@laneway/lanes';
 
 const [prefix, queue, mode, countArg] = process.argv.slice(2);
 const target = Number(countArg ?? 0);
@@ -18,7 +19,10 @@ const worker = new Worker(
   async (job) => {
     if (mode === 'count' && ++processed === target) process.stdout.write(`done ${processed}\n`);
     if (publisher) {
-      await publisher.publish(job.data.r, JSON.stringify({ c: job.data.c, ok: true, o: job.data.i, srv: 'floor' }));
+      // Typed as the servers' replies, so that a change to their shape shows here too.
+      const data = job.data as InvocationJob;
+      const reply: InvocationReply = { c: data.c!, ok: true, o: data.i, srv: 'floor', v: 'floor' };
+      await publisher.publish(data.r!, JSON.stringify(reply));
       return undefined;
     }
     return mode === 'echo' ? job.data : undefined;
