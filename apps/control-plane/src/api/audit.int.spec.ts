@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
+import { deleteRedisPrefix } from '../testing/redis-prefix';
 import { isAudited } from './audit-middleware';
 
 const PROTO_ROOT = join(__dirname, '../../../../proto');
@@ -109,6 +110,7 @@ describe('the audit log', () => {
     audit?.close();
     await running?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await deleteRedisPrefix(prefix);
   });
 
   const byName = (name: string): UnaryMethod => unaryMethods().find((m) => m.name === name)!;

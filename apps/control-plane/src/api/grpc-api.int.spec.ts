@@ -25,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
+import { deleteRedisPrefix } from '../testing/redis-prefix';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const STACK_TRACE = /\n\s+at /;
@@ -112,14 +113,9 @@ describe('the gRPC API of a running control plane', () => {
   afterAll(async () => {
     for (const client of [clusters, deploys, invokes, servers]) client?.close();
     await running?.close();
+    await deleteRedisPrefix(prefix, REDIS_URL);
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
       expect(await redis.keys(`${prefix}:*`)).toEqual([]);
     } finally {
       redis.disconnect();

@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
+import { deleteRedisPrefix } from '../testing/redis-prefix';
 
 const PG_ADMIN_URL =
   process.env['LANEWAY_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -117,6 +118,7 @@ describe('grpc.health.v1 and server reflection on a control plane over PostgreSQ
     await running?.close();
     await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await deleteRedisPrefix(prefix);
   });
 
   it('answers Check SERVING overall and per service, NOT_FOUND for a service it does not serve, and List', async () => {

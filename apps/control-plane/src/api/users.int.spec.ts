@@ -14,6 +14,7 @@ import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { RPC_ROLES } from '../auth/rpc-roles';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
+import { deleteRedisPrefix } from '../testing/redis-prefix';
 
 const PROTO_ROOT = join(__dirname, '../../../../proto');
 const CLUSTER = `users-${randomBytes(4).toString('hex')}`;
@@ -142,6 +143,7 @@ describe('users and roles', () => {
     client?.close();
     await running?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await deleteRedisPrefix(prefix);
   });
 
   it("refuses every RPC above viewer to a viewer's token, and lets every viewer RPC through", async () => {

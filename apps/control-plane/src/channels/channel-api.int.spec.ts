@@ -21,6 +21,7 @@ import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
 import { grpcCalls } from '../testing/grpc-calls';
+import { deleteRedisPrefix } from '../testing/redis-prefix';
 
 describe('ChannelService: channels are cluster resources, stored, checked and pushed like services', () => {
   const prefix = `lwtest-chan-${randomBytes(6).toString('hex')}`;
@@ -102,6 +103,7 @@ describe('ChannelService: channels are cluster resources, stored, checked and pu
     for (const c of [channels, clusters, deploys, sync]) c?.close();
     await running?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await deleteRedisPrefix(prefix);
   });
 
   it('creates a channel in one revision, pushes it, and reports the server ACK', async () => {

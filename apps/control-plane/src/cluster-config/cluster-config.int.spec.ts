@@ -28,6 +28,7 @@ import { DEFAULT_LIMITS } from '../limits';
 import { DEFAULT_POLICY } from '../store';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
 import { grpcCalls } from '../testing/grpc-calls';
+import { deleteRedisPrefix } from '../testing/redis-prefix';
 
 const SERVICE = `import { defineService } from '@laneway/sdk';
 import { greeting } from './lib/greeting';
@@ -163,6 +164,7 @@ describe.each(['sqlite', 'postgres'] as const)('ConfigService on %s: a cluster a
     await running?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     if (database) await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    await deleteRedisPrefix(prefix);
   });
 
   it('exports laneway.yaml, the service files, their helper, and secrets as references', () => {

@@ -28,6 +28,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
+import { deleteRedisPrefix } from '../testing/redis-prefix';
 import { KEYRING_FILE, secretKeyId } from './keyring';
 import { isSealed, sealedKeyId } from './secret-box';
 
@@ -94,6 +95,7 @@ describe('secrets at rest: sealed in the store, never in answers or logs, opened
 
   afterAll(async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn();
+    await deleteRedisPrefix(prefix);
   });
 
   const start = async (dataDir: string, extra: { databaseUrl?: string; secretKey?: string; previousSecretKeys?: string } = {}): Promise<Started> => {
