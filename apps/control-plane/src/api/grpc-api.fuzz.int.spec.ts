@@ -51,6 +51,7 @@ import { startControlPlane, type RunningControlPlane } from '../control-plane';
 import { shownValue } from '../errors';
 import { DEFAULT_LIMITS } from '../limits';
 import { compileWorkerBundle, TEST_COMPILE } from '../testing/compile-worker-bundle';
+import { deleteRedisPrefix } from '../testing/redis-prefix';
 
 /*
  * Fuzzes every unary method of the gRPC API with requests built from the .proto files at test time
@@ -847,12 +848,7 @@ describe('the gRPC API under arbitrary requests', () => {
     await Promise.all(workers.map((w) => w.close()));
     await running?.close();
     if (redis) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteRedisPrefix(prefix, REDIS_URL);
       redis.disconnect();
     }
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
